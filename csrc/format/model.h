@@ -1,0 +1,152 @@
+// A validated .pyrt model: the parsed META / TENSORS / GRAPH sections over zero-copy bytes (SPEC.md).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "format/mapped_file.h"
+
+namespace pyrt {
+
+enum class Verify { kLazy, kFull };
+
+struct Extent {
+  uint64_t offset = 0, size = 0;
+  uint32_t crc = 0;
+};
+
+struct TensorParams {
+  uint8_t storage = 0;                         // dense
+  int32_t axis = -1;                           // i8, lut
+  bool zero_point = false;                     // i8
+  uint32_t group_size = 0;                     // i4, csr(i4)
+  bool is_signed = true;                       // i4
+  uint8_t scale_dtype = 0;                     // i4 scales, lut codebook
+  uint8_t index_width = 0, values = 0;         // csr
+  uint8_t br = 1, bc = 1;                      // csr block
+  uint64_t nnzb = 0;                           // csr
+  uint8_t index_bits = 0;                      // lut
+  uint32_t codebook_size = 0;                  // lut
+};
+
+struct Layout {
+  uint32_t id = 0, param = 0;
+  Extent extent;
+};
+
+struct TensorInfo {
+  std::string name;
+  uint8_t dtype = 0, encoding = 0;
+  std::vector<uint64_t> shape;
+  uint64_t numel = 0;
+  uint64_t rows = 0, cols = 0;   // matrix view (i4, csr)
+  TensorParams p;
+  std::vector<Extent> buffers;
+  std::vector<Layout> layouts;
+  uint64_t nbytes() const;
+};
+
+struct IoDesc {
+  std::string name;
+  uint8_t dtype = 0;
+  std::vector<int64_t> dims;  // -1 = dynamic
+};
+
+struct Prop {
+  std::string key;
+  uint8_t type = 0;
+  std::string str;   // string / bytes
+  int64_t i = 0;
+  double f = 0;
+};
+
+struct Meta {
+  std::string producer, producer_version, model_name;
+  std::vector<IoDesc> inputs, outputs;
+  std::vector<Prop> props;
+};
+
+struct Attr {
+  std::string name;
+  uint8_t type = 0;
+  int64_t i = 0;
+  float f = 0;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+  std::string s;
+  uint32_t tensor = 0;
+};
+
+struct ValueInfo {
+  std::string name;
+  uint8_t dtype = 0;      // 0 = unknown
+  bool rank_known = false;
+  std::vector<int64_t> dims;
+};
+
+struct Node {
+  std::string name, op_type;
+  uint16_t version = 1;
+  std::vector<uint32_t> inputs, outputs;  // kNoValue = omitted optional input
+  std::vector<Attr> attrs;
+};
+
+struct Graph {
+  std::vector<ValueInfo> values;
+  std::vector<uint32_t> inputs, outputs;
+  std::vector<std::pair<uint32_t, uint32_t>> consts;  // value id, tensor index
+  std::vector<Node> nodes;
+};
+
+class Model {
+ public:
+  static std::shared_ptr<Model> open_file(const std::string& path, Verify v = Verify::kLazy);
+  // copy=true: the model keeps its own copy; false: the caller keeps `data` alive while the model lives.
+  static std::shared_ptr<Model> open_memory(const void* data, size_t size, Verify v = Verify::kLazy,
+                                            bool copy = true);
+
+  uint16_t major() const { return major_; }
+  uint16_t minor() const { return minor_; }
+  uint64_t required_features() const { return required_; }
+  uint64_t optional_features() const { return optional_; }
+  const Meta& meta() const { return meta_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const Graph* graph() const { return has_graph_ ? &graph_ : nullptr; }
+  bool mapped() const { return bytes_.mapped(); }
+  size_t file_size() const { return bytes_.size(); }
+
+  int find(const std::string& name) const;  // -1 if absent
+  // The deferred checks of SPEC §6.4 for tensor t (CRC, indices, scales); once, thread-safe.
+  void check_tensor(size_t t) const;
+  void verify_all() const;
+  // Zero-copy pointer to buffer k of tensor t, after check_tensor(t).
+  const uint8_t* buffer(size_t t, size_t k) const;
+  // Decodes tensor t into out (out_bytes must be numel * sizeof(logical dtype)); checks the data first.
+  void decode(size_t t, void* out, size_t out_bytes) const;
+
+ private:
+  explicit Model(Bytes b) : bytes_(std::move(b)) {}
+  void parse(Verify v);
+  void parse_meta(const uint8_t* p, size_t n);
+  void parse_tensors(const uint8_t* p, size_t n);
+  void parse_graph(const uint8_t* p, size_t n);
+
+  Bytes bytes_;
+  uint16_t major_ = 0, minor_ = 0;
+  uint64_t required_ = 0, optional_ = 0;
+  uint64_t data_off_ = 0, data_size_ = 0;
+  uint32_t data_crc_ = 0;
+  bool has_data_ = false, has_graph_ = false;
+  Meta meta_;
+  std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> index_;
+  Graph graph_;
+  mutable std::mutex check_mu_;
+  mutable std::unique_ptr<std::atomic<bool>[]> checked_;
+};
+
+}  // namespace pyrt

@@ -1,0 +1,79 @@
+#include "kernels/dispatch.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/ref/ref.h"
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+
+#include "kernels/x86/x86.h"
+#endif
+
+namespace pyrt::kernels {
+namespace {
+
+CpuInfo detect() {
+  CpuInfo c;
+#if defined(__x86_64__) || defined(_M_X64)
+  unsigned a, b, cx, d;
+  if (__get_cpuid(1, &a, &b, &cx, &d)) {
+    c.sse42 = cx & bit_SSE4_2;
+    c.fma = cx & bit_FMA;
+    c.f16c = cx & bit_F16C;
+    const bool osxsave = cx & bit_OSXSAVE;
+    bool ymm = false;
+    if (osxsave) {
+      unsigned lo, hi;
+      __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+      ymm = (lo & 6) == 6;  // the OS saves XMM and YMM state
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &cx, &d)) c.avx2 = ymm && (b & bit_AVX2);
+    if (!ymm) c.fma = c.f16c = false;
+  }
+#endif
+  return c;
+}
+
+const Table kRef = {"ref", ref::crc32c_update, ref::f16_to_f32, ref::dequant_i8, ref::dequant_i4};
+
+#if defined(__x86_64__) || defined(_M_X64)
+const Table kAvx2 = {"avx2", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
+                     x86::dequant_i4_avx2};
+#endif
+
+std::atomic<int> g_forced{-1};  // -1: read PYRT_KERNELS once; 0: best; 1: reference
+
+}  // namespace
+
+const CpuInfo& cpu() {
+  static const CpuInfo info = detect();
+  return info;
+}
+
+const Table& reference() { return kRef; }
+
+const Table* avx2_table() {
+#if defined(__x86_64__) || defined(_M_X64)
+  const CpuInfo& c = cpu();
+  if (c.avx2 && c.fma && c.f16c && c.sse42) return &kAvx2;
+#endif
+  return nullptr;
+}
+
+void force_reference(bool on) { g_forced.store(on ? 1 : 0); }
+
+const Table& active() {
+  int f = g_forced.load();
+  if (f < 0) {
+    const char* env = std::getenv("PYRT_KERNELS");
+    f = (env && std::strcmp(env, "ref") == 0) ? 1 : 0;
+    g_forced.store(f);
+  }
+  if (f == 1) return kRef;
+  if (const Table* t = avx2_table()) return *t;
+  return kRef;
+}
+
+}  // namespace pyrt::kernels

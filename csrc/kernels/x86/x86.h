@@ -1,0 +1,14 @@
+// AVX2/F16C/SSE4.2 kernels. Each .cc here is compiled with its own -m flags and only called after the CPU
+// check in dispatch.cc.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace pyrt::kernels::x86 {
+
+uint32_t crc32c_update_sse42(uint32_t crc, const uint8_t* p, size_t n);
+void f16_to_f32_f16c(const uint16_t* in, float* out, size_t n);
+void dequant_i8_avx2(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
+void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
+
+}  // namespace pyrt::kernels::x86

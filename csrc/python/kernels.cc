@@ -1,0 +1,34 @@
+// Kernel dispatch introspection and the CRC helper.
+#include <pybind11/pybind11.h>
+
+#include "format/crc32c.h"
+#include "kernels/dispatch.h"
+#include "python/bindings.h"
+
+namespace py = pybind11;
+
+namespace pyrt::python {
+
+void bind_kernels(py::module_& m) {
+  m.def("isa", [] { return std::string(kernels::active().name); },
+        "Name of the kernel table in use: 'avx2' or 'ref'.");
+  m.def("force_reference", &kernels::force_reference, py::arg("on"),
+        "Use the scalar reference kernels (as PYRT_KERNELS=ref does).");
+  m.def("cpu_features", [] {
+    const auto& c = kernels::cpu();
+    py::dict d;
+    d["avx2"] = c.avx2;
+    d["fma"] = c.fma;
+    d["f16c"] = c.f16c;
+    d["sse42"] = c.sse42;
+    return d;
+  });
+  m.def("crc32c", [](py::buffer b) {
+    py::buffer_info info = b.request();
+    const size_t n = size_t(info.size) * size_t(info.itemsize);
+    py::gil_scoped_release nogil;
+    return crc32c(info.ptr, n);
+  }, py::arg("data"), "CRC-32C of a contiguous buffer (SPEC §3.2).");
+}
+
+}  // namespace pyrt::python

@@ -1,0 +1,220 @@
+// pyruntime._core.Model: a .pyrt file opened by the C++ reader. Buffers are exposed zero-copy: numpy arrays
+// that point into the mapping and keep the model alive through their base object.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "core/error.h"
+#include "format/model.h"
+#include "format/spec.h"
+#include "python/bindings.h"
+
+namespace py = pybind11;
+
+namespace pyrt::python {
+namespace {
+
+Verify parse_verify(const std::string& v) {
+  if (v == "lazy") return Verify::kLazy;
+  if (v == "full") return Verify::kFull;
+  throw py::value_error("verify must be 'lazy' or 'full'");
+}
+
+size_t index_of(const Model& m, const std::string& name) {
+  const int i = m.find(name);
+  if (i < 0) throw py::key_error("no tensor named '" + name + "'");
+  return size_t(i);
+}
+
+py::tuple dims_tuple(const std::vector<int64_t>& d) {
+  py::tuple t(d.size());
+  for (size_t i = 0; i < d.size(); ++i) t[i] = d[i];
+  return t;
+}
+
+py::dict params_dict(const TensorInfo& t) {
+  const TensorParams& p = t.p;
+  py::dict d;
+  switch (t.encoding) {
+    case spec::kDense: d["storage"] = p.storage; break;
+    case spec::kEncI8: d["axis"] = p.axis; d["zero_point"] = p.zero_point; break;
+    case spec::kEncI4:
+      d["group_size"] = p.group_size; d["signed"] = p.is_signed; d["scale_dtype"] = p.scale_dtype; break;
+    case spec::kCsr:
+      d["index_width"] = p.index_width; d["values"] = p.values; d["block"] = py::make_tuple(p.br, p.bc);
+      d["group_size"] = p.group_size; d["nnzb"] = p.nnzb; break;
+    case spec::kLut:
+      d["index_bits"] = p.index_bits; d["codebook_dtype"] = p.scale_dtype; d["codebook_size"] = p.codebook_size;
+      d["axis"] = p.axis; break;
+  }
+  return d;
+}
+
+py::dict info(const Model& m) {
+  const Meta& mt = m.meta();
+  auto io = [](const std::vector<IoDesc>& v) {
+    py::list l;
+    for (const auto& d : v) l.append(py::make_tuple(d.name, spec::dtype_name(d.dtype), dims_tuple(d.dims)));
+    return l;
+  };
+  py::dict props;
+  for (const auto& p : mt.props) {
+    switch (p.type) {
+      case spec::kPropString: props[py::str(p.key)] = py::str(p.str); break;
+      case spec::kPropInt: props[py::str(p.key)] = p.i; break;
+      case spec::kPropFloat: props[py::str(p.key)] = p.f; break;
+      default: props[py::str(p.key)] = py::bytes(p.str); break;
+    }
+  }
+  py::dict meta;
+  meta["producer"] = mt.producer;
+  meta["producer_version"] = mt.producer_version;
+  meta["model_name"] = mt.model_name;
+  meta["inputs"] = io(mt.inputs);
+  meta["outputs"] = io(mt.outputs);
+  meta["props"] = props;
+  py::list tensors;
+  for (const auto& t : m.tensors()) {
+    py::dict d;
+    d["name"] = t.name;
+    d["dtype"] = spec::dtype_name(t.dtype);
+    py::tuple shape(t.shape.size());
+    for (size_t i = 0; i < t.shape.size(); ++i) shape[i] = t.shape[i];
+    d["shape"] = shape;
+    d["encoding"] = t.encoding;
+    d["params"] = params_dict(t);
+    d["nbytes"] = t.nbytes();
+    d["numel"] = t.numel;
+    py::list layouts;
+    for (const auto& l : t.layouts) layouts.append(l.id);
+    d["layouts"] = py::tuple(layouts);
+    tensors.append(d);
+  }
+  py::dict r;
+  r["major"] = m.major();
+  r["minor"] = m.minor();
+  r["required_features"] = m.required_features();
+  r["optional_features"] = m.optional_features();
+  r["meta"] = meta;
+  r["tensors"] = tensors;
+  return r;
+}
+
+py::dtype numpy_dtype(uint8_t dt) {
+  switch (dt) {
+    case spec::kF32: return py::dtype("<f4");
+    case spec::kF16: return py::dtype("<f2");
+    case spec::kI8: return py::dtype("i1");
+    case spec::kU8: return py::dtype("u1");
+    case spec::kI32: return py::dtype("<i4");
+    case spec::kI64: return py::dtype("<i8");
+    default: return py::dtype("?");
+  }
+}
+
+py::array decode(const std::shared_ptr<Model>& m, const std::string& name) {
+  const size_t i = index_of(*m, name);
+  const TensorInfo& t = m->tensors()[i];
+  std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+  py::array out(t.encoding == spec::kDense ? numpy_dtype(t.dtype) : py::dtype("<f4"), shape);
+  const size_t nbytes = size_t(out.nbytes());
+  void* dst = out.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    m->decode(i, dst, nbytes);
+  }
+  return out;
+}
+
+py::array view(const std::shared_ptr<Model>& m, const std::string& name, size_t k) {
+  const size_t i = index_of(*m, name);
+  const TensorInfo& t = m->tensors()[i];
+  if (k >= t.buffers.size())
+    throw py::index_error("tensor '" + name + "' has " + std::to_string(t.buffers.size()) + " buffers");
+  const uint8_t* p = m->buffer(i, k);
+  static const uint8_t empty = 0;
+  // The capsule holds a reference to the model: the mapping outlives every array that views it.
+  auto* keep = new std::shared_ptr<Model>(m);
+  py::capsule owner(keep, [](void* v) { delete static_cast<std::shared_ptr<Model>*>(v); });
+  py::array a(py::dtype("u1"), {py::ssize_t(t.buffers[k].size)}, {py::ssize_t(1)}, p ? p : &empty, owner);
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return a;
+}
+
+py::object graph(const Model& m) {
+  const Graph* g = m.graph();
+  if (!g) return py::none();
+  py::list values;
+  for (const auto& v : g->values) {
+    py::dict d;
+    d["name"] = v.name;
+    d["dtype"] = v.dtype ? py::object(py::str(spec::dtype_name(v.dtype))) : py::none();
+    d["shape"] = v.rank_known ? py::object(dims_tuple(v.dims)) : py::none();
+    values.append(d);
+  }
+  py::list consts;
+  for (const auto& c : g->consts) consts.append(py::make_tuple(c.first, c.second));
+  py::list nodes;
+  for (const auto& n : g->nodes) {
+    py::dict attrs;
+    for (const auto& a : n.attrs) {
+      py::object v;
+      switch (a.type) {
+        case spec::kAttrInt: v = py::int_(a.i); break;
+        case spec::kAttrFloat: v = py::float_(a.f); break;
+        case spec::kAttrInts: v = py::cast(a.ints); break;
+        case spec::kAttrFloats: v = py::cast(a.floats); break;
+        case spec::kAttrString: v = py::str(a.s); break;
+        default: v = py::make_tuple("tensor", m.tensors()[a.tensor].name); break;
+      }
+      attrs[py::str(a.name)] = v;
+    }
+    py::dict d;
+    d["name"] = n.name;
+    d["op_type"] = n.op_type;
+    d["version"] = n.version;
+    d["inputs"] = py::cast(n.inputs);
+    d["outputs"] = py::cast(n.outputs);
+    d["attrs"] = attrs;
+    nodes.append(d);
+  }
+  py::dict r;
+  r["values"] = values;
+  r["inputs"] = py::cast(g->inputs);
+  r["outputs"] = py::cast(g->outputs);
+  r["consts"] = consts;
+  r["nodes"] = nodes;
+  return r;
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  py::class_<Model, std::shared_ptr<Model>>(m, "Model")
+      .def(py::init([](const std::string& path, const std::string& verify) {
+             const Verify v = parse_verify(verify);
+             py::gil_scoped_release nogil;
+             return Model::open_file(path, v);
+           }),
+           py::arg("path"), py::arg("verify") = "lazy")
+      .def_static("from_buffer", [](py::buffer b, const std::string& verify) {
+             py::buffer_info bi = b.request();
+             const Verify v = parse_verify(verify);
+             const size_t n = size_t(bi.size) * size_t(bi.itemsize);
+             py::gil_scoped_release nogil;
+             return Model::open_memory(bi.ptr, n, v, /*copy=*/true);
+           },
+           py::arg("data"), py::arg("verify") = "lazy", "Opens a model from bytes (copied).")
+      .def("info", &info)
+      .def("decode", &decode, py::arg("name"))
+      .def("view", &view, py::arg("name"), py::arg("buffer") = 0)
+      .def("verify", [](const Model& self) {
+        py::gil_scoped_release nogil;
+        self.verify_all();
+      })
+      .def("graph", &graph)
+      .def_property_readonly("mapped", &Model::mapped)
+      .def_property_readonly("file_size", &Model::file_size);
+}
+
+}  // namespace pyrt::python

@@ -1,0 +1,9 @@
+// pyruntime._core: the native module. One file per concept; this one only assembles them.
+#include "python/bindings.h"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pyruntime native core: .pyrt reader (zero-copy) and kernels";
+  pyrt::python::bind_errors(m);
+  pyrt::python::bind_kernels(m);
+  pyrt::python::bind_model(m);
+}
