@@ -1,0 +1,162 @@
+// The C++ reader against the golden files (decoded bytes must equal the expected files exactly), the
+// malformed corpus written by tests/python (every file must give a FormatError), and a mutation loop.
+#include <dirent.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "format/crc32c.h"
+#include "format/model.h"
+#include "format/spec.h"
+#include "harness.h"
+
+using namespace pyrt;
+
+static std::vector<uint8_t> read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+static size_t out_bytes(const TensorInfo& t) {
+  return t.numel * (t.encoding == spec::kDense ? spec::dtype_size(t.dtype) : 4);
+}
+
+// Opens, fully verifies and decodes everything; returns the status (kOk or the error's).
+static Status exercise(const std::vector<uint8_t>& bytes, std::string* msg = nullptr) {
+  try {
+    auto m = Model::open_memory(bytes.data(), bytes.size(), Verify::kLazy);
+    for (size_t i = 0; i < m->tensors().size(); ++i) {
+      std::vector<uint8_t> out(out_bytes(m->tensors()[i]));
+      m->decode(i, out.data(), out.size());
+    }
+    return Status::kOk;
+  } catch (const Error& e) {
+    if (msg) *msg = e.what();
+    return e.status();
+  }
+}
+
+TEST(golden_files_decode_exactly) {
+  const std::string dir = pyrt_test::g_golden_dir;
+  std::ifstream manifest(dir + "/MANIFEST.txt");
+  CHECK(manifest.good());
+  std::string line;
+  int checked = 0;
+  while (std::getline(manifest, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ss(line);
+    std::string file, tensor, expected;
+    ss >> file >> tensor >> expected;
+    auto m = Model::open_file(dir + "/" + file, Verify::kFull);
+    const int i = m->find(tensor);
+    CHECK(i >= 0);
+    if (i < 0) continue;
+    const std::vector<uint8_t> want = read_all(dir + "/" + expected);
+    std::vector<uint8_t> got(out_bytes(m->tensors()[size_t(i)]));
+    m->decode(size_t(i), got.data(), got.size());
+    CHECK(got == want);
+    if (got != want) std::fprintf(stderr, "  mismatch: %s %s\n", file.c_str(), tensor.c_str());
+    ++checked;
+  }
+  CHECK(checked > 10);
+}
+
+TEST(malformed_corpus_gives_format_errors) {
+  const char* dir = std::getenv("PYRT_MALFORMED_DIR");
+  if (!dir) return;  // written by tests/python/test_malformed.py; CI sets it for the sanitizer run
+  DIR* d = opendir(dir);
+  CHECK(d != nullptr);
+  if (!d) return;
+  int n = 0;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() < 5 || name.substr(name.size() - 5) != ".pyrt") continue;
+    std::string msg;
+    const Status s = exercise(read_all(std::string(dir) + "/" + name), &msg);
+    if (s != Status::kFormat) std::fprintf(stderr, "  %s: expected a format error\n", name.c_str());
+    CHECK(s == Status::kFormat);
+    CHECK(!msg.empty());
+    ++n;
+  }
+  closedir(d);
+  std::printf("  %d malformed files rejected\n", n);
+  CHECK(n >= 25);
+}
+
+static uint32_t rd32(const std::vector<uint8_t>& b, size_t o) {
+  uint32_t v;
+  std::memcpy(&v, b.data() + o, 4);
+  return v;
+}
+static uint64_t rd64(const std::vector<uint8_t>& b, size_t o) {
+  uint64_t v;
+  std::memcpy(&v, b.data() + o, 8);
+  return v;
+}
+static void wr32(std::vector<uint8_t>& b, size_t o, uint32_t v) { std::memcpy(b.data() + o, &v, 4); }
+
+// Recomputes section, table and header CRCs (where they are in bounds) so that a mutation reaches the
+// structural checks behind the CRCs instead of being stopped by them.
+static void refix(std::vector<uint8_t>& b, bool data_too) {
+  if (b.size() < 64) return;
+  const uint32_t n = std::min<uint32_t>(rd32(b, 48), 64);
+  const uint64_t toff = rd64(b, 40);
+  if (toff <= b.size() && uint64_t(n) * 32 <= b.size() - toff) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const size_t e = size_t(toff) + 32 * i;
+      const uint32_t kind = rd32(b, e);
+      const uint64_t off = rd64(b, e + 8), size = rd64(b, e + 16);
+      if ((kind != spec::kSecData || data_too) && off <= b.size() && size <= b.size() - off)
+        wr32(b, e + 24, crc32c(b.data() + off, size));
+    }
+    wr32(b, 52, crc32c(b.data() + toff, size_t(n) * 32));
+  }
+  wr32(b, 60, crc32c(b.data(), 60));
+}
+
+TEST(mutations_never_crash) {
+  // Bit flips and truncations of every golden file: each must open fine or fail with a FormatError. The
+  // value of this test is in running it under AddressSanitizer/UBSan.
+  const std::string dir = pyrt_test::g_golden_dir;
+  DIR* d = opendir(dir.c_str());
+  CHECK(d != nullptr);
+  if (!d) return;
+  std::mt19937_64 rng(1234);
+  const char* env = std::getenv("PYRT_MUTATIONS");
+  const int per_file = env ? std::atoi(env) : 300;
+  int total = 0, rejected = 0;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() < 5 || name.substr(name.size() - 5) != ".pyrt") continue;
+    const std::vector<uint8_t> orig = read_all(dir + "/" + name);
+    for (int k = 0; k < per_file; ++k) {
+      std::vector<uint8_t> b = orig;
+      const int kind = int(rng() % 5);
+      if (kind == 0) {
+        b.resize(rng() % b.size());
+      } else {
+        const int flips = 1 + int(rng() % 4);
+        static const uint8_t kSpecial[] = {0x00, 0x01, 0x7F, 0x80, 0xFF};
+        for (int f = 0; f < flips; ++f) {
+          // Bias towards the metadata at the front, where the interesting structure is.
+          const size_t pos = (rng() % 10 < 7 && b.size() > 1024) ? rng() % 1024 : rng() % b.size();
+          if (kind == 4) b[pos] = kSpecial[rng() % 5];
+          else b[pos] ^= uint8_t(1u << (rng() % 8));
+        }
+        if (kind >= 2) refix(b, rng() % 2);
+      }
+      const Status s = exercise(b);
+      CHECK(s == Status::kOk || s == Status::kFormat);
+      rejected += s == Status::kFormat;
+      ++total;
+    }
+  }
+  closedir(d);
+  std::printf("  %d mutations, %d rejected\n", total, rejected);
+  CHECK(total > 1000);
+}

@@ -1,0 +1,28 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GOLDEN = os.path.join(ROOT, "formats", "golden")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def open_both(blob: bytes, verify="full"):
+    """The same bytes through the C++ reader and the pure-Python reader."""
+    from pyruntime import _core
+    from pyruntime.format import Reader
+    return _core.Model.from_buffer(blob, verify), Reader(blob, verify)
+
+
+def decode_both(blob: bytes, name: str):
+    native, pure = open_both(blob)
+    return native.decode(name), pure.decode(name)
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

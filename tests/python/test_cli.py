@@ -1,0 +1,68 @@
+"""`pyruntime inspect` prints a correct table for a file with every encoding; `pyruntime demo` runs."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+import pyruntime
+from pyruntime.cli import demo_writer, inspect_table, main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "pyruntime", *args], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(pyruntime.__file__)))
+
+
+def test_inspect_table_every_encoding(tmp_path, capsys):
+    w, src = demo_writer()
+    w.add_tensor("ids", np.arange(10, dtype=np.int64))
+    p = tmp_path / "all.pyrt"
+    w.save(p)
+    assert main(["inspect", str(p), "--verify"]) == 0
+    out = capsys.readouterr().out
+    m = pyruntime.load(p)
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("fc.", "ids", "total"))}
+    assert set(rows) == {t.name for t in m.tensors} | {"total"}
+    for t in m.tensors:
+        r = rows[t.name]
+        assert r[1] == "x".join(map(str, t.shape)) and r[2] == t.dtype and r[3] == t.encoding
+        nbytes = int(r[-3].replace(",", ""))
+        assert nbytes == t.nbytes
+        if t.dtype == "f32":
+            assert r[-1] == f"{4 * t.numel / t.nbytes:.2f}x"
+    # sparsity: fraction of zeros in the decoded tensor; '-' for non-float tensors
+    for name in ("fc.csr90.f32", "fc.csr90.i8", "fc.csr90.i4"):
+        zeros = 1 - np.count_nonzero(m.tensor(name)) / m.entry(name).numel
+        assert rows[name][-2] == f"{100 * zeros:.1f}%" and abs(zeros - 0.9) < 0.01
+    assert rows["fc.f32"][-2] == "0.0%" and rows["ids"][-2] == "-"
+    total = sum(t.nbytes for t in m.tensors)
+    assert int(rows["total"][3].replace(",", "")) == total
+    # encodings and their parameters are named
+    assert re.search(r"fc\.i4\s+256x512\s+f32\s+i4 g=32 f16", out)
+    assert re.search(r"fc\.csr90\.i8 .* csr 1x1 i8 u16", out)
+    assert "required features: CSR, INT4, LUT, F16" in out
+    assert src["base"].shape == (256, 512)
+
+
+def test_inspect_bad_file_message(tmp_path):
+    p = tmp_path / "bad.pyrt"
+    p.write_bytes(b"PYRT" + b"\0" * 100)
+    r = run_cli("inspect", str(p))
+    assert r.returncode == 2 and "invalid model file" in r.stderr and "magic" in r.stderr
+    r = run_cli("inspect", str(tmp_path / "missing.pyrt"))
+    assert r.returncode == 2 and "No such file" in r.stderr
+
+
+def test_demo_runs(tmp_path):
+    r = run_cli("demo", "-o", str(tmp_path / "d.pyrt"))
+    assert r.returncode == 0, r.stderr
+    assert "fc.csr90.i4" in r.stdout and "total" in r.stdout
+
+
+def test_inspect_table_function(tmp_path):
+    w, _ = demo_writer()
+    p = tmp_path / "d.pyrt"
+    w.save(p)
+    assert "fc.lut16" in inspect_table(pyruntime.load(p))
