@@ -85,3 +85,22 @@ TEST(dequant_simd_matches_reference) {
     }
   }
 }
+
+#include <atomic>
+
+#include "core/thread_pool.h"
+
+TEST(thread_pool_covers_range_once) {
+  for (int threads : {1, 2, 3, 8}) {
+    pyrt::ThreadPool pool(threads);
+    for (size_t n : {size_t(0), size_t(1), size_t(5), size_t(1000)}) {
+      std::vector<std::atomic<int>> hits(n);
+      for (int rep = 0; rep < 50; ++rep)
+        pool.parallel_for(n, 1, [&](size_t b, size_t e, int t) {
+          CHECK(t >= 0 && t < pool.size());
+          for (size_t i = b; i < e; ++i) hits[i]++;
+        });
+      for (size_t i = 0; i < n; ++i) CHECK(hits[i] == 50);
+    }
+  }
+}
