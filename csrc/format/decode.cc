@@ -1,6 +1,7 @@
 // Deferred data checks (SPEC §6.4) and decoding of every encoding to its logical dtype (f32 for the
 // quantized and sparse ones). The checks run before any byte of a tensor's data is used.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -57,11 +58,12 @@ void Model::check_tensor(size_t ti) const {
   const std::string where = "tensor '" + t.name + "'";
   const uint8_t* base = bytes_.data();
   auto buf = [&](size_t k) { return base + t.buffers[k].offset; };
-  for (size_t k = 0; k < t.buffers.size() + t.layouts.size(); ++k) {
-    const Extent& e = k < t.buffers.size() ? t.buffers[k] : t.layouts[k - t.buffers.size()].extent;
-    if (crc32c(base + e.offset, e.size) != e.crc)
+  for (size_t k = 0; k < t.buffers.size(); ++k)
+    if (crc32c(base + t.buffers[k].offset, t.buffers[k].size) != t.buffers[k].crc)
       format_error(where + " buffer " + to_string(k) + ": CRC32C mismatch");
-  }
+  for (size_t k = 0; k < t.layouts.size(); ++k)
+    if (crc32c(base + t.layouts[k].extent.offset, t.layouts[k].extent.size) != t.layouts[k].extent.crc)
+      format_error(where + " layout " + to_string(k) + ": CRC32C mismatch");
   const TensorParams& p = t.p;
   switch (t.encoding) {
     case spec::kDense:
@@ -134,6 +136,8 @@ void Model::check_tensor(size_t ti) const {
 }
 
 void Model::verify_all() const {
+  if (has_data_ && crc32c(bytes_.data() + data_off_, data_size_) != data_crc_)
+    format_error("DATA section: CRC32C mismatch");
   for (size_t i = 0; i < tensors_.size(); ++i) check_tensor(i);
 }
 
@@ -143,6 +147,20 @@ const uint8_t* Model::buffer(size_t t, size_t k) const {
     fail(Status::kInvalidArgument, "tensor '" + tensors_[t].name + "' has " +
                                        to_string(tensors_[t].buffers.size()) + " buffers, asked for " + to_string(k));
   return tensors_[t].buffers[k].size ? bytes_.data() + tensors_[t].buffers[k].offset : nullptr;
+}
+
+uint64_t Model::decoded_bytes(size_t ti) const {
+  const TensorInfo& t = tensors_.at(ti);
+  const uint64_t n = t.numel * (t.encoding == spec::kDense ? spec::dtype_size(t.dtype) : 4);
+  static const uint64_t limit = [] {
+    const char* e = std::getenv("PYRT_MAX_DECODE_BYTES");
+    return e ? std::strtoull(e, nullptr, 10) : (uint64_t(4) << 30);
+  }();
+  if (n > limit)
+    fail(Status::kInvalidArgument, "tensor '" + t.name + "' decodes to " + to_string(n) +
+                                       " bytes, above the limit of " + to_string(limit) +
+                                       " (set PYRT_MAX_DECODE_BYTES to allow it)");
+  return n;
 }
 
 void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
@@ -214,10 +232,15 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
       const uint8_t* ci = t.buffers[1].size ? buf(1) : nullptr;
       const uint8_t* vals = t.buffers[2].size ? buf(2) : nullptr;
       uint64_t group = 0;  // running i4 group index
+      const uint64_t bcols = ceil_div(t.cols, bc), nscales = t.buffers.size() > 3 ? t.buffers[3].size / 4 : 0;
       for (uint64_t i = 0; i < brows; ++i) {
-        const uint64_t a = load<uint32_t>(rp, i), b = load<uint32_t>(rp, i + 1);
+        // The data was checked (check_tensor); the clamps below keep the loops in bounds even if a mapped file
+        // is modified behind our back after the check.
+        const uint64_t a = std::min<uint64_t>(load<uint32_t>(rp, i), p.nnzb);
+        const uint64_t b = std::min<uint64_t>(std::max<uint64_t>(load<uint32_t>(rp, i + 1), a), p.nnzb);
         for (uint64_t j = a; j < b; ++j) {
           const uint64_t col = p.index_width == 2 ? load<uint16_t>(ci, j) : load<uint32_t>(ci, j);
+          if (col >= bcols) continue;
           for (uint64_t e = 0; e < per; ++e) {
             const uint64_t r = i * br + e / bc, cc = col * bc + e % bc, k = j * per + e;
             if (r >= t.rows || cc >= t.cols) continue;  // edge-block padding
@@ -229,7 +252,8 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
             } else {
               const uint64_t pos = k - a * per;  // position in this block row's stream
               const int32_t q = int32_t(nibble(vals, k) ^ 8) - 8;
-              v = float(q) * load<float>(buf(3), group + pos / p.group_size);
+              const uint64_t gi = group + pos / p.group_size;
+              v = gi < nscales ? float(q) * load<float>(buf(3), gi) : 0.f;
             }
             out[r * t.cols + cc] = v;
           }
@@ -241,7 +265,7 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
     case spec::kLut: {
       const uint64_t K2 = p.codebook_size;
       const uint64_t per = p.axis == -1 ? t.numel : t.numel / t.shape[0];
-      std::vector<float> book(K2);
+      std::vector<float> book(256, 0.f);  // every u8/u4 index lands inside, checked or not
       const uint8_t* idx = buf(0);
       const uint64_t nbooks = p.axis == -1 ? 1 : t.shape[0];
       for (uint64_t bk = 0; bk < nbooks; ++bk) {

@@ -83,12 +83,15 @@ std::string shape_str(const std::vector<uint64_t>& s) {
 
 bool pow2_group(uint32_t g) { return g >= spec::kMinGroup && g <= spec::kMaxGroup && !(g & (g - 1)); }
 
-// Product of dims with the 2^40 cap (SPEC §4); throws on overflow or cap.
-uint64_t checked_numel(const std::vector<uint64_t>& dims, const std::string& where) {
+// Product of dims with the 2^40 cap (SPEC §4); a zero dim makes it 0 whatever the others are.
+uint64_t checked_numel(const std::vector<uint64_t>& dims, const std::string& where,
+                       const char* what = "element count") {
+  for (uint64_t d : dims)
+    if (d == 0) return 0;
   uint64_t n = 1;
   for (uint64_t d : dims) {
     if (!mul_ok(n, d, &n) || n > spec::kMaxNumel)
-      format_error(where + ": element count exceeds 2^40 (shape " + shape_str(dims) + ")");
+      format_error(where + ": " + what + " exceeds 2^40 (shape " + shape_str(dims) + ")");
   }
   return n;
 }
@@ -334,6 +337,7 @@ void Model::parse(Verify v) {
     if (!known) {
       if (flags & spec::kSectionRequired)
         format_error("section " + to_string(i) + ": unknown required section kind " + to_string(kind));
+      spans.push_back({off, size, where});  // skipped, but it must not overlap anything either
       continue;
     }
     if (secs[kind].present) format_error(std::string("duplicate ") + kNames[kind] + " section");
@@ -366,11 +370,7 @@ void Model::parse(Verify v) {
   }
   checked_.reset(new std::atomic<bool>[tensors_.size()]);
   for (size_t i = 0; i < tensors_.size(); ++i) checked_[i] = false;
-  if (v == Verify::kFull) {
-    if (has_data_ && crc32c(b + data_off_, data_size_) != data_crc_)
-      format_error("DATA section: CRC32C mismatch");
-    verify_all();
-  }
+  if (v == Verify::kFull) verify_all();
 }
 
 // ------------------------------------------------------------------------------------------------ META
@@ -467,7 +467,8 @@ void Model::parse_tensors(const uint8_t* p, size_t n) {
       // overflowing column count.
       t.rows = t.shape.size() == 1 ? 1 : t.shape[0];
       t.cols = t.shape.size() == 1 ? t.shape[0]
-                                   : checked_numel(std::vector<uint64_t>(t.shape.begin() + 1, t.shape.end()), where);
+                                   : checked_numel(std::vector<uint64_t>(t.shape.begin() + 1, t.shape.end()), where,
+                                                   "column count (product of the dims after the first)");
     }
     const size_t nbuf = parse_params(c, t, where);
     auto extent = [&](const std::string& w, size_t buf) {
@@ -619,11 +620,15 @@ void Model::parse_graph(const uint8_t* p, size_t n) {
     g.nodes.push_back(std::move(node));
   }
   c.finish();
-  for (uint32_t v : g.outputs)
-    if (!defined[v]) c.fail("graph output value " + to_string(v) + " is never defined");
-  bool match = g.inputs.size() == meta_.inputs.size();
-  for (size_t i = 0; match && i < g.inputs.size(); ++i) match = g.values[g.inputs[i]].name == meta_.inputs[i].name;
-  if (!match) c.fail("graph inputs do not match the META inputs");
+  for (uint32_t v = 0; v < nv; ++v)
+    if (!defined[v]) c.fail("value " + to_string(v) + " (" + quoted(g.values[v].name) + ") is never defined");
+  auto matches = [&](const std::vector<uint32_t>& ids, const std::vector<IoDesc>& io) {
+    bool ok = ids.size() == io.size();
+    for (size_t i = 0; ok && i < ids.size(); ++i) ok = g.values[ids[i]].name == io[i].name;
+    return ok;
+  };
+  if (!matches(g.inputs, meta_.inputs)) c.fail("graph inputs do not match the META inputs");
+  if (!matches(g.outputs, meta_.outputs)) c.fail("graph outputs do not match the META outputs");
 }
 
 int Model::find(const std::string& name) const {

@@ -127,6 +127,9 @@ class Model {
   const uint8_t* buffer(size_t t, size_t k) const;
   // Decodes tensor t into out (out_bytes must be numel * sizeof(logical dtype)); checks the data first.
   void decode(size_t t, void* out, size_t out_bytes) const;
+  // Bytes decode(t) writes; throws when above the decode limit (PYRT_MAX_DECODE_BYTES, default 4 GiB), so a
+  // tiny sparse file cannot make a caller allocate terabytes.
+  uint64_t decoded_bytes(size_t t) const;
 
  private:
   explicit Model(Bytes b) : bytes_(std::move(b)) {}

@@ -36,11 +36,12 @@ CpuInfo detect() {
   return c;
 }
 
-const Table kRef = {"ref", ref::crc32c_update, ref::f16_to_f32, ref::dequant_i8, ref::dequant_i4};
+const Table kRef = {"ref", ref::crc32c_update, ref::f16_to_f32, ref::dequant_i8, ref::dequant_i4, ref::unary,
+                    ref::binary};
 
 #if defined(__x86_64__) || defined(_M_X64)
-const Table kAvx2 = {"avx2", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
-                     x86::dequant_i4_avx2};
+const Table kAvx2 = {"avx2",           x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
+                     x86::dequant_i4_avx2, x86::unary_avx2,         x86::binary_avx2};
 #endif
 
 std::atomic<int> g_forced{-1};  // -1: read PYRT_KERNELS once; 0: best; 1: reference

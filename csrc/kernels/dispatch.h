@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/activation.h"
+
 namespace pyrt::kernels {
 
 struct Table {
@@ -16,7 +18,13 @@ struct Table {
   void (*dequant_i8)(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
   // n (even) values from a nibble stream (low nibble first); signed: q in [-8, 7], else q - zp.
   void (*dequant_i4)(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
+  // y[i] = act(x[i]) (x == y allowed)
+  void (*unary)(const ActParams& a, const float* x, float* y, size_t n);
+  // y[i] = a[i] op b[i]; a_step/b_step are 0 (broadcast a scalar) or 1 (x == y allowed)
+  void (*binary)(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 };
+
+enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };
 
 struct CpuInfo {
   bool avx2 = false, fma = false, f16c = false, sse42 = false;

@@ -2,6 +2,24 @@
 #include <pybind11/pybind11.h>
 
 namespace pyrt::python {
+
+// A C-contiguous view of any buffer-protocol object; non-contiguous buffers are refused (BufferError) rather
+// than read with the wrong strides.
+class ContiguousBuffer {
+ public:
+  explicit ContiguousBuffer(const pybind11::object& o) {
+    if (PyObject_GetBuffer(o.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) throw pybind11::error_already_set();
+  }
+  ~ContiguousBuffer() { PyBuffer_Release(&view_); }
+  ContiguousBuffer(const ContiguousBuffer&) = delete;
+  ContiguousBuffer& operator=(const ContiguousBuffer&) = delete;
+  const void* data() const { return view_.buf; }
+  size_t size() const { return size_t(view_.len); }
+
+ private:
+  Py_buffer view_;
+};
+
 void bind_errors(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);

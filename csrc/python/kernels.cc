@@ -23,11 +23,10 @@ void bind_kernels(py::module_& m) {
     d["sse42"] = c.sse42;
     return d;
   });
-  m.def("crc32c", [](py::buffer b) {
-    py::buffer_info info = b.request();
-    const size_t n = size_t(info.size) * size_t(info.itemsize);
+  m.def("crc32c", [](py::object b) {
+    ContiguousBuffer buf(b);
     py::gil_scoped_release nogil;
-    return crc32c(info.ptr, n);
+    return crc32c(buf.data(), buf.size());
   }, py::arg("data"), "CRC-32C of a contiguous buffer (SPEC §3.2).");
 }
 

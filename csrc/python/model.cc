@@ -115,6 +115,7 @@ py::dtype numpy_dtype(uint8_t dt) {
 py::array decode(const std::shared_ptr<Model>& m, const std::string& name) {
   const size_t i = index_of(*m, name);
   const TensorInfo& t = m->tensors()[i];
+  m->decoded_bytes(i);  // refuses absurd sizes before numpy allocates
   std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
   py::array out(t.encoding == spec::kDense ? numpy_dtype(t.dtype) : py::dtype("<f4"), shape);
   const size_t nbytes = size_t(out.nbytes());
@@ -197,12 +198,11 @@ void bind_model(py::module_& m) {
              return Model::open_file(path, v);
            }),
            py::arg("path"), py::arg("verify") = "lazy")
-      .def_static("from_buffer", [](py::buffer b, const std::string& verify) {
-             py::buffer_info bi = b.request();
+      .def_static("from_buffer", [](py::object b, const std::string& verify) {
              const Verify v = parse_verify(verify);
-             const size_t n = size_t(bi.size) * size_t(bi.itemsize);
+             ContiguousBuffer buf(b);
              py::gil_scoped_release nogil;
-             return Model::open_memory(bi.ptr, n, v, /*copy=*/true);
+             return Model::open_memory(buf.data(), buf.size(), v, /*copy=*/true);
            },
            py::arg("data"), py::arg("verify") = "lazy", "Opens a model from bytes (copied).")
       .def("info", &info)

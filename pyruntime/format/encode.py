@@ -31,7 +31,10 @@ def _f32(a) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"cannot encode an array of dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    a = np.asarray(a, dtype=np.float32, order="C")       # keeps 0-d arrays 0-d (ascontiguousarray would not)
+    if not np.isfinite(a).all():
+        raise ValueError("cannot quantize non-finite values (inf or nan)")
+    return a
 
 
 def matrix_view(shape) -> tuple[int, int]:
@@ -94,10 +97,11 @@ def encode_dense(array, storage: str | None = None) -> EncodedTensor:
 def _per_axis(x: np.ndarray, axis):
     """Move the quantization axis first and flatten the rest: [n, -1]."""
     if axis is None or axis == -1:
-        return x.reshape(1, -1), 1
+        return x.reshape(1, x.size), 1
     if not 0 <= axis < x.ndim:
         raise ValueError(f"axis {axis} out of range for a rank-{x.ndim} tensor")
-    return np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1), x.shape[axis]
+    n = x.shape[axis]
+    return np.moveaxis(x, axis, 0).reshape(n, x.size // n if n else 0), n
 
 
 def encode_i8(array, axis: int | None = None, zero_point: bool = False) -> EncodedTensor:
@@ -134,14 +138,16 @@ def encode_i8(array, axis: int | None = None, zero_point: bool = False) -> Encod
 
 # ------------------------------------------------------------------------------------------------ i4
 def _store_scale(scale: np.ndarray, scale_dtype: int) -> np.ndarray:
-    """Scales as stored (f16 rounding applied, kept finite and > 0), returned as float64."""
+    """Scales as stored, returned as float64. Rounded *up* to the storage type, so that no value needs more
+    than the largest code (a scale rounded down would clip the group's largest value)."""
     s = scale.astype(np.float64)
     s = np.where(s > 0, s, 1.0)
-    if scale_dtype == spec.SCALE_F16:
-        h = np.clip(s, 2.0 ** -24, 65504.0).astype(np.float16)
-        h = np.where(h > 0, h, np.float16(2.0 ** -24))
-        return h.astype(np.float64)
-    return s.astype(np.float32).astype(np.float64)
+    dt = np.float16 if scale_dtype == spec.SCALE_F16 else np.float32
+    if scale_dtype == spec.SCALE_F16 and s.size and s.max() > 65504.0:
+        raise ValueError(f"a group scale of {s.max():.4g} does not fit in f16; use scale_dtype='f32'")
+    h = s.astype(dt)
+    h = np.where(h.astype(np.float64) < s, np.nextafter(h, dt(np.inf)), h).astype(dt)
+    return h.astype(np.float64)
 
 
 def _check_group(g: int):
@@ -245,8 +251,13 @@ def encode_lut_codes(indices, codebook, axis: int | None = None, index_bits: int
     cb = np.asarray(codebook, dtype=np.float32)
     if axis not in (None, -1, 0):
         raise ValueError("lut axis must be None (per tensor) or 0 (per channel)")
-    cb = cb.reshape(1, -1) if axis in (None, -1) else cb.reshape(idx.shape[0] if idx.ndim else 1, -1)
-    k = cb.shape[1]
+    if axis == 0 and idx.ndim == 0:
+        raise ValueError("per-channel lut needs rank >= 1")
+    nb = 1 if axis in (None, -1) else idx.shape[0]
+    k = cb.size // nb if nb else (cb.shape[-1] if cb.ndim else 1)
+    cb = cb.reshape(nb, k)
+    if not np.isfinite(cb).all() or (codebook_dtype == "f16" and np.abs(cb).max(initial=0) > 65504):
+        raise ValueError("lut codebook entries must be finite (and within f16 range for an f16 codebook)")
     if not 1 <= k <= 256:
         raise ValueError(f"codebook size must be in [1, 256], got {k}")
     bits = index_bits or (4 if k <= 16 else 8)
@@ -254,8 +265,6 @@ def encode_lut_codes(indices, codebook, axis: int | None = None, index_bits: int
         raise ValueError(f"{bits}-bit indices cannot address {k} entries")
     if idx.size and (idx.min() < 0 or idx.max() >= k):
         raise ValueError("lut index out of codebook range")
-    if axis == 0 and idx.ndim == 0:
-        raise ValueError("per-channel lut needs rank >= 1")
     cdt = {"f32": spec.SCALE_F32, "f16": spec.SCALE_F16}[codebook_dtype]
     data = pack_nibbles(idx) if bits == 4 else idx.astype(np.uint8).tobytes()
     bufs = [data, _le(cb, "<f4" if cdt == spec.SCALE_F32 else "<f2")]
@@ -290,7 +299,9 @@ def encode_lut(array, k: int = 16, axis: int | None = None, codebook_dtype: str 
         cbs[0, :cb.size] = cb
         cbs[0, cb.size:] = cb[-1]
         return encode_lut_codes(idx.reshape(x.shape), cbs, None, None, codebook_dtype)
-    rows = x.reshape(x.shape[0], -1)
+    if x.ndim == 0:
+        raise ValueError("per-channel lut needs rank >= 1")
+    rows = x.reshape(x.shape[0], x.size // x.shape[0] if x.shape[0] else 0)
     cbs = np.zeros((x.shape[0], k))
     idx = np.zeros(rows.shape, dtype=np.int64)
     for r in range(rows.shape[0]):

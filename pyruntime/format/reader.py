@@ -83,12 +83,15 @@ def _dims(c: _Cursor, rank: int, what: str, signed: bool) -> tuple:
     return tuple(d.tolist())
 
 
-def _numel(shape, where: str) -> int:
+def _numel(shape, where: str, what: str = "element count") -> int:
+    """Product of dims, capped at 2^40 (a zero dim makes it 0 whatever the others are)."""
+    if 0 in shape:
+        return 0
     n = 1
     for d in shape:
         n *= d
         if n > spec.MAX_NUMEL:
-            raise FormatError(f"{where}: element count exceeds 2^40 (shape {list(shape)})")
+            raise FormatError(f"{where}: {what} exceeds 2^40 (shape {list(shape)})")
     return n
 
 
@@ -240,6 +243,15 @@ def _features_of(t: TensorInfo) -> int:
     return f
 
 
+def _widen_f16(h: np.ndarray) -> np.ndarray:
+    """f16 -> f32, exact; NaNs come out quiet (SPEC §6.2), as F16C hardware produces them."""
+    f = h.astype(np.float32)
+    nan = np.isnan(f)
+    if nan.any():
+        f.view(np.uint32)[nan] |= np.uint32(0x400000)
+    return f
+
+
 class Reader:
     """Parses and validates a .pyrt file from a path or a bytes-like object.
 
@@ -313,6 +325,7 @@ class Reader:
             if kind not in spec.SECTION_NAMES:
                 if flags & spec.SECTION_FLAG_REQUIRED:
                     raise FormatError(f"section {i}: unknown required section kind {kind}")
+                spans.append((off, size, f"section {i} ({name})"))
                 continue
             if kind in self.sections:
                 raise FormatError(f"duplicate {name} section")
@@ -425,7 +438,8 @@ class Reader:
                 c.fail(f"{where}: {nl} layouts exceed the cap {spec.MAX_LAYOUTS}")
             shape = _dims(c, rank, where, False)
             _numel(shape, where)
-            _numel(shape[1:], where)     # the matrix view's column count is capped too
+            if len(shape) > 1:       # the matrix view's column count is capped too
+                _numel(shape[1:], where, "column count (product of the dims after the first)")
             params, nbuf = _parse_params(c, enc, dt, shape, where)
             exts = [extent(f"{where} buffer {k}") for k in range(nbuf)]
             layouts = []
@@ -536,12 +550,13 @@ class Reader:
             nodes.append({"name": name, "op_type": op, "version": ver, "inputs": ins, "outputs": outs,
                           "attrs": attrs})
         c.finish()
-        for v in g_out:
+        for v in range(nv):
             if not defined[v]:
-                c.fail(f"graph output value {v} is never defined")
-        if len(g_in) != len(self.meta["inputs"]) or \
-                any(values[v]["name"] != io[0] for v, io in zip(g_in, self.meta["inputs"])):
-            c.fail("graph inputs do not match the META inputs")
+                c.fail(f"value {v} ({values[v]['name']!r}) is never defined")
+        for kind, ids_ in (("inputs", g_in), ("outputs", g_out)):
+            if len(ids_) != len(self.meta[kind]) or \
+                    any(values[v]["name"] != io[0] for v, io in zip(ids_, self.meta[kind])):
+                c.fail(f"graph {kind} do not match the META {kind}")
         return {"values": values, "inputs": g_in, "outputs": g_out, "consts": consts, "nodes": nodes}
 
     # ------------------------------------------------------------------ data
@@ -554,9 +569,11 @@ class Reader:
             return
         t = self.tensors[i]
         where = f"tensor {t.name!r}"
-        for k, e in enumerate(t.extents + [lay[2] for lay in t.layouts]):
+        named = [(f"buffer {k}", e) for k, e in enumerate(t.extents)] + \
+            [(f"layout {k}", lay[2]) for k, lay in enumerate(t.layouts)]
+        for what, e in named:
             if crc32c(self._bytes(e)) != e.crc:
-                raise FormatError(f"{where} buffer {k}: CRC32C mismatch")
+                raise FormatError(f"{where} {what}: CRC32C mismatch")
         p = t.params
 
         def positive(arr, what):
@@ -632,7 +649,7 @@ class Reader:
             if p["storage"] == spec.DT_BOOL:
                 a = a.astype(bool)
             elif p["storage"] != t.dtype:
-                a = a.astype(np.float32)
+                a = _widen_f16(a)
             return a.reshape(t.shape).copy()
         if t.encoding == spec.ENC_I8:
             q = b[0].view(np.int8).astype(np.int32)

@@ -257,7 +257,19 @@ def cases():
     c["graph_value_defined_twice"] = (_graph_case(lambda g, x, w_, b_: g.nodes.append(("n", "Relu", 1, [x], [w_], {}))),
                                       "defined twice")
     c["graph_op_version_zero"] = (_graph_case(lambda g, x, w_, b_: g.node("Relu", [x], 1, version=0)), "op version")
+    c["graph_output_not_meta_output"] = (_graph_case(lambda g, x, w_, b_: None, out_name="zzz"),
+                                         "graph outputs do not match the META outputs")
+    c["graph_value_never_defined"] = (_graph_case(lambda g, x, w_, b_: g.value("orphan")), "never defined")
+    c["unknown_section_overlaps"] = (_unknown_section_over(good, meta_off), "overlaps")
     return c
+
+
+def _unknown_section_over(good, meta_off):
+    """Turns the GRAPH entry into an optional unknown section (kind 77) lying on top of META: it is skipped,
+    but it still may not overlap anything."""
+    b = set_section_field(good, 2, 4, "<I", 0)
+    b = set_section_field(b, 2, 0, "<I", 77)
+    return set_section_field(b, 2, 8, "<Q", meta_off)
 
 
 def _dup_name(good):
@@ -275,12 +287,12 @@ def _grow_section(blob, kind, extra):
     return w.to_bytes()
 
 
-def _graph_case(mutate):
+def _graph_case(mutate, out_name="y"):
     w = base_writer(graph=False)
     g = w.new_graph()
     x = g.input("x")
     wt, b = g.const("w"), g.const("b")
     mutate(g, x, wt, b)
-    (y,) = g.node("Gemm", [x, wt, b], 1)
+    (y,) = g.node("Gemm", [x, wt, b], [out_name])
     g.output(y)
     return w.to_bytes()

@@ -11,7 +11,8 @@ float f16_to_f32_one(uint16_t h) {
   uint32_t mant = h & 0x3FFu;
   uint32_t bits;
   if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (mant << 13);  // inf / nan (payload kept)
+    bits = sign | 0x7F800000u | (mant << 13);  // inf / nan (payload kept, NaNs quieted as F16C does)
+    if (mant) bits |= 0x400000u;
   } else if (exp != 0) {
     bits = sign | ((exp + 112) << 23) | (mant << 13);
   } else if (mant == 0) {

@@ -1,0 +1,54 @@
+// Scalar reference for elementwise kernels: activations and binary arithmetic.
+#include <cmath>
+
+#include "kernels/dispatch.h"
+#include "kernels/ref/ref.h"
+
+namespace pyrt::kernels::ref {
+
+float act_one(const ActParams& a, float x) {
+  switch (a.act) {
+    case Act::kNone: return x;
+    case Act::kRelu: return x > 0.f ? x : 0.f;
+    case Act::kClip: return std::fmin(std::fmax(x, a.p0), a.p1);
+    case Act::kLeakyRelu: return x < 0.f ? a.p0 * x : x;
+    case Act::kSigmoid: return 1.f / (1.f + std::exp(-x));
+    case Act::kTanh: return std::tanh(x);
+    case Act::kSilu: return x / (1.f + std::exp(-x));
+    case Act::kHardSigmoid: return std::fmin(std::fmax(a.p0 * x + a.p1, 0.f), 1.f);
+    case Act::kHardSwish: return x * std::fmin(std::fmax(x / 6.f + 0.5f, 0.f), 1.f);
+    case Act::kGelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    case Act::kGeluTanh: {
+      const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+      return 0.5f * x * (1.f + std::tanh(u));
+    }
+    case Act::kExp: return std::exp(x);
+    case Act::kSqrt: return std::sqrt(x);
+    case Act::kNeg: return -x;
+    case Act::kAbs: return std::fabs(x);
+    default: return x;
+  }
+}
+
+void unary(const ActParams& a, const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = act_one(a, x[i]);
+}
+
+static inline float bin_one(int op, float a, float b) {
+  switch (op) {
+    case kAdd: return a + b;
+    case kSub: return a - b;
+    case kMul: return a * b;
+    case kDiv: return a / b;
+    case kPow: return std::pow(a, b);
+    case kMax: return std::fmax(a, b);
+    case kMin: return std::fmin(a, b);
+  }
+  return 0.f;
+}
+
+void binary(int op, const float* a, size_t as, const float* b, size_t bs, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = bin_one(op, a[i * as], b[i * bs]);
+}
+
+}  // namespace pyrt::kernels::ref
