@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/dispatch.h"
+
 namespace pyrt::kernels::ref {
 
 uint32_t crc32c_update(uint32_t crc, const uint8_t* p, size_t n);
@@ -10,5 +12,10 @@ float f16_to_f32_one(uint16_t h);
 void f16_to_f32(const uint16_t* in, float* out, size_t n);
 void dequant_i8(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
 void dequant_i4(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
+// f32 GEMM microkernel, 6x16 tile (see GemmUkArgs in dispatch.h): scalar std::fma chains.
+void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                   const GemmUkArgs& args);
+// The epilogue of one element (bias already added), shared by every kernel's scalar tail.
+float gemm_activate(float x, const GemmUkArgs& args);
 
 }  // namespace pyrt::kernels::ref

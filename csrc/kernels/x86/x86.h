@@ -4,11 +4,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/dispatch.h"
+
 namespace pyrt::kernels::x86 {
 
 uint32_t crc32c_update_sse42(uint32_t crc, const uint8_t* p, size_t n);
 void f16_to_f32_f16c(const uint16_t* in, float* out, size_t n);
 void dequant_i8_avx2(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
 void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
+void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                        const GemmUkArgs& args);
 
 }  // namespace pyrt::kernels::x86
