@@ -8,6 +8,24 @@
 
 namespace pyrt::kernels {
 
+// f32 GEMM microkernel contract. C[mr x nr] (row stride ldc floats) = A panel . B panel, both packed by
+// kernels/gemm.cc: a is kc x MR (a[k*MR + r]), b is kc x NR (b[k*NR + j]), 64-byte aligned, zero padded
+// past mr / nr; 1 <= mr <= MR, 1 <= nr <= NR, kc >= 0. Every C element is one FMA chain over k in order,
+// so results do not depend on the tile, the K blocking or the thread split (all kernels bit-identical).
+enum : uint32_t {
+  kGemmLoadC = 1,  // C already holds the sum over earlier k: continue it (instead of starting from 0)
+  kGemmFinal = 2,  // last k block: add bias, then apply the activation, before storing
+};
+struct GemmUkArgs {
+  uint32_t flags;
+  const float* bias_row;  // mr values (one per row of this tile) or null; used with kGemmFinal only
+  const float* bias_col;  // nr values (one per column) or null
+  uint8_t act;            // Act::kNone, kRelu, kClip, kLeakyRelu (others are not applied here)
+  float p0, p1;
+};
+using F32GemmUkernel = void (*)(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c,
+                                size_t ldc, const GemmUkArgs& args);
+
 struct Table {
   const char* name;  // "ref", "avx2", ...
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -22,6 +40,9 @@ struct Table {
   void (*unary)(const ActParams& a, const float* x, float* y, size_t n);
   // y[i] = a[i] op b[i]; a_step/b_step are 0 (broadcast a scalar) or 1 (x == y allowed)
   void (*binary)(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
+  // f32 GEMM microkernel and its tile (MR rows x NR columns); the packed layouts follow the tile.
+  F32GemmUkernel f32_gemm;
+  size_t f32_gemm_mr, f32_gemm_nr;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

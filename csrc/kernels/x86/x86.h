@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/activation.h"
+#include "kernels/dispatch.h"
 
 namespace pyrt::kernels::x86 {
 
@@ -14,5 +15,7 @@ void dequant_i8_avx2(const int8_t* q, size_t n, int32_t zp, float scale, float* 
 void unary_avx2(const ActParams& a, const float* x, float* y, size_t n);
 void binary_avx2(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
+void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                        const GemmUkArgs& args);
 
 }  // namespace pyrt::kernels::x86

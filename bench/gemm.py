@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""fp32 GEMM: pyrt_gemm_bench against numpy (OpenBLAS) and PyTorch CPU in the same run.
+
+    python3 bench/gemm.py [--tool build/rel/pyrt_gemm_bench] [--rounds 2] [--no-write]
+
+Same shapes and layouts for every peer: square A[M,K] @ B[K,N]; conv W[M,K] @ X[K,N]; linear
+X[M,K] @ W[N,K]^T. Every peer runs in its own subprocess per thread count (numpy: OPENBLAS_NUM_THREADS,
+torch: set_num_threads); OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from those environments
+(an extra column forces OPENBLAS_CORETYPE=Haswell: OpenBLAS's AVX2 kernel, the same ISA as ours).
+Each figure is a median over 7 samples within a process; with --rounds R the whole set runs R times
+interleaved and each cell keeps its best round (all peers alike), which filters out other processes'
+load. The CPU time other processes used during each measurement is reported.
+"""
+import argparse, datetime, json, os, platform, re, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+SHAPES = [("square", 256, 256, 256), ("square", 512, 512, 512), ("square", 1024, 1024, 1024),
+          ("square", 2048, 2048, 2048), ("conv", 64, 3136, 576), ("conv", 256, 196, 2304),
+          ("linear", 1, 1024, 1024), ("linear", 2, 1024, 1024), ("linear", 4, 1024, 1024),
+          ("linear", 8, 1024, 1024)]
+
+PEER = r'''
+import json, sys, time
+lib, threads, shapes = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+import numpy as np
+if lib == "torch":
+    import torch
+    torch.set_num_threads(threads)
+rng = np.random.default_rng(1)
+def median_seconds(f, min_time=0.5):
+    f(); t = time.perf_counter(); f(); once = time.perf_counter() - t
+    iters = max(1, int(min_time / 7 / max(once, 1e-9))); ts = []
+    for _ in range(7):
+        t = time.perf_counter()
+        for _ in range(iters): f()
+        ts.append((time.perf_counter() - t) / iters)
+    return sorted(ts)[3]
+for kind, M, N, K in shapes:
+    a = rng.uniform(-1, 1, (M, K)).astype(np.float32)
+    b = rng.uniform(-1, 1, (N, K) if kind == "linear" else (K, N)).astype(np.float32)
+    if lib == "torch":
+        a, b = torch.from_numpy(a), torch.from_numpy(b)
+        bb = b.t() if kind == "linear" else b
+        with torch.inference_mode():
+            sec = median_seconds(lambda: torch.matmul(a, bb))
+    else:
+        bb = b.T if kind == "linear" else b   # a view: sgemm with a transposed operand, no copy
+        out = np.empty((M, N), np.float32)
+        sec = median_seconds(lambda: np.matmul(a, bb, out=out))
+    print(json.dumps({"kind": kind, "M": M, "N": N, "K": K, "threads": threads, "seconds": sec,
+                      "gflops": 2.0 * M * N * K / sec * 1e-9}), flush=True)
+'''
+
+
+def cpu_busy():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all CPUs, seconds not idle / iowait
+
+
+def run(cmd, env):
+    """Runs a measurement; returns its JSON lines and the CPU seconds other processes used meanwhile."""
+    b0, c0, t0 = cpu_busy(), os.times(), time.time()
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    b1, c1, t1 = cpu_busy(), os.times(), time.time()
+    ours = (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
+    other = max(0.0, (b1 - b0) - ours)
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")], other / (t1 - t0)
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.update(extra)
+    return env
+
+
+def key(r):
+    return (r["kind"], r["M"], r["N"], r["K"], r["threads"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool", default=os.path.join(ROOT, "build/rel/pyrt_gemm_bench"))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    threads = [int(t) for t in args.threads.split(",")]
+    shapes = json.dumps(SHAPES)
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+
+    best = {}       # (peer, key) -> gflops
+    bg = {}         # peer -> max background CPUs seen during its runs
+    header = None
+    for rnd in range(args.rounds):
+        for t in threads:
+            runs = [("ours", [args.tool, "--threads", str(t)], clean_env())]
+            runs.append(("openblas", [sys.executable, "-c", PEER, "numpy", str(t), shapes],
+                         clean_env(OPENBLAS_NUM_THREADS=str(t))))
+            runs.append(("openblas_avx2", [sys.executable, "-c", PEER, "numpy", str(t), shapes],
+                         clean_env(OPENBLAS_NUM_THREADS=str(t), OPENBLAS_CORETYPE="Haswell")))
+            if have_torch:
+                runs.append(("torch", [sys.executable, "-c", PEER, "torch", str(t), shapes],
+                             clean_env(OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))))
+            for peer, cmd, env in runs:
+                rows, other = run(cmd, env)
+                bg[peer] = max(bg.get(peer, 0.0), other)
+                print(f"round {rnd + 1} threads {t} {peer}: background {other:.2f} CPUs", file=sys.stderr)
+                for r in rows:
+                    if "isa" in r:
+                        header = r
+                        continue
+                    name = peer if peer != "ours" else "ours_" + r["mode"]
+                    k = (name, key(r))
+                    best[k] = max(best.get(k, 0.0), r["gflops"])
+
+    def g(name, k):
+        return best.get((name, k))
+
+    def fmt(x):
+        return "—" if x is None else f"{x:.1f}"
+
+    def ratio(a, b):
+        return "—" if a is None or b is None else f"{a / b:.2f}"
+
+    lines = ["| shape (M×N×K) | threads | ours plain | ours prepacked | OpenBLAS | OpenBLAS AVX2 | torch | "
+             "ours/OpenBLAS | ours/OpenBLAS AVX2 | ours/torch |", "|" + "---|" * 10]
+    for t in threads:
+        for kind, M, N, K in SHAPES:
+            k = (kind, M, N, K, t)
+            plain = g("ours_plain", k)
+            pre = g("ours_packed_b", k) or g("ours_packed_a", k)
+            ob, oh, to = g("openblas", k), g("openblas_avx2", k), g("torch", k)
+            lines.append(f"| {kind} {M}×{N}×{K} | {t} | {fmt(plain)} | {fmt(pre)} | {fmt(ob)} | {fmt(oh)} | "
+                         f"{fmt(to)} | {ratio(plain, ob)} | {ratio(plain, oh)} | {ratio(plain, to)} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.no_write:
+        return
+
+    import numpy
+    tv = "not installed"
+    if have_torch:
+        import torch
+        tv = torch.__version__
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for l in f:
+            if l.startswith("model name"):
+                cpu = l.split(":", 1)[1].strip()
+                break
+    date = datetime.date.today().isoformat()
+    section = f"""## fp32 GEMM
+
+Command: `python3 bench/gemm.py --rounds {args.rounds}` (after `ninja -C build/rel pyrt_gemm_bench`) — {date}  
+Machine: {cpu}, {os.cpu_count()} cores, pyrt ISA `{header['isa']}` (tile {header['mr']}x{header['nr']}, MC={header['mc']} KC={header['kc']} NC={header['nc']}); Linux {platform.release()}, Python {platform.python_version()}, numpy {numpy.__version__} (OpenBLAS), torch {tv}
+
+GFLOPS (2·M·N·K / time), median of 7 samples per process, best of {args.rounds} interleaved rounds for every column.
+"ours plain" packs both operands on every call, as the peers do; "ours prepacked" is the runtime's layer path
+(weights packed once at load: `gemm_packed_b` for linear X·Wᵀ, `gemm_packed_a` for conv W·X and for nothing
+else; square uses `gemm_packed_b`). Ratios use "ours plain". OpenBLAS runs with OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset, so on this CPU it picks its AVX-512 kernel; "OpenBLAS AVX2" forces
+OPENBLAS_CORETYPE=Haswell (its AVX2+FMA kernel, the ISA pyrt targets). Most CPU time other processes used
+during one measurement (CPUs): {', '.join(f'{k} {v:.2f}' for k, v in bg.items())}.
+
+{table}
+"""
+    path = os.path.join(HERE, "RESULTS.md")
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    m = re.search(r"^## fp32 GEMM\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+    if m:
+        text = text[:m.start()] + section + ("\n" if text[m.end():] else "") + text[m.end():]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    open(path, "w").write(text)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

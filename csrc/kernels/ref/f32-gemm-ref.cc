@@ -1,0 +1,43 @@
+// Scalar reference f32 GEMM microkernel (6x16 tile). One std::fma chain per element, in k order, then
+// bias, then the activation: exactly the operation order of the SIMD kernels, so they match it bit for bit.
+#include <cmath>
+
+#include "core/activation.h"
+#include "kernels/ref/ref.h"
+
+namespace pyrt::kernels::ref {
+
+float gemm_activate(float x, const GemmUkArgs& p) {
+  // Written as the SIMD instructions behave (max_ps/min_ps return the 2nd operand when unordered).
+  switch (Act(p.act)) {
+    case Act::kRelu:
+      return x > 0.f ? x : 0.f;
+    case Act::kClip: {
+      const float y = x > p.p0 ? x : p.p0;
+      return y < p.p1 ? y : p.p1;
+    }
+    case Act::kLeakyRelu:
+      return x < 0.f ? x * p.p0 : x;
+    default:
+      return x;
+  }
+}
+
+void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                   const GemmUkArgs& p) {
+  constexpr size_t MR = 6, NR = 16;
+  for (size_t i = 0; i < mr; ++i)
+    for (size_t j = 0; j < nr; ++j) {
+      float* out = c + i * ldc + j;
+      float acc = (p.flags & kGemmLoadC) ? *out : 0.f;
+      for (size_t k = 0; k < kc; ++k) acc = std::fma(a[k * MR + i], b[k * NR + j], acc);
+      if (p.flags & kGemmFinal) {
+        if (p.bias_row) acc += p.bias_row[i];
+        if (p.bias_col) acc += p.bias_col[j];
+        acc = gemm_activate(acc, p);
+      }
+      *out = acc;
+    }
+}
+
+}  // namespace pyrt::kernels::ref

@@ -1,0 +1,242 @@
+// fp32 GEMM: every entry point (plain with each transpose, packed A, packed B) and fused epilogue against a
+// naive double-precision triple loop, on edge sizes (1, odd, not multiples of 6/16, K = 0/1, past the
+// MC/KC/NC blocks) with 1, 2 and 3 threads. The SIMD kernel and the reference must agree bit for bit, and
+// results must not depend on the thread count.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "harness.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+
+using namespace pyrt;
+
+namespace {
+
+enum class Path { kPlain, kPackedA, kPackedB };
+
+struct Problem {
+  size_t M, N, K;
+  bool ta, tb;  // sources stored transposed (plain: both; packed A: ta; packed B: tb)
+  std::vector<float> a, b, bias;
+  size_t lda, ldb, ldc;
+  float A(size_t i, size_t k) const { return ta ? a[k * lda + i] : a[i * lda + k]; }
+  float B(size_t k, size_t j) const { return tb ? b[j * ldb + k] : b[k * ldb + j]; }
+};
+
+Problem make(size_t M, size_t N, size_t K, bool ta, bool tb, uint32_t seed) {
+  Problem p{M, N, K, ta, tb, {}, {}, {}, 0, 0, N + 3};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  p.lda = ta ? M + 2 : K + 1;  // leading dims larger than the rows: strides are honoured
+  p.ldb = tb ? K + 3 : N + 1;
+  p.a.resize((ta ? K : M) * p.lda + 1);
+  p.b.resize((tb ? N : K) * p.ldb + 1);
+  p.bias.resize(std::max(M, N));
+  for (auto& x : p.a) x = u(rng);
+  for (auto& x : p.b) x = u(rng);
+  for (auto& x : p.bias) x = u(rng);
+  return p;
+}
+
+const float kSentinel = 12345.f;
+
+std::vector<float> compute(const Problem& p, Path path, const gemm::Epilogue& ep, ThreadPool* pool) {
+  std::vector<float> c(std::max<size_t>(1, p.M * p.ldc), kSentinel);
+  const int threads = pool ? pool->size() : 1;
+  const gemm::Prepacked pre =
+      path == Path::kPackedA ? gemm::Prepacked::kA : path == Path::kPackedB ? gemm::Prepacked::kB : gemm::Prepacked::kNone;
+  // One byte off: the driver must align the workspace itself.
+  std::vector<unsigned char> ws(gemm::workspace_size(p.M, p.N, p.K, threads, pre) + 1);
+  switch (path) {
+    case Path::kPlain:
+      gemm::gemm(p.a.data(), p.lda, p.ta, p.b.data(), p.ldb, p.tb, p.M, p.N, p.K, c.data(), p.ldc, ep, pool,
+                 ws.data() + 1);
+      break;
+    case Path::kPackedA: {
+      const gemm::PackedA pa = gemm::pack_a(p.a.data(), p.lda, p.ta, p.M, p.K);
+      gemm::gemm_packed_a(pa, p.b.data(), p.ldb, p.N, c.data(), p.ldc, ep, pool, ws.data() + 1);
+      break;
+    }
+    case Path::kPackedB: {
+      const gemm::PackedB pb = gemm::pack_b(p.b.data(), p.ldb, p.tb, p.K, p.N);
+      gemm::gemm_packed_b(p.a.data(), p.lda, p.M, pb, c.data(), p.ldc, ep, pool, ws.data() + 1);
+      break;
+    }
+  }
+  return c;
+}
+
+double act(double x, const ActParams& a) {
+  switch (a.act) {
+    case Act::kRelu: return x > 0 ? x : 0;
+    case Act::kClip: return std::min(std::max(x, double(a.p0)), double(a.p1));
+    case Act::kLeakyRelu: return x < 0 ? x * a.p0 : x;
+    default: return x;
+  }
+}
+
+// Against the double triple loop; |err| <= ~K ulp of sum |a||b| (FMA chains round once per step).
+bool matches_naive(const Problem& p, const gemm::Epilogue& ep, const std::vector<float>& c) {
+  int bad = 0;
+  for (size_t i = 0; i < p.M; ++i) {
+    for (size_t j = 0; j < p.N; ++j) {
+      double s = 0, abs_s = 0;
+      for (size_t k = 0; k < p.K; ++k) {
+        const double t = double(p.A(i, k)) * double(p.B(k, j));
+        s += t;
+        abs_s += std::fabs(t);
+      }
+      if (ep.bias_kind == gemm::Epilogue::kPerRow) s += ep.bias[i], abs_s += std::fabs(ep.bias[i]);
+      if (ep.bias_kind == gemm::Epilogue::kPerCol) s += ep.bias[j], abs_s += std::fabs(ep.bias[j]);
+      const double want = act(s, ep.act);
+      const double tol = 1.2e-7 * double(p.K + 2) * abs_s + 1e-30;
+      const float got = c[i * p.ldc + j];
+      if (!(std::fabs(double(got) - want) <= tol) && bad++ < 3)
+        std::fprintf(stderr, "  C[%zu,%zu] = %.9g, want %.9g (M=%zu N=%zu K=%zu)\n", i, j, got, want, p.M, p.N, p.K);
+    }
+    for (size_t j = p.N; j < p.ldc; ++j)
+      if (c[i * p.ldc + j] != kSentinel && bad++ < 3) std::fprintf(stderr, "  wrote past N at row %zu\n", i);
+  }
+  return bad == 0;
+}
+
+bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+gemm::Epilogue epilogue(int which, const Problem& p) {
+  gemm::Epilogue ep;
+  switch (which % 5) {
+    case 0: break;
+    case 1: ep.bias = p.bias.data(), ep.bias_kind = gemm::Epilogue::kPerRow, ep.act.act = Act::kRelu; break;
+    case 2: ep.bias = p.bias.data(), ep.bias_kind = gemm::Epilogue::kPerCol, ep.act = {Act::kClip, -0.5f, 0.75f}; break;
+    case 3: ep.act = {Act::kLeakyRelu, 0.1f, 0.f}; break;
+    case 4: ep.bias = p.bias.data(), ep.bias_kind = gemm::Epilogue::kPerCol, ep.act.act = Act::kRelu; break;
+  }
+  return ep;
+}
+
+ThreadPool& pool2() {
+  static ThreadPool p(2);
+  return p;
+}
+ThreadPool& pool3() {
+  static ThreadPool p(3);
+  return p;
+}
+
+// Runs one problem through one path: vs naive, across thread counts, and SIMD vs reference.
+void check_problem(size_t M, size_t N, size_t K, Path path, bool ta, bool tb, int ep_kind, bool with_ref = true) {
+  const Problem p = make(M, N, K, ta, tb, uint32_t(M * 7919 + N * 104729 + K * 13 + ep_kind));
+  const gemm::Epilogue ep = epilogue(ep_kind, p);
+  const std::vector<float> c1 = compute(p, path, ep, nullptr);
+  const bool ok = matches_naive(p, ep, c1);
+  CHECK(ok);
+  CHECK(same_bits(c1, compute(p, path, ep, &pool2())));
+  CHECK(same_bits(c1, compute(p, path, ep, &pool3())));
+  if (with_ref) {
+    kernels::force_reference(true);
+    const std::vector<float> r = compute(p, path, ep, &pool2());
+    kernels::force_reference(false);
+    CHECK(same_bits(c1, r));
+  }
+  if (!ok) std::fprintf(stderr, "  (path %d ta=%d tb=%d epilogue %d)\n", int(path), ta, tb, ep_kind);
+}
+
+const size_t kShapes[][3] = {
+    {1, 1, 1},   {1, 16, 1},  {6, 16, 4},   {7, 17, 3},   {5, 33, 1},   {13, 31, 17}, {2, 5, 9},
+    {1, 100, 64}, {8, 48, 300}, {17, 1, 33}, {150, 40, 37}, {37, 19, 260}, {64, 70, 576}, {3, 2100, 20},
+};
+
+}  // namespace
+
+TEST(gemm_plain_all_transposes) {
+  int e = 0;
+  for (auto& s : kShapes)
+    for (int t = 0; t < 4; ++t) check_problem(s[0], s[1], s[2], Path::kPlain, t & 1, t & 2, e++);
+}
+
+TEST(gemm_packed_a) {
+  int e = 0;
+  for (auto& s : kShapes)
+    for (int t = 0; t < 2; ++t) check_problem(s[0], s[1], s[2], Path::kPackedA, t, false, e++);
+}
+
+TEST(gemm_packed_b) {
+  int e = 0;
+  for (auto& s : kShapes)
+    for (int t = 0; t < 2; ++t) check_problem(s[0], s[1], s[2], Path::kPackedB, false, t, e++);
+}
+
+TEST(gemm_large) {
+  check_problem(300, 257, 513, Path::kPlain, false, false, 1);
+  check_problem(300, 257, 513, Path::kPackedA, false, false, 2);
+  check_problem(300, 257, 513, Path::kPackedB, false, true, 3, /*with_ref=*/false);
+}
+
+TEST(gemm_every_epilogue_every_path) {
+  for (int e = 0; e < 5; ++e)
+    for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) check_problem(11, 23, 7, path, false, false, e);
+}
+
+TEST(gemm_empty_and_k0) {
+  // K = 0: C = act(bias); M or N = 0: nothing written, no workspace needed.
+  for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
+    check_problem(5, 18, 0, path, false, false, 1);
+    check_problem(5, 18, 0, path, false, false, 2);
+  }
+  CHECK(gemm::workspace_size(0, 5, 5, 2) == 0);
+  float c = kSentinel;
+  gemm::gemm(nullptr, 1, false, nullptr, 1, false, 0, 1, 3, &c, 1, {}, nullptr, nullptr);
+  CHECK(c == kSentinel);
+}
+
+TEST(gemm_rejects_unfused_activation) {
+  float a = 1, b = 1, c = 0;
+  std::vector<unsigned char> ws(gemm::workspace_size(1, 1, 1, 1));
+  gemm::Epilogue ep;
+  ep.act.act = Act::kSigmoid;
+  bool threw = false;
+  try {
+    gemm::gemm(&a, 1, false, &b, 1, false, 1, 1, 1, &c, 1, ep, nullptr, ws.data());
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+TEST(gemm_microkernel_matches_reference_directly) {
+  // Every (mr, nr, kc) of one tile, with and without LoadC / Final, per-row and per-column bias.
+  const kernels::Table* t = kernels::avx2_table();
+  if (!t) return;
+  const kernels::Table& r = kernels::reference();
+  CHECK(t->f32_gemm_mr == r.f32_gemm_mr && t->f32_gemm_nr == r.f32_gemm_nr);
+  const size_t MR = r.f32_gemm_mr, NR = r.f32_gemm_nr;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (size_t kc : {0, 1, 2, 3, 4, 5, 9, 33}) {
+    std::vector<float, std::allocator<float>> buf(kc * (MR + NR) + 32);
+    float* a = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+    float* b = a + ((kc * MR + 15) / 16) * 16;
+    for (size_t i = 0; i < kc * MR; ++i) a[i] = u(rng);
+    for (size_t i = 0; i < kc * NR; ++i) b[i] = u(rng);
+    std::vector<float> bias(NR);
+    for (auto& x : bias) x = u(rng);
+    for (size_t mr = 1; mr <= MR; ++mr)
+      for (size_t nr = 1; nr <= NR; ++nr)
+        for (uint32_t flags = 0; flags < 4; ++flags) {
+          kernels::GemmUkArgs args{flags, (nr & 1) ? bias.data() : nullptr, (nr & 2) ? bias.data() : nullptr,
+                                   uint8_t(Act::kLeakyRelu), 0.25f, 0.f};
+          std::vector<float> c1(MR * (NR + 1)), c2;
+          for (auto& x : c1) x = u(rng);
+          c2 = c1;
+          t->f32_gemm(mr, nr, kc, a, b, c1.data(), NR + 1, args);
+          r.f32_gemm(mr, nr, kc, a, b, c2.data(), NR + 1, args);
+          CHECK(same_bits(c1, c2));
+        }
+  }
+}
