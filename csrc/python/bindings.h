@@ -23,4 +23,5 @@ class ContiguousBuffer {
 void bind_errors(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
+void bind_session(pybind11::module_& m);
 }  // namespace pyrt::python

@@ -28,6 +28,7 @@ void bind_errors(py::module_& m) {
         }
         case Status::kIo: PyErr_SetString(PyExc_OSError, e.what()); return;
         case Status::kInvalidArgument: PyErr_SetString(PyExc_ValueError, e.what()); return;
+        case Status::kUnsupported: PyErr_SetString(PyExc_NotImplementedError, e.what()); return;
         default: PyErr_SetString(PyExc_RuntimeError, e.what()); return;
       }
     }

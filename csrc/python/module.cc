@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
   pyrt::python::bind_errors(m);
   pyrt::python::bind_kernels(m);
   pyrt::python::bind_model(m);
+  pyrt::python::bind_session(m);
 }

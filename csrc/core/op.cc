@@ -1,0 +1,69 @@
+#include "core/op.h"
+
+#include "format/spec.h"
+
+namespace pyrt {
+
+std::string NodeContext::where() const {
+  return "node " + (node_.name.empty() ? "#" + std::to_string(index_) : "'" + node_.name + "'") + " (" +
+         node_.op_type + ")";
+}
+
+void NodeContext::expect_inputs(size_t lo, size_t hi) const {
+  if (num_inputs() < lo || num_inputs() > hi)
+    fail("takes " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)) +
+         " inputs, got " + std::to_string(num_inputs()));
+  for (size_t i = 0; i < lo; ++i)
+    if (!has_input(i)) fail("input " + std::to_string(i) + " is required");
+}
+
+const ConstTensor& NodeContext::require_const(size_t i, const char* what) const {
+  const ConstTensor* c = const_input(i);
+  if (!c) fail(std::string(what) + " (input " + std::to_string(i) + ") must be a constant tensor");
+  return *c;
+}
+
+const Attr* NodeContext::attr(const std::string& name) const {
+  for (const auto& a : node_.attrs)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+int64_t NodeContext::attr_int(const std::string& name, int64_t dflt) const {
+  const Attr* a = attr(name);
+  if (!a) return dflt;
+  if (a->type != spec::kAttrInt) fail("attribute '" + name + "' must be an int");
+  return a->i;
+}
+
+float NodeContext::attr_float(const std::string& name, float dflt) const {
+  const Attr* a = attr(name);
+  if (!a) return dflt;
+  if (a->type == spec::kAttrInt) return float(a->i);
+  if (a->type != spec::kAttrFloat) fail("attribute '" + name + "' must be a float");
+  return a->f;
+}
+
+std::vector<int64_t> NodeContext::attr_ints(const std::string& name, std::vector<int64_t> dflt) const {
+  const Attr* a = attr(name);
+  if (!a) return dflt;
+  if (a->type != spec::kAttrInts) fail("attribute '" + name + "' must be a list of ints");
+  return a->ints;
+}
+
+std::vector<float> NodeContext::attr_floats(const std::string& name, std::vector<float> dflt) const {
+  const Attr* a = attr(name);
+  if (!a) return dflt;
+  if (a->type == spec::kAttrInts) return std::vector<float>(a->ints.begin(), a->ints.end());
+  if (a->type != spec::kAttrFloats) fail("attribute '" + name + "' must be a list of floats");
+  return a->floats;
+}
+
+std::string NodeContext::attr_string(const std::string& name, const std::string& dflt) const {
+  const Attr* a = attr(name);
+  if (!a) return dflt;
+  if (a->type != spec::kAttrString) fail("attribute '" + name + "' must be a string");
+  return a->s;
+}
+
+}  // namespace pyrt

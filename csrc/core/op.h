@@ -1,0 +1,99 @@
+// The operator interface. An operator is created once per node when a session is built (attributes checked,
+// constant weights decoded and repacked), infers its output shapes when the plan is made, and then only runs.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "format/model.h"
+#include "kernels/dispatch.h"
+
+namespace pyrt {
+
+class ThreadPool;
+
+// A constant input of a node (a graph value bound to a file tensor), as the op sees it at creation.
+struct ConstTensor {
+  TensorDesc desc;
+  const void* data = nullptr;  // into the mapping when stored dense, else into `owned`
+  std::vector<uint8_t> owned;  // decoded copy (quantized / sparse / f16 encodings)
+  size_t tensor_index = 0;
+  const float* f32() const { return static_cast<const float*>(data); }
+  const int64_t* i64() const { return static_cast<const int64_t*>(data); }
+};
+
+// What an op factory gets: the node, its attributes, its constant inputs, and error helpers that name the node.
+class NodeContext {
+ public:
+  NodeContext(const Node& node, size_t index, const Model& model, std::vector<const ConstTensor*> consts,
+              const kernels::Table& kt)
+      : node_(node), index_(index), model_(model), consts_(std::move(consts)), kt_(kt) {}
+  // The kernel table this session uses (the best for the CPU, or the reference when forced).
+  const kernels::Table& kernels() const { return kt_; }
+  const Node& node() const { return node_; }
+  const Model& model() const { return model_; }
+  size_t num_inputs() const { return node_.inputs.size(); }
+  size_t num_outputs() const { return node_.outputs.size(); }
+  bool has_input(size_t i) const { return i < node_.inputs.size() && node_.inputs[i] != 0xFFFFFFFFu; }
+  // The constant behind input i, or null when the input is computed at run time.
+  const ConstTensor* const_input(size_t i) const { return i < consts_.size() ? consts_[i] : nullptr; }
+  const ConstTensor& require_const(size_t i, const char* what) const;
+
+  const Attr* attr(const std::string& name) const;
+  int64_t attr_int(const std::string& name, int64_t dflt) const;
+  float attr_float(const std::string& name, float dflt) const;
+  std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> dflt = {}) const;
+  std::vector<float> attr_floats(const std::string& name, std::vector<float> dflt = {}) const;
+  std::string attr_string(const std::string& name, const std::string& dflt) const;
+
+  std::string where() const;  // "node 'conv1' (Conv)"
+  [[noreturn]] void fail(const std::string& msg) const { pyrt::fail(Status::kInvalidArgument, where() + ": " + msg); }
+  void expect_inputs(size_t lo, size_t hi) const;
+
+ private:
+  const Node& node_;
+  size_t index_;
+  const Model& model_;
+  std::vector<const ConstTensor*> consts_;
+  const kernels::Table& kt_;
+};
+
+struct RunContext {
+  ThreadPool* pool = nullptr;
+  void* workspace = nullptr;  // workspace_bytes() of this node, 64-byte aligned
+  int threads = 1;
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  // Output descriptions from input descriptions (inputs that are absent have an empty desc with dtype 0).
+  virtual void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) = 0;
+  virtual void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) = 0;
+  // Scratch needed by run() for these shapes (bytes); the arena provides it.
+  virtual size_t workspace_bytes(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out,
+                                 int threads) const {
+    (void)in, (void)out, (void)threads;
+    return 0;
+  }
+  // Output 0 may be written over input i (same size, elementwise): lets the planner reuse its buffer.
+  virtual int inplace_input() const { return -1; }
+  // Output 0 is input 0 reinterpreted (Reshape, Flatten, Squeeze...): no data is moved.
+  virtual bool is_alias() const { return false; }
+  // The kernel the plan chose, for describe() and profiling, e.g. "gemm-6x16-avx2".
+  virtual std::string kernel() const { return "ref"; }
+
+  // Set by the session: error messages name the node.
+  std::string where;
+  [[noreturn]] void fail(const std::string& msg) const { pyrt::fail(Status::kInvalidArgument, where + ": " + msg); }
+};
+
+using OpFactory = std::unique_ptr<Op> (*)(const NodeContext&);
+
+// csrc/ops/registry.cc: one line per operator.
+OpFactory find_op(const std::string& op_type);
+std::vector<std::string> supported_ops();
+
+}  // namespace pyrt

@@ -1,0 +1,281 @@
+#include "core/session.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "format/spec.h"
+#include "kernels/dispatch.h"
+
+namespace pyrt {
+namespace {
+
+constexpr size_t kAlign = 64;
+size_t align_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+std::string join(const std::vector<std::string>& v) {
+  std::string r;
+  for (size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + v[i];
+  return r;
+}
+
+}  // namespace
+
+Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
+    : model_(std::move(model)), opts_(opts), pool_(opts.num_threads) {
+  // Kernels are chosen per session: forcing the reference here does not affect other sessions.
+  const kernels::Table& kt = opts_.force_reference ? kernels::reference() : kernels::active();
+  isa_ = kt.name;
+  const Graph* g = model_->graph();
+  if (!g) fail(Status::kInvalidArgument, "the model has no graph to run (it only stores tensors)");
+  values_.resize(g->values.size());
+  inputs_ = g->inputs;
+  outputs_ = g->outputs;
+  for (size_t i = 0; i < g->inputs.size(); ++i) {
+    ValueSlot& v = values_[g->inputs[i]];
+    v.kind = ValueSlot::kInput;
+    v.input_index = i;
+    v.desc.dtype = model_->meta().inputs[i].dtype;
+  }
+  // Constants: dense tensors are used in place from the mapping (zero copy); other encodings are decoded once.
+  consts_.reserve(g->consts.size());
+  for (const auto& [vid, ti] : g->consts) {
+    const TensorInfo& t = model_->tensors()[ti];
+    ConstTensor c;
+    c.tensor_index = ti;
+    c.desc.shape.assign(t.shape.begin(), t.shape.end());
+    if (t.encoding == spec::kDense && t.p.storage == t.dtype) {
+      c.desc.dtype = t.dtype;
+      c.data = model_->buffer(ti, 0);
+      static const uint64_t kEmpty[8] = {};
+      if (!c.data) c.data = kEmpty;
+    } else {
+      c.desc.dtype = t.encoding == spec::kDense ? t.dtype : uint8_t(spec::kF32);
+      model_->decoded_bytes(ti);  // refuses absurd sizes before allocating
+      c.owned.resize(std::max<size_t>(c.desc.nbytes(), 1));
+      model_->decode(ti, c.owned.data(), c.desc.nbytes());
+      c.data = c.owned.data();
+    }
+    consts_.push_back(std::move(c));
+  }
+  for (size_t k = 0; k < g->consts.size(); ++k) {
+    ValueSlot& v = values_[g->consts[k].first];
+    v.kind = ValueSlot::kConst;
+    v.cst = &consts_[k];
+    v.desc = consts_[k].desc;
+  }
+  nodes_.reserve(g->nodes.size());
+  for (size_t n = 0; n < g->nodes.size(); ++n) {
+    const Node& node = g->nodes[n];
+    std::vector<const ConstTensor*> cin;
+    for (uint32_t v : node.inputs)
+      cin.push_back(v != spec::kNoValue && values_[v].kind == ValueSlot::kConst ? values_[v].cst : nullptr);
+    NodeContext ctx(node, n, *model_, cin, kt);
+    const OpFactory factory = find_op(node.op_type);
+    if (!factory)
+      fail(Status::kUnsupported, "unsupported operator '" + node.op_type + "' in " + ctx.where() +
+                                     "; supported: " + join(supported_ops()));
+    if (node.version > 1)
+      fail(Status::kUnsupported, ctx.where() + ": op version " + std::to_string(node.version) +
+                                     " is newer than this runtime supports (1)");
+    NodeRt rt;
+    rt.op = factory(ctx);
+    rt.op->where = ctx.where();
+    rt.in = node.inputs;
+    rt.out = node.outputs;
+    nodes_.push_back(std::move(rt));
+  }
+}
+
+Session::~Session() { std::free(arena_); }
+
+const IoDesc& Session::input(size_t i) const { return model_->meta().inputs.at(i); }
+const IoDesc& Session::output(size_t i) const { return model_->meta().outputs.at(i); }
+const char* Session::isa() const { return isa_; }
+
+std::vector<TensorDesc> Session::plan(const std::vector<Shape>& shapes) {
+  if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
+  std::vector<TensorDesc> r;
+  for (uint32_t v : outputs_) r.push_back(values_[v].desc);
+  return r;
+}
+
+void Session::make_plan(const std::vector<Shape>& shapes) {
+  const Meta& meta = model_->meta();
+  if (shapes.size() != inputs_.size())
+    fail(Status::kInvalidArgument, "expected " + std::to_string(inputs_.size()) + " inputs, got " +
+                                       std::to_string(shapes.size()));
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const IoDesc& io = meta.inputs[i];
+    bool ok = shapes[i].size() == io.dims.size();
+    for (size_t d = 0; ok && d < shapes[i].size(); ++d)
+      ok = shapes[i][d] >= 0 && (io.dims[d] < 0 || io.dims[d] == shapes[i][d]);
+    if (!ok) {
+      Shape want(io.dims.begin(), io.dims.end());
+      fail(Status::kInvalidArgument, "input '" + io.name + "' has shape " + shape_str(shapes[i]) +
+                                         ", the model expects " + shape_str(want) + " (-1 = any)");
+    }
+    values_[inputs_[i]].desc.shape = shapes[i];
+  }
+  planned_ = false;
+  // Shapes, node by node.
+  for (auto& v : values_)
+    if (v.kind == ValueSlot::kArena) v.kind = ValueSlot::kUnused;
+  std::vector<TensorDesc> in, out;
+  size_t max_io = 0;
+  for (auto& n : nodes_) {
+    in.clear();
+    for (uint32_t v : n.in) in.push_back(v == spec::kNoValue ? TensorDesc{{}, 0} : values_[v].desc);
+    out.assign(n.out.size(), TensorDesc{});
+    n.op->infer(in, out);
+    for (size_t k = 0; k < n.out.size(); ++k) {
+      for (int64_t d : out[k].shape)
+        if (d < 0) n.op->fail("inferred a negative dimension " + shape_str(out[k].shape));
+      values_[n.out[k]].desc = out[k];
+    }
+    n.workspace = align_up(n.op->workspace_bytes(in, out, pool_.size()));
+    max_io = std::max(max_io, std::max(n.in.size(), n.out.size()));
+  }
+  // Liveness: the last node that reads each value (graph outputs live to the end).
+  const size_t end = nodes_.size();
+  std::vector<size_t> last_use(values_.size(), 0);
+  for (size_t k = 0; k < nodes_.size(); ++k)
+    for (uint32_t v : nodes_[k].in)
+      if (v != spec::kNoValue) last_use[v] = k;
+  for (uint32_t v : outputs_) last_use[v] = end;
+  // Storage: aliases share their input's storage; in-place ops reuse a dying input's; others get their own.
+  storages_.clear();
+  std::vector<int64_t> alias_of(values_.size(), -1);
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    NodeRt& n = nodes_[k];
+    for (size_t o = 0; o < n.out.size(); ++o) {
+      const uint32_t v = n.out[o];
+      ValueSlot& slot = values_[v];
+      slot.kind = ValueSlot::kArena;
+      if (o == 0 && n.op->is_alias() && values_[n.in[0]].kind == ValueSlot::kArena) {
+        slot.storage = values_[n.in[0]].storage;
+        Storage& s = storages_[slot.storage];
+        s.last = std::max(s.last, last_use[v]);
+        continue;
+      }
+      if (o == 0 && n.op->is_alias()) {  // aliasing a graph input or constant: read it in place
+        alias_of[v] = n.in[0];
+        slot.kind = ValueSlot::kUnused;
+        continue;
+      }
+      const int ip = o == 0 ? n.op->inplace_input() : -1;
+      if (ip >= 0 && size_t(ip) < n.in.size() && n.in[size_t(ip)] != spec::kNoValue) {
+        const ValueSlot& src = values_[n.in[size_t(ip)]];
+        if (src.kind == ValueSlot::kArena && storages_[src.storage].last == k &&
+            storages_[src.storage].bytes == align_up(slot.desc.nbytes())) {
+          slot.storage = src.storage;
+          storages_[src.storage].last = std::max(k, last_use[v]);
+          continue;
+        }
+      }
+      Storage s;
+      s.bytes = align_up(slot.desc.nbytes());
+      s.first = k;
+      s.last = std::max(k, last_use[v]);
+      slot.storage = storages_.size();
+      storages_.push_back(s);
+    }
+  }
+  // Aliases of inputs/consts: resolve to the original slot (kind and pointer source).
+  for (size_t v = 0; v < values_.size(); ++v)
+    if (alias_of[v] >= 0) {
+      int64_t root = alias_of[v];
+      while (alias_of[size_t(root)] >= 0) root = alias_of[size_t(root)];
+      TensorDesc d = values_[v].desc;
+      values_[v] = values_[size_t(root)];
+      values_[v].desc = d;
+    }
+  // Offsets: biggest first, each at the lowest address free during its lifetime.
+  std::vector<size_t> order(storages_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return storages_[a].bytes != storages_[b].bytes ? storages_[a].bytes > storages_[b].bytes : a < b;
+  });
+  std::vector<size_t> placed;
+  size_t total = 0;
+  for (size_t i : order) {
+    Storage& s = storages_[i];
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (size_t j : placed) {
+      const Storage& o = storages_[j];
+      if (o.first <= s.last && s.first <= o.last) busy.emplace_back(o.offset, o.offset + o.bytes);
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t off = 0;
+    for (const auto& [b, e] : busy) {
+      if (off + s.bytes <= b) break;
+      off = std::max(off, e);
+    }
+    s.offset = off;
+    total = std::max(total, off + s.bytes);
+    placed.push_back(i);
+  }
+  size_t ws = 0;
+  for (const auto& n : nodes_) ws = std::max(ws, n.workspace);
+  workspace_offset_ = align_up(total);
+  const size_t need = workspace_offset_ + ws;
+  if (need > arena_size_ || !arena_) {
+    std::free(arena_);
+    arena_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, std::max<size_t>(need, kAlign)));
+    if (!arena_) fail(Status::kInternal, "out of memory allocating a " + std::to_string(need) + "-byte arena");
+  }
+  arena_size_ = need;
+  scratch_in_.reserve(max_io);
+  scratch_out_.reserve(max_io);
+  planned_shapes_ = shapes;
+  planned_ = true;
+}
+
+void* Session::ptr(uint32_t v, const std::vector<const void*>& inputs) const {
+  const ValueSlot& s = values_[v];
+  switch (s.kind) {
+    case ValueSlot::kInput: return const_cast<void*>(inputs[s.input_index]);
+    case ValueSlot::kConst: return const_cast<void*>(s.cst->data);
+    case ValueSlot::kArena: return arena_ + storages_[s.storage].offset;
+    default: return nullptr;
+  }
+}
+
+void Session::run(const std::vector<const void*>& inputs, const std::vector<Shape>& shapes) {
+  if (inputs.size() != inputs_.size())
+    fail(Status::kInvalidArgument, "expected " + std::to_string(inputs_.size()) + " inputs, got " +
+                                       std::to_string(inputs.size()));
+  if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
+  run_inputs_ = inputs;
+  RunContext ctx;
+  ctx.pool = &pool_;
+  ctx.threads = pool_.size();
+  ctx.workspace = arena_ + workspace_offset_;
+  for (auto& n : nodes_) {
+    scratch_in_.clear();
+    scratch_out_.clear();
+    for (uint32_t v : n.in) scratch_in_.push_back(v == spec::kNoValue ? nullptr : ptr(v, inputs));
+    for (uint32_t v : n.out) scratch_out_.push_back(ptr(v, inputs));
+    n.op->run(ctx, scratch_in_, scratch_out_);
+  }
+}
+
+const void* Session::output_data(size_t i) const { return ptr(outputs_.at(i), run_inputs_); }
+const TensorDesc& Session::output_desc(size_t i) const { return values_[outputs_.at(i)].desc; }
+
+std::vector<NodeReport> Session::describe() const {
+  std::vector<NodeReport> r;
+  const Graph* g = model_->graph();
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    NodeReport n;
+    n.name = g->nodes[k].name;
+    n.op_type = g->nodes[k].op_type;
+    n.kernel = nodes_[k].op->kernel();
+    if (planned_)
+      for (uint32_t v : nodes_[k].out) n.output_shapes.push_back(values_[v].desc.shape);
+    r.push_back(std::move(n));
+  }
+  return r;
+}
+
+}  // namespace pyrt

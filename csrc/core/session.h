@@ -1,0 +1,90 @@
+// A session runs one model's graph: ops created once, a plan (shapes, arena offsets) made for each new set of
+// input shapes and cached, and run() that only executes. One session per thread; many sessions may share one
+// Model (its mapped weights are shared, read-only).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/op.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "format/model.h"
+
+namespace pyrt {
+
+struct SessionOptions {
+  int num_threads = 0;         // 0: one per hardware thread
+  bool force_reference = false;
+};
+
+struct NodeReport {
+  std::string name, op_type, kernel;
+  std::vector<Shape> output_shapes;  // from the current plan (empty before the first plan)
+};
+
+class Session {
+ public:
+  Session(std::shared_ptr<const Model> model, SessionOptions opts = {});
+  ~Session();
+
+  const Model& model() const { return *model_; }
+  size_t num_inputs() const { return inputs_.size(); }
+  size_t num_outputs() const { return outputs_.size(); }
+  const IoDesc& input(size_t i) const;
+  const IoDesc& output(size_t i) const;
+
+  // Plans for these input shapes (validated against the model) and returns the output descriptions.
+  std::vector<TensorDesc> plan(const std::vector<Shape>& input_shapes);
+  // Runs with caller-owned inputs (dtypes as declared, C-contiguous). Output buffers are owned by the session
+  // and valid until the next run(); output_descs() describes them.
+  void run(const std::vector<const void*>& inputs, const std::vector<Shape>& input_shapes);
+  const void* output_data(size_t i) const;
+  const TensorDesc& output_desc(size_t i) const;
+
+  std::vector<NodeReport> describe() const;
+  size_t arena_bytes() const { return arena_size_; }
+  int threads() const { return pool_.size(); }
+  const char* isa() const;
+
+ private:
+  struct ValueSlot {
+    enum Kind { kUnused, kInput, kConst, kArena } kind = kUnused;
+    TensorDesc desc;
+    size_t input_index = 0;      // kInput
+    const ConstTensor* cst = nullptr;  // kConst
+    size_t storage = 0;          // kArena: index into storages_
+  };
+  struct Storage {
+    size_t bytes = 0, offset = 0;
+    size_t first = 0, last = 0;  // live from node `first` to node `last` (inclusive)
+  };
+  struct NodeRt {
+    std::unique_ptr<Op> op;
+    std::vector<uint32_t> in, out;
+    size_t workspace = 0;
+  };
+
+  void make_plan(const std::vector<Shape>& shapes);
+  void* ptr(uint32_t value, const std::vector<const void*>& inputs) const;
+
+  std::shared_ptr<const Model> model_;
+  SessionOptions opts_;
+  const char* isa_ = "ref";
+  ThreadPool pool_;
+  std::vector<ConstTensor> consts_;
+  std::vector<uint32_t> inputs_, outputs_;  // value ids
+  std::vector<ValueSlot> values_;
+  std::vector<NodeRt> nodes_;
+  std::vector<Storage> storages_;
+  std::vector<Shape> planned_shapes_;
+  bool planned_ = false;
+  size_t arena_size_ = 0, workspace_offset_ = 0;
+  uint8_t* arena_ = nullptr;
+  std::vector<const void*> run_inputs_;
+  // reused per run so the hot path does not allocate
+  std::vector<const void*> scratch_in_;
+  std::vector<void*> scratch_out_;
+};
+
+}  // namespace pyrt

@@ -1,0 +1,92 @@
+// Add, Sub, Mul, Div, Pow, Max, Min with numpy broadcasting, and an optional fused activation (the exporter
+// fuses e.g. a residual Add + ReLU). Dimensions are coalesced so that the common cases (same shape, scalar,
+// per-channel bias) run as long contiguous vector loops.
+#include <algorithm>
+
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+class Binary final : public Op {
+ public:
+  explicit Binary(const NodeContext& ctx) : k_(ctx.kernels()) {
+    ctx.expect_inputs(2, 2);
+    const std::string& t = ctx.node().op_type;
+    op_ = t == "Add" ? kernels::kAdd : t == "Sub" ? kernels::kSub : t == "Mul" ? kernels::kMul
+        : t == "Div" ? kernels::kDiv : t == "Pow" ? kernels::kPow : t == "Max" ? kernels::kMax : kernels::kMin;
+    act_ = fused_activation(ctx);
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "input A");
+    require_f32(*this, in[1], "input B");
+    out[0] = {broadcast(*this, in[0].shape, in[1].shape), spec::kF32};
+    // Coalesce: drop size-1 dims, merge neighbours where both operands stay contiguous (or both broadcast).
+    const Shape& s = out[0].shape;
+    std::vector<int64_t> sa = broadcast_strides(in[0].shape, s), sb = broadcast_strides(in[1].shape, s);
+    dims_.clear(), as_.clear(), bs_.clear();
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == 1) continue;
+      if (!dims_.empty()) {
+        const int64_t d = dims_.back();
+        const bool a_ok = (as_.back() == 0 && sa[i] == 0) || (as_.back() == sa[i] * s[i] && sa[i] != 0);
+        const bool b_ok = (bs_.back() == 0 && sb[i] == 0) || (bs_.back() == sb[i] * s[i] && sb[i] != 0);
+        if (a_ok && b_ok) {
+          dims_.back() = d * s[i];
+          as_.back() = sa[i];
+          bs_.back() = sb[i];
+          continue;
+        }
+      }
+      dims_.push_back(s[i]);
+      as_.push_back(sa[i]);
+      bs_.push_back(sb[i]);
+    }
+    if (dims_.empty()) dims_ = {1}, as_ = {0}, bs_ = {0};
+    n_ = size_t(out[0].numel());
+    same_a_ = in[0].shape == s;
+  }
+  int inplace_input() const override { return same_a_ ? 0 : -1; }
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* a = static_cast<const float*>(in[0]);
+    const float* b = static_cast<const float*>(in[1]);
+    float* y = static_cast<float*>(out[0]);
+    const size_t r = dims_.size(), inner = size_t(dims_[r - 1]);
+    const size_t ias = size_t(as_[r - 1]), ibs = size_t(bs_[r - 1]);
+    const size_t rows = n_ / std::max<size_t>(inner, 1);
+    parallel(ctx, rows, std::max<size_t>(1, (1 << 14) / std::max<size_t>(inner, 1)), [&](size_t r0, size_t r1, int) {
+      for (size_t row = r0; row < r1; ++row) {
+        // offsets of this row in a and b from its multi-index over the outer dims
+        size_t rem = row, oa = 0, ob = 0;
+        for (size_t d = r - 1; d-- > 0;) {
+          const size_t i = rem % size_t(dims_[d]);
+          rem /= size_t(dims_[d]);
+          oa += i * size_t(as_[d]);
+          ob += i * size_t(bs_[d]);
+        }
+        float* yr = y + row * inner;
+        if (ias <= 1 && ibs <= 1) {
+          k_.binary(op_, a + oa, ias, b + ob, ibs, yr, inner);
+        } else {
+          for (size_t i = 0; i < inner; ++i) k_.binary(op_, a + oa + i * ias, 0, b + ob + i * ibs, 0, yr + i, 1);
+        }
+        if (act_.act != Act::kNone) k_.unary(act_, yr, yr, inner);
+      }
+    });
+  }
+  std::string kernel() const override { return std::string("binary-") + k_.name; }
+
+ private:
+  const kernels::Table& k_;
+  int op_;
+  ActParams act_;
+  std::vector<int64_t> dims_, as_, bs_;
+  size_t n_ = 0;
+  bool same_a_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_binary(const NodeContext& ctx) { return std::make_unique<Binary>(ctx); }
+
+}  // namespace pyrt::ops

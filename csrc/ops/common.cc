@@ -1,0 +1,91 @@
+#include "ops/common.h"
+
+#include <algorithm>
+
+namespace pyrt::ops {
+
+int64_t norm_axis(const Op& op, int64_t axis, size_t rank) {
+  const int64_t r = int64_t(rank);
+  if (axis < -r || axis >= std::max<int64_t>(r, 1))
+    op.fail("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + r : axis;
+}
+
+Shape broadcast(const Op& op, const Shape& a, const Shape& b) {
+  const size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    const int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      op.fail("shapes " + shape_str(a) + " and " + shape_str(b) + " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  std::vector<int64_t> s(out.size(), 0);
+  int64_t stride = 1;
+  for (size_t k = 0; k < in.size(); ++k) {
+    const size_t i = in.size() - 1 - k, o = out.size() - 1 - k;
+    s[o] = in[i] == 1 ? 0 : stride;
+    stride *= in[i];
+  }
+  return s;
+}
+
+static ActParams act_by_name(const NodeContext& ctx, const std::string& n) {
+  ActParams a;
+  if (n.empty() || n == "none") return a;
+  if (n == "relu") a.act = Act::kRelu;
+  else if (n == "relu6") a = {Act::kClip, 0.f, 6.f};
+  else if (n == "clip") a = {Act::kClip, ctx.attr_float("activation_min", -3.4e38f), ctx.attr_float("activation_max", 3.4e38f)};
+  else if (n == "leaky_relu") a = {Act::kLeakyRelu, ctx.attr_float("activation_alpha", 0.01f), 0.f};
+  else if (n == "sigmoid") a.act = Act::kSigmoid;
+  else if (n == "tanh") a.act = Act::kTanh;
+  else if (n == "silu") a.act = Act::kSilu;
+  else if (n == "hardsigmoid") a = {Act::kHardSigmoid, ctx.attr_float("activation_alpha", 0.2f), ctx.attr_float("activation_beta", 0.5f)};
+  else if (n == "hardswish") a.act = Act::kHardSwish;
+  else if (n == "gelu") a.act = Act::kGelu;
+  else ctx.fail("unknown fused activation '" + n + "'");
+  return a;
+}
+
+ActParams fused_activation(const NodeContext& ctx) { return act_by_name(ctx, ctx.attr_string("activation", "")); }
+
+ActParams activation_for_op(const NodeContext& ctx) {
+  const std::string& t = ctx.node().op_type;
+  ActParams a;
+  if (t == "Relu") a.act = Act::kRelu;
+  else if (t == "Clip") a = {Act::kClip, ctx.attr_float("min", -3.4e38f), ctx.attr_float("max", 3.4e38f)};
+  else if (t == "LeakyRelu") a = {Act::kLeakyRelu, ctx.attr_float("alpha", 0.01f), 0.f};
+  else if (t == "Sigmoid") a.act = Act::kSigmoid;
+  else if (t == "Tanh") a.act = Act::kTanh;
+  else if (t == "Silu") a.act = Act::kSilu;
+  else if (t == "HardSigmoid") a = {Act::kHardSigmoid, ctx.attr_float("alpha", 0.2f), ctx.attr_float("beta", 0.5f)};
+  else if (t == "HardSwish") a.act = Act::kHardSwish;
+  else if (t == "Gelu") a.act = ctx.attr_string("approximate", "none") == "tanh" ? Act::kGeluTanh : Act::kGelu;
+  else if (t == "Exp") a.act = Act::kExp;
+  else if (t == "Sqrt") a.act = Act::kSqrt;
+  else if (t == "Neg") a.act = Act::kNeg;
+  else if (t == "Abs") a.act = Act::kAbs;
+  else if (t == "Identity" || t == "Dropout") a.act = Act::kNone;
+  else ctx.fail("not an activation");
+  return a;
+}
+
+std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* what, const char* attr) {
+  if (ctx.has_input(i)) {
+    const ConstTensor& t = ctx.require_const(i, what);
+    if (t.desc.dtype == spec::kI64) return std::vector<int64_t>(t.i64(), t.i64() + t.desc.numel());
+    if (t.desc.dtype == spec::kI32) {
+      const int32_t* p = static_cast<const int32_t*>(t.data);
+      return std::vector<int64_t>(p, p + t.desc.numel());
+    }
+    ctx.fail(std::string(what) + " must be integers");
+  }
+  return ctx.attr_ints(attr);
+}
+
+}  // namespace pyrt::ops

@@ -1,0 +1,44 @@
+// Helpers shared by operators: axis handling, broadcasting, fused-activation attributes, parallel loops.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/activation.h"
+#include "core/op.h"
+#include "core/thread_pool.h"
+#include "format/spec.h"
+
+namespace pyrt::ops {
+
+// Normalizes a possibly negative axis against `rank`; fails naming the op when out of range.
+int64_t norm_axis(const Op& op, int64_t axis, size_t rank);
+
+// Numpy broadcasting of two shapes; fails naming the op on mismatch.
+Shape broadcast(const Op& op, const Shape& a, const Shape& b);
+
+// Strides (in elements) of `in` read as if it had shape `out` (0 where broadcast), right-aligned.
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+
+// The activation named by a node's "activation" attribute (fused by the exporter): "", relu, relu6, clip
+// (min/max attributes), leaky_relu (alpha), sigmoid, tanh, silu, hardsigmoid, hardswish, gelu.
+ActParams fused_activation(const NodeContext& ctx);
+// An Act by op name (Relu, Sigmoid...), with its attributes.
+ActParams activation_for_op(const NodeContext& ctx);
+
+// Splits [0, n) over the pool (or runs inline without one).
+template <typename F>
+void parallel(const RunContext& ctx, size_t n, size_t grain, F&& f) {
+  if (ctx.pool && n > grain) ctx.pool->parallel_for(n, grain, f);
+  else f(size_t(0), n, 0);
+}
+
+inline void require_f32(const Op& op, const TensorDesc& d, const char* what) {
+  if (d.dtype != spec::kF32) op.fail(std::string(what) + " must be f32, got " + spec::dtype_name(d.dtype));
+}
+
+// Integers from constant input i (i64 or i32), else from attribute `attr` (empty if neither).
+std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* what, const char* attr);
+
+inline size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
+
+}  // namespace pyrt::ops

@@ -1,0 +1,199 @@
+// Conv (2-D, NCHW): groups (incl. depthwise), strides, explicit or SAME/VALID padding (asymmetric allowed),
+// dilations, bias, fused activation. Weights are packed for the GEMM once, when the session is built.
+//   1x1, stride 1, no padding: Y[g] = W[g] . X[g] straight from the input (no copy)
+//   depthwise (one input and one output channel per group): a direct loop, no GEMM
+//   otherwise: im2col of one image and group into the workspace, then the packed GEMM
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/gemm.h"
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+bool gemm_fusable(Act a) { return a == Act::kNone || a == Act::kRelu || a == Act::kClip || a == Act::kLeakyRelu; }
+
+class Conv final : public Op {
+ public:
+  explicit Conv(const NodeContext& ctx) : k_(ctx.kernels()) {
+    ctx.expect_inputs(2, 3);
+    const ConstTensor& w = ctx.require_const(1, "weight");
+    if (w.desc.dtype != spec::kF32 || w.desc.shape.size() != 4)
+      ctx.fail("weight must be a 4-D f32 tensor [Cout, Cin/group, kH, kW], got " + shape_str(w.desc.shape));
+    cout_ = w.desc.shape[0], cing_ = w.desc.shape[1], kh_ = w.desc.shape[2], kw_ = w.desc.shape[3];
+    group_ = ctx.attr_int("group", 1);
+    if (group_ < 1 || cout_ % group_) ctx.fail("group " + std::to_string(group_) + " does not divide Cout " + std::to_string(cout_));
+    const auto ks = ctx.attr_ints("kernel_shape", {kh_, kw_});
+    if (ks.size() != 2 || ks[0] != kh_ || ks[1] != kw_) ctx.fail("kernel_shape does not match the weight");
+    strides_ = ctx.attr_ints("strides", {1, 1});
+    dil_ = ctx.attr_ints("dilations", {1, 1});
+    pads_ = ctx.attr_ints("pads", {0, 0, 0, 0});
+    auto_pad_ = ctx.attr_string("auto_pad", "NOTSET");
+    if (strides_.size() != 2 || dil_.size() != 2 || pads_.size() != 4) ctx.fail("strides/dilations/pads must have 2/2/4 values");
+    for (int64_t v : {strides_[0], strides_[1], dil_[0], dil_[1]})
+      if (v < 1) ctx.fail("strides and dilations must be >= 1");
+    for (int64_t p : pads_)
+      if (p < 0) ctx.fail("pads must be >= 0");
+    if (ctx.has_input(2)) {
+      const ConstTensor& b = ctx.require_const(2, "bias");
+      if (b.desc.numel() != cout_ || b.desc.dtype != spec::kF32) ctx.fail("bias must have Cout f32 values");
+      bias_ = b.f32();
+    }
+    act_ = fused_activation(ctx);
+    coutg_ = cout_ / group_;
+    depthwise_ = cing_ == 1 && coutg_ == 1;
+    if (!depthwise_) {
+      const size_t K = size_t(cing_ * kh_ * kw_);
+      for (int64_t g = 0; g < group_; ++g)
+        packed_.push_back(gemm::pack_a(w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K));
+    }
+    w_ = w.f32();
+  }
+
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "input");
+    const Shape& x = in[0].shape;
+    if (x.size() != 4) fail("input must be 4-D NCHW, got " + shape_str(x));
+    if (x[1] != cing_ * group_)
+      fail("input has " + std::to_string(x[1]) + " channels, the weight expects " + std::to_string(cing_ * group_));
+    n_ = x[0], h_ = x[2], w_in_ = x[3];
+    const int64_t ekh = (kh_ - 1) * dil_[0] + 1, ekw = (kw_ - 1) * dil_[1] + 1;
+    pt_ = pads_[0], pl_ = pads_[1], pb_ = pads_[2], pr_ = pads_[3];
+    if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
+      const int64_t oh = (h_ + strides_[0] - 1) / strides_[0], ow = (w_in_ + strides_[1] - 1) / strides_[1];
+      const int64_t ph = std::max<int64_t>(0, (oh - 1) * strides_[0] + ekh - h_);
+      const int64_t pw = std::max<int64_t>(0, (ow - 1) * strides_[1] + ekw - w_in_);
+      const bool upper = auto_pad_ == "SAME_UPPER";
+      pt_ = upper ? ph / 2 : ph - ph / 2, pb_ = ph - pt_;
+      pl_ = upper ? pw / 2 : pw - pw / 2, pr_ = pw - pl_;
+    } else if (auto_pad_ == "VALID") {
+      pt_ = pl_ = pb_ = pr_ = 0;
+    } else if (auto_pad_ != "NOTSET") {
+      fail("unknown auto_pad '" + auto_pad_ + "'");
+    }
+    oh_ = (h_ + pt_ + pb_ - ekh) / strides_[0] + 1;
+    ow_ = (w_in_ + pl_ + pr_ - ekw) / strides_[1] + 1;
+    if (h_ + pt_ + pb_ < ekh || w_in_ + pl_ + pr_ < ekw)
+      fail("kernel " + std::to_string(ekh) + "x" + std::to_string(ekw) + " is larger than the padded input " +
+           shape_str(x));
+    out[0] = {{n_, cout_, oh_, ow_}, spec::kF32};
+    direct_1x1_ = kh_ == 1 && kw_ == 1 && strides_[0] == 1 && strides_[1] == 1 && pt_ + pl_ + pb_ + pr_ == 0;
+  }
+
+  size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    if (depthwise_) return 0;
+    const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_);
+    const size_t col = direct_1x1_ ? 0 : align64(K * N * 4);
+    return col + gemm::workspace_size(size_t(coutg_), N, K, threads, gemm::Prepacked::kA);
+  }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    if (depthwise_) return run_depthwise(ctx, x, y);
+    const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_), HW = size_t(h_ * w_in_);
+    float* col = static_cast<float*>(ctx.workspace);
+    void* gws = static_cast<uint8_t*>(ctx.workspace) + (direct_1x1_ ? 0 : align64(K * N * 4));
+    gemm::Epilogue ep;
+    if (gemm_fusable(act_.act)) ep.act = act_;
+    ep.bias_kind = bias_ ? gemm::Epilogue::kPerRow : gemm::Epilogue::kNone;
+    for (int64_t n = 0; n < n_; ++n)
+      for (int64_t g = 0; g < group_; ++g) {
+        const float* xg = x + size_t(n * group_ * cing_ + g * cing_) * HW;
+        float* yg = y + size_t(n * cout_ + g * coutg_) * N;
+        ep.bias = bias_ ? bias_ + g * coutg_ : nullptr;
+        const float* b = xg;
+        if (!direct_1x1_) {
+          im2col(ctx, xg, col);
+          b = col;
+        }
+        gemm::gemm_packed_a(packed_[size_t(g)], b, N, N, yg, N, ep, ctx.pool, gws);
+        if (!gemm_fusable(act_.act)) apply_act(ctx, yg, size_t(coutg_) * N);
+      }
+  }
+
+  std::string kernel() const override {
+    if (depthwise_) return std::string("dwconv-direct-") + k_.name;
+    return std::string(direct_1x1_ ? "conv1x1-gemm-" : "conv-im2col-gemm-") + k_.name;
+  }
+
+ private:
+  void apply_act(const RunContext& ctx, float* y, size_t n) {
+    parallel(ctx, n, 1 << 14, [&](size_t b, size_t e, int) { k_.unary(act_, y + b, y + b, e - b); });
+  }
+
+  // col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw] (0 outside)
+  void im2col(const RunContext& ctx, const float* x, float* col) const {
+    const size_t rows = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_);
+    parallel(ctx, rows, 4, [&](size_t r0, size_t r1, int) {
+      for (size_t r = r0; r < r1; ++r) {
+        const int64_t c = int64_t(r) / (kh_ * kw_), i = (int64_t(r) / kw_) % kh_, j = int64_t(r) % kw_;
+        const float* xc = x + size_t(c * h_ * w_in_);
+        float* dst = col + r * N;
+        for (int64_t oh = 0; oh < oh_; ++oh) {
+          const int64_t ih = oh * strides_[0] - pt_ + i * dil_[0];
+          float* d = dst + oh * ow_;
+          if (ih < 0 || ih >= h_) {
+            std::memset(d, 0, size_t(ow_) * 4);
+            continue;
+          }
+          const float* xr = xc + ih * w_in_;
+          const int64_t off = j * dil_[1] - pl_;
+          if (strides_[1] == 1 && off >= 0 && off + ow_ <= w_in_) {
+            std::memcpy(d, xr + off, size_t(ow_) * 4);
+            continue;
+          }
+          for (int64_t ow = 0; ow < ow_; ++ow) {
+            const int64_t iw = ow * strides_[1] + off;
+            d[ow] = (iw >= 0 && iw < w_in_) ? xr[iw] : 0.f;
+          }
+        }
+      }
+    });
+  }
+
+  void run_depthwise(const RunContext& ctx, const float* x, float* y) {
+    const size_t C = size_t(cout_), HW = size_t(h_ * w_in_), OHW = size_t(oh_ * ow_);
+    parallel(ctx, size_t(n_) * C, 1, [&](size_t b, size_t e, int) {
+      for (size_t nc = b; nc < e; ++nc) {
+        const size_t c = nc % C;
+        const float* xc = x + nc * HW;
+        const float* wc = w_ + c * size_t(kh_ * kw_);
+        float* yc = y + nc * OHW;
+        const float bias = bias_ ? bias_[c] : 0.f;
+        for (int64_t oh = 0; oh < oh_; ++oh)
+          for (int64_t ow = 0; ow < ow_; ++ow) {
+            float acc = bias;
+            for (int64_t i = 0; i < kh_; ++i) {
+              const int64_t ih = oh * strides_[0] - pt_ + i * dil_[0];
+              if (ih < 0 || ih >= h_) continue;
+              for (int64_t j = 0; j < kw_; ++j) {
+                const int64_t iw = ow * strides_[1] - pl_ + j * dil_[1];
+                if (iw >= 0 && iw < w_in_) acc += xc[ih * w_in_ + iw] * wc[i * kw_ + j];
+              }
+            }
+            yc[oh * ow_ + ow] = acc;
+          }
+        if (act_.act != Act::kNone) k_.unary(act_, yc, yc, OHW);
+      }
+    });
+  }
+
+  const kernels::Table& k_;
+  int64_t cout_, cing_, kh_, kw_, group_, coutg_;
+  std::vector<int64_t> strides_, dil_, pads_;
+  std::string auto_pad_;
+  const float* bias_ = nullptr;
+  const float* w_ = nullptr;
+  ActParams act_;
+  bool depthwise_ = false, direct_1x1_ = false;
+  std::vector<gemm::PackedA> packed_;
+  int64_t n_ = 0, h_ = 0, w_in_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_conv(const NodeContext& ctx) { return std::make_unique<Conv>(ctx); }
+
+}  // namespace pyrt::ops

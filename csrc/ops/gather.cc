@@ -1,0 +1,58 @@
+// Gather (Embedding): out = data indexed along `axis` by integer indices (i32 or i64, negative allowed).
+// Indices are checked at run time: an out-of-range index is an error naming the node, never a wild read.
+#include <cstring>
+
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+class Gather final : public Op {
+ public:
+  explicit Gather(const NodeContext& ctx) {
+    ctx.expect_inputs(2, 2);
+    axis_ = ctx.attr_int("axis", 0);
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    const Shape& d = in[0].shape;
+    if (in[1].dtype != spec::kI64 && in[1].dtype != spec::kI32) fail("indices must be i32 or i64");
+    if (d.empty()) fail("data must have rank >= 1");
+    const int64_t a = norm_axis(*this, axis_, d.size());
+    Shape o(d.begin(), d.begin() + a);
+    o.insert(o.end(), in[1].shape.begin(), in[1].shape.end());
+    o.insert(o.end(), d.begin() + a + 1, d.end());
+    outer_ = 1, inner_ = 1;
+    for (int64_t i = 0; i < a; ++i) outer_ *= size_t(d[size_t(i)]);
+    for (size_t i = size_t(a) + 1; i < d.size(); ++i) inner_ *= size_t(d[i]);
+    dim_ = d[size_t(a)];
+    nidx_ = size_t(in[1].numel());
+    i64_ = in[1].dtype == spec::kI64;
+    esize_ = spec::dtype_size(in[0].dtype);
+    out[0] = {o, in[0].dtype};
+  }
+  void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const uint8_t* x = static_cast<const uint8_t*>(in[0]);
+    uint8_t* y = static_cast<uint8_t*>(out[0]);
+    const size_t row = inner_ * esize_;
+    for (size_t k = 0; k < nidx_; ++k) {
+      int64_t idx = i64_ ? static_cast<const int64_t*>(in[1])[k] : static_cast<const int32_t*>(in[1])[k];
+      if (idx < 0) idx += dim_;
+      if (idx < 0 || idx >= dim_)
+        fail("index " + std::to_string(idx) + " out of range for a dimension of size " + std::to_string(dim_));
+      for (size_t o = 0; o < outer_; ++o)
+        std::memcpy(y + (o * nidx_ + k) * row, x + (o * size_t(dim_) + size_t(idx)) * row, row);
+    }
+  }
+  std::string kernel() const override { return "gather-memcpy"; }
+
+ private:
+  int64_t axis_, dim_ = 0;
+  size_t outer_ = 1, inner_ = 1, nidx_ = 0, esize_ = 4;
+  bool i64_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_gather(const NodeContext& ctx) { return std::make_unique<Gather>(ctx); }
+
+}  // namespace pyrt::ops

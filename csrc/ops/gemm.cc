@@ -1,0 +1,122 @@
+// Gemm (ONNX): Y = alpha * A' B' + beta * C, with A' = transA ? A^T : A, B' likewise. The usual exported
+// Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
+// values (or a scalar) is fused into the GEMM epilogue with any fused activation.
+#include <algorithm>
+
+#include "kernels/gemm.h"
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+bool fusable(Act a) { return a == Act::kNone || a == Act::kRelu || a == Act::kClip || a == Act::kLeakyRelu; }
+
+class Gemm final : public Op {
+ public:
+  explicit Gemm(const NodeContext& ctx) : kt_(ctx.kernels()) {
+    ctx.expect_inputs(2, 3);
+    trans_a_ = ctx.attr_int("transA", 0) != 0;
+    trans_b_ = ctx.attr_int("transB", 0) != 0;
+    alpha_ = ctx.attr_float("alpha", 1.f);
+    beta_ = ctx.attr_float("beta", 1.f);
+    act_ = fused_activation(ctx);
+    if (const ConstTensor* b = ctx.const_input(1)) {
+      if (b->desc.shape.size() != 2 || b->desc.dtype != spec::kF32) ctx.fail("B must be a 2-D f32 matrix");
+      const size_t K = size_t(trans_b_ ? b->desc.shape[1] : b->desc.shape[0]);
+      const size_t N = size_t(trans_b_ ? b->desc.shape[0] : b->desc.shape[1]);
+      const float* src = b->f32();
+      std::vector<float> scaled;
+      if (alpha_ != 1.f) {
+        scaled.assign(src, src + K * N);
+        for (float& v : scaled) v *= alpha_;
+        src = scaled.data();
+      }
+      packed_b_ = std::make_unique<gemm::PackedB>(gemm::pack_b(src, size_t(b->desc.shape[1]), trans_b_, K, N));
+      k_dim_ = int64_t(K), n_dim_ = int64_t(N);
+    }
+    if (ctx.has_input(2)) {
+      if (const ConstTensor* c = ctx.const_input(2)) {
+        if (c->desc.dtype != spec::kF32) ctx.fail("C must be f32");
+        const int64_t n = c->desc.numel();
+        const bool row_vec = c->desc.shape.size() <= 1 || (c->desc.shape.size() == 2 && c->desc.shape[0] == 1);
+        if (row_vec && (n == 1 || n_dim_ < 0 || n == n_dim_)) {
+          bias_.assign(c->f32(), c->f32() + n);
+          for (float& v : bias_) v *= beta_;
+        }
+      }
+    }
+  }
+
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "A");
+    if (in[0].shape.size() != 2) fail("A must be 2-D, got " + shape_str(in[0].shape));
+    if (in[1].shape.size() != 2) fail("B must be 2-D, got " + shape_str(in[1].shape));
+    m_ = trans_a_ ? in[0].shape[1] : in[0].shape[0];
+    const int64_t ka = trans_a_ ? in[0].shape[0] : in[0].shape[1];
+    const int64_t kb = trans_b_ ? in[1].shape[1] : in[1].shape[0];
+    n_ = trans_b_ ? in[1].shape[0] : in[1].shape[1];
+    if (ka != kb) fail("A' is " + std::to_string(m_) + "x" + std::to_string(ka) + " but B' is " +
+                       std::to_string(kb) + "x" + std::to_string(n_));
+    k_ = ka;
+    c_general_ = in.size() > 2 && in[2].dtype != 0 && bias_.empty();
+    if (c_general_) broadcast(*this, in[2].shape, {m_, n_});
+    c_shape_ = c_general_ ? in[2].shape : Shape{};
+    if (bias_.size() == 1 && n_ > 1) bias_full_.assign(size_t(n_), bias_[0]);  // a scalar C, spread once
+    out[0] = {{m_, n_}, spec::kF32};
+  }
+
+  size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
+                                packed_b_ && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
+  }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* a = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    const bool packed = packed_b_ && !trans_a_;
+    // alpha is folded into the packed B; on the plain path it scales A.B before the bias is added.
+    const bool epi = packed || alpha_ == 1.f;
+    const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
+    gemm::Epilogue ep;
+    if (epi && !bias.empty()) ep.bias = bias.data(), ep.bias_kind = gemm::Epilogue::kPerCol;
+    const bool fuse = epi && fusable(act_.act) && !c_general_;
+    if (fuse) ep.act = act_;
+    if (packed) {
+      gemm::gemm_packed_b(a, size_t(k_), size_t(m_), *packed_b_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
+    } else {
+      const float* bm = static_cast<const float*>(in[1]);
+      gemm::gemm(a, size_t(trans_a_ ? m_ : k_), trans_a_, bm, size_t(trans_b_ ? k_ : n_), trans_b_, size_t(m_),
+                 size_t(n_), size_t(k_), y, size_t(n_), ep, ctx.pool, ctx.workspace);
+      if (!epi)
+        for (int64_t i = 0; i < m_; ++i)
+          for (int64_t j = 0; j < n_; ++j) y[i * n_ + j] = alpha_ * y[i * n_ + j] + (bias.empty() ? 0.f : bias[size_t(j)]);
+    }
+    if (c_general_) {  // C of another shape than a row vector: y += beta * broadcast(C)
+      const float* c = static_cast<const float*>(in[2]);
+      const auto st = broadcast_strides(c_shape_, {m_, n_});
+      for (int64_t i = 0; i < m_; ++i)
+        for (int64_t j = 0; j < n_; ++j) y[i * n_ + j] += beta_ * c[i * st[0] + j * st[1]];
+    }
+    if (!fuse && act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
+  }
+
+  std::string kernel() const override { return std::string(packed_b_ ? "gemm-packed-b-" : "gemm-") + kt_.name; }
+
+ private:
+  const kernels::Table& kt_;
+  bool trans_a_, trans_b_;
+  float alpha_, beta_;
+  ActParams act_;
+  std::unique_ptr<gemm::PackedB> packed_b_;
+  std::vector<float> bias_, bias_full_;
+  int64_t k_dim_ = -1, n_dim_ = -1;
+  int64_t m_ = 0, n_ = 0, k_ = 0;
+  bool c_general_ = false;
+  Shape c_shape_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_gemm(const NodeContext& ctx) { return std::make_unique<Gemm>(ctx); }
+
+}  // namespace pyrt::ops

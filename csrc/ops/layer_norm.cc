@@ -1,0 +1,68 @@
+// LayerNormalization over the trailing dims from `axis`.
+#include <cmath>
+
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+// LayerNormalization over the trailing dims from `axis`: (x - mean) / sqrt(var + eps) * scale + bias.
+class LayerNorm final : public Op {
+ public:
+  explicit LayerNorm(const NodeContext& ctx) {
+    ctx.expect_inputs(1, 3);
+    axis_ = ctx.attr_int("axis", -1);
+    eps_ = ctx.attr_float("epsilon", 1e-5f);
+    if (ctx.has_input(1)) scale_ = ctx.require_const(1, "scale").f32(), ns_ = ctx.require_const(1, "scale").desc.numel();
+    if (ctx.has_input(2)) bias_ = ctx.require_const(2, "bias").f32(), nb_ = ctx.require_const(2, "bias").desc.numel();
+    if (ctx.num_outputs() != 1) ctx.fail("only the first output is supported");
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "input");
+    const Shape& x = in[0].shape;
+    const int64_t a = norm_axis(*this, axis_, x.size());
+    inner_ = 1;
+    for (size_t i = size_t(a); i < x.size(); ++i) inner_ *= size_t(x[i]);
+    rows_ = inner_ ? size_t(numel(x)) / inner_ : 0;
+    if ((scale_ && size_t(ns_) != inner_) || (bias_ && size_t(nb_) != inner_))
+      fail("scale/bias must have " + std::to_string(inner_) + " values");
+    out[0] = in[0];
+  }
+  int inplace_input() const override { return 0; }
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    parallel(ctx, rows_, 4, [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; ++r) {
+        const float* xr = x + r * inner_;
+        float* yr = y + r * inner_;
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < inner_; ++i) mean += xr[i];
+        mean /= double(inner_);
+        for (size_t i = 0; i < inner_; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+        const float inv = float(1.0 / std::sqrt(var / double(inner_) + eps_));
+        for (size_t i = 0; i < inner_; ++i) {
+          float v = (xr[i] - float(mean)) * inv;
+          if (scale_) v *= scale_[i];
+          if (bias_) v += bias_[i];
+          yr[i] = v;
+        }
+      }
+    });
+  }
+  std::string kernel() const override { return "layernorm-ref"; }
+
+ private:
+  int64_t axis_;
+  float eps_;
+  const float* scale_ = nullptr;
+  const float* bias_ = nullptr;
+  int64_t ns_ = 0, nb_ = 0;
+  size_t rows_ = 0, inner_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_layer_norm(const NodeContext& ctx) { return std::make_unique<LayerNorm>(ctx); }
+
+}  // namespace pyrt::ops

@@ -1,0 +1,80 @@
+// The operator registry: one line per op type (ONNX names and semantics; Silu is ours).
+#include <algorithm>
+#include <cstring>
+
+#include "core/op.h"
+
+namespace pyrt {
+namespace ops {
+std::unique_ptr<Op> make_unary(const NodeContext&);
+std::unique_ptr<Op> make_binary(const NodeContext&);
+std::unique_ptr<Op> make_conv(const NodeContext&);
+std::unique_ptr<Op> make_conv_transpose(const NodeContext&);
+std::unique_ptr<Op> make_gemm(const NodeContext&);
+std::unique_ptr<Op> make_matmul(const NodeContext&);
+std::unique_ptr<Op> make_pool(const NodeContext&);
+std::unique_ptr<Op> make_global_pool(const NodeContext&);
+std::unique_ptr<Op> make_reshape(const NodeContext&);
+std::unique_ptr<Op> make_transpose(const NodeContext&);
+std::unique_ptr<Op> make_concat(const NodeContext&);
+std::unique_ptr<Op> make_split(const NodeContext&);
+std::unique_ptr<Op> make_slice(const NodeContext&);
+std::unique_ptr<Op> make_pad(const NodeContext&);
+std::unique_ptr<Op> make_resize(const NodeContext&);
+std::unique_ptr<Op> make_batch_norm(const NodeContext&);
+std::unique_ptr<Op> make_layer_norm(const NodeContext&);
+std::unique_ptr<Op> make_softmax(const NodeContext&);
+std::unique_ptr<Op> make_gather(const NodeContext&);
+std::unique_ptr<Op> make_reduce_mean(const NodeContext&);
+std::unique_ptr<Op> make_lstm(const NodeContext&);
+std::unique_ptr<Op> make_gru(const NodeContext&);
+}  // namespace ops
+
+namespace {
+struct Entry {
+  const char* name;
+  OpFactory factory;
+};
+const Entry kOps[] = {
+    {"Abs", ops::make_unary},          {"Add", ops::make_binary},
+    {"AveragePool", ops::make_pool},   {"BatchNormalization", ops::make_batch_norm},
+    {"Clip", ops::make_unary},         {"Concat", ops::make_concat},
+    {"Conv", ops::make_conv},          {"ConvTranspose", ops::make_conv_transpose},
+    {"Div", ops::make_binary},         {"Dropout", ops::make_unary},
+    {"Exp", ops::make_unary},          {"Flatten", ops::make_reshape},
+    {"Gather", ops::make_gather},      {"Gelu", ops::make_unary},
+    {"Gemm", ops::make_gemm},          {"GlobalAveragePool", ops::make_global_pool},
+    {"GlobalMaxPool", ops::make_global_pool}, {"GRU", ops::make_gru},
+    {"HardSigmoid", ops::make_unary},  {"HardSwish", ops::make_unary},
+    {"Identity", ops::make_unary},     {"LayerNormalization", ops::make_layer_norm},
+    {"LeakyRelu", ops::make_unary},    {"LogSoftmax", ops::make_softmax},
+    {"LSTM", ops::make_lstm},          {"MatMul", ops::make_matmul},
+    {"Max", ops::make_binary},         {"MaxPool", ops::make_pool},
+    {"Min", ops::make_binary},         {"Mul", ops::make_binary},
+    {"Neg", ops::make_unary},          {"Pad", ops::make_pad},
+    {"Pow", ops::make_binary},         {"ReduceMean", ops::make_reduce_mean},
+    {"Relu", ops::make_unary},         {"Reshape", ops::make_reshape},
+    {"Resize", ops::make_resize},      {"Sigmoid", ops::make_unary},
+    {"Silu", ops::make_unary},         {"Slice", ops::make_slice},
+    {"Softmax", ops::make_softmax},    {"Split", ops::make_split},
+    {"Sqrt", ops::make_unary},         {"Squeeze", ops::make_reshape},
+    {"Sub", ops::make_binary},         {"Tanh", ops::make_unary},
+    {"Transpose", ops::make_transpose}, {"Unsqueeze", ops::make_reshape},
+    {"Upsample", ops::make_resize},
+};
+}  // namespace
+
+OpFactory find_op(const std::string& op_type) {
+  for (const Entry& e : kOps)
+    if (op_type == e.name) return e.factory;
+  return nullptr;
+}
+
+std::vector<std::string> supported_ops() {
+  std::vector<std::string> r;
+  for (const Entry& e : kOps) r.push_back(e.name);
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
+}  // namespace pyrt

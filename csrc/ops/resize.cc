@@ -1,0 +1,108 @@
+// Resize / Upsample of the two spatial dims of NCHW tensors: nearest (floor, round_prefer_floor,
+// round_prefer_ceil, ceil) or bilinear, with the ONNX coordinate transforms half_pixel, pytorch_half_pixel,
+// asymmetric and align_corners. Scales or sizes come from constant inputs (or the opset-9 Upsample input).
+#include <algorithm>
+#include <cmath>
+
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+class Resize final : public Op {
+ public:
+  explicit Resize(const NodeContext& ctx) {
+    const bool upsample = ctx.node().op_type == "Upsample";
+    mode_ = ctx.attr_string("mode", "nearest");
+    if (mode_ == "bilinear") mode_ = "linear";
+    if (mode_ != "nearest" && mode_ != "linear") ctx.fail("unsupported mode '" + mode_ + "' (nearest, linear)");
+    coord_ = ctx.attr_string("coordinate_transformation_mode", upsample ? "asymmetric" : "half_pixel");
+    nearest_ = ctx.attr_string("nearest_mode", upsample ? "floor" : "round_prefer_floor");
+    const size_t scales_at = upsample ? 1 : 2;
+    if (ctx.has_input(scales_at) && ctx.require_const(scales_at, "scales").desc.numel() > 0) {
+      const ConstTensor& s = ctx.require_const(scales_at, "scales");
+      scales_.assign(s.f32(), s.f32() + s.desc.numel());
+    } else if (!upsample && ctx.has_input(3)) {
+      const ConstTensor& s = ctx.require_const(3, "sizes");
+      sizes_.assign(s.i64(), s.i64() + s.desc.numel());
+    } else if (ctx.attr("scales")) {
+      scales_ = ctx.attr_floats("scales");
+    } else {
+      ctx.fail("needs constant scales or sizes");
+    }
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "input");
+    const Shape& x = in[0].shape;
+    if (x.size() != 4) fail("input must be 4-D NCHW, got " + shape_str(x));
+    Shape o = x;
+    if (!sizes_.empty()) {
+      if (sizes_.size() != 4 || sizes_[0] != x[0] || sizes_[1] != x[1]) fail("sizes must be [N, C, H, W] of the input");
+      o = sizes_;
+      sh_ = float(o[2]) / float(x[2]), sw_ = float(o[3]) / float(x[3]);
+    } else {
+      if (scales_.size() != 4 || scales_[0] != 1.f || scales_[1] != 1.f) fail("scales must be [1, 1, sh, sw]");
+      sh_ = scales_[2], sw_ = scales_[3];
+      o[2] = int64_t(std::floor(float(x[2]) * sh_));
+      o[3] = int64_t(std::floor(float(x[3]) * sw_));
+    }
+    nc_ = x[0] * x[1], h_ = x[2], w_ = x[3], oh_ = o[2], ow_ = o[3];
+    out[0] = {o, spec::kF32};
+  }
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    parallel(ctx, size_t(nc_), 1, [&](size_t b, size_t e, int) {
+      for (size_t c = b; c < e; ++c) {
+        const float* xc = x + c * size_t(h_ * w_);
+        float* yc = y + c * size_t(oh_ * ow_);
+        for (int64_t oy = 0; oy < oh_; ++oy) {
+          const float fy = coord(oy, sh_, h_, oh_);
+          for (int64_t ox = 0; ox < ow_; ++ox) {
+            const float fx = coord(ox, sw_, w_, ow_);
+            if (mode_ == "nearest") {
+              yc[oy * ow_ + ox] = xc[near(fy, h_) * w_ + near(fx, w_)];
+            } else {
+              const float cy = std::clamp(fy, 0.f, float(h_ - 1)), cx = std::clamp(fx, 0.f, float(w_ - 1));
+              const int64_t y0 = int64_t(std::floor(cy)), x0 = int64_t(std::floor(cx));
+              const int64_t y1 = std::min(y0 + 1, h_ - 1), x1 = std::min(x0 + 1, w_ - 1);
+              const float dy = cy - float(y0), dx = cx - float(x0);
+              const float top = xc[y0 * w_ + x0] * (1 - dx) + xc[y0 * w_ + x1] * dx;
+              const float bot = xc[y1 * w_ + x0] * (1 - dx) + xc[y1 * w_ + x1] * dx;
+              yc[oy * ow_ + ox] = top * (1 - dy) + bot * dy;
+            }
+          }
+        }
+      }
+    });
+  }
+  std::string kernel() const override { return "resize-" + mode_; }
+
+ private:
+  float coord(int64_t o, float scale, int64_t in, int64_t out) const {
+    if (coord_ == "asymmetric") return float(o) / scale;
+    if (coord_ == "align_corners") return out > 1 ? float(o) * float(in - 1) / float(out - 1) : 0.f;
+    if (coord_ == "pytorch_half_pixel") return out > 1 ? (float(o) + 0.5f) / scale - 0.5f : 0.f;
+    return (float(o) + 0.5f) / scale - 0.5f;  // half_pixel
+  }
+  int64_t near(float f, int64_t n) const {
+    int64_t i;
+    if (nearest_ == "floor") i = int64_t(std::floor(f));
+    else if (nearest_ == "ceil") i = int64_t(std::ceil(f));
+    else if (nearest_ == "round_prefer_ceil") i = int64_t(std::floor(f + 0.5f));
+    else i = int64_t(std::ceil(f - 0.5f));  // round_prefer_floor
+    return std::clamp<int64_t>(i, 0, n - 1);
+  }
+
+  std::string mode_, coord_, nearest_;
+  std::vector<float> scales_;
+  std::vector<int64_t> sizes_;
+  float sh_ = 1, sw_ = 1;
+  int64_t nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_resize(const NodeContext& ctx) { return std::make_unique<Resize>(ctx); }
+
+}  // namespace pyrt::ops

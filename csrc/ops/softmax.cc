@@ -1,0 +1,61 @@
+// Softmax and LogSoftmax along one axis (opset >= 13 semantics), max-subtracted for stability.
+#include <algorithm>
+#include <cmath>
+
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+class Softmax final : public Op {
+ public:
+  explicit Softmax(const NodeContext& ctx) : log_(ctx.node().op_type == "LogSoftmax") {
+    ctx.expect_inputs(1, 1);
+    axis_ = ctx.attr_int("axis", -1);
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "input");
+    const Shape& x = in[0].shape;
+    const int64_t a = norm_axis(*this, axis_, x.size());
+    outer_ = inner_ = 1;
+    for (int64_t i = 0; i < a; ++i) outer_ *= size_t(x[size_t(i)]);
+    n_ = x.empty() ? 1 : size_t(x[size_t(a)]);
+    for (size_t i = size_t(a) + 1; i < x.size(); ++i) inner_ *= size_t(x[i]);
+    out[0] = in[0];
+  }
+  int inplace_input() const override { return 0; }
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    parallel(ctx, outer_ * inner_, 16, [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; ++r) {
+        const size_t o = r / inner_, i = r % inner_;
+        const float* xs = x + o * n_ * inner_ + i;
+        float* ys = y + o * n_ * inner_ + i;
+        float m = -INFINITY;
+        for (size_t k = 0; k < n_; ++k) m = std::max(m, xs[k * inner_]);
+        double sum = 0;
+        for (size_t k = 0; k < n_; ++k) sum += std::exp(double(xs[k * inner_] - m));
+        if (log_) {
+          const float ls = float(std::log(sum));
+          for (size_t k = 0; k < n_; ++k) ys[k * inner_] = xs[k * inner_] - m - ls;
+        } else {
+          const double inv = 1.0 / sum;
+          for (size_t k = 0; k < n_; ++k) ys[k * inner_] = float(std::exp(double(xs[k * inner_] - m)) * inv);
+        }
+      }
+    });
+  }
+  std::string kernel() const override { return "softmax-ref"; }
+
+ private:
+  bool log_;
+  int64_t axis_;
+  size_t outer_ = 1, n_ = 1, inner_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_softmax(const NodeContext& ctx) { return std::make_unique<Softmax>(ctx); }
+
+}  // namespace pyrt::ops

@@ -1,0 +1,111 @@
+// pyruntime._core.Session: runs a model's graph. Inputs are used in place when they are C-contiguous arrays of
+// the declared dtype (the Python layer makes them so); outputs are copied into new numpy arrays.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "core/session.h"
+#include "format/spec.h"
+#include "python/bindings.h"
+
+namespace py = pybind11;
+
+namespace pyrt::python {
+namespace {
+
+py::dtype np_dtype(uint8_t dt) {
+  switch (dt) {
+    case spec::kF32: return py::dtype("<f4");
+    case spec::kF16: return py::dtype("<f2");
+    case spec::kI8: return py::dtype("i1");
+    case spec::kU8: return py::dtype("u1");
+    case spec::kI32: return py::dtype("<i4");
+    case spec::kI64: return py::dtype("<i8");
+    default: return py::dtype("?");
+  }
+}
+
+py::list io_list(const Session& s, bool inputs) {
+  py::list l;
+  const size_t n = inputs ? s.num_inputs() : s.num_outputs();
+  for (size_t i = 0; i < n; ++i) {
+    const IoDesc& d = inputs ? s.input(i) : s.output(i);
+    l.append(py::make_tuple(d.name, spec::dtype_name(d.dtype), py::cast(d.dims)));
+  }
+  return l;
+}
+
+}  // namespace
+
+void bind_session(py::module_& m) {
+  py::class_<Session, std::shared_ptr<Session>>(m, "Session")
+      .def(py::init([](std::shared_ptr<Model> model, int threads, bool force_reference) {
+             SessionOptions o;
+             o.num_threads = threads;
+             o.force_reference = force_reference;
+             py::gil_scoped_release nogil;
+             return std::make_shared<Session>(std::move(model), o);
+           }),
+           py::arg("model"), py::arg("num_threads") = 0, py::arg("force_reference") = false)
+      .def_property_readonly("inputs", [](const Session& s) { return io_list(s, true); })
+      .def_property_readonly("outputs", [](const Session& s) { return io_list(s, false); })
+      .def_property_readonly("arena_bytes", &Session::arena_bytes)
+      .def_property_readonly("threads", &Session::threads)
+      .def_property_readonly("isa", &Session::isa)
+      .def("plan", [](Session& s, const std::vector<Shape>& shapes) {
+        std::vector<TensorDesc> d;
+        {
+          py::gil_scoped_release nogil;
+          d = s.plan(shapes);
+        }
+        py::list l;
+        for (const auto& t : d) l.append(py::make_tuple(py::cast(t.shape), spec::dtype_name(t.dtype)));
+        return l;
+      })
+      .def("run", [](Session& s, const py::list& arrays) {
+        if (arrays.size() != s.num_inputs())
+          throw py::value_error("expected " + std::to_string(s.num_inputs()) + " inputs, got " + std::to_string(arrays.size()));
+        std::vector<const void*> ptrs;
+        std::vector<Shape> shapes;
+        std::vector<py::array> keep;
+        for (size_t i = 0; i < arrays.size(); ++i) {
+          py::array a = py::reinterpret_borrow<py::array>(arrays[i]);
+          const IoDesc& d = s.input(i);
+          if (!a.dtype().is(np_dtype(d.dtype)) && a.dtype().kind() != np_dtype(d.dtype).kind())
+            throw py::value_error("input '" + d.name + "' has dtype " + std::string(py::str(a.dtype())) +
+                                  ", the model expects " + spec::dtype_name(d.dtype));
+          if (!(a.flags() & py::array::c_style) || a.itemsize() != np_dtype(d.dtype).itemsize())
+            throw py::value_error("input '" + d.name + "' must be a C-contiguous " + spec::dtype_name(d.dtype) + " array");
+          ptrs.push_back(a.data());
+          shapes.emplace_back(a.shape(), a.shape() + a.ndim());
+          keep.push_back(a);
+        }
+        {
+          py::gil_scoped_release nogil;
+          s.run(ptrs, shapes);
+        }
+        py::list outs;
+        for (size_t i = 0; i < s.num_outputs(); ++i) {
+          const TensorDesc& d = s.output_desc(i);
+          py::array o(np_dtype(d.dtype), std::vector<py::ssize_t>(d.shape.begin(), d.shape.end()));
+          if (d.nbytes()) std::memcpy(o.mutable_data(), s.output_data(i), d.nbytes());
+          outs.append(o);
+        }
+        return outs;
+      })
+      .def("describe", [](const Session& s) {
+        py::list l;
+        for (const auto& n : s.describe()) {
+          py::dict d;
+          d["name"] = n.name;
+          d["op_type"] = n.op_type;
+          d["kernel"] = n.kernel;
+          d["output_shapes"] = py::cast(n.output_shapes);
+          l.append(d);
+        }
+        return l;
+      });
+  m.def("supported_ops", &supported_ops);
+}
+
+}  // namespace pyrt::python

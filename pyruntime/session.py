@@ -1,0 +1,114 @@
+"""`pyruntime.Session`: run a .pyrt model's graph."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .format import spec
+
+_NP = {"f32": np.float32, "f16": np.float16, "i8": np.int8, "u8": np.uint8, "i32": np.int32, "i64": np.int64,
+       "bool": np.bool_}
+
+
+class Session:
+    """Runs the graph of a .pyrt file.
+
+    >>> s = pyruntime.Session("model.pyrt", num_threads=2)
+    >>> (logits,) = s.run({"image": batch})          # or s.run([batch]) / s.run(batch)
+
+    Inputs that are C-contiguous arrays of the declared dtype are read in place; outputs are new arrays.
+    One session per thread; sessions on the same file share its mapped weights.
+    """
+
+    def __init__(self, model, num_threads: int | None = None, force_reference: bool = False):
+        from . import _core
+        from .model import Model
+        if isinstance(model, Model):
+            native = model._impl if model.backend == "native" else _core.Model(model.path)
+        elif isinstance(model, (bytes, bytearray, memoryview)):
+            native = _core.Model.from_buffer(model)
+        else:
+            native = _core.Model(os.fspath(model))
+        self._model = native
+        self._s = _core.Session(native, int(num_threads or 0), bool(force_reference))
+        self.inputs = [(n, dt, tuple(d)) for n, dt, d in self._s.inputs]
+        self.outputs = [(n, dt, tuple(d)) for n, dt, d in self._s.outputs]
+        self.input_names = [n for n, _, _ in self.inputs]
+        self.output_names = [n for n, _, _ in self.outputs]
+
+    @property
+    def isa(self) -> str:
+        return self._s.isa
+
+    @property
+    def num_threads(self) -> int:
+        return self._s.threads
+
+    @property
+    def arena_bytes(self) -> int:
+        """Bytes of the activation arena of the current plan (0 before the first run)."""
+        return self._s.arena_bytes
+
+    def _arrays(self, inputs, kwargs) -> list:
+        if kwargs:
+            if inputs is not None:
+                raise ValueError("give inputs either as a dict/list or as keywords, not both")
+            inputs = kwargs
+        if isinstance(inputs, dict):
+            unknown = set(inputs) - set(self.input_names)
+            if unknown:
+                raise ValueError(f"unknown input name(s) {sorted(unknown)}; the model's inputs are {self.input_names}")
+            missing = [n for n in self.input_names if n not in inputs]
+            if missing:
+                raise ValueError(f"missing input(s) {missing}; the model's inputs are {self.input_names}")
+            arrays = [inputs[n] for n in self.input_names]
+        elif isinstance(inputs, np.ndarray):
+            arrays = [inputs]
+        else:
+            arrays = list(inputs)
+        if len(arrays) != len(self.inputs):
+            raise ValueError(f"expected {len(self.inputs)} input(s) {self.input_names}, got {len(arrays)}")
+        out = []
+        for a, (name, dt, dims) in zip(arrays, self.inputs):
+            a = np.asarray(a)
+            want = np.dtype(_NP[dt])
+            if a.dtype != want:
+                ok = (a.dtype.kind == want.kind) or (want.kind == "f" and a.dtype.kind in "iuf")
+                if not ok:
+                    raise ValueError(f"input '{name}' has dtype {a.dtype}, the model expects {dt}")
+                if a.dtype.kind != want.kind or a.dtype.itemsize > want.itemsize:
+                    raise ValueError(f"input '{name}' has dtype {a.dtype}, the model expects {dt} "
+                                     f"(convert it explicitly, e.g. x.astype(np.{want.name}))")
+                a = a.astype(want)
+            if a.ndim != len(dims) or any(d >= 0 and d != s for d, s in zip(dims, a.shape)):
+                shape = ", ".join("?" if d < 0 else str(d) for d in dims)
+                raise ValueError(f"input '{name}' has shape {tuple(a.shape)}, the model expects [{shape}]")
+            out.append(np.ascontiguousarray(a))   # no copy when already contiguous
+        return out
+
+    def run(self, inputs=None, **kwargs) -> list:
+        """Runs the model; returns the outputs (numpy arrays) in the model's output order."""
+        return self._s.run(self._arrays(inputs, kwargs))
+
+    def output_shapes(self, shapes: dict | list) -> list:
+        """Plans for these input shapes and returns [(shape, dtype)] of the outputs, without running."""
+        if isinstance(shapes, dict):
+            shapes = [shapes[n] for n in self.input_names]
+        return [(tuple(s), dt) for s, dt in self._s.plan([list(s) for s in shapes])]
+
+    def describe(self) -> list:
+        """One entry per node: name, op_type, kernel chosen (with its ISA) and output shapes of the last plan."""
+        return [dict(d, output_shapes=[tuple(s) for s in d["output_shapes"]]) for d in self._s.describe()]
+
+    def __repr__(self):
+        return (f"<pyruntime.Session {len(self.describe())} nodes, isa={self.isa}, threads={self.num_threads}, "
+                f"inputs={self.input_names}, outputs={self.output_names}>")
+
+
+def supported_ops() -> list:
+    from . import _core
+    return list(_core.supported_ops())
+
+
+__all__ = ["Session", "supported_ops", "spec"]

@@ -1,0 +1,293 @@
+"""Every operator against PyTorch/numpy on random shapes with edge sizes (1, odd, not a multiple of the
+tile, many channels), on the SIMD path and on the reference path: max abs error <= 1e-4 x output scale."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from graphs import check_both_paths, run_graph
+
+torch.set_num_threads(1)
+R = np.random.default_rng(0)
+
+
+def rnd(*shape, scale=1.0):
+    return (R.standard_normal(shape) * scale).astype(np.float32)
+
+
+def t(a):
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+UNARY = {
+    "Relu": (lambda x: F.relu(x), {}), "Sigmoid": (torch.sigmoid, {}), "Tanh": (torch.tanh, {}),
+    "Silu": (F.silu, {}), "HardSwish": (F.hardswish, {}), "Exp": (torch.exp, {}), "Neg": (torch.neg, {}),
+    "Abs": (torch.abs, {}), "Gelu": (F.gelu, {}), "Identity": (lambda x: x, {}),
+    "LeakyRelu": (lambda x: F.leaky_relu(x, 0.1), {"alpha": 0.1}),
+    "HardSigmoid": (lambda x: torch.clamp(x / 6 + 0.5, 0, 1), {"alpha": 1 / 6, "beta": 0.5}),
+    "Clip": (lambda x: torch.clamp(x, -0.5, 2.0), {"min": -0.5, "max": 2.0}),
+}
+
+
+@pytest.mark.parametrize("op", sorted(UNARY))
+@pytest.mark.parametrize("n", [1, 7, 8, 1000, 4097])
+def test_unary(op, n):
+    fn, attrs = UNARY[op]
+    x = rnd(2, n, scale=4)
+    check_both_paths(lambda g, v: g.op(op, v["x"], **attrs), {"x": x}, fn(t(x)).numpy())
+
+
+def test_sqrt_and_gelu_tanh():
+    x = np.abs(rnd(3, 33)) + 0.01
+    check_both_paths(lambda g, v: g.op("Sqrt", v["x"]), {"x": x}, np.sqrt(x))
+    check_both_paths(lambda g, v: g.op("Gelu", v["x"], approximate="tanh"), {"x": x},
+                     F.gelu(t(x), approximate="tanh").numpy())
+
+
+BCAST = [((2, 3, 4, 5), (2, 3, 4, 5)), ((2, 3, 4, 5), (1, 3, 1, 1)), ((2, 3, 4, 5), (5,)), ((2, 1, 4, 1), (1, 3, 1, 6)),
+         ((1, 7), (1, 1)), ((3, 1), (1, 17)), ((2, 16, 9, 9), (1, 16, 1, 1))]
+BINOPS = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Max": np.maximum, "Min": np.minimum}
+
+
+@pytest.mark.parametrize("op", sorted(BINOPS))
+@pytest.mark.parametrize("sa,sb", BCAST)
+def test_binary_broadcast(op, sa, sb):
+    a, b = rnd(*sa), rnd(*sb)
+    if op == "Div":
+        b = np.sign(b) * (np.abs(b) + 0.5)
+    bc = b[None] if len(sb) < len(sa) and False else b
+    check_both_paths(lambda g, v: g.op(op, v["a"], g.const(bc)), {"a": a}, BINOPS[op](a, b))
+
+
+def test_binary_two_runtime_inputs_and_fused_relu():
+    a, b = rnd(2, 8, 5, 5), rnd(2, 8, 5, 5)
+    check_both_paths(lambda g, v: g.op("Add", v["a"], v["b"], activation="relu"), {"a": a, "b": b},
+                     np.maximum(a + b, 0))
+    x = np.abs(rnd(2, 9)) + 0.1
+    check_both_paths(lambda g, v: g.op("Pow", v["x"], g.const(np.float32(2.5))), {"x": x}, x ** 2.5)
+
+
+CONV = [  # cin, cout, k, stride, pads (t, l, b, r), dilation, groups, hw
+    (3, 8, 3, 1, (1, 1, 1, 1), 1, 1, (9, 9)),
+    (4, 6, 1, 1, (0, 0, 0, 0), 1, 1, (7, 5)),          # 1x1 direct
+    (5, 7, 3, 2, (0, 1, 1, 0), 1, 1, (11, 8)),        # asymmetric pads, stride 2
+    (6, 6, 3, 1, (1, 1, 1, 1), 1, 6, (10, 10)),       # depthwise
+    (8, 8, 5, 2, (2, 2, 2, 2), 1, 8, (13, 13)),       # depthwise 5x5 stride 2
+    (8, 12, 3, 1, (2, 2, 2, 2), 2, 4, (9, 9)),        # grouped + dilation
+    (16, 24, 1, 2, (0, 0, 0, 0), 1, 1, (8, 8)),       # 1x1 stride 2 (im2col path)
+    (64, 96, 3, 1, (1, 1, 1, 1), 1, 1, (14, 14)),     # many channels
+    (1, 1, 1, 1, (0, 0, 0, 0), 1, 1, (1, 1)),         # all ones
+    (3, 17, 7, 2, (3, 3, 3, 3), 1, 1, (23, 19)),      # stem-like, odd sizes
+]
+
+
+@pytest.mark.parametrize("cfg", CONV)
+@pytest.mark.parametrize("act", ["", "relu", "relu6", "hardswish"])
+def test_conv(cfg, act):
+    cin, cout, k, s, p, d, gr, (h, w) = cfg
+    x, wt, b = rnd(2, cin, h, w), rnd(cout, cin // gr, k, k, scale=0.3), rnd(cout)
+    ref = F.conv2d(F.pad(t(x), (p[1], p[3], p[0], p[2])), t(wt), t(b), stride=s, dilation=d, groups=gr)
+    ref = {"": lambda y: y, "relu": F.relu, "relu6": F.relu6, "hardswish": F.hardswish}[act](ref).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(wt), g.const(b), strides=[s, s], pads=list(p),
+                                       dilations=[d, d], group=gr, activation=act or None), {"x": x}, ref)
+
+
+def test_conv_same_padding_and_no_bias():
+    x, wt = rnd(1, 3, 10, 7), rnd(4, 3, 3, 3)
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(wt), auto_pad="SAME_UPPER", strides=[2, 2]), {"x": x},
+                     F.conv2d(F.pad(t(x), (1, 1, 0, 1)), t(wt), stride=2).numpy())
+
+
+DECONV = [(4, 3, 4, 2, 1, 0, 1, 1), (8, 4, 3, 2, 1, 1, 1, 1), (6, 6, 3, 1, 1, 0, 1, 3), (3, 5, 5, 3, 2, 2, 2, 1),
+          (16, 8, 4, 2, 1, 0, 1, 1)]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,op,d,gr", DECONV)
+def test_conv_transpose(cin, cout, k, s, p, op, d, gr):
+    x, wt, b = rnd(2, cin, 5, 6), rnd(cin, cout // gr, k, k, scale=0.3), rnd(cout)
+    ref = F.conv_transpose2d(t(x), t(wt), t(b), stride=s, padding=p, output_padding=op, groups=gr, dilation=d)
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(wt), g.const(b), strides=[s, s],
+                                       pads=[p] * 4, output_padding=[op, op], group=gr, dilations=[d, d]),
+                     {"x": x}, ref.numpy())
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (1, 64, 10), (5, 33, 17), (7, 100, 65), (64, 256, 96)])
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_gemm_linear(m, k, n, trans_b):
+    x, wt, b = rnd(m, k), rnd(n, k) if trans_b else rnd(k, n), rnd(n)
+    want = x @ (wt.T if trans_b else wt) + b
+    check_both_paths(lambda g, v: g.op("Gemm", v["x"], g.const(wt), g.const(b), transB=trans_b), {"x": x}, want)
+    check_both_paths(lambda g, v: g.op("Gemm", v["x"], g.const(wt), g.const(b), transB=trans_b, alpha=0.5, beta=2.0,
+                                       activation="relu"), {"x": x}, np.maximum(0.5 * (want - b) + 2 * b, 0))
+
+
+def test_gemm_general_cases():
+    a, bm, c = rnd(6, 5), rnd(4, 6), rnd(5, 4)
+    check_both_paths(lambda g, v: g.op("Gemm", v["a"], v["b"], g.const(c), transA=1, transB=1, alpha=1.5),
+                     {"a": a, "b": bm}, 1.5 * a.T @ bm.T + c)
+    check_both_paths(lambda g, v: g.op("Gemm", v["a"], g.const(bm.T.copy()), g.const(np.float32(3.0))), {"a": a.T.copy()},
+                     a.T @ bm.T + 3)
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 6)),
+                                   ((4,), (4, 3)), ((2, 3, 4), (4,)), ((1, 7, 33), (33, 65))])
+def test_matmul(sa, sb):
+    a, b = rnd(*sa), rnd(*sb)
+    want = np.matmul(a, b)
+    if len(sa) >= 2:
+        check_both_paths(lambda g, v: g.op("MatMul", v["a"], g.const(b)), {"a": a}, want)
+    check_both_paths(lambda g, v: g.op("MatMul", g.const(a), v["b"]), {"b": b}, want) if len(sb) >= 2 else None
+
+
+POOLS = [(2, 2, (0, 0, 0, 0), 0, 0), (3, 2, (1, 1, 1, 1), 0, 1), (3, 2, (1, 1, 1, 1), 1, 0), (3, 1, (1, 1, 1, 1), 0, 1),
+         (2, 2, (0, 0, 0, 0), 1, 0), (5, 3, (2, 2, 2, 2), 1, 1)]
+
+
+@pytest.mark.parametrize("k,s,p,ceil,incl", POOLS)
+def test_pools(k, s, p, ceil, incl):
+    x = rnd(2, 3, 11, 10)
+    tp = (p[0], p[1])
+    mx = F.max_pool2d(t(x), k, s, tp, ceil_mode=bool(ceil)).numpy()
+    av = F.avg_pool2d(t(x), k, s, tp, ceil_mode=bool(ceil), count_include_pad=bool(incl)).numpy()
+    attrs = dict(kernel_shape=[k, k], strides=[s, s], pads=list(p), ceil_mode=ceil)
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], **attrs), {"x": x}, mx)
+    check_both_paths(lambda g, v: g.op("AveragePool", v["x"], count_include_pad=incl, **attrs), {"x": x}, av)
+
+
+def test_maxpool_dilation_and_global_pools():
+    x = rnd(2, 5, 9, 9)
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[3, 3], dilations=[2, 2]), {"x": x},
+                     F.max_pool2d(t(x), 3, 1, 0, dilation=2).numpy())
+    check_both_paths(lambda g, v: g.op("GlobalAveragePool", v["x"]), {"x": x}, x.mean(axis=(2, 3), keepdims=True))
+    check_both_paths(lambda g, v: g.op("GlobalMaxPool", v["x"]), {"x": x}, x.max(axis=(2, 3), keepdims=True))
+
+
+def test_shape_ops():
+    x = rnd(2, 3, 4, 5)
+    check_both_paths(lambda g, v: g.op("Reshape", v["x"], g.const(np.array([0, -1, 5], np.int64))), {"x": x},
+                     x.reshape(2, 12, 5))
+    check_both_paths(lambda g, v: g.op("Flatten", v["x"], axis=2), {"x": x}, x.reshape(6, 20))
+    check_both_paths(lambda g, v: g.op("Unsqueeze", v["x"], g.const(np.array([1, -1], np.int64))), {"x": x},
+                     x[:, None, :, :, :, None])
+    x1 = rnd(2, 1, 4, 1)
+    check_both_paths(lambda g, v: g.op("Squeeze", v["x"], axes=[1, 3]), {"x": x1}, x1.reshape(2, 4))
+    check_both_paths(lambda g, v: g.op("Transpose", v["x"], perm=[0, 2, 3, 1]), {"x": x}, x.transpose(0, 2, 3, 1))
+    check_both_paths(lambda g, v: g.op("Transpose", v["x"], perm=[3, 1, 0, 2]), {"x": x}, x.transpose(3, 1, 0, 2))
+
+
+def test_concat_split_slice():
+    a, b = rnd(2, 3, 4), rnd(2, 5, 4)
+    check_both_paths(lambda g, v: g.op("Concat", v["a"], v["b"], v["a"], axis=1), {"a": a, "b": b},
+                     np.concatenate([a, b, a], 1))
+    x = rnd(2, 10, 3)
+    check_both_paths(lambda g, v: g.op("Split", v["x"], g.const(np.array([3, 7], np.int64)), axis=1, outputs=2),
+                     {"x": x}, [x[:, :3], x[:, 3:]])
+    check_both_paths(lambda g, v: g.op("Split", v["x"], axis=-1, outputs=3), {"x": x}, [x[..., i:i + 1] for i in range(3)])
+    ints = lambda *v: np.array(v, np.int64)  # noqa: E731
+    check_both_paths(lambda g, v: g.op("Slice", v["x"], g.const(ints(1, 0)), g.const(ints(9, 100)), g.const(ints(1, 2)),
+                                       g.const(ints(2, 2))), {"x": x}, x[:, 1:9:2, 0::2])
+    check_both_paths(lambda g, v: g.op("Slice", v["x"], g.const(ints(-1)), g.const(ints(-100)), g.const(ints(1)),
+                                       g.const(ints(-3))), {"x": x}, x[:, ::-3])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge"])
+def test_pad(mode):
+    x = rnd(2, 3, 5, 6)
+    pads = [0, 0, 1, 2, 0, 0, 3, 1]
+    tm = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}[mode]
+    want = F.pad(t(x), (2, 1, 1, 3), mode=tm, value=0.5 if mode == "constant" else None) if mode == "constant" \
+        else F.pad(t(x), (2, 1, 1, 3), mode=tm)
+    check_both_paths(lambda g, v: g.op("Pad", v["x"], g.const(np.array(pads, np.int64)),
+                                       g.const(np.float32(0.5)) if mode == "constant" else None, mode=mode),
+                     {"x": x}, want.numpy())
+
+
+@pytest.mark.parametrize("mode,coord,tmode,align", [("nearest", "asymmetric", "nearest", None),
+                                                     ("linear", "pytorch_half_pixel", "bilinear", False),
+                                                     ("linear", "align_corners", "bilinear", True)])
+@pytest.mark.parametrize("scale", [2.0, 3.0])
+def test_resize(mode, coord, tmode, align, scale):
+    x = rnd(2, 3, 5, 7)
+    want = F.interpolate(t(x), scale_factor=scale, mode=tmode, align_corners=align).numpy()
+    check_both_paths(lambda g, v: g.op("Resize", v["x"], None, g.const(np.array([1, 1, scale, scale], np.float32)),
+                                       mode=mode, coordinate_transformation_mode=coord, nearest_mode="floor"),
+                     {"x": x}, want)
+
+
+def test_norms_softmax_gather_reduce():
+    x = rnd(2, 6, 5, 4)
+    sc, bi, mu, var = rnd(6), rnd(6), rnd(6), np.abs(rnd(6)) + 0.5
+    want = F.batch_norm(t(x), t(mu), t(var), t(sc), t(bi), eps=1e-3).numpy()
+    check_both_paths(lambda g, v: g.op("BatchNormalization", v["x"], g.const(sc), g.const(bi), g.const(mu), g.const(var),
+                                       epsilon=1e-3), {"x": x}, want)
+    y = rnd(3, 7, 16)
+    ln_s, ln_b = rnd(16), rnd(16)
+    check_both_paths(lambda g, v: g.op("LayerNormalization", v["y"], g.const(ln_s), g.const(ln_b), axis=-1, epsilon=1e-5),
+                     {"y": y}, F.layer_norm(t(y), (16,), t(ln_s), t(ln_b)).numpy())
+    for ax in (-1, 1):
+        check_both_paths(lambda g, v: g.op("Softmax", v["y"], axis=ax), {"y": y}, torch.softmax(t(y), ax).numpy())
+        check_both_paths(lambda g, v: g.op("LogSoftmax", v["y"], axis=ax), {"y": y}, torch.log_softmax(t(y), ax).numpy())
+    table = rnd(50, 8)
+    idx = np.array([[0, 49, 3], [7, -1, 2]], np.int64)
+    check_both_paths(lambda g, v: g.op("Gather", g.const(table), v["i"], axis=0), {"i": idx}, table[idx])
+    check_both_paths(lambda g, v: g.op("ReduceMean", v["x"], axes=[2, 3], keepdims=1), {"x": x}, x.mean((2, 3), keepdims=True))
+    check_both_paths(lambda g, v: g.op("ReduceMean", v["x"], axes=[1], keepdims=0), {"x": x}, x.mean(1))
+
+
+def _rnn_weights(mod, kind, dirs):
+    """PyTorch LSTM/GRU weights in ONNX gate order (LSTM i,o,f,c from torch i,f,g,o; GRU z,r,h from r,z,n)."""
+    W, R, B = [], [], []
+    for d in range(dirs):
+        sfx = "_reverse" if d else ""
+        w = getattr(mod, f"weight_ih_l0{sfx}").detach().numpy()
+        r = getattr(mod, f"weight_hh_l0{sfx}").detach().numpy()
+        bw = getattr(mod, f"bias_ih_l0{sfx}").detach().numpy()
+        br = getattr(mod, f"bias_hh_l0{sfx}").detach().numpy()
+        H = r.shape[1]
+        order = [0, 3, 1, 2] if kind == "LSTM" else [1, 0, 2]
+        re = lambda m: np.concatenate([m[i * H:(i + 1) * H] for i in order])  # noqa: E731
+        W.append(re(w)), R.append(re(r)), B.append(np.concatenate([re(bw), re(br)]))
+    return np.stack(W), np.stack(R), np.stack(B)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("bidir", [False, True])
+@pytest.mark.parametrize("seq,batch,inp,hid", [(5, 2, 7, 8), (1, 1, 3, 5), (9, 3, 16, 33)])
+def test_recurrent(kind, bidir, seq, batch, inp, hid):
+    torch.manual_seed(0)
+    mod = getattr(torch.nn, kind)(inp, hid, batch_first=True, bidirectional=bidir)
+    dirs = 2 if bidir else 1
+    W, R, B = _rnn_weights(mod, kind, dirs)
+    x = rnd(batch, seq, inp)
+    h0 = rnd(dirs, batch, hid)
+    c0 = rnd(dirs, batch, hid)
+    with torch.no_grad():
+        if kind == "LSTM":
+            y, (hn, cn) = mod(t(x), (t(h0), t(c0)))
+        else:
+            y, hn = mod(t(x), t(h0))
+    # batch-first layout=1: states are [batch, dirs, hidden]; Y is [batch, seq, dirs, hidden]
+    h0b, c0b = h0.transpose(1, 0, 2).copy(), c0.transpose(1, 0, 2).copy()
+    want = [y.numpy().reshape(batch, seq, dirs, hid), hn.numpy().transpose(1, 0, 2)]
+    if kind == "LSTM":
+        want.append(cn.numpy().transpose(1, 0, 2))
+
+    def build(g, v):
+        extra = [v["c0"]] if kind == "LSTM" else []
+        return g.op(kind, v["x"], g.const(W), g.const(R), g.const(B), None, v["h0"], *extra, hidden_size=hid, layout=1,
+                    direction="bidirectional" if bidir else "forward", outputs=len(want),
+                    **({"linear_before_reset": 1} if kind == "GRU" else {}))
+    inputs = {"x": x, "h0": h0b, **({"c0": c0b} if kind == "LSTM" else {})}
+    check_both_paths(build, inputs, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_thread_counts_agree(threads):
+    x, wt = rnd(2, 16, 12, 12), rnd(32, 16, 3, 3)
+
+    def build(g, v):
+        y = g.op("Conv", v["x"], g.const(wt), pads=[1, 1, 1, 1], activation="relu")
+        y = g.op("MaxPool", y, kernel_shape=[2, 2], strides=[2, 2])
+        return g.op("Softmax", g.op("Flatten", y), axis=-1)
+    out1, _ = run_graph(build, {"x": x}, threads=1)
+    outn, _ = run_graph(build, {"x": x}, threads=threads)
+    np.testing.assert_allclose(outn[0], out1[0], rtol=0, atol=1e-7)
