@@ -19,9 +19,8 @@ namespace {
 constexpr size_t kMC = 144;   // multiple of 6
 constexpr size_t kKC = 256;
 constexpr size_t kNC = 2048;  // multiple of 16
-// Below this many flops per thread a split costs more (wake-up ~10 us) than it saves; small-M Linear
-// (memory/latency bound, ~30 GFLOPS) still gains from 2 threads at 1x1024x1024.
-constexpr double kMinTaskFlops = 2.5e5;
+// Below this many flops per thread a split costs more (wake-up, C lines shared) than it saves.
+constexpr double kMinTaskFlops = 2e6;
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
