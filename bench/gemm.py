@@ -175,7 +175,7 @@ Notes (hold for this machine; see the table for the figures):
 - The 80%-of-OpenBLAS target is stated against single-thread SGEMM at 1024² and above. This CPU has AVX-512,
   and OpenBLAS left to choose uses its AVX-512 kernel, which has twice the FMA width: 2x the peak of any
   AVX2 kernel. pyrt ships AVX2+FMA only, so about 0.5 is that kernel's ceiling. Against OpenBLAS's own AVX2
-  kernel (same ISA) pyrt is at 0.95–0.97 on squares from 256 up. An AVX-512 microkernel is the way to
+  kernel (same ISA) pyrt is at 0.9–1.0 single-thread on squares from 256 up. An AVX-512 microkernel is the way to
   close the rest.
 - Every C element is one FMA chain in k order (bit-identical across thread counts and against the
   reference). At M = 1 that leaves two dependent chains per 16 columns, so prepacked batch-1 Linear is
