@@ -163,8 +163,8 @@ Machine: {cpu}, {os.cpu_count()} cores, pyrt ISA `{header['isa']}` (tile {header
 
 GFLOPS (2·M·N·K / time), median of 7 samples per process, best of {args.rounds} interleaved rounds for every column.
 "ours plain" packs both operands on every call, as the peers do; "ours prepacked" is the runtime's layer path
-(weights packed once at load: `gemm_packed_b` for linear X·Wᵀ, `gemm_packed_a` for conv W·X and for nothing
-else; square uses `gemm_packed_b`). Ratios use "ours plain". OpenBLAS runs with OPENBLAS_CORETYPE and
+(weights packed once at load: `gemm_packed_b` for linear X·Wᵀ, `gemm_packed_a` for conv W·X;
+square uses `gemm_packed_b`). Ratios use "ours plain". OpenBLAS runs with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset, so on this CPU it picks its AVX-512 kernel; "OpenBLAS AVX2" forces
 OPENBLAS_CORETYPE=Haswell (its AVX2+FMA kernel, the ISA pyrt targets). Most CPU time other processes used
 during one measurement (CPUs): {', '.join(f'{k} {v:.2f}' for k, v in bg.items())}.
