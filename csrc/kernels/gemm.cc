@@ -19,7 +19,8 @@ namespace {
 constexpr size_t kMC = 144;   // multiple of 6
 constexpr size_t kKC = 256;
 constexpr size_t kNC = 2048;  // multiple of 16
-// Below this many flops per thread a split costs more (wake-up, C lines shared) than it saves.
+// Below this many flops per thread a split costs more (pool wake-up, C lines shared) than it saves;
+// measured: a 0.25 MFLOP floor made 1x1024x1024 Linear slower on 2 threads (29.8 -> 22.5 GFLOPS).
 constexpr double kMinTaskFlops = 2e6;
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
