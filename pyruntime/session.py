@@ -29,7 +29,7 @@ class Session:
         elif isinstance(model, (bytes, bytearray, memoryview)):
             native = _core.Model.from_buffer(model)
         else:
-            native = _core.Model(os.fspath(model))
+            native = _open_shared(os.fspath(model))
         self._model = native
         self._s = _core.Session(native, int(num_threads or 0), bool(force_reference))
         self.inputs = [(n, dt, tuple(d)) for n, dt, d in self._s.inputs]
@@ -104,6 +104,26 @@ class Session:
     def __repr__(self):
         return (f"<pyruntime.Session {len(self.describe())} nodes, isa={self.isa}, threads={self.num_threads}, "
                 f"inputs={self.input_names}, outputs={self.output_names}>")
+
+
+_OPEN: "weakref.WeakValueDictionary" = None
+
+
+def _open_shared(path: str):
+    """One native model per file (while any session uses it): sessions opened on the same path share its
+    mapping and the weights packed from it."""
+    global _OPEN
+    import weakref
+    from . import _core
+    if _OPEN is None:
+        _OPEN = weakref.WeakValueDictionary()
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    m = _OPEN.get(key)
+    if m is None:
+        m = _core.Model(path)
+        _OPEN[key] = m
+    return m
 
 
 def supported_ops() -> list:

@@ -48,6 +48,16 @@ class NodeContext {
   std::vector<float> attr_floats(const std::string& name, std::vector<float> dflt = {}) const;
   std::string attr_string(const std::string& name, const std::string& dflt) const;
 
+  // A weight-derived object (e.g. packed panels) shared with every other session of the model; `key` names
+  // the transformation, the tensor index of input `input` and the kernel table are added to it.
+  template <typename T, typename F>
+  std::shared_ptr<const T> shared(size_t input, const std::string& key, F make) const {
+    const ConstTensor& c = require_const(input, "weight");
+    const std::string k = key + "#" + std::to_string(c.tensor_index) + "@" + kt_.name;
+    return std::static_pointer_cast<const T>(
+        model_.shared(k, [&]() -> std::shared_ptr<const void> { return std::make_shared<T>(make()); }));
+  }
+
   std::string where() const;  // "node 'conv1' (Conv)"
   [[noreturn]] void fail(const std::string& msg) const { pyrt::fail(Status::kInvalidArgument, where() + ": " + msg); }
   void expect_inputs(size_t lo, size_t hi) const;

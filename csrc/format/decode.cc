@@ -149,6 +149,15 @@ const uint8_t* Model::buffer(size_t t, size_t k) const {
   return tensors_[t].buffers[k].size ? bytes_.data() + tensors_[t].buffers[k].offset : nullptr;
 }
 
+std::shared_ptr<const void> Model::shared(const std::string& key,
+                                          const std::function<std::shared_ptr<const void>()>& make) const {
+  std::lock_guard<std::mutex> lock(shared_mu_);
+  if (auto p = shared_[key].lock()) return p;
+  std::shared_ptr<const void> p = make();
+  shared_[key] = p;
+  return p;
+}
+
 uint64_t Model::decoded_bytes(size_t ti) const {
   const TensorInfo& t = tensors_.at(ti);
   const uint64_t n = t.numel * (t.encoding == spec::kDense ? spec::dtype_size(t.dtype) : 4);

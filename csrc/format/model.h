@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -131,6 +132,11 @@ class Model {
   // tiny sparse file cannot make a caller allocate terabytes.
   uint64_t decoded_bytes(size_t t) const;
 
+  // Objects derived from the weights (decoded or repacked tensors) shared by every session of this model:
+  // the first caller builds one with `make`, later callers get the same object while any session holds it.
+  std::shared_ptr<const void> shared(const std::string& key,
+                                     const std::function<std::shared_ptr<const void>()>& make) const;
+
  private:
   explicit Model(Bytes b) : bytes_(std::move(b)) {}
   void parse(Verify v);
@@ -148,7 +154,8 @@ class Model {
   std::vector<TensorInfo> tensors_;
   std::unordered_map<std::string, size_t> index_;
   Graph graph_;
-  mutable std::mutex check_mu_;
+  mutable std::mutex check_mu_, shared_mu_;
+  mutable std::unordered_map<std::string, std::weak_ptr<const void>> shared_;
   mutable std::unique_ptr<std::atomic<bool>[]> checked_;
 };
 

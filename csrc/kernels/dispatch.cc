@@ -39,16 +39,23 @@ CpuInfo detect() {
 // The reference GEMM uses the same tile as the SIMD kernel of the platform, so panels packed under one
 // table stay valid when PYRT_KERNELS=ref / force_reference() switches to the other.
 const Table kRef = {"ref", ref::crc32c_update, ref::f16_to_f32, ref::dequant_i8, ref::dequant_i4, ref::unary,
-                    ref::binary, ref::f32_gemm_6x16, 6, 16};
+                    ref::binary, ref::f32_gemm_6x16, 6, 16, ref::dwconv};
 
 #if defined(__x86_64__) || defined(_M_X64)
 const Table kAvx2 = {"avx2", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
-                     x86::dequant_i4_avx2, x86::unary_avx2, x86::binary_avx2, x86::f32_gemm_6x16_avx2, 6, 16};
+                     x86::dequant_i4_avx2, x86::unary_avx2, x86::binary_avx2, x86::f32_gemm_6x16_avx2, 6, 16,
+                     x86::dwconv_avx2};
 #endif
 
 std::atomic<int> g_forced{-1};  // -1: read PYRT_KERNELS once; 0: best; 1: reference
 
 }  // namespace
+
+size_t dwconv_scratch_floats(const DwConvParams& p) {
+  // padded input plane split into sw column phases, plus 8 floats of slack per row for vector loads
+  const int64_t ph = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1, pw = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  return size_t(ph * p.sw * ((pw + p.sw - 1) / p.sw + 16));
+}
 
 const CpuInfo& cpu() {
   static const CpuInfo info = detect();

@@ -26,6 +26,14 @@ struct GemmUkArgs {
 using F32GemmUkernel = void (*)(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c,
                                 size_t ldc, const GemmUkArgs& args);
 
+// One channel of a depthwise 2-D convolution (NCHW): y[oh][ow] = bias + sum_ij w[i][j] x[oh*sh-pt+i*dh][ow*sw-pl+j*dw]
+// (zero outside x). Taps are accumulated in (i, j) order with fused multiply-adds, so every ISA gives the
+// reference's result. `scratch` holds dwconv_scratch_floats(p) floats.
+struct DwConvParams {
+  int64_t h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
+};
+size_t dwconv_scratch_floats(const DwConvParams& p);
+
 struct Table {
   const char* name;  // "ref", "avx2", ...
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -43,6 +51,8 @@ struct Table {
   // f32 GEMM microkernel and its tile (MR rows x NR columns); the packed layouts follow the tile.
   F32GemmUkernel f32_gemm;
   size_t f32_gemm_mr, f32_gemm_nr;
+  // depthwise convolution of one channel (see DwConvParams)
+  void (*dwconv)(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

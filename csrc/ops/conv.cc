@@ -46,7 +46,9 @@ class Conv final : public Op {
     if (!depthwise_) {
       const size_t K = size_t(cing_ * kh_ * kw_);
       for (int64_t g = 0; g < group_; ++g)
-        packed_.push_back(gemm::pack_a(w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K));
+        packed_.push_back(ctx.shared<gemm::PackedA>(1, "conv.A.g" + std::to_string(g) + "/" + std::to_string(group_), [&] {
+          return gemm::pack_a(w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K);
+        }));
     }
     w_ = w.f32();
   }
@@ -82,7 +84,7 @@ class Conv final : public Op {
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
-    if (depthwise_) return 0;
+    if (depthwise_) return size_t(threads) * align64(kernels::dwconv_scratch_floats(dw_params()) * 4);
     const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_);
     const size_t col = direct_1x1_ ? 0 : align64(K * N * 4);
     return col + gemm::workspace_size(size_t(coutg_), N, K, threads, gemm::Prepacked::kA);
@@ -108,13 +110,13 @@ class Conv final : public Op {
           im2col(ctx, xg, col);
           b = col;
         }
-        gemm::gemm_packed_a(packed_[size_t(g)], b, N, N, yg, N, ep, ctx.pool, gws);
+        gemm::gemm_packed_a(*packed_[size_t(g)], b, N, N, yg, N, ep, ctx.pool, gws);
         if (!gemm_fusable(act_.act)) apply_act(ctx, yg, size_t(coutg_) * N);
       }
   }
 
   std::string kernel() const override {
-    if (depthwise_) return std::string("dwconv-direct-") + k_.name;
+    if (depthwise_) return std::string("dwconv-") + k_.name;
     return std::string(direct_1x1_ ? "conv1x1-gemm-" : "conv-im2col-gemm-") + k_.name;
   }
 
@@ -153,28 +155,20 @@ class Conv final : public Op {
     });
   }
 
+  kernels::DwConvParams dw_params() const {
+    return {h_, w_in_, kh_, kw_, strides_[0], strides_[1], dil_[0], dil_[1], pt_, pl_, oh_, ow_};
+  }
+
   void run_depthwise(const RunContext& ctx, const float* x, float* y) {
     const size_t C = size_t(cout_), HW = size_t(h_ * w_in_), OHW = size_t(oh_ * ow_);
-    parallel(ctx, size_t(n_) * C, 1, [&](size_t b, size_t e, int) {
+    const kernels::DwConvParams p = dw_params();
+    const size_t per_thread = align64(kernels::dwconv_scratch_floats(p) * 4);
+    parallel(ctx, size_t(n_) * C, 1, [&](size_t b, size_t e, int t) {
+      float* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(ctx.workspace) + size_t(t) * per_thread);
       for (size_t nc = b; nc < e; ++nc) {
         const size_t c = nc % C;
-        const float* xc = x + nc * HW;
-        const float* wc = w_ + c * size_t(kh_ * kw_);
         float* yc = y + nc * OHW;
-        const float bias = bias_ ? bias_[c] : 0.f;
-        for (int64_t oh = 0; oh < oh_; ++oh)
-          for (int64_t ow = 0; ow < ow_; ++ow) {
-            float acc = bias;
-            for (int64_t i = 0; i < kh_; ++i) {
-              const int64_t ih = oh * strides_[0] - pt_ + i * dil_[0];
-              if (ih < 0 || ih >= h_) continue;
-              for (int64_t j = 0; j < kw_; ++j) {
-                const int64_t iw = ow * strides_[1] - pl_ + j * dil_[1];
-                if (iw >= 0 && iw < w_in_) acc += xc[ih * w_in_ + iw] * wc[i * kw_ + j];
-              }
-            }
-            yc[oh * ow_ + ow] = acc;
-          }
+        k_.dwconv(p, x + nc * HW, w_ + c * size_t(kh_ * kw_), bias_ ? bias_[c] : 0.f, yc, scratch);
         if (act_.act != Act::kNone) k_.unary(act_, yc, yc, OHW);
       }
     });
@@ -188,7 +182,7 @@ class Conv final : public Op {
   const float* w_ = nullptr;
   ActParams act_;
   bool depthwise_ = false, direct_1x1_ = false;
-  std::vector<gemm::PackedA> packed_;
+  std::vector<std::shared_ptr<const gemm::PackedA>> packed_;  // shared by all sessions of the model
   int64_t n_ = 0, h_ = 0, w_in_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
 };
 

@@ -2,6 +2,7 @@
 // Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
 // values (or a scalar) is fused into the GEMM epilogue with any fused activation.
 #include <algorithm>
+#include <cstdio>
 
 #include "kernels/gemm.h"
 #include "ops/common.h"
@@ -31,7 +32,9 @@ class Gemm final : public Op {
         for (float& v : scaled) v *= alpha_;
         src = scaled.data();
       }
-      packed_b_ = std::make_unique<gemm::PackedB>(gemm::pack_b(src, size_t(b->desc.shape[1]), trans_b_, K, N));
+      char key[64];
+      std::snprintf(key, sizeof key, "gemm.B.t%d.alpha%a", int(trans_b_), double(alpha_));
+      packed_b_ = ctx.shared<gemm::PackedB>(1, key, [&] { return gemm::pack_b(src, size_t(b->desc.shape[1]), trans_b_, K, N); });
       k_dim_ = int64_t(K), n_dim_ = int64_t(N);
     }
     if (ctx.has_input(2)) {
@@ -107,7 +110,7 @@ class Gemm final : public Op {
   bool trans_a_, trans_b_;
   float alpha_, beta_;
   ActParams act_;
-  std::unique_ptr<gemm::PackedB> packed_b_;
+  std::shared_ptr<const gemm::PackedB> packed_b_;  // shared by all sessions of the model
   std::vector<float> bias_, bias_full_;
   int64_t k_dim_ = -1, n_dim_ = -1;
   int64_t m_ = 0, n_ = 0, k_ = 0;

@@ -14,8 +14,9 @@ class MatMul final : public Op {
     ctx.expect_inputs(2, 2);
     if (const ConstTensor* b = ctx.const_input(1))
       if (b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32)
-        packed_ = std::make_unique<gemm::PackedB>(
-            gemm::pack_b(b->f32(), size_t(b->desc.shape[1]), false, size_t(b->desc.shape[0]), size_t(b->desc.shape[1])));
+        packed_ = ctx.shared<gemm::PackedB>(1, "matmul.B", [&] {
+          return gemm::pack_b(b->f32(), size_t(b->desc.shape[1]), false, size_t(b->desc.shape[0]), size_t(b->desc.shape[1]));
+        });
   }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
@@ -72,7 +73,7 @@ class MatMul final : public Op {
 
  private:
   const kernels::Table& kt_;
-  std::unique_ptr<gemm::PackedB> packed_;
+  std::shared_ptr<const gemm::PackedB> packed_;
   int64_t m_ = 0, n_ = 0, k_ = 0, nbatch_ = 1;
   Shape batch_;
   std::vector<int64_t> sa_, sb_;

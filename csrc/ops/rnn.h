@@ -17,8 +17,8 @@ struct RnnConfig {
   const float* W = nullptr;  // [dirs, gates*H, I]
   const float* R = nullptr;  // [dirs, gates*H, H]
   std::vector<float> B;      // [dirs, 2*gates*H] (zeros when absent)
-  std::vector<gemm::PackedB> w_packed;  // per direction: W^T as K=I x N=gates*H
-  std::vector<gemm::PackedB> r_packed;  // per direction: R^T as K=H x N=gates*H
+  std::vector<std::shared_ptr<const gemm::PackedB>> w_packed;  // per direction: W^T as K=I x N=gates*H
+  std::vector<std::shared_ptr<const gemm::PackedB>> r_packed;  // per direction: R^T as K=H x N=gates*H
 };
 
 inline RnnConfig parse_rnn(const NodeContext& ctx, int64_t gates) {
@@ -53,8 +53,13 @@ inline RnnConfig parse_rnn(const NodeContext& ctx, int64_t gates) {
     c.B.assign(b.f32(), b.f32() + b.desc.numel());
   }
   for (int64_t d = 0; d < c.dirs; ++d) {
-    c.w_packed.push_back(gemm::pack_b(c.W + d * gates * H * c.input, size_t(c.input), true, size_t(c.input), size_t(gates * H)));
-    c.r_packed.push_back(gemm::pack_b(c.R + d * gates * H * H, size_t(H), true, size_t(H), size_t(gates * H)));
+    const std::string dir = ".d" + std::to_string(d);
+    c.w_packed.push_back(ctx.shared<gemm::PackedB>(1, "rnn.WT" + dir, [&] {
+      return gemm::pack_b(c.W + d * gates * H * c.input, size_t(c.input), true, size_t(c.input), size_t(gates * H));
+    }));
+    c.r_packed.push_back(ctx.shared<gemm::PackedB>(2, "rnn.RT" + dir, [&] {
+      return gemm::pack_b(c.R + d * gates * H * H, size_t(H), true, size_t(H), size_t(gates * H));
+    }));
   }
   return c;
 }

@@ -104,3 +104,26 @@ TEST(thread_pool_covers_range_once) {
     }
   }
 }
+
+TEST(dwconv_simd_matches_reference) {
+  const pyrt::kernels::Table* t = pyrt::kernels::avx2_table();
+  if (!t) return;
+  std::mt19937 rng(7);
+  for (int rep = 0; rep < 300; ++rep) {
+    pyrt::kernels::DwConvParams p;
+    p.kh = 1 + rng() % 5, p.kw = 1 + rng() % 5, p.sh = 1 + rng() % 3, p.sw = 1 + rng() % 3;
+    p.dh = 1 + rng() % 2, p.dw = 1 + rng() % 2, p.h = 1 + rng() % 20, p.w = 1 + rng() % 37;
+    p.pt = rng() % 3, p.pl = rng() % 3;
+    const int64_t pb = rng() % 3, pr = rng() % 3;
+    const int64_t eh = (p.kh - 1) * p.dh + 1, ew = (p.kw - 1) * p.dw + 1;
+    if (p.h + p.pt + pb < eh || p.w + p.pl + pr < ew) continue;
+    p.oh = (p.h + p.pt + pb - eh) / p.sh + 1, p.ow = (p.w + p.pl + pr - ew) / p.sw + 1;
+    std::vector<float> x(size_t(p.h * p.w)), w(size_t(p.kh * p.kw)), a(size_t(p.oh * p.ow)), b(a.size());
+    for (auto& v : x) v = float(int(rng() % 2001) - 1000) / 317.f;
+    for (auto& v : w) v = float(int(rng() % 2001) - 1000) / 511.f;
+    std::vector<float> scratch(pyrt::kernels::dwconv_scratch_floats(p));
+    pyrt::kernels::reference().dwconv(p, x.data(), w.data(), 0.25f, a.data(), scratch.data());
+    t->dwconv(p, x.data(), w.data(), 0.25f, b.data(), scratch.data());
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+  }
+}

@@ -12,6 +12,7 @@ namespace pyrt::kernels::x86 {
 uint32_t crc32c_update_sse42(uint32_t crc, const uint8_t* p, size_t n);
 void f16_to_f32_f16c(const uint16_t* in, float* out, size_t n);
 void dequant_i8_avx2(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
+void dwconv_avx2(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 void unary_avx2(const ActParams& a, const float* x, float* y, size_t n);
 void binary_avx2(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);

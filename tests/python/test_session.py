@@ -1,0 +1,114 @@
+"""Session API: inputs by dict/list/keyword, clear errors for wrong names, dtypes and shapes, unsupported
+operators named with their node, dynamic batch re-planning, describe()."""
+import numpy as np
+import pytest
+
+import pyruntime
+from pyruntime import Graph, Session
+from pyruntime.format import Writer
+
+
+def small_model():
+    rng = np.random.default_rng(0)
+    g = Graph("small")
+    x = g.input("x", [None, 3, 8, 8])
+    y = g.op("Conv", x, g.const(rng.standard_normal((4, 3, 3, 3)).astype(np.float32)), pads=[1, 1, 1, 1],
+             activation="relu", name="conv1")
+    y = g.op("GlobalAveragePool", y)
+    g.output(g.op("Flatten", y), "feat")
+    return g.to_bytes()
+
+
+def test_inputs_in_every_form():
+    s = Session(small_model())
+    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    a = s.run({"x": x})[0]
+    np.testing.assert_array_equal(s.run([x])[0], a)
+    np.testing.assert_array_equal(s.run(x)[0], a)
+    np.testing.assert_array_equal(s.run(x=x)[0], a)
+    np.testing.assert_array_equal(s.run(np.asfortranarray(x))[0], a)      # non-contiguous input: copied
+    assert s.input_names == ["x"] and s.output_names == ["feat"]
+    assert s.inputs == [("x", "f32", (-1, 3, 8, 8))] and s.outputs == [("feat", "f32", (-1, 4))]
+
+
+def test_dynamic_batch_replans():
+    s = Session(small_model())
+    rng = np.random.default_rng(2)
+    for n in (1, 5, 1, 3):
+        x = rng.standard_normal((n, 3, 8, 8)).astype(np.float32)
+        assert s.run(x)[0].shape == (n, 4)
+    assert s.output_shapes({"x": (7, 3, 8, 8)}) == [((7, 4), "f32")]
+    assert s.arena_bytes > 0
+
+
+def test_input_errors():
+    s = Session(small_model())
+    x = np.zeros((1, 3, 8, 8), np.float32)
+    with pytest.raises(ValueError, match=r"unknown input name\(s\) \['y'\]"):
+        s.run({"y": x})
+    with pytest.raises(ValueError, match="missing input"):
+        s.run({})
+    with pytest.raises(ValueError, match="expected 1 input"):
+        s.run([x, x])
+    with pytest.raises(ValueError, match="input 'x' has shape \\(1, 4, 8, 8\\), the model expects \\[\\?, 3, 8, 8\\]"):
+        s.run(np.zeros((1, 4, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="input 'x' has shape"):
+        s.run(np.zeros((3, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="dtype float64, the model expects f32"):
+        s.run(np.zeros((1, 3, 8, 8)))
+    with pytest.raises(ValueError, match="dtype complex64"):
+        s.run(np.zeros((1, 3, 8, 8), np.complex64))
+
+
+def test_unsupported_op_names_op_and_node():
+    blob_w = Writer(model_name="bad")
+    blob_w.add_input("x", "f32", [1, 4])
+    blob_w.add_output("y", "f32", [1, 4])
+    gb = blob_w.new_graph()
+    (y,) = gb.node("FancyAttention", [gb.input("x")], ["y"], name="block3.attn")
+    gb.output(y)
+    with pytest.raises(NotImplementedError, match=r"unsupported operator 'FancyAttention' in node 'block3.attn'.*supported: .*Conv"):
+        Session(blob_w.to_bytes())
+
+
+def test_graph_errors_name_the_node():
+    g = Graph("bad-shapes")
+    a = g.input("a", [2, 3])
+    b = g.const(np.ones((4, 5), np.float32))
+    g.output(g.op("Add", a, b, name="the_add"), "y")
+    with pytest.raises(ValueError, match=r"node 'the_add' \(Add\): shapes \[2, 3\] and \[4, 5\] cannot be broadcast"):
+        g.to_bytes()
+    g = Graph("runtime-weight")
+    x, w = g.input("x", [1, 3, 4, 4]), g.input("w", [2, 3, 1, 1])
+    g.output(g.op("Conv", x, w, name="c"), "y")
+    with pytest.raises(ValueError, match=r"node 'c' \(Conv\): weight \(input 1\) must be a constant"):
+        g.to_bytes()
+
+
+def test_gather_index_out_of_range_is_an_error():
+    g = Graph("emb")
+    i = g.input("i", [3], "i64")
+    g.output(g.op("Gather", g.const(np.ones((5, 2), np.float32)), i, name="emb"), "y")
+    s = Session(g.to_bytes())
+    with pytest.raises(ValueError, match=r"node 'emb' \(Gather\): index 9 out of range"):
+        s.run(np.array([0, 9, 1], np.int64))
+    np.testing.assert_array_equal(s.run(np.array([0, -1, 1], np.int64))[0], np.ones((3, 2), np.float32))
+
+
+def test_model_without_graph():
+    w = Writer()
+    w.add_tensor("t", np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="no graph"):
+        Session(w.to_bytes())
+
+
+def test_describe_names_kernels_and_isa(tmp_path):
+    p = tmp_path / "m.pyrt"
+    p.write_bytes(small_model())
+    s = Session(p)
+    s.run(np.zeros((2, 3, 8, 8), np.float32))
+    d = s.describe()
+    assert [n["op_type"] for n in d] == ["Conv", "GlobalAveragePool", "Flatten"]
+    assert d[0]["name"] == "conv1" and d[0]["kernel"].endswith(s.isa) and d[0]["output_shapes"] == [(2, 4, 8, 8)]
+    assert Session(p, force_reference=True).isa == "ref"
+    assert "Conv" in pyruntime.supported_ops() and "LSTM" in pyruntime.supported_ops()
