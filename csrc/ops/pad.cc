@@ -37,6 +37,8 @@ class Pad final : public Op {
       if (mode_ == "edge" && x[i] == 0 && o[i] > 0) fail("edge padding of an empty dimension");
     }
     xs_ = x, os_ = o;
+    xstr_.assign(r, 1);
+    for (size_t i = r; i-- > 1;) xstr_[i - 1] = xstr_[i] * x[i];
     out[0] = {o, spec::kF32};
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
@@ -45,8 +47,7 @@ class Pad final : public Op {
     const size_t r = os_.size();
     if (r == 0) return void(y[0] = x[0]);
     const size_t inner = size_t(os_[r - 1]), rows = inner ? size_t(numel(os_)) / inner : 0;
-    std::vector<int64_t> xstr(r, 1);
-    for (size_t i = r; i-- > 1;) xstr[i - 1] = xstr[i] * xs_[i];
+    const std::vector<int64_t>& xstr = xstr_;
     parallel(ctx, rows, 16, [&](size_t b, size_t e, int) {
       for (size_t row = b; row < e; ++row) {
         size_t rem = row;
@@ -88,6 +89,7 @@ class Pad final : public Op {
   std::vector<int64_t> pads_;
   float value_ = 0.f;
   Shape xs_, os_;
+  std::vector<int64_t> xstr_;
 };
 
 }  // namespace

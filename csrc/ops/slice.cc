@@ -43,6 +43,8 @@ class Slice final : public Op {
       start_[size_t(a)] = s, step_[size_t(a)] = step, o[size_t(a)] = len;
     }
     xs_ = x, os_ = o;
+    xstr_.assign(r, 1);
+    for (size_t i = r; i-- > 1;) xstr_[i - 1] = xstr_[i] * x[i];
     esize_ = spec::dtype_size(in[0].dtype);
     out[0] = {o, in[0].dtype};
   }
@@ -50,8 +52,7 @@ class Slice final : public Op {
     const uint8_t* x = static_cast<const uint8_t*>(in[0]);
     uint8_t* y = static_cast<uint8_t*>(out[0]);
     const size_t r = os_.size(), n = size_t(numel(os_));
-    std::vector<int64_t> xstr(r, 1);
-    for (size_t i = r; i-- > 1;) xstr[i - 1] = xstr[i] * xs_[i];
+    const std::vector<int64_t>& xstr = xstr_;
     for (size_t e = 0; e < n; ++e) {
       size_t rem = e;
       int64_t off = 0;
@@ -68,6 +69,7 @@ class Slice final : public Op {
  private:
   std::vector<int64_t> starts_, ends_, axes_, steps_, start_, step_;
   Shape xs_, os_;
+  std::vector<int64_t> xstr_;
   size_t esize_ = 4;
 };
 

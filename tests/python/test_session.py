@@ -112,3 +112,27 @@ def test_describe_names_kernels_and_isa(tmp_path):
     assert d[0]["name"] == "conv1" and d[0]["kernel"].endswith(s.isa) and d[0]["output_shapes"] == [(2, 4, 8, 8)]
     assert Session(p, force_reference=True).isa == "ref"
     assert "Conv" in pyruntime.supported_ops() and "LSTM" in pyruntime.supported_ops()
+
+
+def test_arena_reuses_memory():
+    """A chain of elementwise ops runs in place; a chain of convs needs about two live buffers."""
+    g = Graph("chain")
+    x = g.input("x", [1, 16, 32, 32])
+    y = g.op("Conv", x, g.const(np.ones((16, 16, 1, 1), np.float32) / 16))
+    for _ in range(10):
+        y = g.op("Sigmoid", y)
+    g.output(y, "y")
+    s = Session(g.to_bytes())
+    s.run(np.zeros((1, 16, 32, 32), np.float32))
+    one = 16 * 32 * 32 * 4
+    assert s.arena_bytes < 2 * one + (1 << 20)          # conv output + the in-place chain (+ GEMM scratch)
+    def convs(n):
+        g = Graph("convs")
+        y = g.input("x", [1, 16, 32, 32])
+        for _ in range(n):
+            y = g.op("Conv", y, g.const(np.ones((16, 16, 3, 3), np.float32) / 144), pads=[1, 1, 1, 1])
+        g.output(y, "y")
+        s = Session(g.to_bytes())
+        s.run(np.zeros((1, 16, 32, 32), np.float32))
+        return s.arena_bytes
+    assert convs(8) == convs(2)                            # dead buffers are reused: two live at a time
