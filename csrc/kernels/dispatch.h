@@ -35,7 +35,7 @@ struct DwConvParams {
 size_t dwconv_scratch_floats(const DwConvParams& p);
 
 struct Table {
-  const char* name;  // "ref", "avx2", ...
+  const char* name;  // the ISA: "ref", "avx2", "neon"
   // CRC-32C register update (no initial value / final XOR applied here).
   uint32_t (*crc32c_update)(uint32_t crc, const uint8_t* p, size_t n);
   // IEEE binary16 -> binary32, exact.
@@ -58,7 +58,11 @@ struct Table {
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };
 
 struct CpuInfo {
+  // x86-64 (cpuid)
   bool avx2 = false, fma = false, f16c = false, sse42 = false;
+  // aarch64 (getauxval): NEON (Advanced SIMD) is baseline there; CRC32 instructions, SDOT/UDOT (ARMv8.2
+  // dotprod) and SMMLA/UMMLA (ARMv8.6 i8mm) are optional.
+  bool neon = false, crc32 = false, dotprod = false, i8mm = false;
 };
 
 const CpuInfo& cpu();
@@ -66,7 +70,11 @@ const Table& reference();
 const Table& active();          // the table run() uses
 void force_reference(bool on);  // for debugging and tests
 
-// Per-ISA tables; null when not compiled for this target.
-const Table* avx2_table();
+// Per-ISA tables; null when not compiled for this target or not supported by this CPU.
+const Table* avx2_table();  // x86-64 with AVX2 + FMA + F16C + SSE4.2
+const Table* neon_table();  // aarch64 (CRC32 instructions used when present)
+// The platform's SIMD table (avx2_table() on x86-64, neon_table() on aarch64), or null: what the tests
+// compare against reference().
+const Table* simd_table();
 
 }  // namespace pyrt::kernels

@@ -16,14 +16,19 @@ namespace {
 // Blocking for the 6x16 AVX2 tile on this class of machine (L1d 32-48 KiB, L2 512 KiB-1 MiB, big L3):
 // a KC x 16 B micro-panel (16 KiB) stays in L1 while the MC x KC A block (144 KiB) streams from L2; the
 // KC x NC B block (2 MiB) lives in L3. Measured choices: see bench/RESULTS.md, "fp32 GEMM".
-constexpr size_t kMC = 144;   // multiple of 6
+constexpr size_t kMC = 144;   // multiple of 6 and 8 (every MR)
 constexpr size_t kKC = 256;
-constexpr size_t kNC = 2048;  // multiple of 16
+constexpr size_t kNC = 2048;  // multiple of 16; rounded down to a multiple of NR by nc_block()
 // Below this many flops per thread a split costs more (pool wake-up, C lines shared) than it saves;
 // measured: a 0.25 MFLOP floor made 1x1024x1024 Linear slower on 2 threads (29.8 -> 22.5 GFLOPS).
 constexpr double kMinTaskFlops = 2e6;
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// Column block width: a whole number of NR panels (2048 for NR = 16, 2040 for NR = 12), so that every
+// block starts on a panel boundary of a prepacked B.
+size_t nc_block(size_t nr) { return kNC / nr * nr; }
+static_assert(kMC % 6 == 0 && kMC % 8 == 0, "MC must be a multiple of every MR");
 
 // Pack the block of outer indices [o0, o0 + on) x k in [k0, k0 + kc) into consecutive kc x TILE panels.
 // Element (o, k) is src[k*ld + o] when k_major, else src[o*ld + k].
@@ -58,6 +63,8 @@ void pack_block(size_t tile, const float* src, size_t ld, bool k_major, size_t o
                 float* dst) {
   switch (tile) {
     case 6: return pack_block_t<6>(src, ld, k_major, o0, on, k0, kc, dst);
+    case 8: return pack_block_t<8>(src, ld, k_major, o0, on, k0, kc, dst);
+    case 12: return pack_block_t<12>(src, ld, k_major, o0, on, k0, kc, dst);
     case 16: return pack_block_t<16>(src, ld, k_major, o0, on, k0, kc, dst);
     default: throw std::logic_error("gemm: no packing routine for this tile");
   }
@@ -95,7 +102,7 @@ WsLayout ws_layout(size_t M, size_t N, size_t K, bool need_a, bool need_b, size_
   const size_t kc = std::max<size_t>(1, std::min(kKC, K));
   WsLayout w;
   w.a_floats = need_a ? round_up(round_up(std::min(kMC, M), mr) * kc, 16) : 0;
-  w.b_floats = need_b ? round_up(round_up(std::min(kNC, N), nr) * kc, 16) : 0;
+  w.b_floats = need_b ? round_up(round_up(std::min(nc_block(nr), N), nr) * kc, 16) : 0;
   w.per_thread = w.a_floats + w.b_floats;
   return w;
 }
@@ -141,8 +148,9 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
     float* buf_a = ws ? ws + size_t(thread) * wl.per_thread : nullptr;
     float* buf_b = buf_a ? buf_a + wl.a_floats : nullptr;
     kernels::GemmUkArgs args = args0;
-    for (size_t jc = n0; jc < n1; jc += kNC) {
-      const size_t nc = std::min(kNC, n1 - jc);
+    const size_t nc_blk = nc_block(nr);
+    for (size_t jc = n0; jc < n1; jc += nc_blk) {
+      const size_t nc = std::min(nc_blk, n1 - jc);
       for (size_t pc = 0;; pc += kc_blk) {
         const size_t kc = std::min(kc_blk, K - pc);
         args.flags = (pc > 0 ? kernels::kGemmLoadC : 0u) | (pc + kc >= K ? kernels::kGemmFinal : 0u);
@@ -253,6 +261,6 @@ size_t workspace_size(size_t M, size_t N, size_t K, int threads, Prepacked prepa
   return 64 + size_t(std::max(threads, 1)) * w.per_thread * sizeof(float);
 }
 
-Blocking blocking() { return {kMC, kKC, kNC}; }
+Blocking blocking() { return {kMC, kKC, nc_block(kernels::active().f32_gemm_nr)}; }
 
 }  // namespace pyrt::gemm

@@ -11,7 +11,7 @@ namespace pyrt::python {
 
 void bind_kernels(py::module_& m) {
   m.def("isa", [] { return std::string(kernels::active().name); },
-        "Name of the kernel table in use: 'avx2' or 'ref'.");
+        "Name of the kernel table in use: 'avx2', 'neon' or 'ref'.");
   m.def("force_reference", &kernels::force_reference, py::arg("on"),
         "Use the scalar reference kernels (as PYRT_KERNELS=ref does).");
   m.def("cpu_features", [] {
@@ -21,6 +21,10 @@ void bind_kernels(py::module_& m) {
     d["fma"] = c.fma;
     d["f16c"] = c.f16c;
     d["sse42"] = c.sse42;
+    d["neon"] = c.neon;
+    d["crc32"] = c.crc32;
+    d["dotprod"] = c.dotprod;
+    d["i8mm"] = c.i8mm;
     return d;
   });
   m.def("crc32c", [](py::object b) {

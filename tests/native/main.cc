@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "harness.h"
+#include "kernels/dispatch.h"
 
 namespace pyrt_test {
 std::vector<Case>& registry() {
@@ -14,6 +15,17 @@ std::string g_golden_dir = "formats/golden";
 
 int main(int argc, char** argv) {
   if (argc > 1) pyrt_test::g_golden_dir = argv[1];
+  // The kernel table run() uses (PYRT_KERNELS=ref forces "ref") and the SIMD table the tests compare
+  // against the reference: scripts (tests/native/run_qemu.sh) check these lines.
+  {
+    namespace k = pyrt::kernels;
+    const k::CpuInfo& c = k::cpu();
+    const k::Table* simd = k::simd_table();
+    std::printf("isa: %s\n", k::active().name);
+    std::printf("simd table tested: %s; cpu:%s%s%s%s%s%s%s%s\n", simd ? simd->name : "none", c.avx2 ? " avx2" : "",
+                c.fma ? " fma" : "", c.f16c ? " f16c" : "", c.sse42 ? " sse4.2" : "", c.neon ? " neon" : "",
+                c.crc32 ? " crc32" : "", c.dotprod ? " dotprod" : "", c.i8mm ? " i8mm" : "");
+  }
   int passed = 0, failed = 0;
   for (auto& c : pyrt_test::registry()) {
     const int before = pyrt_test::g_failures;

@@ -1,6 +1,6 @@
 // fp32 GEMM: every entry point (plain with each transpose, packed A, packed B) and fused epilogue against a
-// naive double-precision triple loop, on edge sizes (1, odd, not multiples of 6/16, K = 0/1, past the
-// MC/KC/NC blocks) with 1, 2 and 3 threads. The SIMD kernel and the reference must agree bit for bit, and
+// naive double-precision triple loop, on edge sizes (1, odd, not multiples of the tile, K = 0/1, past the
+// MC/KC/NC blocks) with 1, 2 and 3 threads, under the platform's table (AVX2 6x16, NEON 8x12). The SIMD kernel and the reference must agree bit for bit, and
 // results must not depend on the thread count.
 #include <cmath>
 #include <cstring>
@@ -150,6 +150,7 @@ void check_problem(size_t M, size_t N, size_t K, Path path, bool ta, bool tb, in
 const size_t kShapes[][3] = {
     {1, 1, 1},   {1, 16, 1},  {6, 16, 4},   {7, 17, 3},   {5, 33, 1},   {13, 31, 17}, {2, 5, 9},
     {1, 100, 64}, {8, 48, 300}, {17, 1, 33}, {150, 40, 37}, {37, 19, 260}, {64, 70, 576}, {3, 2100, 20},
+    {8, 12, 5},  {9, 25, 6},  {24, 36, 2},
 };
 
 }  // namespace
@@ -211,7 +212,7 @@ TEST(gemm_rejects_unfused_activation) {
 
 TEST(gemm_microkernel_matches_reference_directly) {
   // Every (mr, nr, kc) of one tile, with and without LoadC / Final, per-row and per-column bias.
-  const kernels::Table* t = kernels::avx2_table();
+  const kernels::Table* t = kernels::simd_table();
   if (!t) return;
   const kernels::Table& r = kernels::reference();
   CHECK(t->f32_gemm_mr == r.f32_gemm_mr && t->f32_gemm_nr == r.f32_gemm_nr);

@@ -1,4 +1,5 @@
-// Every SIMD kernel against its scalar reference: bit-exact, on edge sizes (0, 1, odd, not a multiple of 8).
+// Every SIMD kernel of the platform (simd_table(): AVX2 on x86-64, NEON on aarch64) against its scalar
+// reference on edge sizes (0, 1, odd, not a multiple of 4/8/16): bit-exact, except the exp-based activations.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -20,7 +21,7 @@ TEST(crc32c_check_value) {
 }
 
 TEST(crc32c_simd_matches_reference) {
-  const kernels::Table* t = kernels::avx2_table();
+  const kernels::Table* t = kernels::simd_table();
   if (!t) return;
   std::mt19937 rng(1);
   std::vector<uint8_t> buf(5000);
@@ -49,10 +50,10 @@ TEST(f16_all_values) {
       CHECK(std::signbit(r[i]) == bool(i & 0x8000));
     }
   }
-  if (const kernels::Table* t = kernels::avx2_table()) {
+  if (const kernels::Table* t = kernels::simd_table()) {
     t->f16_to_f32(h.data(), s.data(), h.size());
     CHECK(std::memcmp(r.data(), s.data(), r.size() * 4) == 0 || [&] {
-      // NaN payloads may differ in the quiet bit between F16C and the reference; compare the rest exactly.
+      // NaN payloads may differ in the quiet bit between the instruction and the reference; the rest exactly.
       for (size_t i = 0; i < r.size(); ++i)
         if (!(std::isnan(r[i]) && std::isnan(s[i])) && std::memcmp(&r[i], &s[i], 4) != 0) return false;
       return true;
@@ -61,7 +62,7 @@ TEST(f16_all_values) {
 }
 
 TEST(dequant_simd_matches_reference) {
-  const kernels::Table* t = kernels::avx2_table();
+  const kernels::Table* t = kernels::simd_table();
   if (!t) return;
   std::mt19937 rng(2);
   for (size_t n : kSizes) {
@@ -105,8 +106,154 @@ TEST(thread_pool_covers_range_once) {
   }
 }
 
+#include <cstdlib>
+#include <limits>
+
+TEST(dispatch_picks_the_platform_table) {
+  const kernels::Table& ref = kernels::reference();
+  const kernels::Table* simd = kernels::simd_table();
+#if defined(__aarch64__)
+  CHECK(kernels::cpu().neon);
+  CHECK(simd != nullptr && std::strcmp(simd->name, "neon") == 0);
+  CHECK(simd == kernels::neon_table());
+  CHECK(kernels::avx2_table() == nullptr);
+  // With the CRC32 instructions (qemu -cpu max and cortex-a72 have them) the table uses them.
+  if (simd) CHECK((simd->crc32c_update != ref.crc32c_update) == kernels::cpu().crc32);
+#elif defined(__x86_64__)
+  CHECK(kernels::neon_table() == nullptr);
+  CHECK(simd == kernels::avx2_table());
+#endif
+  // Panels packed under one table stay valid under the other: same GEMM tile.
+  if (simd) CHECK(simd->f32_gemm_mr == ref.f32_gemm_mr && simd->f32_gemm_nr == ref.f32_gemm_nr);
+  const char* env = std::getenv("PYRT_KERNELS");
+  const bool forced = env && std::strcmp(env, "ref") == 0;
+  CHECK(&kernels::active() == (forced || !simd ? &ref : simd));
+  kernels::force_reference(true);
+  CHECK(&kernels::active() == &ref);
+  kernels::force_reference(forced);
+}
+
+namespace {
+
+// Inputs for the elementwise tests: specials first (so that every SIMD lane position sees some), then
+// random values over the ranges where the functions change (|x| < 1, up to +-20 and beyond exp's range).
+std::vector<float> elementwise_inputs(size_t n, uint32_t seed, bool specials) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float sp[] = {0.f, -0.f, 1.f, -1.f, 0.5f, -0.5f, 1e-3f, -1e-3f, 1e-30f, -1e-30f, 1e-40f, -1e-40f,
+                      0.0625f, -0.0625f, 6.f, -3.f, 3.f, 87.f, -87.f, 88.5f, -88.5f, 100.f, -100.f,
+                      -103.9f, 200.f, -200.f, inf, -inf, nan, -nan};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> unit(-1.f, 1.f), wide(-20.f, 20.f), huge(-120.f, 120.f);
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t ns = sizeof(sp) / sizeof(sp[0]);
+    if (specials && i < ns) x[i] = sp[i];
+    else x[i] = (i % 3 == 0) ? unit(rng) : (i % 3 == 1) ? wide(rng) : huge(rng);
+  }
+  return x;
+}
+
+bool same_float(float a, float b) { return std::memcmp(&a, &b, 4) == 0 || (std::isnan(a) && std::isnan(b)); }
+// fmax/fmin (and so Clip, Max, Min) may return either zero for (-0, +0): C and IEEE 754 leave it open, and
+// x86 glibc, MAXPS and FMAXNM differ. Everything else about them is exact.
+bool same_float_any_zero(float a, float b) { return same_float(a, b) || (a == 0.f && b == 0.f); }
+
+}  // namespace
+
+TEST(unary_simd_matches_reference) {
+  const kernels::Table* t = kernels::simd_table();
+  if (!t) return;
+  const kernels::Table& r = kernels::reference();
+  struct Case {
+    ActParams a;
+    bool exact;  // bit-exact with the reference (NaN payloads aside)
+  };
+  const Case cases[] = {
+      {{Act::kNone}, true},           {{Act::kRelu}, true},
+      {{Act::kClip, -0.5f, 0.75f}, true}, {{Act::kClip, 0.f, 6.f}, true},
+      {{Act::kLeakyRelu, 0.1f}, true}, {{Act::kNeg}, true},
+      {{Act::kAbs}, true},            {{Act::kSqrt}, true},
+      {{Act::kSigmoid}, false},       {{Act::kTanh}, false},
+      {{Act::kSilu}, false},          {{Act::kExp}, false},
+      {{Act::kHardSigmoid, 0.2f, 0.5f}, false}, {{Act::kHardSwish}, false},
+      {{Act::kGelu}, false},          {{Act::kGeluTanh}, false},
+  };
+  for (const Case& c : cases) {
+    double worst = 0;
+    int bad = 0;
+    for (size_t n : kSizes) {
+      if (n == 0) {  // must not touch the buffers
+        t->unary(c.a, nullptr, nullptr, 0);
+        continue;
+      }
+      const std::vector<float> x = elementwise_inputs(n, uint32_t(n * 31 + int(c.a.act)), true);
+      std::vector<float> want(n), got(n), inplace = x;
+      r.unary(c.a, x.data(), want.data(), n);
+      t->unary(c.a, x.data(), got.data(), n);
+      t->unary(c.a, inplace.data(), inplace.data(), n);  // x == y is allowed
+      for (size_t i = 0; i < n; ++i) {
+        if (!same_float(got[i], inplace[i])) ++bad;
+        if (c.exact || same_float(got[i], want[i])) {
+          const bool same = c.a.act == Act::kClip ? same_float_any_zero(got[i], want[i]) : same_float(got[i], want[i]);
+          if (!same && bad++ < 3)
+            std::fprintf(stderr, "  act %d x=%.9g: got %.9g want %.9g\n", int(c.a.act), x[i], got[i], want[i]);
+          continue;
+        }
+        // exp-based: 4e-6 relative (a few ulp; tanh's reference is itself ~1 ulp), or both below FLT_MIN
+        // (sigmoid of -100 underflows differently), and NaN exactly where the reference has NaN.
+        // hard_sigmoid / hard_swish: p0 x + p1 with or without FMA differs by ~1 ulp of p1, an absolute
+        // error (relative is unbounded where the result crosses 0): 2 ulp of 1, times |x| for hard_swish.
+        const double d = std::fabs(double(got[i]) - double(want[i]));
+        const double rel = d / std::max(std::fabs(double(want[i])), 1e-30);
+        const bool hard = c.a.act == Act::kHardSigmoid || c.a.act == Act::kHardSwish;
+        const double abs_tol = hard ? 2.4e-7 * std::max(1.0, std::fabs(double(x[i]))) : 0.0;
+        const bool ok = !std::isnan(got[i]) && !std::isnan(want[i]) &&
+                        (rel <= 4e-6 || d <= abs_tol ||
+                         (std::fabs(want[i]) < 1.2e-38f && std::fabs(got[i]) < 1.2e-38f));
+        if (ok) {
+          if (std::fabs(want[i]) >= 1.2e-38f && !hard) worst = std::max(worst, rel);
+        } else if (bad++ < 3) {
+          std::fprintf(stderr, "  act %d x=%.9g: got %.9g want %.9g\n", int(c.a.act), x[i], got[i], want[i]);
+        }
+      }
+    }
+    if (!c.exact && worst > 0)
+      std::printf("  %s act %d: max relative difference %.2g\n", t->name, int(c.a.act), worst);
+    CHECK(bad == 0);
+  }
+}
+
+TEST(binary_simd_matches_reference) {
+  const kernels::Table* t = kernels::simd_table();
+  if (!t) return;
+  const kernels::Table& r = kernels::reference();
+  for (int op = kernels::kAdd; op <= kernels::kMin; ++op)
+    for (size_t n : kSizes) {
+      if (n == 0) continue;
+      const std::vector<float> a = elementwise_inputs(n, uint32_t(n + 100 * op), true);
+      std::vector<float> b = elementwise_inputs(n, uint32_t(n + 100 * op + 7), false);
+      // Specials in b too, at other positions than in a (NaN/inf/zero against numbers and each other).
+      for (size_t i = 0; i < n; i += 5) b[i] = a[(i * 7) % n];
+      if (op == kernels::kPow)
+        for (auto& v : b) v = std::nearbyint(std::fmod(v, 4.f));  // keep pow finite and meaningful
+      for (size_t as : {0, 1})
+        for (size_t bs : {0, 1}) {
+          std::vector<float> want(n), got(n);
+          r.binary(op, a.data(), as, b.data(), bs, want.data(), n);
+          t->binary(op, a.data(), as, b.data(), bs, got.data(), n);
+          int bad = 0;
+          for (size_t i = 0; i < n; ++i)
+            if (!(op >= kernels::kMax ? same_float_any_zero(got[i], want[i]) : same_float(got[i], want[i])) &&
+                bad++ < 3)
+              std::fprintf(stderr, "  op %d a=%.9g b=%.9g: got %.9g want %.9g\n", op, a[i * as], b[i * bs],
+                           got[i], want[i]);
+          CHECK(bad == 0);
+        }
+    }
+}
+
 TEST(dwconv_simd_matches_reference) {
-  const pyrt::kernels::Table* t = pyrt::kernels::avx2_table();
+  const pyrt::kernels::Table* t = pyrt::kernels::simd_table();
   if (!t) return;
   std::mt19937 rng(7);
   for (int rep = 0; rep < 300; ++rep) {

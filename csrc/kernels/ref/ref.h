@@ -17,8 +17,11 @@ void dwconv(const DwConvParams& p, const float* x, const float* w, float bias, f
 float act_one(const ActParams& a, float x);
 void unary(const ActParams& a, const float* x, float* y, size_t n);
 void binary(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
-// f32 GEMM microkernel, 6x16 tile (see GemmUkArgs in dispatch.h): scalar std::fma chains.
+// f32 GEMM microkernels (see GemmUkArgs in dispatch.h): scalar std::fma chains. One per SIMD tile, so that
+// the reference reads the same packed panels: 6x16 (AVX2), 8x12 (NEON).
 void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                   const GemmUkArgs& args);
+void f32_gemm_8x12(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                    const GemmUkArgs& args);
 // The epilogue of one element (bias already added), shared by every kernel's scalar tail.
 float gemm_activate(float x, const GemmUkArgs& args);

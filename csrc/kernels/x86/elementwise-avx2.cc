@@ -10,9 +10,12 @@
 namespace pyrt::kernels::x86 {
 namespace {
 
-// exp(x) for x in [-87.3, 88.7]: x = n ln2 + r, |r| <= ln2/2, exp(r) by a Taylor/minimax polynomial.
+// exp(x): x = n ln2 + r, |r| <= ln2/2, exp(r) by a Taylor/minimax polynomial. x is clamped to [-104, 89]
+// (beyond, exp rounds to 0 / inf in f32) and 2^n applied as 2^h 2^(n-h), h = floor(n/2), both normal for
+// n in [-150, 128]: results round once into the subnormal range, and overflow to inf past ln(FLT_MAX).
 inline __m256 exp256(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+  // MAXPS/MINPS return the 2nd operand when one is NaN: x goes 2nd so that NaN propagates (as std::exp).
+  x = _mm256_min_ps(_mm256_set1_ps(89.f), _mm256_max_ps(_mm256_set1_ps(-104.f), x));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 split in two for accuracy
@@ -24,8 +27,10 @@ inline __m256 exp256(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  const __m256i ni = _mm256_cvtps_epi32(n), h = _mm256_srai_epi32(ni, 1), bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
 inline __m256 sigmoid256(__m256 x) {
@@ -97,6 +102,9 @@ void binary_avx2(int op, const float* a, size_t as, const float* b, size_t bs, f
       case kMax: r = _mm256_max_ps(va, vb); break;
       default: r = _mm256_min_ps(va, vb); break;
     }
+    // fmax/fmin return the number when one operand is NaN; MAXPS/MINPS return vb, which is right when va
+    // is NaN, so only a NaN in vb needs fixing.
+    if (op >= kMax) r = _mm256_blendv_ps(r, va, _mm256_cmp_ps(vb, vb, _CMP_UNORD_Q));
     _mm256_storeu_ps(y + i, r);
   }
   ref::binary(op, a + i * as, as, b + i * bs, bs, y + i, n - i);

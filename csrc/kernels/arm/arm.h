@@ -1,0 +1,21 @@
+// AArch64 kernels. NEON (Advanced SIMD) is baseline on AArch64, so the NEON files need no extra flags;
+// crc32c-armv8.cc is compiled with -march=armv8-a+crc and called only when getauxval reports HWCAP_CRC32.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/activation.h"
+#include "kernels/dispatch.h"
+
+namespace pyrt::kernels::arm {
+
+uint32_t crc32c_update_armv8(uint32_t crc, const uint8_t* p, size_t n);
+void f16_to_f32_neon(const uint16_t* in, float* out, size_t n);
+void dequant_i8_neon(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
+void dequant_i4_neon(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
+void unary_neon(const ActParams& a, const float* x, float* y, size_t n);
+void binary_neon(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
+void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                        const GemmUkArgs& args);
+
+}  // namespace pyrt::kernels::arm

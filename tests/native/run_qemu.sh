@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Cross-build the native tests for aarch64 (Release, static) into build/aarch64 and run them under
+# qemu-user: with -cpu max (CRC32, dotprod, i8mm) and -cpu cortex-a72 (ARMv8.0 + CRC32, no dotprod), where
+# the NEON table must be the one chosen and tested, and with PYRT_KERNELS=ref, where the reference must be.
+# Needs: apt-get install g++-aarch64-linux-gnu qemu-user-static. PYRT_MUTATIONS (mutations per golden
+# file, default 300, under a second under qemu) and PYRT_JOBS (default 2) are honoured.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+for tool in aarch64-linux-gnu-g++ qemu-aarch64-static; do
+  if ! command -v "$tool" > /dev/null; then
+    echo "run_qemu.sh: $tool not found (apt-get install g++-aarch64-linux-gnu qemu-user-static)" >&2
+    exit 2
+  fi
+done
+
+build=build/aarch64
+gen=()
+command -v ninja > /dev/null && [[ ! -f $build/CMakeCache.txt ]] && gen=(-G Ninja)
+echo "== cross-build for aarch64 into $build"
+cmake --no-warn-unused-cli -S . -B "$build" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
+      -DCMAKE_BUILD_TYPE=Release -DPYRT_BUILD_TESTS=ON -DPYRT_STATIC_TESTS=ON > /dev/null
+cmake --build "$build" -j "${PYRT_JOBS:-2}" --target pyrt_native_tests > /dev/null
+
+failed=0
+# run WANT_ISA CPU [ENV=VALUE...]: one test run; it fails on a failed test or on another kernel table.
+run() {
+  local want=$1 cpu=$2
+  shift 2
+  echo "== qemu-aarch64 -cpu $cpu ${*:-} (expecting isa: $want)"
+  local out rc=0
+  out=$(env -u PYRT_KERNELS "$@" qemu-aarch64-static -cpu "$cpu" "./$build/pyrt_native_tests" formats/golden 2>&1) ||
+    rc=$?
+  grep -v '^PASS ' <<< "$out" || true
+  local isa
+  isa=$(sed -n 's/^isa: //p' <<< "$out")
+  if [[ $rc -ne 0 ]]; then
+    echo "run_qemu.sh: FAILED on -cpu $cpu ${*:-} (exit $rc)"
+    failed=1
+  elif [[ $isa != "$want" ]]; then
+    echo "run_qemu.sh: FAILED on -cpu $cpu ${*:-}: kernel table '$isa' chosen, expected '$want'"
+    failed=1
+  fi
+}
+
+run neon max
+run neon cortex-a72
+run ref cortex-a72 PYRT_KERNELS=ref
+
+if [[ $failed -ne 0 ]]; then
+  echo "run_qemu.sh: aarch64 native tests FAILED"
+  exit 1
+fi
+echo "run_qemu.sh: aarch64 native tests passed (neon on -cpu max and cortex-a72, ref forced)"
