@@ -78,10 +78,10 @@ const Table kAvx2 = {"avx2", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86
 // from qemu's cortex-a72 model): without them the NEON table keeps the table-driven CRC.
 const Table kNeon = {"neon", ref::crc32c_update, arm::f16_to_f32_neon, arm::dequant_i8_neon,
                      arm::dequant_i4_neon, arm::unary_neon, arm::binary_neon, arm::f32_gemm_8x12_neon, 8, 12,
-                     ref::dwconv};  // no NEON depthwise kernel yet
+                     arm::dwconv_neon};
 const Table kNeonCrc = {"neon", arm::crc32c_update_armv8, arm::f16_to_f32_neon, arm::dequant_i8_neon,
                         arm::dequant_i4_neon, arm::unary_neon, arm::binary_neon, arm::f32_gemm_8x12_neon, 8, 12,
-                        ref::dwconv};
+                        arm::dwconv_neon};
 #endif
 
 std::atomic<int> g_forced{-1};  // -1: read PYRT_KERNELS once; 0: best; 1: reference

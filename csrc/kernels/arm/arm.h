@@ -15,6 +15,7 @@ void dequant_i8_neon(const int8_t* q, size_t n, int32_t zp, float scale, float* 
 void dequant_i4_neon(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
 void unary_neon(const ActParams& a, const float* x, float* y, size_t n);
 void binary_neon(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
+void dwconv_neon(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                         const GemmUkArgs& args);
 
