@@ -10,4 +10,16 @@ from .graph import Graph  # noqa: E402
 from .model import Model, load  # noqa: E402
 from .session import Session, supported_ops  # noqa: E402
 
-__all__ = ["__version__", "FormatError", "Graph", "Model", "Session", "load", "supported_ops"]
+
+
+def __getattr__(name):
+    # The exporters import torch/onnx; load them only when asked for.
+    if name in ("export", "export_onnx", "ExportError"):
+        import importlib
+        _export = importlib.import_module(".export", __name__)
+        return _export if name == "export" else getattr(_export, name)
+    raise AttributeError(f"module 'pyruntime' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "FormatError", "Graph", "Model", "Session", "load", "supported_ops", "export",
+           "export_onnx"]

@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 
 
 def _fmt_bytes(n: int) -> str:
@@ -91,6 +92,21 @@ def demo_writer():
 
 
 def cmd_demo(args) -> int:
+    if args.format_only:
+        return _demo_format(args)
+    try:
+        import torch  # noqa: F401
+        from efficientnet_lite_pytorch import EfficientNet  # noqa: F401
+        import skimage  # noqa: F401
+    except ImportError as e:
+        print(f"pyruntime demo needs the demo extras ({e.name} is missing): pip install '.[demo]'\n"
+              "(or run `pyruntime demo --format-only`, which needs nothing else)", file=sys.stderr)
+        return 2
+    from .demo import run_demo
+    return run_demo(args.output)
+
+
+def _demo_format(args) -> int:
     import numpy as np
     from . import load
     w, src = demo_writer()
@@ -101,10 +117,79 @@ def cmd_demo(args) -> int:
     print()
     print(inspect_table(model))
     print()
-    print("max |decoded - original| through the C++ reader:")
+    print("rms error of the decoded weights relative to their rms, through the C++ reader:")
     for t in model.tensors:
         ref = src["pruned"] if "csr" in t.name else src["base"]
-        print(f"  {t.name:14s} {np.abs(model.tensor(t.name) - ref).max():.4f}")
+        err = np.sqrt(np.mean((model.tensor(t.name) - ref) ** 2)) / np.sqrt(np.mean(ref ** 2))
+        print(f"  {t.name:14s} {err:.4f}")
+    return 0
+
+
+def _parse_shape(s: str):
+    return [int(v) for v in s.split(",")]
+
+
+def cmd_export(args) -> int:
+    from .export import export, export_onnx
+    t0 = time.perf_counter()
+    src = args.source
+    if src.endswith(".onnx") or os.path.isfile(src):
+        _progress(f"importing {src}")
+        n = export_onnx(src, args.output)
+    else:
+        import importlib
+        import torch
+        if ":" not in src:
+            print("pyruntime export: give an .onnx file or module:factory for a PyTorch model", file=sys.stderr)
+            return 2
+        mod, fn = src.split(":", 1)
+        sys.path.insert(0, os.getcwd())
+        model = getattr(importlib.import_module(mod), fn)()
+        if not args.input_shape:
+            print("pyruntime export: PyTorch models need --input-shape (e.g. 1,3,224,224)", file=sys.stderr)
+            return 2
+        inputs = tuple(torch.randn(*_parse_shape(s)) for s in args.input_shape)
+        _progress(f"tracing {src} on input shape(s) {', '.join(args.input_shape)}")
+        n = export(model, inputs, args.output)
+    _progress(f"wrote {args.output} ({_fmt_bytes(n)}) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _progress(msg: str):
+    print(f"[pyruntime] {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+    from .session import Session
+    s = Session(args.model, num_threads=args.threads)
+    given = {}
+    for spec_ in args.input or []:
+        name, _, path = spec_.partition("=")
+        given[name] = np.load(path)
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for name, dt, dims in s.inputs:
+        if name in given:
+            feeds[name] = given[name]
+        else:
+            shape = [args.batch if d < 0 else d for d in dims]
+            feeds[name] = (rng.standard_normal(shape).astype(np.float32) if dt == "f32"
+                           else rng.integers(0, 2, shape).astype(np.dtype({"i64": np.int64, "i32": np.int32}.get(dt, np.float32))))
+    outs = s.run(feeds)
+    times = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        s.run(feeds)
+        times.append(time.perf_counter() - t)
+    for (name, _, _), o in zip(s.outputs, outs):
+        flat = o.reshape(-1)
+        print(f"{name}: shape {tuple(o.shape)} {o.dtype}, mean {flat.mean():.6g}, min {flat.min():.6g}, "
+              f"max {flat.max():.6g}, first {np.array2string(flat[:5], precision=5)}")
+    if times:
+        ms = np.array(times) * 1e3
+        print(f"latency over {args.runs} runs ({s.num_threads} threads, isa {s.isa}): median {np.median(ms):.3f} ms, "
+              f"min {ms.min():.3f} ms, max {ms.max():.3f} ms")
     return 0
 
 
@@ -115,9 +200,24 @@ def main(argv=None) -> int:
     pi.add_argument("model")
     pi.add_argument("--verify", action="store_true", help="check every CRC and index now")
     pi.set_defaults(fn=cmd_inspect)
-    pd = sub.add_parser("demo", help="write a model with every encoding and inspect it")
-    pd.add_argument("-o", "--output", help="where to write the demo model (default: a temporary directory)")
+    pd = sub.add_parser("demo", help="export the trained EfficientNet-Lite0, run it, print a comparison table")
+    pd.add_argument("-o", "--output", help="where to write the model (default: a temporary directory)")
+    pd.add_argument("--format-only", action="store_true",
+                    help="instead: write a model with every weight encoding and print its tensor table")
     pd.set_defaults(fn=cmd_demo)
+    pe = sub.add_parser("export", help="convert an ONNX file or a PyTorch model (module:factory) to .pyrt")
+    pe.add_argument("source", help="model.onnx, or module:factory returning a torch.nn.Module")
+    pe.add_argument("-o", "--output", required=True)
+    pe.add_argument("--input-shape", action="append", help="PyTorch: example input shape, e.g. 1,3,224,224 "
+                    "(repeat for several inputs; the first dim is exported as a dynamic batch)")
+    pe.set_defaults(fn=cmd_export)
+    pr = sub.add_parser("run", help="run a model on random (or .npy) inputs; print outputs and timing")
+    pr.add_argument("model")
+    pr.add_argument("--input", action="append", help="name=file.npy (default: random)")
+    pr.add_argument("--runs", type=int, default=10)
+    pr.add_argument("--threads", type=int, default=None)
+    pr.add_argument("--batch", type=int, default=1, help="size of dynamic dims for random inputs")
+    pr.set_defaults(fn=cmd_run)
     args = p.parse_args(argv)
     from .format.errors import FormatError
     try:
@@ -126,6 +226,9 @@ def main(argv=None) -> int:
         print(f"pyruntime: invalid model file: {e}", file=sys.stderr)
         return 2
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        print(f"pyruntime: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, NotImplementedError) as e:
         print(f"pyruntime: {e}", file=sys.stderr)
         return 2
 

@@ -20,6 +20,7 @@ enum class Act : uint8_t {
   kSqrt,
   kNeg,
   kAbs,
+  kErf,
   kCount
 };
 

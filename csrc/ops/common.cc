@@ -70,6 +70,7 @@ ActParams activation_for_op(const NodeContext& ctx) {
   else if (t == "Sqrt") a.act = Act::kSqrt;
   else if (t == "Neg") a.act = Act::kNeg;
   else if (t == "Abs") a.act = Act::kAbs;
+  else if (t == "Erf") a.act = Act::kErf;
   else if (t == "Identity" || t == "Dropout") a.act = Act::kNone;
   else ctx.fail("not an activation");
   return a;

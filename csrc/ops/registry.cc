@@ -41,6 +41,7 @@ const Entry kOps[] = {
     {"Clip", ops::make_unary},         {"Concat", ops::make_concat},
     {"Conv", ops::make_conv},          {"ConvTranspose", ops::make_conv_transpose},
     {"Div", ops::make_binary},         {"Dropout", ops::make_unary},
+    {"Erf", ops::make_unary},
     {"Exp", ops::make_unary},          {"Flatten", ops::make_reshape},
     {"Gather", ops::make_gather},      {"Gelu", ops::make_unary},
     {"Gemm", ops::make_gemm},          {"GlobalAveragePool", ops::make_global_pool},

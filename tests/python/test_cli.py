@@ -56,7 +56,7 @@ def test_inspect_bad_file_message(tmp_path):
 
 
 def test_demo_runs(tmp_path):
-    r = run_cli("demo", "-o", str(tmp_path / "d.pyrt"))
+    r = run_cli("demo", "--format-only", "-o", str(tmp_path / "d.pyrt"))
     assert r.returncode == 0, r.stderr
     assert "fc.csr90.i4" in r.stdout and "total" in r.stdout
 

@@ -26,6 +26,7 @@ float act_one(const ActParams& a, float x) {
     case Act::kSqrt: return std::sqrt(x);
     case Act::kNeg: return -x;
     case Act::kAbs: return std::fabs(x);
+    case Act::kErf: return std::erf(x);
     default: return x;
   }
 }

@@ -1,0 +1,56 @@
+"""Exporters: PyTorch modules and ONNX models to .pyrt, through one IR, one set of passes and one writer.
+
+    pyruntime.export(model, example_inputs, "model.pyrt")
+    pyruntime.export_onnx("model.onnx", "model.pyrt")
+
+torch and onnx are imported here only, never by `import pyruntime` or by running a model.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+from .ir import IR, ExportError, Node
+from .passes import DEFAULT as DEFAULT_PASSES, run_passes
+
+_COMPRESSION = ()   # compression options (quantize, prune, ...) are accepted by name once implemented
+
+
+def _check_compression(options: dict):
+    unknown = [k for k in options if k not in _COMPRESSION]
+    if unknown:
+        raise TypeError(f"unsupported export option(s): {', '.join(sorted(unknown))}")
+
+
+def onnx_to_ir(onnx_model) -> IR:
+    from .onnx_import import from_onnx
+    return run_passes(from_onnx(onnx_model))
+
+
+def export_onnx(onnx_model, path, *, name: str = "", **compression) -> int:
+    """Converts an ONNX model (ModelProto, path or bytes; opset >= 9) to a .pyrt file. Returns its size."""
+    _check_compression(compression)
+    from .emit import to_graph
+    ir = onnx_to_ir(onnx_model)
+    return to_graph(ir, name).save(path)
+
+
+def export(model, example_inputs, path, *, input_names=None, output_names=None, dynamic_batch: bool = True,
+           name: str = "", **compression) -> int:
+    """Converts a torch.nn.Module (traced on `example_inputs`) to a .pyrt file. Returns its size."""
+    _check_compression(compression)
+    from .torch_frontend import to_onnx_bytes
+    blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch)
+    return export_onnx(blob, path, name=name or type(model).__name__)
+
+
+class _CallableModule(types.ModuleType):
+    """`pyruntime.export(...)` works even after this subpackage replaced the lazy function of that name."""
+
+    def __call__(self, *args, **kwargs):
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+__all__ = ["export", "export_onnx", "onnx_to_ir", "IR", "Node", "ExportError", "DEFAULT_PASSES", "run_passes"]

@@ -1,0 +1,78 @@
+"""IR -> .pyrt, through the graph builder (which also infers and records the output shapes)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .ir import IR, ExportError
+
+
+def _attr(v):
+    if isinstance(v, np.ndarray):
+        if v.ndim == 0:
+            return v.item()
+        return v.tolist()
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def check_supported(ir: IR):
+    from ..session import supported_ops
+    ok = set(supported_ops())
+    for n in ir.nodes:
+        if n.op not in ok:
+            raise ExportError(f"unsupported operator '{n.op}' in {n.where()}; the runtime supports: "
+                              f"{', '.join(sorted(ok))}")
+
+
+def to_graph(ir: IR, name: str = ""):
+    from ..graph import Graph
+    check_supported(ir)
+    g = Graph(name or ir.name)
+    vals = {}
+    used_names = set()
+
+    def const(v):
+        if v not in vals:
+            arr = np.asarray(ir.consts[v])
+            if arr.dtype == np.float64 or arr.dtype == np.float16:
+                arr = arr.astype(np.float32)
+            tname = re.sub(r"\s", "_", v) or "const"
+            while tname in used_names:
+                tname += "_"
+            used_names.add(tname)
+            vals[v] = g.const(arr, tname)
+        return vals[v]
+
+    for nm, dt, shape in ir.inputs:
+        vals[nm] = g.input(nm, [None if d < 0 else d for d in shape], dt)
+    for n in ir.nodes:
+        ins = []
+        for i in n.inputs:
+            if not i:
+                ins.append(None)
+            elif i in vals:
+                ins.append(vals[i])
+            elif i in ir.consts:
+                ins.append(const(i))
+            else:
+                raise ExportError(f"{n.where()} reads '{i}', which nothing defines")
+        attrs = {k: _attr(v) for k, v in n.attrs.items()}
+        for k, v in attrs.items():
+            if not isinstance(v, (int, float, str, list, bool)):
+                raise ExportError(f"{n.where()}: attribute '{k}' of type {type(v).__name__} is not supported")
+        out = g.op(n.op, *ins, outputs=len(n.outputs), name=n.name, **attrs)
+        for o, v in zip(n.outputs, out if isinstance(out, tuple) else (out,)):
+            vals[o] = v
+    for v, ext in ir.outputs:
+        if v in vals:
+            g.output(vals[v], ext)
+        elif v in ir.consts:
+            g.output(const(v), ext)
+        else:
+            raise ExportError(f"output '{ext}' is not computed by the graph")
+    return g

@@ -1,0 +1,298 @@
+"""Graph passes on the IR. Each one preserves the model's outputs (tests check every pass on real models):
+
+fold_constants      evaluate nodes whose inputs are all constants (shape arithmetic, padding computations)
+remove_identities   drop Identity / Dropout / no-op Reshape-Cast
+fold_batchnorm      BatchNormalization after Conv / ConvTranspose / Gemm folded into its weights and bias
+fold_pad_into_conv  a zero Pad of the spatial dims merged into the following Conv's pads
+fuse_silu           x * Sigmoid(x) -> Silu
+fuse_activations    Relu, Clip, LeakyRelu, Sigmoid, Tanh, Silu, HardSwish, HardSigmoid folded into the
+                    preceding Conv / ConvTranspose / Gemm / Add as its `activation` attribute
+eliminate_dead      drop nodes and constants nothing uses
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import IR, Node
+
+# A dynamic dimension read by Shape is carried through shape arithmetic as a sentinel value; a Reshape that
+# copies it to the same position becomes a 0 ("keep this dimension"), anything else is left unfolded.
+_SENT = -(1 << 50)
+
+
+def _is_sent(a) -> bool:
+    a = np.asarray(a)
+    return a.dtype.kind == "i" and bool((a <= _SENT + 64).any())
+
+
+def _onnx_slice(x, starts, ends, axes, steps):
+    sl = [slice(None)] * x.ndim
+    axes = range(len(starts)) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        sl[int(a)] = slice(int(s), int(e), int(st))
+    return x[tuple(sl)]
+
+
+_NP_DT = {1: np.float32, 10: np.float16, 3: np.int8, 2: np.uint8, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}
+
+
+def _eval(n: Node, ins: list, ir: IR):
+    """numpy value(s) of a node over constant inputs, or None when it cannot be folded."""
+    a = n.attrs
+    x = ins[0] if ins else None
+    op = n.op
+    moves = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Identity", "Reshape", "Transpose"}
+    if op not in moves and any(i is not None and _is_sent(i) for i in ins):
+        return None
+    if op == "Shape":
+        shp = getattr(ir, "shapes", {}).get(n.inputs[0])
+        if shp is None:
+            return None
+        s = np.array([d if d >= 0 else _SENT + i for i, d in enumerate(shp)], np.int64)
+        return s[a.get("start", 0):a.get("end", len(s))] if ("start" in a or "end" in a) else s
+    if op == "Cast":
+        return x.astype(_NP_DT[a["to"]]) if not _is_sent(x) or a["to"] == 7 else x
+    if op == "Gather":
+        return np.take(x, ins[1].astype(np.int64), axis=a.get("axis", 0))
+    if op == "Unsqueeze":
+        axes = a.get("axes", None) if len(ins) < 2 else ins[1]
+        out = x
+        for ax in sorted(int(v) % (x.ndim + len(axes)) for v in axes):
+            out = np.expand_dims(out, ax)
+        return out
+    if op == "Squeeze":
+        axes = a.get("axes", None) if len(ins) < 2 else ins[1]
+        return np.squeeze(x, tuple(int(v) for v in axes) if axes is not None else None)
+    if op == "Concat":
+        return np.concatenate([np.asarray(i) for i in ins], axis=a["axis"])
+    if op == "Slice":
+        if "starts" in a:
+            return _onnx_slice(x, a["starts"], a["ends"], a.get("axes"), None)
+        return _onnx_slice(x, ins[1], ins[2], ins[3] if len(ins) > 3 else None, ins[4] if len(ins) > 4 else None)
+    if op == "Reshape":
+        if _is_sent(ins[1]):
+            return None
+        shape = [d if d != 0 else x.shape[i] for i, d in enumerate(ins[1].tolist())]
+        return x.reshape(shape)
+    if op == "Transpose":
+        return np.transpose(x, a.get("perm"))
+    if op == "ConstantOfShape":
+        v = a.get("value", np.zeros(1, np.float32))
+        return np.full(tuple(int(d) for d in x), np.asarray(v).reshape(-1)[0], dtype=np.asarray(v).dtype)
+    if op in ("Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min"):
+        f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Pow": np.power, "Equal": np.equal,
+             "Less": np.less, "Greater": np.greater, "Max": np.maximum, "Min": np.minimum}.get(op)
+        if op == "Div":
+            return (x // ins[1]) if x.dtype.kind in "iu" else (x / ins[1]).astype(x.dtype)
+        r = f(x, ins[1])
+        return r.astype(x.dtype) if r.dtype.kind == "f" else r
+    if op in ("Neg", "Sqrt", "Exp", "Floor", "Ceil", "Abs", "Reciprocal"):
+        f = {"Neg": np.negative, "Sqrt": np.sqrt, "Exp": np.exp, "Floor": np.floor, "Ceil": np.ceil, "Abs": np.abs,
+             "Reciprocal": np.reciprocal}[op]
+        return f(x).astype(x.dtype)
+    if op == "Range":
+        return np.arange(x, ins[1], ins[2]).astype(x.dtype)
+    if op == "Where":
+        return np.where(ins[0], ins[1], ins[2])
+    if op == "Expand":
+        return (x * np.ones(tuple(int(d) for d in ins[1]), x.dtype))
+    return None
+
+
+def fold_constants(ir: IR) -> IR:
+    changed = True
+    while changed:
+        changed = False
+        keep = []
+        for n in ir.nodes:
+            ins = [ir.consts.get(i) if i else None for i in n.inputs]
+            foldable = n.op == "Shape" or all(i is None or v is not None for i, v in zip(n.inputs, ins))
+            out = _eval(n, ins, ir) if foldable and n.inputs and len(n.outputs) == 1 else None
+            if out is not None:
+                ir.consts[n.outputs[0]] = np.asarray(out)
+                changed = True
+            else:
+                keep.append(n)
+        ir.nodes = keep
+    # A Reshape whose target copies a dynamic dimension in place: that entry becomes 0 (copy the input dim).
+    for n in ir.nodes:
+        if n.op == "Reshape" and len(n.inputs) > 1 and _is_sent(ir.consts.get(n.inputs[1], np.zeros(0))):
+            shape = ir.consts[n.inputs[1]].copy()
+            for j, d in enumerate(shape):
+                if d <= _SENT + 64 and d - _SENT == j:
+                    shape[j] = 0
+            if not _is_sent(shape):
+                name = ir.fresh(n.inputs[1] + "_static")
+                ir.consts[name] = shape
+                n.inputs = [n.inputs[0], name]
+    return ir
+
+
+def _replace_uses(ir: IR, old: str, new: str):
+    ir.rename(old, new)
+
+
+def remove_identities(ir: IR) -> IR:
+    keep = []
+    for n in ir.nodes:
+        if n.op in ("Identity", "Dropout") and n.inputs and n.inputs[0]:
+            # Dropout's optional mask output must be unused
+            if n.op == "Dropout" and len(n.outputs) > 1 and n.outputs[1] and any(
+                    n.outputs[1] in m.inputs for m in ir.nodes):
+                keep.append(n)
+                continue
+            _replace_uses(ir, n.outputs[0], n.inputs[0])
+            continue
+        keep.append(n)
+    ir.nodes = keep
+    return ir
+
+
+def _single_use(ir: IR, value: str, cons: dict) -> bool:
+    return len(cons.get(value, [])) == 1 and value not in {v for v, _ in ir.outputs}
+
+
+def fold_batchnorm(ir: IR) -> IR:
+    prod, cons = ir.producers(), ir.consumers()
+    drop = set()
+    for bn in ir.nodes:
+        if bn.op != "BatchNormalization" or len(bn.outputs) > 1 and any(bn.outputs[1:]):
+            continue
+        p = prod.get(bn.inputs[0])
+        params = [ir.const(i) for i in bn.inputs[1:5]]
+        if p is None or p.op not in ("Conv", "ConvTranspose") or any(v is None for v in params):
+            continue
+        if not _single_use(ir, bn.inputs[0], cons) or ir.const(p.inputs[1]) is None or "activation" in p.attrs:
+            continue
+        scale, bias, mean, var = (v.astype(np.float64) for v in params)
+        s = scale / np.sqrt(var + bn.attrs.get("epsilon", 1e-5))
+        w = ir.consts[p.inputs[1]].astype(np.float64)
+        if p.op == "Conv":
+            w = w * s.reshape(-1, *([1] * (w.ndim - 1)))
+        else:  # ConvTranspose weight [Cin, Cout/g, ...]: output channel c = g*(Cout/g) + j
+            g = p.attrs.get("group", 1)
+            cg = w.shape[1]
+            w = (w.reshape(g, -1, cg, *w.shape[2:]) * s.reshape(g, 1, cg, *([1] * (w.ndim - 2)))).reshape(w.shape)
+        b = ir.const(p.inputs[2]) if len(p.inputs) > 2 and p.inputs[2] else np.zeros(len(s))
+        b = (b.astype(np.float64) - mean) * s + bias
+        wn, bname = ir.fresh(p.inputs[1] + "_bnfold"), ir.fresh(bn.name + "_bias")
+        ir.consts[wn], ir.consts[bname] = w.astype(np.float32), b.astype(np.float32)
+        p.inputs = [p.inputs[0], wn, bname]
+        _replace_uses(ir, bn.outputs[0], p.outputs[0])
+        drop.add(id(bn))
+    ir.nodes = [n for n in ir.nodes if id(n) not in drop]
+    return ir
+
+
+def fuse_silu(ir: IR) -> IR:
+    prod, cons = ir.producers(), ir.consumers()
+    drop = set()
+    for n in ir.nodes:
+        if n.op != "Mul" or len(n.inputs) != 2:
+            continue
+        for a, b in ((0, 1), (1, 0)):
+            s = prod.get(n.inputs[b])
+            if s is not None and s.op == "Sigmoid" and s.inputs[0] == n.inputs[a] and _single_use(ir, s.outputs[0], cons):
+                n.op, n.inputs, n.attrs = "Silu", [n.inputs[a]], {}
+                drop.add(id(s))
+                break
+    ir.nodes = [n for n in ir.nodes if id(n) not in drop]
+    return ir
+
+
+def _activation_of(n: Node, ir: IR):
+    """The fused-activation attributes equivalent to node n, or None."""
+    if n.op == "Relu":
+        return {"activation": "relu"}
+    if n.op == "Clip":
+        lo = n.attrs.get("min", -3.4e38) if len(n.inputs) < 2 or not n.inputs[1] else ir.const(n.inputs[1])
+        hi = n.attrs.get("max", 3.4e38) if len(n.inputs) < 3 or not n.inputs[2] else ir.const(n.inputs[2])
+        if lo is None or hi is None:
+            return None
+        lo, hi = float(np.asarray(lo).reshape(-1)[0]), float(np.asarray(hi).reshape(-1)[0])
+        if lo == 0.0 and hi == 6.0:
+            return {"activation": "relu6"}
+        return {"activation": "clip", "activation_min": lo, "activation_max": hi}
+    if n.op == "LeakyRelu":
+        return {"activation": "leaky_relu", "activation_alpha": float(n.attrs.get("alpha", 0.01))}
+    if n.op == "HardSigmoid":
+        return {"activation": "hardsigmoid", "activation_alpha": float(n.attrs.get("alpha", 0.2)),
+                "activation_beta": float(n.attrs.get("beta", 0.5))}
+    simple = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Silu": "silu", "HardSwish": "hardswish"}
+    if n.op in simple:
+        return {"activation": simple[n.op]}
+    return None
+
+
+def fuse_activations(ir: IR) -> IR:
+    prod, cons = ir.producers(), ir.consumers()
+    drop = set()
+    for n in ir.nodes:
+        act = _activation_of(n, ir)
+        if act is None:
+            continue
+        p = prod.get(n.inputs[0])
+        if p is None or p.op not in ("Conv", "ConvTranspose", "Gemm", "Add", "Sub", "Mul") or "activation" in p.attrs:
+            continue
+        if not _single_use(ir, n.inputs[0], cons) or len(p.outputs) != 1:
+            continue
+        p.attrs.update(act)
+        _replace_uses(ir, n.outputs[0], p.outputs[0])
+        drop.add(id(n))
+    ir.nodes = [n for n in ir.nodes if id(n) not in drop]
+    return ir
+
+
+def fold_pad_into_conv(ir: IR) -> IR:
+    """Pad(constant 0) on the two spatial dims of NCHW, feeding only a Conv/pool: merged into its pads (models
+    exported with TensorFlow-style 'same' padding do this before every strided conv)."""
+    prod, cons = ir.producers(), ir.consumers()
+    drop = set()
+    for n in ir.nodes:
+        if n.op not in ("Conv", "MaxPool", "AveragePool") or n.attrs.get("auto_pad", "NOTSET") != "NOTSET":
+            continue
+        p = prod.get(n.inputs[0])
+        if p is None or p.op != "Pad" or not _single_use(ir, p.outputs[0], cons):
+            continue
+        if p.attrs.get("mode", "constant") != "constant":
+            continue
+        pads = p.attrs.get("pads") if len(p.inputs) < 2 or not p.inputs[1] else ir.const(p.inputs[1])
+        value = p.attrs.get("value", 0.0) if len(p.inputs) < 3 or not p.inputs[2] else ir.const(p.inputs[2])
+        if pads is None or value is None or (len(p.inputs) > 3 and p.inputs[3]):
+            continue
+        pads = [int(v) for v in np.asarray(pads).reshape(-1)]
+        if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or any(v < 0 for v in pads):
+            continue
+        if float(np.asarray(value).reshape(-1)[0]) != 0.0 or (n.op == "MaxPool"):
+            continue   # max pooling pads with -inf, not 0
+        if n.op == "AveragePool" and not n.attrs.get("count_include_pad", 0):
+            continue
+        old = n.attrs.get("pads", [0, 0, 0, 0])
+        n.attrs["pads"] = [old[0] + pads[2], old[1] + pads[3], old[2] + pads[6], old[3] + pads[7]]
+        n.inputs = [p.inputs[0]] + n.inputs[1:]
+        drop.add(id(p))
+    ir.nodes = [n for n in ir.nodes if id(n) not in drop]
+    return ir
+
+
+def eliminate_dead(ir: IR) -> IR:
+    live = {v for v, _ in ir.outputs}
+    keep = []
+    for n in reversed(ir.nodes):
+        if any(o in live for o in n.outputs):
+            keep.append(n)
+            live.update(i for i in n.inputs if i)
+    ir.nodes = list(reversed(keep))
+    ir.consts = {k: v for k, v in ir.consts.items() if k in live}
+    return ir
+
+
+DEFAULT = [fold_constants, remove_identities, fold_constants, fold_pad_into_conv, fold_batchnorm, fuse_silu,
+           fuse_activations, eliminate_dead]
+
+
+def run_passes(ir: IR, passes=None) -> IR:
+    for p in passes if passes is not None else DEFAULT:
+        ir = p(ir)
+    return ir

