@@ -1,4 +1,4 @@
-// Scalar reference f32 GEMM microkernel (6x16 tile). One std::fma chain per element, in k order, then
+// Scalar reference f32 GEMM microkernels, one per SIMD tile (6x16 AVX2, 14x32 AVX-512). One std::fma chain per element, in k order, then
 // bias, then the activation: exactly the operation order of the SIMD kernels, so they match it bit for bit.
 #include <cmath>
 
@@ -23,9 +23,10 @@ float gemm_activate(float x, const GemmUkArgs& p) {
   }
 }
 
-void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                   const GemmUkArgs& p) {
-  constexpr size_t MR = 6, NR = 16;
+namespace {
+template <size_t MR, size_t NR>
+void gemm_tile(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+               const GemmUkArgs& p) {
   for (size_t i = 0; i < mr; ++i)
     for (size_t j = 0; j < nr; ++j) {
       float* out = c + i * ldc + j;
@@ -38,6 +39,17 @@ void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float*
       }
       *out = acc;
     }
+}
+}  // namespace
+
+void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                   const GemmUkArgs& p) {
+  gemm_tile<6, 16>(mr, nr, kc, a, b, c, ldc, p);
+}
+
+void f32_gemm_14x32(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                    const GemmUkArgs& p) {
+  gemm_tile<14, 32>(mr, nr, kc, a, b, c, ldc, p);
 }
 
 }  // namespace pyrt::kernels::ref

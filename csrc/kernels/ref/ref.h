@@ -16,9 +16,11 @@ void dequant_i4(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, flo
 float act_one(const ActParams& a, float x);
 void unary(const ActParams& a, const float* x, float* y, size_t n);
 void binary(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
-// f32 GEMM microkernel, 6x16 tile (see GemmUkArgs in dispatch.h): scalar std::fma chains.
+// f32 GEMM microkernels, 6x16 and 14x32 tiles (see GemmUkArgs in dispatch.h): scalar std::fma chains.
 void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                    const GemmUkArgs& args);
+void f32_gemm_14x32(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                    const GemmUkArgs& args);
 // The epilogue of one element (bias already added), shared by every kernel's scalar tail.
 float gemm_activate(float x, const GemmUkArgs& args);
 
