@@ -178,6 +178,15 @@ void edge(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float
 
 void tile_full(size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc, const GemmUkArgs& p) {
   const Masks m = masks(nr);
+  // The driver walks tiles down a column of C: fetch the next tile's rows (C lives in L3 for large
+  // products; this tile's rows were fetched by the previous call) while this one runs. No fault is possible.
+#pragma GCC unroll 14
+  for (int r = 0; r < MR; ++r) {
+    const char* nx = reinterpret_cast<const char*>(c + (MR + r) * ldc);
+    _mm_prefetch(nx, _MM_HINT_T0);
+    _mm_prefetch(nx + 64, _MM_HINT_T0);
+    _mm_prefetch(nx + 124, _MM_HINT_T0);
+  }
   alignas(64) __m512 acc[MR][2];
   load_c<MR>(acc, c, ldc, m, p.flags);
   size_t n4 = kc / 4, n1 = kc % 4;
@@ -201,9 +210,11 @@ void tile_full(size_t nr, size_t kc, const float* a, const float* b, float* c, s
       "1:\n\t"
       "prefetcht0 16*" PYRT_AB "(%[a])\n\t"
       PYRT_STEP(0, 0)
-      PYRT_STEP(1*4*PYRT_AVX512_MR, 128)
       "prefetcht0 16*" PYRT_AB "+64(%[a])\n\t"
+      PYRT_STEP(1*4*PYRT_AVX512_MR, 128)
+      "prefetcht0 16*" PYRT_AB "+128(%[a])\n\t"
       PYRT_STEP(2*4*PYRT_AVX512_MR, 256)
+      "prefetcht0 16*" PYRT_AB "+192(%[a])\n\t"
       PYRT_STEP(3*4*PYRT_AVX512_MR, 384)
       "addq $4*" PYRT_AB ", %[a]\n\t"
       "addq $512, %[b]\n\t"
