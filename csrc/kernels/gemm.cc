@@ -45,9 +45,15 @@ void pack_block_t(const float* src, size_t ld, bool k_major, size_t o0, size_t o
         }
       }
     } else {
-      // Read each source row contiguously; the strided writes stay inside one L1-sized panel.
+      // Read each source row contiguously; the strided writes stay inside one L1-sized panel. The rows are
+      // short (kc floats) streams that the hardware prefetcher starts late: fetch the row 4 ahead meanwhile
+      // (measured: the loads of this loop were most of its time for a 1024x1024 A coming from L3).
       for (size_t t = 0; t < w; ++t) {
         const float* s = src + (o0 + p + t) * ld + k0;
+        if (p + t + 4 < on) {
+          const float* ahead = s + 4 * ld;
+          for (size_t k = 0; k < kc; k += 16) __builtin_prefetch(ahead + k);
+        }
         for (size_t k = 0; k < kc; ++k) d[k * TILE + t] = s[k];
       }
       for (size_t t = w; t < TILE; ++t)
