@@ -168,7 +168,7 @@ def main():
     worst = max(bg.values()) if bg else 0.0
     load_note = ("" if worst < 0.5 else
                  f"- Other processes used up to {worst:.2f} CPUs of the {os.cpu_count()} during these runs: the "
-                 "2-thread rows then measure contention more than the libraries (each library loses a thread to "
+                 "2-thread rows can then measure contention as much as the libraries (a run loses part of a core to "
                  "other work at random), and single-thread figures are noisier than usual.\n")
     big_txt = ", ".join(f"{M}²: {ratio(o, b)}" for M, o, b in big)
     section = f"""## fp32 GEMM
@@ -192,8 +192,9 @@ Notes (hold for this machine; see the table for the figures):
   (AVX-512 both) single-thread in this run: {big_txt}. pyrt's AVX-512 kernel is a 14x32 tile (28 zmm
   accumulators, inline-asm loop); the AVX2 6x16 kernel stays for CPUs without AVX-512 (column "ours AVX2").
 - Every C element is one FMA chain in k order (bit-identical across thread counts and against the
-  reference). At M = 1 that leaves two dependent chains per 16 columns, so prepacked batch-1 Linear is
-  bound by FMA latency (~30 GFLOPS). OpenBLAS's sgemv reduces k in several partial sums and gets ~42.
+  reference). At M = 1 that leaves two dependent chains per NR columns (16 AVX2, 32 AVX-512), so prepacked
+  batch-1 Linear is bound by FMA latency (~30 GFLOPS AVX2, ~40 AVX-512). OpenBLAS's sgemv reduces k in
+  several partial sums and gets ~42.
 - "ours plain" at M ≤ 8 packs all of B on every call (the same traffic as the product itself); the runtime's
   Linear uses the prepacked path. A direct-B path for small M is not written yet.
 - Blocking MC/KC was swept for the 6x16 tile at {{72,144,288}} × {{192,256,384,512}}; differences were within
