@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #include "kernels/ref/ref.h"
 #if defined(__x86_64__) || defined(_M_X64)
@@ -26,6 +27,7 @@
 #endif
 #endif
 
+
 namespace pyrt::kernels {
 namespace {
 
@@ -38,13 +40,21 @@ CpuInfo detect() {
     c.fma = cx & bit_FMA;
     c.f16c = cx & bit_F16C;
     const bool osxsave = cx & bit_OSXSAVE;
-    bool ymm = false;
+    bool ymm = false, zmm = false;
     if (osxsave) {
       unsigned lo, hi;
       __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
       ymm = (lo & 6) == 6;  // the OS saves XMM and YMM state
+      // ... and opmask (bit 5), the upper halves of zmm0-15 (bit 6) and zmm16-31 (bit 7)
+      zmm = ymm && (lo & 0xE0) == 0xE0;
     }
-    if (__get_cpuid_count(7, 0, &a, &b, &cx, &d)) c.avx2 = ymm && (b & bit_AVX2);
+    if (__get_cpuid_count(7, 0, &a, &b, &cx, &d)) {
+      c.avx2 = ymm && (b & bit_AVX2);
+      c.avx512f = zmm && (b & bit_AVX512F);
+      c.avx512dq = zmm && (b & bit_AVX512DQ);
+      c.avx512bw = zmm && (b & bit_AVX512BW);
+      c.avx512vl = zmm && (b & bit_AVX512VL);
+    }
     if (!ymm) c.fma = c.f16c = false;
   }
 #elif defined(__aarch64__)
@@ -57,20 +67,14 @@ CpuInfo detect() {
   return c;
 }
 
-// The reference GEMM uses the same tile as the SIMD kernel of the platform, so panels packed under one
-// table stay valid when PYRT_KERNELS=ref / force_reference() switches to the other.
-#if defined(__aarch64__)
-const Table kRef = {"ref", ref::crc32c_update, ref::f16_to_f32, ref::dequant_i8, ref::dequant_i4, ref::unary,
-                    ref::binary, ref::f32_gemm_8x12, 8, 12, ref::dwconv};
-#else
-const Table kRef = {"ref", ref::crc32c_update, ref::f16_to_f32, ref::dequant_i8, ref::dequant_i4, ref::unary,
-                    ref::binary, ref::f32_gemm_6x16, 6, 16, ref::dwconv};
-#endif
-
 #if defined(__x86_64__) || defined(_M_X64)
 const Table kAvx2 = {"avx2", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
                      x86::dequant_i4_avx2, x86::unary_avx2, x86::binary_avx2, x86::f32_gemm_6x16_avx2, 6, 16,
                      x86::dwconv_avx2};
+// The AVX2 entries for everything but the GEMM, whose 14x32 tile uses 28 of the 32 zmm registers.
+const Table kAvx512 = {"avx512", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
+                       x86::dequant_i4_avx2, x86::unary_avx2, x86::binary_avx2, x86::f32_gemm_14x32_avx512, 14, 32,
+                       x86::dwconv_avx2};
 #endif
 
 #if defined(__aarch64__)
@@ -84,12 +88,38 @@ const Table kNeonCrc = {"neon", arm::crc32c_update_armv8, arm::f16_to_f32_neon, 
                         arm::dwconv_neon};
 #endif
 
-std::atomic<int> g_forced{-1};  // -1: read PYRT_KERNELS once; 0: best; 1: reference
+// Reference GEMM kernels, one per SIMD tile.
+constexpr GemmKernel kRefGemms[] = {{ref::f32_gemm_6x16, 6, 16}, {ref::f32_gemm_14x32, 14, 32},
+                                    {ref::f32_gemm_8x12, 8, 12}};
+
+Table ref_table(size_t mr, size_t nr) {
+  Table t = {"ref", ref::crc32c_update, ref::f16_to_f32, ref::dequant_i8, ref::dequant_i4, ref::unary,
+             ref::binary, ref::f32_gemm_6x16, 6, 16, ref::dwconv};
+  for (const GemmKernel& g : kRefGemms)
+    if (g.mr == mr && g.nr == nr) t.f32_gemm = g.fn, t.f32_gemm_mr = mr, t.f32_gemm_nr = nr;
+  return t;
+}
+
+// The table PYRT_KERNELS (read once) asks for: the best one for the CPU unless it names another; null = ref.
+const Table* env_choice() {
+  static const Table* const t = [] {
+    const char* env = std::getenv("PYRT_KERNELS");
+    if (env && std::strcmp(env, "ref") == 0) return static_cast<const Table*>(nullptr);
+    if (env && std::strcmp(env, "avx2") == 0) {
+      if (const Table* a = avx2_table()) return a;
+    }
+    return simd_table();
+  }();
+  return t;
+}
+
+std::atomic<const Table*> g_override{nullptr};  // set by force_table() / force_reference()
+std::atomic<bool> g_overridden{false};
 
 }  // namespace
 
 size_t dwconv_scratch_floats(const DwConvParams& p) {
-  // padded input plane split into sw column phases, plus 8 floats of slack per row for vector loads
+  // padded input plane split into sw column phases, plus 16 floats of slack per row for vector loads
   const int64_t ph = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1, pw = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
   return size_t(ph * p.sw * ((pw + p.sw - 1) / p.sw + 16));
 }
@@ -99,12 +129,32 @@ const CpuInfo& cpu() {
   return info;
 }
 
-const Table& reference() { return kRef; }
+const Table& reference() {
+  // Same GEMM tile as the SIMD table in use (PYRT_KERNELS honoured), so that panels packed under one table
+  // stay valid when PYRT_KERNELS=ref / force_reference() switches to the other. The GEMM driver copes with
+  // any other mix too (gemm_kernel_for()).
+  static const Table t = [] {
+    const Table* s = nullptr;
+    const char* env = std::getenv("PYRT_KERNELS");
+    if (env && std::strcmp(env, "avx2") == 0) s = avx2_table();
+    if (!s) s = simd_table();
+    return s ? ref_table(s->f32_gemm_mr, s->f32_gemm_nr) : ref_table(6, 16);
+  }();
+  return t;
+}
 
 const Table* avx2_table() {
 #if defined(__x86_64__) || defined(_M_X64)
   const CpuInfo& c = cpu();
   if (c.avx2 && c.fma && c.f16c && c.sse42) return &kAvx2;
+#endif
+  return nullptr;
+}
+
+const Table* avx512_table() {
+#if defined(__x86_64__) || defined(_M_X64)
+  const CpuInfo& c = cpu();
+  if (avx2_table() && c.avx512f && c.avx512vl && c.avx512bw && c.avx512dq) return &kAvx512;
 #endif
   return nullptr;
 }
@@ -118,25 +168,56 @@ const Table* neon_table() {
 }
 
 const Table* simd_table() {
-#if defined(__aarch64__)
+  if (const Table* t = avx512_table()) return t;
+  if (const Table* t = avx2_table()) return t;
   return neon_table();
-#else
-  return avx2_table();
-#endif
 }
 
-void force_reference(bool on) { g_forced.store(on ? 1 : 0); }
+void force_table(const Table* t) {
+  g_override.store(t);
+  g_overridden.store(t != nullptr);
+}
+
+void force_reference(bool on) {
+  // off: back to the SIMD choice (PYRT_KERNELS=avx2 still honoured; PYRT_KERNELS=ref is not)
+  const Table* s = env_choice();
+  if (!s) s = simd_table();
+  force_table(on ? &reference() : s);
+}
 
 const Table& active() {
-  int f = g_forced.load();
-  if (f < 0) {
-    const char* env = std::getenv("PYRT_KERNELS");
-    f = (env && std::strcmp(env, "ref") == 0) ? 1 : 0;
-    g_forced.store(f);
+  if (g_overridden.load()) {
+    if (const Table* t = g_override.load()) return *t;
   }
-  if (f == 1) return kRef;
-  if (const Table* t = simd_table()) return *t;
-  return kRef;
+  if (const Table* t = env_choice()) return *t;
+  return reference();
+}
+
+GemmKernel gemm_kernel_for(const Table& preferred, size_t mr, size_t nr) {
+  auto fits = [&](size_t tmr, size_t tnr) { return (mr == 0 || mr == tmr) && (nr == 0 || nr == tnr); };
+  if (fits(preferred.f32_gemm_mr, preferred.f32_gemm_nr))
+    return {preferred.f32_gemm, preferred.f32_gemm_mr, preferred.f32_gemm_nr};
+  // All kernels are bit-identical, so any with the right tile gives the same result; keep to the
+  // reference when the reference was asked for.
+  if (std::strcmp(preferred.name, "ref") != 0) {
+    for (const Table* t : {avx512_table(), avx2_table(), neon_table()})
+      if (t && fits(t->f32_gemm_mr, t->f32_gemm_nr)) return {t->f32_gemm, t->f32_gemm_mr, t->f32_gemm_nr};
+  }
+  for (const GemmKernel& g : kRefGemms)
+    if (fits(g.mr, g.nr)) return g;
+  return {nullptr, 0, 0};
+}
+
+size_t gemm_max_mr() {
+  size_t m = 0;
+  for (const GemmKernel& g : kRefGemms) m = g.mr > m ? g.mr : m;
+  return m;
+}
+
+size_t gemm_max_nr() {
+  size_t m = 0;
+  for (const GemmKernel& g : kRefGemms) m = g.nr > m ? g.nr : m;
+  return m;
 }
 
 }  // namespace pyrt::kernels

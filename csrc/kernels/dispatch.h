@@ -1,5 +1,6 @@
 // Kernel tables and CPU feature detection. One table per ISA; the best one the CPU supports is picked once,
-// at first use. PYRT_KERNELS=ref in the environment (or force_reference()) selects the scalar reference.
+// at first use (avx512 > avx2 > ref). PYRT_KERNELS=ref in the environment (or force_reference()) selects the
+// scalar reference, PYRT_KERNELS=avx2 the AVX2 table on a CPU that also has AVX-512.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -63,18 +64,33 @@ struct CpuInfo {
   // aarch64 (getauxval): NEON (Advanced SIMD) is baseline there; CRC32 instructions, SDOT/UDOT (ARMv8.2
   // dotprod) and SMMLA/UMMLA (ARMv8.6 i8mm) are optional.
   bool neon = false, crc32 = false, dotprod = false, i8mm = false;
+  // AVX-512 subsets, each true only when the OS also saves the opmask and zmm state (XCR0 bits 5-7).
+  bool avx512f = false, avx512vl = false, avx512bw = false, avx512dq = false;
 };
 
 const CpuInfo& cpu();
+// The scalar reference. Its GEMM tile is the one of the SIMD table PYRT_KERNELS / the CPU selects.
 const Table& reference();
 const Table& active();          // the table run() uses
-void force_reference(bool on);  // for debugging and tests
+void force_reference(bool on);  // for debugging and tests; off = back to the SIMD table
+void force_table(const Table* t);  // tests: use t (null: back to the PYRT_KERNELS / CPU choice)
 
-// Per-ISA tables; null when not compiled for this target or not supported by this CPU.
-const Table* avx2_table();  // x86-64 with AVX2 + FMA + F16C + SSE4.2
-const Table* neon_table();  // aarch64 (CRC32 instructions used when present)
-// The platform's SIMD table (avx2_table() on x86-64, neon_table() on aarch64), or null: what the tests
-// compare against reference().
+// Per-ISA tables; null when not compiled for this target or not supported by this CPU (and OS).
+const Table* avx2_table();    // x86-64 with AVX2 + FMA + F16C + SSE4.2
+const Table* avx512_table();  // x86-64 with AVX-512 F/VL/BW/DQ (GEMM; the rest as AVX2)
+const Table* neon_table();    // aarch64 (CRC32 instructions used when present)
+// The best SIMD table of the platform, or null: what the tests compare against reference().
 const Table* simd_table();
+
+// A GEMM microkernel and its tile. Packed panels fix one side of the tile (mr for A, nr for B; 0 = free):
+// gemm_kernel_for() returns `preferred`'s kernel when its tile fits, else another kernel with a fitting tile
+// (SIMD ones first unless `preferred` is the reference; all are bit-identical), or fn = null if none.
+struct GemmKernel {
+  F32GemmUkernel fn;
+  size_t mr, nr;
+};
+GemmKernel gemm_kernel_for(const Table& preferred, size_t mr, size_t nr);
+size_t gemm_max_mr();  // the largest tile of any kernel (workspace bounds)
+size_t gemm_max_nr();
 
 }  // namespace pyrt::kernels

@@ -13,17 +13,19 @@
 namespace pyrt::gemm {
 namespace {
 
-// Blocking for the 6x16 AVX2 tile on this class of machine (L1d 32-48 KiB, L2 512 KiB-1 MiB, big L3):
-// a KC x 16 B micro-panel (16 KiB) stays in L1 while the MC x KC A block (144 KiB) streams from L2; the
-// KC x NC B block (2 MiB) lives in L3. Measured choices: see bench/RESULTS.md, "fp32 GEMM".
-constexpr size_t kMC = 144;   // multiple of 6 and 8 (every MR)
+// Blocking on this class of machine (L1d 32-48 KiB, L2 512 KiB-1 MiB, big L3): a KC x NR B micro-panel
+// (16 KiB for the 6x16 AVX2 tile, 32 KiB for the 14x32 AVX-512 one) stays in L1 while the MC x KC A block
+// (~144 KiB) streams from L2; the KC x NC B block (2 MiB) lives in L3. MC is kMC rounded down to a multiple
+// of MR (144 for 6 rows, 140 for 14). Measured choices: see bench/RESULTS.md, "fp32 GEMM".
+constexpr size_t kMC = 144;
 constexpr size_t kKC = 256;
-constexpr size_t kNC = 2048;  // multiple of 16; rounded down to a multiple of NR by nc_block()
+constexpr size_t kNC = 2048;  // rounded down to a multiple of NR by nc_block() (12 does not divide it)
 // Below this many flops per thread a split costs more (pool wake-up, C lines shared) than it saves;
 // measured: a 0.25 MFLOP floor made 1x1024x1024 Linear slower on 2 threads (29.8 -> 22.5 GFLOPS).
 constexpr double kMinTaskFlops = 2e6;
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+size_t mc_for(size_t mr) { return std::max<size_t>(1, kMC / mr) * mr; }
 
 // Column block width: a whole number of NR panels (2048 for NR = 16, 2040 for NR = 12), so that every
 // block starts on a panel boundary of a prepacked B.
@@ -48,9 +50,15 @@ void pack_block_t(const float* src, size_t ld, bool k_major, size_t o0, size_t o
         }
       }
     } else {
-      // Read each source row contiguously; the strided writes stay inside one L1-sized panel.
+      // Read each source row contiguously; the strided writes stay inside one L1-sized panel. The rows are
+      // short (kc floats) streams that the hardware prefetcher starts late: fetch the row 4 ahead meanwhile
+      // (measured: the loads of this loop were most of its time for a 1024x1024 A coming from L3).
       for (size_t t = 0; t < w; ++t) {
         const float* s = src + (o0 + p + t) * ld + k0;
+        if (p + t + 4 < on) {
+          const float* ahead = s + 4 * ld;
+          for (size_t k = 0; k < kc; k += 16) __builtin_prefetch(ahead + k);
+        }
         for (size_t k = 0; k < kc; ++k) d[k * TILE + t] = s[k];
       }
       for (size_t t = w; t < TILE; ++t)
@@ -65,7 +73,9 @@ void pack_block(size_t tile, const float* src, size_t ld, bool k_major, size_t o
     case 6: return pack_block_t<6>(src, ld, k_major, o0, on, k0, kc, dst);
     case 8: return pack_block_t<8>(src, ld, k_major, o0, on, k0, kc, dst);
     case 12: return pack_block_t<12>(src, ld, k_major, o0, on, k0, kc, dst);
+    case 14: return pack_block_t<14>(src, ld, k_major, o0, on, k0, kc, dst);
     case 16: return pack_block_t<16>(src, ld, k_major, o0, on, k0, kc, dst);
+    case 32: return pack_block_t<32>(src, ld, k_major, o0, on, k0, kc, dst);
     default: throw std::logic_error("gemm: no packing routine for this tile");
   }
 }
@@ -98,11 +108,13 @@ struct WsLayout {
   size_t a_floats, b_floats, per_thread;  // floats, each a multiple of 16 (64 bytes)
 };
 
-WsLayout ws_layout(size_t M, size_t N, size_t K, bool need_a, bool need_b, size_t mr, size_t nr) {
+// Sized for any kernel's tile (an MC x KC block rounded up to MR rows is at most min(kMC, M) + MR - 1 rows),
+// so the workspace a caller sized stays enough whichever kernel run() ends up using.
+WsLayout ws_layout(size_t M, size_t N, size_t K, bool need_a, bool need_b) {
   const size_t kc = std::max<size_t>(1, std::min(kKC, K));
   WsLayout w;
-  w.a_floats = need_a ? round_up(round_up(std::min(kMC, M), mr) * kc, 16) : 0;
-  w.b_floats = need_b ? round_up(round_up(std::min(nc_block(nr), N), nr) * kc, 16) : 0;
+  w.a_floats = need_a ? round_up((std::min(kMC, M) + kernels::gemm_max_mr() - 1) * kc, 16) : 0;
+  w.b_floats = need_b ? round_up((std::min(kNC, N) + kernels::gemm_max_nr() - 1) * kc, 16) : 0;
   w.per_thread = w.a_floats + w.b_floats;
   return w;
 }
@@ -124,13 +136,15 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
          const Epilogue& ep, ThreadPool* pool, void* workspace) {
   check_epilogue(ep);
   if (M == 0 || N == 0) return;
-  const kernels::Table& table = kernels::active();
-  const size_t mr = table.f32_gemm_mr, nr = table.f32_gemm_nr;
-  if ((A.packed && A.packed->tile != mr) || (B.packed && B.packed->tile != nr))
-    throw std::logic_error("gemm: operand packed for a different microkernel tile");
+  // The active table's kernel, or one whose tile fits the prepacked operand (packed under another table,
+  // e.g. before PYRT_KERNELS / force_reference() / a session's choice changed it). All are bit-identical.
+  const kernels::GemmKernel uk =
+      kernels::gemm_kernel_for(kernels::active(), A.packed ? A.packed->tile : 0, B.packed ? B.packed->tile : 0);
+  if (!uk.fn) throw std::logic_error("gemm: no microkernel for the tile the operand was packed with");
+  const size_t mr = uk.mr, nr = uk.nr, kMCr = mc_for(mr);
   const size_t kc_blk = A.packed ? A.packed->kc : B.packed ? B.packed->kc : kKC;
   const int threads = pool ? pool->size() : 1;
-  const WsLayout wl = ws_layout(M, N, K, !A.packed, !B.packed, mr, nr);
+  const WsLayout wl = ws_layout(M, N, K, !A.packed, !B.packed);
   float* ws = nullptr;
   if (wl.per_thread) {
     if (!workspace) throw std::invalid_argument("gemm: workspace required (see workspace_size)");
@@ -161,8 +175,8 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
           pack_block(nr, B.src, B.ld, B.k_major, jc, nc, pc, kc, buf_b);
           bp = buf_b;
         }
-        for (size_t ic = m0; ic < m1; ic += kMC) {
-          const size_t mc = std::min(kMC, m1 - ic);
+        for (size_t ic = m0; ic < m1; ic += kMCr) {
+          const size_t mc = std::min(kMCr, m1 - ic);
           const float* ap;
           if (A.packed) {
             ap = A.packed->data.get() + pc * pad_m + (ic / mr) * kc * mr;
@@ -175,7 +189,7 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
             args.bias_col = ep.bias_kind == Epilogue::kPerCol ? ep.bias + jc + jr : nullptr;
             for (size_t ir = 0; ir < mc; ir += mr) {
               args.bias_row = ep.bias_kind == Epilogue::kPerRow ? ep.bias + ic + ir : nullptr;
-              table.f32_gemm(std::min(mr, mc - ir), w, kc, ap + (ir / mr) * kc * mr, bp + (jr / nr) * kc * nr,
+              uk.fn(std::min(mr, mc - ir), w, kc, ap + (ir / mr) * kc * mr, bp + (jr / nr) * kc * nr,
                              C + (ic + ir) * ldc + jc + jr, ldc, args);
             }
           }
@@ -254,13 +268,11 @@ void gemm(const float* A, size_t lda, bool transA, const float* B, size_t ldb, b
 
 size_t workspace_size(size_t M, size_t N, size_t K, int threads, Prepacked prepacked) {
   if (M == 0 || N == 0) return 0;
-  const kernels::Table& t = kernels::active();
-  const WsLayout w = ws_layout(M, N, K, prepacked != Prepacked::kA, prepacked != Prepacked::kB, t.f32_gemm_mr,
-                               t.f32_gemm_nr);
+  const WsLayout w = ws_layout(M, N, K, prepacked != Prepacked::kA, prepacked != Prepacked::kB);
   if (w.per_thread == 0) return 0;
   return 64 + size_t(std::max(threads, 1)) * w.per_thread * sizeof(float);
 }
 
-Blocking blocking() { return {kMC, kKC, nc_block(kernels::active().f32_gemm_nr)}; }
+Blocking blocking() { return {mc_for(kernels::active().f32_gemm_mr), kKC, nc_block(kernels::active().f32_gemm_nr)}; }
 
 }  // namespace pyrt::gemm

@@ -6,7 +6,10 @@
 //
 // Blocking is BLIS-style (NC columns of B packed per KC-deep slice, MC rows of A per slice, MRxNR tiles).
 // Threads split the output into disjoint panel ranges; every element is one FMA chain over k in order, so
-// the result is bit-identical for any thread count, blocking and kernel (AVX2 == reference).
+// the result is bit-identical for any thread count, blocking and kernel (AVX-512 == AVX2 == reference).
+// Prepacked panels record the tile they were packed for; a call uses the active table's kernel when its tile
+// fits and otherwise another kernel with that tile (kernels::gemm_kernel_for), so they stay valid under any
+// table.
 // No call allocates: the operand packed per call goes into the caller's `workspace` (workspace_size()).
 #pragma once
 #include <cstddef>
@@ -46,7 +49,7 @@ struct Panels {
 };
 }  // namespace detail
 
-// Left operand (M x K) packed once, e.g. conv weights. Valid for any table with the same tile (ref, avx2).
+// Left operand (M x K) packed once (with the active table's MR), e.g. conv weights. Usable under any table.
 class PackedA {
  public:
   size_t rows() const { return p_.outer; }
@@ -90,7 +93,7 @@ void gemm(const float* A, size_t lda, bool transA, const float* B, size_t ldb, b
 // every call kind; kA / kB give the smaller figure for gemm_packed_a / gemm_packed_b.
 size_t workspace_size(size_t M, size_t N, size_t K, int threads, Prepacked prepacked = Prepacked::kNone);
 
-// Cache blocking (floats), exposed for the benchmark's report.
+// Cache blocking (floats) for the active table's tile, exposed for the benchmark's report.
 struct Blocking {
   size_t mc, kc, nc;
 };

@@ -11,7 +11,7 @@ namespace pyrt::python {
 
 void bind_kernels(py::module_& m) {
   m.def("isa", [] { return std::string(kernels::active().name); },
-        "Name of the kernel table in use: 'avx2', 'neon' or 'ref'.");
+        "Name of the kernel table in use: 'avx512', 'avx2', 'neon' or 'ref' (PYRT_KERNELS=avx2|ref forces one).");
   m.def("force_reference", &kernels::force_reference, py::arg("on"),
         "Use the scalar reference kernels (as PYRT_KERNELS=ref does).");
   m.def("cpu_features", [] {
@@ -25,6 +25,10 @@ void bind_kernels(py::module_& m) {
     d["crc32"] = c.crc32;
     d["dotprod"] = c.dotprod;
     d["i8mm"] = c.i8mm;
+    d["avx512f"] = c.avx512f;
+    d["avx512vl"] = c.avx512vl;
+    d["avx512bw"] = c.avx512bw;
+    d["avx512dq"] = c.avx512dq;
     return d;
   });
   m.def("crc32c", [](py::object b) {

@@ -1,8 +1,10 @@
 // fp32 GEMM: every entry point (plain with each transpose, packed A, packed B) and fused epilogue against a
-// naive double-precision triple loop, on edge sizes (1, odd, not multiples of the tile, K = 0/1, past the
-// MC/KC/NC blocks) with 1, 2 and 3 threads, under the platform's table (AVX2 6x16, NEON 8x12). The SIMD kernel and the reference must agree bit for bit, and
-// results must not depend on the thread count.
+// naive double-precision triple loop, on edge sizes (1, odd, not multiples of 6/16, K = 0/1, past the
+// MC/KC/NC blocks) with 1, 2 and 3 threads. Every SIMD table the CPU has (AVX-512 14x32, AVX2 6x16 or NEON 8x12,
+// each forced in turn) and the reference must agree bit for bit, results must not depend on the thread count, and
+// operands packed under one table must give the same bits under any other (different tiles).
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -44,7 +46,23 @@ Problem make(size_t M, size_t N, size_t K, bool ta, bool tb, uint32_t seed) {
 
 const float kSentinel = 12345.f;
 
-std::vector<float> compute(const Problem& p, Path path, const gemm::Epilogue& ep, ThreadPool* pool) {
+// The SIMD tables this CPU has, best first (empty on a machine without AVX2).
+std::vector<const kernels::Table*> simd_tables() {
+  std::vector<const kernels::Table*> v;
+  for (const kernels::Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()})
+    if (t) v.push_back(t);
+  return v;
+}
+
+// Forces a table for one scope; back to the default choice after.
+struct UseTable {
+  explicit UseTable(const kernels::Table* t) { kernels::force_table(t); }
+  ~UseTable() { kernels::force_table(nullptr); }
+};
+
+// Packs (packed paths) under the current table; run_under, if set, is forced for the product only.
+std::vector<float> compute(const Problem& p, Path path, const gemm::Epilogue& ep, ThreadPool* pool,
+                           const kernels::Table* run_under = nullptr) {
   std::vector<float> c(std::max<size_t>(1, p.M * p.ldc), kSentinel);
   const int threads = pool ? pool->size() : 1;
   const gemm::Prepacked pre =
@@ -58,11 +76,13 @@ std::vector<float> compute(const Problem& p, Path path, const gemm::Epilogue& ep
       break;
     case Path::kPackedA: {
       const gemm::PackedA pa = gemm::pack_a(p.a.data(), p.lda, p.ta, p.M, p.K);
+      if (run_under) kernels::force_table(run_under);
       gemm::gemm_packed_a(pa, p.b.data(), p.ldb, p.N, c.data(), p.ldc, ep, pool, ws.data() + 1);
       break;
     }
     case Path::kPackedB: {
       const gemm::PackedB pb = gemm::pack_b(p.b.data(), p.ldb, p.tb, p.K, p.N);
+      if (run_under) kernels::force_table(run_under);
       gemm::gemm_packed_b(p.a.data(), p.lda, p.M, pb, c.data(), p.ldc, ep, pool, ws.data() + 1);
       break;
     }
@@ -129,28 +149,49 @@ ThreadPool& pool3() {
   return p;
 }
 
-// Runs one problem through one path: vs naive, across thread counts, and SIMD vs reference.
+// Runs one problem through one path under every table: vs naive, across thread counts, SIMD vs reference,
+// and (packed paths) packed under one table, run under another.
 void check_problem(size_t M, size_t N, size_t K, Path path, bool ta, bool tb, int ep_kind, bool with_ref = true) {
   const Problem p = make(M, N, K, ta, tb, uint32_t(M * 7919 + N * 104729 + K * 13 + ep_kind));
   const gemm::Epilogue ep = epilogue(ep_kind, p);
-  const std::vector<float> c1 = compute(p, path, ep, nullptr);
-  const bool ok = matches_naive(p, ep, c1);
-  CHECK(ok);
-  CHECK(same_bits(c1, compute(p, path, ep, &pool2())));
-  CHECK(same_bits(c1, compute(p, path, ep, &pool3())));
+  std::vector<float> r;  // the reference result (or the first table's, without with_ref)
   if (with_ref) {
-    kernels::force_reference(true);
-    const std::vector<float> r = compute(p, path, ep, &pool2());
-    kernels::force_reference(false);
-    CHECK(same_bits(c1, r));
+    UseTable use(&kernels::reference());
+    r = compute(p, path, ep, &pool2());
+    const bool ok = matches_naive(p, ep, r);
+    CHECK(ok);
+    if (!ok) std::fprintf(stderr, "  (ref, path %d ta=%d tb=%d epilogue %d)\n", int(path), ta, tb, ep_kind);
   }
-  if (!ok) std::fprintf(stderr, "  (path %d ta=%d tb=%d epilogue %d)\n", int(path), ta, tb, ep_kind);
+  const std::vector<const kernels::Table*> tables = simd_tables();
+  for (const kernels::Table* t : tables) {
+    UseTable use(t);
+    const std::vector<float> c1 = compute(p, path, ep, nullptr);
+    const bool ok = matches_naive(p, ep, c1);
+    CHECK(ok);
+    CHECK(same_bits(c1, compute(p, path, ep, &pool2())));
+    CHECK(same_bits(c1, compute(p, path, ep, &pool3())));
+    if (r.empty()) r = c1;
+    const bool same = same_bits(c1, r);
+    CHECK(same);
+    if (path != Path::kPlain) {
+      // Packed under t, run under every other table (another tile: the driver picks a fitting kernel).
+      for (const kernels::Table* u : tables)
+        if (u != t) CHECK(same_bits(r, compute(p, path, ep, &pool2(), u)));
+      if (with_ref) CHECK(same_bits(r, compute(p, path, ep, &pool3(), &kernels::reference())));
+      kernels::force_table(t);
+    }
+    if (!ok || !same)
+      std::fprintf(stderr, "  (%s, path %d ta=%d tb=%d epilogue %d)\n", t->name, int(path), ta, tb, ep_kind);
+  }
 }
 
+// Edge sizes for both tiles (6x16, 14x32): 1, odd, one under / at / over MR and NR, past MC (140/144),
+// KC (256) and NC (2048), K not a multiple of the 4-step unroll.
 const size_t kShapes[][3] = {
-    {1, 1, 1},   {1, 16, 1},  {6, 16, 4},   {7, 17, 3},   {5, 33, 1},   {13, 31, 17}, {2, 5, 9},
-    {1, 100, 64}, {8, 48, 300}, {17, 1, 33}, {150, 40, 37}, {37, 19, 260}, {64, 70, 576}, {3, 2100, 20},
-    {8, 12, 5},  {9, 25, 6},  {24, 36, 2},
+    {1, 1, 1},    {1, 16, 1},   {6, 16, 4},    {7, 17, 3},   {5, 33, 1},    {13, 31, 17},  {2, 5, 9},
+    {1, 100, 64}, {8, 48, 300}, {17, 1, 33},   {150, 40, 37}, {37, 19, 260}, {64, 70, 576}, {3, 2100, 20},
+    {14, 32, 8},  {15, 33, 5},  {28, 64, 259}, {29, 95, 6},  {141, 65, 13}, {43, 2080, 3},
+    {8, 12, 5},   {9, 25, 6},   {24, 36, 2},
 };
 
 }  // namespace
@@ -210,16 +251,35 @@ TEST(gemm_rejects_unfused_activation) {
   CHECK(threw);
 }
 
+TEST(gemm_dispatch_tables) {
+  // The default table is the best one; the reference follows its tile; forcing works both ways.
+  const kernels::Table* best = kernels::simd_table();
+  if (!best) return;
+  CHECK(&kernels::active() == best || std::getenv("PYRT_KERNELS"));
+  if (kernels::avx512_table()) CHECK(best == kernels::avx512_table());
+  kernels::force_reference(true);
+  CHECK(std::strcmp(kernels::active().name, "ref") == 0);
+  kernels::force_reference(false);
+  CHECK(std::strcmp(kernels::active().name, "ref") != 0);
+  kernels::force_table(nullptr);
+  for (const kernels::Table* t : simd_tables()) {
+    const kernels::GemmKernel g = kernels::gemm_kernel_for(kernels::reference(), t->f32_gemm_mr, t->f32_gemm_nr);
+    CHECK(g.fn && g.mr == t->f32_gemm_mr && g.nr == t->f32_gemm_nr);
+    const kernels::GemmKernel h = kernels::gemm_kernel_for(*t, 0, 0);
+    CHECK(h.fn == t->f32_gemm);
+  }
+}
+
 TEST(gemm_microkernel_matches_reference_directly) {
-  // Every (mr, nr, kc) of one tile, with and without LoadC / Final, per-row and per-column bias.
-  const kernels::Table* t = kernels::simd_table();
-  if (!t) return;
-  const kernels::Table& r = kernels::reference();
-  CHECK(t->f32_gemm_mr == r.f32_gemm_mr && t->f32_gemm_nr == r.f32_gemm_nr);
-  const size_t MR = r.f32_gemm_mr, NR = r.f32_gemm_nr;
+  // Every (mr, nr, kc) of each SIMD tile, with and without LoadC / Final, per-row and per-column bias, every
+  // fused activation.
+  for (const kernels::Table* t : simd_tables()) {
+  const size_t MR = t->f32_gemm_mr, NR = t->f32_gemm_nr;
+  const kernels::GemmKernel r = kernels::gemm_kernel_for(kernels::reference(), MR, NR);
+  CHECK(r.fn && r.fn != t->f32_gemm);
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
-  for (size_t kc : {0, 1, 2, 3, 4, 5, 9, 33}) {
+  for (size_t kc : {0, 1, 2, 3, 4, 5, 8, 9, 33}) {
     std::vector<float, std::allocator<float>> buf(kc * (MR + NR) + 32);
     float* a = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
     float* b = a + ((kc * MR + 15) / 16) * 16;
@@ -230,14 +290,19 @@ TEST(gemm_microkernel_matches_reference_directly) {
     for (size_t mr = 1; mr <= MR; ++mr)
       for (size_t nr = 1; nr <= NR; ++nr)
         for (uint32_t flags = 0; flags < 4; ++flags) {
+          const Act acts[] = {Act::kLeakyRelu, Act::kRelu, Act::kClip, Act::kNone};
           kernels::GemmUkArgs args{flags, (nr & 1) ? bias.data() : nullptr, (nr & 2) ? bias.data() : nullptr,
-                                   uint8_t(Act::kLeakyRelu), 0.25f, 0.f};
+                                   uint8_t(acts[(mr + nr) % 4]), 0.25f, 0.5f};
+          if (acts[(mr + nr) % 4] == Act::kClip) args.p0 = -0.25f;
           std::vector<float> c1(MR * (NR + 1)), c2;
           for (auto& x : c1) x = u(rng);
           c2 = c1;
           t->f32_gemm(mr, nr, kc, a, b, c1.data(), NR + 1, args);
-          r.f32_gemm(mr, nr, kc, a, b, c2.data(), NR + 1, args);
-          CHECK(same_bits(c1, c2));
+          r.fn(mr, nr, kc, a, b, c2.data(), NR + 1, args);
+          const bool same = same_bits(c1, c2);
+          CHECK(same);
+          if (!same) std::fprintf(stderr, "  (%s mr=%zu nr=%zu kc=%zu flags=%u)\n", t->name, mr, nr, kc, flags);
         }
+  }
   }
 }

@@ -1,4 +1,4 @@
-// Scalar reference f32 GEMM microkernels (6x16 and 8x12 tiles: the panel layouts of the AVX2 and NEON kernels). One std::fma chain per element, in k order, then
+// Scalar reference f32 GEMM microkernels, one per SIMD tile (6x16 AVX2, 14x32 AVX-512, 8x12 NEON). One std::fma chain per element, in k order, then
 // bias, then the activation: exactly the operation order of the SIMD kernels, so they match it bit for bit.
 #include <cmath>
 
@@ -25,8 +25,8 @@ float gemm_activate(float x, const GemmUkArgs& p) {
 
 namespace {
 template <size_t MR, size_t NR>
-void f32_gemm_tile(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                   const GemmUkArgs& p) {
+void gemm_tile(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+               const GemmUkArgs& p) {
   for (size_t i = 0; i < mr; ++i)
     for (size_t j = 0; j < nr; ++j) {
       float* out = c + i * ldc + j;
@@ -44,12 +44,17 @@ void f32_gemm_tile(size_t mr, size_t nr, size_t kc, const float* a, const float*
 
 void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                    const GemmUkArgs& p) {
-  f32_gemm_tile<6, 16>(mr, nr, kc, a, b, c, ldc, p);
+  gemm_tile<6, 16>(mr, nr, kc, a, b, c, ldc, p);
+}
+
+void f32_gemm_14x32(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                    const GemmUkArgs& p) {
+  gemm_tile<14, 32>(mr, nr, kc, a, b, c, ldc, p);
 }
 
 void f32_gemm_8x12(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                    const GemmUkArgs& p) {
-  f32_gemm_tile<8, 12>(mr, nr, kc, a, b, c, ldc, p);
+  gemm_tile<8, 12>(mr, nr, kc, a, b, c, ldc, p);
 }
 
 }  // namespace pyrt::kernels::ref

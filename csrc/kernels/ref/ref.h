@@ -18,9 +18,11 @@ float act_one(const ActParams& a, float x);
 void unary(const ActParams& a, const float* x, float* y, size_t n);
 void binary(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 // f32 GEMM microkernels (see GemmUkArgs in dispatch.h): scalar std::fma chains. One per SIMD tile, so that
-// the reference reads the same packed panels: 6x16 (AVX2), 8x12 (NEON).
+// the reference reads the same packed panels: 6x16 (AVX2), 14x32 (AVX-512), 8x12 (NEON).
 void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                    const GemmUkArgs& args);
+void f32_gemm_14x32(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                    const GemmUkArgs& args);
 void f32_gemm_8x12(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                    const GemmUkArgs& args);
 // The epilogue of one element (bias already added), shared by every kernel's scalar tail.

@@ -1,4 +1,4 @@
-// AVX2/F16C/SSE4.2 kernels. Each .cc here is compiled with its own -m flags and only called after the CPU
+// AVX2/F16C/SSE4.2 and AVX-512 kernels. Each .cc here is compiled with its own -m flags and only called after the CPU
 // check in dispatch.cc.
 #pragma once
 #include <cstddef>
@@ -18,5 +18,8 @@ void binary_avx2(int op, const float* a, size_t a_step, const float* b, size_t b
 void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
 void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                         const GemmUkArgs& args);
+// AVX-512F (+VL/BW/DQ) 14x32 tile.
+void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                           const GemmUkArgs& args);
 
 }  // namespace pyrt::kernels::x86
