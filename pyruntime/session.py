@@ -21,7 +21,7 @@ class Session:
     One session per thread; sessions on the same file share its mapped weights.
     """
 
-    def __init__(self, model, num_threads: int | None = None, force_reference: bool = False):
+    def __init__(self, model, num_threads: int | None = None, force_reference: bool = False, profile: bool = False):
         from . import _core
         from .model import Model
         if isinstance(model, Model):
@@ -31,7 +31,7 @@ class Session:
         else:
             native = _open_shared(os.fspath(model))
         self._model = native
-        self._s = _core.Session(native, int(num_threads or 0), bool(force_reference))
+        self._s = _core.Session(native, int(num_threads or 0), bool(force_reference), bool(profile))
         self.inputs = [(n, dt, tuple(d)) for n, dt, d in self._s.inputs]
         self.outputs = [(n, dt, tuple(d)) for n, dt, d in self._s.outputs]
         self.input_names = [n for n, _, _ in self.inputs]
@@ -100,6 +100,12 @@ class Session:
     def describe(self) -> list:
         """One entry per node: name, op_type, kernel chosen (with its ISA) and output shapes of the last plan."""
         return [dict(d, output_shapes=[tuple(s) for s in d["output_shapes"]]) for d in self._s.describe()]
+
+    def profile(self) -> list:
+        """With profile=True: per node, the mean milliseconds per run, slowest first."""
+        rows = [dict(name=d["name"], op_type=d["op_type"], kernel=d["kernel"], ms=d["total_ms"] / max(d["runs"], 1),
+                     output_shapes=d["output_shapes"]) for d in self.describe()]
+        return sorted(rows, key=lambda r: -r["ms"])
 
     def __repr__(self):
         return (f"<pyruntime.Session {len(self.describe())} nodes, isa={self.isa}, threads={self.num_threads}, "

@@ -1,6 +1,7 @@
 #include "core/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -256,7 +257,14 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
     scratch_out_.clear();
     for (uint32_t v : n.in) scratch_in_.push_back(v == spec::kNoValue ? nullptr : ptr(v, inputs));
     for (uint32_t v : n.out) scratch_out_.push_back(ptr(v, inputs));
+    if (!opts_.profile) {
+      n.op->run(ctx, scratch_in_, scratch_out_);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
     n.op->run(ctx, scratch_in_, scratch_out_);
+    n.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ++n.runs;
   }
 }
 
@@ -271,6 +279,8 @@ std::vector<NodeReport> Session::describe() const {
     n.name = g->nodes[k].name;
     n.op_type = g->nodes[k].op_type;
     n.kernel = nodes_[k].op->kernel();
+    n.total_ms = nodes_[k].total_ms;
+    n.runs = nodes_[k].runs;
     if (planned_)
       for (uint32_t v : nodes_[k].out) n.output_shapes.push_back(values_[v].desc.shape);
     r.push_back(std::move(n));

@@ -16,11 +16,14 @@ namespace pyrt {
 struct SessionOptions {
   int num_threads = 0;         // 0: one per hardware thread
   bool force_reference = false;
+  bool profile = false;        // time every node (adds two clock reads per node)
 };
 
 struct NodeReport {
   std::string name, op_type, kernel;
   std::vector<Shape> output_shapes;  // from the current plan (empty before the first plan)
+  double total_ms = 0;               // with SessionOptions::profile: time spent in this node over all runs
+  uint64_t runs = 0;
 };
 
 class Session {
@@ -63,6 +66,8 @@ class Session {
     std::unique_ptr<Op> op;
     std::vector<uint32_t> in, out;
     size_t workspace = 0;
+    double total_ms = 0;
+    uint64_t runs = 0;
   };
 
   void make_plan(const std::vector<Shape>& shapes);

@@ -119,9 +119,11 @@ std::atomic<bool> g_overridden{false};
 }  // namespace
 
 size_t dwconv_scratch_floats(const DwConvParams& p) {
-  // padded input plane split into sw column phases, plus 16 floats of slack per row for vector loads
+  // The padded input plane split into sw column phases, with 16 floats of slack per row for the row-wise
+  // kernels; the narrow-output path also keeps its virtual output grid (at most one plane more) after it.
   const int64_t ph = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1, pw = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
-  return size_t(ph * p.sw * ((pw + p.sw - 1) / p.sw + 16));
+  const int64_t plane = (ph + p.sh) * p.sw * ((pw + p.sw - 1) / p.sw + 16);
+  return size_t(2 * plane + 128);
 }
 
 const CpuInfo& cpu() {

@@ -39,14 +39,16 @@ py::list io_list(const Session& s, bool inputs) {
 
 void bind_session(py::module_& m) {
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
-      .def(py::init([](std::shared_ptr<Model> model, int threads, bool force_reference) {
+      .def(py::init([](std::shared_ptr<Model> model, int threads, bool force_reference, bool profile) {
              SessionOptions o;
              o.num_threads = threads;
              o.force_reference = force_reference;
+             o.profile = profile;
              py::gil_scoped_release nogil;
              return std::make_shared<Session>(std::move(model), o);
            }),
-           py::arg("model"), py::arg("num_threads") = 0, py::arg("force_reference") = false)
+           py::arg("model"), py::arg("num_threads") = 0, py::arg("force_reference") = false,
+           py::arg("profile") = false)
       .def_property_readonly("inputs", [](const Session& s) { return io_list(s, true); })
       .def_property_readonly("outputs", [](const Session& s) { return io_list(s, false); })
       .def_property_readonly("arena_bytes", &Session::arena_bytes)
@@ -101,6 +103,8 @@ void bind_session(py::module_& m) {
           d["op_type"] = n.op_type;
           d["kernel"] = n.kernel;
           d["output_shapes"] = py::cast(n.output_shapes);
+          d["total_ms"] = n.total_ms;
+          d["runs"] = n.runs;
           l.append(d);
         }
         return l;

@@ -12,6 +12,21 @@ namespace pyrt::kernels::arm {
 namespace {
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+// Padded columns [c0, c1) of one input row xr (padded column c is xr[c - pl]) into `s` phase rows of width qw:
+// phase q holds columns q, q + s, ... No division per element (this copy is much of a strided conv's time).
+inline void copy_row_phases(const float* xr, int64_t pl, int64_t c0, int64_t c1, int64_t s, int64_t qw,
+                            float* base) {
+  if (c1 <= c0) return;
+  if (s == 1) {
+    std::memcpy(base + c0, xr + (c0 - pl), size_t(c1 - c0) * sizeof(float));
+    return;
+  }
+  for (int64_t q = 0; q < s; ++q) {
+    const int64_t lo = c0 > q ? (c0 - q + s - 1) / s : 0, hi = c1 > q ? (c1 - q + s - 1) / s : 0;
+    float* dst = base + q * qw;
+    for (int64_t k = lo; k < hi; ++k) dst[k] = xr[k * s + q - pl];
+  }
+}
 }  // namespace
 
 void dwconv_neon(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch) {
@@ -25,11 +40,7 @@ void dwconv_neon(const DwConvParams& p, const float* x, const float* w, float bi
     const float* xr = x + ih * p.w;
     float* base = scratch + r * s * qw;
     const int64_t c0 = imax(0, p.pl), c1 = imin(pw, p.pl + p.w);
-    if (s == 1) {
-      if (c1 > c0) std::memcpy(base + c0, xr + (c0 - p.pl), size_t(c1 - c0) * sizeof(float));
-    } else {
-      for (int64_t c = c0; c < c1; ++c) base[(c % s) * qw + c / s] = xr[c - p.pl];
-    }
+    copy_row_phases(xr, p.pl, c0, c1, s, qw, base);
   }
   const int64_t taps = p.kh * p.kw;
   int64_t tap_stack[64];
