@@ -50,7 +50,8 @@ for name, N, C, H, W, CO, k, s, p, g in shapes:
         gr.output(gr.op("Conv", xi, gr.const(w), gr.const(b), strides=[s, s], pads=[p] * 4, group=g), "y")
         sess = pyruntime.Session(gr.to_bytes(), num_threads=threads)
         f = lambda: sess.run(x)
-        kernel = sess.describe()[0]["kernel"]
+        f()
+        kernel = sess.describe()[0]["kernel"]   # after a run: the plan has chosen it
     elif lib == "torch":
         xt, wt, bt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
         def f():

@@ -26,7 +26,9 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     : model_(std::move(model)), opts_(opts), pool_(opts.num_threads) {
   // Kernels are chosen per session: forcing the reference here does not affect other sessions.
   const kernels::Table& kt = opts_.force_reference ? kernels::reference() : kernels::active();
+  kt_ = &kt;
   isa_ = kt.name;
+  kernels::ScopedTable scope(kt);  // weights packed for this session's kernels
   const Graph* g = model_->graph();
   if (!g) fail(Status::kInvalidArgument, "the model has no graph to run (it only stores tensors)");
   values_.resize(g->values.size());
@@ -246,6 +248,7 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   if (inputs.size() != inputs_.size())
     fail(Status::kInvalidArgument, "expected " + std::to_string(inputs_.size()) + " inputs, got " +
                                        std::to_string(inputs.size()));
+  kernels::ScopedTable scope(*kt_);  // the GEMM driver picks this session's kernels
   if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
   run_inputs_ = inputs;
   RunContext ctx;

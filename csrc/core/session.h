@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "format/model.h"
+#include "kernels/dispatch.h"
 
 namespace pyrt {
 
@@ -76,6 +77,7 @@ class Session {
   std::shared_ptr<const Model> model_;
   SessionOptions opts_;
   const char* isa_ = "ref";
+  const kernels::Table* kt_ = nullptr;
   ThreadPool pool_;
   std::vector<ConstTensor> consts_;
   std::vector<uint32_t> inputs_, outputs_;  // value ids

@@ -195,6 +195,14 @@ const Table& active() {
   return reference();
 }
 
+namespace {
+thread_local const Table* t_current = nullptr;
+}  // namespace
+
+const Table& current() { return t_current ? *t_current : active(); }
+ScopedTable::ScopedTable(const Table& t) : prev_(t_current) { t_current = &t; }
+ScopedTable::~ScopedTable() { t_current = prev_; }
+
 GemmKernel gemm_kernel_for(const Table& preferred, size_t mr, size_t nr) {
   auto fits = [&](size_t tmr, size_t tnr) { return (mr == 0 || mr == tmr) && (nr == 0 || nr == tnr); };
   if (fits(preferred.f32_gemm_mr, preferred.f32_gemm_nr))

@@ -72,6 +72,20 @@ const CpuInfo& cpu();
 // The scalar reference. Its GEMM tile is the one of the SIMD table PYRT_KERNELS / the CPU selects.
 const Table& reference();
 const Table& active();          // the table run() uses
+
+// The table for kernels picked inside shared drivers (the GEMM) on this thread: a session sets its own choice
+// (SIMD or reference) around its calls with ScopedTable; without one it is active().
+const Table& current();
+class ScopedTable {
+ public:
+  explicit ScopedTable(const Table& t);
+  ~ScopedTable();
+  ScopedTable(const ScopedTable&) = delete;
+  ScopedTable& operator=(const ScopedTable&) = delete;
+
+ private:
+  const Table* prev_;
+};
 void force_reference(bool on);  // for debugging and tests; off = back to the SIMD table
 void force_table(const Table* t);  // tests: use t (null: back to the PYRT_KERNELS / CPU choice)
 

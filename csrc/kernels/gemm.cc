@@ -136,10 +136,10 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
          const Epilogue& ep, ThreadPool* pool, void* workspace) {
   check_epilogue(ep);
   if (M == 0 || N == 0) return;
-  // The active table's kernel, or one whose tile fits the prepacked operand (packed under another table,
+  // The current table's kernel (the session's choice, else the active table), or one whose tile fits the prepacked operand (packed under another table,
   // e.g. before PYRT_KERNELS / force_reference() / a session's choice changed it). All are bit-identical.
   const kernels::GemmKernel uk =
-      kernels::gemm_kernel_for(kernels::active(), A.packed ? A.packed->tile : 0, B.packed ? B.packed->tile : 0);
+      kernels::gemm_kernel_for(kernels::current(), A.packed ? A.packed->tile : 0, B.packed ? B.packed->tile : 0);
   if (!uk.fn) throw std::logic_error("gemm: no microkernel for the tile the operand was packed with");
   const size_t mr = uk.mr, nr = uk.nr, kMCr = mc_for(mr);
   const size_t kc_blk = A.packed ? A.packed->kc : B.packed ? B.packed->kc : kKC;
@@ -224,13 +224,13 @@ void detail::Panels::Free::operator()(float* p) const { std::free(p); }
 
 PackedA pack_a(const float* a, size_t lda, bool trans, size_t M, size_t K) {
   PackedA r;
-  r.p_ = pack_panels(a, lda, /*k_major=*/trans, M, K, kernels::active().f32_gemm_mr);
+  r.p_ = pack_panels(a, lda, /*k_major=*/trans, M, K, kernels::current().f32_gemm_mr);
   return r;
 }
 
 PackedB pack_b(const float* b, size_t ldb, bool trans, size_t K, size_t N) {
   PackedB r;
-  r.p_ = pack_panels(b, ldb, /*k_major=*/!trans, N, K, kernels::active().f32_gemm_nr);
+  r.p_ = pack_panels(b, ldb, /*k_major=*/!trans, N, K, kernels::current().f32_gemm_nr);
   return r;
 }
 
