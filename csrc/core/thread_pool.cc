@@ -1,8 +1,29 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PYRT_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define PYRT_PAUSE() __asm__ __volatile__("yield")
+#else
+#define PYRT_PAUSE() std::this_thread::yield()
+#endif
 
 namespace pyrt {
+namespace {
+
+constexpr auto kSpinFor = std::chrono::microseconds(100);
+
+void chunk_range(size_t n, size_t chunks, size_t c, size_t* b, size_t* e) {
+  const size_t base = n / chunks, extra = n % chunks;
+  *b = c * base + std::min(c, extra);
+  *e = *b + base + (c < extra);
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -12,59 +33,69 @@ ThreadPool::ThreadPool(int n_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-static void chunk_range(size_t n, size_t chunks, size_t c, size_t* b, size_t* e) {
-  const size_t base = n / chunks, extra = n % chunks;
-  *b = c * base + std::min(c, extra);
-  *e = *b + base + (c < extra);
-}
-
 void ThreadPool::run(size_t n, size_t grain, Task task, void* ctx) {
   const size_t max_chunks = grain ? std::max<size_t>(1, n / grain) : n;
-  const size_t chunks = std::min<size_t>(size_t(size()), max_chunks);
+  const size_t chunks = std::min<size_t>({size_t(size()), max_chunks, size_t(255)});
   if (chunks <= 1) {
     task(ctx, 0, n, 0);
     return;
   }
-  {
+  task_.store(task, std::memory_order_relaxed);
+  ctx_.store(ctx, std::memory_order_relaxed);
+  n_.store(n, std::memory_order_relaxed);
+  pending_.store(int(chunks) - 1, std::memory_order_relaxed);
+  const uint64_t next = ((job_.load(std::memory_order_relaxed) >> 8) + 1) << 8 | chunks;
+  job_.store(next, std::memory_order_seq_cst);  // publishes the fields above
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    task_ = task;
-    ctx_ = ctx;
-    n_ = n;
-    chunks_ = chunks;
-    pending_ = int(chunks) - 1;
-    ++generation_;
+    wake_.notify_all();
   }
-  wake_.notify_all();
   size_t b, e;
   chunk_range(n, chunks, 0, &b, &e);
   task(ctx, b, e, 0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [this] { return pending_ == 0; });
-}
-
-void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
-  for (;;) {
-    std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-    if (stop_) return;
-    seen = generation_;
-    if (size_t(index) >= chunks_) continue;  // fewer chunks than threads this time
-    const Task task = task_;
-    void* ctx = ctx_;
-    size_t b, e;
-    chunk_range(n_, chunks_, size_t(index), &b, &e);
-    lock.unlock();
-    task(ctx, b, e, index);
-    lock.lock();
-    if (--pending_ == 0) done_.notify_one();
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 4096) PYRT_PAUSE();
+    else std::this_thread::yield();
   }
 }
 
+void ThreadPool::worker(int index) {
+  uint64_t seen = 0;  // the last job word handled
+  for (;;) {
+    uint64_t w = job_.load(std::memory_order_acquire);
+    if (w == seen) {
+      // Spin a while for the next job, then sleep until one is published.
+      const auto until = std::chrono::steady_clock::now() + kSpinFor;
+      int spins = 0;
+      while ((w = job_.load(std::memory_order_acquire)) == seen && !stop_.load(std::memory_order_relaxed)) {
+        PYRT_PAUSE();
+        if (++spins % 64 == 0 && std::chrono::steady_clock::now() > until) {
+          std::unique_lock<std::mutex> lock(mu_);
+          sleepers_.fetch_add(1, std::memory_order_seq_cst);
+          wake_.wait(lock, [&] {
+            return job_.load(std::memory_order_seq_cst) != seen || stop_.load(std::memory_order_relaxed);
+          });
+          sleepers_.fetch_sub(1, std::memory_order_relaxed);
+          spins = 0;
+        }
+      }
+      if (stop_.load(std::memory_order_relaxed)) return;
+    }
+    seen = w;
+    const size_t chunks = size_t(w & 0xFF);
+    if (size_t(index) >= chunks) continue;  // not part of this job: its fields may be rewritten any time
+    const Task task = task_.load(std::memory_order_relaxed);
+    void* ctx = ctx_.load(std::memory_order_relaxed);
+    size_t b, e;
+    chunk_range(n_.load(std::memory_order_relaxed), chunks, size_t(index), &b, &e);
+    task(ctx, b, e, index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
 }  // namespace pyrt

@@ -1,11 +1,16 @@
 // A small fixed thread pool of our own (no OpenMP): parallel_for splits [0, n) into contiguous chunks, one
 // per thread, and the calling thread takes part. Nothing is allocated per call.
+//
+// Waking a sleeping thread costs tens of microseconds, more than many of a model's ops take, so workers spin
+// for a while (~100 us) after each job before they block; inference calls parallel_for in quick succession.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace pyrt {
@@ -21,7 +26,7 @@ class ThreadPool {
   int size() const { return int(workers_.size()) + 1; }
 
   // fn(begin, end, thread_index) over a partition of [0, n) into at most size() chunks, all with at least
-  // `grain` items (except when n < grain). Returns when every chunk is done. Not re-entrant.
+  // `grain` items (except when n < grain). Returns when every chunk is done. Not re-entrant; fn must not throw.
   template <typename F>
   void parallel_for(size_t n, size_t grain, F&& fn) {
     if (n == 0) return;
@@ -35,15 +40,17 @@ class ThreadPool {
   void worker(int index);
 
   std::vector<std::thread> workers_;
+  // The current job. `job_` = generation << 8 | chunk count, published last: a worker reads the other fields
+  // only when its index is below the chunk count, and then the caller waits for it before writing them again.
+  std::atomic<Task> task_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<size_t> n_{0};
+  std::atomic<uint64_t> job_{0};
+  std::atomic<int> pending_{0};   // chunks not finished yet, besides the caller's
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::condition_variable wake_, done_;
-  // The current job; read by workers after `generation_` changes.
-  Task task_ = nullptr;
-  void* ctx_ = nullptr;
-  size_t n_ = 0, chunks_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::condition_variable wake_;
 };
 
 }  // namespace pyrt
