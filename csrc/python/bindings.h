@@ -1,5 +1,8 @@
 #pragma once
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+
+#include "format/spec.h"
 
 namespace pyrt::python {
 
@@ -19,6 +22,19 @@ class ContiguousBuffer {
  private:
   Py_buffer view_;
 };
+
+// The numpy dtype of a .pyrt dtype id.
+inline pybind11::dtype np_dtype(uint8_t dt) {
+  switch (dt) {
+    case spec::kF32: return pybind11::dtype("<f4");
+    case spec::kF16: return pybind11::dtype("<f2");
+    case spec::kI8: return pybind11::dtype("i1");
+    case spec::kU8: return pybind11::dtype("u1");
+    case spec::kI32: return pybind11::dtype("<i4");
+    case spec::kI64: return pybind11::dtype("<i8");
+    default: return pybind11::dtype("?");
+  }
+}
 
 void bind_errors(pybind11::module_& m);
 void bind_model(pybind11::module_& m);

@@ -100,24 +100,13 @@ py::dict info(const Model& m) {
   return r;
 }
 
-py::dtype numpy_dtype(uint8_t dt) {
-  switch (dt) {
-    case spec::kF32: return py::dtype("<f4");
-    case spec::kF16: return py::dtype("<f2");
-    case spec::kI8: return py::dtype("i1");
-    case spec::kU8: return py::dtype("u1");
-    case spec::kI32: return py::dtype("<i4");
-    case spec::kI64: return py::dtype("<i8");
-    default: return py::dtype("?");
-  }
-}
 
 py::array decode(const std::shared_ptr<Model>& m, const std::string& name) {
   const size_t i = index_of(*m, name);
   const TensorInfo& t = m->tensors()[i];
   m->decoded_bytes(i);  // refuses absurd sizes before numpy allocates
   std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-  py::array out(t.encoding == spec::kDense ? numpy_dtype(t.dtype) : py::dtype("<f4"), shape);
+  py::array out(t.encoding == spec::kDense ? np_dtype(t.dtype) : py::dtype("<f4"), shape);
   const size_t nbytes = size_t(out.nbytes());
   void* dst = out.mutable_data();
   {

@@ -13,17 +13,6 @@ namespace py = pybind11;
 namespace pyrt::python {
 namespace {
 
-py::dtype np_dtype(uint8_t dt) {
-  switch (dt) {
-    case spec::kF32: return py::dtype("<f4");
-    case spec::kF16: return py::dtype("<f2");
-    case spec::kI8: return py::dtype("i1");
-    case spec::kU8: return py::dtype("u1");
-    case spec::kI32: return py::dtype("<i4");
-    case spec::kI64: return py::dtype("<i8");
-    default: return py::dtype("?");
-  }
-}
 
 py::list io_list(const Session& s, bool inputs) {
   py::list l;

@@ -7,30 +7,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/dwconv_plane.h"
 #include "kernels/x86/x86.h"
 
 namespace pyrt::kernels::x86 {
-namespace {
-// Local helpers instead of std::min/max: template code instantiated in a TU built with -mavx2 could be
-// merged by the linker with the generic build's copy and then run on a CPU without AVX2.
-inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-// Padded columns [c0, c1) of one input row xr (padded column c is xr[c - pl]) into `s` phase rows of width qw:
-// phase q holds columns q, q + s, ... No division per element (this copy is much of a strided conv's time).
-inline void copy_row_phases(const float* xr, int64_t pl, int64_t c0, int64_t c1, int64_t s, int64_t qw,
-                            float* base) {
-  if (c1 <= c0) return;
-  if (s == 1) {
-    std::memcpy(base + c0, xr + (c0 - pl), size_t(c1 - c0) * sizeof(float));
-    return;
-  }
-  for (int64_t q = 0; q < s; ++q) {
-    const int64_t lo = c0 > q ? (c0 - q + s - 1) / s : 0, hi = c1 > q ? (c1 - q + s - 1) / s : 0;
-    float* dst = base + q * qw;
-    for (int64_t k = lo; k < hi; ++k) dst[k] = xr[k * s + q - pl];
-  }
-}
-}  // namespace
+using namespace dwplane;
 
 namespace {
 
@@ -39,27 +20,13 @@ namespace {
 // output rows, so that the flattened index maps linearly onto the plane for every tap; all lanes are vector
 // lanes, the columns past OW are computed and dropped. Same taps, same order, same FMAs as the reference.
 void dwconv_flat(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch) {
-  const int64_t ph = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-  const int64_t pw = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
-  const int64_t s = p.sw, qw = (pw + s - 1) / s;
-  const int64_t plane_floats = ph * s * qw + 32;  // + slack read by the last vector loads
-  std::memset(scratch, 0, size_t(plane_floats) * sizeof(float));
-  for (int64_t r = 0; r < ph; ++r) {
-    const int64_t ih = r - p.pt;
-    if (ih < 0 || ih >= p.h) continue;
-    const float* xr = x + ih * p.w;
-    float* base = scratch + r * s * qw;
-    const int64_t c0 = imax(0, p.pl), c1 = imin(pw, p.pl + p.w);
-    copy_row_phases(xr, p.pl, c0, c1, s, qw, base);
-  }
+  const int64_t s = p.sw, qw = (padded_w(p) + s - 1) / s;
+  const int64_t plane_floats = padded_h(p) * s * qw + 32;  // + slack read by the last vector loads
+  fill(p, x, qw, plane_floats, scratch);
   const int64_t taps = p.kh * p.kw, pitch = p.sh * s * qw;
   int64_t tap_stack[64];
   int64_t* tap = taps <= 64 ? tap_stack : new int64_t[size_t(taps)];
-  for (int64_t i = 0; i < p.kh; ++i)
-    for (int64_t j = 0; j < p.kw; ++j) {
-      const int64_t off = j * p.dw;
-      tap[i * p.kw + j] = i * p.dh * s * qw + (off % s) * qw + off / s;
-    }
+  tap_offsets(p, qw, tap);
   float* tmp = scratch + plane_floats;
   const int64_t total = (p.oh - 1) * pitch + p.ow;
   const __m256 vb = _mm256_set1_ps(bias);
@@ -88,29 +55,13 @@ void dwconv_flat(const DwConvParams& p, const float* x, const float* w, float bi
 
 void dwconv_avx2(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch) {
   if (p.ow < 16) return dwconv_flat(p, x, w, bias, y, scratch);
-  const int64_t ph = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-  const int64_t pw = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
-  const int64_t s = p.sw, qw = (pw + s - 1) / s + 16;  // phase row width, with slack
-  // padded[r][c] = x[r - pt][c - pl]; stored at scratch[(r * s + c % s) * qw + c / s]
-  std::memset(scratch, 0, size_t(ph * s * qw) * sizeof(float));
-  for (int64_t r = 0; r < ph; ++r) {
-    const int64_t ih = r - p.pt;
-    if (ih < 0 || ih >= p.h) continue;
-    const float* xr = x + ih * p.w;
-    float* base = scratch + r * s * qw;
-    const int64_t c0 = imax(0, p.pl), c1 = imin(pw, p.pl + p.w);
-    copy_row_phases(xr, p.pl, c0, c1, s, qw, base);
-  }
-  // Offsets of every tap inside the phase-split plane, relative to output (oh, ow) = (0, 0); computed once
-  // so that the inner loop has no divisions.
+  const int64_t s = p.sw, qw = (padded_w(p) + s - 1) / s + 16;  // phase row width, with slack
+  fill(p, x, qw, padded_h(p) * s * qw, scratch);
+  // Offsets of every tap in the plane, relative to output (0, 0): computed once, no divisions in the loop.
   const int64_t taps = p.kh * p.kw;
   int64_t tap_stack[64];
   int64_t* tap = taps <= 64 ? tap_stack : new int64_t[size_t(taps)];
-  for (int64_t i = 0; i < p.kh; ++i)
-    for (int64_t j = 0; j < p.kw; ++j) {
-      const int64_t off = j * p.dw;
-      tap[i * p.kw + j] = i * p.dh * s * qw + (off % s) * qw + off / s;
-    }
+  tap_offsets(p, qw, tap);
   const __m256 vb = _mm256_set1_ps(bias);
   for (int64_t oh = 0; oh < p.oh; ++oh) {
     float* yr = y + oh * p.ow;
