@@ -28,6 +28,7 @@ std::unique_ptr<Op> make_gather(const NodeContext&);
 std::unique_ptr<Op> make_reduce_mean(const NodeContext&);
 std::unique_ptr<Op> make_lstm(const NodeContext&);
 std::unique_ptr<Op> make_gru(const NodeContext&);
+std::unique_ptr<Op> make_lrn(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -49,6 +50,7 @@ const Entry kOps[] = {
     {"HardSigmoid", ops::make_unary},  {"HardSwish", ops::make_unary},
     {"Identity", ops::make_unary},     {"LayerNormalization", ops::make_layer_norm},
     {"LeakyRelu", ops::make_unary},    {"LogSoftmax", ops::make_softmax},
+    {"LRN", ops::make_lrn},
     {"LSTM", ops::make_lstm},          {"MatMul", ops::make_matmul},
     {"Max", ops::make_binary},         {"MaxPool", ops::make_pool},
     {"Min", ops::make_binary},         {"Mul", ops::make_binary},

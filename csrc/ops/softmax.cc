@@ -12,6 +12,8 @@ class Softmax final : public Op {
   explicit Softmax(const NodeContext& ctx) : log_(ctx.node().op_type == "LogSoftmax") {
     ctx.expect_inputs(1, 1);
     axis_ = ctx.attr_int("axis", -1);
+    // Opset < 13 semantics (set by the ONNX importer): normalize over all dims from `axis` on.
+    coerce_ = ctx.attr_int("coerce_2d", 0) != 0;
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
@@ -21,6 +23,7 @@ class Softmax final : public Op {
     for (int64_t i = 0; i < a; ++i) outer_ *= size_t(x[size_t(i)]);
     n_ = x.empty() ? 1 : size_t(x[size_t(a)]);
     for (size_t i = size_t(a) + 1; i < x.size(); ++i) inner_ *= size_t(x[i]);
+    if (coerce_) n_ *= inner_, inner_ = 1;
     out[0] = in[0];
   }
   int inplace_input() const override { return 0; }
@@ -49,7 +52,7 @@ class Softmax final : public Op {
   std::string kernel() const override { return "softmax-ref"; }
 
  private:
-  bool log_;
+  bool log_, coerce_ = false;
   int64_t axis_;
   size_t outer_ = 1, n_ = 1, inner_ = 1;
 };

@@ -30,6 +30,28 @@ def check_supported(ir: IR):
 
 
 def to_graph(ir: IR, name: str = ""):
+    """The graph builder for `ir`; its to_bytes()/save() raise ExportError when the runtime rejects a node."""
+    return _Checked(_build(ir, name))
+
+
+class _Checked:
+    """Turns the runtime's shape-inference errors (ValueError naming the node) into ExportError."""
+
+    def __init__(self, g):
+        self.g = g
+
+    def to_bytes(self) -> bytes:
+        try:
+            return self.g.to_bytes()
+        except (ValueError, NotImplementedError) as e:
+            raise ExportError(str(e)) from e
+
+    def save(self, path) -> int:
+        from ..format.writer import atomic_write
+        return atomic_write(path, self.to_bytes())
+
+
+def _build(ir: IR, name: str = ""):
     from ..graph import Graph
     check_supported(ir)
     g = Graph(name or ir.name)

@@ -42,8 +42,8 @@ def from_onnx(model) -> IR:
     from onnx import numpy_helper
     m = load_onnx(model)
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 0)
-    if opset and opset < 9:
-        raise ExportError(f"ONNX opset {opset} is not supported (9 and newer are)")
+    if opset and opset < 6:
+        raise ExportError(f"ONNX opset {opset} is not supported (6 and newer are)")
     for o in m.opset_import:
         if o.domain not in ("", "ai.onnx"):
             raise ExportError(f"ONNX operator domain '{o.domain}' is not supported")
@@ -90,7 +90,52 @@ def from_onnx(model) -> IR:
             ir.consts[n.output[0]] = val
             continue
         inputs = list(n.input)
+        name = n.name or f"{n.op_type}_{k}"
         if n.op_type == "Resize" and len(inputs) == 2:      # opset 10: (X, scales)
             inputs = [inputs[0], "", inputs[1]]
-        ir.nodes.append(Node(n.op_type, inputs, list(n.output), attrs, n.name or f"{n.op_type}_{k}", n.name))
+        if n.op_type in ("Sum", "Mean") and len(inputs) >= 1:   # variadic: a chain of Adds (then a scale)
+            acc = inputs[0]
+            for j, other in enumerate(inputs[1:]):
+                last = j == len(inputs) - 2 and n.op_type == "Sum"
+                out = n.output[0] if last else f"{name}/acc{j}"
+                ir.nodes.append(Node("Add", [acc, other], [out], {}, f"{name}/add{j}", n.name))
+                acc = out
+            if n.op_type == "Mean" or len(inputs) == 1:
+                scale = f"{name}/scale"
+                ir.consts[scale] = np.array(1.0 / len(inputs), np.float32)
+                ir.nodes.append(Node("Mul", [acc, scale], [n.output[0]], {}, f"{name}/mean", n.name))
+            continue
+        if n.op_type in ("Add", "Sub", "Mul", "Div", "Pow") and attrs.pop("broadcast", 0):
+            # opset < 7 "legacy" broadcasting: B's dims line up with A's starting at `axis` (default: the end)
+            axis = attrs.pop("axis", None)
+            ra = len(ir.shapes.get(inputs[0], [])) if hasattr(ir, "shapes") else 0
+            b_shape = ir.shapes.get(inputs[1]) if inputs[1] not in ir.consts else list(ir.consts[inputs[1]].shape)
+            if axis is not None and ra and b_shape is not None:
+                axis = axis % ra
+                trailing = ra - axis - len(b_shape)
+                if trailing > 0:
+                    new = f"{name}/b_aligned"
+                    if inputs[1] in ir.consts:
+                        ir.consts[new] = ir.consts[inputs[1]].reshape(list(b_shape) + [1] * trailing)
+                    else:
+                        ir.nodes.append(Node("Unsqueeze", [inputs[1]], [new],
+                                             {"axes": list(range(len(b_shape), len(b_shape) + trailing))},
+                                             f"{name}/align", n.name))
+                    inputs[1] = new
+        if n.op_type in ("Softmax", "LogSoftmax") and opset < 13:
+            attrs.setdefault("axis", 1)
+            attrs["coerce_2d"] = 1   # before opset 13 the input is flattened to 2-D at `axis`
+        if n.op_type in ("Conv", "ConvTranspose", "MaxPool", "AveragePool"):
+            ks = attrs.get("kernel_shape")
+            w = ir.consts.get(inputs[1]) if n.op_type.startswith("Conv") and len(inputs) > 1 else None
+            nd = len(ks) if ks is not None else (w.ndim - 2 if w is not None else 2)
+            if nd != 2:
+                raise ExportError(f"{n.op_type} in node '{name}' is {nd}-D; the runtime implements 2-D "
+                                  f"{n.op_type} only")
+        if n.op_type == "BatchNormalization":
+            attrs.pop("spatial", None)                   # opset < 9: 'spatial' = 1 is the only meaning we have
+            attrs.pop("momentum", None)
+            attrs.pop("is_test", None)
+            attrs.pop("consumed_inputs", None)
+        ir.nodes.append(Node(n.op_type, inputs, list(n.output), attrs, name, n.name))
     return ir

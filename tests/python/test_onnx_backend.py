@@ -1,0 +1,37 @@
+"""The ONNX backend test data shipped in the onnx wheel: every `light` model matches its expected output, and
+every pytorch-converted / pytorch-operator case the importer accepts matches its data. The cases that pass
+are listed in onnx_backend_pass.txt, so a regression (or a newly accepted case) shows up here."""
+import os
+
+import numpy as np
+import pytest
+from onnx_backend import LIGHT, node_cases, run_case, run_light
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PASS_LIST = sorted(line.strip() for line in open(os.path.join(HERE, "onnx_backend_pass.txt")) if line.strip())
+ALL = [f"{k}/{c}" for k in ("pytorch-converted", "pytorch-operator") for c in node_cases(k)]
+
+
+@pytest.mark.parametrize("name", LIGHT)
+def test_light_models(name, tmp_path):
+    got, want = run_light(name, tmp_path)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ALL)
+def test_node_cases(case, tmp_path):
+    kind, name = case.split("/")
+    results = run_case(kind, name, tmp_path)
+    if results is None:                      # not claimed: an unsupported op, attribute or dimensionality
+        assert case not in PASS_LIST, f"{case} is in the pass list but the importer now refuses it"
+        return
+    assert case in PASS_LIST, f"{case} is accepted and must be added to onnx_backend_pass.txt"
+    for got, want in results:
+        for g, w in zip(got, want):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-5, equal_nan=True)
+
+
+def test_pass_list_is_substantial():
+    assert len(PASS_LIST) >= 60
