@@ -32,15 +32,19 @@ static inline void copy_row_phases(const float* xr, int64_t pl, int64_t c0, int6
   }
 }
 
+// A per-ISA row copy with copy_row_phases' contract (e.g. a vector deinterleave for stride 2).
+using RowCopy = void (*)(const float* xr, int64_t pl, int64_t c0, int64_t c1, int64_t s, int64_t qw, float* base);
+
 // Zeroes `floats` of scratch and copies the channel in: padded row r, column c lands at
 // scratch[(r * sw + c % sw) * qw + c / sw].
-static inline void fill(const DwConvParams& p, const float* x, int64_t qw, int64_t floats, float* scratch) {
+static inline void fill(const DwConvParams& p, const float* x, int64_t qw, int64_t floats, float* scratch,
+                        RowCopy copy = copy_row_phases) {
   const int64_t ph = padded_h(p), pw = padded_w(p), s = p.sw;
   std::memset(scratch, 0, size_t(floats) * sizeof(float));
   for (int64_t r = 0; r < ph; ++r) {
     const int64_t ih = r - p.pt;
     if (ih < 0 || ih >= p.h) continue;
-    copy_row_phases(x + ih * p.w, p.pl, imax(0, p.pl), imin(pw, p.pl + p.w), s, qw, scratch + r * s * qw);
+    copy(x + ih * p.w, p.pl, imax(0, p.pl), imin(pw, p.pl + p.w), s, qw, scratch + r * s * qw);
   }
 }
 

@@ -259,10 +259,11 @@ TEST(dwconv_simd_matches_reference) {
   const pyrt::kernels::Table* t = pyrt::kernels::simd_table();
   if (!t) return;
   std::mt19937 rng(7);
-  for (int rep = 0; rep < 300; ++rep) {
+  for (int rep = 0; rep < 400; ++rep) {
     pyrt::kernels::DwConvParams p;
     p.kh = 1 + rng() % 5, p.kw = 1 + rng() % 5, p.sh = 1 + rng() % 3, p.sw = 1 + rng() % 3;
     p.dh = 1 + rng() % 2, p.dw = 1 + rng() % 2, p.h = 1 + rng() % 20, p.w = 1 + rng() % 37;
+    if (rep % 4 == 0) p.sw = 2, p.w = 24 + rng() % 100;  // wide stride-2 rows: the vector deinterleave
     p.pt = rng() % 3, p.pl = rng() % 3;
     const int64_t pb = rng() % 3, pr = rng() % 3;
     const int64_t eh = (p.kh - 1) * p.dh + 1, ew = (p.kw - 1) * p.dw + 1;

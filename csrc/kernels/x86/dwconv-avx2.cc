@@ -15,6 +15,33 @@ using namespace dwplane;
 
 namespace {
 
+// copy_row_phases with an AVX2 deinterleave for stride 2 (the copy dominated strided depthwise convs):
+// 16 input floats -> 8 even-phase + 8 odd-phase floats per step.
+void copy_row_phases_avx2(const float* xr, int64_t pl, int64_t c0, int64_t c1, int64_t s, int64_t qw,
+                          float* base) {
+  if (s != 2 || c1 - c0 < 24) return copy_row_phases(xr, pl, c0, c1, s, qw, base);
+  int64_t c = c0;
+  if (c & 1) {  // start on an even padded column
+    base[qw + c / 2] = xr[c - pl];
+    ++c;
+  }
+  float* even = base;
+  float* odd = base + qw;
+  const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+  for (; c + 16 <= c1; c += 16) {
+    const __m256 a = _mm256_loadu_ps(xr + (c - pl)), b = _mm256_loadu_ps(xr + (c - pl) + 8);
+    const __m256 ev = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), order);
+    const __m256 od = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), order);
+    _mm256_storeu_ps(even + c / 2, ev);
+    _mm256_storeu_ps(odd + c / 2, od);
+  }
+  for (; c < c1; ++c) base[(c & 1) * qw + c / 2] = xr[c - pl];
+}
+
+}  // namespace
+
+namespace {
+
 // Narrow outputs (OW < 16, the late stages of CNNs: 14x14, 7x7): rows would be mostly scalar tails. Instead
 // the output is computed on a "virtual" grid whose row pitch is the scratch plane's distance between two
 // output rows, so that the flattened index maps linearly onto the plane for every tap; all lanes are vector
@@ -22,7 +49,7 @@ namespace {
 void dwconv_flat(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch) {
   const int64_t s = p.sw, qw = (padded_w(p) + s - 1) / s;
   const int64_t plane_floats = padded_h(p) * s * qw + 32;  // + slack read by the last vector loads
-  fill(p, x, qw, plane_floats, scratch);
+  fill(p, x, qw, plane_floats, scratch, copy_row_phases_avx2);
   const int64_t taps = p.kh * p.kw, pitch = p.sh * s * qw;
   int64_t tap_stack[64];
   int64_t* tap = taps <= 64 ? tap_stack : new int64_t[size_t(taps)];
@@ -56,7 +83,7 @@ void dwconv_flat(const DwConvParams& p, const float* x, const float* w, float bi
 void dwconv_avx2(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch) {
   if (p.ow < 16) return dwconv_flat(p, x, w, bias, y, scratch);
   const int64_t s = p.sw, qw = (padded_w(p) + s - 1) / s + 16;  // phase row width, with slack
-  fill(p, x, qw, padded_h(p) * s * qw, scratch);
+  fill(p, x, qw, padded_h(p) * s * qw, scratch, copy_row_phases_avx2);
   // Offsets of every tap in the plane, relative to output (0, 0): computed once, no divisions in the loop.
   const int64_t taps = p.kh * p.kw;
   int64_t tap_stack[64];
