@@ -74,7 +74,7 @@ const Table kAvx2 = {"avx2", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86
 // The AVX2 entries for everything but the GEMM, whose 14x32 tile uses 28 of the 32 zmm registers.
 const Table kAvx512 = {"avx512", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
                        x86::dequant_i4_avx2, x86::unary_avx2, x86::binary_avx2, x86::f32_gemm_14x32_avx512, 14, 32,
-                       x86::dwconv_avx2};
+                       x86::dwconv_avx512};
 #endif
 
 #if defined(__aarch64__)

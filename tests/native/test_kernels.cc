@@ -256,8 +256,10 @@ TEST(binary_simd_matches_reference) {
 }
 
 TEST(dwconv_simd_matches_reference) {
-  const pyrt::kernels::Table* t = pyrt::kernels::simd_table();
-  if (!t) return;
+  // every SIMD table the CPU has (AVX-512 and AVX2 have their own depthwise kernels)
+  for (const pyrt::kernels::Table* t :
+       {pyrt::kernels::avx512_table(), pyrt::kernels::avx2_table(), pyrt::kernels::neon_table()}) {
+  if (!t) continue;
   std::mt19937 rng(7);
   for (int rep = 0; rep < 400; ++rep) {
     pyrt::kernels::DwConvParams p;
@@ -277,4 +279,5 @@ TEST(dwconv_simd_matches_reference) {
     t->dwconv(p, x.data(), w.data(), 0.25f, b.data(), scratch.data());
     CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
   }
+}
 }

@@ -13,8 +13,6 @@
 namespace pyrt::kernels::x86 {
 using namespace dwplane;
 
-namespace {
-
 // copy_row_phases with an AVX2 deinterleave for stride 2 (the copy dominated strided depthwise convs):
 // 16 input floats -> 8 even-phase + 8 odd-phase floats per step.
 void copy_row_phases_avx2(const float* xr, int64_t pl, int64_t c0, int64_t c1, int64_t s, int64_t qw,
@@ -37,8 +35,6 @@ void copy_row_phases_avx2(const float* xr, int64_t pl, int64_t c0, int64_t c1, i
   }
   for (; c < c1; ++c) base[(c & 1) * qw + c / 2] = xr[c - pl];
 }
-
-}  // namespace
 
 namespace {
 

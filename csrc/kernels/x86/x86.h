@@ -12,6 +12,10 @@ namespace pyrt::kernels::x86 {
 uint32_t crc32c_update_sse42(uint32_t crc, const uint8_t* p, size_t n);
 void f16_to_f32_f16c(const uint16_t* in, float* out, size_t n);
 void dequant_i8_avx2(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
+void dwconv_avx512(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
+// The padded-plane row copy with an AVX2 deinterleave for stride 2 (dwplane::RowCopy contract).
+void copy_row_phases_avx2(const float* xr, int64_t pl, int64_t c0, int64_t c1, int64_t s, int64_t qw,
+                          float* base);
 void dwconv_avx2(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 void unary_avx2(const ActParams& a, const float* x, float* y, size_t n);
 void binary_avx2(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
