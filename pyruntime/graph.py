@@ -61,6 +61,10 @@ class Graph:
         return vals if outputs > 1 else vals[0]
 
     def output(self, value: Value, name: str | None = None):
+        """Marks `value` as a model output named `name`. A graph input, or a value already output under another
+        name, gets an Identity node: every output must be a distinct value named like its META entry."""
+        if value.id in self.g.inputs or any(v.id == value.id for v, _ in self._outputs):
+            value = self.op("Identity", value)
         self._outputs.append((value, name or value.name))
 
     def to_bytes(self) -> bytes:

@@ -84,7 +84,7 @@ class Session:
             if a.ndim != len(dims) or any(d >= 0 and d != s for d, s in zip(dims, a.shape)):
                 shape = ", ".join("?" if d < 0 else str(d) for d in dims)
                 raise ValueError(f"input '{name}' has shape {tuple(a.shape)}, the model expects [{shape}]")
-            out.append(np.ascontiguousarray(a))   # no copy when already contiguous
+            out.append(np.asarray(a, order="C"))   # no copy when already contiguous; keeps 0-d arrays 0-d
         return out
 
     def run(self, inputs=None, **kwargs) -> list:

@@ -23,6 +23,13 @@ const ConstTensor& NodeContext::require_const(size_t i, const char* what) const 
   return *c;
 }
 
+const ConstTensor& NodeContext::require_const(size_t i, const char* what, uint8_t dtype) const {
+  const ConstTensor& c = require_const(i, what);
+  if (c.desc.dtype != dtype)
+    fail(std::string(what) + " must be " + spec::dtype_name(dtype) + ", got " + spec::dtype_name(c.desc.dtype));
+  return c;
+}
+
 const Attr* NodeContext::attr(const std::string& name) const {
   for (const auto& a : node_.attrs)
     if (a.name == name) return &a;

@@ -40,6 +40,8 @@ class NodeContext {
   // The constant behind input i, or null when the input is computed at run time.
   const ConstTensor* const_input(size_t i) const { return i < consts_.size() ? consts_[i] : nullptr; }
   const ConstTensor& require_const(size_t i, const char* what) const;
+  // ... and of this dtype (spec::DType)
+  const ConstTensor& require_const(size_t i, const char* what, uint8_t dtype) const;
 
   const Attr* attr(const std::string& name) const;
   int64_t attr_int(const std::string& name, int64_t dflt) const;

@@ -97,6 +97,9 @@ const IoDesc& Session::output(size_t i) const { return model_->meta().outputs.at
 const char* Session::isa() const { return isa_; }
 
 std::vector<TensorDesc> Session::plan(const std::vector<Shape>& shapes) {
+  std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+  if (!busy.owns_lock())
+    fail(Status::kInvalidArgument, "the session is running in another thread (use one session per thread)");
   if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
   std::vector<TensorDesc> r;
   for (uint32_t v : outputs_) r.push_back(values_[v].desc);
@@ -248,6 +251,9 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   if (inputs.size() != inputs_.size())
     fail(Status::kInvalidArgument, "expected " + std::to_string(inputs_.size()) + " inputs, got " +
                                        std::to_string(inputs.size()));
+  std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+  if (!busy.owns_lock())
+    fail(Status::kInvalidArgument, "the session is running in another thread (use one session per thread)");
   kernels::ScopedTable scope(*kt_);  // the GEMM driver picks this session's kernels
   if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
   run_inputs_ = inputs;

@@ -3,6 +3,7 @@
 // Model (its mapped weights are shared, read-only).
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,7 @@ class Session {
   // reused per run so the hot path does not allocate
   std::vector<const void*> scratch_in_;
   std::vector<void*> scratch_out_;
+  std::mutex busy_;  // one run/plan at a time: a second thread gets an error, not a data race
 };
 
 }  // namespace pyrt

@@ -12,7 +12,7 @@ class BatchNorm final : public Op {
   explicit BatchNorm(const NodeContext& ctx) {
     ctx.expect_inputs(5, 5);
     const float eps = ctx.attr_float("epsilon", 1e-5f);
-    const ConstTensor& s = ctx.require_const(1, "scale");
+    const ConstTensor& s = ctx.require_const(1, "scale", spec::kF32);
     const ConstTensor& b = ctx.require_const(2, "bias");
     const ConstTensor& m = ctx.require_const(3, "mean");
     const ConstTensor& v = ctx.require_const(4, "var");

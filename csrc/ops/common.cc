@@ -6,7 +6,7 @@ namespace pyrt::ops {
 
 int64_t norm_axis(const Op& op, int64_t axis, size_t rank) {
   const int64_t r = int64_t(rank);
-  if (axis < -r || axis >= std::max<int64_t>(r, 1))
+  if (axis < -r || axis >= r)
     op.fail("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + r : axis;
 }

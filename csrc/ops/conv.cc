@@ -36,7 +36,7 @@ class Conv final : public Op {
     for (int64_t p : pads_)
       if (p < 0) ctx.fail("pads must be >= 0");
     if (ctx.has_input(2)) {
-      const ConstTensor& b = ctx.require_const(2, "bias");
+      const ConstTensor& b = ctx.require_const(2, "bias", spec::kF32);
       if (b.desc.numel() != cout_ || b.desc.dtype != spec::kF32) ctx.fail("bias must have Cout f32 values");
       bias_ = b.f32();
     }

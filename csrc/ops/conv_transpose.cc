@@ -24,12 +24,13 @@ class ConvTranspose final : public Op {
     p_ = ctx.attr_ints("pads", {0, 0, 0, 0});
     op_ = ctx.attr_ints("output_padding", {0, 0});
     out_shape_ = ctx.attr_ints("output_shape", {});
+    if (!out_shape_.empty() && out_shape_.size() < 2) ctx.fail("output_shape needs at least the two spatial dims");
     if (ctx.attr_string("auto_pad", "NOTSET") != "NOTSET") ctx.fail("auto_pad is not supported; use explicit pads");
     if (s_.size() != 2 || d_.size() != 2 || p_.size() != 4 || op_.size() != 2) ctx.fail("strides/dilations/pads/output_padding must have 2/2/4/2 values");
     for (int64_t v : {s_[0], s_[1], d_[0], d_[1]})
       if (v < 1) ctx.fail("strides and dilations must be >= 1");
     if (ctx.has_input(2)) {
-      const ConstTensor& b = ctx.require_const(2, "bias");
+      const ConstTensor& b = ctx.require_const(2, "bias", spec::kF32);
       if (b.desc.numel() != coutg_ * group_) ctx.fail("bias must have Cout values");
       bias_ = b.f32();
     }

@@ -64,7 +64,10 @@ class Gemm final : public Op {
     c_general_ = in.size() > 2 && in[2].dtype != 0 && bias_.empty();
     if (c_general_) broadcast(*this, in[2].shape, {m_, n_});
     c_shape_ = c_general_ ? in[2].shape : Shape{};
+    if (!bias_.empty() && bias_.size() != 1 && int64_t(bias_.size()) != n_)
+      fail("C has " + std::to_string(bias_.size()) + " values for " + std::to_string(n_) + " output columns");
     if (bias_.size() == 1 && n_ > 1) bias_full_.assign(size_t(n_), bias_[0]);  // a scalar C, spread once
+    if (c_general_) c_strides_ = broadcast_strides(c_shape_, {m_, n_});
     out[0] = {{m_, n_}, spec::kF32};
   }
 
@@ -96,7 +99,7 @@ class Gemm final : public Op {
     }
     if (c_general_) {  // C of another shape than a row vector: y += beta * broadcast(C)
       const float* c = static_cast<const float*>(in[2]);
-      const auto st = broadcast_strides(c_shape_, {m_, n_});
+      const auto& st = c_strides_;
       for (int64_t i = 0; i < m_; ++i)
         for (int64_t j = 0; j < n_; ++j) y[i * n_ + j] += beta_ * c[i * st[0] + j * st[1]];
     }
@@ -116,6 +119,7 @@ class Gemm final : public Op {
   int64_t m_ = 0, n_ = 0, k_ = 0;
   bool c_general_ = false;
   Shape c_shape_;
+  std::vector<int64_t> c_strides_;
 };
 
 }  // namespace

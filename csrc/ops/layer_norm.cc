@@ -13,8 +13,8 @@ class LayerNorm final : public Op {
     ctx.expect_inputs(1, 3);
     axis_ = ctx.attr_int("axis", -1);
     eps_ = ctx.attr_float("epsilon", 1e-5f);
-    if (ctx.has_input(1)) scale_ = ctx.require_const(1, "scale").f32(), ns_ = ctx.require_const(1, "scale").desc.numel();
-    if (ctx.has_input(2)) bias_ = ctx.require_const(2, "bias").f32(), nb_ = ctx.require_const(2, "bias").desc.numel();
+    if (ctx.has_input(1)) scale_ = ctx.require_const(1, "scale", spec::kF32).f32(), ns_ = ctx.require_const(1, "scale").desc.numel();
+    if (ctx.has_input(2)) bias_ = ctx.require_const(2, "bias", spec::kF32).f32(), nb_ = ctx.require_const(2, "bias").desc.numel();
     if (ctx.num_outputs() != 1) ctx.fail("only the first output is supported");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {

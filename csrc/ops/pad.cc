@@ -14,13 +14,17 @@ class Pad final : public Op {
     mode_ = ctx.attr_string("mode", "constant");
     if (mode_ != "constant" && mode_ != "reflect" && mode_ != "edge") ctx.fail("unsupported mode '" + mode_ + "'");
     if (ctx.has_input(1)) {
-      const ConstTensor& p = ctx.require_const(1, "pads");
+      const ConstTensor& p = ctx.require_const(1, "pads", spec::kI64);
       pads_.assign(p.i64(), p.i64() + p.desc.numel());
     } else {
       pads_ = ctx.attr_ints("pads");
     }
     value_ = ctx.attr_float("value", 0.f);
-    if (ctx.has_input(2)) value_ = ctx.require_const(2, "constant_value").f32()[0];
+    if (ctx.has_input(2)) {
+      const ConstTensor& v = ctx.require_const(2, "constant_value", spec::kF32);
+      if (v.desc.numel() < 1) ctx.fail("constant_value is empty");
+      value_ = v.f32()[0];
+    }
     if (ctx.has_input(3)) ctx.fail("the axes input is not supported; give pads for every axis");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {

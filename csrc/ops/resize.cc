@@ -20,10 +20,10 @@ class Resize final : public Op {
     nearest_ = ctx.attr_string("nearest_mode", upsample ? "floor" : "round_prefer_floor");
     const size_t scales_at = upsample ? 1 : 2;
     if (ctx.has_input(scales_at) && ctx.require_const(scales_at, "scales").desc.numel() > 0) {
-      const ConstTensor& s = ctx.require_const(scales_at, "scales");
+      const ConstTensor& s = ctx.require_const(scales_at, "scales", spec::kF32);
       scales_.assign(s.f32(), s.f32() + s.desc.numel());
     } else if (!upsample && ctx.has_input(3)) {
-      const ConstTensor& s = ctx.require_const(3, "sizes");
+      const ConstTensor& s = ctx.require_const(3, "sizes", spec::kI64);
       sizes_.assign(s.i64(), s.i64() + s.desc.numel());
     } else if (ctx.attr("scales")) {
       scales_ = ctx.attr_floats("scales");
@@ -47,6 +47,7 @@ class Resize final : public Op {
       o[3] = int64_t(std::floor(float(x[3]) * sw_));
     }
     nc_ = x[0] * x[1], h_ = x[2], w_ = x[3], oh_ = o[2], ow_ = o[3];
+    if ((h_ == 0 && oh_ > 0) || (w_ == 0 && ow_ > 0)) fail("cannot resize an empty spatial dimension to a non-empty one");
     out[0] = {o, spec::kF32};
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {

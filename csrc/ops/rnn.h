@@ -35,8 +35,8 @@ inline RnnConfig parse_rnn(const NodeContext& ctx, int64_t gates) {
   if (ctx.attr("clip")) ctx.fail("cell clipping is not supported");
   if (ctx.has_input(4)) ctx.fail("sequence_lens is not supported (all sequences have the full length)");
   if (gates == 4 && ctx.has_input(7)) ctx.fail("peephole weights (input P) are not supported");
-  const ConstTensor& w = ctx.require_const(1, "W");
-  const ConstTensor& r = ctx.require_const(2, "R");
+  const ConstTensor& w = ctx.require_const(1, "W", spec::kF32);
+  const ConstTensor& r = ctx.require_const(2, "R", spec::kF32);
   if (w.desc.shape.size() != 3 || r.desc.shape.size() != 3) ctx.fail("W and R must be 3-D");
   if (c.hidden <= 0) c.hidden = r.desc.shape[2];
   const int64_t H = c.hidden;
@@ -48,7 +48,7 @@ inline RnnConfig parse_rnn(const NodeContext& ctx, int64_t gates) {
   c.R = r.f32();
   c.B.assign(size_t(c.dirs * 2 * gates * H), 0.f);
   if (ctx.has_input(3)) {
-    const ConstTensor& b = ctx.require_const(3, "B");
+    const ConstTensor& b = ctx.require_const(3, "B", spec::kF32);
     if (b.desc.numel() != c.dirs * 2 * gates * H) ctx.fail("B must have dirs x 2*gates*hidden values");
     c.B.assign(b.f32(), b.f32() + b.desc.numel());
   }

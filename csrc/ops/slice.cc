@@ -16,7 +16,9 @@ class Slice final : public Op {
     ends_ = const_ints(ctx, 2, "ends", "ends");
     axes_ = const_ints(ctx, 3, "axes", "axes");
     steps_ = const_ints(ctx, 4, "steps", "steps");
-    if (starts_.size() != ends_.size()) ctx.fail("starts and ends differ in length");
+    if (starts_.size() != ends_.size() || (!axes_.empty() && axes_.size() != starts_.size()) ||
+        (!steps_.empty() && steps_.size() != starts_.size()))
+      ctx.fail("starts, ends, axes and steps must have the same length");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& x = in[0].shape;
@@ -31,7 +33,9 @@ class Slice final : public Op {
       int64_t s = starts_[k], e = ends_[k];
       if (s < 0) s += n;
       if (e < 0) e += n;
-      if (step > 0) {
+      if (n == 0) {
+        s = e = 0;
+      } else if (step > 0) {
         s = std::clamp<int64_t>(s, 0, n);
         e = std::clamp<int64_t>(e, 0, n);
       } else {

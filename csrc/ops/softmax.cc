@@ -18,13 +18,14 @@ class Softmax final : public Op {
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
     const Shape& x = in[0].shape;
+    outer_ = inner_ = n_ = 1;
+    out[0] = in[0];
+    if (x.empty()) return;  // a scalar: softmax 1, log-softmax 0
     const int64_t a = norm_axis(*this, axis_, x.size());
-    outer_ = inner_ = 1;
     for (int64_t i = 0; i < a; ++i) outer_ *= size_t(x[size_t(i)]);
     n_ = x.empty() ? 1 : size_t(x[size_t(a)]);
     for (size_t i = size_t(a) + 1; i < x.size(); ++i) inner_ *= size_t(x[i]);
     if (coerce_) n_ *= inner_, inner_ = 1;
-    out[0] = in[0];
   }
   int inplace_input() const override { return 0; }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {

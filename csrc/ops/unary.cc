@@ -14,8 +14,12 @@ class Unary final : public Op {
     ctx.expect_inputs(1, (t == "Clip" || t == "Dropout") ? 3 : 1);
     a_ = activation_for_op(ctx);
     if (t == "Clip") {  // opset >= 11: min / max as optional constant inputs
-      if (ctx.has_input(1)) a_.p0 = ctx.require_const(1, "min").f32()[0];
-      if (ctx.has_input(2)) a_.p1 = ctx.require_const(2, "max").f32()[0];
+      for (size_t i = 1; i <= 2; ++i) {
+        if (!ctx.has_input(i)) continue;
+        const ConstTensor& c = ctx.require_const(i, i == 1 ? "min" : "max", spec::kF32);
+        if (c.desc.numel() != 1) ctx.fail("min and max must be scalars");
+        (i == 1 ? a_.p0 : a_.p1) = c.f32()[0];
+      }
     }
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {

@@ -60,6 +60,7 @@ void bind_session(py::module_& m) {
         std::vector<Shape> shapes;
         std::vector<py::array> keep;
         for (size_t i = 0; i < arrays.size(); ++i) {
+          if (!py::isinstance<py::array>(arrays[i])) throw py::type_error("inputs must be numpy arrays");
           py::array a = py::reinterpret_borrow<py::array>(arrays[i]);
           const IoDesc& d = s.input(i);
           if (!a.dtype().is(np_dtype(d.dtype)) && a.dtype().kind() != np_dtype(d.dtype).kind())

@@ -65,11 +65,14 @@ def from_onnx(model) -> IR:
         ir.inputs.append((vi.name, _DT[tt.elem_type], shape))
     ir.outputs = [[o.name, o.name] for o in g.output]
     # known shapes of intermediate values (for folding Shape)
-    ir.shapes = {}
+    ir.shapes, ir.dim_names = {}, {}
     for vi in list(g.value_info) + list(g.input) + list(g.output):
         tt = vi.type.tensor_type
         if tt.HasField("shape"):
             ir.shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
+            # symbolic names of dynamic dims (e.g. "batch"), propagated by ONNX shape inference
+            ir.dim_names[vi.name] = [d.dim_param if d.HasField("dim_param") and d.dim_param else None
+                                     for d in tt.shape.dim]
     for k, n in enumerate(g.node):
         if n.domain not in ("", "ai.onnx"):
             raise ExportError(f"operator '{n.op_type}' of domain '{n.domain}' in node '{n.name}' is not supported")

@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import IR, Node
+from .ir import IR, ExportError, Node
 
-# A dynamic dimension read by Shape is carried through shape arithmetic as a sentinel value; a Reshape that
-# copies it to the same position becomes a 0 ("keep this dimension"), anything else is left unfolded.
+# A dynamic dimension read by Shape is carried through shape arithmetic as a sentinel value that encodes which
+# tensor and which dimension it came from: _SENT + 16 * source + dim, source indexing ir.sent_sources. A
+# Reshape of that same tensor that copies the dimension to the same position becomes a 0 ("keep this
+# dimension"); any other use of a dynamic dimension is an ExportError naming the node.
 _SENT = -(1 << 50)
+_SENT_SPAN = 1 << 30
 
 
 def _is_sent(a) -> bool:
     a = np.asarray(a)
-    return a.dtype.kind == "i" and bool((a <= _SENT + 64).any())
+    return a.dtype.kind == "i" and bool(((a >= _SENT) & (a < _SENT + _SENT_SPAN)).any())
+
+
+def _sent_decode(v: int):
+    k = int(v) - _SENT
+    return k // 16, k % 16
 
 
 def _onnx_slice(x, starts, ends, axes, steps):
@@ -49,7 +57,11 @@ def _eval(n: Node, ins: list, ir: IR):
         shp = getattr(ir, "shapes", {}).get(n.inputs[0])
         if shp is None:
             return None
-        s = np.array([d if d >= 0 else _SENT + i for i, d in enumerate(shp)], np.int64)
+        if not hasattr(ir, "sent_sources"):
+            ir.sent_sources = []
+        src = len(ir.sent_sources)
+        ir.sent_sources.append(n.inputs[0])
+        s = np.array([d if d >= 0 else _SENT + 16 * src + i for i, d in enumerate(shp)], np.int64)
         return s[a.get("start", 0):a.get("end", len(s))] if ("start" in a or "end" in a) else s
     if op == "Cast":
         return x.astype(_NP_DT[a["to"]]) if not _is_sent(x) or a["to"] == 7 else x
@@ -83,8 +95,8 @@ def _eval(n: Node, ins: list, ir: IR):
     if op in ("Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min"):
         f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Pow": np.power, "Equal": np.equal,
              "Less": np.less, "Greater": np.greater, "Max": np.maximum, "Min": np.minimum}.get(op)
-        if op == "Div":
-            return (x // ins[1]) if x.dtype.kind in "iu" else (x / ins[1]).astype(x.dtype)
+        if op == "Div":   # integer division truncates toward zero in ONNX
+            return (np.trunc(x / ins[1]).astype(x.dtype)) if x.dtype.kind in "iu" else (x / ins[1]).astype(x.dtype)
         r = f(x, ins[1])
         return r.astype(x.dtype) if r.dtype.kind == "f" else r
     if op in ("Neg", "Sqrt", "Exp", "Floor", "Ceil", "Abs", "Reciprocal"):
@@ -115,17 +127,43 @@ def fold_constants(ir: IR) -> IR:
             else:
                 keep.append(n)
         ir.nodes = keep
-    # A Reshape whose target copies a dynamic dimension in place: that entry becomes 0 (copy the input dim).
+    # A Reshape whose target copies, in place, a dynamic dimension its own input has (the same tensor's, or the
+    # same dimension, e.g. the batch, as far as shape inference can tell): that entry becomes 0.
+    sources = getattr(ir, "sent_sources", [])
+    names = getattr(ir, "dim_names", {})
+
+    def same_dim(src: str, dim: int, value: str, pos: int) -> bool:
+        # Same position, and not provably another dimension: ONNX shape inference often loses the symbol
+        # ("unk__N") through padding arithmetic, so only two different known symbols rule it out.
+        if dim != pos:
+            return False
+        if src == value:
+            return True
+        a, b = names.get(src), names.get(value)
+        na = a[dim] if a is not None and dim < len(a) else None
+        nb = b[pos] if b is not None and pos < len(b) else None
+        known = [x for x in (na, nb) if x and not x.startswith("unk__")]
+        return len(known) < 2 or known[0] == known[1]
+
     for n in ir.nodes:
         if n.op == "Reshape" and len(n.inputs) > 1 and _is_sent(ir.consts.get(n.inputs[1], np.zeros(0))):
             shape = ir.consts[n.inputs[1]].copy()
             for j, d in enumerate(shape):
-                if d <= _SENT + 64 and d - _SENT == j:
-                    shape[j] = 0
+                if _is_sent(d):
+                    src, dim = _sent_decode(d)
+                    if same_dim(sources[src], dim, n.inputs[0], j):
+                        shape[j] = 0
             if not _is_sent(shape):
                 name = ir.fresh(n.inputs[1] + "_static")
                 ir.consts[name] = shape
                 n.inputs = [n.inputs[0], name]
+    for n in ir.nodes:   # what is left cannot be computed by the runtime: say so, naming the node
+        for i in n.inputs:
+            if i in ir.consts and _is_sent(ir.consts[i]):
+                v = next(int(v) for v in np.asarray(ir.consts[i]).reshape(-1) if _is_sent(v))
+                src, dim = _sent_decode(v)
+                raise ExportError(f"{n.where()} depends on dynamic dimension {dim} of '{sources[src]}', which the "
+                                  "runtime cannot compute; export with a static shape for that dimension")
     return ir
 
 
@@ -268,6 +306,8 @@ def fold_pad_into_conv(ir: IR) -> IR:
             continue   # max pooling pads with -inf, not 0
         if n.op == "AveragePool" and not n.attrs.get("count_include_pad", 0):
             continue
+        if n.attrs.get("ceil_mode", 0):
+            continue   # ceil mode rounds against the padded size: moving pads in would change the output
         old = n.attrs.get("pads", [0, 0, 0, 0])
         n.attrs["pads"] = [old[0] + pads[2], old[1] + pads[3], old[2] + pads[6], old[3] + pads[7]]
         n.inputs = [p.inputs[0]] + n.inputs[1:]

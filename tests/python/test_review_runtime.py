@@ -1,0 +1,103 @@
+"""Regressions for problems a review of the runtime and exporter found."""
+import io
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from pyruntime import Graph, Session
+from pyruntime.export import ExportError, export_onnx
+
+
+@pytest.mark.parametrize("op,attrs,extra", [("Concat", {"axis": 0}, 1), ("ReduceMean", {"axes": [0]}, 0),
+                                            ("Split", {"axis": 0}, 0), ("Squeeze", {"axes": [0]}, 0)])
+def test_rank0_inputs_are_errors_not_crashes(op, attrs, extra):
+    g = Graph("t")
+    x = g.input("x", [])
+    g.output(g.op(op, *([x] * (1 + extra)), **attrs), "y")
+    with pytest.raises(ValueError, match="out of range"):
+        g.to_bytes()
+
+
+def test_softmax_of_a_scalar():
+    g = Graph("t")
+    g.output(g.op("Softmax", g.input("x", [])), "y")
+    assert Session(g.to_bytes()).run(np.array(3.0, np.float32))[0] == 1.0
+
+
+def test_outputs_that_are_inputs_or_repeated():
+    g = Graph("t")
+    x = g.input("x", [2])
+    r = g.op("Relu", x)
+    g.output(x, "same")
+    g.output(r, "a")
+    g.output(r, "b")
+    s = Session(g.to_bytes())
+    out = s.run(np.array([-1, 2], np.float32))
+    assert s.output_names == ["same", "a", "b"]
+    np.testing.assert_array_equal(out[0], [-1, 2])
+    np.testing.assert_array_equal(out[2], [0, 2])
+
+
+def test_gemm_bias_length_is_checked():
+    g = Graph("t")
+    a, b = g.input("a", [2, 4]), g.input("b", [4, 5])
+    g.output(g.op("Gemm", a, b, g.const(np.array([1, 2, 3], np.float32))), "y")
+    with pytest.raises(ValueError, match="C has 3 values for 5 output columns"):
+        g.to_bytes()
+
+
+def test_one_session_two_threads_is_an_error_not_a_race():
+    g = Graph("t")
+    y = g.input("x", [1, 16, 64, 64])
+    for _ in range(6):
+        y = g.op("Conv", y, g.const(np.ones((16, 16, 3, 3), np.float32) / 144), pads=[1, 1, 1, 1])
+    g.output(y, "y")
+    s = Session(g.to_bytes(), num_threads=1)
+    x = np.ones((1, 16, 64, 64), np.float32)
+    errors, results = [], []
+
+    def work():
+        for _ in range(20):
+            try:
+                results.append(s.run(x)[0])
+            except ValueError as e:
+                errors.append(str(e))
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert all("another thread" in e for e in errors)
+    assert results and all(np.array_equal(r, results[0]) for r in results)
+
+
+def _onnx(model, inputs, names, dyn):
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, inputs, buf, dynamo=False, opset_version=17, input_names=names,
+                          dynamic_axes=dyn)
+    return buf.getvalue()
+
+
+def test_reshape_by_another_tensors_dynamic_dim_is_refused(tmp_path):
+    class M(torch.nn.Module):
+        def forward(self, x, z):
+            return x.reshape(z.shape[0], -1)
+    blob = _onnx(M(), (torch.randn(4, 6), torch.randn(8, 1)), ["x", "z"], {"x": {0: "n"}, "z": {0: "m"}})
+    with pytest.raises(ExportError, match="dynamic dimension 0 of"):
+        export_onnx(blob, tmp_path / "m.pyrt")
+
+
+def test_pad_then_avgpool_ceil_mode_keeps_its_shape(tmp_path):
+    class M(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (0, 2, 0, 2)), 2, 2, ceil_mode=True,
+                                                  count_include_pad=True)
+    x = torch.randn(1, 1, 4, 4)
+    export_onnx(_onnx(M(), (x,), ["x"], None), tmp_path / "m.pyrt")
+    want = M()(x).numpy()
+    got = Session(tmp_path / "m.pyrt").run(x.numpy())[0]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-6)
