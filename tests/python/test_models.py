@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 from graphs import assert_close
+from nets import randomize_bn
 
 from pyruntime import Graph, Session
 
@@ -19,17 +20,6 @@ torch.set_num_threads(1)
 
 def npf(t):
     return t.detach().numpy().astype(np.float32)
-
-
-def randomize_bn(m):
-    for b in m.modules():
-        if isinstance(b, (nn.BatchNorm2d, nn.BatchNorm1d)):
-            with torch.no_grad():
-                b.running_mean.uniform_(-0.5, 0.5)
-                b.running_var.uniform_(0.5, 2.0)
-                b.weight.uniform_(0.5, 1.5)
-                b.bias.uniform_(-0.2, 0.2)
-    return m.eval()
 
 
 def conv(g, x, m: nn.Conv2d, bn: nn.BatchNorm2d = None, act=None):
