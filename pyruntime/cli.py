@@ -135,7 +135,7 @@ def cmd_export(args) -> int:
     src = args.source
     if src.endswith(".onnx") or os.path.isfile(src):
         _progress(f"importing {src}")
-        n = export_onnx(src, args.output)
+        n = export_onnx(src, args.output, channels_last=not args.nchw)
     else:
         import importlib
         import torch
@@ -150,7 +150,7 @@ def cmd_export(args) -> int:
             return 2
         inputs = tuple(torch.randn(*_parse_shape(s)) for s in args.input_shape)
         _progress(f"tracing {src} on input shape(s) {', '.join(args.input_shape)}")
-        n = export(model, inputs, args.output)
+        n = export(model, inputs, args.output, channels_last=not args.nchw)
     _progress(f"wrote {args.output} ({_fmt_bytes(n)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -210,6 +210,8 @@ def main(argv=None) -> int:
     pe.add_argument("-o", "--output", required=True)
     pe.add_argument("--input-shape", action="append", help="PyTorch: example input shape, e.g. 1,3,224,224 "
                     "(repeat for several inputs; the first dim is exported as a dynamic batch)")
+    pe.add_argument("--nchw", action="store_true", help="keep every op in NCHW (default: convolution stacks run "
+                    "channels-last inside the file; inputs and outputs keep their layout either way)")
     pe.set_defaults(fn=cmd_export)
     pr = sub.add_parser("run", help="run a model on random (or .npy) inputs; print outputs and timing")
     pr.add_argument("model")

@@ -35,6 +35,18 @@ struct DwConvParams {
 };
 size_t dwconv_scratch_floats(const DwConvParams& p);
 
+// Depthwise 2-D convolution in NHWC (channels last), output rows [oh0, oh1) of one image, all c channels:
+// y[oh][ow][c] = act(bias[c] + sum over taps (i, j) inside x of w[i*kw + j][c] * x[ih][iw][c]). Taps are
+// accumulated in (i, j) order with fused multiply-adds, taps outside x skipped, so every ISA gives the
+// reference's result. The vector runs along channels: full lanes whatever the spatial size (the NCHW kernel
+// loses most of its lanes on 7x7 planes). act: kNone, kRelu and kClip are applied here, others by the caller.
+// bias may be null (zero).
+struct DwNhwcParams {
+  int64_t h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
+};
+using DwConvNhwcFn = void (*)(const DwNhwcParams& p, const float* x, const float* w, const float* bias,
+                              const ActParams& act, float* y, int64_t oh0, int64_t oh1);
+
 struct Table {
   const char* name;  // the ISA: "ref", "avx2", "neon"
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -54,6 +66,8 @@ struct Table {
   size_t f32_gemm_mr, f32_gemm_nr;
   // depthwise convolution of one channel (see DwConvParams)
   void (*dwconv)(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
+  // depthwise convolution, channels last (see DwNhwcParams)
+  DwConvNhwcFn dwconv_nhwc;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

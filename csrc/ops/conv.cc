@@ -1,8 +1,14 @@
-// Conv (2-D, NCHW): groups (incl. depthwise), strides, explicit or SAME/VALID padding (asymmetric allowed),
+// Conv (2-D): groups (incl. depthwise), strides, explicit or SAME/VALID padding (asymmetric allowed),
 // dilations, bias, fused activation. Weights are packed for the GEMM once, when the session is built.
-//   1x1, stride 1, no padding: Y[g] = W[g] . X[g] straight from the input (no copy)
-//   depthwise (one input and one output channel per group): a direct loop, no GEMM
-//   otherwise: im2col of one image and group into the workspace, then the packed GEMM
+//
+// Attribute `layout` (pyruntime's, set by the exporter's channels-last pass): "NCHW" (ONNX's, the default) or
+// "NHWC", for input and output; the weight stays ONNX's [Cout, Cin/group, kH, kW] in the file either way.
+//   NCHW  1x1, stride 1, no padding: Y[g] = W[g] . X[g] straight from the input (no copy)
+//         depthwise (one input and one output channel per group): a per-channel plane kernel, no GEMM
+//         otherwise: im2col of one image and group into the workspace, then the packed GEMM
+//   NHWC  (group 1 or depthwise) 1x1, stride 1, no padding: Y[NHW, Cout] = X[NHW, Cin] . W^T, every image in
+//         one GEMM; depthwise: the channels-last kernel (vectors along channels, full lanes on 7x7 planes);
+//         otherwise: im2col with (kh, kw, Cin) rows (contiguous Cin runs), then the GEMM
 #include <algorithm>
 #include <cstring>
 
@@ -43,23 +49,29 @@ class Conv final : public Op {
     act_ = fused_activation(ctx);
     coutg_ = cout_ / group_;
     depthwise_ = cing_ == 1 && coutg_ == 1;
-    if (!depthwise_) {
+    const std::string layout = ctx.attr_string("layout", "NCHW");
+    if (layout != "NCHW" && layout != "NHWC") ctx.fail("layout must be NCHW or NHWC, got '" + layout + "'");
+    nhwc_ = layout == "NHWC";
+    w_ = w.f32();
+    if (nhwc_) {
+      pack_nhwc(ctx);
+    } else if (!depthwise_) {
       const size_t K = size_t(cing_ * kh_ * kw_);
       for (int64_t g = 0; g < group_; ++g)
         packed_.push_back(ctx.shared<gemm::PackedA>(1, "conv.A.g" + std::to_string(g) + "/" + std::to_string(group_), [&] {
           return gemm::pack_a(w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K);
         }));
     }
-    w_ = w.f32();
   }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
     const Shape& x = in[0].shape;
-    if (x.size() != 4) fail("input must be 4-D NCHW, got " + shape_str(x));
-    if (x[1] != cing_ * group_)
-      fail("input has " + std::to_string(x[1]) + " channels, the weight expects " + std::to_string(cing_ * group_));
-    n_ = x[0], h_ = x[2], w_in_ = x[3];
+    if (x.size() != 4) fail(std::string("input must be 4-D ") + (nhwc_ ? "NHWC" : "NCHW") + ", got " + shape_str(x));
+    const int64_t cin = nhwc_ ? x[3] : x[1];
+    if (cin != cing_ * group_)
+      fail("input has " + std::to_string(cin) + " channels, the weight expects " + std::to_string(cing_ * group_));
+    n_ = x[0], h_ = nhwc_ ? x[1] : x[2], w_in_ = nhwc_ ? x[2] : x[3];
     const int64_t ekh = (kh_ - 1) * dil_[0] + 1, ekw = (kw_ - 1) * dil_[1] + 1;
     pt_ = pads_[0], pl_ = pads_[1], pb_ = pads_[2], pr_ = pads_[3];
     if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
@@ -79,11 +91,16 @@ class Conv final : public Op {
     if (h_ + pt_ + pb_ < ekh || w_in_ + pl_ + pr_ < ekw)
       fail("kernel " + std::to_string(ekh) + "x" + std::to_string(ekw) + " is larger than the padded input " +
            shape_str(x));
-    out[0] = {{n_, cout_, oh_, ow_}, spec::kF32};
+    out[0] = {nhwc_ ? Shape{n_, oh_, ow_, cout_} : Shape{n_, cout_, oh_, ow_}, spec::kF32};
     direct_1x1_ = kh_ == 1 && kw_ == 1 && strides_[0] == 1 && strides_[1] == 1 && pt_ + pl_ + pb_ + pr_ == 0;
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    if (nhwc_) {
+      if (depthwise_) return 0;
+      const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), M = direct_1x1_ ? size_t(n_) * P : P;
+      return (direct_1x1_ ? 0 : align64(P * K * 4)) + gemm::workspace_size(M, size_t(cout_), K, threads, gemm::Prepacked::kB);
+    }
     if (depthwise_) return size_t(threads) * align64(kernels::dwconv_scratch_floats(dw_params()) * 4);
     const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_);
     const size_t col = direct_1x1_ ? 0 : align64(K * N * 4);
@@ -93,6 +110,7 @@ class Conv final : public Op {
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
+    if (nhwc_) return depthwise_ ? run_depthwise_nhwc(ctx, x, y) : run_gemm_nhwc(ctx, x, y);
     if (depthwise_) return run_depthwise(ctx, x, y);
     const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_), HW = size_t(h_ * w_in_);
     float* col = static_cast<float*>(ctx.workspace);
@@ -116,6 +134,10 @@ class Conv final : public Op {
   }
 
   std::string kernel() const override {
+    if (nhwc_) {
+      if (depthwise_) return std::string("dwconv-nhwc-") + k_.name;
+      return std::string(direct_1x1_ ? "conv1x1-nhwc-gemm-" : "conv-nhwc-im2col-gemm-") + k_.name;
+    }
     if (depthwise_) return std::string("dwconv-") + k_.name;
     return std::string(direct_1x1_ ? "conv1x1-gemm-" : "conv-im2col-gemm-") + k_.name;
   }
@@ -174,6 +196,84 @@ class Conv final : public Op {
     });
   }
 
+  // Channels-last weights: depthwise taps as [kh*kw][C]; otherwise W^T packed as the GEMM's right operand with
+  // rows in im2col order (i, j, c).
+  void pack_nhwc(const NodeContext& ctx) {
+    if (depthwise_) {
+      wdw_ = ctx.shared<std::vector<float>>(1, "conv.dw.nhwc", [&] {
+        std::vector<float> t(size_t(kh_ * kw_ * cout_));
+        for (int64_t c = 0; c < cout_; ++c)
+          for (int64_t k = 0; k < kh_ * kw_; ++k) t[size_t(k * cout_ + c)] = w_[c * kh_ * kw_ + k];
+        return t;
+      });
+      return;
+    }
+    if (group_ != 1) ctx.fail("layout NHWC supports group 1 and depthwise convolutions, not group " + std::to_string(group_));
+    packed_b_ = ctx.shared<gemm::PackedB>(1, "conv.B.nhwc", [&] {
+      const size_t K = size_t(cing_ * kh_ * kw_);
+      std::vector<float> t(K * size_t(cout_));  // [Cout][i][j][c]
+      for (int64_t o = 0; o < cout_; ++o)
+        for (int64_t c = 0; c < cing_; ++c)
+          for (int64_t k = 0; k < kh_ * kw_; ++k) t[size_t(o) * K + size_t(k * cing_ + c)] = w_[(o * cing_ + c) * kh_ * kw_ + k];
+      return gemm::pack_b(t.data(), K, true, K, size_t(cout_));
+    });
+  }
+
+  void run_depthwise_nhwc(const RunContext& ctx, const float* x, float* y) {
+    const kernels::DwNhwcParams p{h_, w_in_, cout_, kh_, kw_, strides_[0], strides_[1], dil_[0], dil_[1], pt_, pl_, oh_, ow_};
+    const size_t in_img = size_t(h_ * w_in_ * cout_), row = size_t(ow_ * cout_);
+    const bool fused = act_.act == Act::kNone || act_.act == Act::kRelu || act_.act == Act::kClip;
+    parallel(ctx, size_t(n_ * oh_), 1, [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e;) {  // one call per image the range touches
+        const size_t n = r / size_t(oh_), oh0 = r % size_t(oh_), oh1 = std::min(size_t(oh_), oh0 + (e - r));
+        float* yimg = y + n * size_t(oh_) * row;
+        k_.dwconv_nhwc(p, x + n * in_img, wdw_->data(), bias_, act_, yimg, int64_t(oh0), int64_t(oh1));
+        if (!fused) k_.unary(act_, yimg + oh0 * row, yimg + oh0 * row, (oh1 - oh0) * row);
+        r += oh1 - oh0;
+      }
+    });
+  }
+
+  void run_gemm_nhwc(const RunContext& ctx, const float* x, float* y) {
+    const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), C = size_t(cout_);
+    gemm::Epilogue ep;
+    if (gemm_fusable(act_.act)) ep.act = act_;
+    ep.bias = bias_;
+    ep.bias_kind = bias_ ? gemm::Epilogue::kPerCol : gemm::Epilogue::kNone;
+    if (direct_1x1_) {
+      gemm::gemm_packed_b(x, K, size_t(n_) * P, *packed_b_, y, C, ep, ctx.pool, ctx.workspace);
+      if (!gemm_fusable(act_.act)) apply_act(ctx, y, size_t(n_) * P * C);
+      return;
+    }
+    float* col = static_cast<float*>(ctx.workspace);
+    void* gws = static_cast<uint8_t*>(ctx.workspace) + align64(P * K * 4);
+    for (int64_t n = 0; n < n_; ++n) {
+      im2col_nhwc(ctx, x + size_t(n * h_ * w_in_ * cing_), col);
+      float* yn = y + size_t(n) * P * C;
+      gemm::gemm_packed_b(col, K, P, *packed_b_, yn, C, ep, ctx.pool, gws);
+      if (!gemm_fusable(act_.act)) apply_act(ctx, yn, P * C);
+    }
+  }
+
+  // col[oh*OW + ow][(i*kw + j)*Cin + c] = x[oh*sh - pt + i*dh][ow*sw - pl + j*dw][c] (0 outside)
+  void im2col_nhwc(const RunContext& ctx, const float* x, float* col) const {
+    const size_t K = size_t(cing_ * kh_ * kw_), run = size_t(cing_) * 4;
+    parallel(ctx, size_t(oh_ * ow_), 16, [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; ++r) {
+        const int64_t oh = int64_t(r) / ow_, ow = int64_t(r) % ow_;
+        float* d = col + r * K;
+        for (int64_t i = 0; i < kh_; ++i) {
+          const int64_t ih = oh * strides_[0] - pt_ + i * dil_[0];
+          for (int64_t j = 0; j < kw_; ++j, d += cing_) {
+            const int64_t iw = ow * strides_[1] - pl_ + j * dil_[1];
+            if (ih < 0 || ih >= h_ || iw < 0 || iw >= w_in_) std::memset(d, 0, run);
+            else std::memcpy(d, x + size_t((ih * w_in_ + iw) * cing_), run);
+          }
+        }
+      }
+    });
+  }
+
   const kernels::Table& k_;
   int64_t cout_, cing_, kh_, kw_, group_, coutg_;
   std::vector<int64_t> strides_, dil_, pads_;
@@ -181,8 +281,11 @@ class Conv final : public Op {
   const float* bias_ = nullptr;
   const float* w_ = nullptr;
   ActParams act_;
-  bool depthwise_ = false, direct_1x1_ = false;
-  std::vector<std::shared_ptr<const gemm::PackedA>> packed_;  // shared by all sessions of the model
+  bool depthwise_ = false, direct_1x1_ = false, nhwc_ = false;
+  // shared by all sessions of the model
+  std::vector<std::shared_ptr<const gemm::PackedA>> packed_;
+  std::shared_ptr<const gemm::PackedB> packed_b_;
+  std::shared_ptr<const std::vector<float>> wdw_;
   int64_t n_ = 0, h_ = 0, w_in_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
 };
 

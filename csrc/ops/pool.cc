@@ -1,5 +1,6 @@
-// MaxPool and AveragePool (2-D, NCHW): kernel_shape, strides, pads (asymmetric), dilations (max), ceil_mode,
-// count_include_pad (average).
+// MaxPool and AveragePool (2-D): kernel_shape, strides, pads (asymmetric), dilations (max), ceil_mode,
+// count_include_pad (average). GlobalAveragePool / GlobalMaxPool. Attribute `layout` "NCHW" (default) or
+// "NHWC" (channels last, see conv.cc): then the inner loops run along contiguous channels.
 #include <algorithm>
 #include <cfloat>
 
@@ -7,6 +8,12 @@
 
 namespace pyrt::ops {
 namespace {
+
+bool layout_nhwc(const NodeContext& ctx) {
+  const std::string l = ctx.attr_string("layout", "NCHW");
+  if (l != "NCHW" && l != "NHWC") ctx.fail("layout must be NCHW or NHWC, got '" + l + "'");
+  return l == "NHWC";
+}
 
 class Pool final : public Op {
  public:
@@ -25,12 +32,14 @@ class Pool final : public Op {
     if (s_.size() != 2 || p_.size() != 4 || d_.size() != 2) ctx.fail("strides/pads/dilations must have 2/4/2 values");
     for (int64_t v : {k_[0], k_[1], s_[0], s_[1], d_[0], d_[1]})
       if (v < 1) ctx.fail("kernel, strides and dilations must be >= 1");
+    nhwc_ = layout_nhwc(ctx);
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
     const Shape& x = in[0].shape;
-    if (x.size() != 4) fail("input must be 4-D NCHW, got " + shape_str(x));
-    nc_ = x[0] * x[1], h_ = x[2], w_ = x[3];
+    if (x.size() != 4) fail(std::string("input must be 4-D ") + (nhwc_ ? "NHWC" : "NCHW") + ", got " + shape_str(x));
+    n_ = x[0], c_ = nhwc_ ? x[3] : x[1], h_ = nhwc_ ? x[1] : x[2], w_ = nhwc_ ? x[2] : x[3];
+    nc_ = n_ * c_;
     auto osz = [&](int64_t in, int64_t k, int64_t s, int64_t d, int64_t pa, int64_t pb) {
       const int64_t span = in + pa + pb - ((k - 1) * d + 1);
       if (span < 0) fail("pooling window larger than the padded input " + shape_str(x));
@@ -40,11 +49,12 @@ class Pool final : public Op {
     };
     oh_ = osz(h_, k_[0], s_[0], d_[0], p_[0], p_[2]);
     ow_ = osz(w_, k_[1], s_[1], d_[1], p_[1], p_[3]);
-    out[0] = {{x[0], x[1], oh_, ow_}, spec::kF32};
+    out[0] = {nhwc_ ? Shape{n_, oh_, ow_, c_} : Shape{n_, c_, oh_, ow_}, spec::kF32};
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
+    if (nhwc_) return run_nhwc(ctx, x, y);
     parallel(ctx, size_t(nc_), 1, [&](size_t b, size_t e, int) {
       for (size_t c = b; c < e; ++c) {
         const float* xc = x + c * size_t(h_ * w_);
@@ -52,24 +62,13 @@ class Pool final : public Op {
         for (int64_t oh = 0; oh < oh_; ++oh)
           for (int64_t ow = 0; ow < ow_; ++ow) {
             float acc = max_ ? -FLT_MAX : 0.f;
-            int64_t cnt = 0;
             const int64_t h0 = oh * s_[0] - p_[0], w0 = ow * s_[1] - p_[1];
-            for (int64_t i = 0; i < k_[0]; ++i) {
-              const int64_t ih = h0 + i * d_[0];
-              for (int64_t j = 0; j < k_[1]; ++j) {
-                const int64_t iw = w0 + j * d_[1];
-                if (ih < 0 || ih >= h_ || iw < 0 || iw >= w_) continue;
-                const float v = xc[ih * w_ + iw];
-                acc = max_ ? std::max(acc, v) : acc + v;
-                ++cnt;
-              }
-            }
+            const int64_t cnt = for_each_tap(h0, w0, [&](int64_t at) {
+              const float v = xc[at];
+              acc = max_ ? std::max(acc, v) : acc + v;
+            });
             if (!max_) {
-              int64_t denom = cnt;
-              if (include_pad_) {  // window clipped to the padded input (not to ceil-mode overhang)
-                const int64_t he = std::min(h0 + k_[0], h_ + p_[2]), we = std::min(w0 + k_[1], w_ + p_[3]);
-                denom = (he - h0) * (we - w0);
-              }
+              const int64_t denom = divisor(cnt, h0, w0);
               acc = denom ? acc / float(denom) : 0.f;
             }
             yc[oh * ow_ + ow] = acc;
@@ -77,31 +76,106 @@ class Pool final : public Op {
       }
     });
   }
-  std::string kernel() const override { return max_ ? "maxpool-direct" : "avgpool-direct"; }
+  std::string kernel() const override {
+    return std::string(max_ ? "maxpool" : "avgpool") + (nhwc_ ? "-nhwc" : "") + "-direct";
+  }
 
  private:
-  bool max_, ceil_, include_pad_;
+  // Calls f(ih * W + iw) for each tap of the window at (h0, w0) inside the input, in (i, j) order; returns
+  // how many there were.
+  template <typename F>
+  int64_t for_each_tap(int64_t h0, int64_t w0, F&& f) const {
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < k_[0]; ++i) {
+      const int64_t ih = h0 + i * d_[0];
+      if (ih < 0 || ih >= h_) continue;
+      for (int64_t j = 0; j < k_[1]; ++j) {
+        const int64_t iw = w0 + j * d_[1];
+        if (iw < 0 || iw >= w_) continue;
+        f(ih * w_ + iw);
+        ++cnt;
+      }
+    }
+    return cnt;
+  }
+
+  // The average's divisor: the taps counted, or with count_include_pad the window clipped to the padded input
+  // (not to ceil-mode overhang).
+  int64_t divisor(int64_t cnt, int64_t h0, int64_t w0) const {
+    if (!include_pad_) return cnt;
+    const int64_t he = std::min(h0 + k_[0], h_ + p_[2]), we = std::min(w0 + k_[1], w_ + p_[3]);
+    return (he - h0) * (we - w0);
+  }
+
+  // Channels last: each output pixel accumulates whole channel rows (same tap order as the NCHW loop).
+  void run_nhwc(const RunContext& ctx, const float* x, float* y) const {
+    const size_t C = size_t(c_);
+    parallel(ctx, size_t(n_ * oh_), 1, [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; ++r) {
+        const int64_t n = int64_t(r) / oh_, oh = int64_t(r) % oh_;
+        const float* xn = x + size_t(n * h_ * w_) * C;
+        for (int64_t ow = 0; ow < ow_; ++ow) {
+          float* yp = y + (r * size_t(ow_) + size_t(ow)) * C;
+          for (size_t c = 0; c < C; ++c) yp[c] = max_ ? -FLT_MAX : 0.f;
+          const int64_t h0 = oh * s_[0] - p_[0], w0 = ow * s_[1] - p_[1];
+          const int64_t cnt = for_each_tap(h0, w0, [&](int64_t at) {
+            const float* xp = xn + size_t(at) * C;
+            if (max_)
+              for (size_t c = 0; c < C; ++c) yp[c] = std::max(yp[c], xp[c]);
+            else
+              for (size_t c = 0; c < C; ++c) yp[c] += xp[c];
+          });
+          if (!max_) {
+            const int64_t denom = divisor(cnt, h0, w0);
+            for (size_t c = 0; c < C; ++c) yp[c] = denom ? yp[c] / float(denom) : 0.f;
+          }
+        }
+      }
+    });
+  }
+
+  bool max_, ceil_, include_pad_, nhwc_ = false;
   std::vector<int64_t> k_, s_, p_, d_;
-  int64_t nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
+  int64_t n_ = 0, c_ = 0, nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
 };
 
 // GlobalAveragePool / GlobalMaxPool: one value per (n, c) over all spatial positions.
 class GlobalPool final : public Op {
  public:
-  explicit GlobalPool(const NodeContext& ctx) : max_(ctx.node().op_type == "GlobalMaxPool") { ctx.expect_inputs(1, 1); }
+  explicit GlobalPool(const NodeContext& ctx) : max_(ctx.node().op_type == "GlobalMaxPool"), nhwc_(layout_nhwc(ctx)) {
+    ctx.expect_inputs(1, 1);
+  }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
     const Shape& x = in[0].shape;
-    if (x.size() < 3) fail("input must be N x C x spatial..., got " + shape_str(x));
-    nc_ = x[0] * x[1];
+    if (x.size() < 3 || (nhwc_ && x.size() != 4))
+      fail(std::string("input must be ") + (nhwc_ ? "4-D NHWC" : "N x C x spatial...") + ", got " + shape_str(x));
+    n_ = x[0], c_ = nhwc_ ? x[3] : x[1];
+    nc_ = n_ * c_;
     hw_ = numel(x) / std::max<int64_t>(nc_, 1);
     Shape o = x;
-    for (size_t i = 2; i < o.size(); ++i) o[i] = 1;
+    for (size_t i = nhwc_ ? 1 : 2; i < o.size() - (nhwc_ ? 1 : 0); ++i) o[i] = 1;
     out[0] = {o, spec::kF32};
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
+    if (nhwc_) {  // per image, channel runs over the pixels in order: the NCHW loop's sum, element by element
+      const size_t C = size_t(c_), HW = size_t(hw_);
+      parallel(ctx, size_t(n_) * ((C + 63) / 64), 1, [&](size_t b, size_t e, int) {
+        for (size_t t = b; t < e; ++t) {
+          const size_t n = t / ((C + 63) / 64), c0 = (t % ((C + 63) / 64)) * 64, c1 = std::min(C, c0 + 64);
+          float* yn = y + n * C;
+          const float* xn = x + n * HW * C;
+          for (size_t c = c0; c < c1; ++c) yn[c] = max_ ? -FLT_MAX : 0.f;
+          for (size_t i = 0; i < HW; ++i)
+            for (size_t c = c0; c < c1; ++c) yn[c] = max_ ? std::max(yn[c], xn[i * C + c]) : yn[c] + xn[i * C + c];
+          if (!max_)
+            for (size_t c = c0; c < c1; ++c) yn[c] /= float(std::max<size_t>(HW, 1));
+        }
+      });
+      return;
+    }
     parallel(ctx, size_t(nc_), 8, [&](size_t b, size_t e, int) {
       for (size_t c = b; c < e; ++c) {
         const float* xc = x + c * size_t(hw_);
@@ -111,11 +185,11 @@ class GlobalPool final : public Op {
       }
     });
   }
-  std::string kernel() const override { return "globalpool-direct"; }
+  std::string kernel() const override { return nhwc_ ? "globalpool-nhwc-direct" : "globalpool-direct"; }
 
  private:
-  bool max_;
-  int64_t nc_ = 0, hw_ = 0;
+  bool max_, nhwc_;
+  int64_t n_ = 0, c_ = 0, nc_ = 0, hw_ = 0;
 };
 
 }  // namespace

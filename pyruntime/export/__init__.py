@@ -22,26 +22,31 @@ def _check_compression(options: dict):
         raise TypeError(f"unsupported export option(s): {', '.join(sorted(unknown))}")
 
 
-def onnx_to_ir(onnx_model) -> IR:
+def onnx_to_ir(onnx_model, channels_last: bool = True) -> IR:
     from .onnx_import import from_onnx
-    return run_passes(from_onnx(onnx_model))
+    from .passes import to_channels_last
+    return run_passes(from_onnx(onnx_model),
+                      [p for p in DEFAULT_PASSES if channels_last or p is not to_channels_last])
 
 
-def export_onnx(onnx_model, path, *, name: str = "", **compression) -> int:
-    """Converts an ONNX model (ModelProto, path or bytes; opset >= 9) to a .pyrt file. Returns its size."""
+def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True, **compression) -> int:
+    """Converts an ONNX model (ModelProto, path or bytes; opset >= 9) to a .pyrt file. Returns its size.
+
+    channels_last: run convolution stacks in NHWC inside the file (the runtime's fastest CNN layout; inputs
+    and outputs keep the model's layout). False keeps every op in ONNX's NCHW."""
     _check_compression(compression)
     from .emit import to_graph
-    ir = onnx_to_ir(onnx_model)
+    ir = onnx_to_ir(onnx_model, channels_last)
     return to_graph(ir, name).save(path)
 
 
 def export(model, example_inputs, path, *, input_names=None, output_names=None, dynamic_batch: bool = True,
-           name: str = "", **compression) -> int:
+           name: str = "", channels_last: bool = True, **compression) -> int:
     """Converts a torch.nn.Module (traced on `example_inputs`) to a .pyrt file. Returns its size."""
     _check_compression(compression)
     from .torch_frontend import to_onnx_bytes
     blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch)
-    return export_onnx(blob, path, name=name or type(model).__name__)
+    return export_onnx(blob, path, name=name or type(model).__name__, channels_last=channels_last)
 
 
 class _CallableModule(types.ModuleType):

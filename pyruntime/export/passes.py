@@ -8,6 +8,7 @@ fuse_silu           x * Sigmoid(x) -> Silu
 fuse_activations    Relu, Clip, LeakyRelu, Sigmoid, Tanh, Silu, HardSwish, HardSigmoid folded into the
                     preceding Conv / ConvTranspose / Gemm / Add as its `activation` attribute
 eliminate_dead      drop nodes and constants nothing uses
+to_channels_last    runs of convolutions, pooling and elementwise ops switched to NHWC (layout canonicalization)
 """
 from __future__ import annotations
 
@@ -328,11 +329,126 @@ def eliminate_dead(ir: IR) -> IR:
     return ir
 
 
-DEFAULT = [fold_constants, remove_identities, fold_constants, fold_pad_into_conv, fold_batchnorm, fuse_silu,
-           fuse_activations, eliminate_dead]
+# ---- channels-last layout ----------------------------------------------------------------------------------
+
+_NHWC_UNARY = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Silu", "HardSigmoid", "HardSwish", "Gelu", "Erf",
+               "Exp", "Sqrt", "Neg", "Abs"}
+_NHWC_BINARY = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"}
+_TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
+
+
+def _nhwc_const(c: np.ndarray):
+    """A constant broadcast against an NCHW tensor, rewritten for the NHWC one (None: rank above 4)."""
+    if c.ndim > 4:
+        return None
+    if c.size == 1:
+        return c
+    return np.ascontiguousarray(c.reshape((1,) * (4 - c.ndim) + c.shape).transpose(_TO_NHWC))
+
+
+def to_channels_last(ir: IR, min_convs: int = 2) -> IR:
+    """Canonicalizes CNN layouts: runs of Conv (group 1 or depthwise), pooling, elementwise ops and channel
+    Concat are switched to NHWC (their `layout` attribute, constants transposed, Concat axis moved), with one
+    Transpose in where such a run starts and one back where an NCHW consumer or a graph output reads it. The
+    file's inputs and outputs keep ONNX's layout.
+
+    Why: channels-last is what the runtime's kernels are fastest on for CNNs (1x1 convs are one GEMM over all
+    pixels with prepacked weights; depthwise vectors run along channels, so 7x7 planes keep every lane). Runs
+    with fewer than `min_convs` convolutions stay NCHW: two transposes would cost more than they save."""
+    prod = ir.producers()
+    nhwc_val: set = set()
+    parent: dict = {}
+
+    def find(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def union(a, b):
+        parent[find(a)] = find(b)
+
+    marked = {}   # id(node) -> node
+    for n in ir.nodes:
+        data = [i for i in n.inputs if i and i not in ir.consts]
+        ok = False
+        if n.op == "Conv":
+            w = ir.const(n.inputs[1]) if len(n.inputs) > 1 else None
+            g = int(n.attrs.get("group", 1))
+            ok = (w is not None and w.ndim == 4 and len(data) == 1 and (g == 1 or (w.shape[1] == 1 and g == w.shape[0]))
+                  and all(i in ir.consts for i in n.inputs[1:] if i))
+        elif n.op == "Concat" and any(d in nhwc_val for d in data) and len(n.outputs) == 1:
+            # inputs still in NCHW (e.g. a U-Net skip after a ConvTranspose) are transposed in; every input of
+            # a Concat with a 4-D input is 4-D
+            ok = len(data) == len(n.inputs) and int(n.attrs.get("axis", 1)) in (1, -3)
+        elif data and all(d in nhwc_val for d in data) and len(n.outputs) == 1:
+            if n.op in ("MaxPool", "AveragePool"):
+                ok = len(n.attrs.get("kernel_shape", [])) == 2
+            elif n.op in ("GlobalAveragePool", "GlobalMaxPool"):
+                ok = True
+            elif n.op in _NHWC_UNARY:
+                ok = n.inputs[0] == data[0] and len(data) == 1
+            elif n.op in _NHWC_BINARY:
+                ok = len(n.inputs) == 2 and all(_nhwc_const(ir.consts[i]) is not None for i in n.inputs if i in ir.consts)
+        if not ok:
+            continue
+        marked[id(n)] = n
+        parent[id(n)] = id(n)
+        for d in data:
+            if d in nhwc_val:
+                union(id(n), id(prod[d]))
+        nhwc_val.update(n.outputs)
+    convs: dict = {}
+    for n in marked.values():
+        convs[find(id(n))] = convs.get(find(id(n)), 0) + (n.op == "Conv")
+    marked = {k: n for k, n in marked.items() if convs[find(k)] >= min_convs}
+    if not marked:
+        return ir
+    nhwc_val = {o for n in marked.values() for o in n.outputs}
+
+    out_nodes, to_nhwc, to_nchw = [], {}, {}
+
+    def transposed(v, perm, cache):
+        # emitted just before its first reader, so the node list stays in topological order
+        if v not in cache:
+            cache[v] = ir.fresh(v + ("_nhwc" if perm == _TO_NHWC else "_nchw"))
+            out_nodes.append(Node("Transpose", [v], [cache[v]], {"perm": list(perm)}, name=cache[v]))
+        return cache[v]
+
+    for n in ir.nodes:
+        if id(n) in marked:
+            new_in = []
+            for i in n.inputs:
+                if not i or i in ir.consts:
+                    if i and n.op in _NHWC_BINARY:
+                        c = _nhwc_const(ir.consts[i])
+                        if c is not ir.consts[i]:
+                            name = ir.fresh(i + "_nhwc")
+                            ir.consts[name] = c
+                            i = name
+                    new_in.append(i)
+                elif i in nhwc_val:
+                    new_in.append(i)
+                else:   # a Conv's or Concat's NCHW input
+                    new_in.append(transposed(i, _TO_NHWC, to_nhwc))
+            n.inputs = new_in
+            if n.op in ("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"):
+                n.attrs["layout"] = "NHWC"
+            elif n.op == "Concat":
+                n.attrs["axis"] = 3
+        else:
+            n.inputs = [transposed(i, _TO_NCHW, to_nchw) if i in nhwc_val else i for i in n.inputs]
+        out_nodes.append(n)
+    ir.outputs = [[transposed(v, _TO_NCHW, to_nchw) if v in nhwc_val else v, ext] for v, ext in ir.outputs]
+    ir.nodes = out_nodes
+    return ir
 
 
 def run_passes(ir: IR, passes=None) -> IR:
     for p in passes if passes is not None else DEFAULT:
         ir = p(ir)
     return ir
+
+
+DEFAULT = [fold_constants, remove_identities, fold_constants, fold_pad_into_conv, fold_batchnorm, fuse_silu,
+           fuse_activations, eliminate_dead, to_channels_last]

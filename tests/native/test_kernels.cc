@@ -281,3 +281,46 @@ TEST(dwconv_simd_matches_reference) {
   }
 }
 }
+
+TEST(dwconv_nhwc_simd_matches_reference) {
+  // channels-last depthwise: channel counts around every ISA's lane and block widths, border and interior
+  // pixel groups, strides, dilations; every SIMD table the CPU has, fused ReLU6 or none
+  for (const pyrt::kernels::Table* t :
+       {pyrt::kernels::avx512_table(), pyrt::kernels::avx2_table(), pyrt::kernels::neon_table()}) {
+    if (!t) continue;
+    std::mt19937 rng(11);
+    for (int rep = 0; rep < 300; ++rep) {
+      pyrt::kernels::DwNhwcParams p;
+      p.c = 1 + rng() % 80, p.kh = 1 + rng() % 5, p.kw = 1 + rng() % 5, p.sh = 1 + rng() % 2, p.sw = 1 + rng() % 2;
+      p.dh = 1 + rng() % 2, p.dw = 1 + rng() % 2, p.h = 1 + rng() % 12, p.w = 1 + rng() % 20;
+      p.pt = rng() % 3, p.pl = rng() % 3;
+      const int64_t pb = rng() % 3, pr = rng() % 3;
+      const int64_t eh = (p.kh - 1) * p.dh + 1, ew = (p.kw - 1) * p.dw + 1;
+      if (p.h + p.pt + pb < eh || p.w + p.pl + pr < ew) continue;
+      p.oh = (p.h + p.pt + pb - eh) / p.sh + 1, p.ow = (p.w + p.pl + pr - ew) / p.sw + 1;
+      std::vector<float> x(size_t(p.h * p.w * p.c)), w(size_t(p.kh * p.kw * p.c)), bias(size_t(p.c));
+      std::vector<float> a(size_t(p.oh * p.ow * p.c)), b(a.size());
+      for (auto& v : x) v = float(int(rng() % 2001) - 1000) / 317.f;
+      for (auto& v : w) v = float(int(rng() % 2001) - 1000) / 511.f;
+      for (auto& v : bias) v = float(int(rng() % 2001) - 1000) / 1000.f;
+      pyrt::ActParams act;
+      if (rep % 2) act = {pyrt::Act::kClip, 0.f, 6.f};
+      const int64_t split = p.oh / 2;  // two calls over row ranges, as threads do
+      for (const pyrt::kernels::Table* k : {&pyrt::kernels::reference(), t}) {
+        float* out = k == t ? b.data() : a.data();
+        k->dwconv_nhwc(p, x.data(), w.data(), rep % 3 ? bias.data() : nullptr, act, out, 0, split);
+        k->dwconv_nhwc(p, x.data(), w.data(), rep % 3 ? bias.data() : nullptr, act, out, split, p.oh);
+      }
+      if (std::memcmp(a.data(), b.data(), a.size() * 4) != 0) {
+        size_t i = 0;
+        while (std::memcmp(&a[i], &b[i], 4) == 0) ++i;
+        std::fprintf(stderr, "  %s c=%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld hw=%lldx%lld pads=%lld,%lld out=%lldx%lld: "
+                     "element %zu got %.9g want %.9g\n", t->name, (long long)p.c, (long long)p.kh, (long long)p.kw,
+                     (long long)p.sh, (long long)p.sw, (long long)p.dh, (long long)p.dw, (long long)p.h, (long long)p.w,
+                     (long long)p.pt, (long long)p.pl, (long long)p.oh, (long long)p.ow, i, b[i], a[i]);
+        CHECK(false);
+      }
+    }
+  }
+}
+

@@ -91,6 +91,47 @@ def test_conv(cfg, act):
                                        dilations=[d, d], group=gr, activation=act or None), {"x": x}, ref)
 
 
+NHWC_CONV = [c for c in CONV if c[6] == 1 or c[6] == c[0] == c[1]] + [
+    (40, 40, 3, 1, (1, 1, 1, 1), 1, 40, (7, 7)),      # depthwise: channels past a 16-lane block, 7x7 plane
+    (37, 37, 5, 1, (2, 2, 2, 2), 1, 37, (14, 14)),    # 5x5, channel tail of every ISA, whole 4-pixel groups
+    (9, 9, 3, 2, (0, 1, 1, 0), 2, 9, (12, 15)),       # stride 2, dilation 2, asymmetric pads
+    (3, 32, 3, 2, (0, 0, 1, 1), 1, 1, (17, 16)),      # stem-like im2col with Cin = 3
+]
+
+
+@pytest.mark.parametrize("cfg", NHWC_CONV)
+@pytest.mark.parametrize("act", ["", "relu6", "hardswish"])
+def test_conv_nhwc(cfg, act):
+    """layout=NHWC (what the exporter's channels-last pass emits) against torch on the transposed tensors."""
+    cin, cout, k, s, p, d, gr, (h, w) = cfg
+    x, wt, b = rnd(2, cin, h, w), rnd(cout, cin // gr, k, k, scale=0.3), rnd(cout)
+    ref = F.conv2d(F.pad(t(x), (p[1], p[3], p[0], p[2])), t(wt), t(b), stride=s, dilation=d, groups=gr)
+    ref = {"": lambda y: y, "relu6": F.relu6, "hardswish": F.hardswish}[act](ref).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(wt), g.const(b), strides=[s, s], pads=list(p),
+                                       dilations=[d, d], group=gr, activation=act or None, layout="NHWC"),
+                     {"x": np.ascontiguousarray(x.transpose(0, 2, 3, 1))}, ref.transpose(0, 2, 3, 1))
+
+
+def test_conv_nhwc_depthwise_bit_exact_across_paths():
+    """The channels-last depthwise kernels skip the same border taps as the reference, in the same order."""
+    x, wt, b = rnd(3, 13, 11, 37), rnd(37, 1, 5, 5), rnd(37)
+    build = lambda g, v: g.op("Conv", v["x"], g.const(wt), g.const(b), pads=[2, 1, 2, 1], group=37, layout="NHWC",
+                              activation="relu")
+    simd, _ = run_graph(build, {"x": x})
+    ref, _ = run_graph(build, {"x": x}, force_reference=True)
+    np.testing.assert_array_equal(simd[0], ref[0])
+
+
+def test_conv_nhwc_errors():
+    x = rnd(1, 5, 5, 8)
+    with pytest.raises(ValueError, match="layout NHWC supports group 1 and depthwise"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(8, 4, 3, 3)), group=2, layout="NHWC"), {"x": x})
+    with pytest.raises(ValueError, match="layout must be NCHW or NHWC"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(8, 8, 1, 1)), layout="NCWH"), {"x": x})
+    with pytest.raises(ValueError, match="input has 5 channels"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(8, 8, 1, 1)), layout="NHWC"), {"x": rnd(1, 8, 8, 5)})
+
+
 def test_conv_same_padding_and_no_bias():
     x, wt = rnd(1, 3, 10, 7), rnd(4, 3, 3, 3)
     check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(wt), auto_pad="SAME_UPPER", strides=[2, 2]), {"x": x},
@@ -153,6 +194,22 @@ def test_pools(k, s, p, ceil, incl):
     check_both_paths(lambda g, v: g.op("AveragePool", v["x"], count_include_pad=incl, **attrs), {"x": x}, av)
 
 
+@pytest.mark.parametrize("k,s,p,ceil,incl", POOLS)
+def test_pools_nhwc(k, s, p, ceil, incl):
+    x = rnd(2, 19, 11, 10)
+    tp, nhwc = (p[0], p[1]), (0, 2, 3, 1)
+    mx = F.max_pool2d(t(x), k, s, tp, ceil_mode=bool(ceil)).numpy().transpose(nhwc)
+    av = F.avg_pool2d(t(x), k, s, tp, ceil_mode=bool(ceil), count_include_pad=bool(incl)).numpy().transpose(nhwc)
+    attrs = dict(kernel_shape=[k, k], strides=[s, s], pads=list(p), ceil_mode=ceil, layout="NHWC")
+    xt = {"x": np.ascontiguousarray(x.transpose(nhwc))}
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], **attrs), xt, mx)
+    check_both_paths(lambda g, v: g.op("AveragePool", v["x"], count_include_pad=incl, **attrs), xt, av)
+    check_both_paths(lambda g, v: g.op("GlobalAveragePool", v["x"], layout="NHWC"), xt,
+                     x.mean(axis=(2, 3), keepdims=True).transpose(nhwc))
+    check_both_paths(lambda g, v: g.op("GlobalMaxPool", v["x"], layout="NHWC"), xt,
+                     x.max(axis=(2, 3), keepdims=True).transpose(nhwc))
+
+
 def test_maxpool_dilation_and_global_pools():
     x = rnd(2, 5, 9, 9)
     check_both_paths(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[3, 3], dilations=[2, 2]), {"x": x},
@@ -172,6 +229,19 @@ def test_shape_ops():
     check_both_paths(lambda g, v: g.op("Squeeze", v["x"], axes=[1, 3]), {"x": x1}, x1.reshape(2, 4))
     check_both_paths(lambda g, v: g.op("Transpose", v["x"], perm=[0, 2, 3, 1]), {"x": x}, x.transpose(0, 2, 3, 1))
     check_both_paths(lambda g, v: g.op("Transpose", v["x"], perm=[3, 1, 0, 2]), {"x": x}, x.transpose(3, 1, 0, 2))
+
+
+@pytest.mark.parametrize("shape,perm", [((2, 3, 40, 37), (0, 2, 3, 1)), ((2, 40, 37, 3), (0, 3, 1, 2)),
+                                        ((1, 1, 1, 1280), (0, 3, 1, 2)), ((33, 65), (1, 0)), ((2, 1, 5, 70), (2, 1, 0, 3)),
+                                        ((3, 4, 5, 6), (0, 3, 1, 2)), ((3, 4, 5, 6), (2, 3, 0, 1))])
+def test_transpose_2d_blocked_path(shape, perm):
+    """Permutations that reduce to batched 2-D transposes (tiles and their edges) and ones that do not."""
+    x = rnd(*shape)
+    outs, s = run_graph(lambda g, v: g.op("Transpose", v["x"], perm=list(perm)), {"x": x})
+    np.testing.assert_array_equal(outs[0], x.transpose(perm))
+    i64 = np.arange(np.prod(shape), dtype=np.int64).reshape(shape)   # 8-byte elements take the general loop
+    outs, _ = run_graph(lambda g, v: g.op("Transpose", v["x"], perm=list(perm)), {"x": i64})
+    np.testing.assert_array_equal(outs[0], i64.transpose(perm))
 
 
 def test_concat_split_slice():

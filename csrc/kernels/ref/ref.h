@@ -14,6 +14,8 @@ void f16_to_f32(const uint16_t* in, float* out, size_t n);
 void dequant_i8(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
 void dequant_i4(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
 void dwconv(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
+void dwconv_nhwc(const DwNhwcParams& p, const float* x, const float* w, const float* bias, const ActParams& act,
+                 float* y, int64_t oh0, int64_t oh1);
 float act_one(const ActParams& a, float x);
 void unary(const ActParams& a, const float* x, float* y, size_t n);
 void binary(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
