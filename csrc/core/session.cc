@@ -254,6 +254,7 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
   if (!busy.owns_lock())
     fail(Status::kInvalidArgument, "the session is running in another thread (use one session per thread)");
+  pool_.wake();  // workers asleep since the last run start spinning while the plan and inputs are checked
   kernels::ScopedTable scope(*kt_);  // the GEMM driver picks this session's kernels
   if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
   run_inputs_ = inputs;

@@ -65,6 +65,14 @@ void ThreadPool::run(size_t n, size_t grain, Task task, void* ctx) {
   }
 }
 
+void ThreadPool::wake() {
+  if (workers_.empty() || sleepers_.load(std::memory_order_seq_cst) == 0) return;
+  // A job with no chunks: every worker sees a new generation, takes no part, and spins for the next one.
+  job_.store(((job_.load(std::memory_order_relaxed) >> 8) + 1) << 8, std::memory_order_seq_cst);
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_.notify_all();
+}
+
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;  // the last job word handled
   for (;;) {

@@ -25,6 +25,10 @@ class ThreadPool {
 
   int size() const { return int(workers_.size()) + 1; }
 
+  // Gets sleeping workers spinning again without giving them work, so that a parallel_for issued shortly
+  // after (a session's first op) does not pay the wake-up. Called by the thread that calls parallel_for.
+  void wake();
+
   // fn(begin, end, thread_index) over a partition of [0, n) into at most size() chunks, all with at least
   // `grain` items (except when n < grain). Returns when every chunk is done. Not re-entrant; fn must not throw.
   template <typename F>

@@ -26,6 +26,10 @@ struct GemmUkArgs {
 };
 using F32GemmUkernel = void (*)(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c,
                                 size_t ldc, const GemmUkArgs& args);
+// The same product with A read in place, row-major: element (r, k) at a[r*lda + k] (no packing). B packed as
+// above. Same FMA chains, so the same bits as the packed kernel.
+using F32GemmUaUkernel = void (*)(size_t mr, size_t nr, size_t kc, const float* a, size_t lda, const float* b,
+                                  float* c, size_t ldc, const GemmUkArgs& args);
 
 // One channel of a depthwise 2-D convolution (NCHW): y[oh][ow] = bias + sum_ij w[i][j] x[oh*sh-pt+i*dh][ow*sw-pl+j*dw]
 // (zero outside x). Taps are accumulated in (i, j) order with fused multiply-adds, so every ISA gives the
@@ -35,14 +39,17 @@ struct DwConvParams {
 };
 size_t dwconv_scratch_floats(const DwConvParams& p);
 
-// Depthwise 2-D convolution in NHWC (channels last), output rows [oh0, oh1) of one image, all c channels:
+// Depthwise 2-D convolution in NHWC (channels last), output rows [oh0, oh1) of one image, channels [cb, ce):
 // y[oh][ow][c] = act(bias[c] + sum over taps (i, j) inside x of w[i*kw + j][c] * x[ih][iw][c]). Taps are
 // accumulated in (i, j) order with fused multiply-adds, taps outside x skipped, so every ISA gives the
 // reference's result. The vector runs along channels: full lanes whatever the spatial size (the NCHW kernel
 // loses most of its lanes on 7x7 planes). act: kNone, kRelu and kClip are applied here, others by the caller.
 // bias may be null (zero).
+// c is the tensors' channel count (the stride between pixels of x and y, and between taps of w); a call
+// computes channels [cb, ce) of its rows (threads split big rows by channel blocks too).
 struct DwNhwcParams {
   int64_t h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
+  int64_t cb, ce;
 };
 using DwConvNhwcFn = void (*)(const DwNhwcParams& p, const float* x, const float* w, const float* bias,
                               const ActParams& act, float* y, int64_t oh0, int64_t oh1);
@@ -68,6 +75,8 @@ struct Table {
   void (*dwconv)(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
   // depthwise convolution, channels last (see DwNhwcParams)
   DwConvNhwcFn dwconv_nhwc;
+  // f32_gemm's tile with unpacked A, or null: the GEMM driver then packs A (same results either way)
+  F32GemmUaUkernel f32_gemm_ua;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

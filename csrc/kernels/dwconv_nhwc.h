@@ -98,11 +98,11 @@ static inline void row(const DwNhwcParams& p, const float* x, const float* w, co
   }
 }
 
-// The channels left after the last whole block, (C - c) <= Q vectors: one block of as many vectors as needed.
+// The channels left after the last whole block, (ce - c) <= Q vectors: one block of as many vectors as needed.
 template <class V, int Q>
 static inline void tail(const DwNhwcParams& p, const float* x, const float* w, const float* bias, bool clamp,
                         typename V::T vlo, typename V::T vhi, int64_t i0, int64_t i1, int64_t ih0, float* yr, int64_t c) {
-  const int64_t left = p.c - c, L = V::kLanes;
+  const int64_t left = p.ce - c, L = V::kLanes;
   if constexpr (Q > 1) {
     if (left <= (Q - 1) * L) return tail<V, Q - 1>(p, x, w, bias, clamp, vlo, vhi, i0, i1, ih0, yr, c);
   }
@@ -124,9 +124,9 @@ static inline void rows(const DwNhwcParams& p, const float* x, const float* w, c
     int64_t i0, i1;
     tap_range(ih0, p.dh, p.kh, p.h, i0, i1);
     float* yr = y + oh * p.ow * p.c;
-    int64_t c = 0;
-    for (; c + B <= p.c; c += B) row<V, V::kQ>(p, x, w, bias, clamp, vlo, vhi, i0, i1, ih0, yr, c, L);
-    if (c < p.c) tail<V, V::kQ>(p, x, w, bias, clamp, vlo, vhi, i0, i1, ih0, yr, c);
+    int64_t c = p.cb;
+    for (; c + B <= p.ce; c += B) row<V, V::kQ>(p, x, w, bias, clamp, vlo, vhi, i0, i1, ih0, yr, c, L);
+    if (c < p.ce) tail<V, V::kQ>(p, x, w, bias, clamp, vlo, vhi, i0, i1, ih0, yr, c);
   }
 }
 

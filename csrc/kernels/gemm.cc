@@ -20,11 +20,18 @@ namespace {
 constexpr size_t kMC = 144;
 constexpr size_t kKC = 256;
 constexpr size_t kNC = 2048;  // rounded down to a multiple of NR by nc_block() (12 does not divide it)
-// Below this many flops per thread a split costs more (pool wake-up, C lines shared) than it saves;
-// measured: a 0.25 MFLOP floor made 1x1024x1024 Linear slower on 2 threads (29.8 -> 22.5 GFLOPS).
-constexpr double kMinTaskFlops = 2e6;
+// Below this many flops per thread a split costs more (handing out the job, C lines shared) than it saves.
+// Measured with the spinning thread pool: 5e5 takes a 1x1000x1280 Linear (a classifier head) from 24 to 42
+// GMAC/s on 2 threads; the earlier 2e6 dated from a pool whose workers slept between jobs.
+constexpr double kMinTaskFlops = 5e5;
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// Up to this many B panels (N <= 1536 with NR = 32) A is read in place when the table has an unpacked-A
+// kernel. Measured (AVX-512, 1 thread, GMAC/s packed -> in place): 12544x16x32 27 -> 75, 3136x24x144 45 -> 101,
+// 196x672x112 104 -> 114, 1024^3 99 -> 104; only 2048^3 on 2 threads lost (189 -> 173), so very wide products
+// keep packing, where its cost is spread over many panels.
+constexpr size_t kUaMaxPanels = 48;
 size_t mc_for(size_t mr) { return std::max<size_t>(1, kMC / mr) * mr; }
 
 // Column block width: a whole number of NR panels (2048 for NR = 16, 2040 for NR = 12), so that every
@@ -142,6 +149,11 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
       kernels::gemm_kernel_for(kernels::current(), A.packed ? A.packed->tile : 0, B.packed ? B.packed->tile : 0);
   if (!uk.fn) throw std::logic_error("gemm: no microkernel for the tile the operand was packed with");
   const size_t mr = uk.mr, nr = uk.nr, kMCr = mc_for(mr);
+  // A row-major and not too many B panels: the kernel reads it in place instead of packing it (the packing
+  // costs as much as the FMAs when N is a panel or two: channels-last 1x1 convs with few outputs).
+  const kernels::Table& cur = kernels::current();
+  const bool ua = !A.packed && !A.k_major && cur.f32_gemm_ua && uk.fn == cur.f32_gemm &&
+                  round_up(N, nr) / nr <= kUaMaxPanels;
   const size_t kc_blk = A.packed ? A.packed->kc : B.packed ? B.packed->kc : kKC;
   const int threads = pool ? pool->size() : 1;
   const WsLayout wl = ws_layout(M, N, K, !A.packed, !B.packed);
@@ -180,6 +192,8 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
           const float* ap;
           if (A.packed) {
             ap = A.packed->data.get() + pc * pad_m + (ic / mr) * kc * mr;
+          } else if (ua) {
+            ap = nullptr;
           } else {
             pack_block(mr, A.src, A.ld, A.k_major, ic, mc, pc, kc, buf_a);
             ap = buf_a;
@@ -189,8 +203,12 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
             args.bias_col = ep.bias_kind == Epilogue::kPerCol ? ep.bias + jc + jr : nullptr;
             for (size_t ir = 0; ir < mc; ir += mr) {
               args.bias_row = ep.bias_kind == Epilogue::kPerRow ? ep.bias + ic + ir : nullptr;
-              uk.fn(std::min(mr, mc - ir), w, kc, ap + (ir / mr) * kc * mr, bp + (jr / nr) * kc * nr,
-                             C + (ic + ir) * ldc + jc + jr, ldc, args);
+              if (ua)
+                cur.f32_gemm_ua(std::min(mr, mc - ir), w, kc, A.src + (ic + ir) * A.ld + pc, A.ld,
+                                bp + (jr / nr) * kc * nr, C + (ic + ir) * ldc + jc + jr, ldc, args);
+              else
+                uk.fn(std::min(mr, mc - ir), w, kc, ap + (ir / mr) * kc * mr, bp + (jr / nr) * kc * nr,
+                      C + (ic + ir) * ldc + jc + jr, ldc, args);
             }
           }
         }
@@ -200,9 +218,12 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
   };
 
   // Split the output into ranges of whole panels along N (preferred: each thread packs only its own B
-  // columns) or along M when N has too few panels to share.
+  // columns) or along M when N has too few panels to share evenly.
   const size_t np_m = pad_m / mr, np_n = pad_n / nr;
-  const bool split_n = np_n >= np_m || np_n >= size_t(2 * threads);
+  // Whole panels per thread: the direction whose last round leaves fewer threads idle wins (5 panels of N on
+  // 2 threads idle one for a fifth of the time; 224 of M do not), N on near ties.
+  auto idle = [&](size_t panels) { return double(round_up(panels, size_t(threads))) / double(panels); };
+  const bool split_n = np_n >= np_m || (np_n >= size_t(2 * threads) && idle(np_n) <= idle(np_m) * 1.05);
   const size_t panels = split_n ? np_n : np_m;
   const double flops_per_panel = 2.0 * double(split_n ? M * nr : N * mr) * double(std::max<size_t>(K, 1));
   const size_t grain = std::max<size_t>(1, size_t(kMinTaskFlops / flops_per_panel));

@@ -99,7 +99,9 @@ class Conv final : public Op {
     if (nhwc_) {
       if (depthwise_) return 0;
       const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), M = direct_1x1_ ? size_t(n_) * P : P;
-      return (direct_1x1_ ? 0 : align64(P * K * 4)) + gemm::workspace_size(M, size_t(cout_), K, threads, gemm::Prepacked::kB);
+      const size_t rows = direct_1x1_ ? M : im2col_rows();
+      return (direct_1x1_ ? 0 : align64(rows * K * 4)) +
+             gemm::workspace_size(rows, size_t(cout_), K, threads, gemm::Prepacked::kB);
     }
     if (depthwise_) return size_t(threads) * align64(kernels::dwconv_scratch_floats(dw_params()) * 4);
     const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_);
@@ -219,19 +221,32 @@ class Conv final : public Op {
     });
   }
 
+  // Work items are (image, output row, block of 64 channels), so that 7x7 maps with many channels still split
+  // evenly over threads; a chunk's whole rows go to the kernel in one call.
   void run_depthwise_nhwc(const RunContext& ctx, const float* x, float* y) {
-    const kernels::DwNhwcParams p{h_, w_in_, cout_, kh_, kw_, strides_[0], strides_[1], dil_[0], dil_[1], pt_, pl_, oh_, ow_};
-    const size_t in_img = size_t(h_ * w_in_ * cout_), row = size_t(ow_ * cout_);
+    const kernels::DwNhwcParams p{h_,     w_in_, cout_, kh_, kw_, strides_[0], strides_[1], dil_[0], dil_[1],
+                                  pt_,    pl_,   oh_,   ow_, 0,   cout_};
+    const size_t in_img = size_t(h_ * w_in_ * cout_), out_img = size_t(oh_ * ow_ * cout_), CB = 64;
+    const size_t nb = (size_t(cout_) + CB - 1) / CB, OH = size_t(oh_), per_img = OH * nb;
     const bool fused = act_.act == Act::kNone || act_.act == Act::kRelu || act_.act == Act::kClip;
-    parallel(ctx, size_t(n_ * oh_), 1, [&](size_t b, size_t e, int) {
-      for (size_t r = b; r < e;) {  // one call per image the range touches
-        const size_t n = r / size_t(oh_), oh0 = r % size_t(oh_), oh1 = std::min(size_t(oh_), oh0 + (e - r));
-        float* yimg = y + n * size_t(oh_) * row;
-        k_.dwconv_nhwc(p, x + n * in_img, wdw_->data(), bias_, act_, yimg, int64_t(oh0), int64_t(oh1));
-        if (!fused) k_.unary(act_, yimg + oh0 * row, yimg + oh0 * row, (oh1 - oh0) * row);
-        r += oh1 - oh0;
+    parallel(ctx, size_t(n_) * per_img, 1, [&](size_t b, size_t e, int) {
+      for (size_t i = b; i < e;) {
+        const size_t n = i / per_img, r = (i % per_img) / nb, blk = i % nb;
+        kernels::DwNhwcParams q = p;
+        size_t rows = 1, items;
+        if (blk == 0 && i + nb <= e) {  // whole rows
+          rows = std::min((e - i) / nb, OH - r);
+          items = rows * nb;
+        } else {                         // part of one row
+          const size_t end = std::min(nb, blk + (e - i));
+          q.cb = int64_t(blk * CB), q.ce = std::min<int64_t>(cout_, int64_t(end * CB));
+          items = end - blk;
+        }
+        k_.dwconv_nhwc(q, x + n * in_img, wdw_->data(), bias_, act_, y + n * out_img, int64_t(r), int64_t(r + rows));
+        i += items;
       }
     });
+    if (!fused) apply_act(ctx, y, size_t(n_) * out_img);
   }
 
   void run_gemm_nhwc(const RunContext& ctx, const float* x, float* y) {
@@ -245,29 +260,65 @@ class Conv final : public Op {
       if (!gemm_fusable(act_.act)) apply_act(ctx, y, size_t(n_) * P * C);
       return;
     }
+    // Blocks of output pixels: the im2col rows of one block stay in L2 for the GEMM that reads them (a whole
+    // image's would go out to L3 and back), and the workspace stays small for big convolutions.
+    const size_t rows = im2col_rows();
     float* col = static_cast<float*>(ctx.workspace);
-    void* gws = static_cast<uint8_t*>(ctx.workspace) + align64(P * K * 4);
-    for (int64_t n = 0; n < n_; ++n) {
-      im2col_nhwc(ctx, x + size_t(n * h_ * w_in_ * cing_), col);
-      float* yn = y + size_t(n) * P * C;
-      gemm::gemm_packed_b(col, K, P, *packed_b_, yn, C, ep, ctx.pool, gws);
-      if (!gemm_fusable(act_.act)) apply_act(ctx, yn, P * C);
+    void* gws = static_cast<uint8_t*>(ctx.workspace) + align64(rows * K * 4);
+    for (int64_t n = 0; n < n_; ++n)
+      for (size_t p0 = 0; p0 < P; p0 += rows) {
+        const size_t pn = std::min(rows, P - p0);
+        im2col_nhwc(ctx, x + size_t(n * h_ * w_in_ * cing_), p0, pn, col);
+        float* yb = y + (size_t(n) * P + p0) * C;
+        gemm::gemm_packed_b(col, K, pn, *packed_b_, yb, C, ep, ctx.pool, gws);
+        if (!gemm_fusable(act_.act)) apply_act(ctx, yb, pn * C);
+      }
+  }
+
+  // Output pixels per im2col block: ~256 KiB of rows, at least 256 pixels (GEMM efficiency), at most all.
+  size_t im2col_rows() const {
+    const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_);
+    return std::min(P, std::max<size_t>(256, (256 << 10) / (K * 4)));
+  }
+
+  // n floats in fixed-size pieces of 8 (or 4), the last one overlapping the one before: the pieces compile to
+  // plain vector moves, where a memcpy call or a loop with a runtime count costs more than the 9 or 21 floats
+  // it moves (im2col of an RGB stem: 3x3 taps of 3 channels are runs of 9).
+  static void copy_run(float* d, const float* s, int64_t n) {
+    if (n >= 8) {
+      for (int64_t t = 0; t + 8 <= n; t += 8) std::memcpy(d + t, s + t, 32);
+      if (n % 8) std::memcpy(d + n - 8, s + n - 8, 32);
+    } else if (n >= 4) {
+      std::memcpy(d, s, 16);
+      std::memcpy(d + n - 4, s + n - 4, 16);
+    } else {
+      for (int64_t t = 0; t < n; ++t) d[t] = s[t];
     }
   }
 
-  // col[oh*OW + ow][(i*kw + j)*Cin + c] = x[oh*sh - pt + i*dh][ow*sw - pl + j*dw][c] (0 outside)
-  void im2col_nhwc(const RunContext& ctx, const float* x, float* col) const {
-    const size_t K = size_t(cing_ * kh_ * kw_), run = size_t(cing_) * 4;
-    parallel(ctx, size_t(oh_ * ow_), 16, [&](size_t b, size_t e, int) {
+  // col[oh*OW + ow][(i*kw + j)*Cin + c] = x[oh*sh - pt + i*dh][ow*sw - pl + j*dw][c] (0 outside). With
+  // dilation 1 the kw taps of a row are one contiguous run of kw*Cin floats.
+  // Output pixels [p0, p0 + pn) of one image into col rows 0..pn-1.
+  void im2col_nhwc(const RunContext& ctx, const float* x, size_t p0, size_t pn, float* col) const {
+    const int64_t K = cing_ * kh_ * kw_, run = kw_ * cing_;
+    parallel(ctx, pn, 16, [&](size_t b, size_t e, int) {
       for (size_t r = b; r < e; ++r) {
-        const int64_t oh = int64_t(r) / ow_, ow = int64_t(r) % ow_;
-        float* d = col + r * K;
-        for (int64_t i = 0; i < kh_; ++i) {
+        const int64_t oh = int64_t(p0 + r) / ow_, ow = int64_t(p0 + r) % ow_, iw0 = ow * strides_[1] - pl_;
+        const bool whole_row = dil_[1] == 1 && iw0 >= 0 && iw0 + kw_ <= w_in_;
+        float* d = col + int64_t(r) * K;
+        for (int64_t i = 0; i < kh_; ++i, d += run) {
           const int64_t ih = oh * strides_[0] - pt_ + i * dil_[0];
-          for (int64_t j = 0; j < kw_; ++j, d += cing_) {
-            const int64_t iw = ow * strides_[1] - pl_ + j * dil_[1];
-            if (ih < 0 || ih >= h_ || iw < 0 || iw >= w_in_) std::memset(d, 0, run);
-            else std::memcpy(d, x + size_t((ih * w_in_ + iw) * cing_), run);
+          if (ih < 0 || ih >= h_) {
+            std::fill(d, d + run, 0.f);
+          } else if (whole_row) {
+            copy_run(d, x + (ih * w_in_ + iw0) * cing_, run);
+          } else {
+            for (int64_t j = 0; j < kw_; ++j) {
+              const int64_t iw = iw0 + j * dil_[1];
+              float* dj = d + j * cing_;
+              if (iw < 0 || iw >= w_in_) std::fill(dj, dj + cing_, 0.f);
+              else std::copy(x + (ih * w_in_ + iw) * cing_, x + (ih * w_in_ + iw + 1) * cing_, dj);
+            }
           }
         }
       }

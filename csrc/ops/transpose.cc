@@ -96,8 +96,15 @@ class Transpose final : public Op {
     }
   }
 
-  // y[b][j][i] = x[b][i][j] in 32 x 32 tiles (both sides stay in L1 while a tile moves).
+  // y[b][j][i] = x[b][i][j] in 32 x 32 tiles (both sides stay in L1 while a tile moves). A few rows (an RGB
+  // image going channels-last) interleave them directly, the row count a compile-time constant.
   void run_2d(const RunContext& ctx, const uint32_t* x, uint32_t* y) const {
+    switch (rows_2d_) {
+      case 2: return interleave<2>(ctx, x, y);
+      case 3: return interleave<3>(ctx, x, y);
+      case 4: return interleave<4>(ctx, x, y);
+      default: break;
+    }
     const size_t R = rows_2d_, C = cols_2d_, T = 32, tiles_c = (C + T - 1) / T;
     parallel(ctx, batch_ * tiles_c, 1, [&](size_t b, size_t e, int) {
       for (size_t t = b; t < e; ++t) {
@@ -109,6 +116,20 @@ class Transpose final : public Op {
           for (size_t j = j0; j < j1; ++j)
             for (size_t i = i0; i < i1; ++i) yb[j * R + i] = xb[i * C + j];
         }
+      }
+    });
+  }
+
+  template <size_t R>
+  void interleave(const RunContext& ctx, const uint32_t* x, uint32_t* y) const {
+    const size_t C = cols_2d_, chunk = 4096, chunks = (C + chunk - 1) / chunk;
+    parallel(ctx, batch_ * chunks, 1, [&](size_t b, size_t e, int) {
+      for (size_t t = b; t < e; ++t) {
+        const size_t n = t / chunks, j0 = (t % chunks) * chunk, j1 = std::min(C, j0 + chunk);
+        const uint32_t* xb = x + n * R * C;
+        uint32_t* yb = y + n * R * C;
+        for (size_t j = j0; j < j1; ++j)
+          for (size_t i = 0; i < R; ++i) yb[j * R + i] = xb[i * C + j];
       }
     });
   }

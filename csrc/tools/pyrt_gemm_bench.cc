@@ -1,5 +1,6 @@
 // pyrt_gemm_bench: GFLOPS of the fp32 GEMM driver, one JSON object per line (read by bench/gemm.py).
-//   pyrt_gemm_bench [--threads 1,2] [--min-time 0.2] [--quick]
+//   pyrt_gemm_bench [--threads 1,2] [--min-time 0.2] [--quick] [--shape kind:MxNxK ...]
+// (--shape, repeatable, replaces the default list, e.g. linear:49x1152x192 for a 7x7 channels-last 1x1 conv)
 // For each shape: "plain" packs both operands per call (what numpy/torch matmul do), and the prepacked mode
 // the runtime uses for that layer kind ("packed_b": Linear Y = X.W^T, "packed_a": conv Y = W.X).
 // Each figure is the median over samples; a sample times enough calls to last >= min-time / 5 seconds.
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   std::vector<int> threads = {1, 2};
   double min_time = 0.5;
   bool quick = false;
+  std::vector<Shape> custom;
+  std::vector<std::string> kinds;  // owns the kind strings of custom shapes
+  kinds.reserve(64);
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads.clear();
@@ -61,8 +65,18 @@ int main(int argc, char** argv) {
       min_time = std::atof(argv[++i]);
     } else if (!std::strcmp(argv[i], "--quick")) {
       quick = true;
+    } else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc && kinds.size() < 64) {
+      const char* v = argv[++i];
+      const char* colon = std::strchr(v, ':');
+      size_t m = 0, n = 0, k = 0;
+      if (!colon || std::sscanf(colon + 1, "%zux%zux%zu", &m, &n, &k) != 3 || !m || !n || !k) {
+        std::fprintf(stderr, "--shape wants kind:MxNxK (kind square, conv or linear), got '%s'\n", v);
+        return 2;
+      }
+      kinds.emplace_back(v, size_t(colon - v));
+      custom.push_back({kinds.back().c_str(), m, n, k});
     } else {
-      std::fprintf(stderr, "usage: %s [--threads 1,2] [--min-time s] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads 1,2] [--min-time s] [--quick] [--shape kind:MxNxK]\n", argv[0]);
       return 2;
     }
   }
@@ -72,6 +86,7 @@ int main(int argc, char** argv) {
                                {"linear", 1, 1024, 1024},    {"linear", 2, 1024, 1024},
                                {"linear", 4, 1024, 1024},    {"linear", 8, 1024, 1024}};
   if (quick) shapes = {{"square", 1024, 1024, 1024}};
+  if (!custom.empty()) shapes = custom;
   const gemm::Blocking bl = gemm::blocking();
   std::printf("{\"isa\": \"%s\", \"mr\": %zu, \"nr\": %zu, \"mc\": %zu, \"kc\": %zu, \"nc\": %zu}\n",
               kernels::active().name, kernels::active().f32_gemm_mr, kernels::active().f32_gemm_nr, bl.mc, bl.kc,

@@ -3,10 +3,12 @@
 // MC/KC/NC blocks) with 1, 2 and 3 threads. Every SIMD table the CPU has (AVX-512 14x32, AVX2 6x16 or NEON 8x12,
 // each forced in turn) and the reference must agree bit for bit, results must not depend on the thread count, and
 // operands packed under one table must give the same bits under any other (different tiles).
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -305,4 +307,20 @@ TEST(gemm_microkernel_matches_reference_directly) {
         }
   }
   }
+}
+
+TEST(thread_pool_wake_then_work) {
+  // wake() (a job with no chunks, what a session does at the start of run) on sleeping and on spinning
+  // workers, then real jobs: every item is done exactly once (TSan checks the hand-over in CI).
+  ThreadPool pool(3);
+  std::vector<int> hits(1000);
+  for (int rep = 0; rep < 20; ++rep) {
+    if (rep % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // workers go to sleep
+    pool.wake();
+    if (rep % 2) pool.wake();  // twice in a row is fine too
+    pool.parallel_for(hits.size(), 1, [&](size_t b, size_t e, int) {
+      for (size_t i = b; i < e; ++i) ++hits[i];
+    });
+  }
+  for (int h : hits) CHECK(h == 20);
 }

@@ -298,8 +298,10 @@ TEST(dwconv_nhwc_simd_matches_reference) {
       const int64_t eh = (p.kh - 1) * p.dh + 1, ew = (p.kw - 1) * p.dw + 1;
       if (p.h + p.pt + pb < eh || p.w + p.pl + pr < ew) continue;
       p.oh = (p.h + p.pt + pb - eh) / p.sh + 1, p.ow = (p.w + p.pl + pr - ew) / p.sw + 1;
+      p.cb = 0, p.ce = p.c;
+      if (rep % 5 == 4) p.cb = rng() % p.c, p.ce = p.cb + 1 + rng() % (p.c - p.cb);  // a channel range only
       std::vector<float> x(size_t(p.h * p.w * p.c)), w(size_t(p.kh * p.kw * p.c)), bias(size_t(p.c));
-      std::vector<float> a(size_t(p.oh * p.ow * p.c)), b(a.size());
+      std::vector<float> a(size_t(p.oh * p.ow * p.c), 7.f), b(a.size(), 7.f);  // untouched channels stay 7
       for (auto& v : x) v = float(int(rng() % 2001) - 1000) / 317.f;
       for (auto& v : w) v = float(int(rng() % 2001) - 1000) / 511.f;
       for (auto& v : bias) v = float(int(rng() % 2001) - 1000) / 1000.f;

@@ -11,7 +11,7 @@ void dwconv_nhwc(const DwNhwcParams& p, const float* x, const float* w, const fl
   const bool fused = act.act == Act::kRelu || act.act == Act::kClip;
   for (int64_t oh = oh0; oh < oh1; ++oh)
     for (int64_t ow = 0; ow < p.ow; ++ow)
-      for (int64_t c = 0; c < p.c; ++c) {
+      for (int64_t c = p.cb; c < p.ce; ++c) {
         float acc = bias ? bias[c] : 0.f;
         for (int64_t i = 0; i < p.kh; ++i) {
           const int64_t ih = oh * p.sh - p.pt + i * p.dh;

@@ -1,7 +1,9 @@
 // f32 GEMM microkernel for AVX-512F: MR x 32 tile (MR = PYRT_AVX512_MR), 2*MR zmm accumulators; per k two
 // aligned 64-byte B loads and MR A broadcasts. Full-height tiles run an inline-asm hot loop (the accumulators
 // use zmm0..zmm(2MR-1), B zmm30/31, the broadcasts zmm28/29); shorter edge tiles (mr < MR, e.g. batch-1
-// Linear) run an intrinsics loop templated on the row count. Column edges (nr < 32) use opmask loads and
+// Linear), tiles at most 16 columns wide (half the FMAs) and the unpacked-A entry (A read in place, for
+// products whose A would be packed for one or two B panels only) run an intrinsics loop templated on the row
+// count. Column edges (nr < 32) use opmask loads and
 // stores. Every C element is one FMA chain over k in order: bit-identical to ref/f32-gemm-ref.cc.
 #include <immintrin.h>
 
@@ -17,6 +19,7 @@
 #endif
 #ifndef PYRT_AVX512_FN
 #define PYRT_AVX512_FN f32_gemm_14x32_avx512
+#define PYRT_AVX512_UA_FN f32_gemm_14x32_ua_avx512
 #endif
 
 namespace pyrt::kernels::x86 {
@@ -110,32 +113,35 @@ inline void finish(__m512 (*acc)[2], float* c, size_t ldc, const Masks& m, const
   }
 }
 
-// Edge tiles (M < MR rows): intrinsics; at most 26 accumulators + 2 B + 1 broadcast, no spills.
-template <int M>
-void tile(size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc, const GemmUkArgs& p) {
+// Intrinsics tiles: M rows (edge tiles below MR, and any tile with unpacked A) by H 16-column halves (H = 1
+// when nr <= 16: half the FMAs of a 32-wide tile whose right half is padding). At most 28 accumulators +
+// 2 B + 1 broadcast. kUA: A row-major in place (a[r*lda + k]), else the packed panel (a[k*MR + r]).
+template <int M, int H, bool kUA>
+void tile(size_t nr, size_t kc, const float* a, size_t lda, const float* b, float* c, size_t ldc,
+          const GemmUkArgs& p) {
   const Masks m = masks(nr);
   __m512 acc[M][2];
   load_c<M>(acc, c, ldc, m, p.flags);
   for (size_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    const __m512 b0 = _mm512_load_ps(b), b1 = H == 2 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
     for (int r = 0; r < M; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r]);
+      const __m512 av = _mm512_set1_ps(kUA ? a[size_t(r) * lda + k] : a[k * MR + size_t(r)]);
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      if (H == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
-    a += MR;
     b += NR;
   }
   finish<M>(acc, c, ldc, m, p);
 }
 
-template <int M>
-void edge(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc, const GemmUkArgs& p) {
+template <int M, int H, bool kUA>
+void edge(size_t mr, size_t nr, size_t kc, const float* a, size_t lda, const float* b, float* c, size_t ldc,
+          const GemmUkArgs& p) {
   if constexpr (M > 1) {
-    if (mr < size_t(M)) return edge<M - 1>(mr, nr, kc, a, b, c, ldc, p);
+    if (mr < size_t(M)) return edge<M - 1, H, kUA>(mr, nr, kc, a, lda, b, c, ldc, p);
   }
-  tile<M>(nr, kc, a, b, c, ldc, p);
+  tile<M, H, kUA>(nr, kc, a, lda, b, c, ldc, p);
 }
 
 // One k step of the full tile: KA / KB are the byte offsets of this step's A and B values.
@@ -190,6 +196,10 @@ void tile_full(size_t nr, size_t kc, const float* a, const float* b, float* c, s
   alignas(64) __m512 acc[MR][2];
   load_c<MR>(acc, c, ldc, m, p.flags);
   size_t n4 = kc / 4, n1 = kc % 4;
+  // The driver's next B panel starts kc * NR floats on: bring it to L2 while this one runs (weights of a
+  // layer come from L3 when they no longer fit L2; measured 67 -> see bench/RESULTS.md for a 49x1152x192
+  // channels-last 1x1 conv with cold weights). Prefetches never fault past the end.
+  const size_t next_panel = kc * NR * sizeof(float);
   __asm__ volatile(
       PYRT_MOV_ROW("vmovaps", 0, 0, 1) PYRT_MOV_ROW("vmovaps", 1, 2, 3) PYRT_MOV_ROW("vmovaps", 2, 4, 5)
       PYRT_MOV_ROW("vmovaps", 3, 6, 7)
@@ -209,12 +219,20 @@ void tile_full(size_t nr, size_t kc, const float* a, const float* b, float* c, s
       ".p2align 5\n"
       "1:\n\t"
       "prefetcht0 16*" PYRT_AB "(%[a])\n\t"
+      "prefetcht1 (%[b],%[nb])\n\t"
+      "prefetcht1 64(%[b],%[nb])\n\t"
       PYRT_STEP(0, 0)
       "prefetcht0 16*" PYRT_AB "+64(%[a])\n\t"
+      "prefetcht1 128(%[b],%[nb])\n\t"
+      "prefetcht1 192(%[b],%[nb])\n\t"
       PYRT_STEP(1*4*PYRT_AVX512_MR, 128)
       "prefetcht0 16*" PYRT_AB "+128(%[a])\n\t"
+      "prefetcht1 256(%[b],%[nb])\n\t"
+      "prefetcht1 320(%[b],%[nb])\n\t"
       PYRT_STEP(2*4*PYRT_AVX512_MR, 256)
       "prefetcht0 16*" PYRT_AB "+192(%[a])\n\t"
+      "prefetcht1 384(%[b],%[nb])\n\t"
+      "prefetcht1 448(%[b],%[nb])\n\t"
       PYRT_STEP(3*4*PYRT_AVX512_MR, 384)
       "addq $4*" PYRT_AB ", %[a]\n\t"
       "addq $512, %[b]\n\t"
@@ -241,7 +259,7 @@ void tile_full(size_t nr, size_t kc, const float* a, const float* b, float* c, s
       PYRT_ST_ROW(12, 24, 25) PYRT_ST_ROW(13, 26, 27)
 #endif
       : [a] "+r"(a), [b] "+r"(b), [n4] "+r"(n4), [n1] "+r"(n1)
-      : [acc] "r"(&acc[0][0])
+      : [acc] "r"(&acc[0][0]), [nb] "r"(next_panel)
       : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
         "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24",
         "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "cc", "memory");
@@ -252,8 +270,15 @@ void tile_full(size_t nr, size_t kc, const float* a, const float* b, float* c, s
 
 void PYRT_AVX512_FN(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                     const GemmUkArgs& p) {
+  if (nr <= 16) return edge<MR, 1, false>(mr, nr, kc, a, 0, b, c, ldc, p);
   if (mr >= size_t(MR)) return tile_full(nr, kc, a, b, c, ldc, p);
-  return edge<MR - 1>(mr, nr, kc, a, b, c, ldc, p);
+  return edge<MR - 1, 2, false>(mr, nr, kc, a, 0, b, c, ldc, p);
+}
+
+void PYRT_AVX512_UA_FN(size_t mr, size_t nr, size_t kc, const float* a, size_t lda, const float* b, float* c,
+                       size_t ldc, const GemmUkArgs& p) {
+  if (nr <= 16) return edge<MR, 1, true>(mr, nr, kc, a, lda, b, c, ldc, p);
+  return edge<MR, 2, true>(mr, nr, kc, a, lda, b, c, ldc, p);
 }
 
 }  // namespace pyrt::kernels::x86

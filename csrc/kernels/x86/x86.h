@@ -29,5 +29,7 @@ void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const f
 // AVX-512F (+VL/BW/DQ) 14x32 tile.
 void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                            const GemmUkArgs& args);
+void f32_gemm_14x32_ua_avx512(size_t mr, size_t nr, size_t kc, const float* a, size_t lda, const float* b, float* c,
+                              size_t ldc, const GemmUkArgs& args);
 
 }  // namespace pyrt::kernels::x86
