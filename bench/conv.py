@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""fp32 convolution: a pyruntime Session running one Conv node against PyTorch (F.conv2d) and numpy
-(im2col with stride tricks + OpenBLAS matmul) in the same run, 1 and 2 threads.
+"""fp32 convolution: a pyruntime Session running one Conv node, in NCHW and in the NHWC layout the exporter
+emits for CNNs (its channels-last pass), against PyTorch (F.conv2d, NCHW) and numpy (im2col with stride
+tricks + OpenBLAS matmul) in the same run, 1 and 2 threads.
 
     python3 bench/conv.py [--no-write] [--quick]
 
@@ -43,11 +44,15 @@ for name, N, C, H, W, CO, k, s, p, g in shapes:
     w = (rng.standard_normal((CO, C // g, k, k)) * 0.1).astype(np.float32)
     b = rng.standard_normal(CO).astype(np.float32)
     OH, OW = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
-    if lib == "pyruntime":
+    if lib.startswith("pyruntime"):
         import pyruntime
+        layout = "NHWC" if lib.endswith("nhwc") else "NCHW"
+        if layout == "NHWC":
+            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         gr = pyruntime.Graph("conv")
         xi = gr.input("x", list(x.shape))
-        gr.output(gr.op("Conv", xi, gr.const(w), gr.const(b), strides=[s, s], pads=[p] * 4, group=g), "y")
+        gr.output(gr.op("Conv", xi, gr.const(w), gr.const(b), strides=[s, s], pads=[p] * 4, group=g, layout=layout),
+                  "y")
         sess = pyruntime.Session(gr.to_bytes(), num_threads=threads)
         f = lambda: sess.run(x)
         f()
@@ -95,15 +100,16 @@ def main():
     shapes = QUICK if a.quick else SHAPES
     rows = {}
     for threads in ((1,) if a.quick else (1, 2)):
-        for lib in ("pyruntime", "numpy", "torch"):
+        for lib in ("pyruntime", "pyruntime-nhwc", "numpy", "torch"):
             for r in run_peer(lib, threads, shapes):
                 rows.setdefault((r["name"], threads), {})[lib] = r
-    lines = ["| conv | threads | pyruntime GFLOPS (kernel) | numpy im2col+OpenBLAS | torch | ours/numpy | ours/torch |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| conv | threads | pyruntime NCHW GFLOPS (kernel) | pyruntime NHWC GFLOPS (kernel) | numpy im2col+OpenBLAS "
+             "| torch | NHWC/numpy | NHWC/torch |", "|---|---|---|---|---|---|---|---|"]
     for (name, t), d in rows.items():
-        o, n, tt = d["pyruntime"], d["numpy"], d["torch"]
-        lines.append(f"| {name} | {t} | {o['gflops']:.1f} ({o['kernel']}) | {n['gflops']:.1f} | {tt['gflops']:.1f} | "
-                     f"{o['gflops'] / n['gflops']:.2f} | {o['gflops'] / tt['gflops']:.2f} |")
+        o, h, n, tt = d["pyruntime"], d["pyruntime-nhwc"], d["numpy"], d["torch"]
+        lines.append(f"| {name} | {t} | {o['gflops']:.1f} ({o['kernel']}) | {h['gflops']:.1f} ({h['kernel']}) | "
+                     f"{n['gflops']:.1f} | {tt['gflops']:.1f} | {h['gflops'] / n['gflops']:.2f} | "
+                     f"{h['gflops'] / tt['gflops']:.2f} |")
     table = "\n".join(lines)
     print(table)
     if a.quick or a.no_write:
@@ -113,7 +119,8 @@ def main():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     section = (f"## fp32 convolution\n\nCommand: `python3 bench/conv.py` — {datetime.date.today()}  \n"
                f"Machine: {cpu}, {os.cpu_count()} cores, pyruntime ISA `{_core.isa()}`; Python {platform.python_version()}\n\n"
-               "One Conv node (bias, no activation) run by a Session, vs `torch.nn.functional.conv2d` and numpy "
+               "One Conv node (bias, no activation) run by a Session on NCHW input and with `layout=NHWC` on "
+               "channels-last input (what exported CNNs run), vs `torch.nn.functional.conv2d` (NCHW) and numpy "
                "(im2col by stride tricks + OpenBLAS sgemm, OPENBLAS_CORETYPE unset so it uses its AVX-512 kernel "
                "on this CPU), each in its own process, median of 7 samples. Batch 1.\n\n" + table + "\n")
     path = os.path.join(HERE, "RESULTS.md")

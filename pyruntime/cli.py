@@ -135,7 +135,7 @@ def cmd_export(args) -> int:
     src = args.source
     if src.endswith(".onnx") or os.path.isfile(src):
         _progress(f"importing {src}")
-        n = export_onnx(src, args.output, channels_last=not args.nchw)
+        n = export_onnx(src, args.output, channels_last=not args.nchw, progress=True)
     else:
         import importlib
         import torch
@@ -150,7 +150,7 @@ def cmd_export(args) -> int:
             return 2
         inputs = tuple(torch.randn(*_parse_shape(s)) for s in args.input_shape)
         _progress(f"tracing {src} on input shape(s) {', '.join(args.input_shape)}")
-        n = export(model, inputs, args.output, channels_last=not args.nchw)
+        n = export(model, inputs, args.output, channels_last=not args.nchw, progress=True)
     _progress(f"wrote {args.output} ({_fmt_bytes(n)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 

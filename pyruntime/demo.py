@@ -38,7 +38,7 @@ def run_demo(output=None) -> int:
     x = ((np.stack(imgs).transpose(0, 3, 1, 2) - 0.5) / 0.5).astype(np.float32)
     path = output or os.path.join(tempfile.mkdtemp(prefix="pyruntime-demo-"), "efficientnet-lite0.pyrt")
     t0 = time.perf_counter()
-    export(model, (torch.from_numpy(x[:1]),), path, input_names=["image"])
+    export(model, (torch.from_numpy(x[:1]),), path, input_names=["image"], progress=True)
     print(f"exported EfficientNet-Lite0 (trained weights) to {path} in {time.perf_counter() - t0:.1f} s\n")
 
     with torch.no_grad():

@@ -22,31 +22,54 @@ def _check_compression(options: dict):
         raise TypeError(f"unsupported export option(s): {', '.join(sorted(unknown))}")
 
 
+def _passes(channels_last: bool) -> list:
+    from .passes import to_channels_last
+    return [p for p in DEFAULT_PASSES if channels_last or p is not to_channels_last]
+
+
 def onnx_to_ir(onnx_model, channels_last: bool = True) -> IR:
     from .onnx_import import from_onnx
-    from .passes import to_channels_last
-    return run_passes(from_onnx(onnx_model),
-                      [p for p in DEFAULT_PASSES if channels_last or p is not to_channels_last])
+    return run_passes(from_onnx(onnx_model), _passes(channels_last))
 
 
-def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True, **compression) -> int:
+def _export_ir(onnx_model, path, name: str, channels_last: bool, bar) -> int:
+    """ONNX -> IR -> passes -> file, one progress step each."""
+    from .emit import to_graph
+    from .onnx_import import from_onnx
+    ir = from_onnx(onnx_model)
+    bar.step("imported the ONNX graph")
+    for p in _passes(channels_last):
+        ir = p(ir)
+        bar.step(p.__name__)
+    g = to_graph(ir, name)
+    n = g.save(path)
+    bar.step(f"wrote {path}")
+    return n
+
+
+def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True, progress: bool = False,
+                **compression) -> int:
     """Converts an ONNX model (ModelProto, path or bytes; opset >= 9) to a .pyrt file. Returns its size.
 
     channels_last: run convolution stacks in NHWC inside the file (the runtime's fastest CNN layout; inputs
-    and outputs keep the model's layout). False keeps every op in ONNX's NCHW."""
+    and outputs keep the model's layout). False keeps every op in ONNX's NCHW.
+    progress: show a progress bar on stderr (one line per step when stderr is not a terminal)."""
     _check_compression(compression)
-    from .emit import to_graph
-    ir = onnx_to_ir(onnx_model, channels_last)
-    return to_graph(ir, name).save(path)
+    from ..progress import Progress
+    with Progress(2 + len(_passes(channels_last)), "export", enabled=progress) as bar:
+        return _export_ir(onnx_model, path, name, channels_last, bar)
 
 
 def export(model, example_inputs, path, *, input_names=None, output_names=None, dynamic_batch: bool = True,
-           name: str = "", channels_last: bool = True, **compression) -> int:
+           name: str = "", channels_last: bool = True, progress: bool = False, **compression) -> int:
     """Converts a torch.nn.Module (traced on `example_inputs`) to a .pyrt file. Returns its size."""
     _check_compression(compression)
+    from ..progress import Progress
     from .torch_frontend import to_onnx_bytes
-    blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch)
-    return export_onnx(blob, path, name=name or type(model).__name__, channels_last=channels_last)
+    with Progress(3 + len(_passes(channels_last)), "export", enabled=progress) as bar:
+        blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch)
+        bar.step("traced with torch.onnx.export")
+        return _export_ir(blob, path, name or type(model).__name__, channels_last, bar)
 
 
 class _CallableModule(types.ModuleType):

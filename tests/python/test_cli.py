@@ -66,3 +66,64 @@ def test_inspect_table_function(tmp_path):
     p = tmp_path / "d.pyrt"
     w.save(p)
     assert "fc.lut16" in inspect_table(pyruntime.load(p))
+
+
+def test_progress_bar_on_a_terminal_and_lines_elsewhere():
+    """The export progress: redrawn in place on a TTY (ending with a newline), one line per step in logs."""
+    import io
+    from pyruntime.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, log = Tty(), io.StringIO()
+    for stream in (tty, log):
+        with Progress(3, "export", stream=stream) as bar:
+            for label in ("imported", "fold_constants", "wrote m.pyrt"):
+                bar.step(label)
+    assert tty.getvalue().count("\r") == 3 and tty.getvalue().endswith("\n") and "[" + "#" * 24 + "] 3/3" in tty.getvalue()
+    assert log.getvalue().splitlines()[1].startswith("[pyruntime] export 2/3 fold_constants")
+    quiet = io.StringIO()
+    with Progress(3, "export", enabled=False, stream=quiet) as bar:
+        bar.step("x")
+    assert quiet.getvalue() == ""
+    broken = Tty()
+    with Progress(5, "export", stream=broken) as bar:   # an error after 1 of 5 steps still ends the line
+        bar.step("one")
+    assert broken.getvalue().endswith("\n")
+
+
+def test_export_and_run_commands(tmp_path):
+    """`pyruntime export` (ONNX file and module:factory) shows its steps and writes a runnable file; --nchw keeps
+    the convolutions in NCHW; `pyruntime run` prints outputs and timing."""
+    import torch
+    (tmp_path / "tinynet.py").write_text(
+        "import torch.nn as nn\n"
+        "def make():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8),\n"
+        "                         nn.ReLU6(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()\n")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("tinynet", tmp_path / "tinynet.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    onnx_path = tmp_path / "tiny.onnx"
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(mod.make(), (torch.randn(1, 3, 16, 16),), str(onnx_path), dynamo=False, opset_version=17)
+    kinds = {}
+    for flag in ([], ["--nchw"]):
+        out = tmp_path / f"tiny{len(flag)}.pyrt"
+        r = run_cli("export", str(onnx_path), "-o", str(out), *flag)
+        assert r.returncode == 0, r.stderr
+        assert "[pyruntime] export 1/" in r.stderr and "fold_batchnorm" in r.stderr and "wrote" in r.stderr
+        kinds[bool(flag)] = [d["kernel"] for d in pyruntime.Session(str(out)).describe()]
+    assert any("nhwc" in k for k in kinds[False]) and not any("nhwc" in k for k in kinds[True])
+    r = subprocess.run([sys.executable, "-m", "pyruntime", "export", "tinynet:make", "--input-shape", "1,3,16,16",
+                        "-o", str(tmp_path / "t.pyrt")], capture_output=True, text=True, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "traced with torch.onnx.export" in r.stderr
+    r = run_cli("run", str(tmp_path / "t.pyrt"), "--runs", "3")
+    assert r.returncode == 0, r.stderr
+    assert "ms" in r.stdout
