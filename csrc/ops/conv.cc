@@ -298,29 +298,34 @@ class Conv final : public Op {
 
   // col[oh*OW + ow][(i*kw + j)*Cin + c] = x[oh*sh - pt + i*dh][ow*sw - pl + j*dw][c] (0 outside). With
   // dilation 1 the kw taps of a row are one contiguous run of kw*Cin floats.
-  // Output pixels [p0, p0 + pn) of one image into col rows 0..pn-1.
+  // Output pixels [p0, p0 + pn) of one image into col rows 0..pn-1. (oh, ow) advance by increment: a division
+  // per pixel cost as much as the copies for an RGB stem.
   void im2col_nhwc(const RunContext& ctx, const float* x, size_t p0, size_t pn, float* col) const {
-    const int64_t K = cing_ * kh_ * kw_, run = kw_ * cing_;
-    parallel(ctx, pn, 16, [&](size_t b, size_t e, int) {
+    // locals, so that the compiler keeps them in registers across the copies
+    const int64_t cin = cing_, kh = kh_, kw = kw_, K = cin * kh * kw, run = kw * cin, H = h_, W = w_in_, OW = ow_;
+    const int64_t sh = strides_[0], sw = strides_[1], dh = dil_[0], dw = dil_[1], pt = pt_, pl = pl_;
+    parallel(ctx, pn, 16, [=](size_t b, size_t e, int) {
+      int64_t oh = int64_t(p0 + b) / OW, ow = int64_t(p0 + b) % OW;
       for (size_t r = b; r < e; ++r) {
-        const int64_t oh = int64_t(p0 + r) / ow_, ow = int64_t(p0 + r) % ow_, iw0 = ow * strides_[1] - pl_;
-        const bool whole_row = dil_[1] == 1 && iw0 >= 0 && iw0 + kw_ <= w_in_;
+        const int64_t iw0 = ow * sw - pl;
+        const bool whole_row = dw == 1 && iw0 >= 0 && iw0 + kw <= W;
         float* d = col + int64_t(r) * K;
-        for (int64_t i = 0; i < kh_; ++i, d += run) {
-          const int64_t ih = oh * strides_[0] - pt_ + i * dil_[0];
-          if (ih < 0 || ih >= h_) {
+        for (int64_t i = 0; i < kh; ++i, d += run) {
+          const int64_t ih = oh * sh - pt + i * dh;
+          if (ih < 0 || ih >= H) {
             std::fill(d, d + run, 0.f);
           } else if (whole_row) {
-            copy_run(d, x + (ih * w_in_ + iw0) * cing_, run);
+            copy_run(d, x + (ih * W + iw0) * cin, run);
           } else {
-            for (int64_t j = 0; j < kw_; ++j) {
-              const int64_t iw = iw0 + j * dil_[1];
-              float* dj = d + j * cing_;
-              if (iw < 0 || iw >= w_in_) std::fill(dj, dj + cing_, 0.f);
-              else std::copy(x + (ih * w_in_ + iw) * cing_, x + (ih * w_in_ + iw + 1) * cing_, dj);
+            for (int64_t j = 0; j < kw; ++j) {
+              const int64_t iw = iw0 + j * dw;
+              float* dj = d + j * cin;
+              if (iw < 0 || iw >= W) std::fill(dj, dj + cin, 0.f);
+              else std::copy(x + (ih * W + iw) * cin, x + (ih * W + iw + 1) * cin, dj);
             }
           }
         }
+        if (++ow == OW) ow = 0, ++oh;
       }
     });
   }
