@@ -19,7 +19,7 @@ def _fmt_bytes(n: int) -> str:
 def inspect_table(model) -> str:
     """The tensor table of `pyruntime inspect`: one row per tensor, then totals."""
     import numpy as np
-    rows = [("tensor", "shape", "dtype", "encoding", "bytes", "sparsity", "vs f32")]
+    rows = [("tensor", "shape", "dtype", "encoding", "bits/value", "bytes", "sparsity", "vs f32")]
     total = total_f32 = 0
     for t in model.tensors:
         sp = None
@@ -27,14 +27,15 @@ def inspect_table(model) -> str:
             sp = 1.0 - np.count_nonzero(model.tensor(t.name)) / t.numel
         ratio = f"{t.f32_bytes / t.nbytes:.2f}x" if t.nbytes and t.dtype == "f32" else "-"
         rows.append((t.name, "x".join(str(d) for d in t.shape) or "scalar", t.dtype,
-                     f"{t.encoding} {t.detail}".strip(), f"{t.nbytes:,}",
+                     f"{t.encoding} {t.detail}".strip(), f"{8 * t.nbytes / t.numel:.2f}" if t.numel else "-",
+                     f"{t.nbytes:,}",
                      "-" if sp is None else f"{100 * sp:.{1 if sp < 0.999 else 3}f}%", ratio))
         total += t.nbytes
         total_f32 += t.f32_bytes if t.dtype == "f32" else t.nbytes
-    rows.append(("total", f"{len(model.tensors)} tensors", "", "", f"{total:,}", "",
+    rows.append(("total", f"{len(model.tensors)} tensors", "", "", "", f"{total:,}", "",
                  f"{total_f32 / total:.2f}x" if total else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    right = {4, 5, 6}
+    right = {4, 5, 6, 7}
     out = []
     for k, r in enumerate(rows):
         out.append("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
@@ -133,9 +134,14 @@ def cmd_export(args) -> int:
     from .export import export, export_onnx
     t0 = time.perf_counter()
     src = args.source
+    comp = {k: v for k, v in (("quantize", args.quantize), ("group_size", args.group_size),
+                              ("weight_sharing", args.weight_sharing), ("keep_float", args.keep_float or []))
+            if v is not None}
+    opts = dict(channels_last=not args.nchw, progress=True, **comp)
     if src.endswith(".onnx") or os.path.isfile(src):
         _progress(f"importing {src}")
-        n = export_onnx(src, args.output, channels_last=not args.nchw, progress=True)
+        blob = src
+        n = export_onnx(src, args.output, **opts)
     else:
         import importlib
         import torch
@@ -150,9 +156,33 @@ def cmd_export(args) -> int:
             return 2
         inputs = tuple(torch.randn(*_parse_shape(s)) for s in args.input_shape)
         _progress(f"tracing {src} on input shape(s) {', '.join(args.input_shape)}")
-        n = export(model, inputs, args.output, channels_last=not args.nchw, progress=True)
+        n = export(model, inputs, args.output, **opts)
+        if args.report:
+            from .export.torch_frontend import to_onnx_bytes
+            blob = to_onnx_bytes(model, inputs)
     _progress(f"wrote {args.output} ({_fmt_bytes(n)}) in {time.perf_counter() - t0:.1f} s")
+    if args.report:
+        print(_report(blob, not args.nchw, comp))
     return 0
+
+
+def _report(onnx_model, channels_last: bool, comp: dict) -> str:
+    """The per-layer sensitivity table on random inputs (dynamic dimensions as 1)."""
+    import numpy as np
+    from .export import onnx_to_ir
+    from .export.quantize import format_report, sensitivity
+    if not comp.get("quantize") and not comp.get("weight_sharing"):
+        return "(no --report: give --quantize or --weight-sharing)"
+    ir = onnx_to_ir(onnx_model, channels_last)
+    rng = np.random.default_rng(0)
+    dts = {"f32": np.float32, "i64": np.int64, "i32": np.int32}
+    inputs = {}
+    for name, dt, shape in ir.inputs:
+        shp = [d if d > 0 else 1 for d in shape]
+        inputs[name] = (rng.standard_normal(shp) if dt == "f32" else rng.integers(0, 2, shp)).astype(dts.get(dt, np.float32))
+    rows = sensitivity(ir, inputs, comp.get("quantize"), comp.get("group_size", 32), comp.get("weight_sharing"))
+    return ("per-layer sensitivity (output error with only that layer compressed, random inputs; keep the worst "
+            "in float with --keep-float NAME):\n" + format_report(rows))
 
 
 def _progress(msg: str):
@@ -210,6 +240,11 @@ def main(argv=None) -> int:
     pe.add_argument("-o", "--output", required=True)
     pe.add_argument("--input-shape", action="append", help="PyTorch: example input shape, e.g. 1,3,224,224 "
                     "(repeat for several inputs; the first dim is exported as a dynamic batch)")
+    pe.add_argument("--quantize", metavar="MODE", help="compress conv/linear weights: int8-weights or int4")
+    pe.add_argument("--group-size", type=int, help="int4 group size along the input axis (default 32)")
+    pe.add_argument("--weight-sharing", type=int, metavar="K", help="cluster each channel's weights to K shared values")
+    pe.add_argument("--keep-float", action="append", metavar="NODE", help="keep this layer's weights f32 (repeat)")
+    pe.add_argument("--report", action="store_true", help="print the per-layer sensitivity of the compression")
     pe.add_argument("--nchw", action="store_true", help="keep every op in NCHW (default: convolution stacks run "
                     "channels-last inside the file; inputs and outputs keep their layout either way)")
     pe.set_defaults(fn=cmd_export)

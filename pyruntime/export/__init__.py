@@ -13,13 +13,18 @@ import types
 from .ir import IR, ExportError, Node
 from .passes import DEFAULT as DEFAULT_PASSES, run_passes
 
-_COMPRESSION = ()   # compression options (quantize, prune, ...) are accepted by name once implemented
+# Compression options (see export/quantize.py); pruning and the rest join as they are implemented.
+_COMPRESSION = ("quantize", "group_size", "weight_sharing", "keep_float")
 
 
 def _check_compression(options: dict):
     unknown = [k for k in options if k not in _COMPRESSION]
     if unknown:
-        raise TypeError(f"unsupported export option(s): {', '.join(sorted(unknown))}")
+        raise TypeError(f"unsupported export option(s): {', '.join(sorted(unknown))}; supported: "
+                        f"{', '.join(_COMPRESSION)}")
+    from .quantize import check_options
+    check_options(options.get("quantize"), options.get("group_size", 32), options.get("weight_sharing"),
+                  options.get("keep_float", ()))
 
 
 def _passes(channels_last: bool) -> list:
@@ -32,16 +37,17 @@ def onnx_to_ir(onnx_model, channels_last: bool = True) -> IR:
     return run_passes(from_onnx(onnx_model), _passes(channels_last))
 
 
-def _export_ir(onnx_model, path, name: str, channels_last: bool, bar) -> int:
+def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compression: dict) -> int:
     """ONNX -> IR -> passes -> file, one progress step each."""
     from .emit import to_graph
     from .onnx_import import from_onnx
+    from .quantize import plan
     ir = from_onnx(onnx_model)
     bar.step("imported the ONNX graph")
     for p in _passes(channels_last):
         ir = p(ir)
         bar.step(p.__name__)
-    g = to_graph(ir, name)
+    g = to_graph(ir, name, plan(ir, **compression))
     n = g.save(path)
     bar.step(f"wrote {path}")
     return n
@@ -53,11 +59,13 @@ def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True,
 
     channels_last: run convolution stacks in NHWC inside the file (the runtime's fastest CNN layout; inputs
     and outputs keep the model's layout). False keeps every op in ONNX's NCHW.
-    progress: show a progress bar on stderr (one line per step when stderr is not a terminal)."""
+    progress: show a progress bar on stderr (one line per step when stderr is not a terminal).
+    Compression (export/quantize.py): quantize="int8-weights" | "int4" (group_size=32), weight_sharing=K,
+    keep_float=[node names]."""
     _check_compression(compression)
     from ..progress import Progress
     with Progress(2 + len(_passes(channels_last)), "export", enabled=progress) as bar:
-        return _export_ir(onnx_model, path, name, channels_last, bar)
+        return _export_ir(onnx_model, path, name, channels_last, bar, compression)
 
 
 def export(model, example_inputs, path, *, input_names=None, output_names=None, dynamic_batch: bool = True,
@@ -69,7 +77,7 @@ def export(model, example_inputs, path, *, input_names=None, output_names=None, 
     with Progress(3 + len(_passes(channels_last)), "export", enabled=progress) as bar:
         blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch)
         bar.step("traced with torch.onnx.export")
-        return _export_ir(blob, path, name or type(model).__name__, channels_last, bar)
+        return _export_ir(blob, path, name or type(model).__name__, channels_last, bar, compression)
 
 
 class _CallableModule(types.ModuleType):

@@ -29,9 +29,10 @@ def check_supported(ir: IR):
                               f"{', '.join(sorted(ok))}")
 
 
-def to_graph(ir: IR, name: str = ""):
-    """The graph builder for `ir`; its to_bytes()/save() raise ExportError when the runtime rejects a node."""
-    return _Checked(_build(ir, name))
+def to_graph(ir: IR, name: str = "", encodings: dict | None = None):
+    """The graph builder for `ir`; its to_bytes()/save() raise ExportError when the runtime rejects a node.
+    encodings: const name -> (encoding, options) for constants not stored dense (see quantize.plan)."""
+    return _Checked(_build(ir, name, encodings or {}))
 
 
 class _Checked:
@@ -51,7 +52,7 @@ class _Checked:
         return atomic_write(path, self.to_bytes())
 
 
-def _build(ir: IR, name: str = ""):
+def _build(ir: IR, name: str = "", encodings: dict | None = None):
     from ..graph import Graph
     check_supported(ir)
     g = Graph(name or ir.name)
@@ -67,7 +68,8 @@ def _build(ir: IR, name: str = ""):
             while tname in used_names:
                 tname += "_"
             used_names.add(tname)
-            vals[v] = g.const(arr, tname)
+            enc, opts = (encodings or {}).get(v, ("dense", {}))
+            vals[v] = g.const(arr, tname, enc, **opts)
         return vals[v]
 
     for nm, dt, shape in ir.inputs:

@@ -155,8 +155,30 @@ def _check_group(g: int):
         raise ValueError(f"group_size must be a power of two in [16, 65536], got {g}")
 
 
-def encode_i4(array, group_size: int = 32, signed: bool = True, scale_dtype: str = "f16") -> EncodedTensor:
-    """int4 groups of `group_size` along the input axis (columns of the matrix view)."""
+# Clipping ratios the int4 scale search tries (1.0 = the group's max-abs maps to the largest code).
+_CLIP_RATIOS = np.linspace(1.0, 0.6, 17)
+
+
+def _searched_scale(g: np.ndarray, amax: np.ndarray, sd: int) -> np.ndarray:
+    """Per group, the stored scale among amax/7 x ratio (ratio from 1 down to 0.6) with the least squared
+    reconstruction error: clipping the few largest values buys a finer step for all the others."""
+    best_s, best_e = None, None
+    for r in _CLIP_RATIOS:
+        s = _store_scale(amax * r / 7.0, sd)
+        e = ((np.clip(np.rint(g / s[:, :, None]), -8, 7) * s[:, :, None] - g) ** 2).sum(axis=2)
+        if best_s is None:
+            best_s, best_e = s, e
+        else:
+            better = e < best_e
+            best_s, best_e = np.where(better, s, best_s), np.where(better, e, best_e)
+    return best_s
+
+
+def encode_i4(array, group_size: int = 32, signed: bool = True, scale_dtype: str = "f16",
+              scale_search: bool = False) -> EncodedTensor:
+    """int4 groups of `group_size` along the input axis (columns of the matrix view). scale_search (signed
+    only): each group's scale minimises its squared reconstruction error over a range of clipping ratios,
+    instead of mapping its max-abs value to the largest code."""
     _check_group(group_size)
     sd = {"f32": spec.SCALE_F32, "f16": spec.SCALE_F16}[scale_dtype]
     x = _f32(array)
@@ -167,7 +189,7 @@ def encode_i4(array, group_size: int = 32, signed: bool = True, scale_dtype: str
     g = padded.reshape(rows, ng, group_size)
     if signed:
         amax = np.abs(g).max(axis=2) if g.size else np.zeros((rows, ng))
-        s = _store_scale(amax / 7.0, sd)
+        s = _searched_scale(g, amax, sd) if scale_search and g.size else _store_scale(amax / 7.0, sd)
         q = np.clip(np.rint(g / s[:, :, None]), -8, 7).astype(np.int64)
         zp = None
     else:

@@ -127,3 +127,12 @@ def test_export_and_run_commands(tmp_path):
     r = run_cli("run", str(tmp_path / "t.pyrt"), "--runs", "3")
     assert r.returncode == 0, r.stderr
     assert "ms" in r.stdout
+    # compression flags, the sensitivity report, and inspect's bits per value
+    q = tmp_path / "q.pyrt"
+    r = run_cli("export", str(onnx_path), "-o", str(q), "--quantize", "int8-weights", "--report")
+    assert r.returncode == 0, r.stderr
+    assert "per-layer sensitivity" in r.stdout and "max abs err" in r.stdout and " i8 " in r.stdout
+    r = run_cli("inspect", str(q))
+    assert re.search(r"\bi8 axis=0\s+\d+\.\d\d\s", r.stdout) and "bits/value" in r.stdout, r.stdout
+    r = run_cli("export", str(onnx_path), "-o", str(q), "--quantize", "int8")
+    assert r.returncode != 0 and "not implemented yet" in r.stderr

