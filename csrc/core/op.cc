@@ -17,6 +17,13 @@ void NodeContext::expect_inputs(size_t lo, size_t hi) const {
     if (!has_input(i)) fail("input " + std::to_string(i) + " is required");
 }
 
+void ConstTensor::decode() const {
+  // only encoded tensors start without data (dense ones point into the mapping from the start)
+  owned_.resize(std::max<size_t>(desc.nbytes(), 1));
+  model->decode(tensor_index, owned_.data(), desc.nbytes());
+  data_ = owned_.data();
+}
+
 const ConstTensor& NodeContext::require_const(size_t i, const char* what) const {
   const ConstTensor* c = const_input(i);
   if (!c) fail(std::string(what) + " (input " + std::to_string(i) + ") must be a constant tensor");

@@ -17,11 +17,24 @@ class ThreadPool;
 // A constant input of a node (a graph value bound to a file tensor), as the op sees it at creation.
 struct ConstTensor {
   TensorDesc desc;
-  const void* data = nullptr;  // into the mapping when stored dense, else into `owned`
-  std::vector<uint8_t> owned;  // decoded copy (quantized / sparse / f16 encodings)
   size_t tensor_index = 0;
-  const float* f32() const { return static_cast<const float*>(data); }
-  const int64_t* i64() const { return static_cast<const int64_t*>(data); }
+  const Model* model = nullptr;  // set when the tensor is stored encoded (i8, i4, csr, lut, f16)
+  // Dense tensors: into the mapping (zero copy). Encoded ones: decoded to desc.dtype on first use, once,
+  // so that an op that computes on the stored encoding (int4 GEMV) never makes the f32 copy.
+  const void* get() const {
+    if (!data_) decode();
+    return data_;
+  }
+  const float* f32() const { return static_cast<const float*>(get()); }
+  const int64_t* i64() const { return static_cast<const int64_t*>(get()); }
+  bool encoded() const { return model != nullptr; }
+  bool decoded() const { return data_ != nullptr; }
+  void set_dense(const void* p) { data_ = p; }
+
+ private:
+  void decode() const;
+  mutable const void* data_ = nullptr;
+  mutable std::vector<uint8_t> owned_;
 };
 
 // What an op factory gets: the node, its attributes, its constant inputs, and error helpers that name the node.
@@ -96,6 +109,9 @@ class Op {
   virtual bool is_alias() const { return false; }
   // The kernel the plan chose, for describe() and profiling, e.g. "gemm-6x16-avx2".
   virtual std::string kernel() const { return "ref"; }
+  // False for a constant input the op does not read at run time (it computes on the stored encoding):
+  // the session then leaves that constant undecoded.
+  virtual bool reads_input(size_t /*i*/) const { return true; }
 
   // Set by the session: error messages name the node.
   std::string where;

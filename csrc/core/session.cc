@@ -49,15 +49,13 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     c.desc.shape.assign(t.shape.begin(), t.shape.end());
     if (t.encoding == spec::kDense && t.p.storage == t.dtype) {
       c.desc.dtype = t.dtype;
-      c.data = model_->buffer(ti, 0);
       static const uint64_t kEmpty[8] = {};
-      if (!c.data) c.data = kEmpty;
+      const void* p = model_->buffer(ti, 0);
+      c.set_dense(p ? p : kEmpty);
     } else {
       c.desc.dtype = t.encoding == spec::kDense ? t.dtype : uint8_t(spec::kF32);
-      model_->decoded_bytes(ti);  // refuses absurd sizes before allocating
-      c.owned.resize(std::max<size_t>(c.desc.nbytes(), 1));
-      model_->decode(ti, c.owned.data(), c.desc.nbytes());
-      c.data = c.owned.data();
+      model_->decoded_bytes(ti);  // refuses absurd sizes now, before any op asks for the data
+      c.model = model_.get();     // decoded when an op first reads it (below, or in an op's constructor)
     }
     consts_.push_back(std::move(c));
   }
@@ -83,6 +81,8 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
                                      " is newer than this runtime supports (1)");
     NodeRt rt;
     rt.op = factory(ctx);
+    for (size_t i = 0; i < cin.size(); ++i)  // constants the op reads at run time must exist decoded
+      if (cin[i] && rt.op->reads_input(i)) cin[i]->get();
     rt.op->where = ctx.where();
     rt.in = node.inputs;
     rt.out = node.outputs;
@@ -241,7 +241,7 @@ void* Session::ptr(uint32_t v, const std::vector<const void*>& inputs) const {
   const ValueSlot& s = values_[v];
   switch (s.kind) {
     case ValueSlot::kInput: return const_cast<void*>(inputs[s.input_index]);
-    case ValueSlot::kConst: return const_cast<void*>(s.cst->data);
+    case ValueSlot::kConst: return const_cast<void*>(s.cst->decoded() ? s.cst->get() : nullptr);
     case ValueSlot::kArena: return arena_ + storages_[s.storage].offset;
     default: return nullptr;
   }

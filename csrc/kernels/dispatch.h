@@ -54,6 +54,28 @@ struct DwNhwcParams {
 using DwConvNhwcFn = void (*)(const DwNhwcParams& p, const float* x, const float* w, const float* bias,
                               const ActParams& act, float* y, int64_t oh0, int64_t oh1);
 
+// int4-weight x int8-activation matrix-vector product (ONNX Runtime's MatMulNBits at accuracy level 4,
+// llama.cpp's Q4_0 x Q8_0): the weight stays in the file's i4 layout (signed, groups of `group` along k, the
+// group (n, g) at q + (n * ng + g) * group / 2, low nibble first, one f16 or f32 scale per group) and x is
+// quantized per group by quantize_i8_groups. Each group's integer dot product is exact;
+// y[n] = bias[n] + sum_g float(dot_g) * (wscale[n][g] * xscale[g]), the float sum in an ISA-specific order
+// (vector lanes), so ISAs agree to float rounding, not bit for bit.
+struct I4Matrix {
+  const uint8_t* q;
+  const void* scales;
+  bool scales_f16;
+  size_t n, k, group, ng;  // ng = ceil(k / group)
+};
+struct I8Groups {
+  const int8_t* q;        // ng * group values (zero past k)
+  const float* scale;     // per group: max|x| / 127 (0 for an all-zero group)
+  const int32_t* sum;     // per group: the sum of its q (for unsigned-times-signed dot instructions)
+};
+// x[k] -> I8Groups buffers: q (ng * group), scale (ng), sum (ng). One scalar routine for every ISA, so all
+// see the same quantized activations.
+void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float* scale, int32_t* sum);
+using GemvI4Fn = void (*)(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
+
 struct Table {
   const char* name;  // the ISA: "ref", "avx2", "neon"
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -77,6 +99,8 @@ struct Table {
   DwConvNhwcFn dwconv_nhwc;
   // f32_gemm's tile with unpacked A, or null: the GEMM driver then packs A (same results either way)
   F32GemmUaUkernel f32_gemm_ua;
+  // rows [n0, n1) of the int4 x int8 matrix-vector product (see I4Matrix)
+  GemvI4Fn gemv_i4;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

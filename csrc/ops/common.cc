@@ -81,7 +81,7 @@ std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* wh
     const ConstTensor& t = ctx.require_const(i, what);
     if (t.desc.dtype == spec::kI64) return std::vector<int64_t>(t.i64(), t.i64() + t.desc.numel());
     if (t.desc.dtype == spec::kI32) {
-      const int32_t* p = static_cast<const int32_t*>(t.data);
+      const int32_t* p = static_cast<const int32_t*>(t.get());
       return std::vector<int64_t>(p, p + t.desc.numel());
     }
     ctx.fail(std::string(what) + " must be integers");

@@ -162,3 +162,28 @@ def test_efficientnet_lite0_compressed(tmp_path):
     assert agree["int8"] >= 0.8
     # int4 and 16 shared values alone lose accuracy on this small depthwise-heavy net: recorded, not asserted
     assert 0 <= agree["int4"] <= 1 and 0 <= agree["lut16"] <= 1
+
+
+@pytest.mark.parametrize("k,n,group,m", [(256, 96, 32, 1), (300, 37, 64, 3), (64, 10, 16, 2), (1000, 130, 128, 8),
+                                         (512, 64, 32, 9)])
+def test_gemm_int4_weights_run_as_stored(tmp_path, k, n, group, m):
+    """A Linear weight stored int4: up to 8 rows run the int4 x int8 GEMV on the stored nibbles (activations
+    quantized per group: error from that rounding only), more rows decode it and take the f32 GEMM."""
+    rng = np.random.default_rng(k + n)
+    w, b = rng.standard_normal((n, k)).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    g = pyruntime.Graph()
+    x = g.input("x", [m, k])
+    g.output(g.op("Gemm", x, g.const(w, "w", "i4", group_size=group), g.const(b, "b"), transB=1,
+                  activation="relu"), "y")
+    g.save(tmp_path / "g.pyrt")
+    wd = pyruntime.load(tmp_path / "g.pyrt").tensor("w")          # the weights as stored
+    xv = rng.standard_normal((m, k)).astype(np.float32)
+    want = np.maximum(xv @ wd.T + b, 0)
+    outs = []
+    for ref in (False, True):
+        s = Session(str(tmp_path / "g.pyrt"), force_reference=ref)
+        outs.append(s.run(xv)[0])
+        assert s.describe()[0]["kernel"].startswith("gemv-i4-" if m <= 8 else "gemm-packed-b-")
+        tol = 1e-2 if m <= 8 else 1e-5
+        assert np.abs(outs[-1] - want).max() <= tol * np.abs(want).max()
+    assert np.abs(outs[0] - outs[1]).max() <= 1e-5 * np.abs(want).max()   # SIMD vs reference
