@@ -54,6 +54,7 @@ CpuInfo detect() {
       c.avx512dq = zmm && (b & bit_AVX512DQ);
       c.avx512bw = zmm && (b & bit_AVX512BW);
       c.avx512vl = zmm && (b & bit_AVX512VL);
+      c.avx512vnni = zmm && (cx & (1u << 11));
     }
     if (!ymm) c.fma = c.f16c = false;
   }
@@ -76,6 +77,12 @@ const Table kAvx512 = {"avx512", x86::crc32c_update_sse42, x86::f16_to_f32_f16c,
                        x86::dequant_i4_avx2, x86::unary_avx2, x86::binary_avx2, x86::f32_gemm_14x32_avx512, 14, 32,
                        x86::dwconv_avx512, x86::dwconv_nhwc_avx512, x86::f32_gemm_14x32_ua_avx512,
                        x86::gemv_i4_avx2};
+// The same with the int4 GEMV on AVX-512 VNNI (vpdpbusd), for CPUs that have it.
+const Table kAvx512Vnni = [] {
+  Table t = kAvx512;
+  t.gemv_i4 = x86::gemv_i4_avx512vnni;
+  return t;
+}();
 #endif
 
 #if defined(__aarch64__)
@@ -157,7 +164,7 @@ const Table* avx2_table() {
 const Table* avx512_table() {
 #if defined(__x86_64__) || defined(_M_X64)
   const CpuInfo& c = cpu();
-  if (avx2_table() && c.avx512f && c.avx512vl && c.avx512bw && c.avx512dq) return &kAvx512;
+  if (avx2_table() && c.avx512f && c.avx512vl && c.avx512bw && c.avx512dq) return c.avx512vnni ? &kAvx512Vnni : &kAvx512;
 #endif
   return nullptr;
 }

@@ -66,14 +66,23 @@ struct I4Matrix {
   bool scales_f16;
   size_t n, k, group, ng;  // ng = ceil(k / group)
 };
+// x's quantized values are stored in the nibbles' order: within each chunk of 32 (of `group` when it is 16),
+// the even-indexed values first, then the odd-indexed ones, so that a chunk's low nibbles meet the first half
+// and its high nibbles the second without shuffling (i4_chunk / i4_slot below give the mapping).
 struct I8Groups {
-  const int8_t* q;        // ng * group values (zero past k)
+  const int8_t* q;        // ng * group values (zero past k), chunk-deinterleaved
   const float* scale;     // per group: max|x| / 127 (0 for an all-zero group)
   const int32_t* sum;     // per group: the sum of its q (for unsigned-times-signed dot instructions)
 };
 // x[k] -> I8Groups buffers: q (ng * group), scale (ng), sum (ng). One scalar routine for every ISA, so all
 // see the same quantized activations.
 void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float* scale, int32_t* sum);
+inline size_t i4_chunk(size_t group) { return group < 32 ? group : 32; }
+// Where value i of a group lies in its quantized storage.
+inline size_t i4_slot(size_t i, size_t chunk) {
+  const size_t c = i / chunk * chunk, j = i - c;
+  return c + (j & 1) * (chunk / 2) + j / 2;
+}
 using GemvI4Fn = void (*)(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
 
 struct Table {
@@ -113,6 +122,7 @@ struct CpuInfo {
   bool neon = false, crc32 = false, dotprod = false, i8mm = false;
   // AVX-512 subsets, each true only when the OS also saves the opmask and zmm state (XCR0 bits 5-7).
   bool avx512f = false, avx512vl = false, avx512bw = false, avx512dq = false;
+  bool avx512vnni = false;  // vpdpbusd (int8 dot products into int32)
 };
 
 const CpuInfo& cpu();

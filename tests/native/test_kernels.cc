@@ -338,7 +338,7 @@ TEST(gemv_i4_simd_matches_reference) {
     if (!t) continue;
     for (int rep = 0; rep < 120; ++rep) {
       const size_t group = size_t(16) << (rng() % 4), n = 1 + rng() % 37;
-      const size_t k = 1 + rng() % (5 * group), ng = (k + group - 1) / group;
+      const size_t k = 1 + rng() % ((rep % 4 == 0 ? 40 : 5) * group), ng = (k + group - 1) / group;  // past 16-group blocks too
       std::vector<uint8_t> q(n * ng * group / 2);
       for (auto& v : q) v = uint8_t(rng());
       const bool f16 = rep % 2;
@@ -355,8 +355,10 @@ TEST(gemv_i4_simd_matches_reference) {
       std::vector<float> xs(ng);
       std::vector<int32_t> xsum(ng);
       quantize_i8_groups(x.data(), k, group, xq.data(), xs.data(), xsum.data());
-      for (size_t i = 0; i < k; ++i) CHECK(std::fabs(xq[i] * xs[i / group] - x[i]) <= 0.5001f * xs[i / group]);
-      for (size_t i = k; i < ng * group; ++i) CHECK(xq[i] == 0);
+      const size_t chunk = i4_chunk(group);
+      auto xat = [&](size_t i) { return xq[i / group * group + i4_slot(i % group, chunk)]; };  // value i
+      for (size_t i = 0; i < k; ++i) CHECK(std::fabs(xat(i) * xs[i / group] - x[i]) <= 0.5001f * xs[i / group]);
+      for (size_t i = k; i < ng * group; ++i) CHECK(xat(i) == 0);
       const I4Matrix w{q.data(), f16 ? static_cast<const void*>(s16.data()) : s32.data(), f16, n, k, group, ng};
       const I8Groups xg{xq.data(), xs.data(), xsum.data()};
       const float* b = rep % 3 ? bias.data() : nullptr;
@@ -371,7 +373,7 @@ TEST(gemv_i4_simd_matches_reference) {
           int32_t abs_dot = 0;
           for (size_t i = 0; i < group; ++i) {
             const size_t e = (r * ng + g) * group + i;
-            abs_dot += std::abs(((int32_t((q[e >> 1] >> ((e & 1) * 4)) & 0xF) ^ 8) - 8) * xq[g * group + i]);
+            abs_dot += std::abs(((int32_t((q[e >> 1] >> ((e & 1) * 4)) & 0xF) ^ 8) - 8) * xat(g * group + i));
           }
           const float ws = f16 ? ref::f16_to_f32_one(s16[r * ng + g]) : s32[r * ng + g];
           mag += double(abs_dot) * ws * xs[g];

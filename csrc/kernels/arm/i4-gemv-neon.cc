@@ -1,6 +1,7 @@
-// int4 x int8 matrix-vector product with NEON (any ARMv8: no dotprod needed): 16 weights a step, nibbles
-// unpacked and made signed in registers, widening multiplies (smull) pairwise-accumulated into int32 lanes
-// (sadalp), then the group's scale. Four rows share each activation load. Groups must be multiples of 16.
+// int4 x int8 matrix-vector product with NEON (any ARMv8: no dotprod needed): 32 weights a step, low and high
+// nibbles made signed in registers against the activations' even and odd halves, widening multiplies (smull)
+// pairwise-accumulated into int32 lanes (sadalp), then the group's scale. Groups must be multiples of 32 (else
+// the reference runs).
 #include <arm_neon.h>
 
 #include "kernels/arm/arm.h"
@@ -17,23 +18,25 @@ inline float wscale(const I4Matrix& w, size_t gi) {
 template <int R>
 void rows(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n) {
   const size_t row_bytes = w.ng * w.group / 2;
-  const uint8x8_t m4 = vdup_n_u8(0x0F), flip = vdup_n_u8(0x88);
+  const uint8x16_t m4 = vdupq_n_u8(0x0F), flip = vdupq_n_u8(0x88);
   const int8x16_t eight = vdupq_n_s8(8);
   float32x4_t acc[R];
   for (int r = 0; r < R; ++r) acc[r] = vdupq_n_f32(0.f);
   for (size_t g = 0; g < w.ng; ++g) {
     int32x4_t p[R];
     for (int r = 0; r < R; ++r) p[r] = vdupq_n_s32(0);
-    for (size_t c = 0; c < w.group; c += 16) {
-      const int8x16_t xv = vld1q_s8(x.q + g * w.group + c);
+    for (size_t c = 0; c < w.group; c += 32) {
+      // x chunk: 16 even-indexed values, then 16 odd-indexed (the nibbles' order)
+      const int8x16_t xe = vld1q_s8(x.q + g * w.group + c), xo = vld1q_s8(x.q + g * w.group + c + 16);
       for (int r = 0; r < R; ++r) {
         // a stored nibble is w & 0xF (two's complement): (nibble ^ 8) - 8 = w
-        const uint8x8_t b = veor_u8(flip, vld1_u8(w.q + (n + size_t(r)) * row_bytes + (g * w.group + c) / 2));
-        const uint8x8x2_t z = vzip_u8(vand_u8(b, m4), vshr_n_u8(b, 4));   // natural order
-        const int8x16_t wv = vsubq_s8(vreinterpretq_s8_u8(vcombine_u8(z.val[0], z.val[1])), eight);
-        const int16x8_t lo = vmull_s8(vget_low_s8(wv), vget_low_s8(xv));
-        const int16x8_t hi = vmull_s8(vget_high_s8(wv), vget_high_s8(xv));
-        p[r] = vpadalq_s16(vpadalq_s16(p[r], lo), hi);
+        const uint8x16_t b = veorq_u8(flip, vld1q_u8(w.q + (n + size_t(r)) * row_bytes + (g * w.group + c) / 2));
+        const int8x16_t we = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(b, m4)), eight);
+        const int8x16_t wo = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(b, 4)), eight);
+        int32x4_t a = vpadalq_s16(p[r], vmull_s8(vget_low_s8(we), vget_low_s8(xe)));
+        a = vpadalq_s16(a, vmull_high_s8(we, xe));
+        a = vpadalq_s16(a, vmull_s8(vget_low_s8(wo), vget_low_s8(xo)));
+        p[r] = vpadalq_s16(a, vmull_high_s8(wo, xo));
       }
     }
     for (int r = 0; r < R; ++r) {
@@ -47,10 +50,10 @@ void rows(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, siz
 }  // namespace
 
 void gemv_i4_neon(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1) {
-  if (w.group % 16) return ref::gemv_i4(w, x, bias, y, n0, n1);
-  size_t n = n0;
-  for (; n + 4 <= n1; n += 4) rows<4>(w, x, bias, y, n);
-  for (; n < n1; ++n) rows<1>(w, x, bias, y, n);
+  if (w.group % 32) return ref::gemv_i4(w, x, bias, y, n0, n1);
+  // One row at a time: rows are separate streams, and at k = 8192 they start exactly 4 KiB apart, so reading
+  // several in step (to share the activation loads) aliased in L1 and ran at a third of the bandwidth.
+  for (size_t n = n0; n < n1; ++n) rows<1>(w, x, bias, y, n);
 }
 
 }  // namespace pyrt::kernels::arm

@@ -7,7 +7,7 @@
 namespace pyrt::kernels {
 
 void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float* scale, int32_t* sum) {
-  const size_t ng = (k + group - 1) / group;
+  const size_t ng = (k + group - 1) / group, chunk = i4_chunk(group);
   for (size_t g = 0; g < ng; ++g) {
     const size_t c0 = g * group, n = k - c0 < group ? k - c0 : group;
     float amax = 0.f;
@@ -18,7 +18,7 @@ void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float
       // round half to even; |x * inv| <= 127 up to rounding, clamped anyway
       const float v = i < n ? std::nearbyint(x[c0 + i] * inv) : 0.f;
       const int32_t qi = int32_t(std::fmin(127.f, std::fmax(-127.f, v)));
-      q[c0 + i] = int8_t(qi);
+      q[c0 + i4_slot(i, chunk)] = int8_t(qi);
       acc += qi;
     }
     scale[g] = s;
@@ -35,10 +35,11 @@ void gemv_i4(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, 
       const size_t gi = n * w.ng + g;
       const uint8_t* b = w.q + gi * w.group / 2;
       const int8_t* xq = x.q + g * w.group;
+      const size_t chunk = i4_chunk(w.group);
       int32_t dot = 0;
       for (size_t i = 0; i < w.group; ++i) {
         const int32_t v = (b[i >> 1] >> ((i & 1) * 4)) & 0xF;
-        dot += ((v ^ 8) - 8) * xq[i];   // signed nibble: [-8, 7]
+        dot += ((v ^ 8) - 8) * xq[i4_slot(i, chunk)];   // signed nibble: [-8, 7]
       }
       const float ws = w.scales_f16 ? f16_to_f32_one(static_cast<const uint16_t*>(w.scales)[gi])
                                     : static_cast<const float*>(w.scales)[gi];
