@@ -1,5 +1,13 @@
-// Kernel dispatch introspection and the CRC helper.
+// Kernel dispatch introspection, the CRC helper, and the read-bandwidth probe the benchmarks compare with.
 #include <pybind11/pybind11.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "core/thread_pool.h"
 
 #include "format/crc32c.h"
 #include "kernels/dispatch.h"
@@ -29,6 +37,7 @@ void bind_kernels(py::module_& m) {
     d["avx512vl"] = c.avx512vl;
     d["avx512bw"] = c.avx512bw;
     d["avx512dq"] = c.avx512dq;
+    d["avx512vnni"] = c.avx512vnni;
     return d;
   });
   m.def("crc32c", [](py::object b) {
@@ -36,6 +45,33 @@ void bind_kernels(py::module_& m) {
     py::gil_scoped_release nogil;
     return crc32c(buf.data(), buf.size());
   }, py::arg("data"), "CRC-32C of a contiguous buffer (SPEC §3.2).");
+  m.def("read_bandwidth", [](size_t mib, int threads, int repeats) {
+    // Streaming read: sum a buffer far larger than the caches with `threads` threads (each its own slice);
+    // the median of `repeats` passes, in GB/s. What a memory-bound kernel (an int4 GEMV) is compared with.
+    const size_t words = std::max<size_t>(mib, 1) << 17;  // 8-byte words
+    std::vector<uint64_t> buf(words, 1);
+    ThreadPool pool(threads);
+    std::vector<uint64_t> sums(size_t(std::max(threads, 1)) * 8);
+    std::vector<double> gbps;
+    py::gil_scoped_release nogil;
+    for (int r = 0; r < std::max(repeats, 1) + 1; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      pool.parallel_for(words / 64, 1, [&](size_t b, size_t e, int t) {
+        uint64_t a[8] = {};
+        for (size_t i = b * 64; i < e * 64; i += 8)
+          for (int k = 0; k < 8; ++k) a[k] += buf[i + size_t(k)];
+        for (int k = 0; k < 8; ++k) sums[size_t(t) * 8 + size_t(k)] += a[k];
+      });
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (r) gbps.push_back(double(words * 8) / s * 1e-9);  // the first pass warms up (page faults)
+    }
+    std::sort(gbps.begin(), gbps.end());
+    uint64_t total = 0;
+    for (uint64_t v : sums) total += v;
+    if (total == 0) return -1.0;  // keeps the sums alive
+    return gbps[gbps.size() / 2];
+  }, py::arg("mib") = 1024, py::arg("threads") = 1, py::arg("repeats") = 5,
+     "Streaming read bandwidth in GB/s: the median of `repeats` passes over `mib` MiB with `threads` threads.");
 }
 
 }  // namespace pyrt::python
