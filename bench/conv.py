@@ -123,14 +123,8 @@ def main():
                "channels-last input (what exported CNNs run), vs `torch.nn.functional.conv2d` (NCHW) and numpy "
                "(im2col by stride tricks + OpenBLAS sgemm, OPENBLAS_CORETYPE unset so it uses its AVX-512 kernel "
                "on this CPU), each in its own process, median of 7 samples. Batch 1.\n\n" + table + "\n")
-    path = os.path.join(HERE, "RESULTS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
-    import re
-    if "## fp32 convolution" in text:
-        text = re.sub(r"## fp32 convolution\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    from results import write_section
+    path = write_section(section)
     print("wrote", path, pyruntime.__version__)
 
 

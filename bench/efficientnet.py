@@ -9,7 +9,7 @@ peers take turns for --rounds rounds and each keeps its best median, so a burst 
 the machine does not decide a ratio. The section "## EfficientNet-Lite0 fp32 latency" of bench/RESULTS.md is
 replaced with the results.
 """
-import argparse, datetime, json, os, platform, re, subprocess, sys, tempfile
+import argparse, datetime, json, os, platform, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -96,13 +96,8 @@ def main():
                "process. pyruntime runs the file the exporter writes (convolutions channels-last inside, "
                "NCHW input and output); ONNX Runtime the same ONNX export with its default optimizations. "
                "Ratios above 1 mean pyruntime is faster.\n\n" + table + "\n")
-    path = os.path.join(HERE, "RESULTS.md")
-    text = open(path).read()
-    if "## EfficientNet-Lite0 fp32 latency" in text:
-        text = re.sub(r"## EfficientNet-Lite0 fp32 latency\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    from results import write_section
+    write_section(section)
 
 
 if __name__ == "__main__":

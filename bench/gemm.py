@@ -12,7 +12,7 @@ interleaved and each cell keeps its best round (all peers alike), which filters 
 load. The CPU time other processes used during each measurement is reported. pyrt runs twice: with the
 table it picks for the CPU (AVX-512 where available) and with PYRT_KERNELS=avx2 (its AVX2 6x16 kernel).
 """
-import argparse, datetime, json, os, platform, re, subprocess, sys, time
+import argparse, datetime, json, os, platform, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -201,14 +201,8 @@ Notes (hold for this machine; see the table for the figures):
   noise on squares, and 144/256 was as good as any on the conv shapes. The 14x32 tile uses MC=140 (144
   rounded down to 14 rows) and the same KC/NC; not re-swept yet.
 {load_note}"""
-    path = os.path.join(HERE, "RESULTS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
-    m = re.search(r"^## fp32 GEMM\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
-    if m:
-        text = text[:m.start()] + section + ("\n" if text[m.end():] else "") + text[m.end():]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    from results import write_section
+    path = write_section(section)
     print(f"wrote {path}", file=sys.stderr)
 
 

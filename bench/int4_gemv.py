@@ -9,7 +9,7 @@ bandwidth measured in the same run.
 Each peer runs in its own process (median of 50 runs after warm-up); the section "## int4 GEMV" of
 bench/RESULTS.md is replaced with the results.
 """
-import argparse, datetime, json, os, platform, re, subprocess, sys, tempfile
+import argparse, datetime, json, os, platform, subprocess, sys, tempfile
 
 import numpy as np
 
@@ -119,13 +119,8 @@ def main():
                "`pyruntime._core.read_bandwidth` (a 1 GiB streaming sum with as many threads), measured in this "
                "run; \"its GB/s\" counts the int4 weights and scales read per call. Median of 50 runs, each peer in "
                "its own process.\n\n" + table + "\n")
-    path = os.path.join(HERE, "RESULTS.md")
-    text = open(path).read()
-    if "## int4 GEMV" in text:
-        text = re.sub(r"## int4 GEMV\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    from results import write_section
+    write_section(section)
 
 
 if __name__ == "__main__":

@@ -246,19 +246,8 @@ def summary(rows) -> list[str]:
 
 def write_section(body: str) -> None:
     """Replaces (or appends) only the "## Zero-copy open" section; other sections are left as they are."""
-    if os.path.exists(RESULTS):
-        with open(RESULTS) as f:
-            text = f.read()
-    else:
-        text = ("# Benchmark results\n\nEvery figure here comes from a script in `bench/`; each section shows "
-                "the command that produced it.\n")
-    pat = re.compile(r"^" + re.escape(SECTION) + r"[ \t]*\n.*?(?=^## |\Z)", re.M | re.S)
-    if pat.search(text):
-        text = pat.sub(lambda _: body.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    with open(RESULTS, "w") as f:
-        f.write(text.rstrip("\n") + "\n")
+    from results import write_section as write
+    write(body, RESULTS)
 
 
 # ------------------------------------------------------------------------------------------------ main

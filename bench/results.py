@@ -1,0 +1,22 @@
+"""bench/RESULTS.md: each benchmark owns one "## " section and replaces it (or appends it) when it runs."""
+import os
+import re
+
+PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+
+
+def write_section(section: str, path: str = PATH) -> str:
+    """Replaces the section whose heading is the first line of `section` (from that heading to the next "## "
+    heading or the end), or appends it. Returns the file's path."""
+    heading = section.splitlines()[0]
+    assert heading.startswith("## "), heading
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    body = section.rstrip("\n") + "\n"
+    m = re.search("^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+    if m:
+        text = text[:m.start()] + body + ("\n" if text[m.end():] else "") + text[m.end():]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    with open(path, "w") as f:
+        f.write(text)
+    return path
