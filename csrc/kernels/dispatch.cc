@@ -94,6 +94,12 @@ const Table kNeon = {"neon", ref::crc32c_update, arm::f16_to_f32_neon, arm::dequ
 const Table kNeonCrc = {"neon", arm::crc32c_update_armv8, arm::f16_to_f32_neon, arm::dequant_i8_neon,
                         arm::dequant_i4_neon, arm::unary_neon, arm::binary_neon, arm::f32_gemm_8x12_neon, 8, 12,
                         arm::dwconv_neon, arm::dwconv_nhwc_neon, nullptr, arm::gemv_i4_neon};
+// The same with the int4 GEMV on sdot, for CPUs with the dotprod extension.
+Table with_sdot(Table t) {
+  t.gemv_i4 = arm::gemv_i4_neondot;
+  return t;
+}
+const Table kNeonDot = with_sdot(kNeon), kNeonCrcDot = with_sdot(kNeonCrc);
 #endif
 
 // Reference GEMM kernels, one per SIMD tile.
@@ -171,7 +177,9 @@ const Table* avx512_table() {
 
 const Table* neon_table() {
 #if defined(__aarch64__)
-  return cpu().crc32 ? &kNeonCrc : &kNeon;
+  const CpuInfo& c = cpu();
+  if (c.dotprod) return c.crc32 ? &kNeonCrcDot : &kNeonDot;
+  return c.crc32 ? &kNeonCrc : &kNeon;
 #else
   return nullptr;
 #endif

@@ -22,9 +22,10 @@ int main(int argc, char** argv) {
     const k::CpuInfo& c = k::cpu();
     const k::Table* simd = k::simd_table();
     std::printf("isa: %s\n", k::active().name);
-    std::printf("simd table tested: %s; cpu:%s%s%s%s%s%s%s%s\n", simd ? simd->name : "none", c.avx2 ? " avx2" : "",
-                c.fma ? " fma" : "", c.f16c ? " f16c" : "", c.sse42 ? " sse4.2" : "", c.neon ? " neon" : "",
-                c.crc32 ? " crc32" : "", c.dotprod ? " dotprod" : "", c.i8mm ? " i8mm" : "");
+    std::printf("simd table tested: %s; cpu:%s%s%s%s%s%s%s%s%s%s\n", simd ? simd->name : "none", c.avx2 ? " avx2" : "",
+                c.fma ? " fma" : "", c.f16c ? " f16c" : "", c.sse42 ? " sse4.2" : "", c.avx512f ? " avx512f" : "",
+                c.avx512vnni ? " avx512vnni" : "", c.neon ? " neon" : "", c.crc32 ? " crc32" : "",
+                c.dotprod ? " dotprod" : "", c.i8mm ? " i8mm" : "");
   }
   int passed = 0, failed = 0;
   for (auto& c : pyrt_test::registry()) {

@@ -17,6 +17,8 @@ void unary_neon(const ActParams& a, const float* x, float* y, size_t n);
 void binary_neon(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 void dwconv_neon(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 void gemv_i4_neon(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
+// ARMv8.2 dotprod (sdot); only with CpuInfo::dotprod
+void gemv_i4_neondot(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
 void dwconv_nhwc_neon(const DwNhwcParams& p, const float* x, const float* w, const float* bias, const ActParams& act,
                       float* y, int64_t oh0, int64_t oh1);
 void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
