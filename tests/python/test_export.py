@@ -1,6 +1,9 @@
 """Exporters: PyTorch modules (and the same models through ONNX files) to .pyrt, compared with PyTorch on the
 SIMD and reference paths; the real trained EfficientNet-Lite0 on real images; errors for unsupported ops."""
 import io
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -139,3 +142,17 @@ def test_efficientnet_lite0_real_weights(tmp_path):
     assert int(top5[0, 0]) in range(281, 286)       # chelsea is a cat (ImageNet 281-285)
     kinds = {d["op_type"] for d in Session(tmp_path / "torch.pyrt").describe()}
     assert "Pad" not in kinds and "Clip" not in kinds                  # pads and ReLU6 folded into the convs
+    # The AVX2 kernels too on a CPU whose best table is AVX-512 (PYRT_KERNELS is read once per process).
+    from pyruntime import _core
+    if _core.cpu_features()["avx2"]:
+        np.save(tmp_path / "x.npy", x)
+        code = ("import sys, numpy as np, pyruntime; s = pyruntime.Session(sys.argv[1]); "
+                "np.save(sys.argv[3], s.run(np.load(sys.argv[2]))[0]); print(s.isa)")
+        for f in ("torch.pyrt", "onnx.pyrt"):
+            r = subprocess.run([sys.executable, "-c", code, str(tmp_path / f), str(tmp_path / "x.npy"),
+                                str(tmp_path / "y.npy")], env={**os.environ, "PYRT_KERNELS": "avx2"},
+                               cwd=str(tmp_path), capture_output=True, text=True, check=True)
+            assert r.stdout.strip() == "avx2"
+            got = np.load(tmp_path / "y.npy")
+            assert np.abs(got - want).max() <= 1e-3, f
+            np.testing.assert_array_equal(np.argsort(-got, axis=1)[:, :5], top5)

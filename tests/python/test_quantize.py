@@ -187,3 +187,21 @@ def test_gemm_int4_weights_run_as_stored(tmp_path, k, n, group, m):
         tol = 1e-2 if m <= 8 else 1e-5
         assert np.abs(outs[-1] - want).max() <= tol * np.abs(want).max()
     assert np.abs(outs[0] - outs[1]).max() <= 1e-5 * np.abs(want).max()   # SIMD vs reference
+
+
+def test_gemm_int4_damaged_weight_is_refused(tmp_path):
+    """The int4 GEMV reads the stored nibbles and scales directly: their deferred checks (CRC, positive scales)
+    still run before first use, when the session is built, and name the tensor."""
+    g = pyruntime.Graph()
+    x = g.input("x", [1, 64])
+    g.output(g.op("Gemm", x, g.const(np.random.default_rng(3).standard_normal((16, 64)).astype(np.float32), "w", "i4",
+                                     group_size=32), transB=1), "y")
+    blob = bytearray(g.to_bytes())
+    (tmp_path / "ok.pyrt").write_bytes(bytes(blob))
+    scales = bytes(pyruntime.load(tmp_path / "ok.pyrt").view("w", 1))
+    at = bytes(blob).find(scales)
+    assert at > 0
+    blob[at:at + 2] = b"\x00\x00"                  # first group's scale -> 0
+    (tmp_path / "bad.pyrt").write_bytes(bytes(blob))
+    with pytest.raises(pyruntime.FormatError, match="'w'"):
+        Session(str(tmp_path / "bad.pyrt"))
