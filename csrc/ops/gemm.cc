@@ -1,22 +1,18 @@
 // Gemm (ONNX): Y = alpha * A' B' + beta * C, with A' = transA ? A^T : A, B' likewise. The usual exported
 // Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
 // values (or a scalar) is fused into the GEMM epilogue with any fused activation.
-// A Linear weight stored int4 (signed, groups along K) is used as stored: up to kI4MaxRows rows of A run the
-// int4 x int8 GEMV on it (A quantized per group on the fly: ONNX Runtime's MatMulNBits accuracy level 4),
-// so the f32 weight is never materialized; more rows decode it once and take the f32 GEMM.
+// A Linear weight stored int4 is used as stored for few rows of A (ops/linear_i4.h).
 #include <algorithm>
 #include <cstdio>
 
 #include "kernels/gemm.h"
 #include "ops/common.h"
+#include "ops/linear_i4.h"
 
 namespace pyrt::ops {
 namespace {
 
 bool fusable(Act a) { return a == Act::kNone || a == Act::kRelu || a == Act::kClip || a == Act::kLeakyRelu; }
-
-// Rows of A up to which the int4 GEMV (one pass over the weights per row) beats decoding to f32 once.
-constexpr int64_t kI4MaxRows = 8;
 
 class Gemm final : public Op {
  public:
@@ -27,9 +23,10 @@ class Gemm final : public Op {
     alpha_ = ctx.attr_float("alpha", 1.f);
     beta_ = ctx.attr_float("beta", 1.f);
     act_ = fused_activation(ctx);
-    if (const ConstTensor* b = ctx.const_input(1); b && use_i4(ctx, *b)) {
+    if (const ConstTensor* b = ctx.const_input(1);
+        b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, *b)) {  // W [N, K] int4
       b_ = b;
-      k_dim_ = int64_t(i4_.k), n_dim_ = int64_t(i4_.n);
+      k_dim_ = i4_.k(), n_dim_ = i4_.n();
     } else if (b) {
       if (b->desc.shape.size() != 2 || b->desc.dtype != spec::kF32) ctx.fail("B must be a 2-D f32 matrix");
       const size_t K = size_t(trans_b_ ? b->desc.shape[1] : b->desc.shape[0]);
@@ -78,14 +75,14 @@ class Gemm final : public Op {
     if (bias_.size() == 1 && n_ > 1) bias_full_.assign(size_t(n_), bias_[0]);  // a scalar C, spread once
     if (c_general_) c_strides_ = broadcast_strides(c_shape_, {m_, n_});
     out[0] = {{m_, n_}, spec::kF32};
-    if (b_ && m_ > kI4MaxRows && !packed_b_)  // many rows: decode the int4 weight once, for the f32 GEMM
+    if (b_ && m_ > Int4Linear::kMaxRows && !packed_b_)  // many rows: decode the int4 weight once, for the f32 GEMM
       packed_b_ = std::make_shared<const gemm::PackedB>(gemm::pack_b(b_->f32(), size_t(k_), true, size_t(k_), size_t(n_)));
   }
 
   bool reads_input(size_t i) const override { return !(i == 1 && b_); }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
-    if (i4_path()) return align64(i4_.ng * i4_.group) + 2 * align64(i4_.ng * 4);
+    if (i4_path()) return i4_.workspace_bytes();
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
                                 packed_b_ && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
   }
@@ -122,36 +119,11 @@ class Gemm final : public Op {
   }
 
  private:
-  bool i4_path() const { return b_ && m_ <= kI4MaxRows; }
-
-  // A Linear weight (transB, alpha 1) stored as signed int4 with groups of at least 16 along K.
-  bool use_i4(const NodeContext& ctx, const ConstTensor& b) {
-    if (!b.encoded() || !trans_b_ || trans_a_ || alpha_ != 1.f || b.desc.shape.size() != 2) return false;
-    const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
-    if (t.encoding != spec::kEncI4 || !t.p.is_signed) return false;
-    ctx.model().check_tensor(b.tensor_index);  // the deferred checks a decode would have made (SPEC 6.4)
-    i4_.q = ctx.model().buffer(b.tensor_index, 0);
-    i4_.scales = ctx.model().buffer(b.tensor_index, 1);
-    i4_.scales_f16 = t.p.scale_dtype == spec::kScaleF16;
-    i4_.n = size_t(t.rows), i4_.k = size_t(t.cols), i4_.group = size_t(t.p.group_size);
-    i4_.ng = (i4_.k + i4_.group - 1) / i4_.group;
-    return true;
-  }
+  bool i4_path() const { return b_ && m_ <= Int4Linear::kMaxRows; }
 
   void run_i4(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
-    uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
-    int8_t* xq = reinterpret_cast<int8_t*>(ws);
-    float* xs = reinterpret_cast<float*>(ws + align64(i4_.ng * i4_.group));
-    int32_t* xsum = reinterpret_cast<int32_t*>(ws + align64(i4_.ng * i4_.group) + align64(i4_.ng * 4));
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
-    const kernels::I8Groups xg{xq, xs, xsum};
-    for (int64_t m = 0; m < m_; ++m) {
-      kernels::quantize_i8_groups(a + m * k_, size_t(k_), i4_.group, xq, xs, xsum);
-      float* ym = y + m * n_;
-      parallel(ctx, size_t(n_), 64, [&](size_t b, size_t e, int) {
-        kt_.gemv_i4(i4_, xg, bias.empty() ? nullptr : bias.data(), ym, b, e);
-      });
-    }
+    i4_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
     if (c_general_) add_c(y, static_cast<const float*>(in[2]));
     if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
@@ -167,8 +139,8 @@ class Gemm final : public Op {
   float alpha_, beta_;
   ActParams act_;
   std::shared_ptr<const gemm::PackedB> packed_b_;  // shared by all sessions of the model (f32 weights)
-  const ConstTensor* b_ = nullptr;                 // an int4 weight used as stored, and its view:
-  kernels::I4Matrix i4_{};
+  const ConstTensor* b_ = nullptr;                 // an int4 weight used as stored, and its reader
+  Int4Linear i4_;
   std::vector<float> bias_, bias_full_;
   int64_t k_dim_ = -1, n_dim_ = -1;
   int64_t m_ = 0, n_ = 0, k_ = 0;

@@ -1,9 +1,12 @@
 // MatMul with numpy semantics: 1-D operands promoted, batch dims broadcast. A constant 2-D right operand
 // (the usual Linear/projection weight) is packed once and all batch rows run as one GEMM.
+// Attribute `transB` (pyruntime's, set by the exporter for constant weights): B is stored [N, K], as Gemm's
+// transB and Linear weights are; an int4 weight stored so runs as stored for few rows (ops/linear_i4.h).
 #include <algorithm>
 
 #include "kernels/gemm.h"
 #include "ops/common.h"
+#include "ops/linear_i4.h"
 
 namespace pyrt::ops {
 namespace {
@@ -12,18 +15,27 @@ class MatMul final : public Op {
  public:
   explicit MatMul(const NodeContext& ctx) : kt_(ctx.kernels()) {
     ctx.expect_inputs(2, 2);
-    if (const ConstTensor* b = ctx.const_input(1))
-      if (b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32)
-        packed_ = ctx.shared<gemm::PackedB>(1, "matmul.B", [&] {
-          return gemm::pack_b(b->f32(), size_t(b->desc.shape[1]), false, size_t(b->desc.shape[0]), size_t(b->desc.shape[1]));
-        });
+    trans_b_ = ctx.attr_int("transB", 0) != 0;
+    const ConstTensor* b = ctx.const_input(1);
+    if (trans_b_ && (!b || b->desc.shape.size() != 2)) ctx.fail("transB needs a constant 2-D B");
+    if (b && trans_b_ && i4_.init(ctx, *b)) {
+      b_ = b;
+    } else if (b && b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32) {
+      const size_t r = size_t(b->desc.shape[0]), c = size_t(b->desc.shape[1]);  // [K, N], or [N, K] with transB
+      packed_ = ctx.shared<gemm::PackedB>(1, trans_b_ ? "matmul.B.t" : "matmul.B", [&] {
+        return gemm::pack_b(b->f32(), c, trans_b_, trans_b_ ? c : r, trans_b_ ? r : c);
+      });
+    }
   }
+
+  bool reads_input(size_t i) const override { return !(i == 1 && b_); }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "A");
     require_f32(*this, in[1], "B");
     Shape a = in[0].shape, b = in[1].shape;
     if (a.empty() || b.empty()) fail("operands must have rank >= 1");
+    if (trans_b_) std::swap(b[0], b[1]);  // stored [N, K]
     const bool a1 = a.size() == 1, b1 = b.size() == 1;
     if (a1) a.insert(a.begin(), 1);
     if (b1) b.push_back(1);
@@ -35,7 +47,9 @@ class MatMul final : public Op {
     sa_ = broadcast_strides(ba, batch_), sb_ = broadcast_strides(bb, batch_);
     nbatch_ = numel(batch_);
     // a constant 2-D B with A's batch folded into rows: one GEMM of (batch*M) x K
-    fold_ = packed_ && bb.empty();
+    fold_ = (packed_ || b_) && bb.empty();
+    if (b_ && nbatch_ * m_ > Int4Linear::kMaxRows && !packed_)  // many rows: decode the int4 weight once
+      packed_ = std::make_shared<const gemm::PackedB>(gemm::pack_b(b_->f32(), size_t(k_), true, size_t(k_), size_t(n_)));
     Shape o = batch_;
     if (!a1) o.push_back(m_);
     if (!b1) o.push_back(n_);
@@ -43,6 +57,7 @@ class MatMul final : public Op {
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    if (i4_path()) return i4_.workspace_bytes();
     if (fold_) return gemm::workspace_size(size_t(nbatch_ * m_), size_t(n_), size_t(k_), threads, gemm::Prepacked::kB);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
   }
@@ -52,6 +67,7 @@ class MatMul final : public Op {
     const float* b = static_cast<const float*>(in[1]);
     float* y = static_cast<float*>(out[0]);
     const gemm::Epilogue ep;
+    if (i4_path()) return i4_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
     if (fold_) {
       gemm::gemm_packed_b(a, size_t(k_), size_t(nbatch_ * m_), *packed_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
       return;
@@ -69,11 +85,19 @@ class MatMul final : public Op {
     }
   }
 
-  std::string kernel() const override { return std::string(fold_ ? "gemm-packed-b-" : "gemm-") + kt_.name; }
+  std::string kernel() const override {
+    if (i4_path()) return std::string("gemv-i4-") + kt_.name;
+    return std::string(fold_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
+  }
 
  private:
+  bool i4_path() const { return b_ && fold_ && nbatch_ * m_ <= Int4Linear::kMaxRows; }
+
   const kernels::Table& kt_;
   std::shared_ptr<const gemm::PackedB> packed_;
+  bool trans_b_ = false;
+  const ConstTensor* b_ = nullptr;  // an int4 weight used as stored, and its reader
+  Int4Linear i4_;
   int64_t m_ = 0, n_ = 0, k_ = 0, nbatch_ = 1;
   Shape batch_;
   std::vector<int64_t> sa_, sb_;

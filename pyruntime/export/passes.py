@@ -8,6 +8,7 @@ fuse_silu           x * Sigmoid(x) -> Silu
 fuse_activations    Relu, Clip, LeakyRelu, Sigmoid, Tanh, Silu, HardSwish, HardSigmoid folded into the
                     preceding Conv / ConvTranspose / Gemm / Add as its `activation` attribute
 eliminate_dead      drop nodes and constants nothing uses
+transpose_matmul_weights  constant MatMul weights stored [N, K] (transB), as Linear weights are
 to_channels_last    runs of convolutions, pooling and elementwise ops switched to NHWC (layout canonicalization)
 """
 from __future__ import annotations
@@ -444,6 +445,26 @@ def to_channels_last(ir: IR, min_convs: int = 2) -> IR:
     return ir
 
 
+def transpose_matmul_weights(ir: IR) -> IR:
+    """MatMul(x, W) with W a constant 2-D float [K, N]: W stored transposed, [N, K], with the runtime's
+    `transB` attribute — the layout of Gemm/Linear weights, so that int4 groups run along K and an int4 weight
+    can be used as stored (the int4 GEMV reads rows of K)."""
+    done: dict = {}
+    for n in ir.nodes:
+        if n.op != "MatMul" or n.attrs.get("transB") or len(n.inputs) != 2:
+            continue
+        w = ir.const(n.inputs[1])
+        if w is None or w.ndim != 2 or w.dtype.kind != "f":
+            continue
+        if n.inputs[1] not in done:
+            name = ir.fresh(n.inputs[1] + "_t")
+            ir.consts[name] = np.ascontiguousarray(w.T)
+            done[n.inputs[1]] = name
+        n.inputs = [n.inputs[0], done[n.inputs[1]]]
+        n.attrs["transB"] = 1
+    return ir
+
+
 def run_passes(ir: IR, passes=None) -> IR:
     for p in passes if passes is not None else DEFAULT:
         ir = p(ir)
@@ -451,4 +472,4 @@ def run_passes(ir: IR, passes=None) -> IR:
 
 
 DEFAULT = [fold_constants, remove_identities, fold_constants, fold_pad_into_conv, fold_batchnorm, fuse_silu,
-           fuse_activations, eliminate_dead, to_channels_last]
+           fuse_activations, transpose_matmul_weights, eliminate_dead, to_channels_last]

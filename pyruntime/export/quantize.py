@@ -47,7 +47,9 @@ def _axis(n, i: int, c: np.ndarray) -> int:
         return 1
     if n.op == "Gemm":
         return 0 if n.attrs.get("transB", 0) else 1
-    return c.ndim - 1 if i == 1 else c.ndim - 2   # MatMul: B [.., K, N] -> N; A [.., M, K] -> M
+    if i == 1:
+        return 0 if n.attrs.get("transB") else c.ndim - 1   # MatMul B: [N, K] (transB) or [.., K, N]
+    return c.ndim - 2                                     # MatMul A [.., M, K] -> M
 
 
 def _lut_pays(cols: int, k: int) -> bool:

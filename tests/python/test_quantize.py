@@ -111,16 +111,22 @@ def test_sensitivity_report_orders_layers(mobilenet):
     assert rows[0]["layer"][-40:] in text and "max abs err" in text
 
 
-def test_gpt_block_int8_and_int4(tmp_path):
-    model = GPTBlock(d=64, heads=4, t=16).eval()
-    x = np.random.default_rng(2).standard_normal((1, 16, 64)).astype(np.float32)
+@pytest.mark.parametrize("t", [8, 16])
+def test_gpt_block_int8_and_int4(tmp_path, t):
+    """Its projections export as MatMul with weights stored [N, K] (transB): int4 ones run as stored when the
+    block has at most 8 rows (batch x tokens), and are decoded for more."""
+    model = GPTBlock(d=64, heads=4, t=t).eval()
+    x = np.random.default_rng(2).standard_normal((1, t, 64)).astype(np.float32)
     with torch.no_grad():
         want = model(torch.from_numpy(x)).numpy()
     errs, sizes = {}, {}
     for mode in (None, "int8-weights", "int4"):
         p = tmp_path / f"{mode}.pyrt"
         sizes[mode] = pyruntime.export(model, (torch.from_numpy(x),), p, quantize=mode)
-        errs[mode] = float(np.abs(Session(str(p)).run(x)[0] - want).max())
+        s = Session(str(p))
+        errs[mode] = float(np.abs(s.run(x)[0] - want).max())
+        kernels = [d["kernel"] for d in s.describe() if d["op_type"] in ("MatMul", "Gemm")]
+        assert any(k.startswith("gemv-i4-") for k in kernels) == (mode == "int4" and t <= 8), kernels
     scale = float(np.abs(want).max())
     assert errs[None] < 1e-4 * scale and errs["int8-weights"] < 0.05 * scale and errs["int4"] < 0.3 * scale
     assert errs["int8-weights"] < errs["int4"]
@@ -205,3 +211,28 @@ def test_gemm_int4_damaged_weight_is_refused(tmp_path):
     (tmp_path / "bad.pyrt").write_bytes(bytes(blob))
     with pytest.raises(pyruntime.FormatError, match="'w'"):
         Session(str(tmp_path / "bad.pyrt"))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 12])
+def test_matmul_transb_f32_and_int4(tmp_path, rows):
+    """MatMul's transB (weights stored [N, K]): f32 packs them transposed; int4 runs the GEMV for <= 8 rows."""
+    rng = np.random.default_rng(rows)
+    k, n = 96, 40
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    x = rng.standard_normal((1, rows, k)).astype(np.float32)
+    for enc, opts in (("dense", {}), ("i4", {"group_size": 32})):
+        g = pyruntime.Graph()
+        v = g.input("x", list(x.shape))
+        g.output(g.op("MatMul", v, g.const(w, "w", enc, **opts), transB=1), "y")
+        g.save(tmp_path / "m.pyrt")
+        wd = pyruntime.load(tmp_path / "m.pyrt").tensor("w")
+        s = Session(str(tmp_path / "m.pyrt"))
+        got, want = s.run(x)[0], x @ wd.T
+        assert s.describe()[0]["kernel"].startswith("gemv-i4-" if enc == "i4" and rows <= 8 else "gemm-packed-b-")
+        assert np.abs(got - want).max() <= (1e-2 if enc == "i4" and rows <= 8 else 1e-4) * np.abs(want).max()
+    g = pyruntime.Graph()
+    a, b = g.input("a", [2, 3]), g.input("b", [4, 3])
+    g.output(g.op("MatMul", a, b, transB=1), "y")
+    with pytest.raises(ValueError, match="transB needs a constant 2-D B"):
+        Session(g.to_bytes())
+
