@@ -69,14 +69,15 @@ def run_demo(output=None) -> int:
                      _median_ms(lambda: q2.run(x[:1])), q2.run(x)[0]))
 
     top1_ref = ref.argmax(1)
-    print(f"{'model':32s} {'size':>10s} {'1 thread':>10s} {'2 threads':>10s}  top-1 per image "
+    print(f"{'model':38s} {'size':>10s} {'1 thread':>10s} {'2 threads':>10s}  top-1 per image "
           f"({', '.join(names)})   agrees / max |diff| vs PyTorch")
     for label, size, a, b, logits in rows:
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         top = ", ".join(f"{c}:{p[i, c]:.2f}" for i, c in enumerate(logits.argmax(1)))
         agree = f"{int((logits.argmax(1) == top1_ref).sum())}/{len(names)}, {np.abs(logits - ref).max():.1e}"
-        print(f"{label:32s} {size / 2**20:8.1f}MB {a:8.2f}ms {b:8.2f}ms  {top}   {agree}")
-    print("\n(latency: batch 1, median of 20 runs; top-1 as ImageNet class:probability. Compressed weights are "
-          "decoded to f32 at load: smaller files, fp32 speed; integer kernels are not built yet.)")
+        print(f"{label:38s} {size / 2**20:8.1f}MB {a:8.2f}ms {b:8.2f}ms  {top}   {agree}")
+    print("\n(latency: batch 1, median of 20 runs; top-1 as ImageNet class:probability. int4 Linear layers run on "
+          "their stored nibbles; other compressed weights are decoded to f32 at load: smaller files, fp32 speed. "
+          "Integer convolution kernels are not built yet.)")
     return 0
