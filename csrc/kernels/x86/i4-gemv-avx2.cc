@@ -22,36 +22,28 @@ inline float wscale(const I4Matrix& w, size_t gi) {
   return w.scales_f16 ? _cvtsh_ss(static_cast<const uint16_t*>(w.scales)[gi]) : static_cast<const float*>(w.scales)[gi];
 }
 
-template <int R>
-void rows(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n) {
+float row(const I4Matrix& w, const I8Groups& x, size_t n) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8(char(0x88));
   const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4);  // low lane: low nibbles; high lane: high nibbles
   const __m256i ones = _mm256_set1_epi16(1);
-  const size_t row_bytes = w.ng * w.group / 2;
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  const uint8_t* wr = w.q + n * (w.ng * w.group / 2);
+  __m256 acc = _mm256_setzero_ps();
   for (size_t g = 0; g < w.ng; ++g) {
-    __m256i p[R];
-    for (int r = 0; r < R; ++r) p[r] = _mm256_setzero_si256();
+    __m256i p = _mm256_setzero_si256();
     for (size_t c = 0; c < w.group; c += 32) {
       // x chunk: 16 even-indexed values, then 16 odd-indexed (the nibbles' order)
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + g * w.group + c));
-      for (int r = 0; r < R; ++r) {
-        // a stored nibble is w & 0xF (two's complement); w + 8 = nibble ^ 8
-        const __m256i b = _mm256_xor_si256(flip, _mm256_broadcastsi128_si256(_mm_loadu_si128(
-                                                     reinterpret_cast<const __m128i*>(
-                                                         w.q + (n + size_t(r)) * row_bytes + (g * w.group + c) / 2))));
-        const __m256i wu = _mm256_and_si256(_mm256_srlv_epi64(b, shift), m4);
-        p[r] = _mm256_add_epi32(p[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wu, xv), ones));
-      }
+      // a stored nibble is w & 0xF (two's complement); w + 8 = nibble ^ 8
+      const __m256i b = _mm256_xor_si256(
+          flip, _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr + (g * w.group + c) / 2))));
+      const __m256i wu = _mm256_and_si256(_mm256_srlv_epi64(b, shift), m4);
+      p = _mm256_add_epi32(p, _mm256_madd_epi16(_mm256_maddubs_epi16(wu, xv), ones));
     }
     const __m256i corr = _mm256_setr_epi32(-8 * x.sum[g], 0, 0, 0, 0, 0, 0, 0);  // sum (w + 8) x - 8 sum x
-    for (int r = 0; r < R; ++r) {
-      const float s = wscale(w, (n + size_t(r)) * w.ng + g) * x.scale[g];
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p[r], corr)), _mm256_set1_ps(s), acc[r]);
-    }
+    const float s = wscale(w, n * w.ng + g) * x.scale[g];
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p, corr)), _mm256_set1_ps(s), acc);
   }
-  for (int r = 0; r < R; ++r) y[n + size_t(r)] = hsum(acc[r]) + (bias ? bias[n + size_t(r)] : 0.f);
+  return hsum(acc);
 }
 
 }  // namespace
@@ -60,7 +52,7 @@ void gemv_i4_avx2(const I4Matrix& w, const I8Groups& x, const float* bias, float
   if (w.group % 32) return ref::gemv_i4(w, x, bias, y, n0, n1);
   // One row at a time: rows are separate streams, and at k = 8192 they start exactly 4 KiB apart, so reading
   // several in step (to share the activation loads) aliased in L1 and ran at a third of the bandwidth.
-  for (size_t n = n0; n < n1; ++n) rows<1>(w, x, bias, y, n);
+  for (size_t n = n0; n < n1; ++n) y[n] = row(w, x, n) + (bias ? bias[n] : 0.f);
 }
 
 }  // namespace pyrt::kernels::x86
