@@ -115,10 +115,9 @@ def main():
     if a.quick or a.no_write:
         return
     import pyruntime
-    from pyruntime import _core
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    from results import machine
     section = (f"## fp32 convolution\n\nCommand: `python3 bench/conv.py` — {datetime.date.today()}  \n"
-               f"Machine: {cpu}, {os.cpu_count()} cores, pyruntime ISA `{_core.isa()}`; Python {platform.python_version()}\n\n"
+               f"{machine()}; Python {platform.python_version()}\n\n"
                "One Conv node (bias, no activation) run by a Session on NCHW input and with `layout=NHWC` on "
                "channels-last input (what exported CNNs run), vs `torch.nn.functional.conv2d` (NCHW) and numpy "
                "(im2col by stride tricks + OpenBLAS sgemm, OPENBLAS_CORETYPE unset so it uses its AVX-512 kernel "

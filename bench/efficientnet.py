@@ -86,10 +86,9 @@ def main():
     if a.no_write:
         return
     import onnxruntime
-    from pyruntime import _core
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    from results import machine
     section = (f"## EfficientNet-Lite0 fp32 latency\n\nCommand: `python3 bench/efficientnet.py` — {datetime.date.today()}  \n"
-               f"Machine: {cpu}, {os.cpu_count()} cores, pyruntime ISA `{_core.isa()}`; onnxruntime "
+               f"{machine()}; onnxruntime "
                f"{onnxruntime.__version__}, torch {torch.__version__}, Python {platform.python_version()}\n\n"
                "Trained EfficientNet-Lite0, batch 1, 224x224; each figure is the best of "
                f"{a.rounds} rounds (peers taking turns) of the median of {a.runs} runs, each peer in its own "

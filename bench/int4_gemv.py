@@ -106,9 +106,9 @@ def main():
     if a.no_write:
         return
     import onnxruntime
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    from results import machine
     section = (f"## int4 GEMV\n\nCommand: `python3 bench/int4_gemv.py` — {datetime.date.today()}  \n"
-               f"Machine: {cpu}, {os.cpu_count()} cores, pyruntime ISA `{_core.isa()}` (kernel "
+               f"{machine()} (kernel "
                f"`{res[('pyruntime', 1)]['kernel']}`); onnxruntime {onnxruntime.__version__}, Python "
                f"{platform.python_version()}\n\n"
                f"A Linear layer at batch 1, K = {k}, N = {n}, int4 weights in groups of {group} with f16 scales "

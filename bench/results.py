@@ -5,6 +5,17 @@ import re
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
 
+def machine() -> str:
+    """The "Machine: ..." words of a section: CPU model, cores and the ISA pyruntime picked."""
+    from pyruntime import _core
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+    except OSError:
+        cpu = "?"
+    return f"Machine: {cpu}, {os.cpu_count()} cores, pyruntime ISA `{_core.isa()}`"
+
+
 def write_section(section: str, path: str = PATH) -> str:
     """Replaces the section whose heading is the first line of `section` (from that heading to the next "## "
     heading or the end), or appends it. Returns the file's path."""
