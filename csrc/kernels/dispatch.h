@@ -85,6 +85,66 @@ inline size_t i4_slot(size_t i, size_t chunk) {
 }
 using GemvI4Fn = void (*)(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
 
+// ---- 8-bit integer kernels (static int8 models) ----
+// Activations are u8 with a per-tensor zero point, weights s8 symmetric with one scale per output channel
+// (ONNX QLinearConv with uint8 x/y, int8 w). Accumulators are exact int32; requantization is in float
+// (XNNPACK's "fp32" scheme) with the same operations on every ISA, so every kernel is bit-exact with the
+// reference:  y = zp + nearbyint(min(max(float(acc) * scale[c], lo), hi))   (ties to even)
+// where lo = qmin - zp and hi = qmax - zp fold the fused activation's clamp and the u8 range.
+struct QRequant {
+  float lo, hi;
+  int32_t zp;
+  bool f32_out;  // store float(acc) * scale[c] as f32 instead (a QGemm's float logits): no clamp, no rounding
+};
+// Exact round-half-to-even of |v| < 2^22 without SSE4.1 (adding and removing 1.5 * 2^23): what every
+// requantization and quantization routine uses, scalar and vector alike. Needs IEEE float without
+// -ffast-math (IEEE arithmetic forbids folding (v + c) - c into v; the project never builds with it).
+inline float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
+// The scalar requantization every kernel's tail uses.
+inline uint8_t requant_one(int32_t acc, float scale, const QRequant& rq) {
+  const float v = float(acc) * scale;
+  return uint8_t(int32_t(round_even(v < rq.lo ? rq.lo : v > rq.hi ? rq.hi : v)) + rq.zp);
+}
+// Per-tensor u8 affine parameters of an activation: real = (q - zp) * scale.
+struct QParams {
+  float scale;
+  int32_t zp;
+};
+// y = saturate(nearbyint(x / s) + zp) (ONNX QuantizeLinear); x * (1 / s) would round differently.
+using QuantizeU8Fn = void (*)(const float* x, size_t n, QParams q, uint8_t* y);
+// y = (x - zp) * s
+using DequantizeU8Fn = void (*)(const uint8_t* x, size_t n, QParams q, float* y);
+// y = requant((a - za) * (sa / sy) + (b - zb) * (sb / sy)) with ma = sa / sy, mb = sb / sy precomputed:
+// v = fma(float(b - zb), mb, float(a - za) * ma), clamped to [lo, hi], rounded to even, + zy.
+// a_step / b_step: 1, or 0 to broadcast a scalar.
+struct QAddParams {
+  int32_t za, zb;
+  float ma, mb;
+  QRequant rq;
+};
+using QAddU8Fn = void (*)(const uint8_t* a, size_t a_step, const uint8_t* b, size_t b_step, const QAddParams& p,
+                          uint8_t* y, size_t n);
+
+// u8 x s8 GEMM microkernel: C[r][j] = requant(bias[j] + sum_k A[r][k] * B[k][j]) for r < mr <= MR, j < nr <= NR.
+// A is read in place: row r at a + r * lda, k bytes (never read past them). B is one packed panel of the
+// table's layout: for each group of KR k's, NR columns x KR bytes (b[(g * NR + j) * KR + t] = B[g*KR + t][j],
+// zero past k and past nr). c is u8 (or f32 with f32_out), row stride ldc elements.
+// Kernels that compute on A - a_offset (sdot on signed bytes: a_offset 128) need bias[j] to hold
+// bias - (zp_a - a_offset) * sum_k B[k][j]; exact u8 x s8 kernels (a_offset 0) bias - zp_a * sum_k B[k][j].
+using QGemmUkernel = void (*)(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b,
+                              const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t ldc);
+struct QGemmKernel {
+  QGemmUkernel fn;
+  size_t mr, nr, kr;
+  int32_t a_offset;
+};
+// Depthwise convolution, channels last, u8 in and out: for channels [p.cb, p.ce) of output rows [oh0, oh1),
+// acc = bias[c] + sum over taps inside x of (x[ih][iw][c] - zx) * w[i*kw + j][c]  (taps outside skipped: they
+// read the zero point), then requant with scale[c]. w is int16 [kh*kw][C] (the s8 weights widened once at load).
+using QDwConvNhwcFn = void (*)(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int16_t* w,
+                               const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0,
+                               int64_t oh1);
+
 struct Table {
   const char* name;  // the ISA: "ref", "avx2", "neon"
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -110,6 +170,13 @@ struct Table {
   F32GemmUaUkernel f32_gemm_ua;
   // rows [n0, n1) of the int4 x int8 matrix-vector product (see I4Matrix)
   GemvI4Fn gemv_i4;
+  // u8 x s8 GEMM microkernel and its tile (see QGemmUkernel)
+  QGemmKernel qgemm;
+  // u8 depthwise convolution, channels last (see QDwConvNhwcFn)
+  QDwConvNhwcFn qdwconv_nhwc;
+  QuantizeU8Fn quantize_u8;
+  DequantizeU8Fn dequantize_u8;
+  QAddU8Fn qadd_u8;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

@@ -34,6 +34,18 @@ static inline void tap_range(int64_t base, int64_t d, int64_t k, int64_t n, int6
   if (t0 > t1) t0 = t1;
 }
 
+// The taps of output pixel (oh, ow) inside x: rows [i0, i1), columns [j0, j1) (the int8 kernels' one-pixel
+// path).
+struct Taps {
+  int64_t i0, i1, j0, j1;
+};
+static inline Taps taps(const DwNhwcParams& p, int64_t oh, int64_t ow) {
+  Taps t;
+  tap_range(oh * p.sh - p.pt, p.dh, p.kh, p.h, t.i0, t.i1);
+  tap_range(ow * p.sw - p.pl, p.dw, p.kw, p.w, t.j0, t.j1);
+  return t;
+}
+
 // P output pixels (input windows sw apart, same tap ranges) x Q channel vectors from channel c, the last vector
 // holding n lanes: P*Q independent FMA chains, each weight load shared by the P pixels.
 template <class V, int P, int Q>

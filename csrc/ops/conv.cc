@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "kernels/gemm.h"
-#include "ops/common.h"
+#include "ops/conv_common.h"
 
 namespace pyrt::ops {
 namespace {
@@ -30,17 +30,8 @@ class Conv final : public Op {
     cout_ = w.desc.shape[0], cing_ = w.desc.shape[1], kh_ = w.desc.shape[2], kw_ = w.desc.shape[3];
     group_ = ctx.attr_int("group", 1);
     if (group_ < 1 || cout_ % group_) ctx.fail("group " + std::to_string(group_) + " does not divide Cout " + std::to_string(cout_));
-    const auto ks = ctx.attr_ints("kernel_shape", {kh_, kw_});
-    if (ks.size() != 2 || ks[0] != kh_ || ks[1] != kw_) ctx.fail("kernel_shape does not match the weight");
-    strides_ = ctx.attr_ints("strides", {1, 1});
-    dil_ = ctx.attr_ints("dilations", {1, 1});
-    pads_ = ctx.attr_ints("pads", {0, 0, 0, 0});
-    auto_pad_ = ctx.attr_string("auto_pad", "NOTSET");
-    if (strides_.size() != 2 || dil_.size() != 2 || pads_.size() != 4) ctx.fail("strides/dilations/pads must have 2/2/4 values");
-    for (int64_t v : {strides_[0], strides_[1], dil_[0], dil_[1]})
-      if (v < 1) ctx.fail("strides and dilations must be >= 1");
-    for (int64_t p : pads_)
-      if (p < 0) ctx.fail("pads must be >= 0");
+    const ConvAttrs a = conv_attrs(ctx, kh_, kw_);
+    strides_ = a.strides, dil_ = a.dil, pads_ = a.pads, auto_pad_ = a.auto_pad;
     if (ctx.has_input(2)) {
       const ConstTensor& b = ctx.require_const(2, "bias", spec::kF32);
       if (b.desc.numel() != cout_ || b.desc.dtype != spec::kF32) ctx.fail("bias must have Cout f32 values");
@@ -72,25 +63,8 @@ class Conv final : public Op {
     if (cin != cing_ * group_)
       fail("input has " + std::to_string(cin) + " channels, the weight expects " + std::to_string(cing_ * group_));
     n_ = x[0], h_ = nhwc_ ? x[1] : x[2], w_in_ = nhwc_ ? x[2] : x[3];
-    const int64_t ekh = (kh_ - 1) * dil_[0] + 1, ekw = (kw_ - 1) * dil_[1] + 1;
-    pt_ = pads_[0], pl_ = pads_[1], pb_ = pads_[2], pr_ = pads_[3];
-    if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
-      const int64_t oh = (h_ + strides_[0] - 1) / strides_[0], ow = (w_in_ + strides_[1] - 1) / strides_[1];
-      const int64_t ph = std::max<int64_t>(0, (oh - 1) * strides_[0] + ekh - h_);
-      const int64_t pw = std::max<int64_t>(0, (ow - 1) * strides_[1] + ekw - w_in_);
-      const bool upper = auto_pad_ == "SAME_UPPER";
-      pt_ = upper ? ph / 2 : ph - ph / 2, pb_ = ph - pt_;
-      pl_ = upper ? pw / 2 : pw - pw / 2, pr_ = pw - pl_;
-    } else if (auto_pad_ == "VALID") {
-      pt_ = pl_ = pb_ = pr_ = 0;
-    } else if (auto_pad_ != "NOTSET") {
-      fail("unknown auto_pad '" + auto_pad_ + "'");
-    }
-    oh_ = (h_ + pt_ + pb_ - ekh) / strides_[0] + 1;
-    ow_ = (w_in_ + pl_ + pr_ - ekw) / strides_[1] + 1;
-    if (h_ + pt_ + pb_ < ekh || w_in_ + pl_ + pr_ < ekw)
-      fail("kernel " + std::to_string(ekh) + "x" + std::to_string(ekw) + " is larger than the padded input " +
-           shape_str(x));
+    const ConvOut o = conv_output(*this, {strides_, dil_, pads_, auto_pad_}, h_, w_in_, kh_, kw_, x);
+    pt_ = o.pt, pl_ = o.pl, pb_ = o.pb, pr_ = o.pr, oh_ = o.oh, ow_ = o.ow;
     out[0] = {nhwc_ ? Shape{n_, oh_, ow_, cout_} : Shape{n_, cout_, oh_, ow_}, spec::kF32};
     direct_1x1_ = kh_ == 1 && kw_ == 1 && strides_[0] == 1 && strides_[1] == 1 && pt_ + pl_ + pb_ + pr_ == 0;
   }
@@ -221,30 +195,15 @@ class Conv final : public Op {
     });
   }
 
-  // Work items are (image, output row, block of 64 channels), so that 7x7 maps with many channels still split
-  // evenly over threads; a chunk's whole rows go to the kernel in one call.
   void run_depthwise_nhwc(const RunContext& ctx, const float* x, float* y) {
     const kernels::DwNhwcParams p{h_,     w_in_, cout_, kh_, kw_, strides_[0], strides_[1], dil_[0], dil_[1],
                                   pt_,    pl_,   oh_,   ow_, 0,   cout_};
-    const size_t in_img = size_t(h_ * w_in_ * cout_), out_img = size_t(oh_ * ow_ * cout_), CB = 64;
-    const size_t nb = (size_t(cout_) + CB - 1) / CB, OH = size_t(oh_), per_img = OH * nb;
+    const size_t in_img = size_t(h_ * w_in_ * cout_), out_img = size_t(oh_ * ow_ * cout_);
     const bool fused = act_.act == Act::kNone || act_.act == Act::kRelu || act_.act == Act::kClip;
-    parallel(ctx, size_t(n_) * per_img, 1, [&](size_t b, size_t e, int) {
-      for (size_t i = b; i < e;) {
-        const size_t n = i / per_img, r = (i % per_img) / nb, blk = i % nb;
-        kernels::DwNhwcParams q = p;
-        size_t rows = 1, items;
-        if (blk == 0 && i + nb <= e) {  // whole rows
-          rows = std::min((e - i) / nb, OH - r);
-          items = rows * nb;
-        } else {                         // part of one row
-          const size_t end = std::min(nb, blk + (e - i));
-          q.cb = int64_t(blk * CB), q.ce = std::min<int64_t>(cout_, int64_t(end * CB));
-          items = end - blk;
-        }
-        k_.dwconv_nhwc(q, x + n * in_img, wdw_->data(), bias_, act_, y + n * out_img, int64_t(r), int64_t(r + rows));
-        i += items;
-      }
+    parallel_dw_rows(ctx, n_, oh_, cout_, [&](size_t n, int64_t cb, int64_t ce, int64_t r0, int64_t r1) {
+      kernels::DwNhwcParams q = p;
+      q.cb = cb, q.ce = ce;
+      k_.dwconv_nhwc(q, x + n * in_img, wdw_->data(), bias_, act_, y + n * out_img, r0, r1);
     });
     if (!fused) apply_act(ctx, y, size_t(n_) * out_img);
   }
@@ -268,7 +227,8 @@ class Conv final : public Op {
     for (int64_t n = 0; n < n_; ++n)
       for (size_t p0 = 0; p0 < P; p0 += rows) {
         const size_t pn = std::min(rows, P - p0);
-        im2col_nhwc(ctx, x + size_t(n * h_ * w_in_ * cing_), p0, pn, col);
+        const Im2colNhwc g{cing_, kh_, kw_, h_, w_in_, ow_, strides_[0], strides_[1], dil_[0], dil_[1], pt_, pl_};
+        im2col_nhwc(ctx, g, x + size_t(n * h_ * w_in_ * cing_), p0, pn, col, K, 0.f);
         float* yb = y + (size_t(n) * P + p0) * C;
         gemm::gemm_packed_b(col, K, pn, *packed_b_, yb, C, ep, ctx.pool, gws);
         if (!gemm_fusable(act_.act)) apply_act(ctx, yb, pn * C);
@@ -279,55 +239,6 @@ class Conv final : public Op {
   size_t im2col_rows() const {
     const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_);
     return std::min(P, std::max<size_t>(256, (256 << 10) / (K * 4)));
-  }
-
-  // n floats in fixed-size pieces of 8 (or 4), the last one overlapping the one before: the pieces compile to
-  // plain vector moves, where a memcpy call or a loop with a runtime count costs more than the 9 or 21 floats
-  // it moves (im2col of an RGB stem: 3x3 taps of 3 channels are runs of 9).
-  static void copy_run(float* d, const float* s, int64_t n) {
-    if (n >= 8) {
-      for (int64_t t = 0; t + 8 <= n; t += 8) std::memcpy(d + t, s + t, 32);
-      if (n % 8) std::memcpy(d + n - 8, s + n - 8, 32);
-    } else if (n >= 4) {
-      std::memcpy(d, s, 16);
-      std::memcpy(d + n - 4, s + n - 4, 16);
-    } else {
-      for (int64_t t = 0; t < n; ++t) d[t] = s[t];
-    }
-  }
-
-  // col[oh*OW + ow][(i*kw + j)*Cin + c] = x[oh*sh - pt + i*dh][ow*sw - pl + j*dw][c] (0 outside). With
-  // dilation 1 the kw taps of a row are one contiguous run of kw*Cin floats.
-  // Output pixels [p0, p0 + pn) of one image into col rows 0..pn-1. (oh, ow) advance by increment: a division
-  // per pixel cost as much as the copies for an RGB stem.
-  void im2col_nhwc(const RunContext& ctx, const float* x, size_t p0, size_t pn, float* col) const {
-    // locals, so that the compiler keeps them in registers across the copies
-    const int64_t cin = cing_, kh = kh_, kw = kw_, K = cin * kh * kw, run = kw * cin, H = h_, W = w_in_, OW = ow_;
-    const int64_t sh = strides_[0], sw = strides_[1], dh = dil_[0], dw = dil_[1], pt = pt_, pl = pl_;
-    parallel(ctx, pn, 16, [=](size_t b, size_t e, int) {
-      int64_t oh = int64_t(p0 + b) / OW, ow = int64_t(p0 + b) % OW;
-      for (size_t r = b; r < e; ++r) {
-        const int64_t iw0 = ow * sw - pl;
-        const bool whole_row = dw == 1 && iw0 >= 0 && iw0 + kw <= W;
-        float* d = col + int64_t(r) * K;
-        for (int64_t i = 0; i < kh; ++i, d += run) {
-          const int64_t ih = oh * sh - pt + i * dh;
-          if (ih < 0 || ih >= H) {
-            std::fill(d, d + run, 0.f);
-          } else if (whole_row) {
-            copy_run(d, x + (ih * W + iw0) * cin, run);
-          } else {
-            for (int64_t j = 0; j < kw; ++j) {
-              const int64_t iw = iw0 + j * dw;
-              float* dj = d + j * cin;
-              if (iw < 0 || iw >= W) std::fill(dj, dj + cin, 0.f);
-              else std::copy(x + (ih * W + iw) * cin, x + (ih * W + iw + 1) * cin, dj);
-            }
-          }
-        }
-        if (++ow == OW) ow = 0, ++oh;
-      }
-    });
   }
 
   const kernels::Table& k_;

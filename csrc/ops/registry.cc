@@ -29,6 +29,13 @@ std::unique_ptr<Op> make_reduce_mean(const NodeContext&);
 std::unique_ptr<Op> make_lstm(const NodeContext&);
 std::unique_ptr<Op> make_gru(const NodeContext&);
 std::unique_ptr<Op> make_lrn(const NodeContext&);
+std::unique_ptr<Op> make_quantize_linear(const NodeContext&);
+std::unique_ptr<Op> make_dequantize_linear(const NodeContext&);
+std::unique_ptr<Op> make_qlinear_conv(const NodeContext&);
+std::unique_ptr<Op> make_qlinear_add(const NodeContext&);
+std::unique_ptr<Op> make_qlinear_global_average_pool(const NodeContext&);
+std::unique_ptr<Op> make_qgemm(const NodeContext&);
+std::unique_ptr<Op> make_lookup_table(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -41,6 +48,7 @@ const Entry kOps[] = {
     {"AveragePool", ops::make_pool},   {"BatchNormalization", ops::make_batch_norm},
     {"Clip", ops::make_unary},         {"Concat", ops::make_concat},
     {"Conv", ops::make_conv},          {"ConvTranspose", ops::make_conv_transpose},
+    {"DequantizeLinear", ops::make_dequantize_linear},
     {"Div", ops::make_binary},         {"Dropout", ops::make_unary},
     {"Erf", ops::make_unary},
     {"Exp", ops::make_unary},          {"Flatten", ops::make_reshape},
@@ -50,12 +58,16 @@ const Entry kOps[] = {
     {"HardSigmoid", ops::make_unary},  {"HardSwish", ops::make_unary},
     {"Identity", ops::make_unary},     {"LayerNormalization", ops::make_layer_norm},
     {"LeakyRelu", ops::make_unary},    {"LogSoftmax", ops::make_softmax},
+    {"LookupTable", ops::make_lookup_table},
     {"LRN", ops::make_lrn},
     {"LSTM", ops::make_lstm},          {"MatMul", ops::make_matmul},
     {"Max", ops::make_binary},         {"MaxPool", ops::make_pool},
     {"Min", ops::make_binary},         {"Mul", ops::make_binary},
     {"Neg", ops::make_unary},          {"Pad", ops::make_pad},
-    {"Pow", ops::make_binary},         {"ReduceMean", ops::make_reduce_mean},
+    {"Pow", ops::make_binary},         {"QGemm", ops::make_qgemm},
+    {"QLinearAdd", ops::make_qlinear_add}, {"QLinearConv", ops::make_qlinear_conv},
+    {"QLinearGlobalAveragePool", ops::make_qlinear_global_average_pool},
+    {"QuantizeLinear", ops::make_quantize_linear}, {"ReduceMean", ops::make_reduce_mean},
     {"Relu", ops::make_unary},         {"Reshape", ops::make_reshape},
     {"Resize", ops::make_resize},      {"Sigmoid", ops::make_unary},
     {"Silu", ops::make_unary},         {"Slice", ops::make_slice},

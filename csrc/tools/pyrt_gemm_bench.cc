@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/qgemm.h"
 
 using namespace pyrt;
 using Clock = std::chrono::steady_clock;
@@ -128,6 +129,20 @@ int main(int argc, char** argv) {
                                [&] { gemm::gemm_packed_a(pa, b.data(), s.N, s.N, c.data(), s.N, {}, &pool, ws.data()); },
                                min_time));
       }
+      // u8 x s8 -> u8 (static int8 layers): X[M,K] . W^T with W[N,K] packed once, as QLinearConv/QGemm run it
+      std::vector<uint8_t> qa(s.M * s.K), qc(s.M * s.N);
+      std::vector<int8_t> qw(s.N * s.K);
+      for (auto& x : qa) x = uint8_t(rng());
+      for (auto& x : qw) x = int8_t(rng());
+      const qgemm::Packed qp = qgemm::pack(qw.data(), s.N, s.K, kernels::active().qgemm);
+      const std::vector<int32_t> qbias = qgemm::fold_bias(qp, nullptr, 128);
+      const std::vector<float> qscale(s.N, 1e-4f);
+      const kernels::QRequant rq{-128.f, 127.f, 128, false};
+      report("int8", median_seconds(
+                         [&] {
+                           qgemm::run(qa.data(), s.K, s.M, qp, qbias.data(), qscale.data(), rq, qc.data(), s.N, &pool);
+                         },
+                         min_time));
     }
   }
   return 0;

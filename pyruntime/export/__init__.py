@@ -14,7 +14,7 @@ from .ir import IR, ExportError, Node
 from .passes import DEFAULT as DEFAULT_PASSES, run_passes
 
 # Compression options (see export/quantize.py); pruning and the rest join as they are implemented.
-_COMPRESSION = ("quantize", "group_size", "weight_sharing", "keep_float")
+_COMPRESSION = ("quantize", "group_size", "weight_sharing", "keep_float", "calibration", "calibration_method")
 
 
 def _check_compression(options: dict):
@@ -24,7 +24,11 @@ def _check_compression(options: dict):
                         f"{', '.join(_COMPRESSION)}")
     from .quantize import check_options
     check_options(options.get("quantize"), options.get("group_size", 32), options.get("weight_sharing"),
-                  options.get("keep_float", ()))
+                  options.get("keep_float", ()), options.get("calibration"), options.get("calibration_method", "minmax"))
+
+
+def _int8_step(compression: dict) -> int:
+    return int(compression.get("quantize") == "int8")
 
 
 def _passes(channels_last: bool) -> list:
@@ -47,6 +51,11 @@ def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compressio
     for p in _passes(channels_last):
         ir = p(ir)
         bar.step(p.__name__)
+    if compression.get("quantize") == "int8":
+        from .static_quant import quantize_static
+        ir = quantize_static(ir, compression["calibration"], compression.get("calibration_method", "minmax"),
+                             keep=compression.get("keep_float", ()))
+        bar.step("calibrated and quantized to int8")
     g = to_graph(ir, name, plan(ir, **compression))
     n = g.save(path)
     bar.step(f"wrote {path}")
@@ -61,10 +70,11 @@ def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True,
     and outputs keep the model's layout). False keeps every op in ONNX's NCHW.
     progress: show a progress bar on stderr (one line per step when stderr is not a terminal).
     Compression (export/quantize.py): quantize="int8-weights" | "int4" (group_size=32), weight_sharing=K,
-    keep_float=[node names]."""
+    keep_float=[node names]; quantize="int8" (static: integer kernels, export/static_quant.py) with
+    calibration=[example inputs] and calibration_method="minmax" | "percentile" | "mse"."""
     _check_compression(compression)
     from ..progress import Progress
-    with Progress(2 + len(_passes(channels_last)), "export", enabled=progress) as bar:
+    with Progress(2 + len(_passes(channels_last)) + _int8_step(compression), "export", enabled=progress) as bar:
         return _export_ir(onnx_model, path, name, channels_last, bar, compression)
 
 
@@ -74,7 +84,7 @@ def export(model, example_inputs, path, *, input_names=None, output_names=None, 
     _check_compression(compression)
     from ..progress import Progress
     from .torch_frontend import to_onnx_bytes
-    with Progress(3 + len(_passes(channels_last)), "export", enabled=progress) as bar:
+    with Progress(3 + len(_passes(channels_last)) + _int8_step(compression), "export", enabled=progress) as bar:
         blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch)
         bar.step("traced with torch.onnx.export")
         return _export_ir(blob, path, name or type(model).__name__, channels_last, bar, compression)

@@ -11,9 +11,10 @@ Weights are the constant weight operands of Conv, ConvTranspose, Gemm and MatMul
 parameters and shape constants stay f32. `keep_float=[node names]` keeps those layers' weights f32, so one
 file can mix int4, int8 and f32 layers.
 
-The runtime decodes these weights once, at load, into the f32 layouts its kernels use: the file (download,
-flash) shrinks; memory at run time and latency stay those of the fp32 model. Integer kernels that compute on
-the quantized weights, and static int8 (`quantize="int8"`, calibrated activations), are not built yet.
+The runtime decodes int8 and lut weights once, at load, into the f32 layouts its kernels use (the file shrinks;
+memory and latency stay those of the fp32 model); int4 Linear/MatMul weights are used as stored by the int4
+GEMV for up to 8 rows. quantize="int8" is static quantization (calibrated u8 activations, s8 weights, integer
+kernels end to end): export/static_quant.py.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 from .ir import IR, ExportError
 
 _WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-QUANTIZE_MODES = ("int8-weights", "int4")
+QUANTIZE_MODES = ("int8", "int8-weights", "int4")
 
 
 def weight_layers(ir: IR) -> list:
@@ -59,10 +60,15 @@ def _lut_pays(cols: int, k: int) -> bool:
     return cols * (32 - bits) > 2 * k * 32
 
 
-def check_options(quantize, group_size, weight_sharing, keep_float):
-    if quantize == "int8":
-        raise ExportError("quantize='int8' (static int8: weights and calibrated activations, integer kernels) is "
-                          "not implemented yet; quantize='int8-weights' stores int8 weights with f32 activations")
+def check_options(quantize, group_size, weight_sharing, keep_float, calibration=None, calibration_method="minmax"):
+    from .static_quant import METHODS
+    if quantize == "int8" and calibration is None:
+        raise ExportError("quantize='int8' needs calibration data: calibration=[example inputs] (a few "
+                          "representative inputs, e.g. 5-100 images); quantize='int8-weights' needs none")
+    if quantize != "int8" and calibration is not None:
+        raise ExportError("calibration= is used by quantize='int8' only")
+    if calibration_method not in METHODS:
+        raise ExportError(f"unknown calibration_method {calibration_method!r}; supported: {', '.join(METHODS)}")
     if quantize is not None and quantize not in QUANTIZE_MODES:
         raise ExportError(f"unknown quantize mode {quantize!r}; supported: {', '.join(QUANTIZE_MODES)}")
     if group_size & (group_size - 1) or not 16 <= group_size <= 65536:
@@ -76,9 +82,13 @@ def check_options(quantize, group_size, weight_sharing, keep_float):
         raise ExportError("keep_float takes a list of node names")
 
 
-def plan(ir: IR, quantize=None, group_size: int = 32, weight_sharing=None, keep_float=()) -> dict:
-    """const name -> (encoding, options) for the weights the options compress."""
-    check_options(quantize, group_size, weight_sharing, keep_float)
+def plan(ir: IR, quantize=None, group_size: int = 32, weight_sharing=None, keep_float=(), calibration=None,
+         calibration_method="minmax") -> dict:
+    """const name -> (encoding, options) for the weights the options compress (static int8 stores its int8
+    weights dense: see static_quant.py; nothing more to encode)."""
+    check_options(quantize, group_size, weight_sharing, keep_float, calibration, calibration_method)
+    if quantize == "int8":
+        return {}
     layers = weight_layers(ir)
     names = {n.name for n, _, _ in layers} | {n.source for n, _, _ in layers if n.source}
     unknown = [k for k in keep_float if k not in names]

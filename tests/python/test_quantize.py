@@ -60,8 +60,8 @@ def test_plan_chooses_encodings(mobilenet):
 def test_option_errors(mobilenet, tmp_path):
     blob, _ = mobilenet
     out = tmp_path / "m.pyrt"
-    cases = [(dict(quantize="int8"), "static int8.*not implemented yet.*int8-weights"),
-             (dict(quantize="int3"), "unknown quantize mode 'int3'; supported: int8-weights, int4"),
+    cases = [(dict(quantize="int8"), "needs calibration data.*int8-weights"),
+             (dict(quantize="int3"), "unknown quantize mode 'int3'; supported: int8, int8-weights, int4"),
              (dict(quantize="int4", group_size=48), "group_size must be a power of two"),
              (dict(quantize="int4", weight_sharing=16), "give one of them"),
              (dict(weight_sharing=300), "between 2 and 256"),

@@ -23,5 +23,18 @@ void dwconv_nhwc_neon(const DwNhwcParams& p, const float* x, const float* w, con
                       float* y, int64_t oh0, int64_t oh1);
 void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                         const GemmUkArgs& args);
+// u8 x s8 GEMM (QGemmUkernel), 4x16 tile: widening SMLAL on any ARMv8 (KR = 1, a_offset 0), and SDOT on
+// A ^ 0x80 (KR = 4, a_offset 128; ARMv8.2 dotprod, only with CpuInfo::dotprod).
+void qgemm_4x16_neon(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b,
+                     const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t ldc);
+void qgemm_4x16c4_neondot(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b,
+                          const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t ldc);
+// u8 depthwise convolution (QDwConvNhwcFn) and the u8 elementwise kernels.
+void qdwconv_nhwc_neon(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int16_t* w, const int32_t* bias,
+                       const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0, int64_t oh1);
+void quantize_u8_neon(const float* x, size_t n, QParams q, uint8_t* y);
+void dequantize_u8_neon(const uint8_t* x, size_t n, QParams q, float* y);
+void qadd_u8_neon(const uint8_t* a, size_t a_step, const uint8_t* b, size_t b_step, const QAddParams& p, uint8_t* y,
+                  size_t n);
 
 }  // namespace pyrt::kernels::arm

@@ -28,6 +28,14 @@ void f32_gemm_14x32(size_t mr, size_t nr, size_t kc, const float* a, const float
                     const GemmUkArgs& args);
 void f32_gemm_8x12(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                    const GemmUkArgs& args);
+// 8-bit integer kernels (see dispatch.h). The reference GEMM's panels are 4x16 with groups of 4 k's.
+void quantize_u8(const float* x, size_t n, QParams q, uint8_t* y);
+void dequantize_u8(const uint8_t* x, size_t n, QParams q, float* y);
+void qadd_u8(const uint8_t* a, size_t as, const uint8_t* b, size_t bs, const QAddParams& p, uint8_t* y, size_t n);
+void qgemm(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* bias,
+           const float* scale, const QRequant& rq, void* c, size_t ldc);
+void qdwconv_nhwc(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int16_t* w, const int32_t* bias,
+                  const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0, int64_t oh1);
 // The epilogue of one element (bias already added), shared by every kernel's scalar tail.
 float gemm_activate(float x, const GemmUkArgs& args);
 

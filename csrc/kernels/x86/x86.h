@@ -33,5 +33,21 @@ void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, cons
                            const GemmUkArgs& args);
 void f32_gemm_14x32_ua_avx512(size_t mr, size_t nr, size_t kc, const float* a, size_t lda, const float* b, float* c,
                               size_t ldc, const GemmUkArgs& args);
+// u8 x s8 GEMM (QGemmUkernel): 12x32 tile with vpdpbusd (AVX-512 VNNI), 6x16 with vpmaddwd (AVX2, exact).
+void qgemm_12x32c4_avx512vnni(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b,
+                              const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t ldc);
+void qgemm_6x16c2_avx2(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b,
+                       const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t ldc);
+// u8 depthwise convolution (QDwConvNhwcFn) and the u8 elementwise kernels, AVX2 (+FMA for qadd).
+// u8 depthwise NHWC (QDwConvNhwcFn) with vpdpwssd on even/odd channel words (AVX-512 VNNI).
+void qdwconv_nhwc_avx512vnni(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int16_t* w,
+                             const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0,
+                             int64_t oh1);
+void qdwconv_nhwc_avx2(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int16_t* w, const int32_t* bias,
+                       const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0, int64_t oh1);
+void quantize_u8_avx2(const float* x, size_t n, QParams q, uint8_t* y);
+void dequantize_u8_avx2(const uint8_t* x, size_t n, QParams q, float* y);
+void qadd_u8_avx2(const uint8_t* a, size_t a_step, const uint8_t* b, size_t b_step, const QAddParams& p, uint8_t* y,
+                  size_t n);
 
 }  // namespace pyrt::kernels::x86

@@ -1,0 +1,82 @@
+// QGemm (ONNX Runtime's com.microsoft op): Y = A . B^T + C with u8 A (per tensor), s8 B (per output column
+// scales), int32 C at scale a_scale * b_scale; Y is u8 when y_scale is given, else f32 (a classifier's logits
+// stay float: no rounding of the scores). B is a constant [N, K] (transB = 1) or [K, N]; transA must be 0,
+// alpha 1. Runs on the u8 x s8 GEMM.
+// Inputs: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C (optional), y_scale (optional), y_zero_point.
+#include "kernels/qgemm.h"
+#include "ops/quant_common.h"
+
+namespace pyrt::ops {
+namespace {
+
+class QGemm final : public Op {
+ public:
+  explicit QGemm(const NodeContext& ctx) : k_(ctx.kernels()) {
+    ctx.expect_inputs(6, 9);
+    if (ctx.attr_int("transA", 0) != 0) ctx.fail("transA must be 0");
+    if (ctx.attr_float("alpha", 1.f) != 1.f) ctx.fail("alpha must be 1");
+    const ConstTensor& w = ctx.require_const(3, "B", spec::kI8);
+    if (w.desc.shape.size() != 2) ctx.fail("B must be 2-D, got " + shape_str(w.desc.shape));
+    const bool tb = ctx.attr_int("transB", 0) != 0;
+    n_ = w.desc.shape[tb ? 0 : 1], k_dim_ = w.desc.shape[tb ? 1 : 0];
+    aq_ = qparams(ctx, 1, 2, "a");
+    const std::vector<float> ws = weight_scales(ctx, 4, 5, n_);
+    float ys = 1.f;
+    if (ctx.has_input(7)) {
+      const kernels::QParams yq = qparams(ctx, 7, 8, "y");
+      rq_ = requant_clamp(ctx, yq);
+      ys = yq.scale;
+    } else {
+      if (!ctx.attr_string("activation", "").empty()) ctx.fail("a fused activation needs a quantized output (y_scale)");
+      rq_.f32_out = true;
+    }
+    scale_.resize(size_t(n_));
+    for (int64_t j = 0; j < n_; ++j) scale_[size_t(j)] = float(double(aq_.scale) * ws[size_t(j)] / ys);
+    std::vector<int32_t> bq(size_t(n_), 0);
+    if (ctx.has_input(6)) {
+      const ConstTensor& c = ctx.require_const(6, "C", spec::kI32);
+      if (c.desc.numel() != n_) ctx.fail("C must have N = " + std::to_string(n_) + " int32 values");
+      const int32_t* p = static_cast<const int32_t*>(c.get());
+      bq.assign(p, p + n_);
+    }
+    const int8_t* wq = static_cast<const int8_t*>(w.get());
+    packed_ = ctx.shared<qgemm::Packed>(3, tb ? "qgemm.B.t" : "qgemm.B", [&] {
+      if (tb) return qgemm::pack(wq, size_t(n_), size_t(k_dim_), k_.qgemm);
+      std::vector<int8_t> t(size_t(n_ * k_dim_));
+      for (int64_t k = 0; k < k_dim_; ++k)
+        for (int64_t j = 0; j < n_; ++j) t[size_t(j * k_dim_ + k)] = wq[k * n_ + j];
+      return qgemm::pack(t.data(), size_t(n_), size_t(k_dim_), k_.qgemm);
+    });
+    bias_ = qgemm::fold_bias(*packed_, bq.data(), aq_.zp);
+  }
+
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_u8(*this, in[0], "A");
+    const Shape& a = in[0].shape;
+    if (a.size() != 2 || a[1] != k_dim_)
+      fail("A must be [M, " + std::to_string(k_dim_) + "], got " + shape_str(a));
+    m_ = a[0];
+    out[0] = {Shape{m_, n_}, rq_.f32_out ? spec::kF32 : spec::kU8};
+  }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    qgemm::run(static_cast<const uint8_t*>(in[0]), size_t(k_dim_), size_t(m_), *packed_, bias_.data(), scale_.data(),
+               rq_, out[0], size_t(n_), ctx.pool);
+  }
+  std::string kernel() const override { return std::string("qgemm-") + k_.name; }
+
+ private:
+  const kernels::Table& k_;
+  int64_t n_, k_dim_, m_ = 0;
+  kernels::QParams aq_{};
+  kernels::QRequant rq_{};
+  std::vector<float> scale_;
+  std::vector<int32_t> bias_;
+  std::shared_ptr<const qgemm::Packed> packed_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_qgemm(const NodeContext& ctx) { return std::make_unique<QGemm>(ctx); }
+
+}  // namespace pyrt::ops
