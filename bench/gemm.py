@@ -136,7 +136,8 @@ def main():
         return "—" if a is None or b is None else f"{a / b:.2f}"
 
     lines = ["| shape (M×N×K) | threads | ours plain | ours prepacked | ours AVX2 plain | OpenBLAS | OpenBLAS AVX2 | "
-             "torch | ours/OpenBLAS | ours AVX2/OpenBLAS AVX2 | ours/torch |", "|" + "---|" * 11]
+             "torch | ours/OpenBLAS | ours AVX2/OpenBLAS AVX2 | ours/torch | ours int8 (GOPS) | int8/fp32 prepacked |",
+             "|" + "---|" * 13]
     for t in threads:
         for kind, M, N, K in SHAPES:
             k = (kind, M, N, K, t)
@@ -144,8 +145,10 @@ def main():
             pre = g("ours_packed_b", k) or g("ours_packed_a", k)
             ob, oh, to = g("openblas", k), g("openblas_avx2", k), g("torch", k)
             a2 = g("ours_avx2_plain", k)
+            i8 = g("ours_int8", k)
             lines.append(f"| {kind} {M}×{N}×{K} | {t} | {fmt(plain)} | {fmt(pre)} | {fmt(a2)} | {fmt(ob)} | {fmt(oh)} | "
-                         f"{fmt(to)} | {ratio(plain, ob)} | {ratio(a2, oh)} | {ratio(plain, to)} |")
+                         f"{fmt(to)} | {ratio(plain, ob)} | {ratio(a2, oh)} | {ratio(plain, to)} | {fmt(i8)} | "
+                         f"{ratio(i8, pre)} |")
     table = "\n".join(lines)
     print(table)
     if args.no_write:
@@ -179,7 +182,9 @@ Machine: {cpu}, {os.cpu_count()} cores, pyrt ISA `{header['isa']}` (tile {header
 GFLOPS (2·M·N·K / time), median of 7 samples per process, best of {args.rounds} interleaved rounds for every column.
 "ours plain" packs both operands on every call, as the peers do; "ours prepacked" is the runtime's layer path
 (weights packed once at load: `gemm_packed_b` for linear X·Wᵀ, `gemm_packed_a` for conv W·X;
-square uses `gemm_packed_b`). "ours AVX2 plain" is the same tool under PYRT_KERNELS=avx2 (pyrt's AVX2 6x16
+square uses `gemm_packed_b`). "ours int8" is the static-int8 layer path on the same shape (u8 activations
+[M,K] read in place x s8 weights [N,K] packed once, int32 sums requantized to u8: `qgemm::run`, the kernel of
+QLinearConv/QGemm), in GOPS (2·M·N·K per second), and its ratio to the f32 prepacked path. "ours AVX2 plain" is the same tool under PYRT_KERNELS=avx2 (pyrt's AVX2 6x16
 kernel, reported ISA `{isa2.get('ours_avx2', '?')}`). Ratios use the plain columns. OpenBLAS runs with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset, so on this CPU it picks its AVX-512 kernel; "OpenBLAS AVX2" forces
 OPENBLAS_CORETYPE=Haswell (its AVX2+FMA kernel). Most CPU time other processes used

@@ -84,6 +84,8 @@ const Table kAvx512 = {"avx512", x86::crc32c_update_sse42, x86::f16_to_f32_f16c,
 const Table kAvx512Vnni = [] {
   Table t = kAvx512;
   t.gemv_i4 = x86::gemv_i4_avx512vnni;
+  t.i4_pack_size = x86::i4_pack_size_avx512vnni;
+  t.i4_pack = x86::i4_pack_avx512vnni;
   t.qgemm = {x86::qgemm_12x32c4_avx512vnni, 12, 32, 4, 0};
   t.qdwconv_nhwc = x86::qdwconv_nhwc_avx512vnni;
   return t;

@@ -65,6 +65,8 @@ struct I4Matrix {
   const void* scales;
   bool scales_f16;
   size_t n, k, group, ng;  // ng = ceil(k / group)
+  // The table's prepacked copy (Table::i4_pack) when it has one, else null (the kernel reads q and scales).
+  const uint8_t* packed = nullptr;
 };
 // x's quantized values are stored in the nibbles' order: within each chunk of 32 (of `group` when it is 16),
 // the even-indexed values first, then the odd-indexed ones, so that a chunk's low nibbles meet the first half
@@ -177,6 +179,10 @@ struct Table {
   QuantizeU8Fn quantize_u8;
   DequantizeU8Fn dequantize_u8;
   QAddU8Fn qadd_u8;
+  // Optional: a layout of the int4 weights the table's gemv_i4 reads faster than the file's (built once at
+  // load into i4_pack_size() bytes, 64-byte aligned, passed as I4Matrix::packed); null: the canonical layout.
+  size_t (*i4_pack_size)(const I4Matrix& w);
+  void (*i4_pack)(const I4Matrix& w, uint8_t* dst);
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

@@ -24,7 +24,7 @@ class Gemm final : public Op {
     beta_ = ctx.attr_float("beta", 1.f);
     act_ = fused_activation(ctx);
     if (const ConstTensor* b = ctx.const_input(1);
-        b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, *b)) {  // W [N, K] int4
+        b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
     } else if (b) {

@@ -12,8 +12,9 @@ class Int4Linear {
   // Rows up to which the GEMV (one pass over the weights per row) beats decoding to f32 once.
   static constexpr int64_t kMaxRows = 8;
 
-  // Whether b (a [N, K] weight) is stored as signed int4: then this object reads it in place.
-  bool init(const NodeContext& ctx, const ConstTensor& b) {
+  // Whether b (input `input`, a [N, K] weight) is stored as signed int4: then this object reads it in place
+  // (or the table's prepacked copy of it, built once per model and table).
+  bool init(const NodeContext& ctx, size_t input, const ConstTensor& b) {
     if (!b.encoded() || b.desc.shape.size() != 2) return false;
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI4 || !t.p.is_signed) return false;
@@ -23,6 +24,15 @@ class Int4Linear {
     w_.scales_f16 = t.p.scale_dtype == spec::kScaleF16;
     w_.n = size_t(t.rows), w_.k = size_t(t.cols), w_.group = size_t(t.p.group_size);
     w_.ng = (w_.k + w_.group - 1) / w_.group;
+    const kernels::Table& kt = ctx.kernels();
+    if (kt.i4_pack) {
+      packed_ = ctx.shared<Packed>(input, "i4.packed", [&] {
+        Packed p(kt.i4_pack_size(w_));
+        kt.i4_pack(w_, p.data());
+        return p;
+      });
+      w_.packed = packed_->data();
+    }
     return true;
   }
   bool active() const { return w_.q != nullptr; }
@@ -46,7 +56,18 @@ class Int4Linear {
   }
 
  private:
+  // 64-byte aligned bytes
+  class Packed {
+   public:
+    explicit Packed(size_t n) : buf_(n + 64) {}
+    uint8_t* data() { return buf_.data() + (64 - reinterpret_cast<uintptr_t>(buf_.data()) % 64) % 64; }
+    const uint8_t* data() const { return const_cast<Packed*>(this)->data(); }
+
+   private:
+    std::vector<uint8_t> buf_;
+  };
   kernels::I4Matrix w_{};
+  std::shared_ptr<const Packed> packed_;
 };
 
 }  // namespace pyrt::ops

@@ -18,7 +18,7 @@ class MatMul final : public Op {
     trans_b_ = ctx.attr_int("transB", 0) != 0;
     const ConstTensor* b = ctx.const_input(1);
     if (trans_b_ && (!b || b->desc.shape.size() != 2)) ctx.fail("transB needs a constant 2-D B");
-    if (b && trans_b_ && i4_.init(ctx, *b)) {
+    if (b && trans_b_ && i4_.init(ctx, 1, *b)) {
       b_ = b;
     } else if (b && b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32) {
       const size_t r = size_t(b->desc.shape[0]), c = size_t(b->desc.shape[1]);  // [K, N], or [N, K] with transB

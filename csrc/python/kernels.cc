@@ -59,7 +59,7 @@ void bind_kernels(py::module_& m) {
       pool.parallel_for(words / 64, 1, [&](size_t b, size_t e, int t) {
         uint64_t a[8] = {};
         for (size_t i = b * 64; i < e * 64; i += 8) {
-          __builtin_prefetch(&buf[i] + 128);  // 1 KiB ahead, as the memory-bound kernels do
+          __builtin_prefetch(&buf[i] + 2048);  // 16 KiB ahead, as the int4 GEMV does (1 KiB left a third unused)
           for (int k = 0; k < 8; ++k) a[k] += buf[i + size_t(k)];
         }
         for (int k = 0; k < 8; ++k) sums[size_t(t) * 8 + size_t(k)] += a[k];

@@ -23,6 +23,8 @@ void dwconv_nhwc_avx512(const DwNhwcParams& p, const float* x, const float* w, c
                         const ActParams& act, float* y, int64_t oh0, int64_t oh1);
 void gemv_i4_avx2(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
 void gemv_i4_avx512vnni(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
+size_t i4_pack_size_avx512vnni(const I4Matrix& w);
+void i4_pack_avx512vnni(const I4Matrix& w, uint8_t* dst);
 void unary_avx2(const ActParams& a, const float* x, float* y, size_t n);
 void binary_avx2(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
