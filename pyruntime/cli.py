@@ -44,6 +44,52 @@ def inspect_table(model) -> str:
     return "\n".join(out)
 
 
+def quantized_layers_table(model) -> str:
+    """Static int8 files: one row per integer weight layer (QLinearConv, QGemm): weight bits and bytes, the
+    range of its per-channel scales, and the u8 (scale, zero point) of its input and output. Empty otherwise."""
+    import numpy as np
+    g = model.graph()
+    if g is None:
+        return ""
+    const = {v: model.tensors[t] for v, t in g["consts"]}
+
+    def arr(v):
+        return model.tensor(const[v].name) if v in const else None
+
+    def qp(s, z):
+        sv, zv = arr(s), arr(z) if z is not None else None
+        if sv is None:
+            return "f32"
+        return f"{float(sv.reshape(-1)[0]):.4g}/{int(zv.reshape(-1)[0]) if zv is not None else 0}"
+
+    rows = [("layer", "op", "weight", "bits", "w scales (min..max)", "in scale/zp", "out scale/zp", "bytes")]
+    total = 0
+    for n in g["nodes"]:
+        if n["op_type"] not in ("QLinearConv", "QGemm"):
+            continue
+        ins = n["inputs"] + [None] * (9 - len(n["inputs"]))
+        w = const.get(ins[3])
+        ws = arr(ins[4])
+        nbytes = sum(const[v].nbytes for v in (ins[3], ins[4], ins[8] if n["op_type"] == "QLinearConv" else ins[6])
+                     if v in const)
+        total += nbytes
+        out = qp(ins[6], ins[7]) if n["op_type"] == "QLinearConv" else qp(ins[7], ins[8])
+        rows.append((n["name"] or "-", n["op_type"], "x".join(str(d) for d in w.shape) if w else "?",
+                     "8" if w and w.dtype == "i8" else "?",
+                     f"{float(np.min(ws)):.3g}..{float(np.max(ws)):.3g}" if ws is not None else "-",
+                     qp(ins[1], ins[2]), out, f"{nbytes:,}"))
+    if len(rows) == 1:
+        return ""
+    rows.append(("total", f"{len(rows) - 1} layers", "", "", "", "", "", f"{total:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for k, r in enumerate(rows):
+        out.append("  ".join(c.rjust(w) if i == 7 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if k == 0 or k == len(rows) - 2:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
 def header_lines(model) -> list[str]:
     from .format import spec
     m = model.meta
@@ -67,6 +113,9 @@ def cmd_inspect(args) -> int:
     from . import load
     model = load(args.model, verify="full" if args.verify else "lazy")
     print("\n".join(header_lines(model)))
+    q = quantized_layers_table(model)
+    if q:
+        print("\nint8 layers (u8 activations, s8 weights per output channel)\n" + q)
     print()
     print(inspect_table(model))
     return 0
@@ -137,6 +186,10 @@ def cmd_export(args) -> int:
     comp = {k: v for k, v in (("quantize", args.quantize), ("group_size", args.group_size),
                               ("weight_sharing", args.weight_sharing), ("keep_float", args.keep_float or []))
             if v is not None}
+    if args.calibration:
+        comp["calibration"] = _calibration(args.calibration)
+    if args.calibration_method:
+        comp["calibration_method"] = args.calibration_method
     opts = dict(channels_last=not args.nchw, progress=True, **comp)
     if src.endswith(".onnx") or os.path.isfile(src):
         _progress(f"importing {src}")
@@ -166,14 +219,36 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _calibration(path: str) -> list:
+    """--calibration: a .npy array [N, ...] (one input: N examples of batch 1) or a .npz with one [N, ...] array
+    per input name."""
+    import numpy as np
+    data = np.load(path)
+    if isinstance(data, np.ndarray):
+        return [data[i:i + 1] for i in range(len(data))]
+    arrs = {k: data[k] for k in data.files}
+    n = min(len(a) for a in arrs.values())
+    return [{k: a[i:i + 1] for k, a in arrs.items()} for i in range(n)]
+
+
 def _report(onnx_model, channels_last: bool, comp: dict) -> str:
-    """The per-layer sensitivity table on random inputs (dynamic dimensions as 1)."""
+    """The per-layer sensitivity table on random inputs (dynamic dimensions as 1); for static int8, on the
+    first calibration input, with the whole int8 graph's error first."""
     import numpy as np
     from .export import onnx_to_ir
     from .export.quantize import format_report, sensitivity
     if not comp.get("quantize") and not comp.get("weight_sharing"):
         return "(no --report: give --quantize or --weight-sharing)"
     ir = onnx_to_ir(onnx_model, channels_last)
+    if comp.get("quantize") == "int8":
+        from .export.static_quant import sensitivity_int8
+        cal = comp["calibration"]
+        first = cal[0] if isinstance(cal[0], dict) else {ir.inputs[0][0]: cal[0]}
+        rows = sensitivity_int8(ir, cal, first, comp.get("calibration_method", "minmax"))
+        top1 = "" if "top1_agreement" not in rows[0] else f", top-1 agreement {rows[0]['top1_agreement']:.2f}"
+        return (f"int8 graph: max abs error {rows[0]['max_abs_error']:.4g} (relative {rows[0]['relative_error']:.2e}"
+                f"{top1}) on the first calibration input\nper-layer sensitivity (output error with only that layer "
+                "int8; keep the worst in float with --keep-float NAME):\n" + format_report(rows[1:]))
     rng = np.random.default_rng(0)
     dts = {"f32": np.float32, "i64": np.int64, "i32": np.int32}
     inputs = {}
@@ -240,7 +315,12 @@ def main(argv=None) -> int:
     pe.add_argument("-o", "--output", required=True)
     pe.add_argument("--input-shape", action="append", help="PyTorch: example input shape, e.g. 1,3,224,224 "
                     "(repeat for several inputs; the first dim is exported as a dynamic batch)")
-    pe.add_argument("--quantize", metavar="MODE", help="compress conv/linear weights: int8-weights or int4")
+    pe.add_argument("--quantize", metavar="MODE", help="int8 (static: integer kernels, needs --calibration), or "
+                    "compress conv/linear weights only: int8-weights or int4")
+    pe.add_argument("--calibration", metavar="FILE", help="int8: example inputs, a .npy [N, ...] (one input) or a "
+                    ".npz with one [N, ...] array per input name")
+    pe.add_argument("--calibration-method", choices=["minmax", "percentile", "mse"],
+                    help="int8: how activation ranges are chosen (default minmax)")
     pe.add_argument("--group-size", type=int, help="int4 group size along the input axis (default 32)")
     pe.add_argument("--weight-sharing", type=int, metavar="K", help="cluster each channel's weights to K shared values")
     pe.add_argument("--keep-float", action="append", metavar="NODE", help="keep this layer's weights f32 (repeat)")

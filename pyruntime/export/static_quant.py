@@ -252,9 +252,8 @@ def _quant_weight(w2: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.clip(np.round(w2 / s[:, None]), -127, 127).astype(np.int8)
 
 
-def quantize_static(ir: IR, calibration, method: str = "minmax", keep=(), num_threads=None) -> IR:
-    """The int8 graph of `ir` (after the default passes: channels-last convs, fused activations). keep: node
-    names (or sources) that stay f32."""
+def calibrate(ir: IR, calibration, method: str = "minmax", keep=(), num_threads=None):
+    """(the graph with non-clamp activations split off, the quantizable node indices, value -> (scale, zp))."""
     if method not in METHODS:
         raise ExportError(f"unknown calibration_method {method!r}; supported: {', '.join(METHODS)}")
     keep = set(keep)
@@ -272,9 +271,52 @@ def quantize_static(ir: IR, calibration, method: str = "minmax", keep=(), num_th
     # an Add that broadcasts stays f32
     qnodes = {i for i in cands if ir.nodes[i].op != "Add" or
               shapes.get(ir.nodes[i].inputs[0]) == shapes.get(ir.nodes[i].inputs[1])}
-    u8, luts = _u8_values(ir, qnodes)
     qp = {v: _qparams(*r) for v, r in ranges.items()}
+    for v, src in _u8_values(ir, qnodes)[0].items():   # pass-through values share their source's range
+        if src in qp:
+            qp.setdefault(v, qp[src])
+    return ir, qnodes, qp
 
+
+def quantize_static(ir: IR, calibration, method: str = "minmax", keep=(), num_threads=None) -> IR:
+    """The int8 graph of `ir` (after the default passes: channels-last convs, fused activations). keep: node
+    names (or sources) that stay f32."""
+    return rewrite(*calibrate(ir, calibration, method, keep, num_threads))
+
+
+def sensitivity_int8(ir: IR, calibration, inputs: dict, method: str = "minmax", num_threads=None) -> list:
+    """Per int8 weight layer (QLinearConv / QGemm), the model's output error when only that layer (with its
+    input quantized and its output dequantized) is int8, worst first; plus a row "all" for the whole int8
+    graph. Calibrated once. inputs: name -> array, as Session.run takes them."""
+    from ..session import Session
+    from .emit import to_graph
+    base, qnodes, qp = calibrate(ir, calibration, method, (), num_threads)
+    ref = Session(to_graph(base, "ref").to_bytes(), num_threads=num_threads).run(inputs)
+    scale = max(max(float(np.abs(r).max()) for r in ref), 1e-12)
+
+    def row(layer, op, nodes):
+        out = Session(to_graph(rewrite(base, nodes, qp), "one").to_bytes(), num_threads=num_threads).run(inputs)
+        err = max(float(np.abs(o.astype(np.float64) - r).max()) for o, r in zip(out, ref))
+        r = {"layer": layer, "op": op, "shape": (), "encoding": "int8", "max_abs_error": err,
+             "relative_error": err / scale}
+        if ref[0].ndim == 2 and ref[0].shape[1] > 1:
+            r["top1_agreement"] = float((out[0].argmax(1) == ref[0].argmax(1)).mean())
+        return r
+
+    rows = []
+    for i in sorted(qnodes):
+        n = base.nodes[i]
+        if n.op in ("Conv", "Gemm"):
+            r = row(n.name, "QLinearConv" if n.op == "Conv" else "QGemm", {i})
+            r["shape"] = tuple(base.consts[n.inputs[1]].shape)
+            rows.append(r)
+    rows.sort(key=lambda r: -r["max_abs_error"])
+    return [row("all", "(int8 graph)", qnodes)] + rows
+
+
+def rewrite(ir: IR, qnodes: set, qp: dict) -> IR:
+    """The graph with nodes `qnodes` on integers (calibrated parameters qp: value -> (scale, zp))."""
+    u8, luts = _u8_values(ir, qnodes)
     out = IR(list(ir.inputs), [list(o) for o in ir.outputs], [], dict(ir.consts), ir.name)
 
     def const(base, arr):
@@ -316,7 +358,7 @@ def quantize_static(ir: IR, calibration, method: str = "minmax", keep=(), num_th
 
     for i, n in enumerate(ir.nodes):
         if i in qnodes:
-            out.nodes.append(_rewrite(n, ir, as_u8, qconsts, const, qp, u8))
+            out.nodes.append(_quantized_node(n, ir, as_u8, qconsts, const, qp, u8))
         elif i in luts:
             (sx, zx), (sy, zy) = qp[u8[n.inputs[0]]], qp[n.outputs[0]]
             xf = (np.arange(256, dtype=np.float64) - int(zx)) * float(sx)
@@ -335,7 +377,7 @@ def quantize_static(ir: IR, calibration, method: str = "minmax", keep=(), num_th
     return eliminate_dead(out)
 
 
-def _rewrite(n: Node, ir: IR, as_u8, qconsts, const, qp, u8) -> Node:
+def _quantized_node(n: Node, ir: IR, as_u8, qconsts, const, qp, u8) -> Node:
     x = as_u8(n.inputs[0])
     xs, xz = qconsts(n.inputs[0])
     sx = float(qp[u8.get(n.inputs[0], n.inputs[0])][0])

@@ -135,4 +135,15 @@ def test_export_and_run_commands(tmp_path):
     r = run_cli("inspect", str(q))
     assert re.search(r"\bi8 axis=0\s+\d+\.\d\d\s", r.stdout) and "bits/value" in r.stdout, r.stdout
     r = run_cli("export", str(onnx_path), "-o", str(q), "--quantize", "int8")
-    assert r.returncode != 0 and "not implemented yet" in r.stderr
+    assert r.returncode != 0 and "needs calibration data" in r.stderr
+    # static int8 from a .npy of calibration inputs: the whole graph's error and the per-layer table, then
+    # inspect's int8 layer table (scales, zero points)
+    import numpy as np
+    np.save(tmp_path / "cal.npy", np.random.default_rng(0).standard_normal((4, 3, 16, 16)).astype(np.float32))
+    r = run_cli("export", str(onnx_path), "-o", str(q), "--quantize", "int8", "--calibration", str(tmp_path / "cal.npy"),
+                "--calibration-method", "percentile", "--report")
+    assert r.returncode == 0, r.stderr
+    assert "int8 graph: max abs error" in r.stdout and "QLinearConv" in r.stdout and "calibrated" in r.stderr
+    r = run_cli("inspect", str(q))
+    assert "int8 layers" in r.stdout and re.search(r"QLinearConv\s+8x3x3x3\s+8\s", r.stdout), r.stdout
+    assert "QGemm" in r.stdout
