@@ -46,7 +46,19 @@ void run(const uint8_t* a, size_t lda, size_t M, const Packed& b, const int32_t*
   const size_t mr = uk.mr, nr = uk.nr, N = b.n, K = padded_a ? b.kp : b.k, esize = rq.f32_out ? 4 : 1;
   // Rows per block: the A rows a block reads against every panel stay in L2 (~128 KiB).
   const size_t mc = std::max(mr, std::min<size_t>(M, (128u << 10) / std::max<size_t>(K, 1)) / mr * mr);
+  // All of B small enough to stay in L2 next to the A rows: each row tile runs over every panel, so a row of
+  // C is written whole at once (with panels outside, a wide C's lines were fetched again for every panel).
+  const bool b_fits = b.kp * N <= (192u << 10);
   auto block = [&](size_t m0, size_t m1, size_t p0, size_t p1) {
+    if (b_fits) {
+      for (size_t i = m0; i < m1; i += mr)
+        for (size_t p = p0; p < p1; ++p) {
+          const size_t j = p * nr;
+          uk.fn(std::min(mr, m1 - i), std::min(nr, N - j), K, a + i * lda, lda, b.data.get() + p * b.panel_bytes(),
+                bias + j, scale + j, rq, static_cast<uint8_t*>(c) + (i * ldc + j) * esize, ldc);
+        }
+      return;
+    }
     for (size_t i0 = m0; i0 < m1; i0 += mc) {
       const size_t i1 = std::min(m1, i0 + mc);
       for (size_t p = p0; p < p1; ++p) {

@@ -86,6 +86,7 @@ TEST(qdwconv_nhwc_matches_reference) {
       kernels::DwNhwcParams p;
       p.c = 1 + rng() % 80, p.kh = 1 + rng() % 5, p.kw = 1 + rng() % 5, p.sh = 1 + rng() % 2, p.sw = 1 + rng() % 2;
       p.dh = 1 + rng() % 2, p.dw = 1 + rng() % 2, p.h = 1 + rng() % 12, p.w = 1 + rng() % 20;
+      if (rep % 10 == 9) p.h = 20 + rng() % 20, p.w = 30 + rng() % 40, p.kh = p.kw = 3 + 2 * (rng() % 2);  // wide rows
       p.pt = rng() % 3, p.pl = rng() % 3;
       const int64_t pb = rng() % 3, pr = rng() % 3, eh = (p.kh - 1) * p.dh + 1, ew = (p.kw - 1) * p.dw + 1;
       if (p.h + p.pt + pb < eh || p.w + p.pl + pr < ew) continue;

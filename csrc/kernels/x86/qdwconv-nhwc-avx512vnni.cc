@@ -24,7 +24,9 @@ struct Block {
 
 // Output pixels ow .. ow+P-1 of one row (taps rows [i0, i1) at input rows ih0 + i*dh, columns [j0, j1)
 // inside for all P pixels): the even- and odd-channel sums.
-template <int P>
+// Sub: subtract the zero point from x (border pixels); interior pixels take zx * (sum of the taps) off the
+// bias instead, once per block.
+template <int P, bool Sub>
 inline void accumulate(const Block& b, int64_t ih0, int64_t dh, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
                        int64_t ow, __m512i* ae, __m512i* ao) {
   for (int p = 0; p < P; ++p) ae[p] = ao[p] = _mm512_setzero_si512();
@@ -34,10 +36,11 @@ inline void accumulate(const Block& b, int64_t ih0, int64_t dh, int64_t i0, int6
     for (int64_t j = j0; j < j1; ++j) {
       const __m512i wv = _mm512_maskz_loadu_epi16(b.mb, wr + j * b.C);
       const __m512i we = _mm512_and_si512(wv, b.keep_lo), wo = _mm512_and_si512(wv, b.keep_hi);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int p = 0; p < P; ++p) {
         const int64_t iw = (ow + p) * b.sw - b.pl + j * b.dw;
-        const __m512i xv = _mm512_sub_epi16(_mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(b.mb, xr + iw * b.C)), b.zx16);
+        __m512i xv = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(b.mb, xr + iw * b.C));
+        if (Sub) xv = _mm512_sub_epi16(xv, b.zx16);
         ae[p] = _mm512_dpwssd_epi32(ae[p], xv, we);
         ao[p] = _mm512_dpwssd_epi32(ao[p], xv, wo);
       }
@@ -74,13 +77,23 @@ void qdwconv_nhwc_avx512vnni(const DwNhwcParams& p, const uint8_t* x, int32_t zx
     const __m512i b0 = _mm512_maskz_loadu_epi32(m0, bias + c0), b1 = _mm512_maskz_loadu_epi32(m1, bias + c0 + 16);
     const __m512 s0 = _mm512_maskz_loadu_ps(m0, scale + c0), s1 = _mm512_maskz_loadu_ps(m1, scale + c0 + 16);
     const __m512i bias_e = _mm512_permutex2var_epi32(b0, even_idx, b1), bias_o = _mm512_permutex2var_epi32(b0, odd_idx, b1);
+    // the interior's bias: zx * (sum of each channel's taps) taken off (|sum| <= 128 * taps fits int16 words
+    // for up to 255 taps; larger kernels keep subtracting)
+    __m512i wsum = _mm512_setzero_si512();
+    for (int64_t t = 0; t < p.kh * p.kw; ++t) wsum = _mm512_add_epi16(wsum, _mm512_maskz_loadu_epi16(b.mb, w + t * C + c0));
+    const bool fold = p.kh * p.kw <= 255;
+    const __m512i zx32 = _mm512_set1_epi32(zx);
+    const __m512i ws_e = _mm512_srai_epi32(_mm512_slli_epi32(wsum, 16), 16), ws_o = _mm512_srai_epi32(wsum, 16);
+    const __m512i ibias_e = _mm512_sub_epi32(bias_e, _mm512_mullo_epi32(ws_e, zx32));
+    const __m512i ibias_o = _mm512_sub_epi32(bias_o, _mm512_mullo_epi32(ws_o, zx32));
     const __m512 scale_e = _mm512_permutex2var_ps(s0, even_idx, s1), scale_o = _mm512_permutex2var_ps(s0, odd_idx, s1);
     auto requant = [&](__m512i acc, __m512i bb, __m512 ss) {
       const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, bb)), ss);
       return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi)), zp));
     };
-    auto store = [&](uint8_t* yp, __m512i ae, __m512i ao) {
-      const __m128i e = requant(ae, bias_e, scale_e), o = requant(ao, bias_o, scale_o);
+    auto store = [&](uint8_t* yp, __m512i ae, __m512i ao, bool interior) {
+      const __m128i e = requant(ae, interior ? ibias_e : bias_e, scale_e);
+      const __m128i o = requant(ao, interior ? ibias_o : bias_o, scale_o);
       const __m128i q0 = _mm_unpacklo_epi8(e, o), q1 = _mm_unpackhi_epi8(e, o);  // channels 0-15, 16-31
       if (nc == 32) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(yp), q0);
@@ -95,18 +108,22 @@ void qdwconv_nhwc_avx512vnni(const DwNhwcParams& p, const uint8_t* x, int32_t zx
       const int64_t i0 = ih0 >= 0 ? 0 : (-ih0 + p.dh - 1) / p.dh;
       const int64_t i1 = p.h - 1 - ih0 < 0 ? 0 : std::min<int64_t>(p.kh, (p.h - 1 - ih0) / p.dh + 1);
       uint8_t* yr = y + oh * OW * C + c0;
-      __m512i ae[4], ao[4];
+      __m512i ae[8], ao[8];
       auto single = [&](int64_t ow) {
         int64_t j0, j1;
         jrange(ow, j0, j1);
-        accumulate<1>(b, ih0, p.dh, i0, i1, j0, std::max(j0, j1), ow, ae, ao);
-        store(yr + ow * C, ae[0], ao[0]);
+        accumulate<1, true>(b, ih0, p.dh, i0, i1, j0, std::max(j0, j1), ow, ae, ao);
+        store(yr + ow * C, ae[0], ao[0], false);
       };
       for (int64_t ow = 0; ow < owa; ++ow) single(ow);
       int64_t ow = owa;
-      for (; ow + 4 <= owb; ow += 4) {
-        accumulate<4>(b, ih0, p.dh, i0, i1, 0, p.kw, ow, ae, ao);
-        for (int q = 0; q < 4; ++q) store(yr + (ow + q) * C, ae[q], ao[q]);
+      // rows with every tap inside (i0 == 0, i1 == kh) take the zero point off the bias
+      const bool full_rows = fold && i0 == 0 && i1 == p.kh;
+      for (; ow + 8 <= owb; ow += 8) {
+        if (full_rows) accumulate<8, false>(b, ih0, p.dh, i0, i1, 0, p.kw, ow, ae, ao);
+        else accumulate<8, true>(b, ih0, p.dh, i0, i1, 0, p.kw, ow, ae, ao);
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) store(yr + (ow + q) * C, ae[q], ao[q], full_rows);
       }
       for (; ow < OW; ++ow) single(ow);
     }
