@@ -76,74 +76,96 @@ void hot_loop_12(__m512i (*acc)[2], const uint8_t* a, size_t lda, const int8_t*&
   b = bp;
 }
 
+// Requantizes R rows of accumulators (memory, 64-byte aligned) and stores them.
 template <int R>
-void tile(size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* bias,
-          const float* scale, const QRequant& rq, void* c, size_t ldc) {
+void finish(const __m512i (*acc)[2], size_t nr, const float* scale, const QRequant& rq, void* c, size_t ldc) {
   const __mmask16 m0 = nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
   const __mmask16 m1 = nr <= 16 ? __mmask16(0) : nr >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << (nr - 16)) - 1);
-  const __m512i b0v = _mm512_maskz_loadu_epi32(m0, bias), b1v = _mm512_maskz_loadu_epi32(m1, bias + 16);
-  __m512i acc0[R], acc1[R];
-  const uint8_t* ar[R];
-#pragma GCC unroll 12
-  for (int r = 0; r < R; ++r) acc0[r] = b0v, acc1[r] = b1v, ar[r] = a + size_t(r) * lda;
-  size_t kk = 0;
-  if constexpr (R == 12) {
-    alignas(64) __m512i acc[12][2];
-    for (int r = 0; r < R; ++r) acc[r][0] = b0v, acc[r][1] = b1v;
-    hot_loop_12(acc, a, lda, b, k / 4);
-    kk = k / 4 * 4;
-    for (int r = 0; r < R; ++r) acc0[r] = acc[r][0], acc1[r] = acc[r][1];
-  }
-  for (; kk + 4 <= k; kk += 4, b += 128) {
-    const __m512i w0 = _mm512_load_si512(b), w1 = _mm512_load_si512(b + 64);
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-      const __m512i x = _mm512_set1_epi32(int(load4(ar[r] + kk)));
-      acc0[r] = _mm512_dpbusd_epi32(acc0[r], x, w0);
-      acc1[r] = _mm512_dpbusd_epi32(acc1[r], x, w1);
-    }
-  }
-  if (kk < k) {  // the last 1-3 k's: never read past a row (B is zero there)
-    const __m512i w0 = _mm512_load_si512(b), w1 = _mm512_load_si512(b + 64);
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-      uint32_t v = 0;
-      std::memcpy(&v, ar[r] + kk, k - kk);
-      const __m512i x = _mm512_set1_epi32(int(v));
-      acc0[r] = _mm512_dpbusd_epi32(acc0[r], x, w0);
-      acc1[r] = _mm512_dpbusd_epi32(acc1[r], x, w1);
-    }
-  }
   const __m512 s0 = _mm512_maskz_loadu_ps(m0, scale), s1 = _mm512_maskz_loadu_ps(m1, scale + 16);
   if (rq.f32_out) {
     float* cf = static_cast<float*>(c);
-#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      _mm512_mask_storeu_ps(cf + r * ldc, m0, _mm512_mul_ps(_mm512_cvtepi32_ps(acc0[r]), s0));
-      _mm512_mask_storeu_ps(cf + r * ldc + 16, m1, _mm512_mul_ps(_mm512_cvtepi32_ps(acc1[r]), s1));
+      _mm512_mask_storeu_ps(cf + r * ldc, m0, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][0]), s0));
+      _mm512_mask_storeu_ps(cf + r * ldc + 16, m1, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][1]), s1));
     }
     return;
   }
   const __m512 lo = _mm512_set1_ps(rq.lo), hi = _mm512_set1_ps(rq.hi);
   const __m512i zp = _mm512_set1_epi32(rq.zp);
   uint8_t* cu = static_cast<uint8_t*>(c);
-  auto requant = [&](__m512i acc, __m512 s) {
-    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), s), lo), hi);
+  auto requant = [&](__m512i a, __m512 s) {
+    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), s), lo), hi);
     return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));  // in [0, 255]: vpmovdb is exact
   };
+  int r0 = 0;
+  if (nr == 32 && rq.lo == -float(rq.zp) && rq.hi == float(255 - rq.zp)) {
+    // The clamp is the u8 range itself (no fused activation narrower than it): saturating packs clamp, two
+    // rows at a time. Exact: rounding first then saturating equals clamping first (the bounds are integers);
+    // the min keeps vcvtps2dq's out-of-range result (INT_MIN) to values below the range.
+    const __m512 big = _mm512_set1_ps(1e9f);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    auto q32 = [&](__m512i a, __m512 s) {
+      return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), s), big)), zp);
+    };
+    for (; r0 + 2 <= R; r0 += 2) {
+      const __m512i a = _mm512_packs_epi32(q32(acc[r0][0], s0), q32(acc[r0][1], s1));
+      const __m512i b = _mm512_packs_epi32(q32(acc[r0 + 1][0], s0), q32(acc[r0 + 1][1], s1));
+      const __m512i q = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(a, b));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(cu + r0 * ldc), _mm512_castsi512_si256(q));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(cu + (r0 + 1) * ldc), _mm512_extracti64x4_epi64(q, 1));
+    }
+  }
   if (nr == 32) {  // plain stores: masked ones cost more on some cores
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(cu + r * ldc), requant(acc0[r], s0));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(cu + r * ldc + 16), requant(acc1[r], s1));
+    for (int r = r0; r < R; ++r) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(cu + r * ldc), requant(acc[r][0], s0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(cu + r * ldc + 16), requant(acc[r][1], s1));
     }
     return;
   }
-#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    _mm_mask_storeu_epi8(cu + r * ldc, m0, requant(acc0[r], s0));
-    if (nr > 16) _mm_mask_storeu_epi8(cu + r * ldc + 16, m1, requant(acc1[r], s1));
+    _mm_mask_storeu_epi8(cu + r * ldc, m0, requant(acc[r][0], s0));
+    if (nr > 16) _mm_mask_storeu_epi8(cu + r * ldc + 16, m1, requant(acc[r][1], s1));
   }
+}
+
+template <int R>
+void tile(size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* bias,
+          const float* scale, const QRequant& rq, void* c, size_t ldc) {
+  const __mmask16 m0 = nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
+  const __mmask16 m1 = nr <= 16 ? __mmask16(0) : nr >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << (nr - 16)) - 1);
+  const __m512i b0v = _mm512_maskz_loadu_epi32(m0, bias), b1v = _mm512_maskz_loadu_epi32(m1, bias + 16);
+  alignas(64) __m512i acc[R][2];
+  size_t kk = k / 4 * 4;
+  if constexpr (R == 12) {
+    for (int r = 0; r < R; ++r) acc[r][0] = b0v, acc[r][1] = b1v;
+    hot_loop_12(acc, a, lda, b, k / 4);
+  } else {
+    __m512i acc0[R], acc1[R];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) acc0[r] = b0v, acc1[r] = b1v;
+    for (size_t q = 0; q < kk; q += 4, b += 128) {
+      const __m512i w0 = _mm512_load_si512(b), w1 = _mm512_load_si512(b + 64);
+#pragma GCC unroll 12
+      for (int r = 0; r < R; ++r) {
+        const __m512i x = _mm512_set1_epi32(int(load4(a + r * lda + q)));
+        acc0[r] = _mm512_dpbusd_epi32(acc0[r], x, w0);
+        acc1[r] = _mm512_dpbusd_epi32(acc1[r], x, w1);
+      }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) acc[r][0] = acc0[r], acc[r][1] = acc1[r];
+  }
+  if (kk < k) {  // the last 1-3 k's: never read past a row (B is zero there)
+    const __m512i w0 = _mm512_load_si512(b), w1 = _mm512_load_si512(b + 64);
+    for (int r = 0; r < R; ++r) {
+      uint32_t v = 0;
+      std::memcpy(&v, a + r * lda + kk, k - kk);
+      const __m512i x = _mm512_set1_epi32(int(v));
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, w0);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, w1);
+    }
+  }
+  finish<R>(acc, nr, scale, rq, c, ldc);
 }
 
 }  // namespace
