@@ -1,6 +1,7 @@
 // MaxPool and AveragePool (2-D): kernel_shape, strides, pads (asymmetric), dilations (max), ceil_mode,
 // count_include_pad (average). GlobalAveragePool / GlobalMaxPool. Attribute `layout` "NCHW" (default) or
-// "NHWC" (channels last, see conv.cc): then the inner loops run along contiguous channels.
+// "NHWC" (channels last, see conv.cc): then the inner loops run along contiguous channels. MaxPool also takes u8
+// (a static int8 graph: the max of quantized values is the quantized max, same scale and zero point).
 #include <algorithm>
 #include <cfloat>
 
@@ -35,7 +36,8 @@ class Pool final : public Op {
     nhwc_ = layout_nhwc(ctx);
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
-    require_f32(*this, in[0], "input");
+    u8_ = max_ && in[0].dtype == spec::kU8;
+    if (!u8_) require_f32(*this, in[0], max_ ? "input (f32 or u8)" : "input");
     const Shape& x = in[0].shape;
     if (x.size() != 4) fail(std::string("input must be 4-D ") + (nhwc_ ? "NHWC" : "NCHW") + ", got " + shape_str(x));
     n_ = x[0], c_ = nhwc_ ? x[3] : x[1], h_ = nhwc_ ? x[1] : x[2], w_ = nhwc_ ? x[2] : x[3];
@@ -49,38 +51,43 @@ class Pool final : public Op {
     };
     oh_ = osz(h_, k_[0], s_[0], d_[0], p_[0], p_[2]);
     ow_ = osz(w_, k_[1], s_[1], d_[1], p_[1], p_[3]);
-    out[0] = {nhwc_ ? Shape{n_, oh_, ow_, c_} : Shape{n_, c_, oh_, ow_}, spec::kF32};
+    out[0] = {nhwc_ ? Shape{n_, oh_, ow_, c_} : Shape{n_, c_, oh_, ow_}, u8_ ? spec::kU8 : spec::kF32};
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    const float* x = static_cast<const float*>(in[0]);
-    float* y = static_cast<float*>(out[0]);
-    if (nhwc_) return run_nhwc(ctx, x, y);
+    if (u8_) return run_t(ctx, static_cast<const uint8_t*>(in[0]), static_cast<uint8_t*>(out[0]), uint8_t(0));
+    run_t(ctx, static_cast<const float*>(in[0]), static_cast<float*>(out[0]), -FLT_MAX);
+  }
+  std::string kernel() const override {
+    return std::string(max_ ? "maxpool" : "avgpool") + (nhwc_ ? "-nhwc" : "") + (u8_ ? "-u8" : "") + "-direct";
+  }
+
+ private:
+  // T: float, or uint8_t (MaxPool only); lowest: the max's start value.
+  template <typename T>
+  void run_t(const RunContext& ctx, const T* x, T* y, T lowest) const {
+    if (nhwc_) return run_nhwc(ctx, x, y, lowest);
     parallel(ctx, size_t(nc_), 1, [&](size_t b, size_t e, int) {
       for (size_t c = b; c < e; ++c) {
-        const float* xc = x + c * size_t(h_ * w_);
-        float* yc = y + c * size_t(oh_ * ow_);
+        const T* xc = x + c * size_t(h_ * w_);
+        T* yc = y + c * size_t(oh_ * ow_);
         for (int64_t oh = 0; oh < oh_; ++oh)
           for (int64_t ow = 0; ow < ow_; ++ow) {
-            float acc = max_ ? -FLT_MAX : 0.f;
+            float acc = max_ ? float(lowest) : 0.f;
             const int64_t h0 = oh * s_[0] - p_[0], w0 = ow * s_[1] - p_[1];
             const int64_t cnt = for_each_tap(h0, w0, [&](int64_t at) {
-              const float v = xc[at];
+              const float v = float(xc[at]);
               acc = max_ ? std::max(acc, v) : acc + v;
             });
             if (!max_) {
               const int64_t denom = divisor(cnt, h0, w0);
               acc = denom ? acc / float(denom) : 0.f;
             }
-            yc[oh * ow_ + ow] = acc;
+            yc[oh * ow_ + ow] = T(acc);
           }
       }
     });
   }
-  std::string kernel() const override {
-    return std::string(max_ ? "maxpool" : "avgpool") + (nhwc_ ? "-nhwc" : "") + "-direct";
-  }
 
- private:
   // Calls f(ih * W + iw) for each tap of the window at (h0, w0) inside the input, in (i, j) order; returns
   // how many there were.
   template <typename F>
@@ -108,18 +115,19 @@ class Pool final : public Op {
   }
 
   // Channels last: each output pixel accumulates whole channel rows (same tap order as the NCHW loop).
-  void run_nhwc(const RunContext& ctx, const float* x, float* y) const {
+  template <typename T>
+  void run_nhwc(const RunContext& ctx, const T* x, T* y, T lowest) const {
     const size_t C = size_t(c_);
     parallel(ctx, size_t(n_ * oh_), 1, [&](size_t b, size_t e, int) {
       for (size_t r = b; r < e; ++r) {
         const int64_t n = int64_t(r) / oh_, oh = int64_t(r) % oh_;
-        const float* xn = x + size_t(n * h_ * w_) * C;
+        const T* xn = x + size_t(n * h_ * w_) * C;
         for (int64_t ow = 0; ow < ow_; ++ow) {
-          float* yp = y + (r * size_t(ow_) + size_t(ow)) * C;
-          for (size_t c = 0; c < C; ++c) yp[c] = max_ ? -FLT_MAX : 0.f;
+          T* yp = y + (r * size_t(ow_) + size_t(ow)) * C;
+          for (size_t c = 0; c < C; ++c) yp[c] = max_ ? lowest : T(0);
           const int64_t h0 = oh * s_[0] - p_[0], w0 = ow * s_[1] - p_[1];
           const int64_t cnt = for_each_tap(h0, w0, [&](int64_t at) {
-            const float* xp = xn + size_t(at) * C;
+            const T* xp = xn + size_t(at) * C;
             if (max_)
               for (size_t c = 0; c < C; ++c) yp[c] = std::max(yp[c], xp[c]);
             else
@@ -127,14 +135,14 @@ class Pool final : public Op {
           });
           if (!max_) {
             const int64_t denom = divisor(cnt, h0, w0);
-            for (size_t c = 0; c < C; ++c) yp[c] = denom ? yp[c] / float(denom) : 0.f;
+            for (size_t c = 0; c < C; ++c) yp[c] = T(denom ? float(yp[c]) / float(denom) : 0.f);
           }
         }
       }
     });
   }
 
-  bool max_, ceil_, include_pad_, nhwc_ = false;
+  bool max_, ceil_, include_pad_, nhwc_ = false, u8_ = false;
   std::vector<int64_t> k_, s_, p_, d_;
   int64_t n_ = 0, c_ = 0, nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
 };

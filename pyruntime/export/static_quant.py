@@ -29,7 +29,8 @@ from .ir import IR, ExportError, Node
 
 METHODS = ("minmax", "percentile", "mse")
 _BINS = 2048
-_PASSTHROUGH = ("Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze")
+# ops that move u8 values unchanged (MaxPool: the max of quantized values is the quantized max)
+_PASSTHROUGH = ("Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "MaxPool")
 _CLAMP_ACTS = ("relu", "relu6", "clip")
 # elementwise functions of one activation: a 256-entry LookupTable when their input is u8
 _LUT_OPS = ("Sigmoid", "Tanh", "Silu", "HardSwish", "HardSigmoid", "LeakyRelu", "Gelu", "Relu", "Clip", "Exp")
@@ -125,12 +126,16 @@ def _candidates(ir: IR) -> set:
 
 def _u8_values(ir: IR, qnodes: set):
     """u8 value -> the value whose calibrated range it uses: outputs of quantized nodes (not QGemm's float
-    output), of pass-through ops on u8 values, and of elementwise functions of u8 values (tables); and the
-    indices of those table nodes."""
+    output), of pass-through ops on u8 values, of elementwise functions of u8 values (tables) and of Concats
+    with a u8 input (their own range; inputs requantized to it by tables); and the indices of the table and
+    Concat nodes."""
     u8, luts = {}, set()
     for i, n in enumerate(ir.nodes):
         if i in qnodes and n.op != "Gemm":
             u8[n.outputs[0]] = n.outputs[0]
+        elif n.op == "Concat" and any(v in u8 for v in n.inputs):
+            u8[n.outputs[0]] = n.outputs[0]
+            luts.add(i)
         elif n.op in _PASSTHROUGH and n.inputs[0] in u8:
             u8[n.outputs[0]] = u8[n.inputs[0]]
         elif n.op in _LUT_OPS and n.inputs[0] in u8 and _lut_fn(n, ir) is not None:
@@ -231,6 +236,13 @@ def _qparams(lo: float, hi: float):
         scale = 1.0
     zp = int(np.clip(np.round(-lo / scale), 0, 255))
     return np.float32(scale), np.uint8(zp)
+
+
+def _requant_table(src, dst) -> np.ndarray:
+    """u8 q with parameters src -> the u8 with parameters dst of the same real value."""
+    (sx, zx), (sy, zy) = src, dst
+    x = (np.arange(256, dtype=np.float64) - int(zx)) * float(sx)
+    return np.clip(np.rint(x / float(sy)) + int(zy), 0, 255).astype(np.uint8)
 
 
 def _weight_scales(w2: np.ndarray) -> np.ndarray:
@@ -359,6 +371,23 @@ def rewrite(ir: IR, qnodes: set, qp: dict) -> IR:
     for i, n in enumerate(ir.nodes):
         if i in qnodes:
             out.nodes.append(_quantized_node(n, ir, as_u8, qconsts, const, qp, u8))
+        elif i in luts and n.op == "Concat":
+            ins = []
+            for v in n.inputs:
+                if v in u8 and tuple(qp[u8[v]]) != tuple(qp[n.outputs[0]]):   # requantize by a table
+                    t = out.fresh(v + "_rq")
+                    out.nodes.append(Node("LookupTable", [v, const(t + "_table", _requant_table(qp[u8[v]],
+                                                                                              qp[n.outputs[0]]))],
+                                          [t], {}, t))
+                    ins.append(t)
+                elif v in u8:
+                    ins.append(v)
+                else:
+                    s_, z_ = qconsts(n.outputs[0])
+                    q = out.fresh(v + "_u8")
+                    out.nodes.append(Node("QuantizeLinear", [v, s_, z_], [q], name=q))
+                    ins.append(q)
+            out.nodes.append(Node("Concat", ins, list(n.outputs), dict(n.attrs), n.name, n.source))
         elif i in luts:
             (sx, zx), (sy, zy) = qp[u8[n.inputs[0]]], qp[n.outputs[0]]
             xf = (np.arange(256, dtype=np.float64) - int(zx)) * float(sx)

@@ -227,3 +227,37 @@ def test_activations_become_lookup_tables(tmp_path):
     for i in range(4, 6):
         want = net(torch.from_numpy(x[i:i + 1])).detach().numpy()
         assert np.abs(s.run(x[i:i + 1])[0] - want).max() < 0.03   # sigmoid outputs in [0, 1]: a few u8 steps
+
+
+class _Branches(torch.nn.Module):
+    """Conv, MaxPool, two branches joined by a channel Concat (an Inception / U-Net-like join)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+        self.a = torch.nn.Conv2d(8, 6, 1)
+        self.b = torch.nn.Sequential(torch.nn.Conv2d(8, 10, 3, padding=1), torch.nn.ReLU6())
+        self.head = torch.nn.Sequential(torch.nn.Conv2d(16, 12, 1), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                        torch.nn.Linear(12, 5))
+
+    def forward(self, x):
+        s = self.stem(x)
+        return self.head(torch.cat([self.a(s), self.b(s)], 1))
+
+
+def test_maxpool_and_concat_stay_int8(tmp_path):
+    net = _Branches().eval()
+    x = RNG.standard_normal((6, 3, 16, 16)).astype(np.float32)
+    blob = onnx_blob(net, [x[:1]])
+    pyruntime.export_onnx(blob, tmp_path / "q.pyrt", quantize="int8", calibration=[x[i:i + 1] for i in range(4)])
+    s, r = Session(str(tmp_path / "q.pyrt")), Session(str(tmp_path / "q.pyrt"), force_reference=True)
+    for i in range(4, 6):
+        want = net(torch.from_numpy(x[i:i + 1])).detach().numpy()
+        got = s.run(x[i:i + 1])[0]
+        assert np.array_equal(got, r.run(x[i:i + 1])[0])
+        assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
+    d = s.describe()
+    ops = [e["op_type"] for e in d]
+    assert "Concat" in ops and "MaxPool" in ops and "DequantizeLinear" not in ops, ops
+    assert any(e["op_type"] == "MaxPool" and "u8" in e["kernel"] for e in d)
+    assert ops.count("LookupTable") >= 1   # a Concat input requantized to the Concat's range
