@@ -6,7 +6,8 @@ Modes (the `quantize=` / `weight_sharing=` keywords of export and export_onnx):
                     chosen by a search that minimises its reconstruction error; weights whose rows are
                     shorter than a group (depthwise) get int8 per channel instead
   weight_sharing=K  each output channel's weights clustered (k-means) to K <= 256 shared values (`lut`);
-                    rows too short to pay for their own codebook (depthwise, an RGB stem) stay f32
+                    rows too short to pay for their own codebook (depthwise, an RGB stem) share one codebook
+                    per tensor when K >= 64 and the rows' ranges are alike, else stay f32
 Weights are the constant weight operands of Conv, ConvTranspose, Gemm and MatMul; biases, normalization
 parameters and shape constants stay f32. `keep_float=[node names]` keeps those layers' weights f32, so one
 file can mix int4, int8 and f32 layers.
@@ -60,6 +61,12 @@ def _lut_pays(cols: int, k: int) -> bool:
     return cols * (32 - bits) > 2 * k * 32
 
 
+def _similar_rows(w: np.ndarray, spread: float = 4.0) -> bool:
+    """The rows' largest magnitudes within a factor `spread` of each other."""
+    m = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
+    return bool(m.min() > 0 and m.max() <= spread * m.min())
+
+
 def check_options(quantize, group_size, weight_sharing, keep_float, calibration=None, calibration_method="minmax"):
     from .static_quant import METHODS
     if quantize == "int8" and calibration is None:
@@ -108,9 +115,14 @@ def plan(ir: IR, quantize=None, group_size: int = 32, weight_sharing=None, keep_
         elif quantize == "int4":
             enc[c] = ("i4", {"group_size": group_size, "scale_search": True})
         elif weight_sharing is not None and _lut_pays(cols, int(weight_sharing)):
-            # one codebook per output channel; rows too short to pay for their own (depthwise 3x3, an RGB
-            # stem) stay f32: sharing one codebook across channels of different scales loses too much
+            # one codebook per output channel where rows are long enough to pay for their own
             enc[c] = ("lut", {"k": int(weight_sharing), "axis": 0})
+        elif weight_sharing is not None and int(weight_sharing) >= 64 and _lut_pays(w.size, int(weight_sharing)) \
+                and _similar_rows(w):
+            # shorter rows (depthwise 3x3, an RGB stem): one codebook for the tensor when it has 64 values or
+            # more and its rows have similar ranges; otherwise one set of values across channels of different
+            # scales loses too much (measured: EfficientNet's depthwise convs), and the rows stay f32
+            enc[c] = ("lut", {"k": int(weight_sharing), "axis": None})
     # a constant read by a kept layer stays f32 even if another layer shares it
     for n, i, c in layers:
         if (n.name in keep or n.source in keep) and c in enc:

@@ -52,6 +52,11 @@ def test_plan_chooses_encodings(mobilenet):
     assert pl and all(e == ("lut", {"k": 16, "axis": 0}) for e in pl.values())
     # rows too short to pay for a codebook of their own stay f32 (4-bit indices: more than 36 weights)
     assert all(ir.consts[c].size // ir.consts[c].shape[0] > 36 for c in pl)
+    # 256 values: long rows per channel, short ones one codebook per tensor when their rows' ranges are alike
+    from pyruntime.export.quantize import _similar_rows
+    p256 = plan(ir, weight_sharing=256)
+    assert all((ir.consts[c].size // ir.consts[c].shape[0] > 682) == (e[1]["axis"] == 0) for c, e in p256.items())
+    assert all(_similar_rows(ir.consts[c]) for c, e in p256.items() if e[1]["axis"] is None)
     keep = [layers[0][0].name, layers[-1][0].name]
     pk = plan(ir, quantize="int4", keep_float=keep)
     assert layers[0][2] not in pk and layers[-1][2] not in pk and len(pk) == len(p4) - 2
