@@ -62,7 +62,7 @@ def run_demo(output=None) -> int:
     blob = to_onnx_bytes(model, (torch.from_numpy(x[:1]),), ["image"], None, True)
     # static int8 calibrates on the photographs mirrored (views the table does not score)
     mirrored = [np.ascontiguousarray(x[i:i + 1, :, :, ::-1]) for i in range(len(x))]
-    for label, opts in (("int8 static (integer kernels)", dict(quantize="int8", calibration=mirrored)),
+    for label, opts in (("int8 static", dict(quantize="int8", calibration=mirrored)),
                         ("int8 weights", dict(quantize="int8-weights")), ("int4 weights (g32)", dict(quantize="int4")),
                         ("weight sharing (16 values)", dict(weight_sharing=16))):
         qpath = path[:-len(".pyrt")] + "-" + "-".join(label.split(" ")[:2]) + ".pyrt"
