@@ -147,6 +147,28 @@ using QDwConvNhwcFn = void (*)(const DwNhwcParams& p, const uint8_t* x, int32_t 
                                const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0,
                                int64_t oh1);
 
+// ---- Sparse weights (CSR rows, repacked at load from the file's csr encoding) ----
+// A sparse matrix W [rows, cols]: the nonzeros of row r are entries start[r] .. start[r+1] of `w` (f32 values)
+// with column col[k]. Rows with no nonzero give bias (or 0).
+struct SparseRows {
+  size_t rows, cols;
+  const uint32_t* start;  // rows + 1
+  const float* w;
+  const uint32_t* col;
+  // Optional: the rows by nonzero count (a permutation), so that kernels that run several rows in lockstep
+  // pair rows of similar length; null = in order. Results do not depend on it.
+  const uint32_t* order = nullptr;
+};
+// 1x1 convolution in channels-first layout as a sparse x dense product (XNNPACK's spmm): for pixels
+// [p0, p1) and every output channel o: y[o][p] = act(bias[o] + sum over the row's nonzeros of
+// w[k] * x[col[k] * x_stride + p]). Each output is one FMA chain over the row's nonzeros in order, so every
+// ISA gives the reference's bits. act: kNone, kRelu, kClip here (others: the caller, after).
+using SpmmFn = void (*)(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act,
+                        const float* x, float* y, size_t y_stride, size_t p0, size_t p1);
+// Sparse matrix-vector product y[r] = bias[r] + sum over row r's nonzeros of w[k] * x[col[k]], rows [r0, r1).
+// The sum is split over vector lanes (an ISA-specific order): ISAs agree to float rounding, not bit for bit.
+using SpmvFn = void (*)(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
+
 struct Table {
   const char* name;  // the ISA: "ref", "avx2", "neon"
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -183,6 +205,9 @@ struct Table {
   // load into i4_pack_size() bytes, 64-byte aligned, passed as I4Matrix::packed); null: the canonical layout.
   size_t (*i4_pack_size)(const I4Matrix& w);
   void (*i4_pack)(const I4Matrix& w, uint8_t* dst);
+  // sparse 1x1 convolution (channels first) and sparse matrix-vector product (see SparseRows)
+  SpmmFn spmm;
+  SpmvFn spmv;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

@@ -9,11 +9,14 @@
 //   NHWC  (group 1 or depthwise) 1x1, stride 1, no padding: Y[NHW, Cout] = X[NHW, Cin] . W^T, every image in
 //         one GEMM; depthwise: the channels-last kernel (vectors along channels, full lanes on 7x7 planes);
 //         otherwise: im2col with (kh, kw, Cin) rows (contiguous Cin runs), then the GEMM
+//   A csr weight (1x1, stride 1, no padding, group 1, NCHW) runs the sparse x dense kernel on the input planes
+//   (kernels::SpmmFn): each nonzero weight against a row of pixels; the dense weight is never made.
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/gemm.h"
 #include "ops/conv_common.h"
+#include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
 namespace {
@@ -43,6 +46,12 @@ class Conv final : public Op {
     const std::string layout = ctx.attr_string("layout", "NCHW");
     if (layout != "NCHW" && layout != "NHWC") ctx.fail("layout must be NCHW or NHWC, got '" + layout + "'");
     nhwc_ = layout == "NHWC";
+    const bool plain_1x1 = kh_ == 1 && kw_ == 1 && strides_ == std::vector<int64_t>{1, 1} &&
+                           pads_ == std::vector<int64_t>{0, 0, 0, 0} && (auto_pad_ == "NOTSET" || auto_pad_ == "VALID");
+    if (!nhwc_ && group_ == 1 && plain_1x1 && is_csr(ctx, 1)) {
+      sparse_ = sparse_weight(ctx, 1);
+      return;
+    }
     w_ = w.f32();
     if (nhwc_) {
       pack_nhwc(ctx);
@@ -69,7 +78,10 @@ class Conv final : public Op {
     direct_1x1_ = kh_ == 1 && kw_ == 1 && strides_[0] == 1 && strides_[1] == 1 && pt_ + pl_ + pb_ + pr_ == 0;
   }
 
+  bool reads_input(size_t i) const override { return !(i == 1 && sparse_); }
+
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    if (sparse_) return 0;
     if (nhwc_) {
       if (depthwise_) return 0;
       const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), M = direct_1x1_ ? size_t(n_) * P : P;
@@ -86,6 +98,7 @@ class Conv final : public Op {
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
+    if (sparse_) return run_sparse(ctx, x, y);
     if (nhwc_) return depthwise_ ? run_depthwise_nhwc(ctx, x, y) : run_gemm_nhwc(ctx, x, y);
     if (depthwise_) return run_depthwise(ctx, x, y);
     const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_), HW = size_t(h_ * w_in_);
@@ -110,6 +123,7 @@ class Conv final : public Op {
   }
 
   std::string kernel() const override {
+    if (sparse_) return std::string("spmm-") + k_.name;
     if (nhwc_) {
       if (depthwise_) return std::string("dwconv-nhwc-") + k_.name;
       return std::string(direct_1x1_ ? "conv1x1-nhwc-gemm-" : "conv-nhwc-im2col-gemm-") + k_.name;
@@ -119,6 +133,22 @@ class Conv final : public Op {
   }
 
  private:
+  // Each image: all output planes over pixel ranges split across threads (each thread reads its own columns
+  // of the input planes, which stay in cache across the output channels).
+  void run_sparse(const RunContext& ctx, const float* x, float* y) {
+    const size_t P = size_t(h_ * w_in_);
+    const kernels::SparseRows w = sparse_->view();
+    const bool fused = act_.act == Act::kNone || act_.act == Act::kRelu || act_.act == Act::kClip;
+    for (int64_t n = 0; n < n_; ++n) {
+      const float* xn = x + size_t(n) * size_t(cing_) * P;
+      float* yn = y + size_t(n) * size_t(cout_) * P;
+      parallel(ctx, (P + 127) / 128, 1, [&](size_t b, size_t e, int) {  // whole 128-pixel tiles per thread
+        k_.spmm(w, P, bias_, act_, xn, yn, P, b * 128, std::min(P, e * 128));
+      });
+    }
+    if (!fused) apply_act(ctx, y, size_t(n_ * cout_) * P);
+  }
+
   void apply_act(const RunContext& ctx, float* y, size_t n) {
     parallel(ctx, n, 1 << 14, [&](size_t b, size_t e, int) { k_.unary(act_, y + b, y + b, e - b); });
   }
@@ -253,6 +283,7 @@ class Conv final : public Op {
   std::vector<std::shared_ptr<const gemm::PackedA>> packed_;
   std::shared_ptr<const gemm::PackedB> packed_b_;
   std::shared_ptr<const std::vector<float>> wdw_;
+  std::shared_ptr<const SparseWeight> sparse_;
   int64_t n_ = 0, h_ = 0, w_in_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
 };
 

@@ -1,18 +1,24 @@
 // Gemm (ONNX): Y = alpha * A' B' + beta * C, with A' = transA ? A^T : A, B' likewise. The usual exported
 // Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
 // values (or a scalar) is fused into the GEMM epilogue with any fused activation.
-// A Linear weight stored int4 is used as stored for few rows of A (ops/linear_i4.h).
+// A Linear weight stored int4 is used as stored for few rows of A (ops/linear_i4.h); one stored csr (f32 or
+// i8 values) runs the sparse matrix-vector kernel row by row for up to kMaxSparseRows rows (ops/sparse_weight.h).
 #include <algorithm>
 #include <cstdio>
 
 #include "kernels/gemm.h"
 #include "ops/common.h"
 #include "ops/linear_i4.h"
+#include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
 namespace {
 
 bool fusable(Act a) { return a == Act::kNone || a == Act::kRelu || a == Act::kClip || a == Act::kLeakyRelu; }
+
+// Rows of A up to which the sparse matrix-vector kernel (one pass over the nonzeros per row) beats the f32
+// GEMM on the decoded weight.
+constexpr int64_t kMaxSparseRows = 16;
 
 class Gemm final : public Op {
  public:
@@ -27,6 +33,10 @@ class Gemm final : public Op {
         b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
+    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && b->desc.shape.size() == 2 && is_csr(ctx, 1)) {
+      sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
+      b_ = b;
+      k_dim_ = int64_t(sparse_->cols), n_dim_ = int64_t(sparse_->rows);
     } else if (b) {
       if (b->desc.shape.size() != 2 || b->desc.dtype != spec::kF32) ctx.fail("B must be a 2-D f32 matrix");
       const size_t K = size_t(trans_b_ ? b->desc.shape[1] : b->desc.shape[0]);
@@ -75,13 +85,15 @@ class Gemm final : public Op {
     if (bias_.size() == 1 && n_ > 1) bias_full_.assign(size_t(n_), bias_[0]);  // a scalar C, spread once
     if (c_general_) c_strides_ = broadcast_strides(c_shape_, {m_, n_});
     out[0] = {{m_, n_}, spec::kF32};
-    if (b_ && m_ > Int4Linear::kMaxRows && !packed_b_)  // many rows: decode the int4 weight once, for the f32 GEMM
+    if (b_ && m_ > (sparse_ ? kMaxSparseRows : Int4Linear::kMaxRows) && !packed_b_)
+      // many rows: decode the int4 / csr weight once, for the f32 GEMM
       packed_b_ = std::make_shared<const gemm::PackedB>(gemm::pack_b(b_->f32(), size_t(k_), true, size_t(k_), size_t(n_)));
   }
 
   bool reads_input(size_t i) const override { return !(i == 1 && b_); }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    if (sparse_path()) return 0;
     if (i4_path()) return i4_.workspace_bytes();
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
                                 packed_b_ && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
@@ -90,6 +102,7 @@ class Gemm final : public Op {
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* a = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
+    if (sparse_path()) return run_sparse(ctx, a, y, in);
     if (i4_path()) return run_i4(ctx, a, y, in);
     const bool packed = packed_b_ && !trans_a_;
     // alpha is folded into the packed B; on the plain path it scales A.B before the bias is added.
@@ -114,12 +127,25 @@ class Gemm final : public Op {
   }
 
   std::string kernel() const override {
+    if (sparse_path()) return std::string("spmv-") + kt_.name;
     if (i4_path()) return std::string("gemv-i4-") + kt_.name;
     return std::string(packed_b_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
  private:
-  bool i4_path() const { return b_ && m_ <= Int4Linear::kMaxRows; }
+  bool i4_path() const { return b_ && !sparse_ && m_ <= Int4Linear::kMaxRows; }
+  bool sparse_path() const { return sparse_ && m_ <= kMaxSparseRows; }
+
+  void run_sparse(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
+    const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
+    const kernels::SparseRows w = sparse_->view();
+    for (int64_t m = 0; m < m_; ++m)
+      parallel(ctx, size_t(n_), 64, [&](size_t b, size_t e, int) {
+        kt_.spmv(w, a + m * k_, bias.empty() ? nullptr : bias.data(), y + m * n_, b, e);
+      });
+    if (c_general_) add_c(y, static_cast<const float*>(in[2]));
+    if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
+  }
 
   void run_i4(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
@@ -139,8 +165,9 @@ class Gemm final : public Op {
   float alpha_, beta_;
   ActParams act_;
   std::shared_ptr<const gemm::PackedB> packed_b_;  // shared by all sessions of the model (f32 weights)
-  const ConstTensor* b_ = nullptr;                 // an int4 weight used as stored, and its reader
+  const ConstTensor* b_ = nullptr;                 // an int4 or csr weight used as stored, and its reader
   Int4Linear i4_;
+  std::shared_ptr<const SparseWeight> sparse_;
   std::vector<float> bias_, bias_full_;
   int64_t k_dim_ = -1, n_dim_ = -1;
   int64_t m_ = 0, n_ = 0, k_ = 0;

@@ -36,5 +36,9 @@ void quantize_u8_neon(const float* x, size_t n, QParams q, uint8_t* y);
 void dequantize_u8_neon(const uint8_t* x, size_t n, QParams q, float* y);
 void qadd_u8_neon(const uint8_t* a, size_t a_step, const uint8_t* b, size_t b_step, const QAddParams& p, uint8_t* y,
                   size_t n);
+// sparse kernels (SpmmFn / SpmvFn)
+void spmm_neon(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x,
+               float* y, size_t y_stride, size_t p0, size_t p1);
+void spmv_neon(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
 
 }  // namespace pyrt::kernels::arm

@@ -36,6 +36,10 @@ void qgemm(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const i
            const float* scale, const QRequant& rq, void* c, size_t ldc);
 void qdwconv_nhwc(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int16_t* w, const int32_t* bias,
                   const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0, int64_t oh1);
+// sparse kernels (see SparseRows in dispatch.h)
+void spmm(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x, float* y,
+          size_t y_stride, size_t p0, size_t p1);
+void spmv(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
 // The epilogue of one element (bias already added), shared by every kernel's scalar tail.
 float gemm_activate(float x, const GemmUkArgs& args);
 

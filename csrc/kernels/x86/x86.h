@@ -51,5 +51,12 @@ void quantize_u8_avx2(const float* x, size_t n, QParams q, uint8_t* y);
 void dequantize_u8_avx2(const uint8_t* x, size_t n, QParams q, float* y);
 void qadd_u8_avx2(const uint8_t* a, size_t a_step, const uint8_t* b, size_t b_step, const QAddParams& p, uint8_t* y,
                   size_t n);
+// sparse kernels (SpmmFn / SpmvFn)
+void spmm_avx2(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x,
+               float* y, size_t y_stride, size_t p0, size_t p1);
+void spmv_avx2(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
+void spmm_avx512(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x,
+                 float* y, size_t y_stride, size_t p0, size_t p1);
+void spmv_avx512(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
 
 }  // namespace pyrt::kernels::x86

@@ -1,0 +1,100 @@
+// Sparse kernels of every table the CPU has against the reference: spmm bit-exact (one FMA chain per output in
+// the same order), spmv within float rounding of the sum of |products| (lanes reorder its sum).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "harness.h"
+#include "kernels/dispatch.h"
+#include "kernels/ref/ref.h"
+
+using namespace pyrt;
+using kernels::Table;
+
+namespace {
+
+struct Csr {
+  std::vector<uint32_t> start, col, order;
+  std::vector<float> w;
+  kernels::SparseRows view(size_t rows, size_t cols) const {
+    return {rows, cols, start.data(), w.data(), col.data(), order.empty() ? nullptr : order.data()};
+  }
+};
+
+Csr random_csr(std::mt19937& rng, size_t rows, size_t cols, double density) {
+  Csr m;
+  m.start.push_back(0);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c)
+      if (u(rng) < density) m.col.push_back(uint32_t(c)), m.w.push_back(float(int(rng() % 2001) - 1000) / 311.f);
+    m.start.push_back(uint32_t(m.col.size()));
+  }
+  return m;
+}
+
+}  // namespace
+
+TEST(spmm_matches_reference) {
+  std::mt19937 rng(21);
+  for (const Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()}) {
+    if (!t) continue;
+    for (int rep = 0; rep < 60; ++rep) {
+      const size_t rows = 1 + rng() % 40, cols = 1 + rng() % 50;
+      const size_t pix[] = {1, 3, 4, 8, 15, 16, 17, 31, 33, 64, 65, 100, 130, 200};
+      const size_t np = pix[rng() % 14], stride = np + rng() % 5;
+      Csr m = random_csr(rng, rows, cols, rep % 3 == 0 ? 0.05 : 0.3);
+      if (rep % 2) {  // rows in a given order (by nonzero count, reversed): same outputs
+        for (size_t r = 0; r < rows; ++r) m.order.push_back(uint32_t(r));
+        std::sort(m.order.begin(), m.order.end(), [&](uint32_t a, uint32_t b) {
+          return m.start[a + 1] - m.start[a] > m.start[b + 1] - m.start[b];
+        });
+      }
+      std::vector<float> x(cols * stride), bias(rows);
+      for (auto& v : x) v = float(int(rng() % 2001) - 1000) / 97.f;
+      for (auto& v : bias) v = float(int(rng() % 200) - 100) / 10.f;
+      ActParams act;
+      if (rep % 3 == 1) act.act = Act::kRelu;
+      if (rep % 3 == 2) act = {Act::kClip, -2.f, 3.f};
+      std::vector<float> got(rows * stride, 7.f), want(got);
+      const size_t mid = np / 2;
+      const float* b = rep % 4 ? bias.data() : nullptr;
+      t->spmm(m.view(rows, cols), stride, b, act, x.data(), got.data(), stride, 0, mid);
+      t->spmm(m.view(rows, cols), stride, b, act, x.data(), got.data(), stride, mid, np);
+      kernels::ref::spmm(m.view(rows, cols), stride, b, act, x.data(), want.data(), stride, 0, np);
+      if (std::memcmp(got.data(), want.data(), got.size() * 4) != 0) {
+        std::fprintf(stderr, "  %s spmm rows=%zu cols=%zu np=%zu\n", t->name, rows, cols, np);
+        CHECK(false);
+        break;
+      }
+    }
+  }
+}
+
+TEST(spmv_matches_reference) {
+  std::mt19937 rng(22);
+  for (const Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()}) {
+    if (!t) continue;
+    for (int rep = 0; rep < 60; ++rep) {
+      const size_t rows = 1 + rng() % 70, cols = 1 + rng() % 300;
+      const Csr m = random_csr(rng, rows, cols, rep % 2 ? 0.1 : 0.5);
+      std::vector<float> x(cols), bias(rows), got(rows), want(rows);
+      for (auto& v : x) v = float(int(rng() % 2001) - 1000) / 97.f;
+      for (auto& v : bias) v = float(int(rng() % 200) - 100) / 10.f;
+      t->spmv(m.view(rows, cols), x.data(), bias.data(), got.data(), 0, rows / 3);
+      t->spmv(m.view(rows, cols), x.data(), bias.data(), got.data(), rows / 3, rows);
+      kernels::ref::spmv(m.view(rows, cols), x.data(), bias.data(), want.data(), 0, rows);
+      for (size_t r = 0; r < rows; ++r) {
+        double mag = std::fabs(bias[r]);
+        for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) mag += std::fabs(double(m.w[k]) * x[m.col[k]]);
+        if (!(std::fabs(double(got[r]) - want[r]) <= 1e-5 * mag + 1e-6)) {
+          std::fprintf(stderr, "  %s spmv row %zu: got %.9g want %.9g\n", t->name, r, got[r], want[r]);
+          CHECK(false);
+          break;
+        }
+      }
+    }
+  }
+}
