@@ -190,6 +190,9 @@ def cmd_export(args) -> int:
         comp["calibration"] = _calibration(args.calibration)
     if args.calibration_method:
         comp["calibration_method"] = args.calibration_method
+    for k in ("prune", "prune_structure", "prune_scope", "sparse"):
+        if getattr(args, k) is not None:
+            comp[k] = getattr(args, k)
     opts = dict(channels_last=not args.nchw, progress=True, **comp)
     if src.endswith(".onnx") or os.path.isfile(src):
         _progress(f"importing {src}")
@@ -321,6 +324,11 @@ def main(argv=None) -> int:
                     ".npz with one [N, ...] array per input name")
     pe.add_argument("--calibration-method", choices=["minmax", "percentile", "mse"],
                     help="int8: how activation ranges are chosen (default minmax)")
+    pe.add_argument("--prune", type=float, metavar="S", help="one-shot magnitude pruning to sparsity S (e.g. 0.9)")
+    pe.add_argument("--prune-structure", metavar="S", help="unstructured (default) or N:M, e.g. 2:4")
+    pe.add_argument("--prune-scope", choices=["layer", "global"], help="per-layer target (default) or one threshold")
+    pe.add_argument("--sparse", choices=["auto", "always", "never"],
+                    help="store sparse weights csr where the sparse kernel is faster (auto, default), always or never")
     pe.add_argument("--group-size", type=int, help="int4 group size along the input axis (default 32)")
     pe.add_argument("--weight-sharing", type=int, metavar="K", help="cluster each channel's weights to K shared values")
     pe.add_argument("--keep-float", action="append", metavar="NODE", help="keep this layer's weights f32 (repeat)")

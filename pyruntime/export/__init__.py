@@ -15,20 +15,25 @@ from .passes import DEFAULT as DEFAULT_PASSES, run_passes
 
 # Compression options (see export/quantize.py); pruning and the rest join as they are implemented.
 _COMPRESSION = ("quantize", "group_size", "weight_sharing", "keep_float", "calibration", "calibration_method")
+_SPARSITY = ("prune", "prune_structure", "prune_scope", "sparse")
 
 
 def _check_compression(options: dict):
-    unknown = [k for k in options if k not in _COMPRESSION]
+    unknown = [k for k in options if k not in _COMPRESSION + _SPARSITY]
     if unknown:
         raise TypeError(f"unsupported export option(s): {', '.join(sorted(unknown))}; supported: "
-                        f"{', '.join(_COMPRESSION)}")
+                        f"{', '.join(_COMPRESSION + _SPARSITY)}")
+    from .sparsity import check_options as check_sparsity
+    check_sparsity(options.get("prune"), options.get("prune_structure", "unstructured"),
+                   options.get("prune_scope", "layer"), options.get("sparse", "auto"))
     from .quantize import check_options
     check_options(options.get("quantize"), options.get("group_size", 32), options.get("weight_sharing"),
                   options.get("keep_float", ()), options.get("calibration"), options.get("calibration_method", "minmax"))
 
 
 def _int8_step(compression: dict) -> int:
-    return int(compression.get("quantize") == "int8")
+    """Progress steps beyond the passes: calibration, pruning."""
+    return int(compression.get("quantize") == "int8") + int(bool(compression.get("prune")))
 
 
 def _passes(channels_last: bool) -> list:
@@ -42,21 +47,35 @@ def onnx_to_ir(onnx_model, channels_last: bool = True) -> IR:
 
 
 def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compression: dict) -> int:
-    """ONNX -> IR -> passes -> file, one progress step each."""
+    """ONNX -> IR -> passes (pruning and the sparse-storage decision before the layout pass, which leaves
+    sparse 1x1 convolutions channels-first) -> file, one progress step each."""
+    from . import sparsity
     from .emit import to_graph
     from .onnx_import import from_onnx
+    from .passes import to_channels_last
     from .quantize import plan
+    comp = {k: v for k, v in compression.items() if k not in _SPARSITY}
+    keep = comp.get("keep_float", ())
     ir = from_onnx(onnx_model)
     bar.step("imported the ONNX graph")
     for p in _passes(channels_last):
-        ir = p(ir)
-        bar.step(p.__name__)
-    if compression.get("quantize") == "int8":
+        if p is not to_channels_last:
+            ir = p(ir)
+            bar.step(p.__name__)
+    if compression.get("prune"):
+        ir = sparsity.prune(ir, compression["prune"], compression.get("prune_structure", "unstructured"),
+                            compression.get("prune_scope", "layer"), keep)
+        bar.step(f"pruned to {compression['prune']:.0%} ({compression.get('prune_structure', 'unstructured')})")
+    static = comp.get("quantize") == "int8"   # static int8 has no sparse kernels: its weights stay dense
+    sparse_enc, sparse_convs = sparsity.plan(ir, "never" if static else compression.get("sparse", "auto"), keep)
+    if channels_last:
+        ir = to_channels_last(ir, keep_nchw=sparse_convs)
+        bar.step("to_channels_last")
+    if static:
         from .static_quant import quantize_static
-        ir = quantize_static(ir, compression["calibration"], compression.get("calibration_method", "minmax"),
-                             keep=compression.get("keep_float", ()))
+        ir = quantize_static(ir, comp["calibration"], comp.get("calibration_method", "minmax"), keep=keep)
         bar.step("calibrated and quantized to int8")
-    g = to_graph(ir, name, plan(ir, **compression))
+    g = to_graph(ir, name, sparsity.merge(plan(ir, **comp), sparse_enc))
     n = g.save(path)
     bar.step(f"wrote {path}")
     return n
@@ -71,7 +90,9 @@ def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True,
     progress: show a progress bar on stderr (one line per step when stderr is not a terminal).
     Compression (export/quantize.py): quantize="int8-weights" | "int4" (group_size=32), weight_sharing=K,
     keep_float=[node names]; quantize="int8" (static: integer kernels, export/static_quant.py) with
-    calibration=[example inputs] and calibration_method="minmax" | "percentile" | "mse"."""
+    calibration=[example inputs] and calibration_method="minmax" | "percentile" | "mse".
+    Sparsity (export/sparsity.py): prune=0.9, prune_structure="unstructured" | "2:4", prune_scope="layer" |
+    "global", sparse="auto" | "always" | "never"."""
     _check_compression(compression)
     from ..progress import Progress
     with Progress(2 + len(_passes(channels_last)) + _int8_step(compression), "export", enabled=progress) as bar:

@@ -347,7 +347,7 @@ def _nhwc_const(c: np.ndarray):
     return np.ascontiguousarray(c.reshape((1,) * (4 - c.ndim) + c.shape).transpose(_TO_NHWC))
 
 
-def to_channels_last(ir: IR, min_convs: int = 2) -> IR:
+def to_channels_last(ir: IR, min_convs: int = 2, keep_nchw=frozenset()) -> IR:
     """Canonicalizes CNN layouts: runs of Conv (group 1 or depthwise), pooling, elementwise ops and channel
     Concat are switched to NHWC (their `layout` attribute, constants transposed, Concat axis moved), with one
     Transpose in where such a run starts and one back where an NCHW consumer or a graph output reads it. The
@@ -355,7 +355,8 @@ def to_channels_last(ir: IR, min_convs: int = 2) -> IR:
 
     Why: channels-last is what the runtime's kernels are fastest on for CNNs (1x1 convs are one GEMM over all
     pixels with prepacked weights; depthwise vectors run along channels, so 7x7 planes keep every lane). Runs
-    with fewer than `min_convs` convolutions stay NCHW: two transposes would cost more than they save."""
+    with fewer than `min_convs` convolutions stay NCHW: two transposes would cost more than they save.
+    keep_nchw: ids of Conv nodes that must stay NCHW (sparse 1x1 convolutions run channels-first)."""
     prod = ir.producers()
     nhwc_val: set = set()
     parent: dict = {}
@@ -373,7 +374,9 @@ def to_channels_last(ir: IR, min_convs: int = 2) -> IR:
     for n in ir.nodes:
         data = [i for i in n.inputs if i and i not in ir.consts]
         ok = False
-        if n.op == "Conv":
+        if n.op == "Conv" and id(n) in keep_nchw:
+            ok = False
+        elif n.op == "Conv":
             w = ir.const(n.inputs[1]) if len(n.inputs) > 1 else None
             g = int(n.attrs.get("group", 1))
             ok = (w is not None and w.ndim == 4 and len(data) == 1 and (g == 1 or (w.shape[1] == 1 and g == w.shape[0]))

@@ -147,3 +147,8 @@ def test_export_and_run_commands(tmp_path):
     r = run_cli("inspect", str(q))
     assert "int8 layers" in r.stdout and re.search(r"QLinearConv\s+8x3x3x3\s+8\s", r.stdout), r.stdout
     assert "QGemm" in r.stdout
+    # pruning from the shell: 2:4 stored csr
+    r = run_cli("export", str(onnx_path), "-o", str(q), "--prune", "0.5", "--prune-structure", "2:4", "--sparse", "always")
+    assert r.returncode == 0, r.stderr
+    assert "pruned to 50% (2:4)" in r.stderr
+    assert re.search(r"\bcsr\b", run_cli("inspect", str(q)).stdout)

@@ -1,0 +1,111 @@
+"""Pruning at export and where sparse weights are stored csr (`prune=`, `prune_structure=`, `prune_scope=`,
+`sparse=` of export / export_onnx).
+
+    prune=0.9                 one-shot magnitude pruning of every Conv (group 1) / Gemm / MatMul weight to 90%
+    prune_structure           "unstructured" (default) or "N:M" (e.g. "2:4": n kept in every m along the input)
+    prune_scope               "layer" (default: each weight to the target) or "global" (one magnitude threshold)
+    sparse="auto"             store a weight csr where the runtime's sparse kernel is faster for that layer (the
+                              cost model below), else dense; "always": every weight with zeros csr (layers
+                              without a sparse kernel decode it at load: a smaller file only); "never"
+
+Sparse kernels exist for 1x1 convolutions (stride 1, no padding, group 1; they run channels-first, so the
+layout pass leaves those convolutions NCHW) and for Linear layers (Gemm / MatMul with a constant [N, K] weight,
+up to 16 rows of activations). Combined with quantize="int8-weights" / "int4" the csr values are i8 / i4.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import IR, ExportError, Node
+
+SPARSE_MODES = ("auto", "always", "never")
+# The sparsity from which each sparse kernel beats the dense path on this runtime: bench/sparse.py (bench/
+# RESULTS.md, "Sparse execution"): the 1x1 convolution 256->256 at 56x56 runs 1.4-1.5x faster than dense at 70%,
+# the 4096x4096 Linear about as fast at 70% and 1.6-2x at 80%.
+MIN_SPARSITY = {"conv1x1": 0.7, "linear": 0.75}
+
+
+def check_options(prune, structure, scope, sparse):
+    if sparse not in SPARSE_MODES:
+        raise ExportError(f"unknown sparse mode {sparse!r}; supported: {', '.join(SPARSE_MODES)}")
+    if prune is not None and not (isinstance(prune, (int, float)) and 0 <= float(prune) < 1):
+        raise ExportError(f"prune is a target sparsity in [0, 1), got {prune!r}")
+    if structure == "channel":
+        raise ExportError("prune_structure='channel' (removing filters and shrinking the next layer) is not "
+                          "implemented yet; use 'unstructured' or 'N:M'")
+    if structure != "unstructured":
+        parts = str(structure).split(":")
+        if not (len(parts) == 2 and all(p.isdigit() for p in parts) and 0 < int(parts[0]) < int(parts[1]) <= 16):
+            raise ExportError(f"prune_structure must be 'unstructured' or 'N:M' (e.g. '2:4'), got {structure!r}")
+    if scope not in ("layer", "global"):
+        raise ExportError(f"prune_scope must be 'layer' or 'global', got {scope!r}")
+
+
+def _kind(n: Node, ir: IR) -> str | None:
+    """'conv1x1' / 'linear' when the layer has a sparse kernel, 'other' for another weight layer, else None."""
+    if n.op == "Conv":
+        w = ir.const(n.inputs[1])
+        if w is None or w.ndim != 4 or int(n.attrs.get("group", 1)) != 1:
+            return None
+        plain = (w.shape[2:] == (1, 1) and list(n.attrs.get("strides", [1, 1])) == [1, 1]
+                 and not any(n.attrs.get("pads", [0, 0, 0, 0])) and n.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
+        return "conv1x1" if plain else "other"
+    if n.op in ("Gemm", "MatMul"):
+        w = ir.const(n.inputs[1]) if len(n.inputs) > 1 else None
+        if w is None or w.ndim != 2 or w.dtype.kind != "f":
+            return None
+        lin = n.attrs.get("transB", 0) and not n.attrs.get("transA", 0) and float(n.attrs.get("alpha", 1)) == 1
+        return "linear" if lin else "other"
+    return None
+
+
+def weight_layers(ir: IR, keep=()) -> list:
+    """(node, const name, kind) of the prunable weight layers (group-1 convs, Gemm/MatMul), not in keep."""
+    keep = set(keep)
+    return [(n, n.inputs[1], k) for n in ir.nodes if (k := _kind(n, ir)) and n.name not in keep and n.source not in keep]
+
+
+def prune(ir: IR, sparsity, structure="unstructured", scope="layer", keep=()) -> IR:
+    from ..compress.prune import prune_weights
+    layers = weight_layers(ir, keep)
+    names = sorted({c for _, c, _ in layers})
+    pruned = prune_weights({c: ir.consts[c] for c in names}, float(sparsity or 0), structure, scope)
+    ir.consts.update(pruned)
+    return ir
+
+
+def sparsity(w: np.ndarray) -> float:
+    return 1.0 - np.count_nonzero(w) / w.size if w.size else 0.0
+
+
+def plan(ir: IR, mode: str = "auto", keep=()) -> tuple[dict, set]:
+    """(const name -> ("csr", {}) for the weights to store csr, ids of the 1x1 Conv nodes that run sparse)."""
+    if mode == "never":
+        return {}, set()
+    enc, sparse_convs = {}, set()
+    for n, c, kind in weight_layers(ir, keep):
+        s = sparsity(ir.consts[c])
+        if s <= 0:
+            continue
+        if (mode == "always" and kind != "other") or (kind in MIN_SPARSITY and s >= MIN_SPARSITY[kind]):
+            enc[c] = ("csr", {})
+            if kind == "conv1x1":
+                sparse_convs.add(id(n))
+        elif mode == "always":
+            enc[c] = ("csr", {})
+    return enc, sparse_convs
+
+
+def merge(enc: dict, sparse_enc: dict) -> dict:
+    """Quantized encodings of csr weights become the csr values' encoding (i8 per row, i4 per group)."""
+    out = dict(enc)
+    for c, (e, opts) in sparse_enc.items():
+        q = enc.get(c)
+        if q is None:
+            out[c] = ("csr", {"values": "f32"})
+        elif q[0] == "i8":
+            out[c] = ("csr", {"values": "i8"})
+        elif q[0] == "i4":
+            out[c] = ("csr", {"values": "i4", "group_size": q[1].get("group_size", 32)})
+        # lut (shared values) stays lut: the two encodings do not combine
+    return out
