@@ -158,6 +158,11 @@ struct SparseRows {
   // Optional: the rows by nonzero count (a permutation), so that kernels that run several rows in lockstep
   // pair rows of similar length; null = in order. Results do not depend on it.
   const uint32_t* order = nullptr;
+  // Optional, for the memory-bound spmv: the columns as u16 (when cols <= 65536), and the values as i8 with
+  // one scale per row (w[k] = q[k] * row_scale[r]; spmv then computes row_scale[r] * sum(q[k] * x[col[k]])).
+  const uint16_t* col16 = nullptr;
+  const int8_t* q = nullptr;
+  const float* row_scale = nullptr;
 };
 // 1x1 convolution in channels-first layout as a sparse x dense product (XNNPACK's spmm): for pixels
 // [p0, p1) and every output channel o: y[o][p] = act(bias[o] + sum over the row's nonzeros of
@@ -165,8 +170,9 @@ struct SparseRows {
 // ISA gives the reference's bits. act: kNone, kRelu, kClip here (others: the caller, after).
 using SpmmFn = void (*)(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act,
                         const float* x, float* y, size_t y_stride, size_t p0, size_t p1);
-// Sparse matrix-vector product y[r] = bias[r] + sum over row r's nonzeros of w[k] * x[col[k]], rows [r0, r1).
-// The sum is split over vector lanes (an ISA-specific order): ISAs agree to float rounding, not bit for bit.
+// Sparse matrix-vector product y[r] = bias[r] + sum over row r's nonzeros of w[k] * x[col[k]], rows [r0, r1)
+// (with q: bias[r] + row_scale[r] * sum q[k] * x[col[k]]). The sum is split over vector lanes (an ISA-specific
+// order): ISAs agree to float rounding, not bit for bit.
 using SpmvFn = void (*)(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
 
 struct Table {

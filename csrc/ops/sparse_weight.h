@@ -4,6 +4,7 @@
 // are decoded through the tensor's dense decode.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -16,7 +17,19 @@ struct SparseWeight {
   size_t rows = 0, cols = 0;
   std::vector<uint32_t> start{0}, col, order;
   std::vector<float> w;
-  kernels::SparseRows view() const { return {rows, cols, start.data(), w.data(), col.data(), order.data()}; }
+  std::vector<uint16_t> col16;  // when cols <= 65536 (the GEMV reads fewer bytes)
+  std::vector<int8_t> q;        // i8 values with row scales, when the file stores them so
+  std::vector<float> row_scale;
+  kernels::SparseRows view() const {
+    return {rows,         cols,          start.data(),
+            w.data(),     col.data(),    order.data(),
+            col16.empty() ? nullptr : col16.data(), q.empty() ? nullptr : q.data(),
+            q.empty() ? nullptr : row_scale.data()};
+  }
+  void finish() {  // row order, narrow columns
+    sort_rows();
+    if (cols <= 65536) col16.assign(col.begin(), col.end());
+  }
   void sort_rows() {  // the rows by nonzero count (kernels pair rows of similar length)
     order.resize(rows);
     for (size_t r = 0; r < rows; ++r) order[r] = uint32_t(r);
@@ -53,7 +66,7 @@ inline std::shared_ptr<const SparseWeight> sparse_weight(const NodeContext& ctx,
         add_row([&](auto&& f) {
           for (size_t k = 0; k < s.cols; ++k) f(k, d[r * s.cols + k]);
         });
-      s.sort_rows();
+      s.finish();
       return s;
     }
     const uint8_t* rp = m.buffer(c.tensor_index, 0);
@@ -92,7 +105,13 @@ inline std::shared_ptr<const SparseWeight> sparse_weight(const NodeContext& ctx,
           }
       });
     }
-    s.sort_rows();
+    if (scales) {  // i8 values: also kept as stored, for the GEMV (one per kept nonzero, as w)
+      s.row_scale.assign(scales, scales + s.rows);
+      s.q.reserve(s.w.size());
+      for (size_t r = 0; r < s.rows; ++r)
+        for (uint32_t k = s.start[r]; k < s.start[r + 1]; ++k) s.q.push_back(int8_t(std::lrint(s.w[k] / scales[r])));
+    }
+    s.finish();
     return s;
   });
 }

@@ -79,12 +79,22 @@ TEST(spmv_matches_reference) {
     if (!t) continue;
     for (int rep = 0; rep < 60; ++rep) {
       const size_t rows = 1 + rng() % 70, cols = 1 + rng() % 300;
-      const Csr m = random_csr(rng, rows, cols, rep % 2 ? 0.1 : 0.5);
+      Csr m = random_csr(rng, rows, cols, rep % 2 ? 0.1 : 0.5);
+      std::vector<uint16_t> col16(m.col.begin(), m.col.end());
+      std::vector<int8_t> q(m.w.size());
+      std::vector<float> rs(rows);
+      for (size_t r = 0; r < rows; ++r) {  // i8 values with a row scale, the products w = q * scale
+        rs[r] = float(1 + rng() % 100) / 512.f;
+        for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) q[k] = int8_t(int(rng() % 255) - 127), m.w[k] = q[k] * rs[r];
+      }
+      kernels::SparseRows v = m.view(rows, cols);
+      if (rep % 3 >= 1) v.col16 = col16.data();           // narrow columns
+      if (rep % 3 == 2) v.q = q.data(), v.row_scale = rs.data();  // i8 values
       std::vector<float> x(cols), bias(rows), got(rows), want(rows);
-      for (auto& v : x) v = float(int(rng() % 2001) - 1000) / 97.f;
-      for (auto& v : bias) v = float(int(rng() % 200) - 100) / 10.f;
-      t->spmv(m.view(rows, cols), x.data(), bias.data(), got.data(), 0, rows / 3);
-      t->spmv(m.view(rows, cols), x.data(), bias.data(), got.data(), rows / 3, rows);
+      for (auto& xv : x) xv = float(int(rng() % 2001) - 1000) / 97.f;
+      for (auto& bv : bias) bv = float(int(rng() % 200) - 100) / 10.f;
+      t->spmv(v, x.data(), bias.data(), got.data(), 0, rows / 3);
+      t->spmv(v, x.data(), bias.data(), got.data(), rows / 3, rows);
       kernels::ref::spmv(m.view(rows, cols), x.data(), bias.data(), want.data(), 0, rows);
       for (size_t r = 0; r < rows; ++r) {
         double mag = std::fabs(bias[r]);

@@ -45,17 +45,19 @@ void spmm_neon(const SparseRows& m, size_t x_stride, const float* bias, const Ac
 }
 
 void spmv_neon(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1) {
+  auto wv = [&](uint32_t k) { return m.q ? float(m.q[k]) : m.w[k]; };
   for (size_t r = r0; r < r1; ++r) {
     float32x4_t acc = vdupq_n_f32(0.f);
     uint32_t k = m.start[r];
     const uint32_t e = m.start[r + 1];
     for (; k + 4 <= e; k += 4) {
       const float xs[4] = {x[m.col[k]], x[m.col[k + 1]], x[m.col[k + 2]], x[m.col[k + 3]]};
-      acc = vfmaq_f32(acc, vld1q_f32(m.w + k), vld1q_f32(xs));
+      const float ws[4] = {wv(k), wv(k + 1), wv(k + 2), wv(k + 3)};
+      acc = vfmaq_f32(acc, vld1q_f32(ws), vld1q_f32(xs));
     }
     float s = vaddvq_f32(acc);
-    for (; k < e; ++k) s = std::fma(m.w[k], x[m.col[k]], s);
-    y[r] = s + (bias ? bias[r] : 0.f);
+    for (; k < e; ++k) s = std::fma(wv(k), x[m.col[k]], s);
+    y[r] = (m.q ? s * m.row_scale[r] : s) + (bias ? bias[r] : 0.f);
   }
 }
 

@@ -19,7 +19,12 @@ void spmm(const SparseRows& m, size_t x_stride, const float* bias, const ActPara
 void spmv(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1) {
   for (size_t r = r0; r < r1; ++r) {
     float acc = 0.f;
-    for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) acc = std::fma(m.w[k], x[m.col[k]], acc);
+    if (m.q) {
+      for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) acc = std::fma(float(m.q[k]), x[m.col[k]], acc);
+      acc *= m.row_scale[r];
+    } else {
+      for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) acc = std::fma(m.w[k], x[m.col[k]], acc);
+    }
     y[r] = acc + (bias ? bias[r] : 0.f);
   }
 }

@@ -53,13 +53,16 @@ void spmv_avx2(const SparseRows& m, const float* x, const float* bias, float* y,
     uint32_t k = m.start[r];
     const uint32_t e = m.start[r + 1];
     for (; k + 8 <= e; k += 8) {
-      const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.col + k));
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(m.w + k), _mm256_i32gather_ps(x, idx, 4), acc);
+      const __m256i idx = m.col16 ? _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m.col16 + k)))
+                                  : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.col + k));
+      const __m256 w = m.q ? _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m.q + k))))
+                           : _mm256_loadu_ps(m.w + k);
+      acc = _mm256_fmadd_ps(w, _mm256_i32gather_ps(x, idx, 4), acc);
     }
     const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     float s = _mm_cvtss_f32(_mm_hadd_ps(_mm_hadd_ps(h, h), _mm_hadd_ps(h, h)));
-    for (; k < e; ++k) s = std::fma(m.w[k], x[m.col[k]], s);
-    y[r] = s + (bias ? bias[r] : 0.f);
+    for (; k < e; ++k) s = std::fma(m.q ? float(m.q[k]) : m.w[k], x[m.col[k]], s);
+    y[r] = (m.q ? s * m.row_scale[r] : s) + (bias ? bias[r] : 0.f);
   }
 }
 

@@ -112,22 +112,33 @@ void spmm_avx512(const SparseRows& m, size_t x_stride, const float* bias, const 
   }
 }
 
+// Columns as u16 when available and values as i8 when given: the bytes per nonzero go from 8 (f32 + u32) to 6
+// or 3. (Measured on Zen 5, the x gathers bound the loop more than the bytes: i8 gains ~5-10%.)
 void spmv_avx512(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1) {
   for (size_t r = r0; r < r1; ++r) {
     __m512 acc = _mm512_setzero_ps();
-    uint32_t k = m.start[r];
-    const uint32_t e = m.start[r + 1];
-    for (; k + 16 <= e; k += 16) {
-      const __m512i idx = _mm512_loadu_si512(m.col + k);
-      acc = _mm512_fmadd_ps(_mm512_loadu_ps(m.w + k), _mm512_i32gather_ps(idx, x, 4), acc);
+    const uint32_t b = m.start[r], e = m.start[r + 1];
+    uint32_t k = b;
+    for (; k + 16 <= e; k += 16) {  // plain loads (masked ones issue at half the rate)
+      const __m512i idx = m.col16 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.col16 + k)))
+                                  : _mm512_loadu_si512(m.col + k);
+      const __m512 w = m.q ? _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m.q + k))))
+                           : _mm512_loadu_ps(m.w + k);
+      // two 8-lane gathers: ~10% faster than one 16-lane gather here (the gathers bound this loop)
+      const __m256 g0 = _mm256_i32gather_ps(x, _mm512_castsi512_si256(idx), 4);
+      const __m256 g1 = _mm256_i32gather_ps(x, _mm512_extracti64x4_epi64(idx, 1), 4);
+      acc = _mm512_fmadd_ps(w, _mm512_insertf32x8(_mm512_castps256_ps512(g0), g1, 1), acc);
     }
     if (k < e) {
       const __mmask16 t = __mmask16((1u << (e - k)) - 1);
-      const __m512i idx = _mm512_maskz_loadu_epi32(t, m.col + k);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(t, m.w + k), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), t, idx, x, 4),
-                            acc);
+      const __m512i idx = m.col16 ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(t, m.col16 + k))
+                                  : _mm512_maskz_loadu_epi32(t, m.col + k);
+      const __m512 w = m.q ? _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(t, m.q + k)))
+                           : _mm512_maskz_loadu_ps(t, m.w + k);
+      acc = _mm512_fmadd_ps(w, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), t, idx, x, 4), acc);
     }
-    y[r] = _mm512_reduce_add_ps(acc) + (bias ? bias[r] : 0.f);
+    const float s = _mm512_reduce_add_ps(acc);
+    y[r] = (m.q ? s * m.row_scale[r] : s) + (bias ? bias[r] : 0.f);
   }
 }
 
