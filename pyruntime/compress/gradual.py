@@ -1,0 +1,115 @@
+"""Gradual magnitude pruning during training (Zhu & Gupta, "To prune, or not to prune", 2017): the target
+sparsity follows s_t = s_f + (s_i - s_f) * (1 - (t - t0) / (t1 - t0))^3 from step t0 to t1, masks are
+recomputed every `frequency` steps in that window, and pruned weights are held at zero in between (the mask is
+re-applied after every optimizer step), so fine-tuning recovers accuracy around the zeros.
+
+    pruner = GradualPruner(model, final_sparsity=0.9, begin_step=0, end_step=1000)
+    for step, (x, y) in enumerate(batches):
+        loss(model(x), y).backward(); opt.step(); opt.zero_grad()
+        pruner.step()
+    pyruntime.export(model, example, "m.pyrt")      # sparse="auto" stores the pruned layers csr
+
+torch is imported by these functions only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .prune import magnitude_mask, nm_mask
+
+
+def polynomial_sparsity(step: int, initial: float, final: float, begin: int, end: int, power: float = 3.0) -> float:
+    """The schedule's target at `step` (initial before `begin`, final after `end`)."""
+    if step <= begin:
+        return initial
+    if step >= end:
+        return final
+    frac = (step - begin) / float(end - begin)
+    return final + (initial - final) * (1.0 - frac) ** power
+
+
+def prunable(model) -> list:
+    """(name, module) of the Conv2d (group 1) and Linear layers: the ones the runtime has sparse kernels or
+    dense GEMMs for (depthwise weights are few and sensitive: left alone)."""
+    import torch
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Linear) or (isinstance(m, torch.nn.Conv2d) and m.groups == 1):
+            out.append((name, m))
+    return out
+
+
+class GradualPruner:
+    def __init__(self, model, final_sparsity: float, begin_step: int, end_step: int, initial_sparsity: float = 0.0,
+                 frequency: int = 100, structure: str = "unstructured", layers=None):
+        if not 0 <= initial_sparsity <= final_sparsity < 1:
+            raise ValueError("need 0 <= initial_sparsity <= final_sparsity < 1")
+        if end_step <= begin_step or frequency < 1:
+            raise ValueError("need end_step > begin_step and frequency >= 1")
+        self.final, self.initial = final_sparsity, initial_sparsity
+        self.begin, self.end, self.frequency, self.structure = begin_step, end_step, frequency, structure
+        self.layers = layers if layers is not None else [m for _, m in prunable(model)]
+        self.masks = [None] * len(self.layers)
+        self.t = 0
+        self.sparsity = 0.0
+
+    def update_masks(self, sparsity: float):
+        import torch
+        with torch.no_grad():
+            for i, m in enumerate(self.layers):
+                w = m.weight.detach().cpu().numpy()
+                if self.structure == "unstructured":
+                    keep = magnitude_mask(w, sparsity)
+                else:
+                    n, mm = (int(v) for v in self.structure.split(":"))
+                    keep = nm_mask(w, n, mm)
+                self.masks[i] = torch.from_numpy(keep).to(m.weight.device)
+        self.sparsity = sparsity
+
+    def apply(self):
+        import torch
+        with torch.no_grad():
+            for m, mask in zip(self.layers, self.masks):
+                if mask is not None:
+                    m.weight.mul_(mask)
+
+    def step(self):
+        """Call after each optimizer step: recompute masks on schedule points, then hold the zeros."""
+        t = self.t
+        in_window = self.begin <= t <= self.end and ((t - self.begin) % self.frequency == 0 or t == self.end)
+        if in_window or (t > self.end and self.masks[0] is None):
+            self.update_masks(polynomial_sparsity(t, self.initial, self.final, self.begin, self.end))
+        self.apply()
+        self.t += 1
+
+    def achieved(self) -> float:
+        """The fraction of zeros over the pruned layers' weights."""
+        z = n = 0
+        for m in self.layers:
+            w = m.weight.detach()
+            z += int((w == 0).sum())
+            n += w.numel()
+        return z / max(n, 1)
+
+
+def finetune_pruned(model, batches, loss_fn, final_sparsity: float, epochs: int = 10, lr: float = 1e-3,
+                    begin_epoch: int = 0, end_epoch: int | None = None, structure: str = "unstructured",
+                    frequency: int | None = None):
+    """Fine-tunes `model` with Adam while pruning it gradually to `final_sparsity` between begin_epoch and
+    end_epoch (default: 3/4 of the epochs), the rest of the epochs at the final masks. batches: a re-iterable
+    of (x, y). Returns the pruner (its masks stay applied)."""
+    import torch
+    steps_per_epoch = max(1, sum(1 for _ in batches))
+    end_epoch = end_epoch if end_epoch is not None else max(begin_epoch + 1, (3 * epochs) // 4)
+    pruner = GradualPruner(model, final_sparsity, begin_epoch * steps_per_epoch, end_epoch * steps_per_epoch,
+                           structure=structure, frequency=frequency or max(1, steps_per_epoch // 2))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        for x, y in batches:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+            pruner.step()
+    model.eval()
+    return pruner
