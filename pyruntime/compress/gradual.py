@@ -30,11 +30,12 @@ def polynomial_sparsity(step: int, initial: float, final: float, begin: int, end
 
 def prunable(model) -> list:
     """(name, module) of the Conv2d (group 1) and Linear layers: the ones the runtime has sparse kernels or
-    dense GEMMs for (depthwise weights are few and sensitive: left alone)."""
+    dense GEMMs for. Depthwise convolutions and a stem on at most 3 input channels (few weights, each one
+    carrying much) are left alone."""
     import torch
     out = []
     for name, m in model.named_modules():
-        if isinstance(m, torch.nn.Linear) or (isinstance(m, torch.nn.Conv2d) and m.groups == 1):
+        if isinstance(m, torch.nn.Linear) or (isinstance(m, torch.nn.Conv2d) and m.groups == 1 and m.in_channels > 3):
             out.append((name, m))
     return out
 

@@ -1,7 +1,8 @@
 """Pruning at export and where sparse weights are stored csr (`prune=`, `prune_structure=`, `prune_scope=`,
 `sparse=` of export / export_onnx).
 
-    prune=0.9                 one-shot magnitude pruning of every Conv (group 1) / Gemm / MatMul weight to 90%
+    prune=0.9                 one-shot magnitude pruning of every Conv (group 1, more than 3 input channels) /
+                              Gemm / MatMul weight to 90%
     prune_structure           "unstructured" (default) or "N:M" (e.g. "2:4": n kept in every m along the input)
     prune_scope               "layer" (default: each weight to the target) or "global" (one magnitude threshold)
     sparse="auto"             store a weight csr where the runtime's sparse kernel is faster for that layer (the
@@ -45,8 +46,8 @@ def _kind(n: Node, ir: IR) -> str | None:
     """'conv1x1' / 'linear' when the layer has a sparse kernel, 'other' for another weight layer, else None."""
     if n.op == "Conv":
         w = ir.const(n.inputs[1])
-        if w is None or w.ndim != 4 or int(n.attrs.get("group", 1)) != 1:
-            return None
+        if w is None or w.ndim != 4 or int(n.attrs.get("group", 1)) != 1 or w.shape[1] <= 3:
+            return None   # depthwise / grouped, or a stem on RGB (few weights, each one carrying much)
         plain = (w.shape[2:] == (1, 1) and list(n.attrs.get("strides", [1, 1])) == [1, 1]
                  and not any(n.attrs.get("pads", [0, 0, 0, 0])) and n.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
         return "conv1x1" if plain else "other"
