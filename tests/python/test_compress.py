@@ -21,11 +21,11 @@ def test_polynomial_schedule():
 
 def test_gradual_pruner_reaches_target_and_holds_zeros():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Conv2d(16, 16, 3, groups=16),
-                              torch.nn.Flatten(), torch.nn.Linear(16 * 4 * 4, 10))
+                              torch.nn.Conv2d(16, 16, 1), torch.nn.Flatten(), torch.nn.Linear(16 * 4 * 4, 10))
     x, y = torch.randn(32, 3, 8, 8), torch.randint(0, 10, (32,))
     batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
     pruner = finetune_pruned(net, batches, torch.nn.functional.cross_entropy, 0.8, epochs=6, lr=1e-2)
-    assert len(pruner.layers) == 2   # the group-1 conv and the Linear; the depthwise conv is left alone
+    assert len(pruner.layers) == 2   # the 1x1 conv and the Linear; the RGB stem and the depthwise conv are left alone
     assert pruner.achieved() == pytest.approx(0.8, abs=0.01)
     zeros = [m.weight == 0 for m in pruner.layers]
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -37,7 +37,7 @@ def test_gradual_pruner_reaches_target_and_holds_zeros():
     assert all(bool((m.weight[z] == 0).all()) for m, z in zip(pruner.layers, zeros))
     p24 = GradualPruner(net, 0.5, 0, 1, structure="2:4")
     p24.step()
-    w = p24.layers[1].weight.detach().numpy()
+    w = p24.layers[0].weight.detach().numpy()
     assert (w.reshape(w.shape[0], -1, 4) != 0).sum(2).max() <= 2
     with pytest.raises(ValueError):
         GradualPruner(net, 0.5, 10, 5)
