@@ -46,6 +46,21 @@ static inline Taps taps(const DwNhwcParams& p, int64_t oh, int64_t ow) {
   return t;
 }
 
+// The u8 depthwise reference formula (kernels/ref/quant.cc) for channels [c0, c1) of one output pixel whose
+// window starts at input (ih0, iw0) with taps t inside: the channel tails of the SIMD int8 kernels.
+static inline void qdw_channels(const DwNhwcParams& p, const Taps& t, const uint8_t* x, int32_t zx, const int16_t* w,
+                                const int32_t* bias, const float* scale, const QRequant& rq, int64_t ih0,
+                                int64_t iw0, int64_t c0, int64_t c1, uint8_t* yp) {
+  for (int64_t c = c0; c < c1; ++c) {
+    int32_t acc = bias[c];
+    for (int64_t i = t.i0; i < t.i1; ++i)
+      for (int64_t j = t.j0; j < t.j1; ++j)
+        acc += (int32_t(x[((ih0 + i * p.dh) * p.w + iw0 + j * p.dw) * p.c + c]) - zx) *
+               int32_t(w[(i * p.kw + j) * p.c + c]);
+    yp[c] = requant_one(acc, scale[c], rq);
+  }
+}
+
 // P output pixels (input windows sw apart, same tap ranges) x Q channel vectors from channel c, the last vector
 // holding n lanes: P*Q independent FMA chains, each weight load shared by the P pixels.
 template <class V, int P, int Q>

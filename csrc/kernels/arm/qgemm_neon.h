@@ -5,6 +5,7 @@
 #include <arm_neon.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/dispatch.h"
 
@@ -19,6 +20,18 @@ static inline void copy_tail(uint8_t* dst, const uint8_t* src, size_t n) {
   if (n & 4) std::memcpy(dst + o, src + o, 4), o += 4;
   if (n & 2) std::memcpy(dst + o, src + o, 2), o += 2;
   if (n & 1) dst[o] = src[o];
+}
+
+// f(std::integral_constant<int, R>{}) for R = min(mr, 4): the row count as a template argument of the tile.
+template <typename F>
+static inline void rows(size_t mr, F&& f) {
+  switch (mr < 4 ? mr : 4) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    default: return;
+  }
 }
 
 template <int R>

@@ -13,7 +13,7 @@ namespace pyrt::kernels::arm {
 namespace {
 
 using namespace qgemm_neon;
-constexpr size_t kMR = 4;
+// tile: 4 rows (qgemm_neon::rows) x 16 columns
 
 // k = T of an 8-k step: the 16 B bytes of that k against lane T of each row's widened A.
 template <int R, int T>
@@ -64,13 +64,7 @@ void tile(size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b, co
 
 void qgemm_4x16_neon(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b,
                      const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t ldc) {
-  switch (std::min(mr, kMR)) {
-    case 1: return tile<1>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    case 2: return tile<2>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    case 3: return tile<3>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    case 4: return tile<4>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    default: return;
-  }
+  qgemm_neon::rows(mr, [&](auto r) { tile<decltype(r)::value>(nr, k, a, lda, b, bias, scale, rq, c, ldc); });
 }
 
 }  // namespace pyrt::kernels::arm

@@ -14,7 +14,7 @@ namespace pyrt::kernels::arm {
 namespace {
 
 using namespace qgemm_neon;
-constexpr size_t kMR = 4, kKR = 4;
+constexpr size_t kKR = 4;  // tile: 4 rows (qgemm_neon::rows) x 16 columns
 
 // Group G (4 k's) of a 16-k step: the group's 64 B bytes (4 columns x 4 k's a vector) against lane G of A.
 template <int R, int G>
@@ -63,13 +63,7 @@ void tile(size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b, co
 
 void qgemm_4x16c4_neondot(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b,
                           const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t ldc) {
-  switch (std::min(mr, kMR)) {
-    case 1: return tile<1>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    case 2: return tile<2>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    case 3: return tile<3>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    case 4: return tile<4>(nr, k, a, lda, b, bias, scale, rq, c, ldc);
-    default: return;
-  }
+  qgemm_neon::rows(mr, [&](auto r) { tile<decltype(r)::value>(nr, k, a, lda, b, bias, scale, rq, c, ldc); });
 }
 
 }  // namespace pyrt::kernels::arm

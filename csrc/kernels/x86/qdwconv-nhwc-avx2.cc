@@ -94,14 +94,7 @@ void qdwconv_nhwc_avx2(const DwNhwcParams& p, const uint8_t* x, int32_t zx, cons
         _mm_storel_epi64(reinterpret_cast<__m128i*>(yp + c), _mm_packus_epi16(h, h));
         c += 8;
       }
-      for (; c < p.ce; ++c) {  // the last < 8 channels: the reference's formula
-        int32_t acc = bias[c];
-        for (int64_t i = t.i0; i < t.i1; ++i)
-          for (int64_t j = t.j0; j < t.j1; ++j)
-            acc += (int32_t(x[((ih0 + i * p.dh) * p.w + iw0 + j * p.dw) * C + c]) - zx) *
-                   int32_t(w[(i * p.kw + j) * C + c]);
-        yp[c] = requant_one(acc, scale[c], rq);
-      }
+      dwnhwc::qdw_channels(p, t, x, zx, w, bias, scale, rq, ih0, iw0, c, p.ce, yp);  // the last < 8: the reference
     }
 }
 
