@@ -345,28 +345,22 @@ def rewrite(ir: IR, qnodes: set, qp: dict) -> IR:
             scales[src] = (const(src + "_scale", np.array(s, np.float32)), const(src + "_zp", np.array(z, np.uint8)))
         return scales[src]
 
-    quantized_in, dequantized = {}, {}
+    converted = {}   # (value, op) -> its QuantizeLinear / DequantizeLinear output, made once
+
+    def convert(v, op, suffix):
+        if (v, op) not in converted:
+            s, z = qconsts(v)
+            name = out.fresh(v + suffix)
+            out.nodes.append(Node(op, [v, s, z], [name], name=name))
+            converted[(v, op)] = name
+        return converted[(v, op)]
 
     def as_u8(v):
         """v as a u8 value (a QuantizeLinear of a float activation, once per value)."""
-        if v in u8:
-            return v
-        if v not in quantized_in:
-            s, z = qconsts(v)
-            q = out.fresh(v + "_u8")
-            out.nodes.append(Node("QuantizeLinear", [v, s, z], [q], name=q))
-            quantized_in[v] = q
-        return quantized_in[v]
+        return v if v in u8 else convert(v, "QuantizeLinear", "_u8")
 
     def as_f32(v):
-        if v not in u8:
-            return v
-        if v not in dequantized:
-            s, z = qconsts(v)
-            f = out.fresh(v + "_f32")
-            out.nodes.append(Node("DequantizeLinear", [v, s, z], [f], name=f))
-            dequantized[v] = f
-        return dequantized[v]
+        return convert(v, "DequantizeLinear", "_f32") if v in u8 else v
 
     for i, n in enumerate(ir.nodes):
         if i in qnodes:
