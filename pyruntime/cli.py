@@ -325,7 +325,8 @@ def main(argv=None) -> int:
     pe.add_argument("--calibration-method", choices=["minmax", "percentile", "mse"],
                     help="int8: how activation ranges are chosen (default minmax)")
     pe.add_argument("--prune", type=float, metavar="S", help="one-shot magnitude pruning to sparsity S (e.g. 0.9)")
-    pe.add_argument("--prune-structure", metavar="S", help="unstructured (default) or N:M, e.g. 2:4")
+    pe.add_argument("--prune-structure", metavar="S",
+                    help="unstructured (default), N:M (e.g. 2:4) or channel (filters removed)")
     pe.add_argument("--prune-scope", choices=["layer", "global"], help="per-layer target (default) or one threshold")
     pe.add_argument("--sparse", choices=["auto", "always", "never"],
                     help="store sparse weights csr where the sparse kernel is faster (auto, default), always or never")

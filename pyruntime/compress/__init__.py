@@ -4,7 +4,7 @@ import torch when called, never at import."""
 from .distill import distill, distillation_loss
 from .gradual import GradualPruner, finetune_pruned, polynomial_sparsity
 from .lowrank import choose_rank, factorize, lowrank
-from .prune import magnitude_mask, nm_mask, prune_weights
+from .prune import channel_masks, magnitude_mask, nm_mask, prune_weights
 
-__all__ = ["magnitude_mask", "nm_mask", "prune_weights", "GradualPruner", "finetune_pruned", "polynomial_sparsity",
-           "distill", "distillation_loss", "lowrank", "factorize", "choose_rank"]
+__all__ = ["magnitude_mask", "nm_mask", "channel_masks", "prune_weights", "GradualPruner", "finetune_pruned",
+           "polynomial_sparsity", "distill", "distillation_loss", "lowrank", "factorize", "choose_rank"]

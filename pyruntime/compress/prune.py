@@ -1,6 +1,7 @@
-"""One-shot magnitude pruning of weight matrices: unstructured (per layer or one global threshold) and N:M
+"""One-shot magnitude pruning of weight matrices: unstructured (per layer or one global threshold), N:M
 (in every N-of-M group along the input axis keep the N largest magnitudes; 2:4 is what sparse tensor cores
-and 2:4 kernels expect).
+and 2:4 kernels expect) and channel (whole output filters with the smallest L2 norm; the exporter then removes
+them, export/channel_prune.py).
 
 Rows are output channels; the input axis is everything else flattened (a conv weight [O, I, kh, kw] groups
 along I*kh*kw, contiguous in memory)."""
@@ -36,10 +37,37 @@ def nm_mask(w: np.ndarray, n: int = 2, m: int = 4) -> np.ndarray:
     return keep.reshape(rows.shape[0], -1)[:, :cols].reshape(w.shape)
 
 
+def channel_masks(weights: dict, sparsity: float, scope: str = "layer") -> dict:
+    """name -> bool per output filter (row), True where kept. scope "layer": each weight loses its
+    round(sparsity * rows) filters of smallest L2 norm; "global": one threshold over all filters' norms, each
+    divided by its layer's mean filter norm (layers differ in fan-in and scale, so raw norms would empty the
+    layers with small weights first). Every weight keeps at least one filter."""
+    norms = {k: np.linalg.norm(np.asarray(w, np.float64).reshape(len(w), -1), axis=1) for k, w in weights.items()}
+    if scope == "global":
+        rel = {k: v / max(v.mean(), 1e-30) for k, v in norms.items()}
+        allr = np.sort(np.concatenate(list(rel.values()))) if rel else np.zeros(0)
+        k = int(round(sparsity * allr.size))
+        thr = allr[k - 1] if k > 0 else -1.0
+        masks = {n: v > thr for n, v in rel.items()}
+        for n, m in masks.items():
+            if not m.any():   # ties at the threshold: keep the layer's largest filter
+                m[np.argmax(norms[n])] = True
+        return masks
+    if scope != "layer":
+        raise ValueError(f"prune_scope must be 'layer' or 'global', got {scope!r}")
+    masks = {}
+    for n, v in norms.items():
+        m = np.ones(len(v), bool)
+        m[np.argsort(v, kind="stable")[:min(int(round(sparsity * len(v))), len(v) - 1)]] = False
+        masks[n] = m
+    return masks
+
+
 def prune_weights(weights: dict, sparsity: float, structure: str = "unstructured", scope: str = "layer") -> dict:
     """name -> pruned copy. structure "unstructured" (scope "layer": each weight to `sparsity`; "global": one
-    magnitude threshold over all of them, so layers end up at different sparsities) or "N:M" (e.g. "2:4";
-    `sparsity` is then implied, n/m kept)."""
+    magnitude threshold over all of them, so layers end up at different sparsities), "N:M" (e.g. "2:4";
+    `sparsity` is then implied, n/m kept) or "channel" (the `sparsity` fraction of output filters zeroed, as
+    channel_masks picks them; biases are not weights here and stay)."""
     if structure == "unstructured":
         if not 0 <= sparsity < 1:
             raise ValueError(f"prune sparsity must be in [0, 1), got {sparsity}")
@@ -51,6 +79,10 @@ def prune_weights(weights: dict, sparsity: float, structure: str = "unstructured
         elif scope != "layer":
             raise ValueError(f"prune_scope must be 'layer' or 'global', got {scope!r}")
         return {k: np.where(magnitude_mask(w, sparsity, thr), w, 0).astype(w.dtype) for k, w in weights.items()}
+    if structure == "channel":
+        masks = channel_masks(weights, sparsity, scope)
+        return {k: np.where(masks[k].reshape(-1, *[1] * (w.ndim - 1)), w, 0).astype(w.dtype)
+                for k, w in weights.items()}
     parts = structure.split(":")
     if len(parts) == 2 and all(p.isdigit() for p in parts) and 0 < int(parts[0]) < int(parts[1]) <= 16:
         n, m = int(parts[0]), int(parts[1])

@@ -153,7 +153,7 @@ class GPTBlock(nn.Module):
 
 def randomize_bn(m):
     for b in m.modules():
-        if isinstance(b, nn.BatchNorm2d):
+        if isinstance(b, (nn.BatchNorm1d, nn.BatchNorm2d)):
             with torch.no_grad():
                 b.running_mean.uniform_(-0.3, 0.3)
                 b.running_var.uniform_(0.5, 1.5)
