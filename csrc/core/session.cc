@@ -53,7 +53,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
       const void* p = model_->buffer(ti, 0);
       c.set_dense(p ? p : kEmpty);
     } else {
-      c.desc.dtype = t.encoding == spec::kDense ? t.dtype : uint8_t(spec::kF32);
+      c.desc.dtype = t.dtype;  // what the decode gives: the logical dtype (f32 for the quantized encodings)
       model_->decoded_bytes(ti);  // refuses absurd sizes now, before any op asks for the data
       c.model = model_.get();     // decoded when an op first reads it (below, or in an op's constructor)
     }

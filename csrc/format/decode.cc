@@ -160,7 +160,7 @@ std::shared_ptr<const void> Model::shared(const std::string& key,
 
 uint64_t Model::decoded_bytes(size_t ti) const {
   const TensorInfo& t = tensors_.at(ti);
-  const uint64_t n = t.numel * (t.encoding == spec::kDense ? spec::dtype_size(t.dtype) : 4);
+  const uint64_t n = t.numel * (t.encoding == spec::kDense || t.dtype == spec::kI8 ? spec::dtype_size(t.dtype) : 4);
   static const uint64_t limit = [] {
     const char* e = std::getenv("PYRT_MAX_DECODE_BYTES");
     return e ? std::strtoull(e, nullptr, 10) : (uint64_t(4) << 30);
@@ -176,7 +176,7 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
   check_tensor(ti);
   const TensorInfo& t = tensors_[ti];
   const TensorParams& p = t.p;
-  const uint64_t esize = t.encoding == spec::kDense ? spec::dtype_size(t.dtype) : 4;
+  const uint64_t esize = t.encoding == spec::kDense || t.dtype == spec::kI8 ? spec::dtype_size(t.dtype) : 4;
   if (out_bytes != t.numel * esize)
     fail(Status::kInvalidArgument, "decode of tensor '" + t.name + "': output has " + to_string(out_bytes) +
                                        " bytes, need " + to_string(t.numel * esize));
@@ -234,7 +234,7 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
       return;
     }
     case spec::kCsr: {
-      std::memset(out, 0, t.numel * 4);
+      std::memset(out_v, 0, t.numel * esize);
       const uint64_t br = p.br, bc = p.bc, per = br * bc;
       const uint64_t brows = ceil_div(t.rows, br);
       const uint8_t* rp = buf(0);
@@ -253,6 +253,10 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
           for (uint64_t e = 0; e < per; ++e) {
             const uint64_t r = i * br + e / bc, cc = col * bc + e % bc, k = j * per + e;
             if (r >= t.rows || cc >= t.cols) continue;  // edge-block padding
+            if (p.values == spec::kCsrS8) {
+              static_cast<int8_t*>(out_v)[r * t.cols + cc] = int8_t(vals[k]);
+              continue;
+            }
             float v;
             if (p.values == spec::kCsrF32) {
               v = load<float>(vals, k);

@@ -122,6 +122,7 @@ std::vector<uint64_t> expected_sizes(const TensorInfo& t) {
       const uint64_t count = p.nnzb * p.br * p.bc;  // nnzb <= grid size <= 2^40
       std::vector<uint64_t> r = {4 * (brows + 1), p.index_width * p.nnzb};
       if (p.values == spec::kCsrF32) r.push_back(4 * count);
+      else if (p.values == spec::kCsrS8) r.push_back(count);
       else if (p.values == spec::kCsrI8) r.insert(r.end(), {count, 4 * t.rows});
       else r.insert(r.end(), {(count + 1) / 2, UINT64_MAX});
       return r;
@@ -173,7 +174,7 @@ size_t parse_params(Cursor& c, TensorInfo& t, const std::string& where) {
            spec::dtype_name(t.dtype));
     return 1;
   }
-  if (t.dtype != spec::kF32)
+  if (t.dtype != spec::kF32 && !(t.encoding == spec::kCsr && t.dtype == spec::kI8))
     fail(std::string("encoding ") + spec::encoding_name(t.encoding) + " needs logical dtype f32, got " +
          spec::dtype_name(t.dtype));
   if ((t.encoding == spec::kEncI4 || t.encoding == spec::kCsr) && t.shape.empty())
@@ -212,8 +213,11 @@ size_t parse_params(Cursor& c, TensorInfo& t, const std::string& where) {
       auto block_ok = [](uint8_t b) { return b == 1 || b == 2 || b == 4 || b == 8; };
       if (p.index_width != 2 && p.index_width != 4)
         fail("csr index width " + to_string(p.index_width) + " is not 2 or 4");
-      if (p.values < spec::kCsrF32 || p.values > spec::kCsrI4)
+      if (p.values < spec::kCsrF32 || p.values > spec::kCsrS8)
         fail("csr value encoding " + to_string(p.values) + " is unknown");
+      if ((p.values == spec::kCsrS8) != (t.dtype == spec::kI8))
+        fail("csr value encoding " + to_string(p.values) + " does not fit logical dtype " + spec::dtype_name(t.dtype) +
+             " (s8 values for an i8 tensor, f32/i8/i4 for an f32 one)");
       if (!block_ok(p.br) || !block_ok(p.bc))
         fail("csr block " + to_string(p.br) + "x" + to_string(p.bc) + " is not made of 1, 2, 4 or 8");
       if (p.values == spec::kCsrI4) {
@@ -230,7 +234,7 @@ size_t parse_params(Cursor& c, TensorInfo& t, const std::string& where) {
       if (!mul_ok(brows, bcols, &grid) || p.nnzb > grid)
         fail("csr nnz " + to_string(p.nnzb) + " exceeds the " + to_string(brows) + "x" + to_string(bcols) +
              " block grid");
-      return 3 + (p.values != spec::kCsrF32);
+      return 3 + (p.values == spec::kCsrI8 || p.values == spec::kCsrI4);
     }
     case spec::kLut: {
       p.index_bits = c.u8("lut params");

@@ -35,7 +35,8 @@ const char* dtype_name(uint8_t d);
 enum Encoding : uint8_t { kDense = 1, kEncI8 = 2, kEncI4 = 3, kCsr = 4, kLut = 5 };
 const char* encoding_name(uint8_t e);
 
-enum CsrValues : uint8_t { kCsrF32 = 1, kCsrI8 = 2, kCsrI4 = 3 };
+// kCsrS8: the i8 elements of a logical-i8 tensor as stored (the weights of the integer operators), no scales.
+enum CsrValues : uint8_t { kCsrF32 = 1, kCsrI8 = 2, kCsrI4 = 3, kCsrS8 = 4 };
 enum ScaleDType : uint8_t { kScaleF32 = 1, kScaleF16 = 2 };
 enum AttrType : uint8_t { kAttrInt = 1, kAttrFloat = 2, kAttrInts = 3, kAttrFloats = 4, kAttrString = 5,
                           kAttrTensor = 6 };

@@ -175,6 +175,30 @@ using SpmmFn = void (*)(const SparseRows& m, size_t x_stride, const float* bias,
 // order): ISAs agree to float rounding, not bit for bit.
 using SpmvFn = void (*)(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
 
+// Sparse u8 x s8 product (static int8 models with pruned weights): for A rows [0, m) and W rows [n0, n1),
+// C[i][n] = requant(bias[n] + sum over row n's nonzeros of A[i][col] * w), A u8 read in place (K = cols bytes
+// per row, lda apart). bias already holds the activation zero point's share (bias - zp * sum of the row: the
+// sums here are of raw u8 x s8, a_offset 0). C is u8 (f32 with f32_out), ldc elements per row.
+// W as CSR rows (start/col/q) and, for kernels with their own layout (group > 0), `packed`: rows in groups of
+// `group`, columns in blocks of `block`; within a group and block, steps of 4 nonzeros of every row of the group
+// (a row with fewer: zero weights at column 0), as the local column bytes of the step and then its weights:
+//   packed = u32 offset[groups + 1] (bytes, from packed) ; per group at its offset: u8 steps[blocks] padded to
+//            64 bytes, then for each block its steps, each 4 * group index bytes + 4 * group weight bytes.
+// n0 is a multiple of group. Exact int32 sums: every table and layout gives the reference's bits.
+struct SparseQ {
+  size_t rows, cols;
+  const uint32_t* start;
+  const uint32_t* col;
+  const int8_t* q;
+  const uint8_t* packed = nullptr;
+};
+using SqGemmFn = void (*)(const SparseQ& w, const uint8_t* a, size_t lda, size_t m, const int32_t* bias,
+                          const float* scale, const QRequant& rq, void* c, size_t ldc, size_t n0, size_t n1);
+struct SqGemmKernel {
+  SqGemmFn fn;
+  size_t group, block;  // the packed layout's (0: the kernel reads the CSR rows)
+};
+
 struct Table {
   const char* name;  // the ISA: "ref", "avx2", "neon"
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -214,6 +238,8 @@ struct Table {
   // sparse 1x1 convolution (channels first) and sparse matrix-vector product (see SparseRows)
   SpmmFn spmm;
   SpmvFn spmv;
+  // sparse u8 x s8 product (see SparseQ)
+  SqGemmKernel sqgemm;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };
@@ -227,6 +253,7 @@ struct CpuInfo {
   // AVX-512 subsets, each true only when the OS also saves the opmask and zmm state (XCR0 bits 5-7).
   bool avx512f = false, avx512vl = false, avx512bw = false, avx512dq = false;
   bool avx512vnni = false;  // vpdpbusd (int8 dot products into int32)
+  bool avx512vbmi = false;  // vpermb / vpermi2b (byte permutes)
 };
 
 const CpuInfo& cpu();

@@ -85,4 +85,89 @@ void run(const uint8_t* a, size_t lda, size_t M, const Packed& b, const int32_t*
   else body(0, pieces, 0);
 }
 
+SparsePacked pack_sparse(const int8_t* w, size_t N, size_t K, const kernels::SqGemmKernel& uk) {
+  SparsePacked r;
+  r.n = N, r.k = K, r.uk = uk;
+  r.wsum.assign(N, 0);
+  for (size_t n = 0; n < N; ++n) {
+    for (size_t k = 0; k < K; ++k)
+      if (const int8_t v = w[n * K + k]) r.col.push_back(uint32_t(k)), r.q.push_back(v), r.wsum[n] += v;
+    r.start.push_back(uint32_t(r.q.size()));
+  }
+  if (!uk.group) return r;
+  // The kernel's layout (kernels::SparseQ): per group of G rows and block of B columns, ceil(max count / 4)
+  // steps of 4 nonzeros of every row.
+  const size_t G = uk.group, B = uk.block, groups = (N + G - 1) / G, blocks = (K + B - 1) / B;
+  const size_t hdr = (blocks + 63) / 64 * 64, step = 8 * G;
+  std::vector<uint8_t> steps(groups * blocks, 0);
+  std::vector<size_t> off(groups + 1);
+  off[0] = ((groups + 1) * 4 + 63) / 64 * 64;
+  for (size_t g = 0; g < groups; ++g) {
+    std::vector<uint32_t> count(blocks, 0);
+    for (size_t n = g * G; n < std::min(N, g * G + G); ++n) {
+      std::fill(count.begin(), count.end(), 0u);
+      for (uint32_t k = r.start[n]; k < r.start[n + 1]; ++k) ++count[r.col[k] / B];
+      for (size_t b = 0; b < blocks; ++b)
+        steps[g * blocks + b] = std::max<uint8_t>(steps[g * blocks + b], uint8_t((count[b] + 3) / 4));
+    }
+    size_t bytes = hdr;
+    for (size_t b = 0; b < blocks; ++b) bytes += steps[g * blocks + b] * step;
+    off[g + 1] = off[g] + (bytes + 63) / 64 * 64;
+  }
+  r.packed.reset(static_cast<int8_t*>(std::aligned_alloc(64, off[groups])));
+  if (!r.packed) throw std::bad_alloc();
+  uint8_t* p = reinterpret_cast<uint8_t*>(r.packed.get());
+  std::memset(p, 0, off[groups]);
+  for (size_t g = 0; g <= groups; ++g) {
+    const uint32_t o = uint32_t(off[g]);
+    std::memcpy(p + 4 * g, &o, 4);
+  }
+  for (size_t g = 0; g < groups; ++g) {
+    uint8_t* d = p + off[g];
+    std::memcpy(d, &steps[g * blocks], blocks);
+    d += hdr;
+    std::vector<uint32_t> cur(G);  // each row's next nonzero (columns ascend, so blocks come in order)
+    for (size_t j = 0; j < G; ++j) cur[j] = g * G + j < N ? r.start[g * G + j] : 0;
+    for (size_t b = 0; b < blocks; ++b) {
+      for (size_t j = 0; j < G && g * G + j < N; ++j)
+        for (size_t t = 0; cur[j] < r.start[g * G + j + 1] && r.col[cur[j]] / B == b; ++t, ++cur[j]) {
+          uint8_t* s = d + t / 4 * step;
+          s[j * 4 + t % 4] = uint8_t(r.col[cur[j]] % B);
+          s[4 * G + j * 4 + t % 4] = uint8_t(r.q[cur[j]]);
+        }
+      d += steps[g * blocks + b] * step;
+    }
+  }
+  return r;
+}
+
+std::vector<int32_t> fold_bias(const SparsePacked& b, const int32_t* bias_q, int32_t za) {
+  std::vector<int32_t> out(b.n);
+  for (size_t n = 0; n < b.n; ++n) out[n] = (bias_q ? bias_q[n] : 0) - za * b.wsum[n];
+  return out;
+}
+
+void run_sparse(const uint8_t* a, size_t lda, size_t M, const SparsePacked& b, const int32_t* bias, const float* scale,
+                const kernels::QRequant& rq, void* c, size_t ldc, ThreadPool* pool) {
+  if (M == 0 || b.n == 0) return;
+  const kernels::SparseQ w = b.view();
+  const size_t G = std::max<size_t>(b.uk.group, 1), groups = (b.n + G - 1) / G, esize = rq.f32_out ? 4 : 1;
+  const int threads = pool ? pool->size() : 1;
+  // Rows of A in blocks of 4 (the kernels' widest) when there are enough of them, else the groups of W split.
+  const bool split_m = M >= 8;
+  const size_t pieces = split_m ? (M + 3) / 4 : groups;
+  const double work = double(b.q.size()) * double(split_m ? 4 : M) / double(split_m ? 1 : groups);
+  const size_t grain = std::max<size_t>(1, size_t(2e5 / std::max(work, 1.0)));
+  auto body = [&](size_t p0, size_t p1, int) {
+    if (split_m) {
+      const size_t m0 = p0 * 4, m1 = std::min(M, p1 * 4);
+      b.uk.fn(w, a + m0 * lda, lda, m1 - m0, bias, scale, rq, static_cast<uint8_t*>(c) + m0 * ldc * esize, ldc, 0, b.n);
+    } else {
+      b.uk.fn(w, a, lda, M, bias, scale, rq, c, ldc, p0 * G, std::min(b.n, p1 * G));
+    }
+  };
+  if (threads > 1 && pieces >= 2 * grain) pool->parallel_for(pieces, grain, body);
+  else body(0, pieces, 0);
+}
+
 }  // namespace pyrt::qgemm

@@ -40,4 +40,41 @@ std::vector<int32_t> fold_bias(const Packed& b, const int32_t* bias_q, int32_t z
 void run(const uint8_t* a, size_t lda, size_t M, const Packed& b, const int32_t* bias, const float* scale,
          const kernels::QRequant& rq, void* c, size_t ldc, ThreadPool* pool, bool padded_a = false);
 
+// W [N, K] s8 stored sparse (a pruned layer's csr weight): its nonzeros by row, and the layout of the table's
+// sparse kernel (kernels::SparseQ), built once at load.
+struct SparsePacked {
+  size_t n = 0, k = 0;
+  std::vector<uint32_t> start{0}, col;
+  std::vector<int8_t> q;
+  std::unique_ptr<int8_t, Packed::Free> packed;
+  kernels::SqGemmKernel uk{};
+  std::vector<int32_t> wsum;
+  kernels::SparseQ view() const {
+    return {n, k, start.data(), col.data(), q.data(), reinterpret_cast<const uint8_t*>(packed.get())};
+  }
+};
+SparsePacked pack_sparse(const int8_t* w, size_t N, size_t K, const kernels::SqGemmKernel& uk);
+std::vector<int32_t> fold_bias(const SparsePacked& b, const int32_t* bias_q, int32_t za);
+// As run(), on the sparse weight: A rows of K bytes, lda apart.
+void run_sparse(const uint8_t* a, size_t lda, size_t M, const SparsePacked& b, const int32_t* bias, const float* scale,
+                const kernels::QRequant& rq, void* c, size_t ldc, ThreadPool* pool);
+
+// A u8 x s8 layer's weight [N, K] as the layer runs it: dense panels, or the sparse layout when the file stores
+// the weight csr. `make` gives the s8 weight as [N][K] (in the order A's columns come), called once per model.
+struct Weight {
+  std::shared_ptr<const Packed> dense;
+  std::shared_ptr<const SparsePacked> sparse;
+  // A row length the GEMM reads: K padded to the dense kernel's k groups (no byte-wise tail), K when sparse.
+  size_t kp() const { return dense ? dense->kp : sparse->k; }
+  std::vector<int32_t> fold_bias(const int32_t* bias_q, int32_t za) const {
+    return dense ? qgemm::fold_bias(*dense, bias_q, za) : qgemm::fold_bias(*sparse, bias_q, za);
+  }
+  void run(const uint8_t* a, size_t lda, size_t M, const int32_t* bias, const float* scale, const kernels::QRequant& rq,
+           void* c, size_t ldc, ThreadPool* pool, bool padded_a = false) const {
+    if (sparse) return run_sparse(a, lda, M, *sparse, bias, scale, rq, c, ldc, pool);
+    qgemm::run(a, lda, M, *dense, bias, scale, rq, c, ldc, pool, padded_a);
+  }
+  const char* kind() const { return sparse ? "sqgemm-" : "qgemm-"; }
+};
+
 }  // namespace pyrt::qgemm

@@ -1,10 +1,11 @@
 // QGemm (ONNX Runtime's com.microsoft op): Y = A . B^T + C with u8 A (per tensor), s8 B (per output column
 // scales), int32 C at scale a_scale * b_scale; Y is u8 when y_scale is given, else f32 (a classifier's logits
 // stay float: no rounding of the scores). B is a constant [N, K] (transB = 1) or [K, N]; transA must be 0,
-// alpha 1. Runs on the u8 x s8 GEMM.
+// alpha 1. Runs on the u8 x s8 GEMM, or its sparse counterpart when B is stored csr (a pruned layer).
 // Inputs: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C (optional), y_scale (optional), y_zero_point.
 #include "kernels/qgemm.h"
 #include "ops/quant_common.h"
+#include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
 namespace {
@@ -40,14 +41,21 @@ class QGemm final : public Op {
       bq.assign(p, p + n_);
     }
     const int8_t* wq = static_cast<const int8_t*>(w.get());
-    packed_ = ctx.shared<qgemm::Packed>(3, tb ? "qgemm.B.t" : "qgemm.B", [&] {
-      if (tb) return qgemm::pack(wq, size_t(n_), size_t(k_dim_), k_.qgemm);
-      std::vector<int8_t> t(size_t(n_ * k_dim_));
-      for (int64_t k = 0; k < k_dim_; ++k)
-        for (int64_t j = 0; j < n_; ++j) t[size_t(j * k_dim_ + k)] = wq[k * n_ + j];
-      return qgemm::pack(t.data(), size_t(n_), size_t(k_dim_), k_.qgemm);
-    });
-    bias_ = qgemm::fold_bias(*packed_, bq.data(), aq_.zp);
+    const size_t N = size_t(n_), K = size_t(k_dim_);
+    auto nk = [&] {  // B as [N][K]
+      std::vector<int8_t> t(wq, wq + N * K);
+      if (!tb)
+        for (size_t k = 0; k < K; ++k)
+          for (size_t j = 0; j < N; ++j) t[j * K + k] = wq[k * N + j];
+      return t;
+    };
+    if (is_csr(ctx, 3))  // a pruned weight: the sparse kernel, which reads only the nonzeros
+      w_.sparse = ctx.shared<qgemm::SparsePacked>(3, tb ? "qgemm.B.t.sparse" : "qgemm.B.sparse",
+                                                  [&] { return qgemm::pack_sparse(nk().data(), N, K, k_.sqgemm); });
+    else
+      w_.dense = ctx.shared<qgemm::Packed>(3, tb ? "qgemm.B.t" : "qgemm.B",
+                                           [&] { return qgemm::pack(nk().data(), N, K, k_.qgemm); });
+    bias_ = w_.fold_bias(bq.data(), aq_.zp);
   }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
@@ -60,10 +68,10 @@ class QGemm final : public Op {
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    qgemm::run(static_cast<const uint8_t*>(in[0]), size_t(k_dim_), size_t(m_), *packed_, bias_.data(), scale_.data(),
-               rq_, out[0], size_t(n_), ctx.pool);
+    w_.run(static_cast<const uint8_t*>(in[0]), size_t(k_dim_), size_t(m_), bias_.data(), scale_.data(), rq_, out[0],
+           size_t(n_), ctx.pool);
   }
-  std::string kernel() const override { return std::string("qgemm-") + k_.name; }
+  std::string kernel() const override { return std::string(w_.kind()) + k_.name; }
 
  private:
   const kernels::Table& k_;
@@ -72,7 +80,7 @@ class QGemm final : public Op {
   kernels::QRequant rq_{};
   std::vector<float> scale_;
   std::vector<int32_t> bias_;
-  std::shared_ptr<const qgemm::Packed> packed_;
+  qgemm::Weight w_;
 };
 
 }  // namespace

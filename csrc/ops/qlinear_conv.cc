@@ -1,11 +1,13 @@
 // QLinearConv (ONNX): u8 activations, s8 weights with per-output-channel scales, int32 bias, u8 output; fused
 // relu / relu6 / clip as the requantization clamp. Channels last only (layout "NHWC", which the exporter's
 // int8 pass always sets): group 1 runs as a u8 x s8 GEMM (1x1: the input read in place; kxk: im2col rows
-// padded with the input zero point), depthwise on the int8 depthwise kernel.
+// padded with the input zero point) — on the sparse u8 GEMM when w is stored csr —, depthwise on the int8
+// depthwise kernel.
 // Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B (optional).
 #include "kernels/qgemm.h"
 #include "ops/conv_common.h"
 #include "ops/quant_common.h"
+#include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
 namespace {
@@ -50,14 +52,20 @@ class QLinearConv final : public Op {
       return;
     }
     const size_t K = size_t(cing_) * taps;
-    packed_ = ctx.shared<qgemm::Packed>(3, "qconv.B.nhwc", [&] {
+    auto nk = [&] {
       std::vector<int8_t> t(K * size_t(cout_));  // [Cout][i][j][c]: im2col's column order
       for (int64_t o = 0; o < cout_; ++o)
         for (int64_t c = 0; c < cing_; ++c)
           for (size_t k = 0; k < taps; ++k) t[size_t(o) * K + k * size_t(cing_) + size_t(c)] = wq[(size_t(o * cing_ + c)) * taps + k];
-      return qgemm::pack(t.data(), size_t(cout_), K, k_.qgemm);
-    });
-    bias_ = qgemm::fold_bias(*packed_, bq.data(), xq_.zp);
+      return t;
+    };
+    if (is_csr(ctx, 3))  // a pruned weight: the sparse kernel, which reads only the nonzeros
+      wt_.sparse = ctx.shared<qgemm::SparsePacked>(
+          3, "qconv.B.nhwc.sparse", [&] { return qgemm::pack_sparse(nk().data(), size_t(cout_), K, k_.sqgemm); });
+    else
+      wt_.dense = ctx.shared<qgemm::Packed>(3, "qconv.B.nhwc",
+                                           [&] { return qgemm::pack(nk().data(), size_t(cout_), K, k_.qgemm); });
+    bias_ = wt_.fold_bias(bq.data(), xq_.zp);
   }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
@@ -83,7 +91,7 @@ class QLinearConv final : public Op {
     if (depthwise_) return run_depthwise(ctx, x, y);
     const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(o_.oh * o_.ow), C = size_t(cout_);
     if (direct_)
-      return qgemm::run(x, K, size_t(n_) * P, *packed_, bias_.data(), scale_.data(), rq_, y, C, ctx.pool);
+      return wt_.run(x, K, size_t(n_) * P, bias_.data(), scale_.data(), rq_, y, C, ctx.pool);
     // Blocks of output pixels, as the f32 Conv: the im2col rows of a block stay in L2 for the GEMM.
     const size_t rows = im2col_rows(), ld = kcol();
     uint8_t* col = static_cast<uint8_t*>(ctx.workspace);
@@ -92,19 +100,19 @@ class QLinearConv final : public Op {
       for (size_t p0 = 0; p0 < P; p0 += rows) {
         const size_t pn = std::min(rows, P - p0);
         im2col_nhwc(ctx, g, x + size_t(n * h_ * w_ * cing_), p0, pn, col, ld, uint8_t(xq_.zp));
-        qgemm::run(col, ld, pn, *packed_, bias_.data(), scale_.data(), rq_, y + (size_t(n) * P + p0) * C, C, ctx.pool,
-                   /*padded_a=*/true);
+        wt_.run(col, ld, pn, bias_.data(), scale_.data(), rq_, y + (size_t(n) * P + p0) * C, C, ctx.pool,
+               /*padded_a=*/true);
       }
   }
 
   std::string kernel() const override {
     if (depthwise_) return std::string("qdwconv-nhwc-") + k_.name;
-    return std::string(direct_ ? "qconv1x1-nhwc-qgemm-" : "qconv-nhwc-im2col-qgemm-") + k_.name;
+    return std::string(direct_ ? "qconv1x1-nhwc-" : "qconv-nhwc-im2col-") + wt_.kind() + k_.name;
   }
 
  private:
   // im2col row length: K padded to the kernel's k groups (no byte-wise tail in the GEMM)
-  size_t kcol() const { return packed_ ? packed_->kp : size_t(cing_ * kh_ * kw_); }
+  size_t kcol() const { return depthwise_ ? size_t(cing_ * kh_ * kw_) : wt_.kp(); }
   // Output pixels per im2col block: ~128 KiB of rows, at least 64, at most all.
   size_t im2col_rows() const {
     return std::min(size_t(o_.oh * o_.ow), std::max<size_t>(64, (128u << 10) / kcol()));
@@ -130,7 +138,7 @@ class QLinearConv final : public Op {
   kernels::QRequant rq_{};
   std::vector<float> scale_;
   std::vector<int32_t> bias_;
-  std::shared_ptr<const qgemm::Packed> packed_;
+  qgemm::Weight wt_;
   std::shared_ptr<const std::vector<int16_t>> wdw_;
   int64_t n_ = 0, h_ = 0, w_ = 0;
 };

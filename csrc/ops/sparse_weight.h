@@ -36,7 +36,7 @@ struct SparseWeight {
     std::stable_sort(order.begin(), order.end(),
                      [&](uint32_t a, uint32_t b) { return start[a + 1] - start[a] < start[b + 1] - start[b]; });
   }
-  double density() const { return rows * cols ? double(w.size()) / double(rows * cols) : 0.0; }
+  double density() const { return rows && cols ? double(w.size()) / double(rows * cols) : 0.0; }
 };
 
 // Whether constant input i is a csr tensor.

@@ -38,6 +38,7 @@ void bind_kernels(py::module_& m) {
     d["avx512bw"] = c.avx512bw;
     d["avx512dq"] = c.avx512dq;
     d["avx512vnni"] = c.avx512vnni;
+    d["avx512vbmi"] = c.avx512vbmi;
     return d;
   });
   m.def("crc32c", [](py::object b) {

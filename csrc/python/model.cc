@@ -106,7 +106,7 @@ py::array decode(const std::shared_ptr<Model>& m, const std::string& name) {
   const TensorInfo& t = m->tensors()[i];
   m->decoded_bytes(i);  // refuses absurd sizes before numpy allocates
   std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-  py::array out(t.encoding == spec::kDense ? np_dtype(t.dtype) : py::dtype("<f4"), shape);
+  py::array out(np_dtype(t.dtype), shape);  // the logical dtype (f32 for the quantized encodings)
   const size_t nbytes = size_t(out.nbytes());
   void* dst = out.mutable_data();
   {

@@ -211,13 +211,19 @@ def encode_i4(array, group_size: int = 32, signed: bool = True, scale_dtype: str
 # ----------------------------------------------------------------------------------------------- csr
 def encode_csr(array, values: str = "f32", block=(1, 1), group_size: int = 32,
                index_width: int | None = None) -> EncodedTensor:
-    """Block CSR of the matrix view. Blocks with any non-zero element are stored."""
-    x = _f32(array)
+    """Block CSR of the matrix view. Blocks with any non-zero element are stored. An int8 array keeps its
+    dtype: its values are stored as they are ("s8", the weights of the integer operators)."""
+    src = np.asarray(array)
+    if src.dtype == np.int8:
+        values = "s8"
+    elif values == "s8":
+        raise ValueError(f"csr values 's8' need an int8 tensor, got {src.dtype}")
+    x = src if values == "s8" else _f32(array)
     rows, cols = matrix_view(x.shape)
     br, bc = (int(block[0]), int(block[1]))
     if br not in spec.CSR_BLOCK_SIZES or bc not in spec.CSR_BLOCK_SIZES:
         raise ValueError(f"block dims must be in {spec.CSR_BLOCK_SIZES}, got {block}")
-    venc = {"f32": spec.CSR_F32, "i8": spec.CSR_I8, "i4": spec.CSR_I4}[values]
+    venc = {"f32": spec.CSR_F32, "i8": spec.CSR_I8, "i4": spec.CSR_I4, "s8": spec.CSR_S8}[values]
     if venc == spec.CSR_I4:
         _check_group(group_size)
     brows, bcols = -(-rows // br), -(-cols // bc)
@@ -225,7 +231,7 @@ def encode_csr(array, values: str = "f32", block=(1, 1), group_size: int = 32,
         index_width = 2 if bcols <= 65536 else 4
     if index_width not in (2, 4) or (index_width == 2 and bcols > 65536):
         raise ValueError(f"index_width {index_width} cannot address {bcols} block columns")
-    padded = np.zeros((brows * br, bcols * bc), dtype=np.float32)
+    padded = np.zeros((brows * br, bcols * bc), dtype=x.dtype)
     padded[:rows, :cols] = x.reshape(rows, cols)
     blocks = padded.reshape(brows, br, bcols, bc).transpose(0, 2, 1, 3)   # [brows, bcols, br, bc]
     mask = (blocks != 0).any(axis=(2, 3))
@@ -233,9 +239,13 @@ def encode_csr(array, values: str = "f32", block=(1, 1), group_size: int = 32,
     row_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32)
     bi, bj = np.nonzero(mask)
     nnzb = int(bi.size)
-    vals = blocks[bi, bj].reshape(-1).astype(np.float64)          # block after block, row-major inside
+    vals = blocks[bi, bj].reshape(-1)                              # block after block, row-major inside
     bufs = [row_ptr.tobytes(), _le(bj, "<u2" if index_width == 2 else "<u4")]
     gs = 0
+    if venc == spec.CSR_S8:
+        bufs.append(vals.tobytes())
+    else:
+        vals = vals.astype(np.float64)
     if venc == spec.CSR_F32:
         bufs.append(_le(vals, "<f4"))
     elif venc == spec.CSR_I8:
@@ -246,7 +256,7 @@ def encode_csr(array, values: str = "f32", block=(1, 1), group_size: int = 32,
         lrow = np.repeat(np.minimum(lrow, rows - 1), bc, axis=1).reshape(-1)
         q = np.clip(np.rint(vals / scale[lrow].astype(np.float64)), -127, 127).astype(np.int8)
         bufs += [q.tobytes(), _le(scale, "<f4")]
-    else:
+    elif venc == spec.CSR_I4:
         gs = group_size
         per = br * bc
         n_i = counts * per                                                 # values per block row
@@ -261,7 +271,8 @@ def encode_csr(array, values: str = "f32", block=(1, 1), group_size: int = 32,
         bufs += [pack_nibbles(q), _le(s, "<f4")]
     feats = spec.FEAT_CSR | (spec.FEAT_INT4 if venc == spec.CSR_I4 else 0)
     params = struct.pack("<BBBBIQ", index_width, venc, br, bc, gs, nnzb)
-    return EncodedTensor(spec.DT_F32, tuple(x.shape), spec.ENC_CSR, params, bufs, feats)
+    return EncodedTensor(spec.DT_I8 if venc == spec.CSR_S8 else spec.DT_F32, tuple(x.shape), spec.ENC_CSR, params,
+                         bufs, feats)
 
 
 # ----------------------------------------------------------------------------------------------- lut

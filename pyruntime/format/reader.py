@@ -138,7 +138,8 @@ def _parse_params(c: _Cursor, enc: int, dtype: int, shape: tuple, where: str) ->
         if sd != dtype and not (dtype == spec.DT_F32 and sd == spec.DT_F16):
             fail(f"storage dtype {spec.DTYPE_NAMES[sd]} cannot hold logical dtype {spec.DTYPE_NAMES[dtype]}")
         return {"storage": sd}, 1
-    if enc in (spec.ENC_I8, spec.ENC_I4, spec.ENC_CSR, spec.ENC_LUT) and dtype != spec.DT_F32:
+    if enc in (spec.ENC_I8, spec.ENC_I4, spec.ENC_CSR, spec.ENC_LUT) and dtype != spec.DT_F32 \
+            and not (enc == spec.ENC_CSR and dtype == spec.DT_I8):
         fail(f"encoding {spec.ENCODING_NAMES[enc]} needs logical dtype f32, got {spec.DTYPE_NAMES[dtype]}")
     if enc in (spec.ENC_I4, spec.ENC_CSR) and len(shape) == 0:
         fail(f"encoding {spec.ENCODING_NAMES[enc]} needs rank >= 1")
@@ -168,6 +169,9 @@ def _parse_params(c: _Cursor, enc: int, dtype: int, shape: tuple, where: str) ->
             fail(f"csr index width {iw} is not 2 or 4")
         if ve not in spec.CSR_VALUE_NAMES:
             fail(f"csr value encoding {ve} is unknown")
+        if (ve == spec.CSR_S8) != (dtype == spec.DT_I8):
+            fail(f"csr value encoding {spec.CSR_VALUE_NAMES[ve]} does not fit logical dtype {spec.DTYPE_NAMES[dtype]} "
+                 "(s8 values for an i8 tensor, f32/i8/i4 for an f32 one)")
         if br not in spec.CSR_BLOCK_SIZES or bc not in spec.CSR_BLOCK_SIZES:
             fail(f"csr block {br}x{bc} is not made of 1, 2, 4 or 8")
         if ve == spec.CSR_I4:
@@ -184,7 +188,7 @@ def _parse_params(c: _Cursor, enc: int, dtype: int, shape: tuple, where: str) ->
         if nnzb > brows * bcols:
             fail(f"csr nnz {nnzb} exceeds the {brows}x{bcols} block grid")
         return {"index_width": iw, "values": ve, "block": (br, bc), "group_size": g, "nnzb": nnzb}, \
-            3 + (ve != spec.CSR_F32)
+            3 + (ve in (spec.CSR_I8, spec.CSR_I4))
     if enc == spec.ENC_LUT:
         bits, cdt, k, axis = c.unpack("<BBHi", "lut params")
         if bits not in (4, 8):
@@ -220,6 +224,8 @@ def expected_sizes(t: TensorInfo) -> list[int]:
         out = [4 * (brows + 1), p["index_width"] * p["nnzb"]]
         if p["values"] == spec.CSR_F32:
             return out + [4 * count]
+        if p["values"] == spec.CSR_S8:
+            return out + [count]
         if p["values"] == spec.CSR_I8:
             return out + [count, 4 * rows]
         return out + [(count + 1) // 2, None]   # scale count depends on row_ptr: checked when data is read
@@ -637,7 +643,7 @@ class Reader:
         return self.tensors[self._by_name[name]]
 
     def decode(self, name: str) -> np.ndarray:
-        """Decodes a tensor to numpy: its logical dtype for dense tensors, float32 for the others."""
+        """Decodes a tensor to numpy: its logical dtype (float32 for the quantized encodings)."""
         i = self._by_name.get(name)
         if i is None:
             raise KeyError(f"no tensor named {name!r}")
@@ -682,6 +688,8 @@ class Reader:
             brow = np.repeat(np.arange(brows), np.diff(rp))                 # block row of each block
             if p["values"] == spec.CSR_F32:
                 v = b[2].view("<f4").astype(np.float32)
+            elif p["values"] == spec.CSR_S8:
+                v = b[2].view(np.int8)
             elif p["values"] == spec.CSR_I8:
                 lrow = np.minimum(brow[:, None] * br + np.arange(br)[None, :], rows - 1)
                 lrow = np.repeat(lrow, bc, axis=1).reshape(-1)
@@ -694,7 +702,7 @@ class Reader:
                 pos = np.arange(count) - np.repeat(rp[:-1] * per, n_i)
                 gid = np.repeat(goff[:-1], n_i) + pos // p["group_size"]
                 v = unpack_nibbles(b[2], count, True).astype(np.float32) * b[3].view("<f4")[gid]
-            dense = np.zeros((brows, bcols, br, bc), dtype=np.float32)
+            dense = np.zeros((brows, bcols, br, bc), dtype=v.dtype)
             dense[brow, ci] = v.reshape(-1, br, bc)
             dense = dense.transpose(0, 2, 1, 3).reshape(brows * br, bcols * bc)[:rows, :cols]
             return np.ascontiguousarray(dense).reshape(t.shape)

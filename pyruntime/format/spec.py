@@ -44,8 +44,8 @@ ENCODING_IDS = {v: k for k, v in ENCODING_NAMES.items()}
 PARAM_SIZES = {ENC_DENSE: 8, ENC_I8: 8, ENC_I4: 8, ENC_CSR: 16, ENC_LUT: 8}
 
 # csr value encodings
-CSR_F32, CSR_I8, CSR_I4 = 1, 2, 3
-CSR_VALUE_NAMES = {CSR_F32: "f32", CSR_I8: "i8", CSR_I4: "i4"}
+CSR_F32, CSR_I8, CSR_I4, CSR_S8 = 1, 2, 3, 4   # s8: the i8 elements of a logical-i8 tensor, no scales
+CSR_VALUE_NAMES = {CSR_F32: "f32", CSR_I8: "i8", CSR_I4: "i4", CSR_S8: "s8"}
 CSR_BLOCK_SIZES = (1, 2, 4, 8)
 # scale dtypes (i4 scales, lut codebooks)
 SCALE_F32, SCALE_F16 = 1, 2

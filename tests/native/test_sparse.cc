@@ -1,5 +1,5 @@
-// Sparse kernels of every table the CPU has against the reference: spmm bit-exact (one FMA chain per output in
-// the same order), spmv within float rounding of the sum of |products| (lanes reorder its sum).
+// Sparse kernels of every table the CPU has against the reference: spmm and the sparse u8 GEMM bit-exact (one FMA
+// chain per output in the same order; exact int32 sums), spmv within float rounding of the sum of |products|.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,6 +8,7 @@
 
 #include "harness.h"
 #include "kernels/dispatch.h"
+#include "kernels/qgemm.h"
 #include "kernels/ref/ref.h"
 
 using namespace pyrt;
@@ -105,6 +106,36 @@ TEST(spmv_matches_reference) {
           break;
         }
       }
+    }
+  }
+}
+
+// The sparse u8 x s8 product: each table's kernel on its packed layout gives the reference's bits (exact int32
+// sums), for row and column tails, sub-ranges of rows of W, u8 and f32 outputs.
+TEST(sqgemm_matches_reference) {
+  std::mt19937 rng(5);
+  for (const Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()}) {
+    if (!t) continue;
+    for (int rep = 0; rep < 80; ++rep) {
+      const size_t N = 1 + rng() % 70, K = 1 + rng() % 300, M = 1 + rng() % 9, lda = K + rng() % 7;
+      const double density = rep % 4 == 0 ? 0.02 : rep % 4 == 1 ? 0.5 : 0.12;
+      std::vector<int8_t> w(N * K, 0);
+      for (auto& v : w)
+        if (std::uniform_real_distribution<double>(0, 1)(rng) < density) v = int8_t(int(rng() % 255) - 127);
+      const qgemm::SparsePacked p = qgemm::pack_sparse(w.data(), N, K, t->sqgemm);
+      std::vector<uint8_t> a(M * lda);
+      for (auto& v : a) v = uint8_t(rng());
+      std::vector<int32_t> bias(N);
+      std::vector<float> scale(N);
+      for (size_t n = 0; n < N; ++n) bias[n] = int32_t(rng() % 20001) - 10000, scale[n] = 0.0004f * float(1 + rng() % 50);
+      kernels::QRequant rq{-float(rng() % 60), float(rng() % 100 + 50), int32_t(rng() % 256), rep % 3 == 0};
+      rq.lo = std::max(rq.lo, -float(rq.zp)), rq.hi = std::min(rq.hi, float(255 - rq.zp));
+      const size_t G = std::max<size_t>(t->sqgemm.group, 1), n0 = (rng() % (N / G + 1)) * G;
+      const size_t esize = rq.f32_out ? 4 : 1;
+      std::vector<uint8_t> want(M * N * esize, 0xAB), got(M * N * esize, 0xAB);
+      kernels::ref::sqgemm(p.view(), a.data(), lda, M, bias.data(), scale.data(), rq, want.data(), N, n0, N);
+      p.uk.fn(p.view(), a.data(), lda, M, bias.data(), scale.data(), rq, got.data(), N, n0, N);
+      CHECK(got == want);
     }
   }
 }

@@ -40,5 +40,7 @@ void qadd_u8_neon(const uint8_t* a, size_t a_step, const uint8_t* b, size_t b_st
 void spmm_neon(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x,
                float* y, size_t y_stride, size_t p0, size_t p1);
 void spmv_neon(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
+void sqgemm_neon(const SparseQ& w, const uint8_t* a, size_t lda, size_t m, const int32_t* bias, const float* scale,
+                  const QRequant& rq, void* c, size_t ldc, size_t n0, size_t n1);
 
 }  // namespace pyrt::kernels::arm

@@ -40,6 +40,8 @@ void qdwconv_nhwc(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int
 void spmm(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x, float* y,
           size_t y_stride, size_t p0, size_t p1);
 void spmv(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
+void sqgemm(const SparseQ& w, const uint8_t* a, size_t lda, size_t m, const int32_t* bias, const float* scale,
+            const QRequant& rq, void* c, size_t ldc, size_t n0, size_t n1);
 // The epilogue of one element (bias already added), shared by every kernel's scalar tail.
 float gemm_activate(float x, const GemmUkArgs& args);
 

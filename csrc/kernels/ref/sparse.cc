@@ -29,4 +29,15 @@ void spmv(const SparseRows& m, const float* x, const float* bias, float* y, size
   }
 }
 
+void sqgemm(const SparseQ& w, const uint8_t* a, size_t lda, size_t m, const int32_t* bias, const float* scale,
+            const QRequant& rq, void* c, size_t ldc, size_t n0, size_t n1) {
+  for (size_t i = 0; i < m; ++i)
+    for (size_t n = n0; n < n1; ++n) {
+      int32_t acc = bias[n];
+      for (uint32_t k = w.start[n]; k < w.start[n + 1]; ++k) acc += int32_t(w.q[k]) * int32_t(a[i * lda + w.col[k]]);
+      if (rq.f32_out) static_cast<float*>(c)[i * ldc + n] = float(acc) * scale[n];
+      else static_cast<uint8_t*>(c)[i * ldc + n] = requant_one(acc, scale[n], rq);
+    }
+}
+
 }  // namespace pyrt::kernels::ref
