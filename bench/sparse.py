@@ -6,7 +6,8 @@ and SciPy's CSR products on the same matrices, 1 and 2 threads, in one run.
     python3 bench/sparse.py [--no-write] [--runs 50] [--rounds 2]
 
 Weights are magnitude-pruned Gaussian matrices (seeded). Ours: a one-node .pyrt (Conv / Gemm transB) with the
-weight dense, csr with f32 values, or csr with i8 values (per-row scales); PyTorch: a torch.sparse_csr_tensor
+weight dense, csr with f32 values, or csr with i8 values (per-row scales), and the static int8 layer
+(QLinearConv / QGemm, u8 activations, s8 weights) dense or csr; PyTorch: a torch.sparse_csr_tensor
 times the dense input; SciPy: scipy.sparse.csr_matrix times it (single-threaded). Each library runs in its own
 process per thread count; the median of --runs calls after warm-ups, best of --rounds interleaved rounds.
 The section "## Sparse execution" of bench/RESULTS.md is replaced with the results.
@@ -41,7 +42,11 @@ for name in sorted(os.listdir(d)):
         path = os.path.join(d, name[:-4] + "." + enc + ".pyrt")
         if not os.path.exists(path): continue
         s = pyruntime.Session(path, num_threads=threads)
-        feed = x.reshape(1, w.shape[1], 56, 56) if x.shape[1] > 1 else x.reshape(1, -1)
+        if enc.startswith("int8"):   # u8 activations (the static int8 layer's input), channels last
+            xq = np.clip(np.rint(x / 0.02) + 128, 0, 255).astype(np.uint8)
+            feed = xq.T.reshape(1, 56, 56, w.shape[1]) if x.shape[1] > 1 else xq.reshape(1, -1)
+        else:
+            feed = x.reshape(1, w.shape[1], 56, 56) if x.shape[1] > 1 else x.reshape(1, -1)
         ms = med(lambda: s.run(feed))
         kernel = s.describe()[0]["kernel"]
     elif lib == "torch":
@@ -81,6 +86,29 @@ def write_models(d):
                     y = g.op("Gemm", g.input("x", [1, k]), wc, transB=1)
                 g.output(y, "y")
                 g.save(os.path.join(d, f"{name}.{enc}.pyrt"))
+            for enc in ("int8", "int8csr") if sp else ("int8",):
+                write_int8(d, f"{name}.{enc}.pyrt", w, p, csr=enc == "int8csr")
+
+
+def write_int8(d, fname, w, p, csr):
+    """The static int8 layer: u8 activations (scale 0.02, zero point 128), s8 weights per output channel, u8
+    output for the convolution (channels last), f32 for the Linear (QGemm)."""
+    import pyruntime
+    n, k = w.shape
+    ws = np.maximum(np.abs(w).max(1), 1e-8) / 127
+    wq = np.clip(np.rint(w / ws[:, None]), -127, 127).astype(np.int8)
+    g = pyruntime.Graph("sparse-int8")
+    s, z = g.const(np.array(0.02, np.float32)), g.const(np.array(128, np.uint8))
+    wc = g.const(wq.reshape(n, k, 1, 1) if p > 1 else wq, "w", "csr" if csr else "dense")
+    wsc, wz = g.const(ws.astype(np.float32)), g.const(np.array(0, np.int8))
+    if p > 1:
+        ys, yz = g.const(np.array(0.5, np.float32)), g.const(np.array(128, np.uint8))
+        y = g.op("QLinearConv", g.input("x", [1, 56, 56, k], "u8"), s, z, wc, wsc, wz, ys, yz, kernel_shape=[1, 1],
+                 layout="NHWC")
+    else:
+        y = g.op("QGemm", g.input("x", [1, k], "u8"), s, z, wc, wsc, wz, transB=1)
+    g.output(y, "y")
+    g.save(os.path.join(d, fname))
 
 
 def main():
@@ -91,7 +119,7 @@ def main():
     a = ap.parse_args()
     d = tempfile.mkdtemp()
     write_models(d)
-    libs = ["pyruntime-dense", "pyruntime-csr", "pyruntime-csr8", "torch", "scipy"]
+    libs = ["pyruntime-dense", "pyruntime-csr", "pyruntime-csr8", "pyruntime-int8", "pyruntime-int8csr", "torch", "scipy"]
     best, kernels = {}, {}
     for _ in range(a.rounds):
         for t in (1, 2):
@@ -117,20 +145,23 @@ def main():
 
     tables = []
     for ci, (label, n, k, p) in enumerate(CASES):
-        lines = [f"**{label}** (ms; ratios > 1: our csr f32 is faster)", "",
-                 "| sparsity | threads | ours dense | ours csr f32 | ours csr i8 | torch CSR | scipy CSR | "
-                 "dense / csr | torch / csr | scipy / csr | csr f32 / csr i8 |", "|---|" + "---|" * 10]
+        lines = [f"**{label}** (ms; ratios > 1: the second is faster)", "",
+                 "| sparsity | threads | dense f32 | csr f32 | csr i8 values | int8 dense | int8 csr | torch CSR | "
+                 "scipy CSR | dense / csr f32 | torch / csr f32 | scipy / csr f32 | csr f32 / int8 csr | "
+                 "int8 dense / int8 csr |", "|---|" + "---|" * 13]
         for sp in SPARSITY:
             name = f"c{ci}_s{int(sp * 100):02d}"
             for t in (1, 2):
                 g = {lib: best.get((lib, t, name)) for lib in libs}
                 sc = best.get(("scipy", 1, name)) if t == 1 else None
-                lines.append(f"| {int(sp * 100)}% | {t} | {f(g['pyruntime-dense'])} | {f(g['pyruntime-csr'])} | "
-                             f"{f(g['pyruntime-csr8'])} | {f(g['torch'])} | {f(sc)} | "
-                             f"{ratio(g['pyruntime-dense'], g['pyruntime-csr'])} | {ratio(g['torch'], g['pyruntime-csr'])} | "
-                             f"{ratio(sc, g['pyruntime-csr'])} | {ratio(g['pyruntime-csr'], g['pyruntime-csr8'])} |")
+                csr = g["pyruntime-csr"]
+                lines.append(f"| {int(sp * 100)}% | {t} | {f(g['pyruntime-dense'])} | {f(csr)} | "
+                             f"{f(g['pyruntime-csr8'])} | {f(g['pyruntime-int8'])} | {f(g['pyruntime-int8csr'])} | "
+                             f"{f(g['torch'])} | {f(sc)} | {ratio(g['pyruntime-dense'], csr)} | {ratio(g['torch'], csr)} | "
+                             f"{ratio(sc, csr)} | {ratio(csr, g['pyruntime-int8csr'])} | "
+                             f"{ratio(g['pyruntime-int8'], g['pyruntime-int8csr'])} |")
         lines.append("")
-        lines.append("kernels: " + ", ".join(f"{lib} `{kernels.get((lib, f'c{ci}'), '?')}`" for lib in libs[:3]))
+        lines.append("kernels: " + ", ".join(f"{lib} `{kernels.get((lib, f'c{ci}'), '?')}`" for lib in libs[:5]))
         tables.append("\n".join(lines))
     text = "\n\n".join(tables)
     print(text)
@@ -145,9 +176,11 @@ Command: `python3 bench/sparse.py --rounds {a.rounds}` — {datetime.date.today(
 {machine()}; torch {torch.__version__}, scipy {scipy.__version__}
 
 Magnitude-pruned Gaussian weights (seeded), batch 1. Ours: a one-node file (Conv in channels-first layout /
-Gemm with transB) with the weight dense, csr with f32 values, or csr with i8 values; csr weights are repacked
-at load into per-row nonzero lists (i8 values scaled to f32 there, so "csr i8" is a smaller file at csr f32's
-speed). PyTorch: torch.sparse_csr_tensor @ dense; SciPy: csr_matrix @ dense (one thread). Median of
+Gemm with transB) with the weight dense, csr with f32 values, or csr with i8 values (f32 activations; repacked
+at load into per-row nonzero lists, i8 values scaled to f32 there except in the GEMV); "int8": the static int8
+layer (QLinearConv channels last with u8 in and out / QGemm with u8 input and f32 output, s8 weights per
+output channel) with the weight dense (the u8 x s8 GEMM) or csr with s8 values (the sparse u8 x s8 kernel).
+PyTorch: torch.sparse_csr_tensor @ dense; SciPy: csr_matrix @ dense (one thread). Median of
 {a.runs} calls, best of {a.rounds} interleaved rounds, each library in its own process.
 
 {text}

@@ -65,8 +65,10 @@ def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compressio
     if compression.get("prune"):
         ir = sparsity.prune(ir, compression["prune"], compression.get("prune_structure", "unstructured"),
                             compression.get("prune_scope", "layer"), keep)
-        bar.step(f"pruned to {compression['prune']:.0%} ({compression.get('prune_structure', 'unstructured')})")
-    static = comp.get("quantize") == "int8"   # static int8 has no sparse kernels: its weights stay dense
+        report = getattr(ir, "channel_report", None)   # channel pruning may remove fewer (its exactness rule)
+        bar.step(report["summary"] if report else
+                 f"pruned to {compression['prune']:.0%} ({compression.get('prune_structure', 'unstructured')})")
+    static = comp.get("quantize") == "int8"   # static int8: the sparse decision is made on the s8 weights
     sparse_enc, sparse_convs = sparsity.plan(ir, "never" if static else compression.get("sparse", "auto"), keep)
     if channels_last:
         ir = to_channels_last(ir, keep_nchw=sparse_convs)
@@ -75,6 +77,7 @@ def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compressio
         from .static_quant import quantize_static
         ir = quantize_static(ir, comp["calibration"], comp.get("calibration_method", "minmax"), keep=keep)
         bar.step("calibrated and quantized to int8")
+        sparse_enc = sparsity.plan_int8(ir, compression.get("sparse", "auto"))
     g = to_graph(ir, name, sparsity.merge(plan(ir, **comp), sparse_enc))
     n = g.save(path)
     bar.step(f"wrote {path}")
@@ -91,8 +94,8 @@ def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True,
     Compression (export/quantize.py): quantize="int8-weights" | "int4" (group_size=32), weight_sharing=K,
     keep_float=[node names]; quantize="int8" (static: integer kernels, export/static_quant.py) with
     calibration=[example inputs] and calibration_method="minmax" | "percentile" | "mse".
-    Sparsity (export/sparsity.py): prune=0.9, prune_structure="unstructured" | "2:4", prune_scope="layer" |
-    "global", sparse="auto" | "always" | "never"."""
+    Sparsity (export/sparsity.py): prune=0.9, prune_structure="unstructured" | "2:4" | "channel" (filters
+    removed, export/channel_prune.py), prune_scope="layer" | "global", sparse="auto" | "always" | "never"."""
     _check_compression(compression)
     from ..progress import Progress
     with Progress(2 + len(_passes(channels_last)) + _int8_step(compression), "export", enabled=progress) as bar:

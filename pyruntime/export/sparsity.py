@@ -3,7 +3,8 @@
 
     prune=0.9                 one-shot magnitude pruning of every Conv (group 1, more than 3 input channels) /
                               Gemm / MatMul weight to 90%
-    prune_structure           "unstructured" (default) or "N:M" (e.g. "2:4": n kept in every m along the input)
+    prune_structure           "unstructured" (default), "N:M" (e.g. "2:4": n kept in every m along the input) or
+                              "channel" (whole filters removed and the layers reading them shrunk: channel_prune.py)
     prune_scope               "layer" (default: each weight to the target) or "global" (one magnitude threshold)
     sparse="auto"             store a weight csr where the runtime's sparse kernel is faster for that layer (the
                               cost model below), else dense; "always": every weight with zeros csr (layers
@@ -23,7 +24,7 @@ SPARSE_MODES = ("auto", "always", "never")
 # The sparsity from which each sparse kernel beats the dense path on this runtime: bench/sparse.py (bench/
 # RESULTS.md, "Sparse execution"): the 1x1 convolution 256->256 at 56x56 runs 1.4-1.5x faster than dense at 70%,
 # the 4096x4096 Linear about as fast at 70% and 1.6-2x at 80%.
-MIN_SPARSITY = {"conv1x1": 0.7, "linear": 0.75}
+MIN_SPARSITY = {"conv1x1": 0.7, "linear": 0.75, "int8": 0.5}
 
 
 def check_options(prune, structure, scope, sparse):
@@ -31,13 +32,11 @@ def check_options(prune, structure, scope, sparse):
         raise ExportError(f"unknown sparse mode {sparse!r}; supported: {', '.join(SPARSE_MODES)}")
     if prune is not None and not (isinstance(prune, (int, float)) and 0 <= float(prune) < 1):
         raise ExportError(f"prune is a target sparsity in [0, 1), got {prune!r}")
-    if structure == "channel":
-        raise ExportError("prune_structure='channel' (removing filters and shrinking the next layer) is not "
-                          "implemented yet; use 'unstructured' or 'N:M'")
-    if structure != "unstructured":
+    if structure not in ("unstructured", "channel"):
         parts = str(structure).split(":")
         if not (len(parts) == 2 and all(p.isdigit() for p in parts) and 0 < int(parts[0]) < int(parts[1]) <= 16):
-            raise ExportError(f"prune_structure must be 'unstructured' or 'N:M' (e.g. '2:4'), got {structure!r}")
+            raise ExportError(f"prune_structure must be 'unstructured', 'channel' or 'N:M' (e.g. '2:4'), "
+                              f"got {structure!r}")
     if scope not in ("layer", "global"):
         raise ExportError(f"prune_scope must be 'layer' or 'global', got {scope!r}")
 
@@ -67,6 +66,9 @@ def weight_layers(ir: IR, keep=()) -> list:
 
 
 def prune(ir: IR, sparsity, structure="unstructured", scope="layer", keep=()) -> IR:
+    if structure == "channel":
+        from .channel_prune import prune_channels
+        return prune_channels(ir, float(sparsity or 0), scope, keep)
     from ..compress.prune import prune_weights
     layers = weight_layers(ir, keep)
     names = sorted({c for _, c, _ in layers})
@@ -95,6 +97,24 @@ def plan(ir: IR, mode: str = "auto", keep=()) -> tuple[dict, set]:
         elif mode == "always":
             enc[c] = ("csr", {})
     return enc, sparse_convs
+
+
+def plan_int8(ir: IR, mode: str = "auto") -> dict:
+    """Static int8: const name -> ("csr", {}) for the s8 weights of group-1 QLinearConv / QGemm layers to store
+    csr (their values stay s8; the runtime runs them on its sparse u8 x s8 kernel)."""
+    if mode == "never":
+        return {}
+    enc = {}
+    for n in ir.nodes:
+        if n.op not in ("QLinearConv", "QGemm") or (n.op == "QLinearConv" and int(n.attrs.get("group", 1)) != 1):
+            continue
+        w = ir.const(n.inputs[3])
+        if w is None or w.dtype != np.int8:
+            continue
+        s = sparsity(w)
+        if s > 0 and (mode == "always" or s >= MIN_SPARSITY["int8"]):
+            enc[n.inputs[3]] = ("csr", {})
+    return enc
 
 
 def merge(enc: dict, sparse_enc: dict) -> dict:

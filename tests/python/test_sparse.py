@@ -140,8 +140,117 @@ def test_prune_global_and_errors(tmp_path):
     ws = [ir.consts[c] for _, c, _ in weight_layers(ir)]
     total = sum((w == 0).sum() for w in ws) / sum(w.size for w in ws)
     assert abs(total - 0.8) < 0.01 and len({round(sparsity(w), 2) for w in ws}) > 1   # layers differ
-    for opts, msg in ((dict(prune=0.5, prune_structure="channel"), "channel.*not implemented yet"),
+    for opts, msg in ((dict(prune=0.5, prune_structure="filter"), "'unstructured', 'channel' or 'N:M'"),
                       (dict(prune=1.5), "target sparsity in \\[0, 1\\)"), (dict(sparse="sometimes"), "unknown sparse mode"),
                       (dict(prune=0.5, prune_structure="4:2"), "N:M")):
         with pytest.raises(ExportError, match=msg):
             _export(net, x, tmp_path / "e.pyrt", **opts)
+
+
+# ---- sparse int8: QLinearConv / QGemm with csr s8 weights (static int8 of a pruned model) ----
+
+def _q(g, s, z):
+    return g.const(np.array(s, np.float32)), g.const(np.array(z, np.uint8))
+
+
+def _pruned_s8(shape, sparsity):
+    w = RNG.integers(-127, 128, shape).astype(np.int8)
+    w[RNG.random(shape) < sparsity] = 0
+    return w
+
+
+def _int8_runs(build, inputs, threads=None):
+    """{(csr, reference): (outputs, kernel names)} for a graph built with the weight dense and csr (s8 values)."""
+    from graphs import run_graph
+    out = {}
+    for csr in (False, True):
+        for ref in (False, True):
+            o, s = run_graph(lambda g, v: build(g, v, csr), inputs, force_reference=ref, threads=threads)
+            out[csr, ref] = o, [e["kernel"] for e in s.describe()]
+    return out
+
+
+@pytest.mark.parametrize("k,cin,cout,n,hw,act", [(1, 200, 37, 2, (5, 7), ""), (1, 300, 16, 1, (9, 9), "relu"),
+                                                 (3, 24, 40, 1, (6, 5), ""), (1, 64, 64, 1, (1, 1), "relu6")])
+def test_sparse_int8_conv_matches_dense(k, cin, cout, n, hw, act):
+    """Exact int32 sums: the csr layer gives the dense layer's bits, on every table, any row/column tail."""
+    w = _pruned_s8((cout, cin, k, k), 0.85)
+    ws = (RNG.random(cout) * 0.02 + 0.001).astype(np.float32)
+    b = RNG.integers(-5000, 5000, cout).astype(np.int32)
+    x = RNG.standard_normal((n, *hw, cin)).astype(np.float32)
+    attrs = dict(kernel_shape=[k, k], pads=[k // 2] * 4, layout="NHWC", **({"activation": act} if act else {}))
+
+    def build(g, v, csr):
+        s, z = _q(g, 0.03, 131)
+        ys, yz = _q(g, 0.05, 90)
+        wc = g.const(w, "w", "csr") if csr else g.const(w, "w")
+        y = g.op("QLinearConv", g.op("QuantizeLinear", v["x"], s, z), s, z, wc, g.const(ws),
+                 g.const(np.array(0, np.int8)), ys, yz, g.const(b), **attrs)
+        return g.op("DequantizeLinear", y, ys, yz)
+
+    runs = _int8_runs(build, {"x": x})
+    want = runs[False, True][0][0]
+    for key, (o, kernels) in runs.items():
+        assert np.array_equal(o[0], want), key
+        assert ("sqgemm-" in kernels[1]) == key[0], kernels
+    assert np.abs(want).max() > 0
+
+
+@pytest.mark.parametrize("m", [1, 5, 13])
+@pytest.mark.parametrize("f32_out", [True, False])
+def test_sparse_int8_qgemm_matches_dense(m, f32_out):
+    kk, nn = 300, 70
+    w = _pruned_s8((nn, kk), 0.9)
+    ws = (RNG.random(nn) * 0.01 + 0.001).astype(np.float32)
+    bias = RNG.integers(-900, 900, nn).astype(np.int32)
+    x = RNG.standard_normal((m, kk)).astype(np.float32)
+
+    def build(g, v, csr):
+        s, z = _q(g, 0.02, 128)
+        wc = g.const(w, "w", "csr") if csr else g.const(w, "w")
+        tail = [] if f32_out else list(_q(g, 0.5, 100))
+        y = g.op("QGemm", g.op("QuantizeLinear", v["x"], s, z), s, z, wc, g.const(ws), g.const(np.array(0, np.int8)),
+                 g.const(bias), *tail, transB=1)
+        return y
+
+    runs = _int8_runs(build, {"x": x}, threads=2)
+    want = runs[False, True][0][0]
+    for key, (o, kernels) in runs.items():
+        assert np.array_equal(o[0], want), key
+        assert kernels[1].startswith("sqgemm-") == key[0], kernels
+
+
+def test_prune_static_int8_runs_sparse(tmp_path):
+    """prune + quantize="int8": the pruned s8 weights are stored csr and run on the sparse u8 kernel, with the
+    dense export's outputs bit for bit."""
+    from pyruntime import Model
+    net = _pointwise_net()
+    x = RNG.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    cal = [RNG.standard_normal((1, 3, 16, 16)).astype(np.float32) for _ in range(4)]
+    opts = dict(prune=0.9, quantize="int8", calibration=cal)
+    n_sparse = _export(net, x, tmp_path / "s.pyrt", **opts)
+    n_dense = _export(net, x, tmp_path / "d.pyrt", sparse="never", **opts)
+    assert n_dense - n_sparse > 0.5 * (32 * 64 + 64 * 64 + 64 * 10)   # most of the s8 weights' bytes saved
+    csr = [t for t in Model(str(tmp_path / "s.pyrt")).tensors if t.encoding == "csr"]
+    assert len(csr) == 3 and all(t.dtype == "i8" for t in csr)
+    s, d = Session(str(tmp_path / "s.pyrt")), Session(str(tmp_path / "d.pyrt"))
+    assert np.array_equal(s.run(x)[0], d.run(x)[0])
+    assert sum("sqgemm-" in e["kernel"] for e in s.describe()) == 3
+
+
+def test_csr_s8_encoding_roundtrip():
+    """An int8 tensor stored csr keeps its dtype (values "s8", no scales): both readers decode it exactly."""
+    from pyruntime.format import encode, read
+    w = _pruned_s8((33, 70), 0.8)
+    g = Graph("rt")
+    s, z = _q(g, 0.02, 128)
+    y = g.op("QGemm", g.op("QuantizeLinear", g.input("x", [1, 70]), s, z), s, z, g.const(w, "w", "csr"),
+             g.const(np.full(33, 0.01, np.float32)), g.const(np.array(0, np.int8)), transB=1)
+    g.output(y, "y")
+    blob = g.to_bytes()
+    assert np.array_equal(decoded(blob, "w"), w)            # the C++ reader
+    assert np.array_equal(read(blob).decode("w"), w)         # the Python reader
+    e = encode(w, "csr")
+    assert e.dtype == 3 and len(e.buffers) == 3 and len(e.buffers[2]) == np.count_nonzero(w)
+    with pytest.raises(ValueError, match="need an int8 tensor"):
+        encode(w.astype(np.float32), "csr", values="s8")
