@@ -163,10 +163,16 @@ struct SparseRows {
   const uint16_t* col16 = nullptr;
   const int8_t* q = nullptr;
   const float* row_scale = nullptr;
+  // Optional, for spmm: where each column's input row starts in x (elements); null = col * x_stride. A kxk
+  // convolution's columns (c, i, j) are the padded input plane c shifted by i rows and j columns.
+  const size_t* x_offset = nullptr;
 };
+inline size_t x_row(const SparseRows& m, uint32_t c, size_t x_stride) {
+  return m.x_offset ? m.x_offset[c] : size_t(c) * x_stride;
+}
 // 1x1 convolution in channels-first layout as a sparse x dense product (XNNPACK's spmm): for pixels
 // [p0, p1) and every output channel o: y[o][p] = act(bias[o] + sum over the row's nonzeros of
-// w[k] * x[col[k] * x_stride + p]). Each output is one FMA chain over the row's nonzeros in order, so every
+// w[k] * x[x_row(col[k]) + p]). Each output is one FMA chain over the row's nonzeros in order, so every
 // ISA gives the reference's bits. act: kNone, kRelu, kClip here (others: the caller, after).
 using SpmmFn = void (*)(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act,
                         const float* x, float* y, size_t y_stride, size_t p0, size_t p1);

@@ -9,8 +9,11 @@
 //   NHWC  (group 1 or depthwise) 1x1, stride 1, no padding: Y[NHW, Cout] = X[NHW, Cin] . W^T, every image in
 //         one GEMM; depthwise: the channels-last kernel (vectors along channels, full lanes on 7x7 planes);
 //         otherwise: im2col with (kh, kw, Cin) rows (contiguous Cin runs), then the GEMM
-//   A csr weight (1x1, stride 1, no padding, group 1, NCHW) runs the sparse x dense kernel on the input planes
-//   (kernels::SpmmFn): each nonzero weight against a row of pixels; the dense weight is never made.
+//   A csr weight (group 1, stride 1, no dilation, NCHW) runs the sparse x dense kernel (kernels::SpmmFn): each
+//   nonzero weight against a row of pixels; the dense weight is never made. 1x1 without padding: on the input
+//   planes. kxk: on the input padded into the workspace, over output rows as wide as the padded rows, so that
+//   the weight (c, i, j) reads plane c shifted by i rows and j columns, one offset per column (the columns past
+//   the output width are computed and dropped when the rows are compacted).
 #include <algorithm>
 #include <cstring>
 
@@ -48,7 +51,8 @@ class Conv final : public Op {
     nhwc_ = layout == "NHWC";
     const bool plain_1x1 = kh_ == 1 && kw_ == 1 && strides_ == std::vector<int64_t>{1, 1} &&
                            pads_ == std::vector<int64_t>{0, 0, 0, 0} && (auto_pad_ == "NOTSET" || auto_pad_ == "VALID");
-    if (!nhwc_ && group_ == 1 && plain_1x1 && is_csr(ctx, 1)) {
+    const bool unit = strides_ == std::vector<int64_t>{1, 1} && dil_ == std::vector<int64_t>{1, 1};
+    if (!nhwc_ && group_ == 1 && (plain_1x1 || unit) && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);
       return;
     }
@@ -76,12 +80,19 @@ class Conv final : public Op {
     pt_ = o.pt, pl_ = o.pl, pb_ = o.pb, pr_ = o.pr, oh_ = o.oh, ow_ = o.ow;
     out[0] = {nhwc_ ? Shape{n_, oh_, ow_, cout_} : Shape{n_, cout_, oh_, ow_}, spec::kF32};
     direct_1x1_ = kh_ == 1 && kw_ == 1 && strides_[0] == 1 && strides_[1] == 1 && pt_ + pl_ + pb_ + pr_ == 0;
+    if (sparse_ && !direct_1x1_) {  // each weight column's place in the padded input (see the header)
+      const size_t hp = size_t(h_ + pt_ + pb_), wp = size_t(w_in_ + pl_ + pr_);
+      x_offset_.resize(size_t(cing_ * kh_ * kw_));
+      for (int64_t c = 0; c < cing_; ++c)
+        for (int64_t i = 0; i < kh_; ++i)
+          for (int64_t j = 0; j < kw_; ++j) x_offset_[size_t((c * kh_ + i) * kw_ + j)] = size_t(c) * hp * wp + size_t(i) * wp + size_t(j);
+    }
   }
 
   bool reads_input(size_t i) const override { return !(i == 1 && sparse_); }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
-    if (sparse_) return 0;
+    if (sparse_) return direct_1x1_ ? 0 : align64(padded_floats() * 4) + align64(size_t(cout_ * oh_) * wp() * 4);
     if (nhwc_) {
       if (depthwise_) return 0;
       const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), M = direct_1x1_ ? size_t(n_) * P : P;
@@ -136,18 +147,41 @@ class Conv final : public Op {
   // Each image: all output planes over pixel ranges split across threads (each thread reads its own columns
   // of the input planes, which stay in cache across the output channels).
   void run_sparse(const RunContext& ctx, const float* x, float* y) {
-    const size_t P = size_t(h_ * w_in_);
-    const kernels::SparseRows w = sparse_->view();
+    const size_t P = size_t(oh_ * ow_), HW = size_t(h_ * w_in_);
+    kernels::SparseRows w = sparse_->view();
     const bool fused = act_.act == Act::kNone || act_.act == Act::kRelu || act_.act == Act::kClip;
-    for (int64_t n = 0; n < n_; ++n) {
-      const float* xn = x + size_t(n) * size_t(cing_) * P;
-      float* yn = y + size_t(n) * size_t(cout_) * P;
-      parallel(ctx, (P + 127) / 128, 1, [&](size_t b, size_t e, int) {  // whole 128-pixel tiles per thread
-        k_.spmm(w, P, bias_, act_, xn, yn, P, b * 128, std::min(P, e * 128));
+    auto spmm = [&](const float* xn, float* yn, size_t pixels, size_t x_stride) {
+      parallel(ctx, (pixels + 127) / 128, 1, [&](size_t b, size_t e, int) {  // whole 128-pixel tiles per thread
+        k_.spmm(w, x_stride, bias_, act_, xn, yn, pixels, b * 128, std::min(pixels, e * 128));
       });
+    };
+    if (direct_1x1_) {
+      for (int64_t n = 0; n < n_; ++n) spmm(x + size_t(n * cing_) * HW, y + size_t(n * cout_) * P, P, P);
+    } else {
+      w.x_offset = x_offset_.data();
+      const size_t wp = this->wp(), hp = size_t(h_ + pt_ + pb_), pv = size_t(oh_) * wp;
+      float* xp = static_cast<float*>(ctx.workspace);
+      float* yv = xp + align64(padded_floats() * 4) / 4;
+      std::memset(xp, 0, padded_floats() * 4);  // the borders (and the slack the last rows' extra columns read)
+      for (int64_t n = 0; n < n_; ++n) {
+        const float* xn = x + size_t(n * cing_) * HW;
+        parallel(ctx, size_t(cing_ * h_), 64, [&](size_t b, size_t e, int) {
+          for (size_t r = b; r < e; ++r)
+            std::memcpy(xp + r / size_t(h_) * hp * wp + (r % size_t(h_) + size_t(pt_)) * wp + size_t(pl_),
+                        xn + r * size_t(w_in_), size_t(w_in_) * 4);
+        });
+        spmm(xp, yv, pv, 0);
+        float* yn = y + size_t(n * cout_) * P;
+        parallel(ctx, size_t(cout_ * oh_), 64, [&](size_t b, size_t e, int) {
+          for (size_t r = b; r < e; ++r) std::memcpy(yn + r * size_t(ow_), yv + r * wp, size_t(ow_) * 4);
+        });
+      }
     }
     if (!fused) apply_act(ctx, y, size_t(n_ * cout_) * P);
   }
+  // the padded input plane width, and the floats of all padded planes plus the slack the extra columns read
+  size_t wp() const { return size_t(w_in_ + pl_ + pr_); }
+  size_t padded_floats() const { return size_t(cing_ * (h_ + pt_ + pb_)) * wp() + size_t(kw_) + 16; }
 
   void apply_act(const RunContext& ctx, float* y, size_t n) {
     parallel(ctx, n, 1 << 14, [&](size_t b, size_t e, int) { k_.unary(act_, y + b, y + b, e - b); });
@@ -284,6 +318,7 @@ class Conv final : public Op {
   std::shared_ptr<const gemm::PackedB> packed_b_;
   std::shared_ptr<const std::vector<float>> wdw_;
   std::shared_ptr<const SparseWeight> sparse_;
+  std::vector<size_t> x_offset_;  // kxk sparse: per weight column, its input row in the padded planes
   int64_t n_ = 0, h_ = 0, w_in_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
 };
 

@@ -10,23 +10,22 @@
                               cost model below), else dense; "always": every weight with zeros csr (layers
                               without a sparse kernel decode it at load: a smaller file only); "never"
 
-Sparse kernels exist for 1x1 convolutions (stride 1, no padding, group 1; they run channels-first, so the
-layout pass leaves those convolutions NCHW) and for Linear layers (Gemm / MatMul with a constant [N, K] weight,
-up to 16 rows of activations). Combined with quantize="int8-weights" / "int4" the csr values are i8 / i4.
+Sparse kernels exist for convolutions (group 1, stride 1, no dilation; they run channels-first, so the layout
+pass leaves those convolutions NCHW) and for Linear layers (Gemm / MatMul with a constant [N, K] weight, up to
+16 rows of activations). Combined with quantize="int8-weights" / "int4" the csr values are i8 / i4 (f32
+arithmetic); with quantize="int8" (static) the s8 weights of QLinearConv (group 1) / QGemm are stored csr and
+run on the sparse u8 x s8 kernel.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .ir import IR, ExportError, Node
+# The cost model: per layer kind, the sparsity from which its sparse kernel is at least as fast as the dense
+# layer, measured and written by bench/sparse.py.
+from .sparse_costs import MIN_SPARSITY
 
 SPARSE_MODES = ("auto", "always", "never")
-# The sparsity from which each sparse kernel beats the dense path on this runtime: bench/sparse.py (bench/
-# RESULTS.md, "Sparse execution"): the 1x1 convolution 256->256 at 56x56 runs 1.4-1.5x faster than dense at 70%,
-# the 4096x4096 Linear about as fast at 70% and 1.6-2x at 80%.
-MIN_SPARSITY = {"conv1x1": 0.7, "linear": 0.75, "int8": 0.5}
-
-
 def check_options(prune, structure, scope, sparse):
     if sparse not in SPARSE_MODES:
         raise ExportError(f"unknown sparse mode {sparse!r}; supported: {', '.join(SPARSE_MODES)}")
@@ -47,9 +46,10 @@ def _kind(n: Node, ir: IR) -> str | None:
         w = ir.const(n.inputs[1])
         if w is None or w.ndim != 4 or int(n.attrs.get("group", 1)) != 1 or w.shape[1] <= 3:
             return None   # depthwise / grouped, or a stem on RGB (few weights, each one carrying much)
-        plain = (w.shape[2:] == (1, 1) and list(n.attrs.get("strides", [1, 1])) == [1, 1]
-                 and not any(n.attrs.get("pads", [0, 0, 0, 0])) and n.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
-        return "conv1x1" if plain else "other"
+        unit = list(n.attrs.get("strides", [1, 1])) == [1, 1] and list(n.attrs.get("dilations", [1, 1])) == [1, 1]
+        plain = (w.shape[2:] == (1, 1) and unit and not any(n.attrs.get("pads", [0, 0, 0, 0]))
+                 and n.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
+        return "conv1x1" if plain else "convkxk" if unit else "other"
     if n.op in ("Gemm", "MatMul"):
         w = ir.const(n.inputs[1]) if len(n.inputs) > 1 else None
         if w is None or w.ndim != 2 or w.dtype.kind != "f":
@@ -82,7 +82,7 @@ def sparsity(w: np.ndarray) -> float:
 
 
 def plan(ir: IR, mode: str = "auto", keep=()) -> tuple[dict, set]:
-    """(const name -> ("csr", {}) for the weights to store csr, ids of the 1x1 Conv nodes that run sparse)."""
+    """(const name -> ("csr", {}) for the weights to store csr, ids of the Conv nodes that run sparse)."""
     if mode == "never":
         return {}, set()
     enc, sparse_convs = {}, set()
@@ -92,7 +92,7 @@ def plan(ir: IR, mode: str = "auto", keep=()) -> tuple[dict, set]:
             continue
         if (mode == "always" and kind != "other") or (kind in MIN_SPARSITY and s >= MIN_SPARSITY[kind]):
             enc[c] = ("csr", {})
-            if kind == "conv1x1":
+            if kind in ("conv1x1", "convkxk"):
                 sparse_convs.add(id(n))
         elif mode == "always":
             enc[c] = ("csr", {})
@@ -112,7 +112,7 @@ def plan_int8(ir: IR, mode: str = "auto") -> dict:
         if w is None or w.dtype != np.int8:
             continue
         s = sparsity(w)
-        if s > 0 and (mode == "always" or s >= MIN_SPARSITY["int8"]):
+        if s > 0 and (mode == "always" or s >= MIN_SPARSITY["qconv" if n.op == "QLinearConv" else "qlinear"]):
             enc[n.inputs[3]] = ("csr", {})
     return enc
 

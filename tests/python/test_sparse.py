@@ -54,6 +54,36 @@ def test_sparse_1x1_conv(values, block, act):
         np.testing.assert_allclose(o, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("k,pads,values,act", [(3, [1, 1, 1, 1], "f32", "relu"), (3, [0, 0, 0, 0], "i8", ""),
+                                               (5, [2, 1, 0, 2], "f32", "sigmoid"), (1, [1, 0, 1, 0], "f32", "")])
+def test_sparse_kxk_conv(k, pads, values, act):
+    """A csr kxk convolution (stride 1) runs the sparse kernel on the padded planes: torch's result, and the
+    same bits on every table."""
+    import torch
+    cin, cout, h, w = 12, 20, 9, 11
+    wt = pruned((cout, cin, k, k), 0.8)
+    b = RNG.standard_normal(cout).astype(np.float32)
+    x = RNG.standard_normal((2, cin, h, w)).astype(np.float32)
+    g = Graph("sp")
+    y = g.op("Conv", g.input("x", list(x.shape)), g.const(wt, "w", "csr", values=values), g.const(b, "b"),
+             kernel_shape=[k, k], pads=pads, **({"activation": act} if act else {}))
+    g.output(y, "y")
+    blob = g.to_bytes()
+    wd = torch.from_numpy(decoded(blob, "w").astype(np.float64))
+    xp = torch.nn.functional.pad(torch.from_numpy(x.astype(np.float64)), (pads[1], pads[3], pads[0], pads[2]))
+    want = torch.nn.functional.conv2d(xp, wd, torch.from_numpy(b.astype(np.float64))).numpy()
+    want = np.maximum(want, 0) if act == "relu" else 1 / (1 + np.exp(-want)) if act == "sigmoid" else want
+    outs = {}
+    for ref in (False, True):
+        s = Session(blob, force_reference=ref, num_threads=2)
+        outs[ref] = s.run(x)[0]
+        assert s.describe()[0]["kernel"].startswith("spmm-")
+    if act != "sigmoid":
+        assert np.array_equal(outs[False], outs[True])
+    for o in outs.values():
+        np.testing.assert_allclose(o, want, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("m", [1, 3, 20])
 @pytest.mark.parametrize("values", ["f32", "i8"])
 def test_sparse_linear(m, values):
@@ -108,6 +138,21 @@ def test_prune_and_sparse_auto(tmp_path):
         if t.dtype == "f32" and len(t.shape) >= 2 and t.numel >= 64 * 64:
             w = m.tensor(t.name)
             assert abs((w == 0).mean() - 0.9) < 0.01, t.name
+
+
+def test_prune_kxk_conv_runs_sparse(tmp_path):
+    """A pruned 3x3 convolution (stride 1) is stored csr and runs the sparse kernel channels-first."""
+    import torch
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(16, 32, 3, padding=1),
+                              torch.nn.ReLU(), torch.nn.Conv2d(32, 8, 3, stride=2)).eval()
+    x = RNG.standard_normal((1, 3, 12, 12)).astype(np.float32)
+    _export(net, x, tmp_path / "s.pyrt", prune=0.9, sparse="always")
+    _export(net, x, tmp_path / "d.pyrt", prune=0.9, sparse="never")
+    s, d = Session(str(tmp_path / "s.pyrt")), Session(str(tmp_path / "d.pyrt"))
+    np.testing.assert_allclose(s.run(x)[0], d.run(x)[0], rtol=1e-4, atol=1e-5)
+    kernels = [e["kernel"] for e in s.describe()]
+    assert kernels.count("spmm-" + s.isa) == 1   # the stride-2 conv has no sparse kernel: decoded at load
 
 
 def test_prune_2_4_matches_masked_torch(tmp_path):

@@ -25,7 +25,7 @@ inline void tile(const SparseRows& m, size_t x_stride, const float* bias, const 
     const float* xp = x + p;
     for (uint32_t k = m.start[o]; k < m.start[o + 1]; ++k) {
       const float32x4_t w = vdupq_n_f32(m.w[k]);
-      const float* xr = xp + m.col[k] * x_stride;
+      const float* xr = xp + x_row(m, m.col[k], x_stride);
       for (int v = 0; v < V; ++v) acc[v] = vfmaq_f32(acc[v], w, vld1q_f32(xr + 4 * v));
     }
     for (int v = 0; v < V; ++v) vst1q_f32(y + o * y_stride + p + 4 * v, activate(acc[v], act));

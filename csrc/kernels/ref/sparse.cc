@@ -11,7 +11,7 @@ void spmm(const SparseRows& m, size_t x_stride, const float* bias, const ActPara
   for (size_t o = 0; o < m.rows; ++o)
     for (size_t p = p0; p < p1; ++p) {
       float acc = bias ? bias[o] : 0.f;
-      for (uint32_t k = m.start[o]; k < m.start[o + 1]; ++k) acc = std::fma(m.w[k], x[m.col[k] * x_stride + p], acc);
+      for (uint32_t k = m.start[o]; k < m.start[o + 1]; ++k) acc = std::fma(m.w[k], x[x_row(m, m.col[k], x_stride) + p], acc);
       y[o * y_stride + p] = fused ? act_one(act, acc) : acc;
     }
 }

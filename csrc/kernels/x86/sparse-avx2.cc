@@ -26,7 +26,7 @@ inline void tile(const SparseRows& m, size_t x_stride, const float* bias, const 
     const float* xp = x + p;
     for (uint32_t k = m.start[o]; k < m.start[o + 1]; ++k) {
       const __m256 w = _mm256_set1_ps(m.w[k]);
-      const float* xr = xp + m.col[k] * x_stride;
+      const float* xr = xp + x_row(m, m.col[k], x_stride);
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 8 * v), acc[v]);
     }

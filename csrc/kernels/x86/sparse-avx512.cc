@@ -103,7 +103,7 @@ void spmm_avx512(const SparseRows& m, size_t x_stride, const float* bias, const 
     const __mmask16 m0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
     const __mmask16 m1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1) : __mmask16(0);
     for (size_t c = 0; c < m.cols; ++c) {
-      const float* src = x + c * x_stride + p;
+      const float* src = x + x_row(m, uint32_t(c), x_stride) + p;
       _mm512_store_ps(tile + c * 32, n == 32 ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps(m0, src));
       _mm512_store_ps(tile + c * 32 + 16, n == 32 ? _mm512_loadu_ps(src + 16) : _mm512_maskz_loadu_ps(m1, src + 16));
     }
