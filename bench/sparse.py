@@ -18,7 +18,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPARSITY = [0.0, 0.7, 0.8, 0.9, 0.95]
-CASES = [("conv1x1 256->256 @56x56", 256, 256, 56 * 56), ("linear 4096x4096 batch 1", 4096, 4096, 1)]
+# (label, rows, columns of the input, pixels, kernel size, cost-model kind of the f32 and int8 layers)
+CASES = [("conv1x1 256->256 @56x56", 256, 256, 56 * 56, 1, "conv1x1", "qconv"),
+         ("linear 4096x4096 batch 1", 4096, 4096, 1, 1, "linear", "qlinear"),
+         ("conv3x3 64->64 @56x56 (pad 1)", 64, 64, 56 * 56, 3, "convkxk", None)]
 
 PEER = r'''
 import json, os, sys, time
@@ -36,6 +39,8 @@ if lib == "torch":
 for name in sorted(os.listdir(d)):
     if not name.endswith(".npz"): continue
     z = np.load(os.path.join(d, name)); w, x = z["w"], z["x"]
+    if w.ndim > 2 and not lib.startswith("pyruntime"): continue   # kxk: no CSR convolution in the peers
+    w = w.reshape(w.shape[0], -1)
     if lib.startswith("pyruntime"):
         import pyruntime
         enc = lib.split("-", 1)[1]
@@ -66,8 +71,8 @@ for name in sorted(os.listdir(d)):
 def write_models(d):
     import pyruntime
     rng = np.random.default_rng(0)
-    for ci, (label, n, k, p) in enumerate(CASES):
-        base = rng.standard_normal((n, k)).astype(np.float32)
+    for ci, (label, n, k, p, ks, _, qkind) in enumerate(CASES):
+        base = rng.standard_normal((n, k, ks, ks) if ks > 1 else (n, k)).astype(np.float32)
         x = rng.standard_normal((k, p)).astype(np.float32)
         for sp in SPARSITY:
             w = base.copy()
@@ -79,14 +84,14 @@ def write_models(d):
                 if enc != "dense" and sp == 0:
                     continue
                 g = pyruntime.Graph("sparse")
-                wc = g.const(w.reshape(n, k, 1, 1) if p > 1 else w, "w", "csr" if enc != "dense" else "dense", **opts)
+                wc = g.const(w.reshape(n, k, ks, ks) if p > 1 else w, "w", "csr" if enc != "dense" else "dense", **opts)
                 if p > 1:
-                    y = g.op("Conv", g.input("x", [1, k, 56, 56]), wc)
+                    y = g.op("Conv", g.input("x", [1, k, 56, 56]), wc, kernel_shape=[ks, ks], pads=[ks // 2] * 4)
                 else:
                     y = g.op("Gemm", g.input("x", [1, k]), wc, transB=1)
                 g.output(y, "y")
                 g.save(os.path.join(d, f"{name}.{enc}.pyrt"))
-            for enc in ("int8", "int8csr") if sp else ("int8",):
+            for enc in (("int8", "int8csr") if sp else ("int8",)) if qkind else ():
                 write_int8(d, f"{name}.{enc}.pyrt", w, p, csr=enc == "int8csr")
 
 
@@ -109,6 +114,38 @@ def write_int8(d, fname, w, p, csr):
         y = g.op("QGemm", g.input("x", [1, k], "u8"), s, z, wc, wsc, wz, transB=1)
     g.output(y, "y")
     g.save(os.path.join(d, fname))
+
+
+def crossover(best, dense, sparse, ci):
+    """The sparsity from which the csr layer is at least as fast as the dense one at every measured sparsity
+    above it, on 1 and 2 threads (the time ratio interpolated linearly between measured points); 1.0: never."""
+    pts = [sp for sp in SPARSITY if sp > 0]
+    r = [max(best[(sparse, t, f"c{ci}_s{int(sp * 100):02d}")] / best[(dense, t, f"c{ci}_s{int(sp * 100):02d}")]
+             for t in (1, 2)) for sp in pts]
+    for i in range(len(pts) - 1, -1, -1):
+        if r[i] > 1:
+            if i == len(pts) - 1:
+                return 1.0
+            return round(pts[i] + (pts[i + 1] - pts[i]) * (r[i] - 1) / (r[i] - r[i + 1]), 3)
+    return pts[0]   # faster at every measured point: from the lowest one measured
+
+
+def write_costs(costs):
+    """pyruntime/export/sparse_costs.py: the thresholds sparse="auto" uses."""
+    from results import machine
+    body = ",\n".join(f"    {k!r}: {v}" for k, v in costs.items())
+    path = os.path.join(HERE, "..", "pyruntime", "export", "sparse_costs.py")
+    with open(path, "w") as f:
+        f.write(f'''"""Written by bench/sparse.py (do not edit by hand): for each layer kind, the sparsity from which its csr
+kernel runs at least as fast as the dense layer on 1 and 2 threads (1.0: never), measured {datetime.date.today()} on
+{machine().replace("Machine: ", "")}. sparse="auto" at export stores a weight csr from there.
+
+Kinds: conv1x1 / convkxk (f32 Conv, channels first), linear (f32 Gemm, batch <= 16), qconv / qlinear (static
+int8 QLinearConv / QGemm)."""
+MIN_SPARSITY = {{
+{body},
+}}
+''')
 
 
 def main():
@@ -144,7 +181,7 @@ def main():
         return "—" if a_ is None or b_ is None else f"{a_ / b_:.2f}"
 
     tables = []
-    for ci, (label, n, k, p) in enumerate(CASES):
+    for ci, (label, n, k, p, ks, kind, qkind) in enumerate(CASES):
         lines = [f"**{label}** (ms; ratios > 1: the second is faster)", "",
                  "| sparsity | threads | dense f32 | csr f32 | csr i8 values | int8 dense | int8 csr | torch CSR | "
                  "scipy CSR | dense / csr f32 | torch / csr f32 | scipy / csr f32 | csr f32 / int8 csr | "
@@ -164,9 +201,15 @@ def main():
         lines.append("kernels: " + ", ".join(f"{lib} `{kernels.get((lib, f'c{ci}'), '?')}`" for lib in libs[:5]))
         tables.append("\n".join(lines))
     text = "\n\n".join(tables)
-    print(text)
+    costs = {}
+    for ci, (label, n, k, p, ks, kind, qkind) in enumerate(CASES):
+        costs[kind] = crossover(best, "pyruntime-dense", "pyruntime-csr", ci)
+        if qkind:
+            costs[qkind] = crossover(best, "pyruntime-int8", "pyruntime-int8csr", ci)
+    print("sparse='auto' thresholds:", costs)
     if a.no_write:
         return
+    write_costs(costs)
     import scipy
     import torch
     from results import machine, write_section
