@@ -153,14 +153,15 @@ void run_sparse(const uint8_t* a, size_t lda, size_t M, const SparsePacked& b, c
   const kernels::SparseQ w = b.view();
   const size_t G = std::max<size_t>(b.uk.group, 1), groups = (b.n + G - 1) / G, esize = rq.f32_out ? 4 : 1;
   const int threads = pool ? pool->size() : 1;
-  // Rows of A in blocks of 4 (the kernels' widest) when there are enough of them, else the groups of W split.
-  const bool split_m = M >= 8;
-  const size_t pieces = split_m ? (M + 3) / 4 : groups;
-  const double work = double(b.q.size()) * double(split_m ? 4 : M) / double(split_m ? 1 : groups);
+  // Rows of A in blocks of 8 (the kernels' widest) when there are enough of them, else the groups of W split.
+  constexpr size_t kRows = 8;
+  const bool split_m = M >= 2 * kRows;
+  const size_t pieces = split_m ? (M + kRows - 1) / kRows : groups;
+  const double work = double(b.q.size()) * double(split_m ? kRows : M) / double(split_m ? 1 : groups);
   const size_t grain = std::max<size_t>(1, size_t(2e5 / std::max(work, 1.0)));
   auto body = [&](size_t p0, size_t p1, int) {
     if (split_m) {
-      const size_t m0 = p0 * 4, m1 = std::min(M, p1 * 4);
+      const size_t m0 = p0 * kRows, m1 = std::min(M, p1 * kRows);
       b.uk.fn(w, a + m0 * lda, lda, m1 - m0, bias, scale, rq, static_cast<uint8_t*>(c) + m0 * ldc * esize, ldc, 0, b.n);
     } else {
       b.uk.fn(w, a, lda, M, bias, scale, rq, c, ldc, p0 * G, std::min(b.n, p1 * G));

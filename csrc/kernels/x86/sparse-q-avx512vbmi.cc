@@ -2,7 +2,7 @@
 // of an A row's column block sit in two registers; one vpermi2b picks for each of the 64 byte lanes the byte its
 // step names (4 nonzeros of each of the group's 16 rows) and one vpdpbusd multiplies them by the weights and adds
 // each row's 4 products into its int32 lane: 64 nonzeros in two instructions, where the f32 GEMV gathers 16
-// floats. Up to 4 rows of A (pixels) share each step's loads.
+// floats. Up to 8 rows of A (pixels) share each step's loads.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@ namespace pyrt::kernels::x86 {
 namespace {
 
 constexpr size_t kG = 16, kB = 128;
+constexpr size_t kRows = 8;  // rows of A per pass over W: 16 table + 8 accumulator + 2 step registers
 
 // bias + acc, requantized (or scaled to f32), into c[0..16) under `mask` (the group's rows that exist).
 inline void store16(__m512i acc, const int32_t* bias, const float* scale, const QRequant& rq, void* c, size_t at,
@@ -31,7 +32,7 @@ inline void store16(__m512i acc, const int32_t* bias, const float* scale, const 
   _mm_mask_storeu_epi8(static_cast<uint8_t*>(c) + at, mask, _mm512_cvtepi32_epi8(q));
 }
 
-// R rows of A (copied to xa, kp bytes apart, whole blocks) against the groups of rows [n0, n1).
+// R (<= kRows) rows of A (copied to xa, kp bytes apart, whole blocks) against the groups of rows [n0, n1).
 template <int R>
 void rows(const SparseQ& w, const uint8_t* xa, size_t kp, const int32_t* bias, const float* scale, const QRequant& rq,
           void* c, size_t ldc, size_t n0, size_t n1) {
@@ -42,29 +43,31 @@ void rows(const SparseQ& w, const uint8_t* xa, size_t kp, const int32_t* bias, c
     const uint8_t* steps = w.packed + off;
     const uint8_t* d = steps + hdr;
     // named accumulators: GCC keeps an array of vectors on the stack
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (size_t b = 0; b < blocks; ++b) {
       const size_t ns = steps[b];
       if (!ns) continue;
       const uint8_t* x = xa + b * kB;
       const __m512i l0 = _mm512_load_si512(x), h0 = _mm512_load_si512(x + 64);
-      __m512i l1 = l0, h1 = h0, l2 = l0, h2 = h0, l3 = l0, h3 = h0;
-      if (R > 1) l1 = _mm512_load_si512(x + kp), h1 = _mm512_load_si512(x + kp + 64);
-      if (R > 2) l2 = _mm512_load_si512(x + 2 * kp), h2 = _mm512_load_si512(x + 2 * kp + 64);
-      if (R > 3) l3 = _mm512_load_si512(x + 3 * kp), h3 = _mm512_load_si512(x + 3 * kp + 64);
+      __m512i l1 = l0, h1 = h0, l2 = l0, h2 = h0, l3 = l0, h3 = h0, l4 = l0, h4 = h0, l5 = l0, h5 = h0, l6 = l0,
+              h6 = h0, l7 = l0, h7 = h0;
+#define PYRT_X(r) \
+  if (R > r) l##r = _mm512_load_si512(x + r * kp), h##r = _mm512_load_si512(x + r * kp + 64);
+      PYRT_X(1) PYRT_X(2) PYRT_X(3) PYRT_X(4) PYRT_X(5) PYRT_X(6) PYRT_X(7)
+#undef PYRT_X
       for (size_t s = 0; s < ns; ++s, d += 8 * kG) {
         const __m512i idx = _mm512_load_si512(d), wv = _mm512_load_si512(d + 4 * kG);
-        a0 = _mm512_dpbusd_epi32(a0, _mm512_permutex2var_epi8(l0, idx, h0), wv);
-        if (R > 1) a1 = _mm512_dpbusd_epi32(a1, _mm512_permutex2var_epi8(l1, idx, h1), wv);
-        if (R > 2) a2 = _mm512_dpbusd_epi32(a2, _mm512_permutex2var_epi8(l2, idx, h2), wv);
-        if (R > 3) a3 = _mm512_dpbusd_epi32(a3, _mm512_permutex2var_epi8(l3, idx, h3), wv);
+#define PYRT_STEP(r) \
+  if (R > r) a##r = _mm512_dpbusd_epi32(a##r, _mm512_permutex2var_epi8(l##r, idx, h##r), wv);
+        PYRT_STEP(0) PYRT_STEP(1) PYRT_STEP(2) PYRT_STEP(3) PYRT_STEP(4) PYRT_STEP(5) PYRT_STEP(6) PYRT_STEP(7)
+#undef PYRT_STEP
       }
     }
     const __mmask16 mask = n1 - n >= kG ? __mmask16(0xFFFF) : __mmask16((1u << (n1 - n)) - 1);
-    store16(a0, bias + n, scale + n, rq, c, n, mask);
-    if (R > 1) store16(a1, bias + n, scale + n, rq, c, ldc + n, mask);
-    if (R > 2) store16(a2, bias + n, scale + n, rq, c, 2 * ldc + n, mask);
-    if (R > 3) store16(a3, bias + n, scale + n, rq, c, 3 * ldc + n, mask);
+#define PYRT_STORE(r) \
+  if (R > r) store16(a##r, bias + n, scale + n, rq, c, r * ldc + n, mask);
+    PYRT_STORE(0) PYRT_STORE(1) PYRT_STORE(2) PYRT_STORE(3) PYRT_STORE(4) PYRT_STORE(5) PYRT_STORE(6) PYRT_STORE(7)
+#undef PYRT_STORE
   }
 }
 
@@ -76,16 +79,22 @@ void sqgemm_avx512vbmi(const SparseQ& w, const uint8_t* a, size_t lda, size_t m,
   // A rows copied into whole, aligned blocks: the permutes read 128 bytes at a time (the bytes past K are never
   // picked by a nonzero, but must be readable).
   thread_local std::vector<uint8_t> buf;
-  if (buf.size() < 4 * kp + 64) buf.assign(4 * kp + 64, 0);
+  if (buf.size() < kRows * kp + 64) buf.assign(kRows * kp + 64, 0);
   uint8_t* xa = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
-  for (size_t i = 0; i < m; i += 4) {
-    const size_t r = std::min<size_t>(4, m - i);
+  for (size_t i = 0; i < m; i += kRows) {
+    const size_t r = std::min(kRows, m - i);
     for (size_t j = 0; j < r; ++j) std::memcpy(xa + j * kp, a + (i + j) * lda, w.cols);
     void* ci = static_cast<uint8_t*>(c) + i * ldc * esize;
-    if (r == 4) rows<4>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1);
-    else if (r == 3) rows<3>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1);
-    else if (r == 2) rows<2>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1);
-    else rows<1>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1);
+    switch (r) {
+      case 8: rows<8>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1); break;
+      case 7: rows<7>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1); break;
+      case 6: rows<6>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1); break;
+      case 5: rows<5>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1); break;
+      case 4: rows<4>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1); break;
+      case 3: rows<3>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1); break;
+      case 2: rows<2>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1); break;
+      default: rows<1>(w, xa, kp, bias, scale, rq, ci, ldc, n0, n1);
+    }
   }
 }
 
