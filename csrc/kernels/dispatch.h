@@ -166,6 +166,8 @@ struct SparseRows {
   // Optional, for spmm: where each column's input row starts in x (elements); null = col * x_stride. A kxk
   // convolution's columns (c, i, j) are the padded input plane c shifted by i rows and j columns.
   const size_t* x_offset = nullptr;
+  // Optional, for spmv: the table's own layout of the rows (spmv_pack), built once at load.
+  const uint8_t* packed = nullptr;
 };
 inline size_t x_row(const SparseRows& m, uint32_t c, size_t x_stride) {
   return m.x_offset ? m.x_offset[c] : size_t(c) * x_stride;
@@ -178,7 +180,8 @@ using SpmmFn = void (*)(const SparseRows& m, size_t x_stride, const float* bias,
                         const float* x, float* y, size_t y_stride, size_t p0, size_t p1);
 // Sparse matrix-vector product y[r] = bias[r] + sum over row r's nonzeros of w[k] * x[col[k]], rows [r0, r1)
 // (with q: bias[r] + row_scale[r] * sum q[k] * x[col[k]]). The sum is split over vector lanes (an ISA-specific
-// order): ISAs agree to float rounding, not bit for bit.
+// order): ISAs agree to float rounding, not bit for bit. With `packed` (the table's spmv_pack layout), r0 is a
+// multiple of spmv_group.
 using SpmvFn = void (*)(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
 
 // Sparse u8 x s8 product (static int8 models with pruned weights): for A rows [0, m) and W rows [n0, n1),
@@ -246,6 +249,11 @@ struct Table {
   SpmvFn spmv;
   // sparse u8 x s8 product (see SparseQ)
   SqGemmKernel sqgemm;
+  // Optional: a layout of the sparse rows the table's spmv reads faster (SparseRows::packed; spmv then takes
+  // rows [r0, r1) with r0 a multiple of spmv_group); null: spmv reads the CSR rows.
+  size_t (*spmv_pack_size)(const SparseRows& m);
+  void (*spmv_pack)(const SparseRows& m, uint8_t* dst);
+  size_t spmv_group;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

@@ -41,4 +41,16 @@ std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* wh
 
 inline size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 
+// 64-byte aligned bytes (a kernel's own layout of a weight, built once at load), with 64 bytes of slack after
+// them (vector loads that run past the end)
+class AlignedBytes {
+ public:
+  explicit AlignedBytes(size_t n) : buf_(n + 128) {}  // n bytes, then at least 64 more readable
+  uint8_t* data() { return buf_.data() + (64 - reinterpret_cast<uintptr_t>(buf_.data()) % 64) % 64; }
+  const uint8_t* data() const { return const_cast<AlignedBytes*>(this)->data(); }
+
+ private:
+  std::vector<uint8_t> buf_;
+};
+
 }  // namespace pyrt::ops

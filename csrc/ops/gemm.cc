@@ -35,6 +35,12 @@ class Gemm final : public Op {
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
     } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && b->desc.shape.size() == 2 && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
+      if (kt_.spmv_pack)  // the table's own layout for its spmv
+        spmv_packed_ = ctx.shared<AlignedBytes>(1, "sparse.spmv", [&] {
+          AlignedBytes p(kt_.spmv_pack_size(sparse_->view()));
+          kt_.spmv_pack(sparse_->view(), p.data());
+          return p;
+        });
       b_ = b;
       k_dim_ = int64_t(sparse_->cols), n_dim_ = int64_t(sparse_->rows);
     } else if (b) {
@@ -138,10 +144,13 @@ class Gemm final : public Op {
 
   void run_sparse(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
-    const kernels::SparseRows w = sparse_->view();
+    kernels::SparseRows w = sparse_->view();
+    size_t g = 1;  // rows per task unit: the packed layout's groups
+    if (spmv_packed_) w.packed = spmv_packed_->data(), g = kt_.spmv_group;
+    const size_t units = (size_t(n_) + g - 1) / g;
     for (int64_t m = 0; m < m_; ++m)
-      parallel(ctx, size_t(n_), 64, [&](size_t b, size_t e, int) {
-        kt_.spmv(w, a + m * k_, bias.empty() ? nullptr : bias.data(), y + m * n_, b, e);
+      parallel(ctx, units, (64 + g - 1) / g, [&](size_t b, size_t e, int) {
+        kt_.spmv(w, a + m * k_, bias.empty() ? nullptr : bias.data(), y + m * n_, b * g, std::min(size_t(n_), e * g));
       });
     if (c_general_) add_c(y, static_cast<const float*>(in[2]));
     if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
@@ -168,6 +177,7 @@ class Gemm final : public Op {
   const ConstTensor* b_ = nullptr;                 // an int4 or csr weight used as stored, and its reader
   Int4Linear i4_;
   std::shared_ptr<const SparseWeight> sparse_;
+  std::shared_ptr<const AlignedBytes> spmv_packed_;  // the table's spmv layout, when it has one
   std::vector<float> bias_, bias_full_;
   int64_t k_dim_ = -1, n_dim_ = -1;
   int64_t m_ = 0, n_ = 0, k_ = 0;

@@ -26,8 +26,8 @@ class Int4Linear {
     w_.ng = (w_.k + w_.group - 1) / w_.group;
     const kernels::Table& kt = ctx.kernels();
     if (kt.i4_pack) {
-      packed_ = ctx.shared<Packed>(input, "i4.packed", [&] {
-        Packed p(kt.i4_pack_size(w_));
+      packed_ = ctx.shared<AlignedBytes>(input, "i4.packed", [&] {
+        AlignedBytes p(kt.i4_pack_size(w_));
         kt.i4_pack(w_, p.data());
         return p;
       });
@@ -56,18 +56,8 @@ class Int4Linear {
   }
 
  private:
-  // 64-byte aligned bytes
-  class Packed {
-   public:
-    explicit Packed(size_t n) : buf_(n + 64) {}
-    uint8_t* data() { return buf_.data() + (64 - reinterpret_cast<uintptr_t>(buf_.data()) % 64) % 64; }
-    const uint8_t* data() const { return const_cast<Packed*>(this)->data(); }
-
-   private:
-    std::vector<uint8_t> buf_;
-  };
   kernels::I4Matrix w_{};
-  std::shared_ptr<const Packed> packed_;
+  std::shared_ptr<const AlignedBytes> packed_;
 };
 
 }  // namespace pyrt::ops

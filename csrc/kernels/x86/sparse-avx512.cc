@@ -1,9 +1,11 @@
 // Sparse kernels, AVX-512. spmm: tiles of 32 pixels, each nonzero weight broadcast against its input row's 32
 // pixels (XNNPACK's f32-spmm idea), four output channels in lockstep; pixel tails with masks.
-// spmv: 16 nonzeros a step, x gathered by column.
+// spmv: on its packed layout, 16 rows a step with x picked by byte permutes (else 16 nonzeros of a row a step,
+// x gathered by column).
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/ref/ref.h"
@@ -112,9 +114,142 @@ void spmm_avx512(const SparseRows& m, size_t x_stride, const float* bias, const 
   }
 }
 
-// Columns as u16 when available and values as i8 when given: the bytes per nonzero go from 8 (f32 + u32) to 6
+// ---- spmv on its packed layout (spmv_pack_avx512): no gathers ----
+// Rows in groups of 16, columns in blocks of 32. Per group and block, steps of one nonzero of each of the 16 rows:
+// the block's 32 x values sit in two registers and one vpermi2ps picks each lane's value. Lanes past a row's
+// nonzeros have index 0xFF and are masked off (never 0 * inf). f32 values are stored without the padding (the
+// live lanes' values one after the other, expanded into their lanes: the padding would double the bytes of a
+// memory-bound loop; a step may load up to 60 bytes past its values, inside the buffer's 64 bytes of slack);
+// i8 values 16 bytes a step, the row scale applied at the end.
+// Layout: u32 offset[groups + 1] (bytes); per group: u8 steps[blocks] padded to 64, then per block its steps'
+// 16 index bytes each, then the values, padded to 64 bytes.
+namespace {
+constexpr size_t kVG = 16, kVB = 32;
+
+size_t a64(size_t n) { return (n + 63) & ~size_t(63); }
+
+// The layout's size; also writes it when dst is given.
+size_t spmv_layout(const SparseRows& m, uint8_t* dst) {
+  const size_t groups = (m.rows + kVG - 1) / kVG, blocks = (m.cols + kVB - 1) / kVB;
+  const size_t hdr = a64(blocks);
+  size_t off = a64((groups + 1) * 4);
+  std::vector<uint32_t> cur(kVG), count(blocks);
+  std::vector<uint8_t> steps(blocks);
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t r0 = g * kVG, nr = std::min(kVG, m.rows - r0);
+    std::fill(steps.begin(), steps.end(), uint8_t(0));
+    for (size_t j = 0; j < nr; ++j) {
+      std::fill(count.begin(), count.end(), 0u);
+      for (uint32_t k = m.start[r0 + j]; k < m.start[r0 + j + 1]; ++k) ++count[m.col[k] / kVB];
+      for (size_t b = 0; b < blocks; ++b) steps[b] = std::max(steps[b], uint8_t(count[b]));
+      cur[j] = m.start[r0 + j];
+    }
+    size_t at = off + hdr;
+    if (dst) {
+      const uint32_t o = uint32_t(off);
+      std::memcpy(dst + 4 * g, &o, 4);
+      std::memcpy(dst + off, steps.data(), blocks);
+    }
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t ns = steps[b];
+      if (!ns) continue;
+      size_t live = 0;  // the values stored (f32: the block's nonzeros of the group's rows)
+      for (size_t j = 0; j < nr; ++j)
+        for (uint32_t k = cur[j]; k < m.start[r0 + j + 1] && m.col[k] / kVB == b; ++k) ++live;
+      if (dst) {
+        uint8_t* ix = dst + at;
+        uint8_t* v = ix + ns * kVG;
+        std::memset(ix, 0xFF, ns * kVG);
+        if (m.q) std::memset(v, 0, ns * kVG);
+        std::vector<uint32_t> e(nr);  // each row's end in this block
+        for (size_t j = 0; j < nr; ++j) {
+          e[j] = cur[j];
+          while (e[j] < m.start[r0 + j + 1] && m.col[e[j]] / kVB == b) ++e[j];
+        }
+        size_t o = 0;
+        for (size_t t = 0; t < ns; ++t)  // step-major: a step's live lanes in lane order
+          for (size_t j = 0; j < nr; ++j) {
+            const uint32_t k = cur[j] + uint32_t(t);
+            if (k >= e[j]) continue;
+            ix[t * kVG + j] = uint8_t(m.col[k] % kVB);
+            if (m.q) v[t * kVG + j] = uint8_t(m.q[k]);
+            else std::memcpy(v + 4 * o++, &m.w[k], 4);
+          }
+        for (size_t j = 0; j < nr; ++j) cur[j] = e[j];
+      } else {
+        for (size_t j = 0; j < nr; ++j)
+          while (cur[j] < m.start[r0 + j + 1] && m.col[cur[j]] / kVB == b) ++cur[j];
+      }
+      at += a64(ns * kVG + (m.q ? ns * kVG : 4 * live));
+    }
+    off = at;
+  }
+  if (dst) {
+    const uint32_t o = uint32_t(off);
+    std::memcpy(dst + 4 * groups, &o, 4);
+  }
+  return off;
+}
+
+void spmv_packed(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1) {
+  const size_t blocks = (m.cols + kVB - 1) / kVB, hdr = a64(blocks);
+  thread_local std::vector<float> xb;  // x in whole blocks (the permutes read 32 floats at a time)
+  if (xb.size() < blocks * kVB) xb.resize(blocks * kVB);
+  std::memcpy(xb.data(), x, m.cols * 4);
+  std::fill(xb.begin() + long(m.cols), xb.begin() + long(blocks * kVB), 0.f);
+  for (size_t n = r0; n < r1; n += kVG) {
+    uint32_t off;
+    std::memcpy(&off, m.packed + 4 * (n / kVG), 4);
+    const uint8_t* steps = m.packed + off;
+    const uint8_t* at = steps + hdr;
+    // four accumulators: consecutive steps do not wait on each other's FMA
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t ns = steps[b];
+      if (!ns) continue;
+      const __m512 xl = _mm512_loadu_ps(xb.data() + b * kVB), xh = _mm512_loadu_ps(xb.data() + b * kVB + 16);
+      const uint8_t* ix = at;
+      const uint8_t* v = at + ns * kVG;
+      auto step = [&](size_t s, __m512& acc) {
+        // far ahead: each value load's address waits on the previous step's popcount, so the stream must not
+        // miss (as the int4 GEMV, 16 KiB)
+        _mm_prefetch(reinterpret_cast<const char*>(v) + 16384, _MM_HINT_T0);
+        const __m128i i8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ix + s * kVG));
+        const __mmask16 live = _mm_cmpneq_epi8_mask(i8, _mm_set1_epi8(-1));
+        const __m512 xv = _mm512_permutex2var_ps(xl, _mm512_cvtepu8_epi32(i8), xh);
+        __m512 w;
+        if (m.q) {
+          w = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v))));
+          v += kVG;
+        } else {
+          // the register form: expand loads from memory are slow on some cores (microcoded)
+          w = _mm512_maskz_expand_ps(live, _mm512_loadu_ps(reinterpret_cast<const float*>(v)));
+          v += 4 * size_t(__builtin_popcount(live));
+        }
+        acc = _mm512_mask3_fmadd_ps(w, xv, acc, live);
+      };
+      size_t s = 0;
+      for (; s + 4 <= ns; s += 4) step(s, a0), step(s + 1, a1), step(s + 2, a2), step(s + 3, a3);
+      for (; s < ns; ++s) step(s, a0);
+      at = reinterpret_cast<const uint8_t*>(a64(reinterpret_cast<uintptr_t>(v)));
+    }
+    const __mmask16 mask = r1 - n >= kVG ? __mmask16(0xFFFF) : __mmask16((1u << (r1 - n)) - 1);
+    __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    if (m.q) acc = _mm512_mul_ps(acc, _mm512_maskz_loadu_ps(mask, m.row_scale + n));
+    if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask, bias + n));
+    _mm512_mask_storeu_ps(y + n, mask, acc);
+  }
+}
+
+}  // namespace
+
+size_t spmv_pack_size_avx512(const SparseRows& m) { return spmv_layout(m, nullptr); }
+void spmv_pack_avx512(const SparseRows& m, uint8_t* dst) { spmv_layout(m, dst); }
+
+// Without the packed layout: CSR rows, x gathered. Columns as u16 when available and values as i8 when given: the bytes per nonzero go from 8 (f32 + u32) to 6
 // or 3. (Measured on Zen 5, the x gathers bound the loop more than the bytes: i8 gains ~5-10%.)
 void spmv_avx512(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1) {
+  if (m.packed) return spmv_packed(m, x, bias, y, r0, r1);
   for (size_t r = r0; r < r1; ++r) {
     __m512 acc = _mm512_setzero_ps();
     const uint32_t b = m.start[r], e = m.start[r + 1];

@@ -58,6 +58,8 @@ void spmv_avx2(const SparseRows& m, const float* x, const float* bias, float* y,
 void spmm_avx512(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x,
                  float* y, size_t y_stride, size_t p0, size_t p1);
 void spmv_avx512(const SparseRows& m, const float* x, const float* bias, float* y, size_t r0, size_t r1);
+size_t spmv_pack_size_avx512(const SparseRows& m);
+void spmv_pack_avx512(const SparseRows& m, uint8_t* dst);
 void sqgemm_avx512vbmi(const SparseQ& w, const uint8_t* a, size_t lda, size_t m, const int32_t* bias, const float* scale,
                   const QRequant& rq, void* c, size_t ldc, size_t n0, size_t n1);
 
