@@ -3,7 +3,7 @@
 Run from anywhere: `python formats/golden/make_golden.py [outdir]`. The output is deterministic (fixed seeds,
 deterministic writer), and tests/python/test_golden.py checks that regenerating gives the same bytes.
 Expected values are the decoded tensors as raw little-endian bytes of their logical dtype (f32 for quantized
-and sparse encodings); tests check them against the original arrays too.
+and sparse encodings, except csr s8 values: i8); tests check them against the original arrays too.
 """
 import os
 import sys
@@ -84,6 +84,9 @@ def build():
     wide[0, [0, 12345, 65535, 65536, 65599]] = [1, -5, 2, 3, 4]
     w.add_tensor("wide_u32", wide, "csr")
     w.add_tensor("conv_kxk", sparse(rng, (8, 4, 3, 3), 0.25), "csr")
+    s8 = np.random.default_rng(7).integers(-127, 128, (6, 40)).astype(np.int8)   # own seed: the rest unchanged
+    s8[np.random.default_rng(8).random(s8.shape) < 0.7] = 0
+    w.add_tensor("s8", s8, "csr")                       # an int8 tensor: its own values, no scales
     files["csr"] = w
 
     w = Writer(model_name="golden-lut", producer_version="golden")
@@ -111,6 +114,19 @@ def build():
                                   "weight": TensorRef("fc.bias"), "empty": []}, name="all_attrs", version=3)
     g.output(y)
     files["graph"] = w
+
+    # A model every runtime can run (the C API tests): y = relu(x . W^T + b), x [batch, 16] -> y [batch, 4].
+    r2 = np.random.default_rng(99)
+    w = Writer(model_name="golden-mlp", producer_version="golden")
+    w.add_input("x", "f32", [-1, 16])
+    w.add_output("y", "f32", [-1, 4])
+    w.add_tensor("fc.weight", r2.standard_normal((4, 16)).astype(np.float32))
+    w.add_tensor("fc.bias", r2.standard_normal(4).astype(np.float32))
+    g = w.new_graph()
+    (h,) = g.node("Gemm", [g.input("x"), g.const("fc.weight"), g.const("fc.bias")], ["h"], {"transB": 1}, name="fc")
+    (y,) = g.node("Relu", [h], ["y"], name="relu")
+    g.output(y)
+    files["mlp"] = w
     return files
 
 

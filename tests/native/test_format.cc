@@ -23,7 +23,7 @@ static std::vector<uint8_t> read_all(const std::string& path) {
 }
 
 static size_t out_bytes(const TensorInfo& t) {
-  return t.numel * (t.encoding == spec::kDense ? spec::dtype_size(t.dtype) : 4);
+  return t.numel * (t.encoding == spec::kDense || t.dtype == spec::kI8 ? spec::dtype_size(t.dtype) : 4);
 }
 
 // Opens, fully verifies and decodes everything; returns the status (kOk or the error's).

@@ -31,7 +31,7 @@ def test_every_encoding_is_covered():
     names = {e[0] for e in encs}
     assert names == {"dense", "i8", "i4", "csr", "lut"}
     assert any(e[0] == "dense" and e[1] == 2 for e in encs)                   # f16 storage
-    assert {e[2] for e in encs if e[0] == "csr"} == {1, 2, 3}                 # f32 / i8 / i4 values
+    assert {e[2] for e in encs if e[0] == "csr"} == {1, 2, 3, 4}              # f32 / i8 / i4 / s8 values
     assert {e[3] for e in encs if e[0] == "csr"} == {2, 4}                    # u16 and u32 indices
     assert {e[4] for e in encs if e[0] == "lut"} == {4, 8}
 
