@@ -1,0 +1,269 @@
+// The C API (include/pyrt/pyrt.h) over pyrt::Model / pyrt::Session: every entry point catches what the C++
+// side throws and turns it into a status plus this thread's last-error message.
+#include "pyrt/pyrt.h"
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/session.h"
+#include "format/model.h"
+#include "format/spec.h"
+#include "kernels/dispatch.h"
+
+#ifndef PYRT_VERSION_STRING
+#define PYRT_VERSION_STRING "0.1.0"
+#endif
+
+struct pyrt_model {
+  std::shared_ptr<const pyrt::Model> m;
+};
+
+struct pyrt_session {
+  std::unique_ptr<pyrt::Session> s;
+  std::vector<pyrt::NodeReport> nodes;  // the snapshot pyrt_session_node reads (pyrt_session_num_nodes takes it)
+  std::vector<std::string> output_names;
+};
+
+namespace {
+
+thread_local std::string g_error;
+
+template <class F>
+pyrt_status guard(F&& f) {
+  try {
+    f();
+    return PYRT_OK;
+  } catch (const pyrt::Error& e) {
+    g_error = e.what();
+    return pyrt_status(int(e.status()));
+  } catch (const std::bad_alloc&) {
+    g_error = "out of memory";
+  } catch (const std::exception& e) {
+    g_error = e.what();
+  } catch (...) {
+    g_error = "unknown error";
+  }
+  return PYRT_INTERNAL;
+}
+
+[[noreturn]] void invalid(const std::string& msg) { pyrt::fail(pyrt::Status::kInvalidArgument, msg); }
+
+template <class T>
+void need(const T* p, const char* what) {
+  if (!p) invalid(std::string(what) + " is NULL");
+}
+
+void fill_info(const pyrt::IoDesc& d, pyrt_io_info* out) {
+  out->name = d.name.c_str();
+  out->dtype = int32_t(d.dtype);
+  out->rank = int32_t(d.dims.size());
+  out->dims = d.dims.data();
+}
+
+// The index of the tensor named `name` (or at position `pos` when name is NULL) among n names.
+template <class NameAt>
+size_t pick(const char* name, size_t pos, size_t n, NameAt name_at, const char* what) {
+  if (!name) {
+    if (pos >= n) invalid(std::string(what) + " " + std::to_string(pos) + " out of range: the model has " + std::to_string(n));
+    return pos;
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (name_at(i) == name) return i;
+  std::string known;
+  for (size_t i = 0; i < n; ++i) known += (i ? ", " : "") + name_at(i);
+  pyrt::fail(pyrt::Status::kNotFound, std::string("no ") + what + " named '" + name + "' (the model has: " + known + ")");
+}
+
+pyrt_status io_info(const pyrt_model* model, size_t index, pyrt_io_info* out, bool input) {
+  return guard([&] {
+    need(model, "model");
+    need(out, "out");
+    const auto& v = input ? model->m->meta().inputs : model->m->meta().outputs;
+    if (index >= v.size())
+      pyrt::fail(pyrt::Status::kNotFound, std::string(input ? "input " : "output ") + std::to_string(index) +
+                                              " out of range: the model has " + std::to_string(v.size()));
+    fill_info(v[index], out);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+uint32_t pyrt_abi_version(void) { return PYRT_ABI_VERSION; }
+const char* pyrt_version(void) { return PYRT_VERSION_STRING; }
+const char* pyrt_last_error(void) { return g_error.c_str(); }
+const char* pyrt_isa(void) { return pyrt::kernels::active().name; }
+
+pyrt_status pyrt_model_open(const char* path, pyrt_model** out) {
+  return guard([&] {
+    need(out, "out");
+    *out = nullptr;
+    need(path, "path");
+    auto m = pyrt::Model::open_file(path);
+    *out = new pyrt_model{std::move(m)};
+  });
+}
+
+pyrt_status pyrt_model_open_memory(const void* data, size_t size, int copy, pyrt_model** out) {
+  return guard([&] {
+    need(out, "out");
+    *out = nullptr;
+    need(data, "data");
+    auto m = pyrt::Model::open_memory(data, size, pyrt::Verify::kLazy, copy != 0);
+    *out = new pyrt_model{std::move(m)};
+  });
+}
+
+void pyrt_model_close(pyrt_model* model) { delete model; }
+
+pyrt_status pyrt_model_num_inputs(const pyrt_model* model, size_t* out) {
+  return guard([&] {
+    need(model, "model");
+    need(out, "out");
+    *out = model->m->meta().inputs.size();
+  });
+}
+
+pyrt_status pyrt_model_num_outputs(const pyrt_model* model, size_t* out) {
+  return guard([&] {
+    need(model, "model");
+    need(out, "out");
+    *out = model->m->meta().outputs.size();
+  });
+}
+
+pyrt_status pyrt_model_input(const pyrt_model* model, size_t index, pyrt_io_info* out) {
+  return io_info(model, index, out, true);
+}
+
+pyrt_status pyrt_model_output(const pyrt_model* model, size_t index, pyrt_io_info* out) {
+  return io_info(model, index, out, false);
+}
+
+void pyrt_session_options_init(pyrt_session_options* options) {
+  if (options) *options = pyrt_session_options{};
+}
+
+pyrt_status pyrt_session_create(const pyrt_model* model, const pyrt_session_options* options, pyrt_session** out) {
+  return guard([&] {
+    need(out, "out");
+    *out = nullptr;
+    need(model, "model");
+    pyrt::SessionOptions o;
+    if (options) {
+      if (options->num_threads < 0) invalid("num_threads must be >= 0, got " + std::to_string(options->num_threads));
+      for (int32_t r : options->reserved)
+        if (r) invalid("pyrt_session_options.reserved must be 0 (use pyrt_session_options_init)");
+      o.num_threads = options->num_threads;
+      o.force_reference = options->force_reference != 0;
+      o.profile = options->profile != 0;
+    }
+    auto s = std::make_unique<pyrt_session>();
+    s->s = std::make_unique<pyrt::Session>(model->m, o);
+    for (size_t i = 0; i < s->s->num_outputs(); ++i) s->output_names.push_back(s->s->output(i).name);
+    *out = s.release();
+  });
+}
+
+void pyrt_session_destroy(pyrt_session* session) { delete session; }
+
+pyrt_status pyrt_session_run(pyrt_session* session, const pyrt_tensor* inputs, size_t n_inputs, pyrt_tensor* outputs,
+                             size_t n_outputs) {
+  return guard([&] {
+    need(session, "session");
+    pyrt::Session& s = *session->s;
+    const size_t ni = s.num_inputs();
+    if (n_inputs != ni)
+      invalid("the model has " + std::to_string(ni) + " inputs, " + std::to_string(n_inputs) + " given");
+    if (ni) need(inputs, "inputs");
+    if (n_outputs > s.num_outputs())
+      invalid("the model has " + std::to_string(s.num_outputs()) + " outputs, " + std::to_string(n_outputs) + " asked for");
+    if (n_outputs) need(outputs, "outputs");
+    std::vector<const void*> data(ni, nullptr);
+    std::vector<pyrt::Shape> shapes(ni);
+    for (size_t k = 0; k < ni; ++k) {
+      const pyrt_tensor& t = inputs[k];
+      const size_t i = pick(t.name, k, ni, [&](size_t j) { return s.input(j).name; }, "input");
+      const pyrt::IoDesc& d = s.input(i);
+      if (data[i]) invalid("input '" + d.name + "' given twice");
+      if (t.dtype != int32_t(d.dtype))
+        invalid("input '" + d.name + "' must be " + pyrt::spec::dtype_name(d.dtype) + ", got dtype " + std::to_string(t.dtype));
+      if (t.rank < 0 || t.rank > PYRT_MAX_RANK)
+        invalid("input '" + d.name + "': rank " + std::to_string(t.rank) + " out of [0, " + std::to_string(PYRT_MAX_RANK) + "]");
+      shapes[i].assign(t.dims, t.dims + t.rank);
+      uint64_t n = 1;
+      for (int64_t v : shapes[i]) {
+        if (v < 0) invalid("input '" + d.name + "': negative dimension " + std::to_string(v));
+        n *= uint64_t(v);
+      }
+      const uint64_t bytes = n * pyrt::spec::dtype_size(d.dtype);
+      if (t.size != bytes)
+        invalid("input '" + d.name + "' has " + std::to_string(t.size) + " bytes, its shape needs " + std::to_string(bytes));
+      if (bytes) need(t.data, "input data");
+      static const uint64_t kEmpty[8] = {};
+      data[i] = t.data ? t.data : kEmpty;
+    }
+    // Outputs are resolved before running, so a wrong name fails without running the model.
+    std::vector<size_t> which(n_outputs);
+    for (size_t k = 0; k < n_outputs; ++k)
+      which[k] = pick(outputs[k].name, k, s.num_outputs(), [&](size_t j) { return session->output_names[j]; }, "output");
+    s.run(data, shapes);
+    for (size_t k = 0; k < n_outputs; ++k) {
+      pyrt_tensor& t = outputs[k];
+      const pyrt::TensorDesc& d = s.output_desc(which[k]);
+      const size_t bytes = d.nbytes();
+      if (t.data && t.size < bytes)
+        invalid("output '" + session->output_names[which[k]] + "' needs " + std::to_string(bytes) + " bytes, the buffer has " +
+                std::to_string(t.size));
+      if (d.shape.size() > PYRT_MAX_RANK) invalid("output rank above PYRT_MAX_RANK");
+      t.dtype = int32_t(d.dtype);
+      t.rank = int32_t(d.shape.size());
+      for (size_t j = 0; j < d.shape.size(); ++j) t.dims[j] = d.shape[j];
+      if (!t.name) t.name = session->output_names[which[k]].c_str();
+      if (t.data) std::memcpy(t.data, s.output_data(which[k]), bytes);
+      else t.data = const_cast<void*>(s.output_data(which[k]));
+      t.size = bytes;
+    }
+  });
+}
+
+const char* pyrt_session_isa(const pyrt_session* session) { return session ? session->s->isa() : ""; }
+
+pyrt_status pyrt_session_num_nodes(const pyrt_session* session, size_t* out) {
+  return guard([&] {
+    need(session, "session");
+    need(out, "out");
+    auto& nodes = const_cast<pyrt_session*>(session)->nodes;  // a new snapshot (kernels, profile times)
+    nodes = session->s->describe();
+    *out = nodes.size();
+  });
+}
+
+pyrt_status pyrt_session_node(const pyrt_session* session, size_t index, pyrt_node_info* out) {
+  return guard([&] {
+    need(session, "session");
+    need(out, "out");
+    auto& nodes = const_cast<pyrt_session*>(session)->nodes;
+    if (nodes.empty()) nodes = session->s->describe();
+    if (index >= nodes.size())
+      pyrt::fail(pyrt::Status::kNotFound, "node " + std::to_string(index) + " out of range: the graph has " + std::to_string(nodes.size()));
+    const pyrt::NodeReport& r = nodes[index];
+    *out = {r.name.c_str(), r.op_type.c_str(), r.kernel.c_str(), r.total_ms, r.runs};
+  });
+}
+
+pyrt_status pyrt_session_arena_bytes(const pyrt_session* session, size_t* out) {
+  return guard([&] {
+    need(session, "session");
+    need(out, "out");
+    *out = session->s->arena_bytes();
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,132 @@
+/* pyrt: the C API of the pyruntime inference runtime (libpyrt).
+ *
+ * Stable ABI: opaque handles, plain C types, no exception crosses it. Every call that can fail returns a
+ * pyrt_status; on failure pyrt_last_error() gives the message (per thread, until the thread's next failing
+ * call). Handles passed as NULL are refused with PYRT_INVALID_ARGUMENT, never dereferenced.
+ *
+ * Threads: a pyrt_model is immutable once open and may be shared by any number of sessions on any threads
+ * (its weights are mapped or copied once). A pyrt_session is used by one thread at a time (it owns the
+ * activation arena and, with num_threads > 1, its own worker pool). Close a model after its sessions: a
+ * session keeps what it needs of the model alive, so closing the handle early is safe too.
+ *
+ * Typical use:
+ *   pyrt_model* m; pyrt_session* s;
+ *   if (pyrt_model_open("m.pyrt", &m) != PYRT_OK) fprintf(stderr, "%s\n", pyrt_last_error());
+ *   pyrt_session_create(m, NULL, &s);
+ *   pyrt_tensor in = {"x", PYRT_F32, 4, {1, 3, 224, 224}, pixels, sizeof pixels};
+ *   pyrt_tensor out = {0};                       // data NULL: the session's buffer (valid until the next run)
+ *   pyrt_session_run(s, &in, 1, &out, 1);
+ */
+#ifndef PYRT_PYRT_H_
+#define PYRT_PYRT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define PYRT_API __declspec(dllexport)
+#else
+#define PYRT_API __attribute__((visibility("default")))
+#endif
+
+/* Bumped when a struct or signature below changes incompatibly. */
+#define PYRT_ABI_VERSION 1
+#define PYRT_MAX_RANK 8
+
+typedef enum pyrt_status {
+  PYRT_OK = 0,
+  PYRT_INVALID_ARGUMENT = 1, /* a NULL handle, a wrong size, dtype or shape, ... */
+  PYRT_FORMAT = 2,           /* the model file is malformed or needs features this build lacks */
+  PYRT_IO = 3,               /* the file could not be read or mapped */
+  PYRT_NOT_FOUND = 4,        /* no such file, or no input / output / node with that name or index */
+  PYRT_UNSUPPORTED = 5,      /* a valid model this build cannot run (an operator it lacks, ...) */
+  PYRT_INTERNAL = 6
+} pyrt_status;
+
+typedef enum pyrt_dtype {
+  PYRT_F32 = 1, PYRT_F16 = 2, PYRT_I8 = 3, PYRT_U8 = 4, PYRT_I32 = 5, PYRT_I64 = 6, PYRT_BOOL = 7
+} pyrt_dtype;
+
+typedef struct pyrt_model pyrt_model;
+typedef struct pyrt_session pyrt_session;
+
+/* A tensor passed to or returned by pyrt_session_run. dims[0..rank) are the shape; size is data's bytes. */
+typedef struct pyrt_tensor {
+  const char* name;
+  int32_t dtype; /* pyrt_dtype */
+  int32_t rank;
+  int64_t dims[PYRT_MAX_RANK];
+  void* data;
+  size_t size;
+} pyrt_tensor;
+
+/* An input or output of a model as declared: dims of -1 are dynamic. Pointers live as long as the model. */
+typedef struct pyrt_io_info {
+  const char* name;
+  int32_t dtype;
+  int32_t rank;
+  const int64_t* dims;
+} pyrt_io_info;
+
+typedef struct pyrt_session_options {
+  int32_t num_threads;     /* 0: one per hardware thread */
+  int32_t force_reference; /* 1: the scalar reference kernels (for checking), whatever the CPU has */
+  int32_t profile;         /* 1: time every node (pyrt_session_node) */
+  int32_t reserved[5];     /* 0 */
+} pyrt_session_options;
+
+/* One node of a session's graph, with profile times when the session profiles: pyrt_session_num_nodes takes
+ * a snapshot (kernels and times as of that call) that pyrt_session_node reads; its strings stay valid until
+ * the next pyrt_session_num_nodes call on that session, or its destroy. */
+typedef struct pyrt_node_info {
+  const char* name;
+  const char* op_type;
+  const char* kernel; /* the kernel the node runs, e.g. "conv1x1-nhwc-gemm-avx512" */
+  double total_ms;    /* summed over runs (profile only) */
+  uint64_t runs;
+} pyrt_node_info;
+
+PYRT_API uint32_t pyrt_abi_version(void);
+PYRT_API const char* pyrt_version(void);
+/* The message of this thread's last failed call ("" if none). */
+PYRT_API const char* pyrt_last_error(void);
+/* The kernel family the CPU gets: "avx512", "avx2", "neon" or "ref". */
+PYRT_API const char* pyrt_isa(void);
+
+PYRT_API pyrt_status pyrt_model_open(const char* path, pyrt_model** out);
+/* copy = 1: the model keeps its own copy; 0: the caller keeps data alive (and 64-byte aligned for zero copy)
+ * while the model and its sessions live. */
+PYRT_API pyrt_status pyrt_model_open_memory(const void* data, size_t size, int copy, pyrt_model** out);
+PYRT_API void pyrt_model_close(pyrt_model* model); /* NULL is fine */
+PYRT_API pyrt_status pyrt_model_num_inputs(const pyrt_model* model, size_t* out);
+PYRT_API pyrt_status pyrt_model_num_outputs(const pyrt_model* model, size_t* out);
+PYRT_API pyrt_status pyrt_model_input(const pyrt_model* model, size_t index, pyrt_io_info* out);
+PYRT_API pyrt_status pyrt_model_output(const pyrt_model* model, size_t index, pyrt_io_info* out);
+
+PYRT_API void pyrt_session_options_init(pyrt_session_options* options);
+/* options may be NULL (the defaults). */
+PYRT_API pyrt_status pyrt_session_create(const pyrt_model* model, const pyrt_session_options* options,
+                                         pyrt_session** out);
+PYRT_API void pyrt_session_destroy(pyrt_session* session); /* NULL is fine */
+/* Runs the model. inputs: one per model input, matched by name (or by position when name is NULL), dtype and
+ * size checked against rank/dims. outputs: n_outputs <= the model's, by name or position; an output with data
+ * set gets a copy (size must be enough; size is set to the bytes written), one with data NULL gets the
+ * session's own buffer (valid until the next run or destroy). dtype, rank and dims are filled in. */
+PYRT_API pyrt_status pyrt_session_run(pyrt_session* session, const pyrt_tensor* inputs, size_t n_inputs,
+                                      pyrt_tensor* outputs, size_t n_outputs);
+/* The kernel family this session runs ("ref" when forced). */
+PYRT_API const char* pyrt_session_isa(const pyrt_session* session);
+PYRT_API pyrt_status pyrt_session_num_nodes(const pyrt_session* session, size_t* out);
+PYRT_API pyrt_status pyrt_session_node(const pyrt_session* session, size_t index, pyrt_node_info* out);
+/* Bytes of the activation arena of the current plan. */
+PYRT_API pyrt_status pyrt_session_arena_bytes(const pyrt_session* session, size_t* out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PYRT_PYRT_H_ */

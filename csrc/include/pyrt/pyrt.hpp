@@ -1,0 +1,159 @@
+// pyrt.hpp: a header-only C++ wrapper of the C API (pyrt.h) with RAII handles, in namespace pyrt::api;
+// failures throw pyrt::api::Exception (the status and the runtime's message). Only the C ABI crosses the
+// library boundary.
+//
+//   pyrt::api::Model model("m.pyrt");
+//   pyrt::api::Session session(model, /*threads=*/2);
+//   std::vector<float> x(1 * 16);
+//   pyrt::api::Outputs out = session.run({pyrt::api::input("x", x.data(), {1, 16})});
+//   const float* y = out.data<float>(0);
+#ifndef PYRT_PYRT_HPP_
+#define PYRT_PYRT_HPP_
+
+#include <cstring>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pyrt/pyrt.h"
+
+namespace pyrt::api {
+
+class Exception : public std::runtime_error {
+ public:
+  Exception(pyrt_status s, const std::string& what) : std::runtime_error(what), status_(s) {}
+  pyrt_status status() const { return status_; }
+
+ private:
+  pyrt_status status_;
+};
+
+inline void check(pyrt_status s) {
+  if (s != PYRT_OK) throw Exception(s, pyrt_last_error());
+}
+
+template <class T> constexpr pyrt_dtype dtype_of();
+template <> constexpr pyrt_dtype dtype_of<float>() { return PYRT_F32; }
+template <> constexpr pyrt_dtype dtype_of<int8_t>() { return PYRT_I8; }
+template <> constexpr pyrt_dtype dtype_of<uint8_t>() { return PYRT_U8; }
+template <> constexpr pyrt_dtype dtype_of<int32_t>() { return PYRT_I32; }
+template <> constexpr pyrt_dtype dtype_of<int64_t>() { return PYRT_I64; }
+
+// An input tensor over caller-owned data (kept alive until run() returns).
+template <class T>
+pyrt_tensor input(const char* name, const T* data, std::initializer_list<int64_t> dims) {
+  pyrt_tensor t{};
+  t.name = name;
+  t.dtype = dtype_of<T>();
+  size_t n = 1;
+  for (int64_t d : dims) {
+    if (t.rank == PYRT_MAX_RANK) throw Exception(PYRT_INVALID_ARGUMENT, "rank above PYRT_MAX_RANK");
+    t.dims[t.rank++] = d;
+    n *= size_t(d < 0 ? 0 : d);
+  }
+  t.data = const_cast<T*>(data);
+  t.size = n * sizeof(T);
+  return t;
+}
+
+class Model {
+ public:
+  explicit Model(const std::string& path) { check(pyrt_model_open(path.c_str(), &m_)); }
+  Model(const void* data, size_t size, bool copy = true) { check(pyrt_model_open_memory(data, size, copy, &m_)); }
+  ~Model() { pyrt_model_close(m_); }
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  Model& operator=(Model&& o) noexcept {
+    std::swap(m_, o.m_);
+    return *this;
+  }
+
+  size_t num_inputs() const {
+    size_t n;
+    check(pyrt_model_num_inputs(m_, &n));
+    return n;
+  }
+  size_t num_outputs() const {
+    size_t n;
+    check(pyrt_model_num_outputs(m_, &n));
+    return n;
+  }
+  pyrt_io_info input(size_t i) const {
+    pyrt_io_info info;
+    check(pyrt_model_input(m_, i, &info));
+    return info;
+  }
+  pyrt_io_info output(size_t i) const {
+    pyrt_io_info info;
+    check(pyrt_model_output(m_, i, &info));
+    return info;
+  }
+  const pyrt_model* get() const { return m_; }
+
+ private:
+  pyrt_model* m_ = nullptr;
+};
+
+// The outputs of one run: the session's buffers, valid until its next run.
+class Outputs {
+ public:
+  explicit Outputs(std::vector<pyrt_tensor> t) : t_(std::move(t)) {}
+  size_t size() const { return t_.size(); }
+  const pyrt_tensor& operator[](size_t i) const { return t_.at(i); }
+  template <class T>
+  const T* data(size_t i) const {
+    if (t_.at(i).dtype != dtype_of<T>()) throw Exception(PYRT_INVALID_ARGUMENT, "output dtype differs");
+    return static_cast<const T*>(t_[i].data);
+  }
+
+ private:
+  std::vector<pyrt_tensor> t_;
+};
+
+class Session {
+ public:
+  explicit Session(const Model& model, int num_threads = 0, bool force_reference = false, bool profile = false) {
+    pyrt_session_options o;
+    pyrt_session_options_init(&o);
+    o.num_threads = num_threads;
+    o.force_reference = force_reference;
+    o.profile = profile;
+    check(pyrt_session_create(model.get(), &o, &s_));
+    n_out_ = model.num_outputs();
+  }
+  ~Session() { pyrt_session_destroy(s_); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  Session(Session&& o) noexcept : s_(std::exchange(o.s_, nullptr)), n_out_(o.n_out_) {}
+  Session& operator=(Session&& o) noexcept {
+    std::swap(s_, o.s_);
+    std::swap(n_out_, o.n_out_);
+    return *this;
+  }
+
+  Outputs run(const std::vector<pyrt_tensor>& inputs) {
+    std::vector<pyrt_tensor> out(n_out_, pyrt_tensor{});
+    check(pyrt_session_run(s_, inputs.data(), inputs.size(), out.data(), out.size()));
+    return Outputs(std::move(out));
+  }
+  const char* isa() const { return pyrt_session_isa(s_); }
+  std::vector<pyrt_node_info> nodes() const {  // strings valid until the next nodes() call
+    size_t n;
+    check(pyrt_session_num_nodes(s_, &n));
+    std::vector<pyrt_node_info> r(n);
+    for (size_t i = 0; i < n; ++i) check(pyrt_session_node(s_, i, &r[i]));
+    return r;
+  }
+  pyrt_session* get() { return s_; }
+
+ private:
+  pyrt_session* s_ = nullptr;
+  size_t n_out_ = 0;
+};
+
+}  // namespace pyrt::api
+
+#endif  // PYRT_PYRT_HPP_
