@@ -20,7 +20,7 @@ command -v ninja > /dev/null && [[ ! -f $build/CMakeCache.txt ]] && gen=(-G Ninj
 echo "== cross-build for aarch64 into $build"
 cmake --no-warn-unused-cli -S . -B "$build" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
       -DCMAKE_BUILD_TYPE=Release -DPYRT_BUILD_TESTS=ON -DPYRT_STATIC_TESTS=ON > /dev/null
-cmake --build "$build" -j "${PYRT_JOBS:-2}" --target pyrt_native_tests > /dev/null
+cmake --build "$build" -j "${PYRT_JOBS:-2}" --target pyrt_native_tests pyrt_benchmark > /dev/null
 
 failed=0
 # run WANT_ISA CPU [ENV=VALUE...]: one test run; it fails on a failed test or on another kernel table.
@@ -46,6 +46,21 @@ run() {
 run neon max
 run neon cortex-a72
 run ref cortex-a72 PYRT_KERNELS=ref
+
+# The static aarch64 pyrt_benchmark (C API only) on a static-int8 and a pruned model, when the Python package
+# is there to write them: it must run them on the NEON kernels (emulated timings mean nothing).
+if python3 -c "import pyruntime, torch" 2> /dev/null; then
+  models=$(mktemp -d)
+  python3 tests/native/make_bench_models.py "$models"
+  for m in int8 sparse; do
+    echo "== qemu-aarch64 -cpu max pyrt_benchmark --graph=$m.pyrt"
+    out=$(qemu-aarch64-static -cpu max "./$build/pyrt_benchmark" --graph="$models/$m.pyrt" --num_runs=2 \
+          --warmup_runs=0 --enable_op_profiling=true 2>&1) || { echo "$out"; failed=1; continue; }
+    grep -E '^isa|runs:|qconv|sqgemm|spmm|spmv' <<< "$out" || true
+    grep -q '^isa: neon' <<< "$out" || { echo "run_qemu.sh: pyrt_benchmark did not choose the NEON path"; failed=1; }
+  done
+  rm -rf "$models"
+fi
 
 if [[ $failed -ne 0 ]]; then
   echo "run_qemu.sh: aarch64 native tests FAILED"

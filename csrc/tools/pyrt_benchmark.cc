@@ -1,0 +1,262 @@
+// pyrt_benchmark: times a .pyrt model through the C API only (what an embedding program sees), with the flags of
+// TensorFlow Lite's benchmark_model. Random inputs (f32 uniform in [-1, 1), integers uniform in their range).
+//
+//   pyrt_benchmark --graph=model.pyrt [--num_threads=N] [--warmup_runs=1] [--num_runs=50] [--max_secs=150]
+//                  [--input_layer_shape=1,224,224,3:1,10] [--enable_op_profiling=true]
+//                  [--force_reference=true] [--output=text|json|csv]
+//
+// --input_layer_shape gives the shapes of the inputs in order (":" between inputs), needed where the model's
+// declared shape has dynamic (-1) dimensions (default: 1 for those). JSON output (one object):
+//   {"model", "abi_version", "version", "isa", "threads", "init_ms", "first_run_ms",
+//    "runs", "avg_ms", "min_ms", "max_ms", "p50_ms", "p90_ms", "p99_ms", "peak_rss_kb", "arena_bytes",
+//    "inputs": [{"name", "dtype", "shape"}], "ops": [{"name", "op", "kernel", "ms", "percent", "cdf_percent"}]}
+// ("ops" is empty without --enable_op_profiling; op times are averages per run.) CSV: one header line and one
+// line of the same scalar fields.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pyrt/pyrt.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct Flags {
+  std::string graph, output = "text", shapes;
+  int threads = 0, warmup = 1, runs = 50;
+  double max_secs = 150;
+  bool profile = false, reference = false;
+};
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr,
+               "pyrt_benchmark: %s\nusage: pyrt_benchmark --graph=model.pyrt [--num_threads=N] [--warmup_runs=N] "
+               "[--num_runs=N] [--max_secs=S] [--input_layer_shape=d,d,..:d,..] [--enable_op_profiling=true] "
+               "[--force_reference=true] [--output=text|json|csv]\n",
+               why);
+  std::exit(2);
+}
+
+bool truthy(const std::string& v) { return v.empty() || v == "true" || v == "1"; }
+
+Flags parse(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) usage(("unexpected argument " + a).c_str());
+    const size_t eq = a.find('=');
+    const std::string key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    const std::string val = eq == std::string::npos ? "" : a.substr(eq + 1);
+    try {
+      if (key == "graph" || key == "model") f.graph = val;
+      else if (key == "num_threads") f.threads = std::stoi(val);
+      else if (key == "warmup_runs") f.warmup = std::stoi(val);
+      else if (key == "num_runs") f.runs = std::stoi(val);
+      else if (key == "max_secs") f.max_secs = std::stod(val);
+      else if (key == "input_layer_shape") f.shapes = val;
+      else if (key == "enable_op_profiling") f.profile = truthy(val);
+      else if (key == "force_reference") f.reference = truthy(val);
+      else if (key == "output") f.output = val;
+      else usage(("unknown flag --" + key).c_str());
+    } catch (const std::exception&) {
+      usage(("bad value for --" + key + ": '" + val + "'").c_str());
+    }
+  }
+  if (f.graph.empty()) usage("--graph is required");
+  if (f.output != "text" && f.output != "json" && f.output != "csv") usage("--output must be text, json or csv");
+  if (f.runs < 1 || f.warmup < 0 || f.threads < 0) usage("--num_runs >= 1, --warmup_runs >= 0, --num_threads >= 0");
+  return f;
+}
+
+void check(pyrt_status s, const char* what) {
+  if (s == PYRT_OK) return;
+  std::fprintf(stderr, "pyrt_benchmark: %s: %s\n", what, pyrt_last_error());
+  std::exit(1);
+}
+
+size_t dtype_size(int32_t d) { return d == PYRT_F32 || d == PYRT_I32 ? 4 : d == PYRT_I64 ? 8 : d == PYRT_F16 ? 2 : 1; }
+const char* dtype_name(int32_t d) {
+  static const char* names[] = {"?", "f32", "f16", "i8", "u8", "i32", "i64", "bool"};
+  return d >= 1 && d <= 7 ? names[d] : "?";
+}
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+      continue;
+    }
+    o += c;
+  }
+  return o + "\"";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags f = parse(argc, argv);
+  const auto t0 = Clock::now();
+  pyrt_model* model = nullptr;
+  pyrt_session* session = nullptr;
+  check(pyrt_model_open(f.graph.c_str(), &model), "opening the model");
+  pyrt_session_options o;
+  pyrt_session_options_init(&o);
+  o.num_threads = f.threads, o.force_reference = f.reference, o.profile = f.profile;
+  check(pyrt_session_create(model, &o, &session), "creating the session");
+  const double init_ms = ms_since(t0);
+
+  // inputs: the declared shapes, dynamic dims from --input_layer_shape (or 1); random data
+  size_t ni = 0;
+  check(pyrt_model_num_inputs(model, &ni), "inputs");
+  std::vector<std::string> given;
+  for (size_t p = 0, q; p <= f.shapes.size() && !f.shapes.empty(); p = q + 1) {
+    q = f.shapes.find(':', p);
+    if (q == std::string::npos) q = f.shapes.size();
+    given.push_back(f.shapes.substr(p, q - p));
+  }
+  if (!given.empty() && given.size() != ni) usage("--input_layer_shape must give one shape per model input");
+  std::vector<pyrt_tensor> in(ni);
+  std::vector<std::vector<unsigned char>> data(ni);
+  std::mt19937 rng(1);
+  for (size_t i = 0; i < ni; ++i) {
+    pyrt_io_info info;
+    check(pyrt_model_input(model, i, &info), "input");
+    pyrt_tensor& t = in[i];
+    t = pyrt_tensor{};
+    t.name = info.name, t.dtype = info.dtype, t.rank = info.rank;
+    if (!given.empty()) {
+      t.rank = 0;
+      for (size_t p = 0, q; p <= given[i].size(); p = q + 1) {
+        q = given[i].find(',', p);
+        if (q == std::string::npos) q = given[i].size();
+        if (t.rank == PYRT_MAX_RANK) usage("--input_layer_shape: rank above 8");
+        t.dims[t.rank++] = std::atoll(given[i].substr(p, q - p).c_str());
+      }
+    } else {
+      for (int32_t d = 0; d < info.rank; ++d) t.dims[d] = info.dims[d] < 0 ? 1 : info.dims[d];
+    }
+    size_t n = 1;
+    for (int32_t d = 0; d < t.rank; ++d) n *= size_t(t.dims[d] < 0 ? 0 : t.dims[d]);
+    data[i].resize(n * dtype_size(t.dtype));
+    if (t.dtype == PYRT_F32) {
+      std::uniform_real_distribution<float> u(-1.f, 1.f);
+      for (size_t k = 0; k < n; ++k) {
+        const float v = u(rng);
+        std::memcpy(data[i].data() + 4 * k, &v, 4);
+      }
+    } else if (t.dtype != PYRT_I64 && t.dtype != PYRT_I32 && t.dtype != PYRT_BOOL) {
+      for (auto& b : data[i]) b = static_cast<unsigned char>(rng());
+    }  // integer indices and masks stay 0: always in range
+    t.data = data[i].data(), t.size = data[i].size();
+  }
+  size_t no = 0;
+  check(pyrt_model_num_outputs(model, &no), "outputs");
+  std::vector<pyrt_tensor> out(no);
+
+  auto run_once = [&] {
+    for (auto& t : out) t = pyrt_tensor{};
+    const auto t = Clock::now();
+    check(pyrt_session_run(session, in.data(), ni, out.data(), no), "running");
+    return ms_since(t);
+  };
+  const double first_ms = run_once();
+  for (int i = 0; i < f.warmup; ++i) run_once();
+  std::vector<double> times;
+  const auto start = Clock::now();
+  while (int(times.size()) < f.runs && (times.empty() || ms_since(start) < f.max_secs * 1e3)) times.push_back(run_once());
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  auto pct = [&](double p) { return sorted[std::min(sorted.size() - 1, size_t(p / 100.0 * double(sorted.size())))]; };
+  double sum = 0;
+  for (double t : times) sum += t;
+  const double avg = sum / double(times.size());
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  size_t arena = 0, nodes = 0;
+  check(pyrt_session_arena_bytes(session, &arena), "arena");
+  check(pyrt_session_num_nodes(session, &nodes), "nodes");
+  std::vector<pyrt_node_info> ops;
+  double op_total = 0;
+  if (f.profile)
+    for (size_t i = 0; i < nodes; ++i) {
+      pyrt_node_info n;
+      check(pyrt_session_node(session, i, &n), "node");
+      ops.push_back(n);
+      op_total += n.total_ms;
+    }
+  auto per_run = [](const pyrt_node_info& n) { return n.runs ? n.total_ms / double(n.runs) : 0.0; };
+  const char* isa = pyrt_session_isa(session);
+  const int threads = f.threads;
+
+  if (f.output == "json") {
+    std::printf("{\"model\": %s, \"abi_version\": %u, \"version\": %s, \"isa\": %s, \"threads\": %d, ",
+                json_str(f.graph).c_str(), pyrt_abi_version(), json_str(pyrt_version()).c_str(), json_str(isa).c_str(),
+                threads);
+    std::printf("\"init_ms\": %.4f, \"first_run_ms\": %.4f, \"runs\": %zu, \"avg_ms\": %.4f, \"min_ms\": %.4f, "
+                "\"max_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, \"peak_rss_kb\": %ld, "
+                "\"arena_bytes\": %zu, \"inputs\": [",
+                init_ms, first_ms, times.size(), avg, sorted.front(), sorted.back(), pct(50), pct(90), pct(99),
+                ru.ru_maxrss, arena);
+    for (size_t i = 0; i < ni; ++i) {
+      std::printf("%s{\"name\": %s, \"dtype\": \"%s\", \"shape\": [", i ? ", " : "", json_str(in[i].name).c_str(),
+                  dtype_name(in[i].dtype));
+      for (int32_t d = 0; d < in[i].rank; ++d) std::printf("%s%lld", d ? ", " : "", (long long)in[i].dims[d]);
+      std::printf("]}");
+    }
+    std::printf("], \"ops\": [");
+    double cdf = 0;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const double pc = op_total > 0 ? 100 * ops[i].total_ms / op_total : 0;
+      cdf += pc;
+      std::printf("%s{\"name\": %s, \"op\": %s, \"kernel\": %s, \"ms\": %.5f, \"percent\": %.3f, \"cdf_percent\": %.3f}",
+                  i ? ", " : "", json_str(ops[i].name).c_str(), json_str(ops[i].op_type).c_str(),
+                  json_str(ops[i].kernel).c_str(), per_run(ops[i]), pc, cdf);
+    }
+    std::printf("]}\n");
+  } else if (f.output == "csv") {
+    std::printf("model,isa,threads,init_ms,first_run_ms,runs,avg_ms,min_ms,max_ms,p50_ms,p90_ms,p99_ms,peak_rss_kb\n");
+    std::printf("%s,%s,%d,%.4f,%.4f,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%ld\n", f.graph.c_str(), isa, threads, init_ms,
+                first_ms, times.size(), avg, sorted.front(), sorted.back(), pct(50), pct(90), pct(99), ru.ru_maxrss);
+  } else {
+    std::printf("pyrt_benchmark %s (ABI %u)\nmodel: %s\nthreads: %d%s, warmup runs: %d, runs: %d, max secs: %g\n",
+                pyrt_version(), pyrt_abi_version(), f.graph.c_str(), threads, threads ? "" : " (one per core)", f.warmup,
+                f.runs, f.max_secs);
+    std::printf("isa: %s%s\n", isa, f.reference ? " (reference kernels forced)" : "");
+    for (size_t i = 0; i < ni; ++i) {
+      std::printf("input %s: %s [", in[i].name, dtype_name(in[i].dtype));
+      for (int32_t d = 0; d < in[i].rank; ++d) std::printf("%s%lld", d ? ", " : "", (long long)in[i].dims[d]);
+      std::printf("]\n");
+    }
+    std::printf("init: %.3f ms, first run: %.3f ms\n", init_ms, first_ms);
+    std::printf("%zu runs: avg %.4f ms, min %.4f, max %.4f, p50 %.4f, p90 %.4f, p99 %.4f\n", times.size(), avg,
+                sorted.front(), sorted.back(), pct(50), pct(90), pct(99));
+    std::printf("peak memory (RSS): %.1f MiB, activation arena: %.1f KiB\n", double(ru.ru_maxrss) / 1024.0,
+                double(arena) / 1024.0);
+    if (f.profile) {
+      std::printf("\n%-32s %-22s %-36s %10s %7s %7s\n", "node", "op", "kernel", "ms/run", "%", "cdf %");
+      double cdf = 0;
+      for (const auto& n : ops) {
+        const double pc = op_total > 0 ? 100 * n.total_ms / op_total : 0;
+        cdf += pc;
+        std::printf("%-32.32s %-22.22s %-36.36s %10.4f %7.2f %7.2f\n", n.name, n.op_type, n.kernel, per_run(n),
+                    pc, cdf);
+      }
+    }
+  }
+  pyrt_session_destroy(session);
+  pyrt_model_close(model);
+  return 0;
+}
