@@ -49,9 +49,9 @@ for name in sorted(os.listdir(d)):
         s = pyruntime.Session(path, num_threads=threads)
         if enc.startswith("int8"):   # u8 activations (the static int8 layer's input), channels last
             xq = np.clip(np.rint(x / 0.02) + 128, 0, 255).astype(np.uint8)
-            feed = xq.T.reshape(1, 56, 56, w.shape[1]) if x.shape[1] > 1 else xq.reshape(1, -1)
+            feed = xq.T.reshape(1, 56, 56, x.shape[0]) if x.shape[1] > 1 else xq.reshape(1, -1)
         else:
-            feed = x.reshape(1, w.shape[1], 56, 56) if x.shape[1] > 1 else x.reshape(1, -1)
+            feed = x.reshape(1, x.shape[0], 56, 56) if x.shape[1] > 1 else x.reshape(1, -1)
         ms = med(lambda: s.run(feed))
         kernel = s.describe()[0]["kernel"]
     elif lib == "torch":
