@@ -17,18 +17,15 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature: float
 
 
 def distill(student, teacher, batches, epochs: int = 10, lr: float = 1e-3, temperature: float = 4.0,
-            alpha: float = 0.9):
-    """Trains `student` against the frozen `teacher` (Adam) over a re-iterable of (x, labels). Returns it."""
+            alpha: float = 0.9, schedule=None):
+    """Trains `student` against the frozen `teacher` (Adam; schedule: the lr's, as in compress.gradual.fit)
+    over a re-iterable of (x, labels). Returns it."""
     import torch
+    from .gradual import fit
     teacher.eval()
-    opt = torch.optim.Adam(student.parameters(), lr=lr)
-    student.train()
-    for _ in range(epochs):
-        for x, y in batches:
-            with torch.no_grad():
-                t = teacher(x)
-            opt.zero_grad()
-            distillation_loss(student(x), t, y, temperature, alpha).backward()
-            opt.step()
-    student.eval()
-    return student
+
+    def loss(out, x, y):
+        with torch.no_grad():
+            t = teacher(x)
+        return distillation_loss(out, t, y, temperature, alpha)
+    return fit(student, batches, loss, epochs, lr, schedule)

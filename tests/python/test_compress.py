@@ -6,6 +6,7 @@ import torch
 
 from pyruntime.compress import (GradualPruner, choose_rank, distill, distillation_loss, factorize, finetune_pruned,
                                 lowrank, polynomial_sparsity)
+from pyruntime.compress.gradual import cosine, fit
 
 torch.manual_seed(0)
 
@@ -41,6 +42,34 @@ def test_gradual_pruner_reaches_target_and_holds_zeros():
     assert (w.reshape(w.shape[0], -1, 4) != 0).sum(2).max() <= 2
     with pytest.raises(ValueError):
         GradualPruner(net, 0.5, 10, 5)
+
+
+def test_global_scope_and_lr_schedule(monkeypatch):
+    net = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 1), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(8 * 16, 10))
+    with torch.no_grad():
+        net[0].weight.mul_(10.0)   # the conv's weights the larger: one threshold prunes the Linear more
+    x, y = torch.randn(32, 4, 4, 4), torch.randint(0, 10, (32,))
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    pruner = finetune_pruned(net, batches, torch.nn.functional.cross_entropy, 0.8, epochs=4, lr=1e-3,
+                             schedule="cosine", scope="global")
+    assert pruner.achieved() == pytest.approx(0.8, abs=0.01)
+    conv, lin = (float((m.weight == 0).float().mean()) for m in pruner.layers)
+    assert conv < 0.8 < lin
+    with pytest.raises(ValueError):
+        GradualPruner(net, 0.5, 0, 10, scope="model")
+    f = cosine(0.5)   # held for the first half, then a half cosine to zero
+    assert f(0.0) == f(0.49) == 1.0 and f(0.75) == pytest.approx(0.5) and f(1.0) == pytest.approx(0.0)
+    lrs, adam_step = [], torch.optim.Adam.step
+
+    def spy(self, *a, **k):   # the lr of every step
+        lrs.append(self.param_groups[0]["lr"])
+        return adam_step(self, *a, **k)
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    fit(net, batches, lambda out, x, y: torch.nn.functional.cross_entropy(out, y), 2, 1e-2, "cosine")
+    assert lrs[0] == pytest.approx(1e-2) and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 1e-3
+    with pytest.raises(ValueError):
+        fit(net, batches, lambda out, x, y: out.sum(), 1, schedule="step")
 
 
 def test_distillation_loss():
