@@ -162,13 +162,24 @@ class Conv final : public Op {
       const size_t wp = this->wp(), hp = size_t(h_ + pt_ + pb_), pv = size_t(oh_) * wp;
       float* xp = static_cast<float*>(ctx.workspace);
       float* yv = xp + align64(padded_floats() * 4) / 4;
-      std::memset(xp, 0, padded_floats() * 4);  // the borders (and the slack the last rows' extra columns read)
+      // Zeros only where no input lands (the workspace is shared, so every run): each plane's top and bottom
+      // pad rows, each row's left and right pads (below, with the copy), and the slack after the last plane.
+      const size_t pw = size_t(pl_), pe = size_t(pr_), top = size_t(pt_) * wp, bottom = size_t(pb_) * wp;
+      for (int64_t c = 0; c < cing_; ++c) {
+        float* plane = xp + size_t(c) * hp * wp;
+        std::memset(plane, 0, top * 4);
+        std::memset(plane + (hp * wp - bottom), 0, bottom * 4);
+      }
+      std::memset(xp + size_t(cing_) * hp * wp, 0, (padded_floats() - size_t(cing_) * hp * wp) * 4);
       for (int64_t n = 0; n < n_; ++n) {
         const float* xn = x + size_t(n * cing_) * HW;
         parallel(ctx, size_t(cing_ * h_), 64, [&](size_t b, size_t e, int) {
-          for (size_t r = b; r < e; ++r)
-            std::memcpy(xp + r / size_t(h_) * hp * wp + (r % size_t(h_) + size_t(pt_)) * wp + size_t(pl_),
-                        xn + r * size_t(w_in_), size_t(w_in_) * 4);
+          for (size_t r = b; r < e; ++r) {
+            float* row = xp + r / size_t(h_) * hp * wp + (r % size_t(h_) + size_t(pt_)) * wp;
+            std::memset(row, 0, pw * 4);
+            std::memcpy(row + pw, xn + r * size_t(w_in_), size_t(w_in_) * 4);
+            std::memset(row + pw + size_t(w_in_), 0, pe * 4);
+          }
         });
         spmm(xp, yv, pv, 0);
         float* yn = y + size_t(n * cout_) * P;
