@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -301,6 +302,37 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import numpy as np
+    from . import benchmark as B
+    given = {}
+    for spec_ in args.input or []:
+        name, _, path = spec_.partition("=")
+        given[name] = np.load(path)
+    shapes = {}
+    for spec_ in args.input_shape or []:
+        name, sep, dims = spec_.rpartition(":")
+        if not sep:
+            raise B.BenchError(f"--input-shape {spec_}: give NAME:d,d,...")
+        shapes[name] = _parse_shape(dims)
+    compare = args.compare.split(",") if args.compare else []
+    report = B.bench(args.model, compare, onnx=args.onnx, torch_source=args.torch, threads=args.threads,
+                     warmup=args.warmup, num_runs=args.runs, max_secs=args.max_secs, profile=args.profile,
+                     given=given, shapes=shapes, batch=args.batch)
+    if args.output == "json":
+        print(json.dumps(report, indent=1))
+    else:
+        print(B.format_table(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    if not args.no_chart:
+        png = args.chart or os.path.splitext(args.model)[0] + ".bench.png"
+        B.chart(report, png)
+        _progress(f"chart: {png}")
+    return 1 if any("error" in r for r in report["results"]) else 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pyruntime", description="Compressed-model runtime tools")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -344,6 +376,27 @@ def main(argv=None) -> int:
     pr.add_argument("--threads", type=int, default=None)
     pr.add_argument("--batch", type=int, default=1, help="size of dynamic dims for random inputs")
     pr.set_defaults(fn=cmd_run)
+    pb = sub.add_parser("bench", help="pyrt_benchmark's figures for a model, beside ONNX Runtime / PyTorch on the "
+                        "source model, and a PNG chart")
+    pb.add_argument("model")
+    pb.add_argument("--compare", metavar="PEERS", help="comma-separated: onnxruntime, torch")
+    pb.add_argument("--onnx", metavar="FILE", help="the source ONNX model, for --compare onnxruntime")
+    pb.add_argument("--torch", metavar="SOURCE", help="the source PyTorch model: module:factory or a saved module "
+                    "file, for --compare torch (and onnxruntime when no --onnx: exported to ONNX here)")
+    pb.add_argument("--threads", type=int, help="threads for every runtime (default: the CPUs this process may use)")
+    pb.add_argument("--warmup", type=int, default=1, help="untimed runs after the first (default 1)")
+    pb.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
+    pb.add_argument("--max-secs", type=float, default=150.0, help="stop timing a runtime after this long")
+    pb.add_argument("--profile", action="store_true", help="also print our per-node table (ms, %%, cdf, kernel)")
+    pb.add_argument("--input", action="append", metavar="NAME=FILE.npy", help="an input's values (default: random)")
+    pb.add_argument("--input-shape", action="append", metavar="NAME:d,d,..", help="an input's shape where the model "
+                    "has dynamic dimensions (default: --batch for those)")
+    pb.add_argument("--batch", type=int, default=1, help="size of dynamic dimensions of random inputs")
+    pb.add_argument("--output", choices=["text", "json"], default="text", help="what to print")
+    pb.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    pb.add_argument("--chart", metavar="FILE.png", help="where to write the chart (default: MODEL.bench.png)")
+    pb.add_argument("--no-chart", action="store_true")
+    pb.set_defaults(fn=cmd_bench)
     args = p.parse_args(argv)
     from .format.errors import FormatError
     try:
