@@ -46,12 +46,13 @@ void ThreadPool::run(size_t n, size_t grain, Task task, void* ctx) {
     task(ctx, 0, n, 0);
     return;
   }
+  const uint64_t gen = (job_.load(std::memory_order_relaxed) >> 8) + 1;
   task_.store(task, std::memory_order_relaxed);
   ctx_.store(ctx, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);
-  pending_.store(int(chunks) - 1, std::memory_order_relaxed);
-  const uint64_t next = ((job_.load(std::memory_order_relaxed) >> 8) + 1) << 8 | chunks;
-  job_.store(next, std::memory_order_seq_cst);  // publishes the fields above
+  pending_.store(int(chunks), std::memory_order_relaxed);
+  claim_.store(gen << 8 | 1, std::memory_order_release);  // chunk 0 is the caller's
+  job_.store(gen << 8 | chunks, std::memory_order_seq_cst);  // publishes the fields above
   if (sleepers_.load(std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     wake_.notify_all();
@@ -59,9 +60,24 @@ void ThreadPool::run(size_t n, size_t grain, Task task, void* ctx) {
   size_t b, e;
   chunk_range(n, chunks, 0, &b, &e);
   task(ctx, b, e, 0);
+  pending_.fetch_sub(1, std::memory_order_acq_rel);
+  help(gen, chunks, 0);  // chunks no worker has started yet
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins < 4096) PYRT_PAUSE();
     else std::this_thread::yield();
+  }
+}
+
+void ThreadPool::help(uint64_t gen, size_t chunks, int index) {
+  uint64_t v = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((v >> 8) != gen || (v & 0xFF) >= chunks) return;
+    if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    size_t b, e;
+    chunk_range(n_.load(std::memory_order_relaxed), chunks, size_t(v & 0xFF), &b, &e);
+    task_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), b, e, index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    v = claim_.load(std::memory_order_acquire);
   }
 }
 
@@ -96,14 +112,7 @@ void ThreadPool::worker(int index) {
       if (stop_.load(std::memory_order_relaxed)) return;
     }
     seen = w;
-    const size_t chunks = size_t(w & 0xFF);
-    if (size_t(index) >= chunks) continue;  // not part of this job: its fields may be rewritten any time
-    const Task task = task_.load(std::memory_order_relaxed);
-    void* ctx = ctx_.load(std::memory_order_relaxed);
-    size_t b, e;
-    chunk_range(n_.load(std::memory_order_relaxed), chunks, size_t(index), &b, &e);
-    task(ctx, b, e, index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    help(w >> 8, size_t(w & 0xFF), index);  // a job with no chunks (wake) has nothing to claim
   }
 }
 }  // namespace pyrt

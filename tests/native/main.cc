@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "harness.h"
@@ -28,7 +29,9 @@ int main(int argc, char** argv) {
                 c.dotprod ? " dotprod" : "", c.i8mm ? " i8mm" : "");
   }
   int passed = 0, failed = 0;
+  const char* only = std::getenv("PYRT_TEST_FILTER");  // run only the tests whose name contains this
   for (auto& c : pyrt_test::registry()) {
+    if (only && !std::strstr(c.name, only)) continue;
     const int before = pyrt_test::g_failures;
     try {
       c.fn();
