@@ -7,7 +7,7 @@ from pyruntime import Graph, Session
 def run_graph(build, inputs: dict, force_reference=False, threads=None, dynamic_batch=False):
     """build(g, values) -> output Value(s); inputs: name -> array (static shapes unless dynamic_batch)."""
     g = Graph("test")
-    dt = {np.dtype(np.float32): "f32", np.dtype(np.int64): "i64", np.dtype(np.int32): "i32"}
+    dt = {np.dtype(np.float32): "f32", np.dtype(np.int64): "i64", np.dtype(np.int32): "i32", np.dtype(np.uint8): "u8"}
     vals = {n: g.input(n, ([None] + list(a.shape[1:])) if dynamic_batch and a.ndim else list(a.shape), dt[a.dtype])
             for n, a in inputs.items()}
     outs = build(g, vals)

@@ -218,6 +218,49 @@ def test_maxpool_dilation_and_global_pools():
     check_both_paths(lambda g, v: g.op("GlobalMaxPool", v["x"]), {"x": x}, x.max(axis=(2, 3), keepdims=True))
 
 
+def _pool_ref(x, k, s, p, d, mode, incl=0):
+    """NCHW pooling by windows, for shapes torch does not take (rectangular, asymmetric pads, pads past half the
+    kernel); floor mode."""
+    n, c, h, w = x.shape
+    oh = (h + p[0] + p[2] - ((k[0] - 1) * d[0] + 1)) // s[0] + 1
+    ow = (w + p[1] + p[3] - ((k[1] - 1) * d[1] + 1)) // s[1] + 1
+    y = np.zeros((n, c, oh, ow), np.float32)
+    for i in range(oh):
+        for j in range(ow):
+            hs = [i * s[0] - p[0] + a * d[0] for a in range(k[0])]
+            ws = [j * s[1] - p[1] + b * d[1] for b in range(k[1])]
+            hs_in, ws_in = [v for v in hs if 0 <= v < h], [v for v in ws if 0 <= v < w]
+            win = x[:, :, hs_in][:, :, :, ws_in].reshape(n, c, -1)
+            if mode == "max":
+                y[:, :, i, j] = win.max(-1) if win.shape[-1] else -np.finfo(np.float32).max
+            else:
+                cnt = k[0] * k[1] if incl else win.shape[-1]
+                y[:, :, i, j] = win.sum(-1) / cnt if win.shape[-1] else 0
+    return y
+
+
+@pytest.mark.parametrize("k,s,p,d", [((2, 3), (1, 2), (0, 1, 1, 2), (1, 1)), ((3, 2), (2, 3), (2, 0, 1, 1), (1, 1)),
+                                     ((3, 3), (2, 2), (1, 1, 1, 1), (2, 2)), ((1, 4), (1, 1), (0, 3, 0, 3), (1, 1)),
+                                     ((2, 2), (2, 2), (0, 0, 0, 0), (1, 1))])
+def test_pools_rectangular_and_asymmetric(k, s, p, d):
+    """The NCHW pooling loops (row pass, then interior / edge columns) and the NHWC ones on rectangular kernels,
+    strides, asymmetric pads and dilation; MaxPool on u8 too (17 wide: odd tails)."""
+    x = rnd(2, 3, 9, 17)
+    nhwc = (0, 2, 3, 1)
+    attrs = dict(kernel_shape=list(k), strides=list(s), pads=list(p))
+    want = _pool_ref(x, k, s, p, d, "max")
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], dilations=list(d), **attrs), {"x": x}, want)
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], dilations=list(d), layout="NHWC", **attrs),
+                     {"x": np.ascontiguousarray(x.transpose(nhwc))}, want.transpose(nhwc))
+    xu = np.random.default_rng(3).integers(0, 256, x.shape).astype(np.uint8)
+    got = run_graph(lambda g, v: g.op("MaxPool", v["x"], dilations=list(d), **attrs), {"x": xu})[0][0]
+    np.testing.assert_array_equal(got, np.maximum(_pool_ref(xu.astype(np.float32), k, s, p, d, "max"), 0).astype(np.uint8))
+    if d == (1, 1):
+        for incl in (0, 1):
+            want = _pool_ref(x, k, s, p, d, "avg", incl)
+            check_both_paths(lambda g, v: g.op("AveragePool", v["x"], count_include_pad=incl, **attrs), {"x": x}, want)
+
+
 def test_shape_ops():
     x = rnd(2, 3, 4, 5)
     check_both_paths(lambda g, v: g.op("Reshape", v["x"], g.const(np.array([0, -1, 5], np.int64))), {"x": x},
