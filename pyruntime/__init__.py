@@ -5,7 +5,7 @@ torch/onnx/numba themselves, when they are used.
 """
 __version__ = "0.1.0"
 
-from .format.errors import FormatError  # noqa: E402
+from .format.errors import FormatError, LimitError  # noqa: E402
 from .graph import Graph  # noqa: E402
 from .model import Model, load  # noqa: E402
 from .session import Session, supported_ops  # noqa: E402
@@ -21,5 +21,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'pyruntime' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "FormatError", "Graph", "Model", "Session", "load", "supported_ops", "export",
+__all__ = ["__version__", "FormatError", "LimitError", "Graph", "Model", "Session", "load", "supported_ops", "export",
            "export_onnx"]

@@ -19,19 +19,31 @@ class Session:
 
     Inputs that are C-contiguous arrays of the declared dtype are read in place; outputs are new arrays.
     One session per thread; sessions on the same file share its mapped weights.
+
+    Caps for untrusted files (LimitError naming the cap, before anything is allocated): max_file_bytes,
+    max_tensors, max_nodes when the file is opened; max_arena_bytes for the activation memory of a plan (default
+    4 GiB or $PYRT_MAX_ARENA_BYTES), checked here when the inputs' shapes are static, else at the first run
+    with shapes that need more.
     """
 
-    def __init__(self, model, num_threads: int | None = None, force_reference: bool = False, profile: bool = False):
+    def __init__(self, model, num_threads: int | None = None, force_reference: bool = False, profile: bool = False,
+                 *, max_arena_bytes: int | None = None, max_file_bytes: int | None = None,
+                 max_tensors: int | None = None, max_nodes: int | None = None):
         from . import _core
         from .model import Model
-        if isinstance(model, Model):
+        limits = dict(max_file_bytes=int(max_file_bytes or 0), max_tensors=int(max_tensors or 0),
+                      max_nodes=int(max_nodes or 0))
+        if isinstance(model, Model) and not any(limits.values()):
             native = model._impl if model.backend == "native" else _core.Model(model.path)
         elif isinstance(model, (bytes, bytearray, memoryview)):
-            native = _core.Model.from_buffer(model)
+            native = _core.Model.from_buffer(model, **limits)
+        elif any(limits.values()):   # its own handle: the shared one was opened without these caps
+            native = _core.Model(os.fspath(model.path if isinstance(model, Model) else model), **limits)
         else:
             native = _open_shared(os.fspath(model))
         self._model = native
-        self._s = _core.Session(native, int(num_threads or 0), bool(force_reference), bool(profile))
+        self._s = _core.Session(native, int(num_threads or 0), bool(force_reference), bool(profile),
+                                int(max_arena_bytes or 0))
         self.inputs = [(n, dt, tuple(d)) for n, dt, d in self._s.inputs]
         self.outputs = [(n, dt, tuple(d)) for n, dt, d in self._s.outputs]
         self.input_names = [n for n, _, _ in self.inputs]

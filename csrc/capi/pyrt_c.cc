@@ -100,24 +100,46 @@ const char* pyrt_version(void) { return PYRT_VERSION_STRING; }
 const char* pyrt_last_error(void) { return g_error.c_str(); }
 const char* pyrt_isa(void) { return pyrt::kernels::active().name; }
 
-pyrt_status pyrt_model_open(const char* path, pyrt_model** out) {
+namespace {
+pyrt::Limits limits_of(const pyrt_model_limits* l) {
+  pyrt::Limits r;
+  if (!l) return r;
+  for (uint64_t v : l->reserved)
+    if (v) invalid("pyrt_model_limits.reserved must be 0 (use pyrt_model_limits_init)");
+  r.max_file_bytes = l->max_file_bytes, r.max_tensors = l->max_tensors, r.max_nodes = l->max_nodes;
+  return r;
+}
+}  // namespace
+
+void pyrt_model_limits_init(pyrt_model_limits* limits) {
+  if (limits) *limits = pyrt_model_limits{};
+}
+
+pyrt_status pyrt_model_open_limited(const char* path, const pyrt_model_limits* limits, pyrt_model** out) {
   return guard([&] {
     need(out, "out");
     *out = nullptr;
     need(path, "path");
-    auto m = pyrt::Model::open_file(path);
+    auto m = pyrt::Model::open_file(path, pyrt::Verify::kLazy, limits_of(limits));
+    *out = new pyrt_model{std::move(m)};
+  });
+}
+
+pyrt_status pyrt_model_open(const char* path, pyrt_model** out) { return pyrt_model_open_limited(path, nullptr, out); }
+
+pyrt_status pyrt_model_open_memory_limited(const void* data, size_t size, int copy, const pyrt_model_limits* limits,
+                                           pyrt_model** out) {
+  return guard([&] {
+    need(out, "out");
+    *out = nullptr;
+    need(data, "data");
+    auto m = pyrt::Model::open_memory(data, size, pyrt::Verify::kLazy, copy != 0, limits_of(limits));
     *out = new pyrt_model{std::move(m)};
   });
 }
 
 pyrt_status pyrt_model_open_memory(const void* data, size_t size, int copy, pyrt_model** out) {
-  return guard([&] {
-    need(out, "out");
-    *out = nullptr;
-    need(data, "data");
-    auto m = pyrt::Model::open_memory(data, size, pyrt::Verify::kLazy, copy != 0);
-    *out = new pyrt_model{std::move(m)};
-  });
+  return pyrt_model_open_memory_limited(data, size, copy, nullptr, out);
 }
 
 void pyrt_model_close(pyrt_model* model) { delete model; }
@@ -163,6 +185,8 @@ pyrt_status pyrt_session_create(const pyrt_model* model, const pyrt_session_opti
       o.num_threads = options->num_threads;
       o.force_reference = options->force_reference != 0;
       o.profile = options->profile != 0;
+      if (options->max_arena_mib < 0) invalid("max_arena_mib must be >= 0, got " + std::to_string(options->max_arena_mib));
+      o.max_arena_bytes = uint64_t(options->max_arena_mib) << 20;
     }
     auto s = std::make_unique<pyrt_session>();
     s->s = std::make_unique<pyrt::Session>(model->m, o);

@@ -14,6 +14,7 @@ enum class Status : int {
   kNotFound = 4,         // a named tensor / input does not exist
   kUnsupported = 5,      // valid input that this build cannot execute
   kInternal = 6,
+  kLimit = 7,            // valid input above a cap the embedder set (file size, tensor/node count, arena bytes)
 };
 
 class Error : public std::runtime_error {

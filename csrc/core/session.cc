@@ -88,6 +88,20 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     rt.out = node.outputs;
     nodes_.push_back(std::move(rt));
   }
+  // Static input shapes: plan now, so that a model needing more memory than allowed fails here, at load. Other
+  // planning errors are left for run(), where they have always been reported (the shapes given there).
+  std::vector<Shape> declared;
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const auto& d = model_->meta().inputs[i].dims;
+    if (std::any_of(d.begin(), d.end(), [](int64_t v) { return v < 0; })) return;
+    declared.emplace_back(d.begin(), d.end());
+  }
+  try {
+    make_plan(declared);
+  } catch (const Error& e) {
+    if (e.status() == Status::kLimit) throw;
+    planned_ = false;
+  }
 }
 
 Session::~Session() { std::free(arena_); }
@@ -225,6 +239,20 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   for (const auto& n : nodes_) ws = std::max(ws, n.workspace);
   workspace_offset_ = align_up(total);
   const size_t need = workspace_offset_ + ws;
+  // A file can declare shapes whose activations need more memory than the host has: refused before allocating.
+  static const uint64_t env_limit = [] {
+    const char* e = std::getenv("PYRT_MAX_ARENA_BYTES");
+    return e ? std::strtoull(e, nullptr, 10) : (uint64_t(4) << 30);
+  }();
+  const uint64_t limit = opts_.max_arena_bytes ? opts_.max_arena_bytes : env_limit;
+  if (need > limit)
+    fail(Status::kLimit, "the plan for input shapes " + [&] {
+           std::string t;
+           for (const Shape& x : shapes) t += (t.empty() ? "" : ", ") + shape_str(x);
+           return t;
+         }() + " needs a " + std::to_string(need) +
+                             "-byte activation arena, above the limit of " + std::to_string(limit) +
+                             " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
   if (need > arena_size_ || !arena_) {
     std::free(arena_);
     arena_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, std::max<size_t>(need, kAlign)));

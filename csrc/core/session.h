@@ -19,6 +19,9 @@ struct SessionOptions {
   int num_threads = 0;         // 0: one per hardware thread
   bool force_reference = false;
   bool profile = false;        // time every node (adds two clock reads per node)
+  // The largest activation arena a plan may take (0: PYRT_MAX_ARENA_BYTES, else 4 GiB). With static input
+  // shapes the plan is made when the session is created, so a model over the cap fails there, not at run.
+  uint64_t max_arena_bytes = 0;
 };
 
 struct NodeReport {

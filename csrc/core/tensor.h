@@ -4,13 +4,17 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace pyrt {
 
 using Shape = std::vector<int64_t>;
 
+// Shapes come from files (declared or inferred): a product past int64 is an error, not a wrapped count.
 inline int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) fail(Status::kInvalidArgument, "a shape's element count overflows 64 bits");
   return n;
 }
 

@@ -260,15 +260,27 @@ size_t parse_params(Cursor& c, TensorInfo& t, const std::string& where) {
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------ open
-std::shared_ptr<Model> Model::open_file(const std::string& path, Verify v) {
-  std::shared_ptr<Model> m(new Model(Bytes::map_file(path)));
+namespace {
+void check_file_size(uint64_t size, const Limits& l) {
+  if (l.max_file_bytes && size > l.max_file_bytes)
+    fail(Status::kLimit, "the model is " + to_string(size) + " bytes, above the limit of " +
+                             to_string(l.max_file_bytes) + " (max_file_bytes)");
+}
+}  // namespace
+
+std::shared_ptr<Model> Model::open_file(const std::string& path, Verify v, const Limits& limits) {
+  std::shared_ptr<Model> m(new Model(Bytes::map_file(path)));  // mapped, not read: nothing allocated yet
+  check_file_size(m->bytes_.size(), limits);
+  m->limits_ = limits;
   m->parse(v);
   return m;
 }
 
-std::shared_ptr<Model> Model::open_memory(const void* data, size_t size, Verify v, bool copy) {
+std::shared_ptr<Model> Model::open_memory(const void* data, size_t size, Verify v, bool copy, const Limits& limits) {
   if (!data && size) fail(Status::kInvalidArgument, "open_memory: null data with non-zero size");
+  check_file_size(size, limits);  // before the copy
   std::shared_ptr<Model> m(new Model(copy ? Bytes::copy_of(data, size) : Bytes::borrow(data, size)));
+  m->limits_ = limits;
   m->parse(v);
   return m;
 }
@@ -439,6 +451,9 @@ void Model::parse_meta(const uint8_t* p, size_t n) {
 void Model::parse_tensors(const uint8_t* p, size_t n) {
   Cursor c(p, n, "TENSORS section");
   const uint32_t count = c.count(spec::kMaxTensors, "tensor count");
+  if (limits_.max_tensors && count > limits_.max_tensors)
+    fail(Status::kLimit, "the model has " + to_string(count) + " tensors, above the limit of " +
+                             to_string(limits_.max_tensors) + " (max_tensors)");
   const uint64_t d0 = data_off_, d1 = data_off_ + data_size_;
   struct Span {
     uint64_t off, size;
@@ -581,6 +596,9 @@ void Model::parse_graph(const uint8_t* p, size_t n) {
     g.consts.emplace_back(v, t);
   }
   const uint32_t nn = c.count(spec::kMaxNodes, "node count");
+  if (limits_.max_nodes && nn > limits_.max_nodes)
+    fail(Status::kLimit, "the graph has " + to_string(nn) + " nodes, above the limit of " +
+                             to_string(limits_.max_nodes) + " (max_nodes)");
   if (uint64_t(nn) * 24 > n) c.fail("node count " + to_string(nn) + " does not fit in the section");
   g.nodes.reserve(nn);
   for (uint32_t k = 0; k < nn; ++k) {

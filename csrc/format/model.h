@@ -103,12 +103,21 @@ struct Graph {
   std::vector<Node> nodes;
 };
 
+// Caps on what a file may ask for, below the format's own maxima (0: no cap beyond those). Checked before the
+// structures they size are allocated; going over one is Status::kLimit, naming the cap.
+struct Limits {
+  uint64_t max_file_bytes = 0;
+  uint32_t max_tensors = 0;
+  uint32_t max_nodes = 0;
+};
+
 class Model {
  public:
-  static std::shared_ptr<Model> open_file(const std::string& path, Verify v = Verify::kLazy);
+  static std::shared_ptr<Model> open_file(const std::string& path, Verify v = Verify::kLazy,
+                                          const Limits& limits = {});
   // copy=true: the model keeps its own copy; false: the caller keeps `data` alive while the model lives.
   static std::shared_ptr<Model> open_memory(const void* data, size_t size, Verify v = Verify::kLazy,
-                                            bool copy = true);
+                                            bool copy = true, const Limits& limits = {});
 
   uint16_t major() const { return major_; }
   uint16_t minor() const { return minor_; }
@@ -138,6 +147,7 @@ class Model {
                                      const std::function<std::shared_ptr<const void>()>& make) const;
 
  private:
+  Limits limits_;
   explicit Model(Bytes b) : bytes_(std::move(b)) {}
   void parse(Verify v);
   void parse_meta(const uint8_t* p, size_t n);

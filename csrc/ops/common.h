@@ -25,6 +25,10 @@ ActParams fused_activation(const NodeContext& ctx);
 // An Act by op name (Relu, Sigmoid...), with its attributes.
 ActParams activation_for_op(const NodeContext& ctx);
 
+// Upper bound on kernel sizes, strides, dilations and pads read from a file: far above any real network, low
+// enough that the window arithmetic of shape inference (k * d + pads + a dimension) cannot overflow.
+constexpr int64_t kMaxWindow = int64_t(1) << 20;
+
 // Splits [0, n) over the pool (or runs inline without one).
 template <typename F>
 void parallel(const RunContext& ctx, size_t n, size_t grain, F&& f) {

@@ -25,9 +25,9 @@ inline ConvAttrs conv_attrs(const NodeContext& ctx, int64_t kh, int64_t kw) {
   a.auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   if (a.strides.size() != 2 || a.dil.size() != 2 || a.pads.size() != 4) ctx.fail("strides/dilations/pads must have 2/2/4 values");
   for (int64_t v : {a.strides[0], a.strides[1], a.dil[0], a.dil[1]})
-    if (v < 1) ctx.fail("strides and dilations must be >= 1");
+    if (v < 1 || v > kMaxWindow) ctx.fail("strides and dilations must be in [1, 2^20]");
   for (int64_t p : a.pads)
-    if (p < 0) ctx.fail("pads must be >= 0");
+    if (p < 0 || p > kMaxWindow) ctx.fail("pads must be in [0, 2^20]");
   if (a.auto_pad != "NOTSET" && a.auto_pad != "SAME_UPPER" && a.auto_pad != "SAME_LOWER" && a.auto_pad != "VALID")
     ctx.fail("unknown auto_pad '" + a.auto_pad + "'");
   return a;

@@ -32,7 +32,9 @@ class Pool final : public Op {
     if (ctx.attr_string("auto_pad", "NOTSET") != "NOTSET") ctx.fail("auto_pad is not supported; use explicit pads");
     if (s_.size() != 2 || p_.size() != 4 || d_.size() != 2) ctx.fail("strides/pads/dilations must have 2/4/2 values");
     for (int64_t v : {k_[0], k_[1], s_[0], s_[1], d_[0], d_[1]})
-      if (v < 1) ctx.fail("kernel, strides and dilations must be >= 1");
+      if (v < 1 || v > kMaxWindow) ctx.fail("kernel, strides and dilations must be in [1, 2^20]");
+    for (int64_t v : p_)
+      if (v < 0 || v > kMaxWindow) ctx.fail("pads must be in [0, 2^20]");
     nhwc_ = layout_nhwc(ctx);
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {

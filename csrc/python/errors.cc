@@ -29,6 +29,11 @@ void bind_errors(py::module_& m) {
         case Status::kIo: PyErr_SetString(PyExc_OSError, e.what()); return;
         case Status::kInvalidArgument: PyErr_SetString(PyExc_ValueError, e.what()); return;
         case Status::kUnsupported: PyErr_SetString(PyExc_NotImplementedError, e.what()); return;
+        case Status::kLimit: {
+          py::object cls = py::module_::import("pyruntime.format.errors").attr("LimitError");
+          PyErr_SetString(cls.ptr(), e.what());
+          return;
+        }
         default: PyErr_SetString(PyExc_RuntimeError, e.what()); return;
       }
     }

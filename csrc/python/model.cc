@@ -181,19 +181,24 @@ py::object graph(const Model& m) {
 
 void bind_model(py::module_& m) {
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
-      .def(py::init([](const std::string& path, const std::string& verify) {
+      .def(py::init([](const std::string& path, const std::string& verify, uint64_t max_file_bytes,
+                       uint32_t max_tensors, uint32_t max_nodes) {
              const Verify v = parse_verify(verify);
              py::gil_scoped_release nogil;
-             return Model::open_file(path, v);
+             return Model::open_file(path, v, Limits{max_file_bytes, max_tensors, max_nodes});
            }),
-           py::arg("path"), py::arg("verify") = "lazy")
-      .def_static("from_buffer", [](py::object b, const std::string& verify) {
+           py::arg("path"), py::arg("verify") = "lazy", py::arg("max_file_bytes") = 0, py::arg("max_tensors") = 0,
+           py::arg("max_nodes") = 0)
+      .def_static("from_buffer", [](py::object b, const std::string& verify, uint64_t max_file_bytes,
+                                    uint32_t max_tensors, uint32_t max_nodes) {
              const Verify v = parse_verify(verify);
              ContiguousBuffer buf(b);
              py::gil_scoped_release nogil;
-             return Model::open_memory(buf.data(), buf.size(), v, /*copy=*/true);
+             return Model::open_memory(buf.data(), buf.size(), v, /*copy=*/true,
+                                       Limits{max_file_bytes, max_tensors, max_nodes});
            },
-           py::arg("data"), py::arg("verify") = "lazy", "Opens a model from bytes (copied).")
+           py::arg("data"), py::arg("verify") = "lazy", py::arg("max_file_bytes") = 0, py::arg("max_tensors") = 0,
+           py::arg("max_nodes") = 0, "Opens a model from bytes (copied).")
       .def("info", &info)
       .def("decode", &decode, py::arg("name"))
       .def("view", &view, py::arg("name"), py::arg("buffer") = 0)

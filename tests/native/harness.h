@@ -1,5 +1,7 @@
 // A tiny test harness (no external dependency): TEST(name) registers a function; CHECK records failures.
 #pragma once
+#include <dirent.h>
+
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -17,6 +19,19 @@ struct Reg {
   Reg(const char* n, std::function<void()> f) { registry().push_back({n, std::move(f)}); }
 };
 }  // namespace pyrt_test
+
+// The names of the *.pyrt files in dir (none if it cannot be read: the caller CHECKs what it needs).
+inline std::vector<std::string> pyrt_files_in(const std::string& dir) {
+  std::vector<std::string> r;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() >= 5 && name.substr(name.size() - 5) == ".pyrt") r.push_back(name);
+    }
+    closedir(d);
+  }
+  return r;
+}
 
 #define TEST(name)                                                      \
   static void test_##name();                                            \

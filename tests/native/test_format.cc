@@ -1,6 +1,5 @@
 // The C++ reader against the golden files (decoded bytes must equal the expected files exactly), the
 // malformed corpus written by tests/python (every file must give a FormatError), and a mutation loop.
-#include <dirent.h>
 
 #include <cstring>
 #include <fstream>
@@ -14,8 +13,10 @@
 #include "format/model.h"
 #include "format/spec.h"
 #include "harness.h"
+#include "tools/fuzz_support.h"
 
 using namespace pyrt;
+using pyrt::testing::refix;
 
 static std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -69,13 +70,8 @@ TEST(golden_files_decode_exactly) {
 TEST(malformed_corpus_gives_format_errors) {
   const char* dir = std::getenv("PYRT_MALFORMED_DIR");
   if (!dir) return;  // written by tests/python/test_malformed.py; CI sets it for the sanitizer run
-  DIR* d = opendir(dir);
-  CHECK(d != nullptr);
-  if (!d) return;
   int n = 0;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() < 5 || name.substr(name.size() - 5) != ".pyrt") continue;
+  for (const std::string& name : pyrt_files_in(dir)) {
     std::string msg;
     const Status s = exercise(read_all(std::string(dir) + "/" + name), &msg);
     if (s != Status::kFormat) std::fprintf(stderr, "  %s: expected a format error\n", name.c_str());
@@ -83,56 +79,21 @@ TEST(malformed_corpus_gives_format_errors) {
     CHECK(!msg.empty());
     ++n;
   }
-  closedir(d);
   std::printf("  %d malformed files rejected\n", n);
   CHECK(n >= 25);
-}
-
-static uint32_t rd32(const std::vector<uint8_t>& b, size_t o) {
-  uint32_t v;
-  std::memcpy(&v, b.data() + o, 4);
-  return v;
-}
-static uint64_t rd64(const std::vector<uint8_t>& b, size_t o) {
-  uint64_t v;
-  std::memcpy(&v, b.data() + o, 8);
-  return v;
-}
-static void wr32(std::vector<uint8_t>& b, size_t o, uint32_t v) { std::memcpy(b.data() + o, &v, 4); }
-
-// Recomputes section, table and header CRCs (where they are in bounds) so that a mutation reaches the
-// structural checks behind the CRCs instead of being stopped by them.
-static void refix(std::vector<uint8_t>& b, bool data_too) {
-  if (b.size() < 64) return;
-  const uint32_t n = std::min<uint32_t>(rd32(b, 48), 64);
-  const uint64_t toff = rd64(b, 40);
-  if (toff <= b.size() && uint64_t(n) * 32 <= b.size() - toff) {
-    for (uint32_t i = 0; i < n; ++i) {
-      const size_t e = size_t(toff) + 32 * i;
-      const uint32_t kind = rd32(b, e);
-      const uint64_t off = rd64(b, e + 8), size = rd64(b, e + 16);
-      if ((kind != spec::kSecData || data_too) && off <= b.size() && size <= b.size() - off)
-        wr32(b, e + 24, crc32c(b.data() + off, size));
-    }
-    wr32(b, 52, crc32c(b.data() + toff, size_t(n) * 32));
-  }
-  wr32(b, 60, crc32c(b.data(), 60));
 }
 
 TEST(mutations_never_crash) {
   // Bit flips and truncations of every golden file: each must open fine or fail with a FormatError. The
   // value of this test is in running it under AddressSanitizer/UBSan.
   const std::string dir = pyrt_test::g_golden_dir;
-  DIR* d = opendir(dir.c_str());
-  CHECK(d != nullptr);
-  if (!d) return;
+  const std::vector<std::string> files = pyrt_files_in(dir);
+  CHECK(!files.empty());
   std::mt19937_64 rng(1234);
   const char* env = std::getenv("PYRT_MUTATIONS");
   const int per_file = env ? std::atoi(env) : 300;
   int total = 0, rejected = 0;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() < 5 || name.substr(name.size() - 5) != ".pyrt") continue;
+  for (const std::string& name : files) {
     const std::vector<uint8_t> orig = read_all(dir + "/" + name);
     for (int k = 0; k < per_file; ++k) {
       std::vector<uint8_t> b = orig;
@@ -156,7 +117,6 @@ TEST(mutations_never_crash) {
       ++total;
     }
   }
-  closedir(d);
   std::printf("  %d mutations, %d rejected\n", total, rejected);
   CHECK(total > 1000);
 }

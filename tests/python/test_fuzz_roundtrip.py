@@ -3,6 +3,8 @@ shapes with zero and one dimensions, every dtype, every encoding with its option
 back the same from the C++ reader and the pure-Python one (bit for bit between them, exact where the encoding
 is exact); and whatever bytes a file is cut or flipped into, the readers answer with FormatError, never another
 exception."""
+import os
+
 import numpy as np
 from conftest import open_both
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +13,9 @@ from hypothesis import strategies as st
 from pyruntime import FormatError, _core
 from pyruntime.format import Reader, Writer
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 150 examples per test in the suite; PYRT_HYPOTHESIS_EXAMPLES for a long fuzzing run
+SETTINGS = settings(max_examples=int(os.environ.get("PYRT_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 shapes = st.lists(st.integers(0, 9), min_size=0, max_size=4).map(tuple)
 names = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=20)
 

@@ -44,7 +44,8 @@ typedef enum pyrt_status {
   PYRT_IO = 3,               /* the file could not be read or mapped */
   PYRT_NOT_FOUND = 4,        /* no such file, or no input / output / node with that name or index */
   PYRT_UNSUPPORTED = 5,      /* a valid model this build cannot run (an operator it lacks, ...) */
-  PYRT_INTERNAL = 6
+  PYRT_INTERNAL = 6,
+  PYRT_LIMIT = 7             /* above a cap: pyrt_model_limits, pyrt_session_options.max_arena_mib */
 } pyrt_status;
 
 typedef enum pyrt_dtype {
@@ -76,8 +77,20 @@ typedef struct pyrt_session_options {
   int32_t num_threads;     /* 0: one per hardware thread */
   int32_t force_reference; /* 1: the scalar reference kernels (for checking), whatever the CPU has */
   int32_t profile;         /* 1: time every node (pyrt_session_node) */
-  int32_t reserved[5];     /* 0 */
+  int32_t max_arena_mib;   /* the largest activation arena a plan may take, in MiB; 0: PYRT_MAX_ARENA_BYTES or
+                              4 GiB. With static input shapes the plan is made at create: over it, PYRT_LIMIT
+                              there; otherwise at the first run with shapes that need more. */
+  int32_t reserved[4];     /* 0 */
 } pyrt_session_options;
+
+/* Caps on what a model file may ask for, checked before the structures they size are allocated (0: none beyond
+ * the format's own maxima). Over a cap: PYRT_LIMIT, naming it. */
+typedef struct pyrt_model_limits {
+  uint64_t max_file_bytes;
+  uint32_t max_tensors;
+  uint32_t max_nodes;
+  uint64_t reserved[4]; /* 0 */
+} pyrt_model_limits;
 
 /* One node of a session's graph, with profile times when the session profiles: pyrt_session_num_nodes takes
  * a snapshot (kernels and times as of that call) that pyrt_session_node reads; its strings stay valid until
@@ -101,6 +114,11 @@ PYRT_API pyrt_status pyrt_model_open(const char* path, pyrt_model** out);
 /* copy = 1: the model keeps its own copy; 0: the caller keeps data alive (and 64-byte aligned for zero copy)
  * while the model and its sessions live. */
 PYRT_API pyrt_status pyrt_model_open_memory(const void* data, size_t size, int copy, pyrt_model** out);
+/* The same with caps (limits may be NULL: none). */
+PYRT_API void pyrt_model_limits_init(pyrt_model_limits* limits);
+PYRT_API pyrt_status pyrt_model_open_limited(const char* path, const pyrt_model_limits* limits, pyrt_model** out);
+PYRT_API pyrt_status pyrt_model_open_memory_limited(const void* data, size_t size, int copy,
+                                                    const pyrt_model_limits* limits, pyrt_model** out);
 PYRT_API void pyrt_model_close(pyrt_model* model); /* NULL is fine */
 PYRT_API pyrt_status pyrt_model_num_inputs(const pyrt_model* model, size_t* out);
 PYRT_API pyrt_status pyrt_model_num_outputs(const pyrt_model* model, size_t* out);

@@ -61,6 +61,9 @@ pyrt_tensor input(const char* name, const T* data, std::initializer_list<int64_t
 class Model {
  public:
   explicit Model(const std::string& path) { check(pyrt_model_open(path.c_str(), &m_)); }
+  Model(const std::string& path, const pyrt_model_limits& limits) {
+    check(pyrt_model_open_limited(path.c_str(), &limits, &m_));
+  }
   Model(const void* data, size_t size, bool copy = true) { check(pyrt_model_open_memory(data, size, copy, &m_)); }
   ~Model() { pyrt_model_close(m_); }
   Model(const Model&) = delete;
@@ -122,6 +125,10 @@ class Session {
     o.force_reference = force_reference;
     o.profile = profile;
     check(pyrt_session_create(model.get(), &o, &s_));
+    n_out_ = model.num_outputs();
+  }
+  Session(const Model& model, const pyrt_session_options& options) {  // e.g. with max_arena_mib
+    check(pyrt_session_create(model.get(), &options, &s_));
     n_out_ = model.num_outputs();
   }
   ~Session() { pyrt_session_destroy(s_); }
