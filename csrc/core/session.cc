@@ -22,6 +22,11 @@ std::string join(const std::vector<std::string>& v) {
 
 }  // namespace
 
+namespace {
+// 2^56 elements: their byte sizes (up to 8 bytes each) and sums of a few of them stay far inside 64 bits.
+constexpr int64_t kMaxElements = int64_t(1) << 56;
+}  // namespace
+
 Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     : model_(std::move(model)), opts_(opts), pool_(opts.num_threads) {
   // Kernels are chosen per session: forcing the reference here does not affect other sessions.
@@ -135,6 +140,8 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
       fail(Status::kInvalidArgument, "input '" + io.name + "' has shape " + shape_str(shapes[i]) +
                                          ", the model expects " + shape_str(want) + " (-1 = any)");
     }
+    if (numel(shapes[i]) > kMaxElements)  // numel also throws past int64
+      fail(Status::kInvalidArgument, "input '" + io.name + "' has shape " + shape_str(shapes[i]) + ": too many elements");
     values_[inputs_[i]].desc.shape = shapes[i];
   }
   planned_ = false;
@@ -151,6 +158,9 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
     for (size_t k = 0; k < n.out.size(); ++k) {
       for (int64_t d : out[k].shape)
         if (d < 0) n.op->fail("inferred a negative dimension " + shape_str(out[k].shape));
+      // Every shape an op sees has a small element count, so the products of its dimensions that ops form
+      // while inferring (n * c, h * w, ...) cannot overflow either.
+      if (numel(out[k].shape) > kMaxElements) n.op->fail("inferred shape " + shape_str(out[k].shape) + " is too large");
       values_[n.out[k]].desc = out[k];
     }
     n.workspace = align_up(n.op->workspace_bytes(in, out, pool_.size()));
