@@ -29,11 +29,11 @@ def random_inputs(path: str, given: dict | None = None, shapes: dict | None = No
     """One array per model input, as pyrt_benchmark draws them: f32 uniform in [-1, 1); integer inputs 0 or 1
     (token ids and indices stay in range). `given` arrays win; `shapes` fixes dynamic dimensions (else `batch`)."""
     import numpy as np
-    from .session import Session
-    s = Session(path, num_threads=1)
+    from .model import load
+    declared = load(path).meta["inputs"]   # the header only: no session, no weight packing
     rng = np.random.default_rng(seed)
     feeds = {}
-    for name, dt, dims in s.inputs:
+    for name, dt, dims in declared:
         if given and name in given:
             feeds[name] = np.ascontiguousarray(given[name])
             continue
@@ -49,7 +49,7 @@ def random_inputs(path: str, given: dict | None = None, shapes: dict | None = No
             raise BenchError(f"input '{name}': no random inputs for dtype {dt}; give --input {name}=FILE.npy")
     unknown = sorted(set(given or {}) - set(feeds))
     if unknown:
-        raise BenchError(f"--input names {unknown} are not inputs of the model (inputs: {s.input_names})")
+        raise BenchError(f"--input names {unknown} are not inputs of the model (inputs: {[d[0] for d in declared]})")
     return feeds
 
 
