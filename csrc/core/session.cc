@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/checked.h"
 #include "format/spec.h"
 #include "kernels/dispatch.h"
 
@@ -20,11 +21,9 @@ std::string join(const std::vector<std::string>& v) {
   return r;
 }
 
-}  // namespace
-
-namespace {
 // 2^56 elements: their byte sizes (up to 8 bytes each) and sums of a few of them stay far inside 64 bits.
 constexpr int64_t kMaxElements = int64_t(1) << 56;
+
 }  // namespace
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
@@ -250,19 +249,15 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   workspace_offset_ = align_up(total);
   const size_t need = workspace_offset_ + ws;
   // A file can declare shapes whose activations need more memory than the host has: refused before allocating.
-  static const uint64_t env_limit = [] {
-    const char* e = std::getenv("PYRT_MAX_ARENA_BYTES");
-    return e ? std::strtoull(e, nullptr, 10) : (uint64_t(4) << 30);
-  }();
+  static const uint64_t env_limit = env_bytes("PYRT_MAX_ARENA_BYTES", uint64_t(4) << 30);
   const uint64_t limit = opts_.max_arena_bytes ? opts_.max_arena_bytes : env_limit;
-  if (need > limit)
-    fail(Status::kLimit, "the plan for input shapes " + [&] {
-           std::string t;
-           for (const Shape& x : shapes) t += (t.empty() ? "" : ", ") + shape_str(x);
-           return t;
-         }() + " needs a " + std::to_string(need) +
+  if (need > limit) {
+    std::vector<std::string> given;
+    for (const Shape& x : shapes) given.push_back(shape_str(x));
+    fail(Status::kLimit, "the plan for input shapes " + join(given) + " needs a " + std::to_string(need) +
                              "-byte activation arena, above the limit of " + std::to_string(limit) +
                              " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
+  }
   if (need > arena_size_ || !arena_) {
     std::free(arena_);
     arena_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, std::max<size_t>(need, kAlign)));

@@ -161,10 +161,7 @@ std::shared_ptr<const void> Model::shared(const std::string& key,
 uint64_t Model::decoded_bytes(size_t ti) const {
   const TensorInfo& t = tensors_.at(ti);
   const uint64_t n = t.numel * (t.encoding == spec::kDense || t.dtype == spec::kI8 ? spec::dtype_size(t.dtype) : 4);
-  static const uint64_t limit = [] {
-    const char* e = std::getenv("PYRT_MAX_DECODE_BYTES");
-    return e ? std::strtoull(e, nullptr, 10) : (uint64_t(4) << 30);
-  }();
+  static const uint64_t limit = env_bytes("PYRT_MAX_DECODE_BYTES", uint64_t(4) << 30);
   if (n > limit)
     fail(Status::kInvalidArgument, "tensor '" + t.name + "' decodes to " + to_string(n) +
                                        " bytes, above the limit of " + to_string(limit) +
