@@ -113,6 +113,14 @@ class Op {
   // the session then leaves that constant undecoded.
   virtual bool reads_input(size_t /*i*/) const { return true; }
 
+  // State carried from one run to the next (a KV cache): run() writes the new step's state and commit_state()
+  // keeps it once the whole graph has run, so a run that fails part-way leaves the state as it was.
+  virtual void commit_state() {}
+  virtual void reset_state() {}
+  // Tokens held in the state, and the most it can hold (0, 0 for stateless ops).
+  virtual int64_t state_tokens() const { return 0; }
+  virtual int64_t state_capacity() const { return 0; }
+
   // Set by the session: error messages name the node.
   std::string where;
   [[noreturn]] void fail(const std::string& msg) const { pyrt::fail(Status::kInvalidArgument, where + ": " + msg); }

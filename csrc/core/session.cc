@@ -309,6 +309,26 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
     n.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ++n.runs;
   }
+  for (auto& n : nodes_) n.op->commit_state();
+}
+
+void Session::reset_state() {
+  std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+  if (!busy.owns_lock())
+    fail(Status::kInvalidArgument, "the session is running in another thread (use one session per thread)");
+  for (auto& n : nodes_) n.op->reset_state();
+}
+
+int64_t Session::context_length() const {
+  int64_t t = 0;
+  for (const auto& n : nodes_) t = std::max(t, n.op->state_tokens());
+  return t;
+}
+
+int64_t Session::max_context() const {
+  int64_t t = 0;
+  for (const auto& n : nodes_) t = std::max(t, n.op->state_capacity());
+  return t;
 }
 
 const void* Session::output_data(size_t i) const { return ptr(outputs_.at(i), run_inputs_); }

@@ -50,6 +50,13 @@ class Session {
   const void* output_data(size_t i) const;
   const TensorDesc& output_desc(size_t i) const;
 
+  // Models with state (a transformer's KV cache): each run() continues the sequence the previous runs
+  // started; reset_state() starts a new one. context_length() is the tokens held, max_context() the most the
+  // model's cache takes (0 for stateless models).
+  void reset_state();
+  int64_t context_length() const;
+  int64_t max_context() const;
+
   std::vector<NodeReport> describe() const;
   size_t arena_bytes() const { return arena_size_; }
   int threads() const { return pool_.size(); }

@@ -208,6 +208,14 @@ struct SqGemmKernel {
   size_t group, block;  // the packed layout's (0: the kernel reads the CSR rows)
 };
 
+// Attention over a KV cache (one query row; ops/attention.cc): the scores of q against n cached keys, and the
+// probability-weighted sum of n cached values. Rows of d floats, `ld` floats apart.
+//   scores[j] = scale * sum_i q[i] k[j*ld + i]        (j < n)
+//   out[i]    = sum_j p[j] v[j*ld + i]                (i < d)
+using AttnScoresFn = void (*)(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale,
+                              float* scores);
+using AttnValuesFn = void (*)(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out);
+
 struct Table {
   const char* name;  // the ISA: "ref", "avx2", "neon"
   // CRC-32C register update (no initial value / final XOR applied here).
@@ -254,6 +262,8 @@ struct Table {
   size_t (*spmv_pack_size)(const SparseRows& m);
   void (*spmv_pack)(const SparseRows& m, uint8_t* dst);
   size_t spmv_group;
+  AttnScoresFn attn_scores = nullptr;
+  AttnValuesFn attn_values = nullptr;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

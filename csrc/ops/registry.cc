@@ -36,6 +36,8 @@ std::unique_ptr<Op> make_qlinear_add(const NodeContext&);
 std::unique_ptr<Op> make_qlinear_global_average_pool(const NodeContext&);
 std::unique_ptr<Op> make_qgemm(const NodeContext&);
 std::unique_ptr<Op> make_lookup_table(const NodeContext&);
+std::unique_ptr<Op> make_attention(const NodeContext&);
+std::unique_ptr<Op> make_rms_norm(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -46,6 +48,7 @@ struct Entry {
 const Entry kOps[] = {
     {"Abs", ops::make_unary},          {"Add", ops::make_binary},
     {"AveragePool", ops::make_pool},   {"BatchNormalization", ops::make_batch_norm},
+    {"CausalAttention", ops::make_attention},
     {"Clip", ops::make_unary},         {"Concat", ops::make_concat},
     {"Conv", ops::make_conv},          {"ConvTranspose", ops::make_conv_transpose},
     {"DequantizeLinear", ops::make_dequantize_linear},
@@ -69,7 +72,8 @@ const Entry kOps[] = {
     {"QLinearGlobalAveragePool", ops::make_qlinear_global_average_pool},
     {"QuantizeLinear", ops::make_quantize_linear}, {"ReduceMean", ops::make_reduce_mean},
     {"Relu", ops::make_unary},         {"Reshape", ops::make_reshape},
-    {"Resize", ops::make_resize},      {"Sigmoid", ops::make_unary},
+    {"Resize", ops::make_resize},      {"RMSNormalization", ops::make_rms_norm},
+    {"Sigmoid", ops::make_unary},
     {"Silu", ops::make_unary},         {"Slice", ops::make_slice},
     {"Softmax", ops::make_softmax},    {"Split", ops::make_split},
     {"Sqrt", ops::make_unary},         {"Squeeze", ops::make_reshape},

@@ -45,6 +45,9 @@ void bind_session(py::module_& m) {
       .def_property_readonly("arena_bytes", &Session::arena_bytes)
       .def_property_readonly("threads", &Session::threads)
       .def_property_readonly("isa", &Session::isa)
+      .def("reset_state", [](Session& s) { s.reset_state(); })
+      .def_property_readonly("context_length", &Session::context_length)
+      .def_property_readonly("max_context", &Session::max_context)
       .def("plan", [](Session& s, const std::vector<Shape>& shapes) {
         std::vector<TensorDesc> d;
         {

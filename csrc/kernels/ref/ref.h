@@ -20,6 +20,8 @@ void gemv_i4(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, 
 float act_one(const ActParams& a, float x);
 void unary(const ActParams& a, const float* x, float* y, size_t n);
 void binary(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
+void attn_scores(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* scores);
+void attn_values(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out);
 // f32 GEMM microkernels (see GemmUkArgs in dispatch.h): scalar std::fma chains. One per SIMD tile, so that
 // the reference reads the same packed panels: 6x16 (AVX2), 14x32 (AVX-512), 8x12 (NEON).
 void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,

@@ -1,0 +1,75 @@
+// AVX2+FMA attention kernels over a KV cache (see AttnScoresFn / AttnValuesFn in dispatch.h).
+// Scores: four keys per pass share each load of q. Values: 32 output floats stay in four registers while the
+// n cached rows stream past, so each value row is read once.
+#include <immintrin.h>
+
+#include "kernels/x86/x86.h"
+
+namespace pyrt::kernels::x86 {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace
+
+void attn_scores_avx2(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* scores) {
+  const size_t d8 = d & ~size_t(7);
+  size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* k0 = k + j * ld;
+    const float *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < d8; i += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + i);
+      a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i), a0);
+      a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i), a1);
+      a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + i), a2);
+      a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + i), a3);
+    }
+    float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+    for (size_t i = d8; i < d; ++i) s0 += q[i] * k0[i], s1 += q[i] * k1[i], s2 += q[i] * k2[i], s3 += q[i] * k3[i];
+    scores[j] = s0 * scale, scores[j + 1] = s1 * scale, scores[j + 2] = s2 * scale, scores[j + 3] = s3 * scale;
+  }
+  for (; j < n; ++j) {
+    const float* kj = k + j * ld;
+    __m256 a = _mm256_setzero_ps();
+    for (size_t i = 0; i < d8; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kj + i), a);
+    float s = hsum(a);
+    for (size_t i = d8; i < d; ++i) s += q[i] * kj[i];
+    scores[j] = s * scale;
+  }
+}
+
+void attn_values_avx2(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out) {
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t j = 0; j < n; ++j) {
+      const __m256 pj = _mm256_broadcast_ss(p + j);
+      const float* vj = v + j * ld + i;
+      a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj), a0);
+      a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8), a1);
+      a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 16), a2);
+      a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 24), a3);
+    }
+    _mm256_storeu_ps(out + i, a0), _mm256_storeu_ps(out + i + 8, a1);
+    _mm256_storeu_ps(out + i + 16, a2), _mm256_storeu_ps(out + i + 24, a3);
+  }
+  for (; i + 8 <= d; i += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (size_t j = 0; j < n; ++j) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + j * ld + i), a);
+    _mm256_storeu_ps(out + i, a);
+  }
+  for (; i < d; ++i) {
+    float a = 0.f;
+    for (size_t j = 0; j < n; ++j) a += p[j] * v[j * ld + i];
+    out[i] = a;
+  }
+}
+
+}  // namespace pyrt::kernels::x86

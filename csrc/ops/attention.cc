@@ -1,0 +1,176 @@
+// CausalAttention (pyruntime's operator): multi-head causal self-attention whose keys and values stay in a
+// cache owned by the op, so a decoder runs a prompt once (prefill: T tokens) and then one token per run
+// (decode) at the cost of one token's compute, not a re-run of the sequence.
+//
+//   inputs   q, k, v [B, T, D] (D = num_heads * head_dim), or one packed qkv [B, T, 3D] (GPT-2's c_attn)
+//   output   [B, T, D]: heads concatenated, as the output projection expects
+//   attrs    num_heads; max_context (the cache's capacity in tokens); scale (0: 1/sqrt(head_dim));
+//            rotary_dim (0: none; else the first rotary_dim dims of each q/k head are rotated by position,
+//            the "rotate half" convention of GPT-NeoX and Llama) and rotary_base (10000)
+//
+// Token t of a run sits at position len + t, where len is the tokens already cached, and attends to
+// positions 0..len+t. The cache grows (doubling) up to max_context, so a file that declares a huge context
+// costs memory only when a sequence gets that long. A run writes its keys and values past `len` and the
+// session commits them when the whole graph has run (commit_state): a failed run leaves the cache as it was.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/checked.h"
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+constexpr int64_t kMaxContext = int64_t(1) << 20;
+
+class CausalAttention final : public Op {
+ public:
+  explicit CausalAttention(const NodeContext& ctx) : kt_(ctx.kernels()) {
+    ctx.expect_inputs(1, 3);
+    if (ctx.num_inputs() == 2) ctx.fail("takes q, k and v (3 inputs) or one packed qkv input");
+    for (size_t i = 0; i < ctx.num_inputs(); ++i)
+      if (!ctx.has_input(i)) ctx.fail("input " + std::to_string(i) + " may not be left out");
+    heads_ = ctx.attr_int("num_heads", 0);
+    max_ctx_ = ctx.attr_int("max_context", 0);
+    scale_ = ctx.attr_float("scale", 0.f);
+    rot_ = ctx.attr_int("rotary_dim", 0);
+    base_ = ctx.attr_float("rotary_base", 10000.f);
+    if (heads_ < 1 || heads_ > 4096) ctx.fail("num_heads must be in [1, 4096], got " + std::to_string(heads_));
+    if (max_ctx_ < 1 || max_ctx_ > kMaxContext)
+      ctx.fail("max_context must be in [1, 2^20], got " + std::to_string(max_ctx_));
+    if (!(scale_ >= 0.f) || !std::isfinite(scale_)) ctx.fail("scale must be finite and >= 0");
+    if (rot_ < 0 || rot_ % 2) ctx.fail("rotary_dim must be even and >= 0, got " + std::to_string(rot_));
+    if (rot_ && !(base_ > 1.f && std::isfinite(base_))) ctx.fail("rotary_base must be finite and > 1");
+    packed_ = ctx.num_inputs() == 1;
+  }
+
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    for (size_t i = 0; i < in.size(); ++i) require_f32(*this, in[i], i == 0 ? (packed_ ? "qkv" : "q") : i == 1 ? "k" : "v");
+    const Shape& q = in[0].shape;
+    if (q.size() != 3) fail("inputs must be [batch, tokens, features], got " + shape_str(q));
+    if (!packed_ && (in[1].shape != q || in[2].shape != q))
+      fail("q, k and v must have the same shape, got " + shape_str(q) + ", " + shape_str(in[1].shape) + ", " +
+           shape_str(in[2].shape));
+    if (packed_ && q[2] % 3) fail("packed qkv needs 3 x features in its last dimension, got " + shape_str(q));
+    b_ = q[0], t_ = q[1], d_ = packed_ ? q[2] / 3 : q[2];
+    if (d_ % heads_) fail(std::to_string(d_) + " features do not split into " + std::to_string(heads_) + " heads");
+    hd_ = d_ / heads_;
+    if (hd_ < 1) fail("heads must have at least one feature");
+    if (rot_ > hd_) fail("rotary_dim " + std::to_string(rot_) + " exceeds the head size " + std::to_string(hd_));
+    uint64_t cells = 0;  // the full cache, [B, H, max_context, head_dim] twice, must be addressable
+    if (!mul_ok(uint64_t(b_) * uint64_t(heads_), uint64_t(max_ctx_), &cells) || !mul_ok(cells, uint64_t(hd_) * 8, &cells))
+      fail("the key/value cache for batch " + std::to_string(b_) + " overflows");
+    inv_freq_.resize(size_t(rot_ / 2));
+    for (size_t i = 0; i < inv_freq_.size(); ++i)  // as torch computes it: in f32
+      inv_freq_[i] = 1.f / std::pow(base_, float(2 * i) / float(rot_));
+    out[0] = {{b_, t_, d_}, spec::kF32};
+  }
+
+  size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    return size_t(std::max(threads, 1)) * per_thread();
+  }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    if (len_ + t_ > max_ctx_)
+      pyrt::fail(Status::kLimit, where + ": context overflow: " + std::to_string(len_) + " cached + " +
+                                     std::to_string(t_) + " new tokens exceed max_context " + std::to_string(max_ctx_) +
+                                     " (reset the state to start a new sequence)");
+    if (len_ > 0 && b_ != alloc_b_)
+      fail("batch size changed from " + std::to_string(alloc_b_) + " to " + std::to_string(b_) +
+           " in the middle of a sequence (reset the state first)");
+    reserve(len_ + t_);
+    const size_t hd = size_t(hd_), cap = size_t(cap_);
+    const float* q = static_cast<const float*>(in[0]);
+    const float* k = packed_ ? q + d_ : static_cast<const float*>(in[1]);
+    const float* v = packed_ ? q + 2 * d_ : static_cast<const float*>(in[2]);
+    const size_t row = size_t(packed_ ? 3 * d_ : d_);  // floats between tokens in the inputs
+    // the new keys (rotated) and values go into the cache at positions len..len+T
+    for (int64_t b = 0; b < b_; ++b)
+      for (int64_t t = 0; t < t_; ++t) {
+        const size_t src = size_t(b * t_ + t) * row, pos = size_t(len_ + t);
+        for (int64_t h = 0; h < heads_; ++h) {
+          const size_t dst = (size_t(b * heads_ + h) * cap + pos) * hd;
+          std::memcpy(&kc_[dst], k + src + size_t(h) * hd, hd * 4);
+          std::memcpy(&vc_[dst], v + src + size_t(h) * hd, hd * 4);
+          rotate(&kc_[dst], int64_t(pos));
+        }
+      }
+    const float scale = scale_ > 0.f ? scale_ : 1.f / std::sqrt(float(hd_));
+    float* y = static_cast<float*>(out[0]);
+    uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
+    const size_t rows = size_t(b_ * heads_ * t_);
+    parallel(ctx, rows, 1, [&](size_t r0, size_t r1, int tid) {
+      float* qr = reinterpret_cast<float*>(ws + size_t(tid) * per_thread());
+      float* sc = qr + align64(hd * 4) / 4;
+      for (size_t r = r0; r < r1; ++r) {
+        const size_t t = r % size_t(t_), bh = r / size_t(t_), h = bh % size_t(heads_), b = bh / size_t(heads_);
+        const size_t n = size_t(len_) + t + 1;  // causal: positions 0..len+t
+        std::memcpy(qr, q + (b * size_t(t_) + t) * row + h * hd, hd * 4);
+        rotate(qr, int64_t(n - 1));
+        const float* kb = &kc_[bh * cap * hd];
+        const float* vb = &vc_[bh * cap * hd];
+        kt_.attn_scores(qr, kb, hd, n, hd, scale, sc);
+        const float m = *std::max_element(sc, sc + n);
+        kt_.binary(kernels::kSub, sc, 1, &m, 0, sc, n);
+        kt_.unary(ActParams{Act::kExp, 0.f, 0.f}, sc, sc, n);
+        float sum = 0.f;
+        for (size_t j = 0; j < n; ++j) sum += sc[j];
+        const float inv = 1.f / sum;
+        for (size_t j = 0; j < n; ++j) sc[j] *= inv;
+        kt_.attn_values(sc, vb, hd, n, hd, y + (b * size_t(t_) + t) * size_t(d_) + h * hd);
+      }
+    });
+    pending_ = t_;
+  }
+
+  void commit_state() override { len_ += pending_, pending_ = 0; }
+  void reset_state() override { len_ = pending_ = 0; }
+  int64_t state_tokens() const override { return len_; }
+  int64_t state_capacity() const override { return max_ctx_; }
+  std::string kernel() const override { return std::string("attention-kv-") + kt_.name; }
+
+ private:
+  size_t per_thread() const { return align64(size_t(hd_) * 4) + align64(size_t(max_ctx_) * 4); }
+
+  // Rotates the first rot_ dims of one head's vector to position `pos` (pairs i, i + rot/2).
+  void rotate(float* x, int64_t pos) const {
+    const size_t half = size_t(rot_ / 2);
+    for (size_t i = 0; i < half; ++i) {
+      const float a = float(pos) * inv_freq_[i], c = std::cos(a), s = std::sin(a);
+      const float x1 = x[i], x2 = x[i + half];
+      x[i] = x1 * c - x2 * s;
+      x[i + half] = x2 * c + x1 * s;
+    }
+  }
+
+  // Room for `need` tokens per (batch, head): doubles the capacity (at least 64 tokens), keeping what is cached.
+  void reserve(int64_t need) {
+    if (len_ == 0 && b_ != alloc_b_) kc_.clear(), vc_.clear(), cap_ = 0, alloc_b_ = b_;  // a new batch size
+    if (need <= cap_) return;
+    const int64_t cap = std::min(max_ctx_, std::max({need, 2 * cap_, int64_t(64)}));
+    const size_t blocks = size_t(b_ * heads_), hd = size_t(hd_);
+    std::vector<float> kc(blocks * size_t(cap) * hd), vc(kc.size());
+    for (size_t bh = 0; bh < blocks && len_ > 0; ++bh) {
+      std::memcpy(&kc[bh * size_t(cap) * hd], &kc_[bh * size_t(cap_) * hd], size_t(len_) * hd * 4);
+      std::memcpy(&vc[bh * size_t(cap) * hd], &vc_[bh * size_t(cap_) * hd], size_t(len_) * hd * 4);
+    }
+    kc_.swap(kc), vc_.swap(vc);
+    cap_ = cap;
+  }
+
+  const kernels::Table& kt_;
+  int64_t heads_ = 1, max_ctx_ = 1, rot_ = 0;
+  float scale_ = 0.f, base_ = 10000.f;
+  bool packed_ = false;
+  int64_t b_ = 0, t_ = 0, d_ = 0, hd_ = 1;
+  std::vector<float> inv_freq_;
+  std::vector<float> kc_, vc_;  // [B, H, cap_, head_dim]
+  int64_t cap_ = 0, alloc_b_ = 0, len_ = 0, pending_ = 0;  // alloc_b_: the batch the cache holds
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_attention(const NodeContext& ctx) { return std::make_unique<CausalAttention>(ctx); }
+
+}  // namespace pyrt::ops
