@@ -103,6 +103,20 @@ class Session:
         """Runs the model; returns the outputs (numpy arrays) in the model's output order."""
         return self._s.run(self._arrays(inputs, kwargs))
 
+    def reset_state(self):
+        """Starts a new sequence: empties the KV caches of a decoder (see pyruntime.Generator)."""
+        self._s.reset_state()
+
+    @property
+    def context_length(self) -> int:
+        """Tokens held in the model's KV caches (each run continues the sequence; 0 for stateless models)."""
+        return self._s.context_length
+
+    @property
+    def max_context(self) -> int:
+        """The most tokens the model's KV caches take (0 for stateless models)."""
+        return self._s.max_context
+
     def output_shapes(self, shapes: dict | list) -> list:
         """Plans for these input shapes and returns [(shape, dtype)] of the outputs, without running."""
         if isinstance(shapes, dict):

@@ -1,0 +1,301 @@
+"""Decoder-only transformers (GPT-style) -> .pyrt with a KV cache, for pyruntime.Generator.
+
+    from pyruntime.export.gpt import GPT, GPTConfig, export_gpt
+    export_gpt(model, "gpt.pyrt", quantize="int4")          # model: GPT below, or transformers' GPT-2
+
+Why not the ONNX trace the other exporters use: a traced decoder recomputes the whole sequence each step (or
+carries past keys/values as graph inputs and concatenates them, copying the cache every token). Here the
+graph is written from the weights, the way llama.cpp's converters map each architecture, with one
+CausalAttention node per layer that keeps its keys and values in a cache inside the session: a step costs
+one token of compute. The rest are the runtime's ordinary operators (Gather, LayerNormalization /
+RMSNormalization, MatMul with transB and int4/int8 weights, Gelu/Silu, Add), so quantize= works as for any
+export.
+
+Supported: `GPT` (this module's reference model: learned or rotary positions, LayerNorm or RMSNorm, GELU
+(exact or tanh) or SiLU MLP, tied or separate LM head) and transformers' GPT2LMHeadModel / GPT2Model built
+from any GPT2Config (no download needed). Graph inputs: `input_ids` [B, T] i64 and, with learned positions,
+`position_ids` [B, T] i64; output `logits` [B, 1, V] (the last token's: what decoding needs) or [B, T, V]
+with logits="all".
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ir import IR, ExportError, Node
+
+_ACTS = {"gelu": ("Gelu", {}), "gelu_tanh": ("Gelu", {"approximate": "tanh"}), "silu": ("Silu", {})}
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 256
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 512          # the longest context (the KV cache's capacity)
+    mlp_ratio: int = 4
+    pos: str = "learned"           # "learned" | "rotary"
+    rotary_dim: int = 0            # rotary: dims of each head rotated (0: the whole head)
+    rotary_base: float = 10000.0
+    norm: str = "layernorm"        # "layernorm" | "rmsnorm"
+    act: str = "gelu"              # "gelu" | "gelu_tanh" | "silu"
+    bias: bool = True
+    tied: bool = True              # LM head = token embedding
+    eps: float = 1e-5
+
+    def check(self):
+        if self.pos not in ("learned", "rotary"):
+            raise ExportError(f"pos must be 'learned' or 'rotary', got {self.pos!r}")
+        if self.norm not in ("layernorm", "rmsnorm"):
+            raise ExportError(f"norm must be 'layernorm' or 'rmsnorm', got {self.norm!r}")
+        if self.act not in _ACTS:
+            raise ExportError(f"act must be one of {sorted(_ACTS)}, got {self.act!r}")
+        if self.n_embd % self.n_head:
+            raise ExportError(f"n_embd {self.n_embd} does not split into {self.n_head} heads")
+        hd = self.n_embd // self.n_head
+        rot = self.rotary_dim or hd
+        if self.pos == "rotary" and (rot % 2 or rot > hd):
+            raise ExportError(f"rotary_dim must be even and at most the head size {hd}, got {rot}")
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def _norm(cfg):
+    return nn.LayerNorm(cfg.n_embd, eps=cfg.eps, bias=cfg.bias) if cfg.norm == "layernorm" \
+        else RMSNorm(cfg.n_embd, cfg.eps)
+
+
+def _rotate(x, pos, rot, base):
+    """The first `rot` dims of each head rotated to its position, pairs (i, i + rot/2) (GPT-NeoX, Llama)."""
+    inv = 1.0 / (base ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot))
+    ang = pos.to(torch.float32)[:, None] * inv[None, :]
+    c, s = ang.cos(), ang.sin()
+    x1, x2, rest = x[..., :rot // 2], x[..., rot // 2:rot], x[..., rot:]
+    return torch.cat([x1 * c - x2 * s, x2 * c + x1 * s, rest], dim=-1)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg.n_embd
+        self.cfg = cfg
+        self.ln1, self.ln2 = _norm(cfg), _norm(cfg)
+        self.qkv = nn.Linear(d, 3 * d, bias=cfg.bias)
+        self.proj = nn.Linear(d, d, bias=cfg.bias)
+        self.fc = nn.Linear(d, cfg.mlp_ratio * d, bias=cfg.bias)
+        self.fc_out = nn.Linear(cfg.mlp_ratio * d, d, bias=cfg.bias)
+
+    def forward(self, x):
+        cfg = self.cfg
+        b, t, d = x.shape
+        hd = d // cfg.n_head
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        q, k, v = (z.view(b, t, cfg.n_head, hd).transpose(1, 2) for z in (q, k, v))
+        if cfg.pos == "rotary":
+            pos = torch.arange(t)
+            rot = cfg.rotary_dim or hd
+            q, k = _rotate(q, pos, rot, cfg.rotary_base), _rotate(k, pos, rot, cfg.rotary_base)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
+        act = {"gelu": F.gelu, "silu": F.silu, "gelu_tanh": lambda z: F.gelu(z, approximate="tanh")}[cfg.act]
+        return x + self.fc_out(act(self.fc(self.ln2(x))))
+
+
+class GPT(nn.Module):
+    """A GPT-style decoder: token (+ learned position) embeddings, pre-norm blocks, a final norm, an LM head."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        cfg.check()
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.pos == "learned" else None
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = _norm(cfg)
+        self.lm_head = None if cfg.tied else nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        if t > self.cfg.block_size:
+            raise ValueError(f"{t} tokens exceed block_size {self.cfg.block_size}")
+        x = self.wte(idx)
+        if self.wpe is not None:
+            x = x + self.wpe(torch.arange(t))
+        for b in self.blocks:
+            x = b(x)
+        x = self.ln_f(x)
+        return x @ self.wte.weight.T if self.lm_head is None else self.lm_head(x)
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().to(torch.float32).numpy().copy()
+
+
+def weights_of(model) -> tuple[GPTConfig, dict]:
+    """(config, weights as numpy arrays named as the graph names them) of a supported PyTorch decoder."""
+    cfg = getattr(model, "config", None)
+    if cfg is not None and getattr(cfg, "model_type", None) == "gpt2":
+        return _gpt2(model)
+    if isinstance(getattr(model, "cfg", None), GPTConfig):
+        return _ours(model)
+    raise ExportError(f"{type(model).__name__} is not a supported decoder: export_gpt takes pyruntime's "
+                      f"export.gpt.GPT or a transformers GPT-2 (GPT2LMHeadModel / GPT2Model)")
+
+
+def _ours(m) -> tuple[GPTConfig, dict]:
+    cfg = m.cfg
+    w = {"wte": _np(m.wte.weight)}
+    if m.wpe is not None:
+        w["wpe"] = _np(m.wpe.weight)
+    for i, b in enumerate(m.blocks):
+        p = f"h{i}."
+        for nm, ln in (("ln1", b.ln1), ("ln2", b.ln2)):
+            w[p + nm + ".w"] = _np(ln.weight)
+            if getattr(ln, "bias", None) is not None:
+                w[p + nm + ".b"] = _np(ln.bias)
+        for nm, lin in (("qkv", b.qkv), ("proj", b.proj), ("fc", b.fc), ("fc_out", b.fc_out)):
+            w[p + nm + ".w"] = _np(lin.weight)          # [out, in]: Linear's layout is transB's
+            if lin.bias is not None:
+                w[p + nm + ".b"] = _np(lin.bias)
+    w["ln_f.w"] = _np(m.ln_f.weight)
+    if getattr(m.ln_f, "bias", None) is not None:
+        w["ln_f.b"] = _np(m.ln_f.bias)
+    if m.lm_head is not None:
+        w["lm_head"] = _np(m.lm_head.weight)
+    return cfg, w
+
+
+def _gpt2(model) -> tuple[GPTConfig, dict]:
+    c = model.config
+    act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "silu": "silu",
+           "swish": "silu"}.get(c.activation_function)
+    if act is None:
+        raise ExportError(f"GPT-2 activation_function {c.activation_function!r} is not supported")
+    for flag in ("add_cross_attention", "scale_attn_by_inverse_layer_idx"):
+        if getattr(c, flag, False):
+            raise ExportError(f"GPT-2 with {flag}=True is not supported")
+    if not getattr(c, "scale_attn_weights", True):
+        raise ExportError("GPT-2 with scale_attn_weights=False is not supported")
+    tr = getattr(model, "transformer", model)
+    head = getattr(model, "lm_head", None)
+    tied = head is None or head.weight.data_ptr() == tr.wte.weight.data_ptr()
+    cfg = GPTConfig(vocab_size=c.vocab_size, n_layer=c.n_layer, n_head=c.n_head, n_embd=c.n_embd,
+                    block_size=c.n_positions, mlp_ratio=(c.n_inner or 4 * c.n_embd) // c.n_embd, act=act,
+                    eps=c.layer_norm_epsilon, tied=tied)
+    if (c.n_inner or 4 * c.n_embd) % c.n_embd:
+        raise ExportError(f"GPT-2 n_inner {c.n_inner} is not a multiple of n_embd {c.n_embd}")
+    w = {"wte": _np(tr.wte.weight), "wpe": _np(tr.wpe.weight)}
+    for i, b in enumerate(tr.h):
+        p = f"h{i}."
+        w[p + "ln1.w"], w[p + "ln1.b"] = _np(b.ln_1.weight), _np(b.ln_1.bias)
+        w[p + "ln2.w"], w[p + "ln2.b"] = _np(b.ln_2.weight), _np(b.ln_2.bias)
+        # Conv1D stores [in, out] (y = x W + b): transposed into Linear's [out, in]
+        for nm, lin in (("qkv", b.attn.c_attn), ("proj", b.attn.c_proj), ("fc", b.mlp.c_fc),
+                        ("fc_out", b.mlp.c_proj)):
+            w[p + nm + ".w"] = np.ascontiguousarray(_np(lin.weight).T)
+            w[p + nm + ".b"] = _np(lin.bias)
+    w["ln_f.w"], w["ln_f.b"] = _np(tr.ln_f.weight), _np(tr.ln_f.bias)
+    if head is not None and not tied:
+        w["lm_head"] = _np(head.weight)
+    if head is None:   # GPT2Model: hidden states only; the tied head makes it a language model
+        cfg.tied = True
+    return cfg, w
+
+
+def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str = "last") -> IR:
+    """The graph of a decoder with one CausalAttention (KV cache) per layer."""
+    cfg.check()
+    if logits not in ("last", "all"):
+        raise ExportError(f"logits must be 'last' or 'all', got {logits!r}")
+    ctx = int(max_context or cfg.block_size)
+    if not 1 <= ctx <= (cfg.block_size if cfg.pos == "learned" else 1 << 20):
+        raise ExportError(f"max_context must be in [1, {cfg.block_size}] (the learned positions), got {ctx}")
+    ir = IR(name="gpt")
+    ir.consts.update({k: np.ascontiguousarray(v, np.float32) for k, v in w.items()})
+    ir.inputs.append(("input_ids", "i64", [-1, -1]))
+    if cfg.pos == "learned":
+        ir.inputs.append(("position_ids", "i64", [-1, -1]))
+    nodes = ir.nodes
+
+    def node(op, ins, name, **attrs):
+        out = name
+        nodes.append(Node(op, list(ins), [out], attrs, name))
+        return out
+
+    def linear(x, p):
+        y = node("MatMul", [x, p + ".w"], p, transB=1)
+        return node("Add", [y, p + ".b"], p + ".bias") if p + ".b" in w else y
+
+    def normalize(x, p):
+        if cfg.norm == "layernorm":
+            return node("LayerNormalization", [x, p + ".w", p + ".b" if p + ".b" in w else ""], p, axis=-1,
+                        epsilon=float(cfg.eps))
+        return node("RMSNormalization", [x, p + ".w"], p, axis=-1, epsilon=float(cfg.eps))
+
+    x = node("Gather", ["wte", "input_ids"], "embed", axis=0)
+    if cfg.pos == "learned":
+        x = node("Add", [x, node("Gather", ["wpe", "position_ids"], "embed_pos", axis=0)], "embed_sum")
+    hd = cfg.n_embd // cfg.n_head
+    att = {"num_heads": cfg.n_head, "max_context": ctx, "scale": 1.0 / math.sqrt(hd)}
+    if cfg.pos == "rotary":
+        att.update(rotary_dim=cfg.rotary_dim or hd, rotary_base=float(cfg.rotary_base))
+    act, act_attrs = _ACTS[cfg.act]
+    for i in range(cfg.n_layer):
+        p = f"h{i}."
+        a = node("CausalAttention", [linear(normalize(x, p + "ln1"), p + "qkv")], p + "attn", **att)
+        x = node("Add", [x, linear(a, p + "proj")], p + "res1")
+        f = node(act, [linear(normalize(x, p + "ln2"), p + "fc")], p + "act", **act_attrs)
+        x = node("Add", [x, linear(f, p + "fc_out")], p + "res2")
+    if logits == "last":   # decoding reads the last token's logits only: the head runs on one row
+        ir.consts["last.starts"], ir.consts["last.ends"] = np.array([-1], np.int64), np.array([2**62], np.int64)
+        ir.consts["last.axes"] = np.array([1], np.int64)
+        x = node("Slice", [x, "last.starts", "last.ends", "last.axes"], "last")
+    x = normalize(x, "ln_f")
+    head = "lm_head" if not cfg.tied else "wte"
+    nodes.append(Node("MatMul", [x, head], ["logits"], {"transB": 1}, "lm_head"))
+    ir.outputs = [["logits", "logits"]]
+    return ir
+
+
+def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32, keep_float=(),
+               max_context: int | None = None, logits: str = "last", name: str = "") -> int:
+    """Writes a decoder (pyruntime's GPT or a transformers GPT-2) with KV-cache attention to `path`.
+
+    quantize: None (f32), "int8-weights" (int8 per output channel) or "int4" (groups of group_size along the
+    input axis; the decode step then runs the int4 GEMV on the stored nibbles). max_context: the KV cache's
+    capacity (default: the model's block_size / n_positions). Returns the file's size in bytes."""
+    from .emit import to_graph
+    from .quantize import check_options, plan
+    if quantize == "int8":
+        raise ExportError("static int8 (quantize='int8') is for convolutional models; decoders take "
+                          "quantize='int8-weights' or 'int4'")
+    check_options(quantize, group_size, None, keep_float)
+    cfg, w = weights_of(model)
+    ir = to_ir(cfg, w, max_context, logits)
+    g = to_graph(ir, name or type(model).__name__, plan(ir, quantize=quantize, group_size=group_size,
+                                                        keep_float=keep_float))
+    return g.save(path)
+
+
+__all__ = ["GPTConfig", "GPT", "weights_of", "to_ir", "export_gpt"]

@@ -1,0 +1,139 @@
+"""`pyruntime.Generator`: token generation from a decoder exported with a KV cache (export.gpt.export_gpt).
+
+    >>> g = pyruntime.Generator("gpt.pyrt")
+    >>> ids = g.generate([1, 2, 3], max_new_tokens=64)                       # greedy: prompt + 64 new ids
+    >>> ids = g.generate(prompt, 64, temperature=0.8, top_k=40, top_p=0.95, seed=0)
+    >>> for tok in g.stream(prompt, 64, temperature=0.8, seed=0): print(tok)
+
+The prompt runs once (prefill: one run over all its tokens); each new token is one run of one token (decode),
+its keys and values appended to the caches the session keeps. Sampling is numpy's, seeded per call, so a
+seed gives the same tokens on every machine with the same model.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .session import Session
+
+
+class Generator:
+    """Generates tokens from a .pyrt decoder (inputs `input_ids` [B, T] i64 and, with learned positions,
+    `position_ids`; output `logits` [B, 1 or T, V])."""
+
+    def __init__(self, path, num_threads: int | None = None, **session_options):
+        self.session = Session(path, num_threads, **session_options)
+        names = self.session.input_names
+        if "input_ids" not in names or set(names) - {"input_ids", "position_ids"}:
+            raise ValueError(f"{path}: not a decoder for Generator: its inputs are {names}; expected input_ids "
+                             f"(and position_ids), as export.gpt.export_gpt writes")
+        if self.session.max_context <= 0:
+            raise ValueError(f"{path}: the model has no KV cache (no CausalAttention node); Generator needs one")
+        self.max_context = self.session.max_context
+        self.vocab_size = int(self.session.outputs[0][2][-1])
+        self._positions = "position_ids" in names
+        self.stats = {}   # of the last call: prefill/decode tokens and seconds
+
+    def _check(self, input_ids, max_new_tokens, temperature, top_k, top_p) -> np.ndarray:
+        ids = np.asarray(input_ids)
+        if ids.dtype.kind not in "iu" and ids.size:
+            raise TypeError(f"input_ids must be integers, got {ids.dtype}")
+        ids = ids.astype(np.int64).reshape(1, -1) if ids.ndim <= 1 else ids.astype(np.int64)
+        if ids.ndim != 2:
+            raise ValueError(f"input_ids must be a list of token ids or a [batch, tokens] array, got shape {ids.shape}")
+        if ids.shape[1] == 0 or ids.shape[0] == 0:
+            raise ValueError("the prompt is empty: give at least one token id")
+        if ids.min() < 0 or ids.max() >= self.vocab_size:
+            raise ValueError(f"token ids must be in [0, {self.vocab_size}), got {ids.min()}..{ids.max()}")
+        if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
+        need = ids.shape[1] + max(int(max_new_tokens) - 1, 0)   # the last new token is never fed back
+        if need > self.max_context:
+            raise ValueError(f"context overflow: a prompt of {ids.shape[1]} tokens + {max_new_tokens} new tokens "
+                             f"needs {need} positions; the model's context is {self.max_context}")
+        if not (temperature >= 0 and np.isfinite(temperature)):
+            raise ValueError(f"temperature must be finite and >= 0 (0: greedy), got {temperature}")
+        if top_k is not None and (int(top_k) != top_k or top_k <= 0):
+            raise ValueError(f"top_k must be a positive integer, got {top_k}")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        return ids
+
+    def _run(self, ids: np.ndarray, start: int) -> np.ndarray:
+        feeds = {"input_ids": ids}
+        if self._positions:
+            feeds["position_ids"] = np.broadcast_to(np.arange(start, start + ids.shape[1], dtype=np.int64),
+                                                    ids.shape).copy()
+        (logits,) = self.session.run(feeds)
+        return logits[:, -1, :]
+
+    def stream(self, input_ids, max_new_tokens: int, *, temperature: float = 0.0, top_k: int | None = None,
+               top_p: float | None = None, seed: int | None = None, eos_token_id: int | None = None):
+        """Yields new tokens as they are made: ints for a 1-D prompt, arrays of one id per row for a batch.
+        temperature 0 is greedy (argmax); otherwise logits / temperature, then top_k, then top_p (nucleus),
+        then a draw from numpy's default_rng(seed). Stops early when every row produced eos_token_id."""
+        one = np.asarray(input_ids).ndim <= 1
+        ids = self._check(input_ids, max_new_tokens, temperature, top_k, top_p)
+        rng = np.random.default_rng(seed)
+        self.session.reset_state()
+        self.stats = {"prefill_tokens": int(ids.size), "decode_tokens": 0, "prefill_s": 0.0, "decode_s": 0.0}
+        if max_new_tokens == 0:
+            return
+        t0 = time.perf_counter()
+        logits = self._run(ids, 0)
+        self.stats["prefill_s"] = time.perf_counter() - t0
+        pos, done = ids.shape[1], np.zeros(ids.shape[0], bool)
+        for i in range(int(max_new_tokens)):
+            tok = sample(logits, temperature, top_k, top_p, rng)
+            yield int(tok[0]) if one else tok
+            if eos_token_id is not None:
+                done |= tok == eos_token_id
+                if done.all():
+                    return
+            if i + 1 == max_new_tokens:
+                return
+            t0 = time.perf_counter()
+            logits = self._run(tok.reshape(-1, 1), pos)
+            self.stats["decode_s"] += time.perf_counter() - t0
+            self.stats["decode_tokens"] += int(tok.size)
+            pos += 1
+
+    def generate(self, input_ids, max_new_tokens: int, *, temperature: float = 0.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None, eos_token_id: int | None = None) -> np.ndarray:
+        """The prompt followed by the new tokens: 1-D for a 1-D prompt, else [batch, tokens]."""
+        one = np.asarray(input_ids).ndim <= 1
+        ids = self._check(input_ids, max_new_tokens, temperature, top_k, top_p)
+        new = list(self.stream(ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                               eos_token_id=eos_token_id))
+        out = np.concatenate([ids, np.stack(new, axis=1)], axis=1) if new else ids
+        return out[0] if one else out
+
+    def __repr__(self):
+        return f"<pyruntime.Generator vocab={self.vocab_size} context={self.max_context} {self.session!r}>"
+
+
+def sample(logits: np.ndarray, temperature: float, top_k, top_p, rng) -> np.ndarray:
+    """One token id per row of logits [B, V]."""
+    logits = np.asarray(logits, np.float64)
+    if temperature == 0:
+        return logits.argmax(axis=-1).astype(np.int64)
+    z = logits / temperature
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = np.partition(z, -int(top_k), axis=-1)[:, -int(top_k)][:, None]
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    if top_p is not None and top_p < 1.0:
+        order = np.argsort(-p, axis=-1, kind="stable")
+        sorted_p = np.take_along_axis(p, order, axis=-1)
+        keep = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p    # the smallest prefix reaching top_p
+        mask = np.zeros_like(keep)
+        np.put_along_axis(mask, order, keep, axis=-1)
+        p = np.where(mask, p, 0.0)
+        p /= p.sum(axis=-1, keepdims=True)
+    u = rng.random(p.shape[0])[:, None]
+    return np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(np.int64)
+
+
+__all__ = ["Generator", "sample"]

@@ -1,0 +1,217 @@
+"""Decoders with a KV cache: export (pyruntime's GPT, transformers' GPT-2), pyruntime.Generator (greedy against
+PyTorch token for token, seeded sampling, streaming, argument errors) and the cache's state rules."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import pyruntime  # noqa: E402
+from pyruntime.export.gpt import GPT, GPTConfig, export_gpt  # noqa: E402
+
+PROMPT = [5, 17, 3, 42]
+
+
+def diverse(model, std=0.3, seed=0):
+    """Random weights wide enough that greedy decoding does not settle on one repeated token (GPT-2's default
+    init of 0.02 does): every new token then tests the cache."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            norm_scale = p.ndim == 1 and name.endswith("weight")
+            p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g) if norm_scale else torch.randn(p.shape, generator=g) * std)
+    return model.eval()
+
+
+def torch_greedy(model, prompt, n):
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        for _ in range(n):
+            out = model(ids)
+            logits = out.logits if hasattr(out, "logits") else out
+            ids = torch.cat([ids, logits[0, -1].argmax().view(1, 1)], 1)
+    return ids[0].numpy()
+
+
+def teacher_forced(path, seq):
+    """The next token each model picks at every position of `seq` (the fp32 model's continuation)."""
+    s = pyruntime.Session(path)
+    feeds = {"input_ids": seq[None, :-1]}
+    if "position_ids" in s.input_names:
+        feeds["position_ids"] = np.arange(len(seq) - 1)[None]
+    return s.run(feeds)[0][0].argmax(-1)
+
+
+def gpt2(seed=0):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(seed)
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=300, n_positions=128,
+                                  initializer_range=0.3, bos_token_id=0, eos_token_id=0)
+    return transformers.GPT2LMHeadModel(cfg).eval()
+
+
+CONFIGS = {
+    "learned-layernorm-gelu-tied": dict(),
+    "rotary-rmsnorm-silu-untied": dict(pos="rotary", norm="rmsnorm", act="silu", tied=False, bias=False),
+    "partial-rotary-gelu_tanh": dict(pos="rotary", rotary_dim=8, act="gelu_tanh"),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_gpt_greedy_matches_torch_exactly(tmp_path, name):
+    torch.manual_seed(0)
+    m = diverse(GPT(GPTConfig(vocab_size=211, n_layer=2, n_head=4, n_embd=64, block_size=96, **CONFIGS[name])))
+    ref = torch_greedy(m, PROMPT, 64)
+    assert len(set(ref[4:].tolist())) > 8            # the sequence moves: the test is not one repeated token
+    export_gpt(m, tmp_path / "g.pyrt")
+    out = pyruntime.Generator(tmp_path / "g.pyrt").generate(PROMPT, 64)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_gpt2_from_config_greedy_matches_and_int8_agrees(tmp_path):
+    m = gpt2()
+    ref = torch_greedy(m, PROMPT, 64)
+    assert len(set(ref[4:].tolist())) > 8
+    export_gpt(m, tmp_path / "f32.pyrt")
+    np.testing.assert_array_equal(pyruntime.Generator(tmp_path / "f32.pyrt").generate(PROMPT, 64), ref)
+    export_gpt(m, tmp_path / "i8.pyrt", quantize="int8-weights", logits="all")
+    agree = (teacher_forced(tmp_path / "i8.pyrt", ref)[3:] == ref[4:]).mean()
+    assert agree >= 0.9, agree
+    assert (tmp_path / "i8.pyrt").stat().st_size < 0.4 * (tmp_path / "f32.pyrt").stat().st_size
+
+
+def test_int4_decode_runs_the_int4_gemv_and_stays_close(tmp_path):
+    torch.manual_seed(1)
+    m = GPT(GPTConfig(vocab_size=128, n_layer=2, n_head=4, n_embd=128, block_size=64)).eval()
+    export_gpt(m, tmp_path / "q4.pyrt", quantize="int4", logits="all")
+    s = pyruntime.Session(tmp_path / "q4.pyrt")
+    ids = np.array([PROMPT])
+    full = s.run({"input_ids": ids, "position_ids": np.arange(4)[None]})[0]
+    kernels = {d["name"]: d["kernel"] for d in s.describe()}
+    s.reset_state()
+    step = [s.run({"input_ids": ids[:, i:i + 1], "position_ids": np.array([[i]])})[0] for i in range(4)]
+    kernels_decode = {d["name"]: d["kernel"] for d in s.describe()}
+    assert kernels_decode["h0.fc"].startswith("gemv-i4"), kernels_decode["h0.fc"]
+    assert not kernels["h0.fc"].startswith("gemv-i4") or ids.size <= 8
+    np.testing.assert_allclose(np.concatenate(step, 1), full, rtol=1e-3, atol=1e-3)
+    with torch.no_grad():
+        ref = m(torch.tensor(ids)).numpy()
+    cos = (full * ref).sum() / np.linalg.norm(full) / np.linalg.norm(ref)
+    assert cos > 0.95, cos        # int4 weights: close to the f32 model, not equal
+
+
+def test_prefill_then_decode_equals_one_full_run(tmp_path):
+    torch.manual_seed(0)
+    m = diverse(GPT(GPTConfig(vocab_size=64, n_layer=2, n_head=2, n_embd=32, block_size=40, pos="rotary")))
+    export_gpt(m, tmp_path / "g.pyrt", logits="all")
+    s = pyruntime.Session(tmp_path / "g.pyrt")
+    seq = np.random.default_rng(0).integers(0, 64, (2, 20))
+    full = s.run({"input_ids": seq})[0]
+    s.reset_state()
+    parts = [s.run({"input_ids": seq[:, :7]})[0]] + [s.run({"input_ids": seq[:, i:i + 1]})[0] for i in range(7, 20)]
+    assert s.context_length == 20 and s.max_context == 40
+    np.testing.assert_allclose(np.concatenate(parts, 1), full, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        np.testing.assert_allclose(full, m(torch.tensor(seq)).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_cache_overflow_batch_change_and_failed_runs_keep_the_state(tmp_path):
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=50, n_layer=2, n_head=2, n_embd=16, block_size=8, pos="rotary"))
+    export_gpt(m, tmp_path / "g.pyrt")
+    s = pyruntime.Session(tmp_path / "g.pyrt")
+
+    def run(ids, start):   # rotary: positions come from the cache, no position_ids input
+        return s.run({"input_ids": np.array(ids)})
+    run([[1, 2, 3, 4, 5, 6]], 0)
+    assert s.context_length == 6
+    with pytest.raises(pyruntime.LimitError, match=r"context overflow: 6 cached \+ 3 new tokens exceed max_context 8"):
+        run([[1, 2, 3]], 6)
+    assert s.context_length == 6                       # the failed run added nothing
+    with pytest.raises(ValueError, match="batch size changed from 1 to 2"):
+        run([[1], [2]], 6)
+    with pytest.raises(ValueError, match="index 99 out of range"):   # the token Gather fails: nothing cached
+        run([[99]], 6)
+    assert s.context_length == 6
+    a = run([[7]], 6)[0]
+    s.reset_state()
+    assert s.context_length == 0
+    run([[1, 2, 3, 4, 5, 6]], 0)
+    np.testing.assert_array_equal(run([[7]], 6)[0], a)   # the same sequence gives the same logits
+
+
+def test_sampling_is_reproducible_and_streams(tmp_path):
+    torch.manual_seed(0)
+    m = diverse(GPT(GPTConfig(vocab_size=100, n_layer=1, n_head=2, n_embd=32, block_size=64)), std=0.1)
+    export_gpt(m, tmp_path / "g.pyrt")
+    g = pyruntime.Generator(tmp_path / "g.pyrt")
+    kw = dict(temperature=0.9, top_k=20, top_p=0.9, seed=123)
+    a, b = g.generate(PROMPT, 30, **kw), g.generate(PROMPT, 30, **kw)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, g.generate(PROMPT, 30, **dict(kw, seed=124)))
+    streamed = list(g.stream(PROMPT, 30, **kw))
+    assert all(isinstance(t, int) for t in streamed) and streamed == a[4:].tolist()
+    assert g.stats["prefill_tokens"] == 4 and g.stats["decode_tokens"] == 29
+    # a batch: each row as generated alone (greedy)
+    batch = np.array([PROMPT, [9, 8, 7, 6]])
+    out = g.generate(batch, 10)
+    assert out.shape == (2, 14)
+    np.testing.assert_array_equal(out[1], g.generate([9, 8, 7, 6], 10))
+    # top_k=1 is greedy whatever the temperature
+    np.testing.assert_array_equal(g.generate(PROMPT, 10, temperature=5.0, top_k=1, seed=1), g.generate(PROMPT, 10))
+    # eos stops early
+    first = int(g.generate(PROMPT, 1)[-1])
+    assert g.generate(PROMPT, 10, eos_token_id=first).tolist() == PROMPT + [first]
+
+
+def test_sample_top_p_keeps_the_smallest_prefix():
+    from pyruntime.generate import sample
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
+    rng = np.random.default_rng(0)
+    draws = {int(sample(logits, 1.0, None, 0.7, rng)[0]) for _ in range(300)}
+    assert draws == {0, 1}                              # 0.5 + 0.3 reaches 0.7; the tail is cut
+    draws = {int(sample(logits, 1.0, 3, None, rng)[0]) for _ in range(300)}
+    assert draws == {0, 1, 2}
+
+
+def test_generator_argument_errors(tmp_path):
+    torch.manual_seed(0)
+    export_gpt(GPT(GPTConfig(vocab_size=50, n_layer=1, n_head=2, n_embd=16, block_size=16)), tmp_path / "g.pyrt")
+    g = pyruntime.Generator(tmp_path / "g.pyrt")
+    with pytest.raises(ValueError, match="prompt is empty"):
+        g.generate([], 5)
+    with pytest.raises(ValueError, match=r"context overflow: a prompt of 10 tokens \+ 8 new tokens needs 17 positions; "
+                                         r"the model's context is 16"):
+        g.generate(list(range(10)), 8)
+    assert len(g.generate(list(range(10)), 7)) == 17   # the last token is never fed back: 16 positions suffice
+    for bad, msg in [(dict(top_k=0), "top_k must be a positive integer"), (dict(top_k=-3), "top_k"),
+                     (dict(top_p=0.0), r"top_p must be in \(0, 1\]"), (dict(top_p=1.5), "top_p"),
+                     (dict(temperature=-1.0), "temperature must be finite and >= 0")]:
+        with pytest.raises(ValueError, match=msg):
+            g.generate([1, 2], 3, **bad)
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 50\)"):
+        g.generate([1, 50], 3)
+    with pytest.raises(TypeError, match="input_ids must be integers"):
+        g.generate([1.5, 2.0], 3)
+    with pytest.raises(ValueError, match="max_new_tokens must be an integer >= 0"):
+        g.generate([1], -1)
+    assert g.generate([1, 2], 0).tolist() == [1, 2]
+
+
+def test_generator_refuses_models_without_a_cache(tmp_path):
+    from nets import GPTBlock
+    pyruntime.export(GPTBlock(), torch.randn(1, 12, 32), tmp_path / "block.pyrt")
+    with pytest.raises(ValueError, match="not a decoder for Generator"):
+        pyruntime.Generator(tmp_path / "block.pyrt")
+
+
+def test_export_gpt_errors(tmp_path):
+    from pyruntime.export import ExportError
+    with pytest.raises(ExportError, match="is not a supported decoder"):
+        export_gpt(torch.nn.Linear(2, 2), tmp_path / "x.pyrt")
+    with pytest.raises(ExportError, match="pos must be 'learned' or 'rotary'"):
+        GPT(GPTConfig(pos="alibi"))
+    m = GPT(GPTConfig(vocab_size=20, n_layer=1, n_head=2, n_embd=8, block_size=8))
+    with pytest.raises(ExportError, match=r"max_context must be in \[1, 8\]"):
+        export_gpt(m, tmp_path / "x.pyrt", max_context=9)
+    with pytest.raises(ExportError, match="decoders take quantize='int8-weights' or 'int4'"):
+        export_gpt(m, tmp_path / "x.pyrt", quantize="int8")
