@@ -9,7 +9,7 @@ from .format.errors import FormatError, LimitError  # noqa: E402
 from .graph import Graph  # noqa: E402
 from .model import Model, load  # noqa: E402
 from .session import Session, supported_ops  # noqa: E402
-from .generate import Generator  # noqa: E402
+from .generate import Generator, Recurrent  # noqa: E402
 from .images import save_png_grid  # noqa: E402
 
 
@@ -23,5 +23,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'pyruntime' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "FormatError", "LimitError", "Graph", "Model", "Session", "Generator", "load", "supported_ops",
-           "export", "export_onnx", "save_png_grid"]
+__all__ = ["__version__", "FormatError", "LimitError", "Graph", "Model", "Session", "Generator", "Recurrent", "load",
+           "supported_ops", "export", "export_onnx", "save_png_grid"]

@@ -136,4 +136,47 @@ def sample(logits: np.ndarray, temperature: float, top_k, top_p, rng) -> np.ndar
     return np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(np.int64)
 
 
-__all__ = ["Generator", "sample"]
+
+
+class Recurrent:
+    """Steps a recurrent model (GRU/LSTM decoder, a recurrent VAE's generator) whose state is graph inputs and
+    outputs, carrying the state from one run to the next: each step costs one step of compute.
+
+    >>> r = pyruntime.Recurrent("step.pyrt", state={"h": "h_next"})   # state input -> the output that updates it
+    >>> r.reset(h=h0)
+    >>> y = r.step(x=x_t)            # the other inputs; returns {output: array} without the state outputs
+    """
+
+    def __init__(self, path, state: dict, num_threads: int | None = None, **session_options):
+        self.session = Session(path, num_threads, **session_options)
+        ins, outs = self.session.input_names, self.session.output_names
+        for i, o in state.items():
+            if i not in ins:
+                raise ValueError(f"state input '{i}' is not an input of the model; its inputs are {ins}")
+            if o not in outs:
+                raise ValueError(f"state output '{o}' is not an output of the model; its outputs are {outs}")
+        self.state_map = dict(state)
+        self.state = {}
+
+    def reset(self, **initial):
+        """Sets every state input (arrays shaped as the model declares)."""
+        missing = [k for k in self.state_map if k not in initial]
+        unknown = [k for k in initial if k not in self.state_map]
+        if missing or unknown:
+            raise ValueError(f"reset needs exactly the state inputs {sorted(self.state_map)}"
+                             + (f"; missing {missing}" if missing else "") + (f"; unknown {unknown}" if unknown else ""))
+        self.state = {k: np.ascontiguousarray(v, np.float32) for k, v in initial.items()}
+
+    def step(self, **inputs) -> dict:
+        if not self.state:
+            raise ValueError("call reset() with the initial state before step()")
+        clash = [k for k in inputs if k in self.state_map]
+        if clash:
+            raise ValueError(f"{clash} are state inputs, carried by the runner: pass them to reset()")
+        outs = dict(zip(self.session.output_names, self.session.run({**inputs, **self.state})))
+        for i, o in self.state_map.items():
+            self.state[i] = outs.pop(o)
+        return outs
+
+
+__all__ = ["Generator", "Recurrent", "sample"]
