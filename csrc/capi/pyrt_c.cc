@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/generate.h"
 #include "core/session.h"
 #include "format/model.h"
 #include "format/spec.h"
@@ -287,6 +288,64 @@ pyrt_status pyrt_session_arena_bytes(const pyrt_session* session, size_t* out) {
     need(session, "session");
     need(out, "out");
     *out = session->s->arena_bytes();
+  });
+}
+
+pyrt_status pyrt_session_reset_state(pyrt_session* session) {
+  return guard([&] {
+    need(session, "session");
+    session->s->reset_state();
+  });
+}
+
+pyrt_status pyrt_session_context_length(const pyrt_session* session, int64_t* out) {
+  return guard([&] {
+    need(session, "session");
+    need(out, "out");
+    *out = session->s->context_length();
+  });
+}
+
+pyrt_status pyrt_session_max_context(const pyrt_session* session, int64_t* out) {
+  return guard([&] {
+    need(session, "session");
+    need(out, "out");
+    *out = session->s->max_context();
+  });
+}
+
+void pyrt_generate_options_init(pyrt_generate_options* options) {
+  if (!options) return;
+  *options = pyrt_generate_options{};
+  options->top_p = 1.0;
+  options->eos_token_id = -1;
+}
+
+// The loop and the sampling are in core/generate.cc; here only the C side: pointers, options, the callback.
+pyrt_status pyrt_generate(pyrt_session* session, const int64_t* prompt, size_t n_prompt, size_t max_new_tokens,
+                          const pyrt_generate_options* opts, int64_t* out_tokens, size_t* n_out) {
+  return guard([&] {
+    need(n_out, "n_out");
+    *n_out = 0;
+    need(session, "session");  // prompt: checked by generate(), after "the prompt is empty"
+    pyrt_generate_options o;
+    pyrt_generate_options_init(&o);
+    if (opts) o = *opts;
+    for (int32_t r : o.reserved)
+      if (r) invalid("pyrt_generate_options.reserved must be 0 (use pyrt_generate_options_init)");
+    if (!out_tokens && !o.on_token && max_new_tokens)
+      invalid("out_tokens is NULL (and no on_token callback takes the tokens)");
+    pyrt::GenerateParams p;
+    p.sampling.temperature = o.temperature;
+    p.sampling.top_k = o.top_k;
+    p.sampling.top_p = o.top_p;
+    p.seed = o.seed;
+    p.eos_token_id = o.eos_token_id;
+    pyrt::generate(*session->s, prompt, n_prompt, max_new_tokens, p, [&](int64_t tok) {
+      if (out_tokens) out_tokens[*n_out] = tok;
+      ++*n_out;
+      return !o.on_token || o.on_token(o.user, tok) == 0;
+    });
   });
 }
 

@@ -3,15 +3,28 @@
 //
 //   pyrt_benchmark --graph=model.pyrt [--num_threads=N] [--warmup_runs=1] [--num_runs=50] [--max_secs=150]
 //                  [--input_layer_shape=1,224,224,3:1,10] [--enable_op_profiling=true]
-//                  [--force_reference=true] [--output=text|json|csv]
+//                  [--force_reference=true] [--output=text|json|csv] [--prompt_tokens=128] [--gen_tokens=64]
 //
 // --input_layer_shape gives the shapes of the inputs in order (":" between inputs), needed where the model's
-// declared shape has dynamic (-1) dimensions (default: 1 for those). JSON output (one object):
+// declared shape has dynamic (-1) dimensions (default: 1 for those). A model with state (a decoder's KV cache)
+// has its state reset before each of these runs, so each run is the same work.
+//
+// Decoders (a KV cache and inputs input_ids [+ position_ids], as export.gpt.export_gpt writes) are also timed
+// the way llama-bench does: per repetition, the state reset, a prompt of --prompt_tokens pseudo-random ids in
+// one run (prefill), then --gen_tokens runs of one token each (decode); medians over --num_runs repetitions
+// (after --warmup_runs, within --max_secs). Both must fit the model's context (prompt + gen <= max_context);
+// left at their defaults they are shrunk to fit (prompt: half the context at most).
+//
+// JSON output (one object):
 //   {"model", "abi_version", "version", "isa", "threads", "init_ms", "first_run_ms",
 //    "runs", "avg_ms", "min_ms", "max_ms", "p50_ms", "p90_ms", "p99_ms", "peak_rss_kb", "arena_bytes",
+//    "max_context", "prompt_tokens", "gen_tokens", "generate_runs", "prefill_ms", "prefill_tokens_per_s",
+//    "decode_ms", "decode_ms_per_token", "decode_tokens_per_s",
 //    "inputs": [{"name", "dtype", "shape"}], "ops": [{"name", "op", "kernel", "ms", "percent", "cdf_percent"}]}
-// ("ops" is empty without --enable_op_profiling; op times are averages per run.) CSV: one header line and one
-// line of the same scalar fields.
+// ("ops" is empty without --enable_op_profiling; op times are averages per run of the timed runs above, not of
+// the decoder's prefill/decode runs. max_context is 0 and the decoder fields null for other models; prefill_ms
+// and decode_ms are medians of the whole prompt's run and of all gen_tokens decode runs.) CSV: one header line
+// and one line of the same scalar fields (decoder fields empty for other models).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -33,6 +46,7 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 struct Flags {
   std::string graph, output = "text", shapes;
   int threads = 0, warmup = 1, runs = 50;
+  int prompt_tokens = -1, gen_tokens = -1;  // -1: the defaults (128, 64), shrunk to a small context
   double max_secs = 150;
   bool profile = false, reference = false;
 };
@@ -41,7 +55,7 @@ struct Flags {
   std::fprintf(stderr,
                "pyrt_benchmark: %s\nusage: pyrt_benchmark --graph=model.pyrt [--num_threads=N] [--warmup_runs=N] "
                "[--num_runs=N] [--max_secs=S] [--input_layer_shape=d,d,..:d,..] [--enable_op_profiling=true] "
-               "[--force_reference=true] [--output=text|json|csv]\n",
+               "[--force_reference=true] [--output=text|json|csv] [--prompt_tokens=128] [--gen_tokens=64]\n",
                why);
   std::exit(2);
 }
@@ -66,6 +80,8 @@ Flags parse(int argc, char** argv) {
       else if (key == "enable_op_profiling") f.profile = truthy(val);
       else if (key == "force_reference") f.reference = truthy(val);
       else if (key == "output") f.output = val;
+      else if (key == "prompt_tokens") f.prompt_tokens = std::stoi(val);
+      else if (key == "gen_tokens") f.gen_tokens = std::stoi(val);
       else usage(("unknown flag --" + key).c_str());
     } catch (const std::exception&) {
       usage(("bad value for --" + key + ": '" + val + "'").c_str());
@@ -74,6 +90,8 @@ Flags parse(int argc, char** argv) {
   if (f.graph.empty()) usage("--graph is required");
   if (f.output != "text" && f.output != "json" && f.output != "csv") usage("--output must be text, json or csv");
   if (f.runs < 1 || f.warmup < 0 || f.threads < 0) usage("--num_runs >= 1, --warmup_runs >= 0, --num_threads >= 0");
+  if (f.prompt_tokens == 0 || f.prompt_tokens < -1 || f.gen_tokens < -1)
+    usage("--prompt_tokens >= 1, --gen_tokens >= 0");
   return f;
 }
 
@@ -102,6 +120,112 @@ std::string json_str(const std::string& s) {
     o += c;
   }
   return o + "\"";
+}
+
+std::string num_or_null(bool have, double v, const char* fmt = "%.4f") {
+  if (!have) return "null";
+  char b[64];
+  std::snprintf(b, sizeof b, fmt, v);
+  return b;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// A decoder's prefill and decode figures (llama-bench's pp / tg).
+struct GenBench {
+  bool on = false;
+  int64_t max_context = 0;
+  int prompt = 0, gen = 0;
+  size_t runs = 0;
+  double prefill_ms = 0, decode_ms = 0;  // medians: the prompt's run, all gen decode runs together
+  double prefill_tps() const { return prefill_ms > 0 ? prompt * 1e3 / prefill_ms : 0; }
+  double decode_per_token() const { return gen ? decode_ms / gen : 0; }
+  double decode_tps() const { return decode_ms > 0 ? gen * 1e3 / decode_ms : 0; }
+};
+
+// The decoder's inputs (input_ids and maybe position_ids, nothing else) and vocab, or false for other models.
+bool decoder_io(pyrt_model* model, size_t ni, int* ids_in, int* pos_in, int64_t* vocab) {
+  *ids_in = *pos_in = -1;
+  for (size_t i = 0; i < ni; ++i) {
+    pyrt_io_info info;
+    check(pyrt_model_input(model, i, &info), "input");
+    if (std::strcmp(info.name, "input_ids") == 0 && info.dtype == PYRT_I64) *ids_in = int(i);
+    else if (std::strcmp(info.name, "position_ids") == 0 && info.dtype == PYRT_I64) *pos_in = int(i);
+    else return false;
+  }
+  size_t no = 0;
+  check(pyrt_model_num_outputs(model, &no), "outputs");
+  pyrt_io_info logits{};
+  for (size_t i = 0; i < no; ++i) {
+    pyrt_io_info info;
+    check(pyrt_model_output(model, i, &info), "output");
+    if (i == 0 || std::strcmp(info.name, "logits") == 0) logits = info;
+  }
+  *vocab = no && logits.rank > 0 ? logits.dims[logits.rank - 1] : 0;
+  return *ids_in >= 0 && *vocab > 0;
+}
+
+GenBench bench_decoder(const Flags& f, pyrt_model* model, pyrt_session* session, size_t ni) {
+  GenBench g;
+  check(pyrt_session_max_context(session, &g.max_context), "max_context");
+  int ids_in, pos_in;
+  int64_t vocab;
+  if (g.max_context <= 0 || !decoder_io(model, ni, &ids_in, &pos_in, &vocab)) return g;
+  const int64_t ctx = g.max_context;
+  if (f.prompt_tokens > 0 && f.gen_tokens >= 0) {
+    if (int64_t(f.prompt_tokens) + f.gen_tokens > ctx)
+      usage(("--prompt_tokens + --gen_tokens = " + std::to_string(int64_t(f.prompt_tokens) + f.gen_tokens) +
+             " exceeds the model's context of " + std::to_string(ctx) + " tokens").c_str());
+    g.prompt = f.prompt_tokens, g.gen = f.gen_tokens;
+  } else if (f.prompt_tokens > 0) {
+    if (f.prompt_tokens > ctx)
+      usage(("--prompt_tokens=" + std::to_string(f.prompt_tokens) + " exceeds the model's context of " +
+             std::to_string(ctx) + " tokens").c_str());
+    g.prompt = f.prompt_tokens, g.gen = int(std::min<int64_t>(64, ctx - g.prompt));
+  } else if (f.gen_tokens >= 0) {
+    if (f.gen_tokens >= ctx)
+      usage(("--gen_tokens=" + std::to_string(f.gen_tokens) + " leaves no room for a prompt in the model's context of " +
+             std::to_string(ctx) + " tokens").c_str());
+    g.gen = f.gen_tokens, g.prompt = int(std::min<int64_t>(128, ctx - g.gen));
+  } else {
+    g.prompt = int(std::min<int64_t>(128, std::max<int64_t>(1, ctx / 2)));
+    g.gen = int(std::min<int64_t>(64, ctx - g.prompt));
+  }
+  g.on = true;
+  std::mt19937 rng(7);  // fixed pseudo-random ids below vocab
+  std::vector<int64_t> ids(size_t(g.prompt + g.gen)), pos(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(rng() % uint64_t(vocab)), pos[i] = int64_t(i);
+  std::vector<pyrt_tensor> in(ni, pyrt_tensor{});
+  auto run_tokens = [&](size_t start, size_t n) {
+    for (int k : {ids_in, pos_in}) {
+      if (k < 0) continue;
+      pyrt_tensor& t = in[size_t(k)];
+      t.name = k == ids_in ? "input_ids" : "position_ids";
+      t.dtype = PYRT_I64, t.rank = 2, t.dims[0] = 1, t.dims[1] = int64_t(n);
+      t.data = (k == ids_in ? ids.data() : pos.data()) + start, t.size = n * 8;
+    }
+    check(pyrt_session_run(session, in.data(), ni, nullptr, 0), "running the decoder");
+  };
+  std::vector<double> pre, dec;
+  auto once = [&](bool keep) {
+    check(pyrt_session_reset_state(session), "resetting the state");
+    auto t = Clock::now();
+    run_tokens(0, size_t(g.prompt));
+    const double p = ms_since(t);
+    t = Clock::now();
+    for (int i = 0; i < g.gen; ++i) run_tokens(size_t(g.prompt + i), 1);
+    if (keep) pre.push_back(p), dec.push_back(ms_since(t));
+  };
+  for (int i = 0; i < f.warmup; ++i) once(false);
+  const auto start = Clock::now();
+  while (int(pre.size()) < f.runs && (pre.empty() || ms_since(start) < f.max_secs * 1e3)) once(true);
+  check(pyrt_session_reset_state(session), "resetting the state");
+  g.runs = pre.size(), g.prefill_ms = median(pre), g.decode_ms = median(dec);
+  return g;
 }
 
 }  // namespace
@@ -166,8 +290,11 @@ int main(int argc, char** argv) {
   check(pyrt_model_num_outputs(model, &no), "outputs");
   std::vector<pyrt_tensor> out(no);
 
+  int64_t max_context = 0;
+  check(pyrt_session_max_context(session, &max_context), "max_context");
   auto run_once = [&] {
     for (auto& t : out) t = pyrt_tensor{};
+    if (max_context > 0) check(pyrt_session_reset_state(session), "resetting the state");  // the same work each run
     const auto t = Clock::now();
     check(pyrt_session_run(session, in.data(), ni, out.data(), no), "running");
     return ms_since(t);
@@ -183,8 +310,6 @@ int main(int argc, char** argv) {
   double sum = 0;
   for (double t : times) sum += t;
   const double avg = sum / double(times.size());
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
   size_t arena = 0, nodes = 0;
   check(pyrt_session_arena_bytes(session, &arena), "arena");
   check(pyrt_session_num_nodes(session, &nodes), "nodes");
@@ -197,6 +322,9 @@ int main(int argc, char** argv) {
       ops.push_back(n);
       op_total += n.total_ms;
     }
+  const GenBench gen = bench_decoder(f, model, session, ni);  // after the op snapshot: its runs are not in it
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
   auto per_run = [](const pyrt_node_info& n) { return n.runs ? n.total_ms / double(n.runs) : 0.0; };
   const char* isa = pyrt_session_isa(session);
   const int threads = f.threads;
@@ -207,9 +335,18 @@ int main(int argc, char** argv) {
                 threads);
     std::printf("\"init_ms\": %.4f, \"first_run_ms\": %.4f, \"runs\": %zu, \"avg_ms\": %.4f, \"min_ms\": %.4f, "
                 "\"max_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, \"peak_rss_kb\": %ld, "
-                "\"arena_bytes\": %zu, \"inputs\": [",
+                "\"arena_bytes\": %zu, ",
                 init_ms, first_ms, times.size(), avg, sorted.front(), sorted.back(), pct(50), pct(90), pct(99),
                 ru.ru_maxrss, arena);
+    const bool d = gen.on && gen.gen > 0;
+    std::printf("\"max_context\": %lld, \"prompt_tokens\": %s, \"gen_tokens\": %s, \"generate_runs\": %s, "
+                "\"prefill_ms\": %s, \"prefill_tokens_per_s\": %s, \"decode_ms\": %s, \"decode_ms_per_token\": %s, "
+                "\"decode_tokens_per_s\": %s, \"inputs\": [",
+                (long long)gen.max_context, num_or_null(gen.on, gen.prompt, "%.0f").c_str(),
+                num_or_null(gen.on, gen.gen, "%.0f").c_str(), num_or_null(gen.on, double(gen.runs), "%.0f").c_str(),
+                num_or_null(gen.on, gen.prefill_ms, "%.6f").c_str(), num_or_null(gen.on, gen.prefill_tps(), "%.2f").c_str(),
+                num_or_null(d, gen.decode_ms, "%.6f").c_str(), num_or_null(d, gen.decode_per_token(), "%.6f").c_str(),
+                num_or_null(d, gen.decode_tps(), "%.2f").c_str());
     for (size_t i = 0; i < ni; ++i) {
       std::printf("%s{\"name\": %s, \"dtype\": \"%s\", \"shape\": [", i ? ", " : "", json_str(in[i].name).c_str(),
                   dtype_name(in[i].dtype));
@@ -227,9 +364,16 @@ int main(int argc, char** argv) {
     }
     std::printf("]}\n");
   } else if (f.output == "csv") {
-    std::printf("model,isa,threads,init_ms,first_run_ms,runs,avg_ms,min_ms,max_ms,p50_ms,p90_ms,p99_ms,peak_rss_kb\n");
-    std::printf("%s,%s,%d,%.4f,%.4f,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%ld\n", f.graph.c_str(), isa, threads, init_ms,
-                first_ms, times.size(), avg, sorted.front(), sorted.back(), pct(50), pct(90), pct(99), ru.ru_maxrss);
+    std::printf("model,isa,threads,init_ms,first_run_ms,runs,avg_ms,min_ms,max_ms,p50_ms,p90_ms,p99_ms,peak_rss_kb,"
+                "max_context,prompt_tokens,gen_tokens,prefill_tokens_per_s,decode_ms_per_token,decode_tokens_per_s\n");
+    std::printf("%s,%s,%d,%.4f,%.4f,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%ld,%lld,", f.graph.c_str(), isa, threads, init_ms,
+                first_ms, times.size(), avg, sorted.front(), sorted.back(), pct(50), pct(90), pct(99), ru.ru_maxrss,
+                (long long)gen.max_context);
+    const bool d = gen.on && gen.gen > 0;
+    auto cell = [](bool have, double v, const char* fmt) { return have ? num_or_null(true, v, fmt) : std::string(); };
+    std::printf("%s,%s,%s,%s,%s\n", cell(gen.on, gen.prompt, "%.0f").c_str(), cell(gen.on, gen.gen, "%.0f").c_str(),
+                cell(gen.on, gen.prefill_tps(), "%.2f").c_str(), cell(d, gen.decode_per_token(), "%.6f").c_str(),
+                cell(d, gen.decode_tps(), "%.2f").c_str());
   } else {
     std::printf("pyrt_benchmark %s (ABI %u)\nmodel: %s\nthreads: %d%s, warmup runs: %d, runs: %d, max secs: %g\n",
                 pyrt_version(), pyrt_abi_version(), f.graph.c_str(), threads, threads ? "" : " (one per core)", f.warmup,
@@ -245,6 +389,15 @@ int main(int argc, char** argv) {
                 sorted.front(), sorted.back(), pct(50), pct(90), pct(99));
     std::printf("peak memory (RSS): %.1f MiB, activation arena: %.1f KiB\n", double(ru.ru_maxrss) / 1024.0,
                 double(arena) / 1024.0);
+    if (gen.on) {
+      std::printf("decoder: context %lld; per repetition the state reset, pp%d (a prompt of %d tokens, one run), "
+                  "tg%d (%d one-token runs); medians of %zu repetitions\n",
+                  (long long)gen.max_context, gen.prompt, gen.prompt, gen.gen, gen.gen, gen.runs);
+      std::printf("pp%d: %.2f tokens/s (%.4f ms)", gen.prompt, gen.prefill_tps(), gen.prefill_ms);
+      if (gen.gen > 0)
+        std::printf(", tg%d: %.2f tokens/s (%.4f ms/token)", gen.gen, gen.decode_tps(), gen.decode_per_token());
+      std::printf("\n");
+    }
     if (f.profile) {
       std::printf("\n%-32s %-22s %-36s %10s %7s %7s\n", "node", "op", "kernel", "ms/run", "%", "cdf %");
       double cdf = 0;

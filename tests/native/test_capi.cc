@@ -1,13 +1,21 @@
 // The C API (pyrt.h) and its C++ wrapper (pyrt.hpp): a golden model run through it against the same math done
 // here, and the error path of every function (NULL handles and pointers, wrong names, sizes, dtypes, ranks,
-// indices, missing and malformed files, an unsupported operator). Run under ASan/LSan in CI: no leaks.
+// indices, missing and malformed files, an unsupported operator). Decoders (tests/native/data): pyrt_generate
+// gives Python's greedy tokens, seeded sampling repeats, callback / eos stops, context overflow, every bad
+// argument; the sampler against its distribution. Run under ASan/LSan in CI: no leaks.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+#include "core/generate.h"
 #include "format/model.h"
 #include "harness.h"
 #include "pyrt/pyrt.h"
@@ -281,4 +289,338 @@ TEST(fuzz_regressions_fail_cleanly) {
     ++n;
   }
   CHECK(n >= 2);
+}
+
+// ---- decoders: pyrt_generate, the state calls, the sampler (tests/native/data, made by make_tiny_gpt.py) ----
+namespace {
+
+std::string data_file(const std::string& f) { return pyrt_test::g_golden_dir + "/../../tests/native/data/" + f; }
+
+struct Expected {
+  std::vector<int64_t> prompt, greedy;  // what pyruntime.Generator gave (greedy, 12 new tokens)
+};
+
+// tiny_gpt.expected.txt: "<model> prompt <ids...> new <ids...>" per line, '#' comments
+Expected expected_for(const std::string& model) {
+  std::ifstream f(data_file("tiny_gpt.expected.txt"));
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string name, word;
+    if (!(in >> name) || name != model) continue;
+    Expected e;
+    std::vector<int64_t>* into = nullptr;
+    while (in >> word) {
+      if (word == "prompt") into = &e.prompt;
+      else if (word == "new") into = &e.greedy;
+      else if (into) into->push_back(std::stoll(word));
+    }
+    return e;
+  }
+  return {};
+}
+
+struct Decoder {
+  pyrt_model* m = nullptr;
+  pyrt_session* s = nullptr;
+  explicit Decoder(const std::string& file, int threads = 2, int ref = 0) {
+    pyrt_session_options o;
+    pyrt_session_options_init(&o);
+    o.num_threads = threads, o.force_reference = ref;
+    CHECK(pyrt_model_open(data_file(file).c_str(), &m) == PYRT_OK);
+    CHECK(pyrt_session_create(m, &o, &s) == PYRT_OK);
+  }
+  ~Decoder() {
+    pyrt_session_destroy(s);
+    pyrt_model_close(m);
+  }
+  int64_t context() const {
+    int64_t n = -1;
+    CHECK(pyrt_session_context_length(s, &n) == PYRT_OK);
+    return n;
+  }
+};
+
+std::vector<int64_t> gen(pyrt_session* s, const std::vector<int64_t>& prompt, size_t n, const pyrt_generate_options* o,
+                         pyrt_status want = PYRT_OK) {
+  std::vector<int64_t> out(n + 1, -7);
+  size_t got = 99;
+  const pyrt_status st = pyrt_generate(s, prompt.data(), prompt.size(), n, o, out.data(), &got);
+  CHECK(st == want);
+  if (st != want) std::fprintf(stderr, "  pyrt_generate: status %d: %s\n", int(st), pyrt_last_error());
+  CHECK(got <= n && out[got] == -7);  // nothing written past the tokens it reports
+  out.resize(got);
+  return out;
+}
+
+struct Collected {
+  std::vector<int64_t> tokens;
+  size_t stop_after = 0;  // 0: never stop
+};
+
+int collect(void* user, int64_t token) {
+  auto* c = static_cast<Collected*>(user);
+  c->tokens.push_back(token);
+  return c->stop_after && c->tokens.size() >= c->stop_after;
+}
+
+}  // namespace
+
+TEST(capi_generate_greedy_matches_python) {
+  for (const char* name : {"tiny_gpt", "tiny_gpt_rotary"}) {  // learned positions (position_ids fed) / rotary
+    const Expected e = expected_for(name);
+    CHECK(e.prompt.size() == 4 && e.greedy.size() == 12);
+    for (int ref = 0; ref < 2; ++ref) {
+      Decoder d(std::string(name) + ".pyrt", ref ? 1 : 2, ref);
+      int64_t ctx = 0;
+      CHECK(pyrt_session_max_context(d.s, &ctx) == PYRT_OK && ctx == 16);
+      CHECK(d.context() == 0);
+      CHECK(gen(d.s, e.prompt, 12, nullptr) == e.greedy);  // NULL options: greedy
+      CHECK(d.context() == 4 + 11);                         // the last new token is not fed back
+      Collected c;
+      pyrt_generate_options o;
+      pyrt_generate_options_init(&o);
+      o.on_token = collect, o.user = &c;
+      CHECK(gen(d.s, e.prompt, 12, &o) == e.greedy && c.tokens == e.greedy);  // again: the state was reset
+      size_t n = 0;  // the callback alone takes the tokens
+      c.tokens.clear();
+      CHECK(pyrt_generate(d.s, e.prompt.data(), 4, 12, &o, nullptr, &n) == PYRT_OK && n == 12 && c.tokens == e.greedy);
+      // the same by hand through pyrt_session_run: prefill, then one token per run (the state calls)
+      CHECK(pyrt_session_reset_state(d.s) == PYRT_OK && d.context() == 0);
+      size_t ni = 0;
+      CHECK(pyrt_model_num_inputs(d.m, &ni) == PYRT_OK && ni == (std::string(name) == "tiny_gpt" ? 2u : 1u));
+      std::vector<int64_t> ids = e.prompt, pos = {0, 1, 2, 3}, mine;
+      for (int step = 0; step < 12; ++step) {
+        pyrt_tensor in[2] = {tensor("input_ids", PYRT_I64, {1, int64_t(ids.size())}, ids.data(), ids.size() * 8),
+                             tensor("position_ids", PYRT_I64, {1, int64_t(pos.size())}, pos.data(), pos.size() * 8)};
+        pyrt_tensor out{};
+        CHECK(pyrt_session_run(d.s, in, ni, &out, 1) == PYRT_OK);
+        CHECK(out.rank == 3 && out.dims[0] == 1 && out.dims[1] == 1 && out.dims[2] == 32);
+        const float* l = static_cast<const float*>(out.data);
+        mine.push_back(std::max_element(l, l + 32) - l);
+        CHECK(d.context() == 4 + step);
+        ids = {mine.back()}, pos = {4 + step};
+      }
+      CHECK(mine == e.greedy);
+    }
+  }
+}
+
+TEST(capi_generate_sampling_stops_and_overflow) {
+  const Expected e = expected_for("tiny_gpt");
+  Decoder d("tiny_gpt.pyrt");
+  pyrt_generate_options o;
+  pyrt_generate_options_init(&o);
+  CHECK(o.temperature == 0 && o.top_k == 0 && o.top_p == 1 && o.seed == 0 && o.eos_token_id == -1 && !o.on_token);
+  // seeded sampling: the same seed, the same tokens; other seeds, other tokens
+  o.temperature = 4.0;
+  std::vector<std::vector<int64_t>> runs;
+  for (uint64_t seed : {1, 2, 3, 1}) {
+    o.seed = seed;
+    runs.push_back(gen(d.s, e.prompt, 12, &o));
+    CHECK(runs.back().size() == 12);
+    for (int64_t t : runs.back()) CHECK(t >= 0 && t < 32);
+  }
+  CHECK(runs[0] == runs[3] && runs[0] != e.greedy);
+  CHECK(runs[0] != runs[1] || runs[0] != runs[2]);
+  o.top_k = 5, o.top_p = 0.9, o.seed = 11;
+  const std::vector<int64_t> a = gen(d.s, e.prompt, 12, &o);
+  CHECK(gen(d.s, e.prompt, 12, &o) == a && a.size() == 12);
+  // top_k 1, or a tiny top_p: only the most likely token is left, whatever the temperature and seed
+  o.top_k = 1, o.top_p = 1.0;
+  CHECK(gen(d.s, e.prompt, 12, &o) == e.greedy);
+  o.top_k = 0, o.top_p = 1e-9, o.temperature = 100.0;
+  CHECK(gen(d.s, e.prompt, 12, &o) == e.greedy);
+  // the callback stops after its third token; eos after the first occurrence of its id (both included)
+  pyrt_generate_options_init(&o);
+  Collected c;
+  c.stop_after = 3;
+  o.on_token = collect, o.user = &c;
+  const std::vector<int64_t> first3(e.greedy.begin(), e.greedy.begin() + 3);
+  CHECK(gen(d.s, e.prompt, 12, &o) == first3 && c.tokens == first3);
+  pyrt_generate_options_init(&o);
+  o.eos_token_id = e.greedy[4];  // 21, which first comes at index 2
+  const size_t at = size_t(std::find(e.greedy.begin(), e.greedy.end(), e.greedy[4]) - e.greedy.begin());
+  CHECK(at == 2 && gen(d.s, e.prompt, 12, &o) == std::vector<int64_t>(e.greedy.begin(), e.greedy.begin() + 3));
+  // no new tokens: checked, state reset, nothing run
+  CHECK(gen(d.s, e.prompt, 0, nullptr).empty() && d.context() == 0);
+  // the context: 4 + 13 - 1 = 16 positions fit, 4 + 14 - 1 = 17 do not (PYRT_LIMIT, nothing made or run)
+  CHECK(gen(d.s, e.prompt, 13, nullptr).size() == 13 && d.context() == 16);
+  CHECK(gen(d.s, e.prompt, 14, nullptr, PYRT_LIMIT).empty() && error_has("context overflow") &&
+        error_has("needs 17 positions") && error_has("context is 16"));
+  CHECK(d.context() == 16);  // refused before the state was touched
+  std::vector<int64_t> long_prompt(17, 1);
+  CHECK(gen(d.s, long_prompt, 1, nullptr, PYRT_LIMIT).empty() && error_has("context overflow"));
+  std::vector<int64_t> room(4);
+  size_t n = 99;  // no room for SIZE_MAX tokens is needed: it is refused before anything is written
+  CHECK(pyrt_generate(d.s, e.prompt.data(), 4, SIZE_MAX, nullptr, room.data(), &n) == PYRT_LIMIT && n == 0 &&
+        error_has("context overflow") && error_has("needs over 2^64 positions"));
+  // a run past the cache through pyrt_session_run: PYRT_LIMIT as well, the state as it was
+  int64_t one = 1;
+  pyrt_tensor in[2] = {tensor("input_ids", PYRT_I64, {1, 1}, &one, 8), tensor("position_ids", PYRT_I64, {1, 1}, &one, 8)};
+  CHECK(pyrt_session_run(d.s, in, 2, nullptr, 0) == PYRT_LIMIT && error_has("context overflow") && d.context() == 16);
+  CHECK(pyrt_session_reset_state(d.s) == PYRT_OK && d.context() == 0);
+  CHECK(pyrt_session_run(d.s, in, 2, nullptr, 0) == PYRT_OK && d.context() == 1);
+}
+
+TEST(capi_generate_errors) {
+  const Expected e = expected_for("tiny_gpt");
+  Decoder d("tiny_gpt.pyrt");
+  std::vector<int64_t> out(16);
+  size_t n = 0;
+  const int64_t* p = e.prompt.data();
+  pyrt_generate_options o;
+  auto bad = [&](const pyrt_generate_options* opts, const char* msg, const std::vector<int64_t>& prompt) {
+    n = 99;
+    const pyrt_status st = pyrt_generate(d.s, prompt.data(), prompt.size(), 4, opts, out.data(), &n);
+    const bool ok = st == PYRT_INVALID_ARGUMENT && n == 0 && error_has(msg);
+    if (!ok) std::fprintf(stderr, "  expected '%s', got status %d: %s\n", msg, int(st), pyrt_last_error());
+    return ok;
+  };
+  // pointers
+  CHECK(pyrt_generate(nullptr, p, 4, 4, nullptr, out.data(), &n) == PYRT_INVALID_ARGUMENT && error_has("session is NULL"));
+  CHECK(pyrt_generate(d.s, nullptr, 4, 4, nullptr, out.data(), &n) == PYRT_INVALID_ARGUMENT && error_has("prompt is NULL"));
+  CHECK(pyrt_generate(d.s, p, 4, 4, nullptr, out.data(), nullptr) == PYRT_INVALID_ARGUMENT && error_has("n_out is NULL"));
+  CHECK(pyrt_generate(d.s, p, 4, 4, nullptr, nullptr, &n) == PYRT_INVALID_ARGUMENT && error_has("out_tokens is NULL"));
+  CHECK(pyrt_generate(d.s, p, 4, 0, nullptr, nullptr, &n) == PYRT_OK && n == 0);  // nothing to write
+  // the prompt
+  CHECK(bad(nullptr, "the prompt is empty", {}));
+  CHECK(pyrt_generate(d.s, p, 0, 4, nullptr, out.data(), &n) == PYRT_INVALID_ARGUMENT && error_has("prompt is empty"));
+  CHECK(bad(nullptr, "prompt token ids must be in [0, 32): id 32 at index 1", {3, 32}));
+  CHECK(bad(nullptr, "id -1 at index 0", {-1, 3}));
+  // the options
+  const double nan = std::nan(""), inf = HUGE_VAL;
+  for (double t : {-1.0, nan, inf}) {
+    pyrt_generate_options_init(&o);
+    o.temperature = t;
+    CHECK(bad(&o, "temperature must be finite and >= 0", e.prompt));
+  }
+  pyrt_generate_options_init(&o);
+  o.top_k = -1;
+  CHECK(bad(&o, "top_k must be >= 0", e.prompt));
+  for (double tp : {0.0, -0.5, 1.5, nan}) {
+    pyrt_generate_options_init(&o);
+    o.top_p = tp;
+    CHECK(bad(&o, "top_p must be in (0, 1]", e.prompt));
+  }
+  for (int64_t eos : {int64_t(-2), int64_t(32)}) {
+    pyrt_generate_options_init(&o);
+    o.eos_token_id = eos;
+    CHECK(bad(&o, "eos_token_id must be -1 (none) or in [0, 32)", e.prompt));
+  }
+  pyrt_generate_options_init(&o);
+  o.reserved[3] = 1;
+  CHECK(bad(&o, "pyrt_generate_options.reserved must be 0", e.prompt));
+  pyrt_generate_options_init(nullptr);  // fine
+  // the session still generates
+  CHECK(gen(d.s, e.prompt, 12, nullptr) == e.greedy);
+  // models that are not decoders: no KV cache (mlp.pyrt); a KV cache but no input_ids (attention_only.pyrt)
+  for (const char* f : {"mlp", "attention_only"}) {
+    pyrt_model* m = nullptr;
+    pyrt_session* s = nullptr;
+    CHECK(pyrt_model_open((std::string(f) == "mlp" ? golden("mlp.pyrt") : data_file("attention_only.pyrt")).c_str(), &m) ==
+          PYRT_OK);
+    CHECK(pyrt_session_create(m, nullptr, &s) == PYRT_OK);
+    int64_t ctx = -1, len = -1;
+    CHECK(pyrt_session_max_context(s, &ctx) == PYRT_OK && ctx == (std::string(f) == "mlp" ? 0 : 8));
+    CHECK(pyrt_session_context_length(s, &len) == PYRT_OK && len == 0);
+    CHECK(pyrt_session_reset_state(s) == PYRT_OK);
+    CHECK(pyrt_generate(s, p, 4, 4, nullptr, out.data(), &n) == PYRT_INVALID_ARGUMENT && n == 0);
+    CHECK(std::string(f) == "mlp" ? error_has("no KV cache")
+                                  : error_has("not a decoder: its inputs are x") && error_has("input_ids"));
+    pyrt_session_destroy(s);
+    pyrt_model_close(m);
+  }
+  // the state calls
+  int64_t v;
+  CHECK(pyrt_session_reset_state(nullptr) == PYRT_INVALID_ARGUMENT && error_has("session is NULL"));
+  CHECK(pyrt_session_context_length(nullptr, &v) == PYRT_INVALID_ARGUMENT);
+  CHECK(pyrt_session_context_length(d.s, nullptr) == PYRT_INVALID_ARGUMENT && error_has("out is NULL"));
+  CHECK(pyrt_session_max_context(nullptr, &v) == PYRT_INVALID_ARGUMENT);
+  CHECK(pyrt_session_max_context(d.s, nullptr) == PYRT_INVALID_ARGUMENT && error_has("out is NULL"));
+}
+
+TEST(capi_cpp_wrapper_generate) {
+  const Expected e = expected_for("tiny_gpt_rotary");
+  pyrt::api::Model model(data_file("tiny_gpt_rotary.pyrt"));
+  pyrt::api::Session s(model, 1);
+  CHECK(s.max_context() == 16 && s.context_length() == 0);
+  CHECK(s.generate(e.prompt, 12) == e.greedy && s.context_length() == 15);
+  s.reset_state();
+  CHECK(s.context_length() == 0);
+  std::vector<int64_t> seen;
+  pyrt_generate_options o = pyrt::api::generate_options();
+  o.temperature = 2.0, o.seed = 5;
+  const std::vector<int64_t> sampled = s.generate(e.prompt, 12, o, [&](int64_t t) {
+    seen.push_back(t);
+    return seen.size() < 5;  // stop after the fifth
+  });
+  CHECK(sampled.size() == 5 && seen == sampled);
+  bool threw = false;  // what the callback throws comes back out of generate(), not through the C ABI
+  try {
+    s.generate(e.prompt, 12, pyrt::api::generate_options(), [](int64_t) -> bool { throw std::out_of_range("enough"); });
+  } catch (const std::out_of_range& x) {
+    threw = std::string(x.what()) == "enough";
+  }
+  CHECK(threw);
+  threw = false;
+  try {
+    s.generate(e.prompt, 40);
+  } catch (const pyrt::api::Exception& x) {
+    threw = x.status() == PYRT_LIMIT && std::string(x.what()).find("context overflow") != std::string::npos;
+  }
+  CHECK(threw);
+}
+
+TEST(generate_sampler_follows_the_distribution) {
+  // the sampler's steps (core/generate.cc) on fixed logits: temperature, top_k, top_p; frequencies of 40000 draws
+  const std::vector<float> logits = {std::log(0.1f), std::log(0.2f), std::log(0.3f), std::log(0.4f)};
+  auto freq = [&](pyrt::SamplingParams p, uint64_t seed) {
+    pyrt::Sampler s(p, seed);
+    std::vector<double> f(4);
+    const int n = 40000;
+    for (int i = 0; i < n; ++i) f[size_t(s.sample(logits.data(), 4))] += 1.0 / n;
+    return f;
+  };
+  auto near = [](const std::vector<double>& got, const std::vector<double>& want) {
+    for (size_t i = 0; i < want.size(); ++i)
+      if (std::fabs(got[i] - want[i]) > 0.012) return false;
+    return true;
+  };
+  pyrt::SamplingParams p;
+  p.temperature = 1.0;
+  CHECK(near(freq(p, 1), {0.1, 0.2, 0.3, 0.4}));
+  p.top_k = 2;  // 0.3 and 0.4, renormalized
+  CHECK(near(freq(p, 2), {0, 0, 3.0 / 7, 4.0 / 7}));
+  p.top_k = 0, p.top_p = 0.5;  // 0.4 (cum 0) and 0.3 (cum 0.4 < 0.5) stay
+  CHECK(near(freq(p, 3), {0, 0, 3.0 / 7, 4.0 / 7}));
+  p.top_p = 0.4;  // 0.3 starts at 0.4, not below top_p: only 0.4
+  CHECK(near(freq(p, 4), {0, 0, 0, 1}));
+  p.top_p = 1.0, p.temperature = 1e6;  // flat
+  CHECK(near(freq(p, 5), {0.25, 0.25, 0.25, 0.25}));
+  // greedy: the lowest index on ties; a NaN wins (numpy's argmax)
+  const float tie[] = {1.f, 3.f, 3.f, -2.f};
+  CHECK(pyrt::argmax(tie, 4) == 1);
+  const float with_nan[] = {1.f, 3.f, std::nanf(""), 5.f};
+  CHECK(pyrt::argmax(with_nan, 4) == 2);
+  pyrt::Sampler greedy(pyrt::SamplingParams{}, 9);
+  CHECK(greedy.sample(tie, 4) == 1);
+  // the generator: reproducible per seed, seed 0 included, in [0, 1)
+  pyrt::Rng a(0), b(0), c(1);
+  bool differ = false;
+  for (int i = 0; i < 1000; ++i) {
+    const double u = a.uniform();
+    CHECK(u >= 0.0 && u < 1.0 && u == b.uniform());
+    differ |= u != c.uniform();
+  }
+  CHECK(differ);
+  bool threw = false;
+  try {
+    pyrt::SamplingParams bad;
+    bad.top_p = 0;
+    pyrt::Sampler s(bad, 0);
+  } catch (const pyrt::Error& x) {
+    threw = x.status() == pyrt::Status::kInvalidArgument;
+  }
+  CHECK(threw);
 }

@@ -45,7 +45,8 @@ typedef enum pyrt_status {
   PYRT_NOT_FOUND = 4,        /* no such file, or no input / output / node with that name or index */
   PYRT_UNSUPPORTED = 5,      /* a valid model this build cannot run (an operator it lacks, ...) */
   PYRT_INTERNAL = 6,
-  PYRT_LIMIT = 7             /* above a cap: pyrt_model_limits, pyrt_session_options.max_arena_mib */
+  PYRT_LIMIT = 7             /* above a cap: pyrt_model_limits, pyrt_session_options.max_arena_mib, a decoder's
+                                context (its KV cache's max_context) */
 } pyrt_status;
 
 typedef enum pyrt_dtype {
@@ -103,6 +104,25 @@ typedef struct pyrt_node_info {
   uint64_t runs;
 } pyrt_node_info;
 
+/* Token generation (pyrt_generate): sampling settings and an optional per-token callback. Initialize with
+ * pyrt_generate_options_init, then set the fields wanted. */
+typedef struct pyrt_generate_options {
+  double temperature;   /* 0 (default): greedy, the argmax of the logits (the lowest id on ties, as Python's
+                           pyruntime.Generator); > 0 (finite): a draw from softmax(logits / temperature) */
+  int32_t top_k;        /* 0 (default): off; > 0: only the top_k largest logits (and any tied with the k-th) */
+  double top_p;         /* 1 (default): off; in (0, 1): only the smallest set of most likely tokens whose
+                           probability reaches top_p (nucleus), applied after top_k */
+  uint64_t seed;        /* the sampler's seed: the same model, prompt, options and seed give the same tokens on
+                           every machine (a PRNG of libpyrt's own, not numpy's: not Python's sampled tokens) */
+  int64_t eos_token_id; /* -1 (default): none; else in [0, vocab): generation stops after this token (it is
+                           returned, as the last token) */
+  /* NULL (default), or called with each new token, in order, as soon as it is chosen (it is already in
+   * out_tokens); a non-zero return stops generation after that token. It must not call into this session. */
+  int (*on_token)(void* user, int64_t token);
+  void* user;           /* passed to on_token */
+  int32_t reserved[4];  /* 0 */
+} pyrt_generate_options;
+
 PYRT_API uint32_t pyrt_abi_version(void);
 PYRT_API const char* pyrt_version(void);
 /* The message of this thread's last failed call ("" if none). */
@@ -142,6 +162,35 @@ PYRT_API pyrt_status pyrt_session_num_nodes(const pyrt_session* session, size_t*
 PYRT_API pyrt_status pyrt_session_node(const pyrt_session* session, size_t index, pyrt_node_info* out);
 /* Bytes of the activation arena of the current plan. */
 PYRT_API pyrt_status pyrt_session_arena_bytes(const pyrt_session* session, size_t* out);
+
+/* Sessions of models with state (a decoder's KV cache, export.gpt.export_gpt): each pyrt_session_run continues
+ * the sequence the previous runs started, at the positions after them; pyrt_session_reset_state starts a new
+ * one (the cache keeps its memory). A run that would go past the cache's capacity fails with PYRT_LIMIT and
+ * leaves the state as it was; so does any failed run. Stateless models: reset does nothing, both counts are 0. */
+PYRT_API pyrt_status pyrt_session_reset_state(pyrt_session* session);
+/* The tokens the session's state holds (the current sequence's length). */
+PYRT_API pyrt_status pyrt_session_context_length(const pyrt_session* session, int64_t* out);
+/* The most tokens the state can hold (the model's max_context), 0 for a model without a KV cache. */
+PYRT_API pyrt_status pyrt_session_max_context(const pyrt_session* session, int64_t* out);
+
+/* Generates up to max_new_tokens tokens after a prompt (batch 1) with a decoder session: a model with inputs
+ * input_ids [B, T] i64 (and, optionally, position_ids [B, T] i64, fed 0, 1, 2, ...), an f32 logits output
+ * [B, 1 or T, vocab] with a fixed vocab (named "logits", else the first output) and a KV cache, as
+ * export.gpt.export_gpt writes. It resets the session's state, runs the prompt once (prefill), then one token
+ * per run (decode), as Python's pyruntime.Generator does; greedy decoding gives Python's tokens.
+ *   prompt: n_prompt >= 1 token ids, each in [0, vocab).  opts: NULL for the defaults (greedy).
+ *   out_tokens: room for max_new_tokens ids; receives the new tokens only (not the prompt). It may be NULL when
+ *   opts->on_token takes the tokens.  n_out: set to the number of tokens written (also on failure: the tokens
+ *   made before it). Generation ends after max_new_tokens tokens, after eos_token_id, or when on_token returns
+ *   non-zero. max_new_tokens 0: the arguments are checked and the state reset, nothing runs.
+ * Errors: PYRT_INVALID_ARGUMENT for NULL pointers, an empty prompt, a token id outside [0, vocab), a bad option
+ * (temperature < 0 or not finite, top_k < 0, top_p outside (0, 1], eos_token_id < -1 or >= vocab, reserved not
+ * 0) or a model that is not such a decoder (its inputs; no KV cache); PYRT_LIMIT for a context overflow
+ * (n_prompt + max_new_tokens - 1 > max_context: the last new token is never fed back); a failed run's status. */
+PYRT_API void pyrt_generate_options_init(pyrt_generate_options* options);
+PYRT_API pyrt_status pyrt_generate(pyrt_session* session, const int64_t* prompt, size_t n_prompt,
+                                   size_t max_new_tokens, const pyrt_generate_options* opts, int64_t* out_tokens,
+                                   size_t* n_out);
 
 #ifdef __cplusplus
 }

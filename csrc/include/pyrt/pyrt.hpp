@@ -7,10 +7,19 @@
 //   std::vector<float> x(1 * 16);
 //   pyrt::api::Outputs out = session.run({pyrt::api::input("x", x.data(), {1, 16})});
 //   const float* y = out.data<float>(0);
+//
+//   pyrt::api::Session gpt(pyrt::api::Model("gpt.pyrt"));        // a decoder (export.gpt.export_gpt)
+//   std::vector<int64_t> ids = gpt.generate({5, 17, 3}, 32);      // greedy: the 32 new tokens
+//   pyrt_generate_options o = pyrt::api::generate_options();
+//   o.temperature = 0.8, o.top_k = 40, o.seed = 1;
+//   gpt.generate({5, 17, 3}, 32, o, [](int64_t t) { std::printf("%lld ", (long long)t); return true; });
 #ifndef PYRT_PYRT_HPP_
 #define PYRT_PYRT_HPP_
 
+#include <algorithm>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -56,6 +65,13 @@ pyrt_tensor input(const char* name, const T* data, std::initializer_list<int64_t
   t.data = const_cast<T*>(data);
   t.size = n * sizeof(T);
   return t;
+}
+
+// pyrt_generate_options with the defaults (greedy, no top_k / top_p, seed 0, no eos, no callback).
+inline pyrt_generate_options generate_options() {
+  pyrt_generate_options o;
+  pyrt_generate_options_init(&o);
+  return o;
 }
 
 class Model {
@@ -153,6 +169,46 @@ class Session {
     std::vector<pyrt_node_info> r(n);
     for (size_t i = 0; i < n; ++i) check(pyrt_session_node(s_, i, &r[i]));
     return r;
+  }
+  // A decoder's state (KV cache): pyrt_session_reset_state / _context_length / _max_context.
+  void reset_state() { check(pyrt_session_reset_state(s_)); }
+  int64_t context_length() const {
+    int64_t n;
+    check(pyrt_session_context_length(s_, &n));
+    return n;
+  }
+  int64_t max_context() const {
+    int64_t n;
+    check(pyrt_session_max_context(s_, &n));
+    return n;
+  }
+  // pyrt_generate: the new tokens (not the prompt). on_token, when given, gets each token as it is chosen and
+  // returns false to stop (it replaces options.on_token); what it throws stops generation and is rethrown here.
+  std::vector<int64_t> generate(const std::vector<int64_t>& prompt, size_t max_new_tokens,
+                                pyrt_generate_options options = generate_options(),
+                                const std::function<bool(int64_t)>& on_token = {}) {
+    struct Hook {
+      const std::function<bool(int64_t)>* fn;
+      std::exception_ptr error;
+      static int call(void* user, int64_t token) {
+        Hook* h = static_cast<Hook*>(user);
+        try {
+          return (*h->fn)(token) ? 0 : 1;
+        } catch (...) {
+          h->error = std::current_exception();
+          return 1;
+        }
+      }
+    } hook{&on_token, nullptr};
+    if (on_token) options.on_token = &Hook::call, options.user = &hook;
+    // no more than max_context + 1 tokens can come (more is refused before anything is written)
+    std::vector<int64_t> out(std::min(max_new_tokens, size_t(max_context()) + 1));
+    size_t n = 0;
+    const pyrt_status st = pyrt_generate(s_, prompt.data(), prompt.size(), max_new_tokens, &options, out.data(), &n);
+    if (hook.error) std::rethrow_exception(hook.error);
+    check(st);
+    out.resize(n);
+    return out;
   }
   pyrt_session* get() { return s_; }
 

@@ -1,0 +1,92 @@
+// Token generation over a decoder session (export.gpt.export_gpt: inputs input_ids [B, T] i64 and, with learned
+// positions, position_ids [B, T] i64; output logits [B, 1 or T, V]; a KV cache in its CausalAttention nodes):
+// the prompt runs once (prefill), then one token per run (decode). The semantics mirror Python's
+// pyruntime.Generator (pyruntime/generate.py) for batch 1: the same argument checks, greedy = argmax with the
+// lowest id on ties (numpy's argmax: the same tokens as Python), and sampling by the same steps (logits /
+// temperature, top_k, softmax, top_p nucleus, one uniform draw against the cumulative sum) with this file's
+// PRNG (xoshiro256** seeded through splitmix64) in place of numpy's: reproducible per seed, not numpy's draws.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "core/session.h"
+
+namespace pyrt {
+
+struct SamplingParams {
+  double temperature = 0.0;  // 0: greedy; else finite and > 0
+  int64_t top_k = 0;         // 0: off; else keep the top_k largest logits (and any tied with the k-th)
+  double top_p = 1.0;        // in (0, 1]; 1: off; else the smallest most-likely prefix whose mass reaches top_p
+};
+
+// Throws Status::kInvalidArgument naming the bad field.
+void check_sampling(const SamplingParams& p);
+
+// xoshiro256** (Blackman & Vigna), its state filled by splitmix64 from the seed: any seed, 0 included.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed);
+  uint64_t next();
+  double uniform();  // [0, 1) with 53 random bits
+
+ private:
+  uint64_t s_[4];
+};
+
+// The index of the largest logit, the lowest on ties; a NaN counts as the largest (numpy's argmax).
+int64_t argmax(const float* logits, size_t n);
+
+// Picks one token per call from n logits; keeps its scratch between calls (no allocation once warm).
+class Sampler {
+ public:
+  Sampler(const SamplingParams& p, uint64_t seed);  // checks p
+  int64_t sample(const float* logits, size_t n);
+
+ private:
+  SamplingParams p_;
+  Rng rng_;
+  std::vector<double> z_, kth_;
+  std::vector<uint32_t> order_;
+};
+
+// A session checked to be a decoder, run a chunk of tokens at a time (batch 1).
+class Decoder {
+ public:
+  // Throws Status::kInvalidArgument when the session's model is not a decoder: inputs other than input_ids
+  // (i64) and position_ids (i64), no KV cache (max_context 0), or no f32 logits output with a static vocabulary.
+  explicit Decoder(Session& s);
+
+  int64_t vocab() const { return vocab_; }
+  int64_t max_context() const { return max_ctx_; }
+  // Checks ids in [0, vocab) (Status::kInvalidArgument with what = "token ids" or "prompt token ids").
+  void check_tokens(const int64_t* ids, size_t n, const char* what) const;
+  // Runs n tokens (n >= 1) at positions context_length().. and returns the last token's logits (vocab() floats,
+  // the session's buffer: valid until its next run).
+  const float* step(const int64_t* ids, size_t n);
+
+ private:
+  Session& s_;
+  int64_t vocab_ = 0, max_ctx_ = 0;
+  size_t ids_in_ = 0, pos_in_ = 0, logits_out_ = 0;
+  bool has_pos_ = false;
+  std::vector<int64_t> pos_;
+  std::vector<const void*> data_;
+  std::vector<Shape> shapes_;
+};
+
+struct GenerateParams {
+  SamplingParams sampling;
+  uint64_t seed = 0;
+  int64_t eos_token_id = -1;  // -1: none; else in [0, vocab): generation stops after it (it is emitted)
+};
+
+// Checks everything (the decoder, the prompt: not empty, ids in [0, vocab); the sampling parameters; the
+// context: n_prompt + max_new_tokens - 1 <= max_context, else Status::kLimit "context overflow: ..."), resets
+// the session's state, runs the prompt, and emits each new token as it is chosen. Stops after max_new_tokens,
+// after eos_token_id, or when emit returns false. Returns the number of tokens emitted.
+size_t generate(Session& s, const int64_t* prompt, size_t n_prompt, size_t max_new_tokens, const GenerateParams& p,
+                const std::function<bool(int64_t)>& emit);
+
+}  // namespace pyrt
