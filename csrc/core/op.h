@@ -89,6 +89,7 @@ struct RunContext {
   ThreadPool* pool = nullptr;
   void* workspace = nullptr;  // workspace_bytes() of this node, 64-byte aligned
   int threads = 1;
+  uint64_t max_state_bytes = uint64_t(4) << 30;  // the most an op's carried state may take (SessionOptions)
 };
 
 class Op {

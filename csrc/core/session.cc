@@ -249,8 +249,7 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   workspace_offset_ = align_up(total);
   const size_t need = workspace_offset_ + ws;
   // A file can declare shapes whose activations need more memory than the host has: refused before allocating.
-  static const uint64_t env_limit = env_bytes("PYRT_MAX_ARENA_BYTES", uint64_t(4) << 30);
-  const uint64_t limit = opts_.max_arena_bytes ? opts_.max_arena_bytes : env_limit;
+  const uint64_t limit = memory_limit();
   if (need > limit) {
     std::vector<std::string> given;
     for (const Shape& x : shapes) given.push_back(shape_str(x));
@@ -295,6 +294,7 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   ctx.pool = &pool_;
   ctx.threads = pool_.size();
   ctx.workspace = arena_ + workspace_offset_;
+  ctx.max_state_bytes = memory_limit();
   for (auto& n : nodes_) {
     scratch_in_.clear();
     scratch_out_.clear();
@@ -310,6 +310,11 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
     ++n.runs;
   }
   for (auto& n : nodes_) n.op->commit_state();
+}
+
+uint64_t Session::memory_limit() const {
+  static const uint64_t env_limit = env_bytes("PYRT_MAX_ARENA_BYTES", uint64_t(4) << 30);
+  return opts_.max_arena_bytes ? opts_.max_arena_bytes : env_limit;
 }
 
 void Session::reset_state() {

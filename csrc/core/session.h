@@ -19,7 +19,8 @@ struct SessionOptions {
   int num_threads = 0;         // 0: one per hardware thread
   bool force_reference = false;
   bool profile = false;        // time every node (adds two clock reads per node)
-  // The largest activation arena a plan may take (0: PYRT_MAX_ARENA_BYTES, else 4 GiB). With static input
+  // The largest activation arena a plan may take, and the most an op's state (a KV cache) may grow to
+  // (0: PYRT_MAX_ARENA_BYTES, else 4 GiB). With static input
   // shapes the plan is made when the session is created, so a model over the cap fails there, not at run.
   uint64_t max_arena_bytes = 0;
 };
@@ -83,6 +84,8 @@ class Session {
   };
 
   void make_plan(const std::vector<Shape>& shapes);
+  // max_arena_bytes, else PYRT_MAX_ARENA_BYTES, else 4 GiB: the arena's cap, and each op state's (a KV cache)
+  uint64_t memory_limit() const;
   void* ptr(uint32_t value, const std::vector<const void*>& inputs) const;
 
   std::shared_ptr<const Model> model_;

@@ -79,7 +79,7 @@ class CausalAttention final : public Op {
     if (len_ > 0 && b_ != alloc_b_)
       fail("batch size changed from " + std::to_string(alloc_b_) + " to " + std::to_string(b_) +
            " in the middle of a sequence (reset the state first)");
-    reserve(len_ + t_);
+    reserve(len_ + t_, ctx.max_state_bytes);
     const size_t hd = size_t(hd_), cap = size_t(cap_);
     const float* q = static_cast<const float*>(in[0]);
     const float* k = packed_ ? q + d_ : static_cast<const float*>(in[1]);
@@ -145,11 +145,18 @@ class CausalAttention final : public Op {
   }
 
   // Room for `need` tokens per (batch, head): doubles the capacity (at least 64 tokens), keeping what is cached.
-  void reserve(int64_t need) {
+  // The cache is held to the session's memory cap (max_arena_bytes), as the activations are.
+  void reserve(int64_t need, uint64_t max_bytes) {
     if (len_ == 0 && b_ != alloc_b_) kc_.clear(), vc_.clear(), cap_ = 0, alloc_b_ = b_;  // a new batch size
     if (need <= cap_) return;
-    const int64_t cap = std::min(max_ctx_, std::max({need, 2 * cap_, int64_t(64)}));
     const size_t blocks = size_t(b_ * heads_), hd = size_t(hd_);
+    const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * hd * 8; };  // bounded in infer()
+    int64_t cap = std::min(max_ctx_, std::max({need, 2 * cap_, int64_t(64)}));
+    if (bytes(cap) > max_bytes) cap = need;  // near the cap: grow only as far as asked
+    if (bytes(cap) > max_bytes)
+      pyrt::fail(Status::kLimit, where + ": the key/value cache for " + std::to_string(need) + " tokens needs " +
+                                     std::to_string(bytes(cap)) + " bytes, above the limit of " +
+                                     std::to_string(max_bytes) + " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
     std::vector<float> kc(blocks * size_t(cap) * hd), vc(kc.size());
     for (size_t bh = 0; bh < blocks && len_ > 0; ++bh) {
       std::memcpy(&kc[bh * size_t(cap) * hd], &kc_[bh * size_t(cap_) * hd], size_t(len_) * hd * 4);

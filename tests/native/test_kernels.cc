@@ -399,3 +399,28 @@ TEST(gemv_i4_simd_matches_reference) {
     }
   }
 }
+
+// Attention over a KV cache: scores and value sums on head sizes around the vector widths and cache lengths
+// around the 4-key unroll, rows `ld` apart (the cache's capacity stride). Sums in another order: a tolerance.
+TEST(attention_simd_matches_reference) {
+  const kernels::Table* t = kernels::simd_table();
+  if (!t) return;
+  const kernels::Table& r = kernels::reference();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (size_t d : {1, 3, 4, 8, 15, 16, 17, 32, 33, 64, 80, 128})
+    for (size_t n : {1, 2, 3, 4, 5, 9, 64, 129}) {
+      const size_t ld = d + 5;
+      std::vector<float> q(d), kv(n * ld), p(n);
+      for (auto& v : q) v = u(rng);
+      for (auto& v : kv) v = u(rng);
+      for (auto& v : p) v = std::fabs(u(rng)) / float(n);
+      std::vector<float> s0(n), s1(n), o0(d), o1(d, 7.f);
+      r.attn_scores(q.data(), kv.data(), ld, n, d, 0.125f, s0.data());
+      t->attn_scores(q.data(), kv.data(), ld, n, d, 0.125f, s1.data());
+      r.attn_values(p.data(), kv.data(), ld, n, d, o0.data());
+      t->attn_values(p.data(), kv.data(), ld, n, d, o1.data());
+      for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
+      for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
+    }
+}

@@ -215,3 +215,16 @@ def test_export_gpt_errors(tmp_path):
         export_gpt(m, tmp_path / "x.pyrt", max_context=9)
     with pytest.raises(ExportError, match="decoders take quantize='int8-weights' or 'int4'"):
         export_gpt(m, tmp_path / "x.pyrt", quantize="int8")
+
+
+def test_the_kv_cache_is_held_to_the_memory_cap(tmp_path):
+    torch.manual_seed(0)
+    export_gpt(GPT(GPTConfig(vocab_size=20, n_layer=1, n_head=2, n_embd=16, block_size=1024, pos="rotary")),
+               tmp_path / "g.pyrt")
+    s = pyruntime.Session(tmp_path / "g.pyrt", max_arena_bytes=64 << 10)
+    for _ in range(512):        # the cache doubles 64 -> 512 tokens: 2 heads x 8 floats x 2 x 4 bytes each
+        s.run({"input_ids": np.array([[1]])})
+    with pytest.raises(pyruntime.LimitError, match=r"key/value cache for 513 tokens needs 65664 bytes, above the "
+                                                   r"limit of 65536"):
+        s.run({"input_ids": np.array([[1]])})
+    assert s.context_length == 512
