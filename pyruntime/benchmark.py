@@ -135,7 +135,13 @@ def _worker(cfg: dict) -> dict:
         s = Session(cfg["model"], num_threads=threads, profile=cfg["profile"])
         res["init_ms"] = (time.perf_counter() - t) * 1e3
         res.update(isa=s.isa, version=_version("pyruntime"))
-        run = lambda: s.run(feeds)                                  # noqa: E731
+        if s.max_context:   # a decoder: every run is the same prompt from an empty KV cache, not a longer sequence
+
+            def run():
+                s.reset_state()
+                return s.run(feeds)
+        else:
+            run = lambda: s.run(feeds)                              # noqa: E731
     elif kind == "onnxruntime":
         import onnxruntime as ort
         base = _rss_kb()

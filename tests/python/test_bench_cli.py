@@ -113,3 +113,14 @@ def test_bench_errors(tmp_path, model):
             "benchnet:broken")
     assert r.returncode == 1
     assert "torch: failed: RuntimeError: this factory is broken on purpose" in r.stdout and "p50 (ms)" in r.stdout
+
+
+def test_bench_runs_a_decoder_from_an_empty_cache_each_time(tmp_path):
+    torch = pytest.importorskip("torch")
+    from pyruntime.export.gpt import GPT, GPTConfig, export_gpt
+    torch.manual_seed(0)
+    export_gpt(GPT(GPTConfig(vocab_size=16, n_layer=1, n_head=2, n_embd=16, block_size=8)), tmp_path / "g.pyrt")
+    # 30 runs of a 1-token prompt into an 8-token cache: each run must start a new sequence
+    r = cli(tmp_path, "bench", "g.pyrt", "--runs", "30", "--output", "json", "--chart", "none")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["results"][0]["runs"] == 30
