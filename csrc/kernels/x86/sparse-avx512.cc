@@ -231,7 +231,10 @@ void spmv_packed(const SparseRows& m, const float* x, const float* bias, float* 
       size_t s = 0;
       for (; s + 4 <= ns; s += 4) step(s, a0), step(s + 1, a1), step(s + 2, a2), step(s + 3, a3);
       for (; s < ns; ++s) step(s, a0);
-      at = reinterpret_cast<const uint8_t*>(a64(reinterpret_cast<uintptr_t>(v)));
+      // the layout pads each block to 64 bytes from the block's start (offsets relative to m.packed), not to a
+      // 64-byte address: rounding the address skipped or fell short of the next block whenever m.packed was not
+      // 64-byte aligned (e.g. a std::vector from malloc), reading indices and values out of step.
+      at = ix + a64(size_t(v - ix));
     }
     const __mmask16 mask = r1 - n >= kVG ? __mmask16(0xFFFF) : __mmask16((1u << (r1 - n)) - 1);
     __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
