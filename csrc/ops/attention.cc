@@ -144,15 +144,17 @@ class CausalAttention final : public Op {
     }
   }
 
-  // Room for `need` tokens per (batch, head): doubles the capacity (at least 64 tokens), keeping what is cached.
+  // Room for `need` tokens per (batch, head), keeping what is cached.
   // The cache is held to the session's memory cap (max_arena_bytes), as the activations are.
   void reserve(int64_t need, uint64_t max_bytes) {
     if (len_ == 0 && b_ != alloc_b_) kc_.clear(), vc_.clear(), cap_ = 0, alloc_b_ = b_;  // a new batch size
     if (need <= cap_) return;
     const size_t blocks = size_t(b_ * heads_), hd = size_t(hd_);
     const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * hd * 8; };  // bounded in infer()
-    int64_t cap = std::min(max_ctx_, std::max({need, 2 * cap_, int64_t(64)}));
-    if (bytes(cap) > max_bytes) cap = need;  // near the cap: grow only as far as asked
+    // twice what is asked (at least 64 tokens): a prefill's cache then takes as many decode steps again before
+    // it grows, so the first step after a prompt does not copy the cache
+    int64_t cap = std::min(max_ctx_, std::max({2 * need, 2 * cap_, int64_t(64)}));
+    if (bytes(cap) > max_bytes) cap = std::max(need, int64_t(max_bytes / bytes(1)));  // near the cap: what fits
     if (bytes(cap) > max_bytes)
       pyrt::fail(Status::kLimit, where + ": the key/value cache for " + std::to_string(need) + " tokens needs " +
                                      std::to_string(bytes(cap)) + " bytes, above the limit of " +

@@ -222,7 +222,7 @@ def test_the_kv_cache_is_held_to_the_memory_cap(tmp_path):
     export_gpt(GPT(GPTConfig(vocab_size=20, n_layer=1, n_head=2, n_embd=16, block_size=1024, pos="rotary")),
                tmp_path / "g.pyrt")
     s = pyruntime.Session(tmp_path / "g.pyrt", max_arena_bytes=64 << 10)
-    for _ in range(512):        # the cache doubles 64 -> 512 tokens: 2 heads x 8 floats x 2 x 4 bytes each
+    for _ in range(512):        # 128 bytes a token (2 heads x 8 floats x k and v x 4 bytes): 512 fit in 64 KiB
         s.run({"input_ids": np.array([[1]])})
     with pytest.raises(pyruntime.LimitError, match=r"key/value cache for 513 tokens needs 65664 bytes, above the "
                                                    r"limit of 65536"):

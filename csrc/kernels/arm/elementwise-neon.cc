@@ -101,6 +101,13 @@ void unary_neon(const ActParams& a, const float* x, float* y, size_t n) {
         const float32x4_t g = vaddq_f32(vdivq_f32(v, vdupq_n_f32(6.f)), vdupq_n_f32(0.5f));
         return vmulq_f32(v, vminnmq_f32(vmaxnmq_f32(g, zero), one));
       }, a);
+    case Act::kGeluTanh:  // x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): as the reference
+      return map(x, y, n, [](float32x4_t v) {
+        // the reference's roundings, FMA included: exp magnifies any difference in u
+        const float32x4_t v3 = vmulq_f32(vmulq_f32(v, v), v);
+        const float32x4_t u = vmulq_n_f32(vfmaq_n_f32(v, v3, 0.044715f), 0.7978845608028654f);
+        return vdivq_f32(v, vaddq_f32(vdupq_n_f32(1.f), exp4(vmulq_n_f32(u, -2.f))));
+      }, a);
     case Act::kExp: return map(x, y, n, [](float32x4_t v) { return exp4(v); }, a);
     case Act::kSqrt: return map(x, y, n, [](float32x4_t v) { return vsqrtq_f32(v); }, a);
     case Act::kNeg: return map(x, y, n, [](float32x4_t v) { return vnegq_f32(v); }, a);

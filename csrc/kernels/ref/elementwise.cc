@@ -19,8 +19,10 @@ float act_one(const ActParams& a, float x) {
     case Act::kHardSwish: return x * std::fmin(std::fmax(x / 6.f + 0.5f, 0.f), 1.f);
     case Act::kGelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
     case Act::kGeluTanh: {
-      const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-      return 0.5f * x * (1.f + std::tanh(u));
+      // 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same function without 1 + tanh's cancellation for x < 0,
+      // and the form the SIMD kernels compute
+      const float u = 0.7978845608028654f * std::fma(0.044715f, x * x * x, x);  // one rounding, as the SIMD FMA
+      return x / (1.f + std::exp(-2.f * u));
     }
     case Act::kExp: return std::exp(x);
     case Act::kSqrt: return std::sqrt(x);

@@ -80,6 +80,14 @@ void unary_avx2(const ActParams& a, const float* x, float* y, size_t n) {
         const __m256 g = _mm256_fmadd_ps(v, _mm256_set1_ps(1.f / 6.f), _mm256_set1_ps(0.5f));
         return _mm256_mul_ps(v, _mm256_min_ps(_mm256_max_ps(g, zero), one));
       }, a);
+    case Act::kGeluTanh:  // x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): as the reference
+      return map(x, y, n, [](__m256 v) {
+        // the reference's roundings, FMA included: exp magnifies any difference in u
+        const __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
+        const __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f),
+                                       _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), v3, v));
+        return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.f), exp256(_mm256_mul_ps(u, _mm256_set1_ps(-2.f)))));
+      }, a);
     case Act::kExp: return map(x, y, n, [](__m256 v) { return exp256(v); }, a);
     case Act::kNeg: return map(x, y, n, [](__m256 v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.f)); }, a);
     case Act::kAbs: return map(x, y, n, [](__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), v); }, a);
