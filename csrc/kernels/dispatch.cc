@@ -75,7 +75,8 @@ const Table kAvx2 = {"avx2", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86
                      x86::dwconv_avx2, x86::dwconv_nhwc_avx2, nullptr, x86::gemv_i4_avx2,
                      {x86::qgemm_6x16c2_avx2, 6, 16, 2, 0}, x86::qdwconv_nhwc_avx2, x86::quantize_u8_avx2,
                      x86::dequantize_u8_avx2, x86::qadd_u8_avx2, nullptr, nullptr, x86::spmm_avx2, x86::spmv_avx2,
-                     {ref::sqgemm, 0, 0}, nullptr, nullptr, 1, x86::attn_scores_avx2, x86::attn_values_avx2};
+                     {ref::sqgemm, 0, 0}, nullptr, nullptr, 1, x86::attn_scores_avx2, x86::attn_values_avx2,
+                     x86::attn_scores_f16_avx2, x86::attn_values_f16_avx2};
 // The AVX2 entries for everything but the GEMM, whose 14x32 tile uses 28 of the 32 zmm registers.
 const Table kAvx512 = {"avx512", x86::crc32c_update_sse42, x86::f16_to_f32_f16c, x86::dequant_i8_avx2,
                        x86::dequant_i4_avx2, x86::unary_avx2, x86::binary_avx2, x86::f32_gemm_14x32_avx512, 14, 32,
@@ -83,7 +84,8 @@ const Table kAvx512 = {"avx512", x86::crc32c_update_sse42, x86::f16_to_f32_f16c,
                        x86::gemv_i4_avx2, {x86::qgemm_6x16c2_avx2, 6, 16, 2, 0}, x86::qdwconv_nhwc_avx2,
                        x86::quantize_u8_avx2, x86::dequantize_u8_avx2, x86::qadd_u8_avx2, nullptr, nullptr,
                        x86::spmm_avx512, x86::spmv_avx512, {ref::sqgemm, 0, 0}, x86::spmv_pack_size_avx512,
-                       x86::spmv_pack_avx512, 16, x86::attn_scores_avx2, x86::attn_values_avx2};
+                       x86::spmv_pack_avx512, 16, x86::attn_scores_avx2, x86::attn_values_avx2,
+                       x86::attn_scores_f16_avx2, x86::attn_values_f16_avx2};
 // The same with the int4 GEMV on AVX-512 VNNI (vpdpbusd), for CPUs that have it.
 const Table kAvx512Vnni = [] {
   Table t = kAvx512;
@@ -110,13 +112,15 @@ const Table kNeon = {"neon", ref::crc32c_update, arm::f16_to_f32_neon, arm::dequ
                      arm::dwconv_neon, arm::dwconv_nhwc_neon, nullptr, arm::gemv_i4_neon,
                      {arm::qgemm_4x16_neon, 4, 16, 1, 0}, arm::qdwconv_nhwc_neon, arm::quantize_u8_neon,
                      arm::dequantize_u8_neon, arm::qadd_u8_neon, nullptr, nullptr, arm::spmm_neon, arm::spmv_neon,
-                     {arm::sqgemm_neon, 4, 64}, nullptr, nullptr, 1, arm::attn_scores_neon, arm::attn_values_neon};
+                     {arm::sqgemm_neon, 4, 64}, nullptr, nullptr, 1, arm::attn_scores_neon, arm::attn_values_neon,
+                     arm::attn_scores_f16_neon, arm::attn_values_f16_neon};
 const Table kNeonCrc = {"neon", arm::crc32c_update_armv8, arm::f16_to_f32_neon, arm::dequant_i8_neon,
                         arm::dequant_i4_neon, arm::unary_neon, arm::binary_neon, arm::f32_gemm_8x12_neon, 8, 12,
                         arm::dwconv_neon, arm::dwconv_nhwc_neon, nullptr, arm::gemv_i4_neon,
                         {arm::qgemm_4x16_neon, 4, 16, 1, 0}, arm::qdwconv_nhwc_neon, arm::quantize_u8_neon,
                         arm::dequantize_u8_neon, arm::qadd_u8_neon, nullptr, nullptr, arm::spmm_neon, arm::spmv_neon,
-                        {arm::sqgemm_neon, 4, 64}, nullptr, nullptr, 1, arm::attn_scores_neon, arm::attn_values_neon};
+                        {arm::sqgemm_neon, 4, 64}, nullptr, nullptr, 1, arm::attn_scores_neon, arm::attn_values_neon,
+                        arm::attn_scores_f16_neon, arm::attn_values_f16_neon};
 // The same with the int4 GEMV and the u8 GEMM on sdot, for CPUs with the dotprod extension.
 Table with_sdot(Table t) {
   t.gemv_i4 = arm::gemv_i4_neondot;
@@ -135,7 +139,7 @@ Table ref_table(size_t mr, size_t nr) {
              ref::binary, ref::f32_gemm_6x16, 6, 16, ref::dwconv, ref::dwconv_nhwc, nullptr, ref::gemv_i4,
              {ref::qgemm, 4, 16, 4, 0}, ref::qdwconv_nhwc, ref::quantize_u8, ref::dequantize_u8, ref::qadd_u8,
              nullptr, nullptr, ref::spmm, ref::spmv, {ref::sqgemm, 0, 0}, nullptr, nullptr, 1, ref::attn_scores,
-             ref::attn_values};
+             ref::attn_values, ref::attn_scores_f16, ref::attn_values_f16};
   for (const GemmKernel& g : kRefGemms)
     if (g.mr == mr && g.nr == nr) t.f32_gemm = g.fn, t.f32_gemm_mr = mr, t.f32_gemm_nr = nr;
   return t;

@@ -215,6 +215,10 @@ struct SqGemmKernel {
 using AttnScoresFn = void (*)(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale,
                               float* scores);
 using AttnValuesFn = void (*)(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out);
+// The same over a cache stored as IEEE binary16 (half the bytes to stream per decode step).
+using AttnScoresF16Fn = void (*)(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale,
+                                 float* scores);
+using AttnValuesF16Fn = void (*)(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
 
 struct Table {
   const char* name;  // the ISA: "ref", "avx2", "neon"
@@ -264,6 +268,8 @@ struct Table {
   size_t spmv_group;
   AttnScoresFn attn_scores = nullptr;
   AttnValuesFn attn_values = nullptr;
+  AttnScoresF16Fn attn_scores_f16 = nullptr;
+  AttnValuesF16Fn attn_values_f16 = nullptr;
 };
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };

@@ -6,7 +6,9 @@
 //   output   [B, T, D]: heads concatenated, as the output projection expects
 //   attrs    num_heads; max_context (the cache's capacity in tokens); scale (0: 1/sqrt(head_dim));
 //            rotary_dim (0: none; else the first rotary_dim dims of each q/k head are rotated by position,
-//            the "rotate half" convention of GPT-NeoX and Llama) and rotary_base (10000)
+//            the "rotate half" convention of GPT-NeoX and Llama) and rotary_base (10000); kv_dtype "f32"
+//            (default) or "f16": the cache's element type (f16 halves the bytes a decode step streams, at
+//            f16's rounding of keys and values)
 //
 // Token t of a run sits at position len + t, where len is the tokens already cached, and attends to
 // positions 0..len+t. The cache grows (doubling) up to max_context, so a file that declares a huge context
@@ -17,6 +19,7 @@
 #include <cstring>
 
 #include "core/checked.h"
+#include "kernels/ref/ref.h"
 #include "ops/common.h"
 
 namespace pyrt::ops {
@@ -43,6 +46,9 @@ class CausalAttention final : public Op {
     if (rot_ < 0 || rot_ % 2) ctx.fail("rotary_dim must be even and >= 0, got " + std::to_string(rot_));
     if (rot_ && !(base_ > 1.f && std::isfinite(base_))) ctx.fail("rotary_base must be finite and > 1");
     packed_ = ctx.num_inputs() == 1;
+    const std::string kv = ctx.attr_string("kv_dtype", "f32");
+    if (kv != "f32" && kv != "f16") ctx.fail("kv_dtype must be 'f32' or 'f16', got '" + kv + "'");
+    f16_ = kv == "f16";
   }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
@@ -86,14 +92,17 @@ class CausalAttention final : public Op {
     const float* v = packed_ ? q + 2 * d_ : static_cast<const float*>(in[2]);
     const size_t row = size_t(packed_ ? 3 * d_ : d_);  // floats between tokens in the inputs
     // the new keys (rotated) and values go into the cache at positions len..len+T
+    std::vector<float>& kr = rotated_;
+    kr.resize(hd);
     for (int64_t b = 0; b < b_; ++b)
       for (int64_t t = 0; t < t_; ++t) {
         const size_t src = size_t(b * t_ + t) * row, pos = size_t(len_ + t);
         for (int64_t h = 0; h < heads_; ++h) {
           const size_t dst = (size_t(b * heads_ + h) * cap + pos) * hd;
-          std::memcpy(&kc_[dst], k + src + size_t(h) * hd, hd * 4);
-          std::memcpy(&vc_[dst], v + src + size_t(h) * hd, hd * 4);
-          rotate(&kc_[dst], int64_t(pos));
+          std::memcpy(kr.data(), k + src + size_t(h) * hd, hd * 4);
+          rotate(kr.data(), int64_t(pos));
+          store(kc_, dst, kr.data(), hd);
+          store(vc_, dst, v + src + size_t(h) * hd, hd);
         }
       }
     const float scale = scale_ > 0.f ? scale_ : 1.f / std::sqrt(float(hd_));
@@ -108,9 +117,9 @@ class CausalAttention final : public Op {
         const size_t n = size_t(len_) + t + 1;  // causal: positions 0..len+t
         std::memcpy(qr, q + (b * size_t(t_) + t) * row + h * hd, hd * 4);
         rotate(qr, int64_t(n - 1));
-        const float* kb = &kc_[bh * cap * hd];
-        const float* vb = &vc_[bh * cap * hd];
-        kt_.attn_scores(qr, kb, hd, n, hd, scale, sc);
+        const size_t at = bh * cap * hd;
+        if (f16_) kt_.attn_scores_f16(qr, reinterpret_cast<const uint16_t*>(kc_.data()) + at, hd, n, hd, scale, sc);
+        else kt_.attn_scores(qr, reinterpret_cast<const float*>(kc_.data()) + at, hd, n, hd, scale, sc);
         const float m = *std::max_element(sc, sc + n);
         kt_.binary(kernels::kSub, sc, 1, &m, 0, sc, n);
         kt_.unary(ActParams{Act::kExp, 0.f, 0.f}, sc, sc, n);
@@ -118,7 +127,9 @@ class CausalAttention final : public Op {
         for (size_t j = 0; j < n; ++j) sum += sc[j];
         const float inv = 1.f / sum;
         for (size_t j = 0; j < n; ++j) sc[j] *= inv;
-        kt_.attn_values(sc, vb, hd, n, hd, y + (b * size_t(t_) + t) * size_t(d_) + h * hd);
+        float* yr = y + (b * size_t(t_) + t) * size_t(d_) + h * hd;
+        if (f16_) kt_.attn_values_f16(sc, reinterpret_cast<const uint16_t*>(vc_.data()) + at, hd, n, hd, yr);
+        else kt_.attn_values(sc, reinterpret_cast<const float*>(vc_.data()) + at, hd, n, hd, yr);
       }
     });
     pending_ = t_;
@@ -128,10 +139,18 @@ class CausalAttention final : public Op {
   void reset_state() override { len_ = pending_ = 0; }
   int64_t state_tokens() const override { return len_; }
   int64_t state_capacity() const override { return max_ctx_; }
-  std::string kernel() const override { return std::string("attention-kv-") + kt_.name; }
+  std::string kernel() const override { return std::string(f16_ ? "attention-kv-f16-" : "attention-kv-") + kt_.name; }
 
  private:
   size_t per_thread() const { return align64(size_t(hd_) * 4) + align64(size_t(max_ctx_) * 4); }
+  size_t esize() const { return f16_ ? 2 : 4; }
+
+  // n floats into cache element `at` (f16: rounded to nearest even)
+  void store(std::vector<uint8_t>& c, size_t at, const float* x, size_t n) const {
+    if (!f16_) return void(std::memcpy(c.data() + at * 4, x, n * 4));
+    uint16_t* h = reinterpret_cast<uint16_t*>(c.data()) + at;
+    for (size_t i = 0; i < n; ++i) h[i] = kernels::ref::f32_to_f16_one(x[i]);
+  }
 
   // Rotates the first rot_ dims of one head's vector to position `pos` (pairs i, i + rot/2).
   void rotate(float* x, int64_t pos) const {
@@ -150,7 +169,8 @@ class CausalAttention final : public Op {
     if (len_ == 0 && b_ != alloc_b_) kc_.clear(), vc_.clear(), cap_ = 0, alloc_b_ = b_;  // a new batch size
     if (need <= cap_) return;
     const size_t blocks = size_t(b_ * heads_), hd = size_t(hd_);
-    const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * hd * 8; };  // bounded in infer()
+    // k and v; bounded in infer()
+    const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * hd * 2 * esize(); };
     // twice what is asked (at least 64 tokens): a prefill's cache then takes as many decode steps again before
     // it grows, so the first step after a prompt does not copy the cache
     int64_t cap = std::min(max_ctx_, std::max({2 * need, 2 * cap_, int64_t(64)}));
@@ -159,10 +179,11 @@ class CausalAttention final : public Op {
       pyrt::fail(Status::kLimit, where + ": the key/value cache for " + std::to_string(need) + " tokens needs " +
                                      std::to_string(bytes(cap)) + " bytes, above the limit of " +
                                      std::to_string(max_bytes) + " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
-    std::vector<float> kc(blocks * size_t(cap) * hd), vc(kc.size());
+    const size_t es = esize(), block = size_t(cap) * hd * es, old = size_t(cap_) * hd * es;
+    std::vector<uint8_t> kc(blocks * block), vc(kc.size());
     for (size_t bh = 0; bh < blocks && len_ > 0; ++bh) {
-      std::memcpy(&kc[bh * size_t(cap) * hd], &kc_[bh * size_t(cap_) * hd], size_t(len_) * hd * 4);
-      std::memcpy(&vc[bh * size_t(cap) * hd], &vc_[bh * size_t(cap_) * hd], size_t(len_) * hd * 4);
+      std::memcpy(&kc[bh * block], &kc_[bh * old], size_t(len_) * hd * es);
+      std::memcpy(&vc[bh * block], &vc_[bh * old], size_t(len_) * hd * es);
     }
     kc_.swap(kc), vc_.swap(vc);
     cap_ = cap;
@@ -174,7 +195,9 @@ class CausalAttention final : public Op {
   bool packed_ = false;
   int64_t b_ = 0, t_ = 0, d_ = 0, hd_ = 1;
   std::vector<float> inv_freq_;
-  std::vector<float> kc_, vc_;  // [B, H, cap_, head_dim]
+  bool f16_ = false;
+  std::vector<float> rotated_;   // one key, rotated before it is stored
+  std::vector<uint8_t> kc_, vc_;  // [B, H, cap_, head_dim] of f32 or f16
   int64_t cap_ = 0, alloc_b_ = 0, len_ = 0, pending_ = 0;  // alloc_b_: the batch the cache holds
 };
 

@@ -223,9 +223,11 @@ def _gpt2(model) -> tuple[GPTConfig, dict]:
     return cfg, w
 
 
-def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str = "last") -> IR:
+def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str = "last", kv_cache: str = "f32") -> IR:
     """The graph of a decoder with one CausalAttention (KV cache) per layer."""
     cfg.check()
+    if kv_cache not in ("f32", "f16"):
+        raise ExportError(f"kv_cache must be 'f32' or 'f16', got {kv_cache!r}")
     if logits not in ("last", "all"):
         raise ExportError(f"logits must be 'last' or 'all', got {logits!r}")
     ctx = int(max_context or cfg.block_size)
@@ -257,7 +259,7 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
     if cfg.pos == "learned":
         x = node("Add", [x, node("Gather", ["wpe", "position_ids"], "embed_pos", axis=0)], "embed_sum")
     hd = cfg.n_embd // cfg.n_head
-    att = {"num_heads": cfg.n_head, "max_context": ctx, "scale": 1.0 / math.sqrt(hd)}
+    att = {"num_heads": cfg.n_head, "max_context": ctx, "scale": 1.0 / math.sqrt(hd), "kv_dtype": kv_cache}
     if cfg.pos == "rotary":
         att.update(rotary_dim=cfg.rotary_dim or hd, rotary_base=float(cfg.rotary_base))
     act, act_attrs = _ACTS[cfg.act]
@@ -279,12 +281,13 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
 
 
 def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32, keep_float=(),
-               max_context: int | None = None, logits: str = "last", name: str = "") -> int:
+               max_context: int | None = None, logits: str = "last", kv_cache: str = "f32", name: str = "") -> int:
     """Writes a decoder (pyruntime's GPT or a transformers GPT-2) with KV-cache attention to `path`.
 
     quantize: None (f32), "int8-weights" (int8 per output channel) or "int4" (groups of group_size along the
     input axis; the decode step then runs the int4 GEMV on the stored nibbles). max_context: the KV cache's
-    capacity (default: the model's block_size / n_positions). Returns the file's size in bytes."""
+    capacity (default: the model's block_size / n_positions). kv_cache: "f32" or "f16" (half the memory and
+    the bytes each decode step reads, keys and values rounded to f16). Returns the file's size in bytes."""
     from .emit import to_graph
     from .quantize import check_options, plan
     if quantize == "int8":
@@ -292,7 +295,7 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
                           "quantize='int8-weights' or 'int4'")
     check_options(quantize, group_size, None, keep_float)
     cfg, w = weights_of(model)
-    ir = to_ir(cfg, w, max_context, logits)
+    ir = to_ir(cfg, w, max_context, logits, kv_cache)
     g = to_graph(ir, name or type(model).__name__, plan(ir, quantize=quantize, group_size=group_size,
                                                         keep_float=keep_float))
     return g.save(path)

@@ -422,5 +422,36 @@ TEST(attention_simd_matches_reference) {
       t->attn_values(p.data(), kv.data(), ld, n, d, o1.data());
       for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
       for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
+      // the f16 cache: the same products on the widened values
+      std::vector<uint16_t> kv16(kv.size());
+      for (size_t i = 0; i < kv.size(); ++i) kv16[i] = kernels::ref::f32_to_f16_one(kv[i]);
+      r.attn_scores_f16(q.data(), kv16.data(), ld, n, d, 0.125f, s0.data());
+      t->attn_scores_f16(q.data(), kv16.data(), ld, n, d, 0.125f, s1.data());
+      r.attn_values_f16(p.data(), kv16.data(), ld, n, d, o0.data());
+      t->attn_values_f16(p.data(), kv16.data(), ld, n, d, o1.data());
+      for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
+      for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
     }
+}
+
+// f32 -> f16 rounds to nearest even: every f16 value comes back unchanged, the midpoint between two
+// neighbours goes to the even one, and what lies past the largest finite value's midpoint becomes inf.
+TEST(f32_to_f16_rounds_to_nearest_even) {
+  for (uint32_t h = 0; h < 0x10000u; ++h) {
+    const float f = kernels::ref::f16_to_f32_one(uint16_t(h));
+    if (std::isnan(f)) {
+      CHECK(std::isnan(kernels::ref::f16_to_f32_one(kernels::ref::f32_to_f16_one(f))));
+      continue;
+    }
+    CHECK(kernels::ref::f32_to_f16_one(f) == h);
+    if ((h & 0x7FFFu) >= 0x7BFFu) continue;  // the next value up is inf
+    const float next = kernels::ref::f16_to_f32_one(uint16_t(h + 1));
+    const float mid = float((double(f) + double(next)) / 2);  // exact in f32
+    CHECK(kernels::ref::f32_to_f16_one(mid) == ((h & 1u) ? h + 1 : h));
+    CHECK(kernels::ref::f32_to_f16_one(std::nextafter(mid, next)) == h + 1);
+    CHECK(kernels::ref::f32_to_f16_one(std::nextafter(mid, f)) == h);
+  }
+  CHECK(kernels::ref::f32_to_f16_one(65519.99f) == 0x7BFFu);
+  CHECK(kernels::ref::f32_to_f16_one(65520.f) == 0x7C00u);
+  CHECK(kernels::ref::f32_to_f16_one(-1e30f) == 0xFC00u);
 }

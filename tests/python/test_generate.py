@@ -228,3 +228,19 @@ def test_the_kv_cache_is_held_to_the_memory_cap(tmp_path):
                                                    r"limit of 65536"):
         s.run({"input_ids": np.array([[1]])})
     assert s.context_length == 512
+
+
+def test_f16_kv_cache_halves_the_cache_and_stays_close(tmp_path):
+    m = gpt2()
+    ref = torch_greedy(m, PROMPT, 32)
+    export_gpt(m, tmp_path / "f16.pyrt", kv_cache="f16", logits="all")
+    export_gpt(m, tmp_path / "f32.pyrt", logits="all")
+    s16, s32 = pyruntime.Session(tmp_path / "f16.pyrt"), pyruntime.Session(tmp_path / "f32.pyrt")
+    assert all(d["kernel"].startswith("attention-kv-f16") for d in s16.describe() if d["op_type"] == "CausalAttention")
+    feeds = {"input_ids": ref[None, :-1], "position_ids": np.arange(len(ref) - 1)[None]}
+    a, b = s16.run(feeds)[0], s32.run(feeds)[0]
+    assert np.abs(a - b).max() < 2e-3 * np.abs(b).max()
+    assert (a[0].argmax(-1)[3:] == ref[4:]).mean() >= 0.9
+    from pyruntime.export import ExportError
+    with pytest.raises(ExportError, match="kv_cache must be 'f32' or 'f16'"):
+        export_gpt(m, tmp_path / "x.pyrt", kv_cache="int8")

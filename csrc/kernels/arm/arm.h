@@ -17,6 +17,9 @@ void unary_neon(const ActParams& a, const float* x, float* y, size_t n);
 void binary_neon(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 void attn_scores_neon(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* scores);
 void attn_values_neon(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out);
+void attn_scores_f16_neon(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale,
+                          float* scores);
+void attn_values_f16_neon(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
 void dwconv_neon(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 void gemv_i4_neon(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
 // ARMv8.2 dotprod (sdot); only with CpuInfo::dotprod

@@ -1,23 +1,45 @@
-// Scalar reference for the attention kernels over a KV cache (see AttnScoresFn / AttnValuesFn).
+// Scalar reference for the attention kernels over a KV cache (see AttnScoresFn / AttnValuesFn), with the cache
+// in f32 or in f16.
 #include "kernels/ref/ref.h"
 
 namespace pyrt::kernels::ref {
+namespace {
 
-void attn_scores(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* scores) {
+inline float load(const float* p) { return *p; }
+inline float load(const uint16_t* p) { return f16_to_f32_one(*p); }
+
+template <typename T>
+void scores(const float* q, const T* k, size_t ld, size_t n, size_t d, float scale, float* out) {
   for (size_t j = 0; j < n; ++j) {
-    const float* kj = k + j * ld;
+    const T* kj = k + j * ld;
     float s = 0.f;
-    for (size_t i = 0; i < d; ++i) s += q[i] * kj[i];
-    scores[j] = s * scale;
+    for (size_t i = 0; i < d; ++i) s += q[i] * load(kj + i);
+    out[j] = s * scale;
   }
 }
 
-void attn_values(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out) {
+template <typename T>
+void values(const float* p, const T* v, size_t ld, size_t n, size_t d, float* out) {
   for (size_t i = 0; i < d; ++i) out[i] = 0.f;
   for (size_t j = 0; j < n; ++j) {
-    const float* vj = v + j * ld;
-    for (size_t i = 0; i < d; ++i) out[i] += p[j] * vj[i];
+    const T* vj = v + j * ld;
+    for (size_t i = 0; i < d; ++i) out[i] += p[j] * load(vj + i);
   }
+}
+
+}  // namespace
+
+void attn_scores(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* s) {
+  scores(q, k, ld, n, d, scale, s);
+}
+void attn_values(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out) {
+  values(p, v, ld, n, d, out);
+}
+void attn_scores_f16(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale, float* s) {
+  scores(q, k, ld, n, d, scale, s);
+}
+void attn_values_f16(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out) {
+  values(p, v, ld, n, d, out);
 }
 
 }  // namespace pyrt::kernels::ref

@@ -10,6 +10,7 @@ namespace pyrt::kernels::ref {
 
 uint32_t crc32c_update(uint32_t crc, const uint8_t* p, size_t n);
 float f16_to_f32_one(uint16_t h);
+uint16_t f32_to_f16_one(float f);  // round to nearest even (as F16C's vcvtps2ph)
 void f16_to_f32(const uint16_t* in, float* out, size_t n);
 void dequant_i8(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
 void dequant_i4(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
@@ -22,6 +23,8 @@ void unary(const ActParams& a, const float* x, float* y, size_t n);
 void binary(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 void attn_scores(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* scores);
 void attn_values(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out);
+void attn_scores_f16(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale, float* scores);
+void attn_values_f16(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
 // f32 GEMM microkernels (see GemmUkArgs in dispatch.h): scalar std::fma chains. One per SIMD tile, so that
 // the reference reads the same packed panels: 6x16 (AVX2), 14x32 (AVX-512), 8x12 (NEON).
 void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,

@@ -1,6 +1,6 @@
 // AVX2+FMA attention kernels over a KV cache (see AttnScoresFn / AttnValuesFn in dispatch.h).
 // Scores: four keys per pass share each load of q. Values: 32 output floats stay in four registers while the
-// n cached rows stream past, so each value row is read once.
+// n cached rows stream past, so each value row is read once. The cache is f32 or f16 (widened by F16C).
 #include <immintrin.h>
 
 #include "kernels/x86/x86.h"
@@ -15,61 +15,81 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-}  // namespace
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline float load1(const float* p) { return *p; }
+inline float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
 
-void attn_scores_avx2(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* scores) {
+template <typename T>
+void scores_t(const float* q, const T* k, size_t ld, size_t n, size_t d, float scale, float* scores) {
   const size_t d8 = d & ~size_t(7);
   size_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    const float* k0 = k + j * ld;
-    const float *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
+    const T* k0 = k + j * ld;
+    const T *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t i = 0; i < d8; i += 8) {
       const __m256 qv = _mm256_loadu_ps(q + i);
-      a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i), a0);
-      a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i), a1);
-      a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + i), a2);
-      a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + i), a3);
+      a0 = _mm256_fmadd_ps(qv, load8(k0 + i), a0);
+      a1 = _mm256_fmadd_ps(qv, load8(k1 + i), a1);
+      a2 = _mm256_fmadd_ps(qv, load8(k2 + i), a2);
+      a3 = _mm256_fmadd_ps(qv, load8(k3 + i), a3);
     }
     float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-    for (size_t i = d8; i < d; ++i) s0 += q[i] * k0[i], s1 += q[i] * k1[i], s2 += q[i] * k2[i], s3 += q[i] * k3[i];
+    for (size_t i = d8; i < d; ++i) s0 += q[i] * load1(k0 + i), s1 += q[i] * load1(k1 + i), s2 += q[i] * load1(k2 + i), s3 += q[i] * load1(k3 + i);
     scores[j] = s0 * scale, scores[j + 1] = s1 * scale, scores[j + 2] = s2 * scale, scores[j + 3] = s3 * scale;
   }
   for (; j < n; ++j) {
-    const float* kj = k + j * ld;
+    const T* kj = k + j * ld;
     __m256 a = _mm256_setzero_ps();
-    for (size_t i = 0; i < d8; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kj + i), a);
+    for (size_t i = 0; i < d8; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(kj + i), a);
     float s = hsum(a);
-    for (size_t i = d8; i < d; ++i) s += q[i] * kj[i];
+    for (size_t i = d8; i < d; ++i) s += q[i] * load1(kj + i);
     scores[j] = s * scale;
   }
 }
 
-void attn_values_avx2(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out) {
+template <typename T>
+void values_t(const float* p, const T* v, size_t ld, size_t n, size_t d, float* out) {
   size_t i = 0;
   for (; i + 32 <= d; i += 32) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t j = 0; j < n; ++j) {
       const __m256 pj = _mm256_broadcast_ss(p + j);
-      const float* vj = v + j * ld + i;
-      a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj), a0);
-      a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8), a1);
-      a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 16), a2);
-      a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 24), a3);
+      const T* vj = v + j * ld + i;
+      a0 = _mm256_fmadd_ps(pj, load8(vj), a0);
+      a1 = _mm256_fmadd_ps(pj, load8(vj + 8), a1);
+      a2 = _mm256_fmadd_ps(pj, load8(vj + 16), a2);
+      a3 = _mm256_fmadd_ps(pj, load8(vj + 24), a3);
     }
     _mm256_storeu_ps(out + i, a0), _mm256_storeu_ps(out + i + 8, a1);
     _mm256_storeu_ps(out + i + 16, a2), _mm256_storeu_ps(out + i + 24, a3);
   }
   for (; i + 8 <= d; i += 8) {
     __m256 a = _mm256_setzero_ps();
-    for (size_t j = 0; j < n; ++j) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + j * ld + i), a);
+    for (size_t j = 0; j < n; ++j) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), load8(v + j * ld + i), a);
     _mm256_storeu_ps(out + i, a);
   }
   for (; i < d; ++i) {
     float a = 0.f;
-    for (size_t j = 0; j < n; ++j) a += p[j] * v[j * ld + i];
+    for (size_t j = 0; j < n; ++j) a += p[j] * load1(v + j * ld + i);
     out[i] = a;
   }
+}
+
+}  // namespace
+
+void attn_scores_avx2(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* s) {
+  scores_t(q, k, ld, n, d, scale, s);
+}
+void attn_values_avx2(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out) {
+  values_t(p, v, ld, n, d, out);
+}
+void attn_scores_f16_avx2(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale, float* s) {
+  scores_t(q, k, ld, n, d, scale, s);
+}
+void attn_values_f16_avx2(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out) {
+  values_t(p, v, ld, n, d, out);
 }
 
 }  // namespace pyrt::kernels::x86

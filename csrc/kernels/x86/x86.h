@@ -29,6 +29,9 @@ void unary_avx2(const ActParams& a, const float* x, float* y, size_t n);
 void binary_avx2(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
 void attn_scores_avx2(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* scores);
 void attn_values_avx2(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out);
+void attn_scores_f16_avx2(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale,
+                          float* scores);
+void attn_values_f16_avx2(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
 void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
 void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                         const GemmUkArgs& args);
