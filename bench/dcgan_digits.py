@@ -30,6 +30,8 @@ import argparse, os, platform, sys, time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from results import cpu_model  # noqa: E402  (bench/results.py)
 NZ = 16
 VARIANTS = (("fp32", {}), ("int8", {"quantize": "int8-weights"}), ("int4", {"quantize": "int4"}))
 
@@ -179,17 +181,6 @@ def quality(outputs, train_xy, held_xy):
     for k, r in rows.items():
         r["agree"] = float((r["labels"] == ref).mean()) if k != "held-out real" else None
     return rows, acc
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("model name", "Model")):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def encodings(path):

@@ -6,10 +6,12 @@ against the machine's streaming read bandwidth measured in the same run.
 
     python3 bench/gpt_decode.py [--no-write] [--threads 2] [--quick]
 
-The model: a transformers GPT-2 built from a config (random weights, seed 0; no download): 8 layers, 768
-wide, 12 heads, vocabulary 8192, 1024 positions (63M parameters: 252 MB in f32, more than the 32 MiB L3).
- - pyruntime: `export_gpt(model, quantize="int4")` (and fp32, int8-weights), run by pyruntime.Generator's
-   calls (one Session.run per prefill / per token, the cache inside the session).
+The model: a transformers GPT-2 built from a config with GPT-2's own shapes (random weights, seed 0; no
+download): 12 layers, 768 wide, 12 heads, vocabulary 50257, 1024 positions (124M parameters: 498 MB in f32,
+far more than the 32 MiB L3).
+ - pyruntime: `export_gpt(model, quantize="int4")` with an f32 and with an f16 KV cache (and fp32,
+   int8-weights), run as pyruntime.Generator runs them (one Session.run per prefill / per token, the cache
+   inside the session).
  - PyTorch: the same transformers model in fp32, `use_cache=True` (past_key_values), inference_mode.
  - ONNX Runtime: the same weights written as an ONNX graph with past/present key and value inputs/outputs per
    layer (the layout of ONNX GPT-2 exports: the cache concatenated in the graph), fed back as OrtValues
@@ -23,7 +25,7 @@ import argparse, datetime, json, os, platform, subprocess, sys, tempfile
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONFIG = dict(n_layer=8, n_embd=768, n_head=12, vocab_size=8192, n_positions=1024)
+CONFIG = dict(n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=1024)   # GPT-2's 124M shapes
 QUICK = dict(n_layer=2, n_embd=128, n_head=4, vocab_size=512, n_positions=640)
 
 WORKER = r'''
@@ -255,10 +257,12 @@ def main(argv=None):
     model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**conf, bos_token_id=0, eos_token_id=0)).eval()
     model.save_pretrained(os.path.join(d, "torch"))
     cfg, w = weights_of(model)
-    files = {"pyruntime int4": os.path.join(d, "int4.pyrt"), "pyruntime int8-weights": os.path.join(d, "int8.pyrt"),
+    files = {"pyruntime int4": os.path.join(d, "int4.pyrt"), "pyruntime int4, f16 KV": os.path.join(d, "int4kv16.pyrt"),
+             "pyruntime int8-weights": os.path.join(d, "int8.pyrt"),
              "pyruntime fp32": os.path.join(d, "fp32.pyrt"), "onnxruntime fp32": os.path.join(d, "fp32.onnx"),
              "onnxruntime int4": os.path.join(d, "int4.onnx")}
     export_gpt(model, files["pyruntime int4"], quantize="int4")
+    export_gpt(model, files["pyruntime int4, f16 KV"], quantize="int4", kv_cache="f16")
     export_gpt(model, files["pyruntime int8-weights"], quantize="int8-weights")
     export_gpt(model, files["pyruntime fp32"])
     onnx_with_past(cfg, w, files["onnxruntime fp32"])
@@ -268,7 +272,8 @@ def main(argv=None):
     spec = dict(vocab=cfg.vocab_size, prompt=512, pp=128, tg=64, tg_ctx=16, contexts=[16, 128, 512],
                 steps=8 if a.quick else 32, reps=2 if a.quick else 5, layers=cfg.n_layer, heads=cfg.n_head,
                 head_dim=cfg.n_embd // cfg.n_head)
-    engines = [("pyruntime int4", "pyruntime"), ("onnxruntime int4", "onnxruntime"), ("torch fp32", "torch"),
+    engines = [("pyruntime int4", "pyruntime"), ("pyruntime int4, f16 KV", "pyruntime"),
+               ("onnxruntime int4", "onnxruntime"), ("torch fp32", "torch"),
                ("onnxruntime fp32", "onnxruntime"), ("pyruntime int8-weights", "pyruntime"),
                ("pyruntime fp32", "pyruntime")]
     res = {}
@@ -292,14 +297,15 @@ def report(a, cfg, n_params, spec, res, bw, files):
     ref = res["torch fp32"]["tokens"]
     size = lambda label: (os.path.getsize(files[label]) + (os.path.getsize(files[label] + ".data")  # noqa: E731
                                                            if os.path.exists(files[label] + ".data") else 0))
-    kv_bytes = lambda ctx: 2 * cfg.n_layer * ctx * cfg.n_embd * 4   # noqa: E731
+    kv_bytes = lambda label, ctx: 2 * cfg.n_layer * ctx * cfg.n_embd * (2 if "f16 KV" in label else 4)  # noqa: E731
     # what a token reads: the whole file but the position table (one row of it) and, in the ONNX files, the
     # token table the Gather reads one row of (their LM head has its own copy; ours shares it with the head)
     weights_read = {label: size(label) - cfg.block_size * cfg.n_embd * 4
                     - (cfg.vocab_size * cfg.n_embd * 4 if label.startswith("onnxruntime") else 0) for label in files}
     weights_read["torch fp32"] = weights_read["pyruntime fp32"]
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?") \
-        if os.path.exists("/proc/cpuinfo") else platform.processor()
+    files = dict(files, **{"torch fp32": files["pyruntime fp32"]})   # its size: the same f32 weights
+    from results import cpu_model
+    cpu = cpu_model()
     lines = ["## GPT decoding", "", f"Command: `python3 bench/gpt_decode.py --threads {a.threads}` — {datetime.date.today()}  ",
              f"Machine: {cpu}, {os.cpu_count()} cores, {a.threads} threads; pyruntime ISA "
              f"`{pyruntime.Session(files['pyruntime int4']).isa}`; onnxruntime {onnxruntime.__version__}, torch "
@@ -318,8 +324,8 @@ def report(a, cfg, n_params, spec, res, bw, files):
     for label, r in res.items():
         eng, wt = label.split(" ", 1)
         ctx = spec["tg_ctx"] + spec["tg"] / 2
-        gbs = (weights_read[label] + kv_bytes(ctx)) * r["tg_tok_s"] / 1e9
-        mb = size(label) / 1e6 if label in files else size("pyruntime fp32") / 1e6
+        gbs = (weights_read[label] + kv_bytes(label, ctx)) * r["tg_tok_s"] / 1e9
+        mb = size(label) / 1e6
         same = sum(x == y for x, y in zip(r["tokens"], ref))
         lines.append(f"| {eng} | {wt} | {mb:.1f} | {r['pp_tok_s']:.0f} | {r['tg_tok_s']:.1f} | {1e3 / r['tg_tok_s']:.2f} | "
                      f"{gbs:.1f} | {100 * gbs / bw:.0f}% | {ours / r['tg_tok_s']:.2f}x | {same}/{len(ref)} |")

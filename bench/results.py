@@ -5,15 +5,23 @@ import re
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo's "model name", or "Model" on some ARM boards)."""
+    import platform
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "Model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def machine() -> str:
     """The "Machine: ..." words of a section: CPU model, cores and the ISA pyruntime picked."""
     from pyruntime import _core
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
-    except OSError:
-        cpu = "?"
-    return f"Machine: {cpu}, {os.cpu_count()} cores, pyruntime ISA `{_core.isa()}`"
+    return f"Machine: {cpu_model()}, {os.cpu_count()} cores, pyruntime ISA `{_core.isa()}`"
 
 
 def write_section(section: str, path: str = PATH) -> str:

@@ -1,0 +1,53 @@
+"""bench/char_gpt.py end to end at 3 training steps: the three exported decoders (and the vocabulary) exist, the fp32
+greedy text equals PyTorch's, the printed section has its tables."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("char_gpt", os.path.join(ROOT, "bench", "char_gpt.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)      # the main guard: importing runs nothing
+    return mod
+
+
+def test_char_gpt_example_short(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import pyruntime
+    cg = _script()
+    res = cg.main(["--out", str(tmp_path), "--steps", "3", "--seconds", "60", "--new", "60", "--tf-chunks", "2",
+                  "--threads", "1"])
+    paths = res["paths"]
+    assert set(paths) == {"fp32", "int8", "int4"}
+    for name, path in paths.items():
+        assert os.path.isfile(path) and os.path.isfile(res["paths_all"][name])
+        assert os.path.dirname(path) == str(tmp_path / "out")
+    sizes = {k: os.path.getsize(p) for k, p in paths.items()}
+    assert sizes["int4"] < sizes["int8"] < sizes["fp32"]
+    assert res["steps"] == 3
+
+    with open(res["vocab_path"], encoding="utf-8") as f:
+        vocab = json.load(f)
+    assert vocab == sorted(set(vocab)) == res["vocab"] and 40 < len(vocab) < 200
+
+    ref = res["torch_greedy"]
+    assert len(ref) == 60
+    np.testing.assert_array_equal(res["greedy"]["fp32"], ref)
+    # the file's greedy text, decoded again here, is the one the script reports
+    again = pyruntime.Generator(paths["fp32"], num_threads=1).generate(cg.encode("The ", vocab), 60)
+    np.testing.assert_array_equal(again[4:], ref)
+
+    printed = capsys.readouterr().out
+    assert printed.startswith("## Character-level GPT")
+    assert "= PyTorch greedy text (full forward passes): **yes** (60/60 tokens equal" in printed
+    assert "| loss (nats/char) | training text" in printed and "| after training |" in printed
+    assert "| variant | file bytes |" in printed
+    for name in paths:
+        assert f"\n| {name} | {sizes[name]} |" in printed
+    assert printed.count("```text\nThe ") == 7      # torch greedy + (greedy, sampled) per variant
