@@ -230,6 +230,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=100000, help="training step budget")
     ap.add_argument("--threads", type=int, default=2, help="torch and pyruntime threads")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     ap.add_argument("--prompt", default="The ")
     ap.add_argument("--new", type=int, default=200, help="characters decoded per sample")
     ap.add_argument("--tf-chunks", type=int, default=8, help="held-out chunks of 128 for the teacher-forced check")
@@ -346,4 +347,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # the printed section also replaces its own in bench/RESULTS.md (unless --no-write)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        main()
+    sys.stdout.write(out.getvalue())
+    if "--no-write" not in sys.argv[1:]:
+        from results import write_section
+        write_section(out.getvalue())

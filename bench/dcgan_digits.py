@@ -25,7 +25,7 @@ classes those cover, the agreement of each variant's labels with PyTorch's, and 
 (generated samples much closer to the training set than held-out digits are would be memorized copies).
 Every figure printed comes from the run.
 """
-import argparse, os, platform, sys, time
+import argparse, contextlib, io, os, platform, sys, time
 
 import numpy as np
 
@@ -196,6 +196,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="torch training/inference and pyruntime threads")
     ap.add_argument("--runs", type=int, default=20, help="timed runs per variant (median reported)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     ap.add_argument("--no-quality", action="store_true", help="skip the classifier / nearest-neighbour check")
     a = ap.parse_args(argv)
 
@@ -217,7 +218,12 @@ def main(argv=None):
 
     ref = outs["torch"][0].astype(np.float64)
     cmd = " ".join(["python3 bench/dcgan_digits.py", *(sys.argv[1:] if argv is None else argv)])
-    print(f"Command: `{cmd}`")
+    print("## DCGAN on digits: generator exported fp32 / int8-weights / int4")
+    print()
+    print("Written by `bench/dcgan_digits.py`: a DCGAN trained briefly on `load_digits`, its generator exported three "
+          "ways and run by pyruntime on the same latents as PyTorch.")
+    print()
+    print(f"Command: `{cmd}`  ")
     print(f"Machine: {platform.machine()}, {cpu_model()}; torch {torch.__version__}, numpy {np.__version__}, "
           f"{a.threads} thread(s)")
     n_g = sum(p.numel() for p in g.parameters())
@@ -255,4 +261,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # the printed section also replaces its own in bench/RESULTS.md (unless --no-write)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        main()
+    sys.stdout.write(out.getvalue())
+    if "--no-write" not in sys.argv[1:]:
+        from results import write_section
+        write_section(out.getvalue())
