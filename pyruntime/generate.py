@@ -118,6 +118,10 @@ def sample(logits: np.ndarray, temperature: float, top_k, top_p, rng) -> np.ndar
     logits = np.asarray(logits, np.float64)
     if temperature == 0:
         return logits.argmax(axis=-1).astype(np.int64)
+    if not np.isfinite(logits).all():
+        bad = np.argwhere(~np.isfinite(logits))[0]
+        raise ValueError(f"logit {bad[-1]} is {logits[tuple(bad)]}: the model's output cannot be sampled "
+                         f"(temperature > 0)")
     z = logits / temperature
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.partition(z, -int(top_k), axis=-1)[:, -int(top_k)][:, None]
@@ -133,7 +137,13 @@ def sample(logits: np.ndarray, temperature: float, top_k, top_p, rng) -> np.ndar
         p = np.where(mask, p, 0.0)
         p /= p.sum(axis=-1, keepdims=True)
     u = rng.random(p.shape[0])[:, None]
-    return np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(np.int64)
+    idx = np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1)
+    for r, k in enumerate(idx):    # u at or past the rounded total lands on a removed token: the nearest kept
+        if p[r, k] == 0:
+            kept = np.flatnonzero(p[r])
+            below = kept[kept <= k]
+            idx[r] = below[-1] if below.size else kept[0]
+    return idx.astype(np.int64)
 
 
 

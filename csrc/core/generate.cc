@@ -69,7 +69,12 @@ int64_t Sampler::sample(const float* logits, size_t n) {
   if (p_.temperature == 0.0) return argmax(logits, n);
   // the steps of pyruntime.generate.sample, in float64 as numpy does them
   z_.resize(n);
-  for (size_t i = 0; i < n; ++i) z_[i] = double(logits[i]) / p_.temperature;
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(logits[i]))  // softmax over NaN/inf is meaningless (and NaN breaks the top-k ordering)
+      invalid("logit " + std::to_string(i) + " is " + (std::isnan(logits[i]) ? "NaN" : "infinite") +
+              ": the model's output cannot be sampled (temperature > 0)");
+    z_[i] = double(logits[i]) / p_.temperature;
+  }
   if (p_.top_k > 0 && uint64_t(p_.top_k) < n) {
     kth_.assign(z_.begin(), z_.end());  // the k-th largest; everything below it goes (ties with it stay)
     std::nth_element(kth_.begin(), kth_.begin() + (p_.top_k - 1), kth_.end(), std::greater<double>());
@@ -102,7 +107,12 @@ int64_t Sampler::sample(const float* logits, size_t n) {
     cum += z_[i];
     if (cum < u) below = i + 1;
   }
-  return int64_t(std::min(below, n - 1));
+  // u at or past the rounded total (or 0 against a zero head) lands on a token top-k/top-p removed: the nearest kept
+  size_t k = std::min(below, n - 1), j = k;
+  while (j > 0 && z_[j] == 0.0) --j;
+  if (z_[j] == 0.0)
+    for (j = k; j + 1 < n && z_[j] == 0.0;) ++j;
+  return int64_t(j);
 }
 
 Decoder::Decoder(Session& s) : s_(s) {

@@ -38,7 +38,7 @@ class Rng {
 // The index of the largest logit, the lowest on ties; a NaN counts as the largest (numpy's argmax).
 int64_t argmax(const float* logits, size_t n);
 
-// Picks one token per call from n logits; keeps its scratch between calls (no allocation once warm).
+// Picks one token per call from n logits; keeps its scratch between calls.
 class Sampler {
  public:
   Sampler(const SamplingParams& p, uint64_t seed);  // checks p

@@ -89,7 +89,9 @@ struct RunContext {
   ThreadPool* pool = nullptr;
   void* workspace = nullptr;  // workspace_bytes() of this node, 64-byte aligned
   int threads = 1;
-  uint64_t max_state_bytes = uint64_t(4) << 30;  // the most an op's carried state may take (SessionOptions)
+  // Bytes the ops' carried state (KV caches) may still grow by in this run: the session's memory cap minus its
+  // arena and all the state already held, shared by every op of the session (ops run one after the other).
+  uint64_t* state_room = nullptr;
 };
 
 class Op {
@@ -121,6 +123,7 @@ class Op {
   // Tokens held in the state, and the most it can hold (0, 0 for stateless ops).
   virtual int64_t state_tokens() const { return 0; }
   virtual int64_t state_capacity() const { return 0; }
+  virtual uint64_t state_bytes() const { return 0; }  // memory the state holds
 
   // Set by the session: error messages name the node.
   std::string where;

@@ -294,7 +294,10 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   ctx.pool = &pool_;
   ctx.threads = pool_.size();
   ctx.workspace = arena_ + workspace_offset_;
-  ctx.max_state_bytes = memory_limit();
+  uint64_t held = arena_size_;
+  for (const auto& n : nodes_) held += n.op->state_bytes();
+  uint64_t room = memory_limit() > held ? memory_limit() - held : 0;
+  ctx.state_room = &room;
   for (auto& n : nodes_) {
     scratch_in_.clear();
     scratch_out_.clear();
@@ -330,9 +333,10 @@ int64_t Session::context_length() const {
   return t;
 }
 
-int64_t Session::max_context() const {
+int64_t Session::max_context() const {  // the smallest cache bounds the sequence
   int64_t t = 0;
-  for (const auto& n : nodes_) t = std::max(t, n.op->state_capacity());
+  for (const auto& n : nodes_)
+    if (const int64_t c = n.op->state_capacity()) t = t ? std::min(t, c) : c;
   return t;
 }
 

@@ -19,8 +19,7 @@ struct SessionOptions {
   int num_threads = 0;         // 0: one per hardware thread
   bool force_reference = false;
   bool profile = false;        // time every node (adds two clock reads per node)
-  // The largest activation arena a plan may take, and the most an op's state (a KV cache) may grow to
-  // (0: PYRT_MAX_ARENA_BYTES, else 4 GiB). With static input
+  // The most the activation arena plus the ops' state (KV caches) may take (0: PYRT_MAX_ARENA_BYTES, else 4 GiB). With static input
   // shapes the plan is made when the session is created, so a model over the cap fails there, not at run.
   uint64_t max_arena_bytes = 0;
 };
@@ -53,7 +52,7 @@ class Session {
 
   // Models with state (a transformer's KV cache): each run() continues the sequence the previous runs
   // started; reset_state() starts a new one. context_length() is the tokens held, max_context() the most the
-  // model's cache takes (0 for stateless models).
+  // model's caches take (the smallest of them; 0 for stateless models).
   void reset_state();
   int64_t context_length() const;
   int64_t max_context() const;
@@ -84,7 +83,7 @@ class Session {
   };
 
   void make_plan(const std::vector<Shape>& shapes);
-  // max_arena_bytes, else PYRT_MAX_ARENA_BYTES, else 4 GiB: the arena's cap, and each op state's (a KV cache)
+  // max_arena_bytes, else PYRT_MAX_ARENA_BYTES, else 4 GiB: the cap on the arena plus all op state (KV caches)
   uint64_t memory_limit() const;
   void* ptr(uint32_t value, const std::vector<const void*>& inputs) const;
 

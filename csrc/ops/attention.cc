@@ -65,7 +65,8 @@ class CausalAttention final : public Op {
     if (hd_ < 1) fail("heads must have at least one feature");
     if (rot_ > hd_) fail("rotary_dim " + std::to_string(rot_) + " exceeds the head size " + std::to_string(hd_));
     uint64_t cells = 0;  // the full cache, [B, H, max_context, head_dim] twice, must be addressable
-    if (!mul_ok(uint64_t(b_) * uint64_t(heads_), uint64_t(max_ctx_), &cells) || !mul_ok(cells, uint64_t(hd_) * 8, &cells))
+    if (!mul_ok(uint64_t(b_), uint64_t(heads_), &cells) || !mul_ok(cells, uint64_t(max_ctx_), &cells) ||
+        !mul_ok(cells, uint64_t(hd_) * 8, &cells))
       fail("the key/value cache for batch " + std::to_string(b_) + " overflows");
     inv_freq_.resize(size_t(rot_ / 2));
     for (size_t i = 0; i < inv_freq_.size(); ++i)  // as torch computes it: in f32
@@ -85,7 +86,10 @@ class CausalAttention final : public Op {
     if (len_ > 0 && b_ != alloc_b_)
       fail("batch size changed from " + std::to_string(alloc_b_) + " to " + std::to_string(b_) +
            " in the middle of a sequence (reset the state first)");
-    reserve(len_ + t_, ctx.max_state_bytes);
+    if (len_ > 0 && hd_ != alloc_hd_)
+      fail("features changed from " + std::to_string(alloc_hd_ * heads_) + " to " + std::to_string(d_) +
+           " in the middle of a sequence (reset the state first)");
+    reserve(len_ + t_, *ctx.state_room);
     const size_t hd = size_t(hd_), cap = size_t(cap_);
     const float* q = static_cast<const float*>(in[0]);
     const float* k = packed_ ? q + d_ : static_cast<const float*>(in[1]);
@@ -139,6 +143,7 @@ class CausalAttention final : public Op {
   void reset_state() override { len_ = pending_ = 0; }
   int64_t state_tokens() const override { return len_; }
   int64_t state_capacity() const override { return max_ctx_; }
+  uint64_t state_bytes() const override { return kc_.size() + vc_.size(); }
   std::string kernel() const override { return std::string(f16_ ? "attention-kv-f16-" : "attention-kv-") + kt_.name; }
 
  private:
@@ -163,22 +168,27 @@ class CausalAttention final : public Op {
     }
   }
 
-  // Room for `need` tokens per (batch, head), keeping what is cached.
-  // The cache is held to the session's memory cap (max_arena_bytes), as the activations are.
-  void reserve(int64_t need, uint64_t max_bytes) {
-    if (len_ == 0 && b_ != alloc_b_) kc_.clear(), vc_.clear(), cap_ = 0, alloc_b_ = b_;  // a new batch size
+  // Room for `need` tokens per (batch, head), keeping what is cached. The growth comes out of `room`, what the
+  // session's memory cap (max_arena_bytes) leaves after its arena and every op's state.
+  void reserve(int64_t need, uint64_t& room) {
+    if (len_ == 0 && (b_ != alloc_b_ || hd_ != alloc_hd_)) {  // a new layout: the old cache goes first
+      room += state_bytes();
+      kc_ = {}, vc_ = {}, cap_ = 0, alloc_b_ = b_, alloc_hd_ = hd_;
+    }
     if (need <= cap_) return;
     const size_t blocks = size_t(b_ * heads_), hd = size_t(hd_);
     // k and v; bounded in infer()
     const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * hd * 2 * esize(); };
+    const uint64_t held = state_bytes(), most = held + room;
     // twice what is asked (at least 64 tokens): a prefill's cache then takes as many decode steps again before
     // it grows, so the first step after a prompt does not copy the cache
     int64_t cap = std::min(max_ctx_, std::max({2 * need, 2 * cap_, int64_t(64)}));
-    if (bytes(cap) > max_bytes) cap = std::max(need, int64_t(max_bytes / bytes(1)));  // near the cap: what fits
-    if (bytes(cap) > max_bytes)
+    if (bytes(cap) > most) cap = std::max(need, int64_t(most / bytes(1)));  // near the cap: what fits
+    if (bytes(cap) > most)
       pyrt::fail(Status::kLimit, where + ": the key/value cache for " + std::to_string(need) + " tokens needs " +
-                                     std::to_string(bytes(cap)) + " bytes, above the limit of " +
-                                     std::to_string(max_bytes) + " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
+                                     std::to_string(bytes(cap) - held) + " more bytes; the memory limit (" +
+                                     "max_arena_bytes, or PYRT_MAX_ARENA_BYTES) leaves " + std::to_string(room));
+    room -= bytes(cap) - held;
     const size_t es = esize(), block = size_t(cap) * hd * es, old = size_t(cap_) * hd * es;
     std::vector<uint8_t> kc(blocks * block), vc(kc.size());
     for (size_t bh = 0; bh < blocks && len_ > 0; ++bh) {
@@ -198,7 +208,8 @@ class CausalAttention final : public Op {
   bool f16_ = false;
   std::vector<float> rotated_;   // one key, rotated before it is stored
   std::vector<uint8_t> kc_, vc_;  // [B, H, cap_, head_dim] of f32 or f16
-  int64_t cap_ = 0, alloc_b_ = 0, len_ = 0, pending_ = 0;  // alloc_b_: the batch the cache holds
+  int64_t cap_ = 0, len_ = 0, pending_ = 0;
+  int64_t alloc_b_ = 0, alloc_hd_ = 0;  // the batch and head size the cache was laid out for
 };
 
 }  // namespace

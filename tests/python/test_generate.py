@@ -217,17 +217,48 @@ def test_export_gpt_errors(tmp_path):
         export_gpt(m, tmp_path / "x.pyrt", quantize="int8")
 
 
-def test_the_kv_cache_is_held_to_the_memory_cap(tmp_path):
+def test_the_kv_caches_and_the_arena_share_the_memory_cap(tmp_path):
     torch.manual_seed(0)
-    export_gpt(GPT(GPTConfig(vocab_size=20, n_layer=1, n_head=2, n_embd=16, block_size=1024, pos="rotary")),
+    export_gpt(GPT(GPTConfig(vocab_size=20, n_layer=2, n_head=2, n_embd=16, block_size=1024, pos="rotary")),
                tmp_path / "g.pyrt")
     s = pyruntime.Session(tmp_path / "g.pyrt", max_arena_bytes=64 << 10)
-    for _ in range(512):        # 128 bytes a token (2 heads x 8 floats x k and v x 4 bytes): 512 fit in 64 KiB
-        s.run({"input_ids": np.array([[1]])})
-    with pytest.raises(pyruntime.LimitError, match=r"key/value cache for 513 tokens needs 65664 bytes, above the "
-                                                   r"limit of 65536"):
-        s.run({"input_ids": np.array([[1]])})
-    assert s.context_length == 512
+    # 128 bytes a token per layer (2 heads x 8 floats x k and v x 4 bytes): two layers and the arena in 64 KiB
+    with pytest.raises(pyruntime.LimitError, match=r"key/value cache for (\d+) tokens needs \d+ more bytes; the "
+                                                   r"memory limit \(max_arena_bytes, or PYRT_MAX_ARENA_BYTES\) "
+                                                   r"leaves \d+") as e:
+        for _ in range(1024):
+            s.run({"input_ids": np.array([[1]])})
+    n = int(e.value.args[0].split("cache for ")[1].split(" ")[0])
+    assert 64 < n < 256 and s.context_length == n - 1    # the failed token added nothing (caches grow in steps)
+    big = pyruntime.Session(tmp_path / "g.pyrt", max_arena_bytes=1 << 20)
+    for _ in range(n + 10):
+        big.run({"input_ids": np.array([[1]])})
+
+
+def test_a_new_feature_size_gets_a_new_cache(tmp_path):
+    """The head size comes from the input's shape: a new one lays the cache out again (after a reset), and is
+    refused in the middle of a sequence."""
+    g = pyruntime.Graph("att")
+    x = g.input("x", [1, None, None])
+    g.output(g.op("CausalAttention", x, x, x, num_heads=1, max_context=128), "y")
+    g.save(tmp_path / "a.pyrt")
+    s = pyruntime.Session(tmp_path / "a.pyrt")
+    rng = np.random.default_rng(0)
+    s.run([rng.standard_normal((1, 3, 6), np.float32)])
+    with pytest.raises(ValueError, match="features changed from 6 to 600 in the middle of a sequence"):
+        s.run([rng.standard_normal((1, 1, 600), np.float32)])
+    s.reset_state()
+    big = rng.standard_normal((1, 5, 600), np.float32)
+    got = s.run([big])[0]
+    np.testing.assert_allclose(got, pyruntime.Session(tmp_path / "a.pyrt").run([big])[0], rtol=1e-6)
+
+
+def test_sampling_refuses_non_finite_logits():
+    from pyruntime.generate import sample
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="logit 2 is nan: the model's output cannot be sampled"):
+        sample(np.array([[0.0, 1.0, np.nan]]), 1.0, None, None, rng)
+    assert sample(np.array([[0.0, 1.0, np.nan]]), 0.0, None, None, rng)[0] == 2   # greedy: numpy's argmax
 
 
 def test_f16_kv_cache_halves_the_cache_and_stays_close(tmp_path):
