@@ -169,6 +169,52 @@ uint64_t Model::decoded_bytes(size_t ti) const {
   return n;
 }
 
+bool Model::decodes_rows(size_t ti) const {
+  const TensorInfo& t = tensors_.at(ti);
+  const bool enc = t.encoding == spec::kDense || t.encoding == spec::kEncI8 || t.encoding == spec::kEncI4;
+  return enc && t.dtype == spec::kF32 && t.shape.size() == 2 && (t.encoding != spec::kEncI4 || t.rows == t.shape[0]);
+}
+
+void Model::decode_row(size_t ti, uint64_t r, float* out) const {
+  const TensorInfo& t = tensors_[ti];
+  const TensorParams& p = t.p;
+  const kernels::Table& K = kernels::active();
+  const uint8_t* base = bytes_.data();
+  auto buf = [&](size_t k) { return base + t.buffers[k].offset; };
+  const uint64_t cols = t.shape[1];
+  switch (t.encoding) {
+    case spec::kDense:
+      if (p.storage == t.dtype) std::memcpy(out, buf(0) + r * cols * 4, cols * 4);
+      else K.f16_to_f32(reinterpret_cast<const uint16_t*>(buf(0)) + r * cols, out, cols);
+      return;
+    case spec::kEncI8: {  // as decode(): per tensor, per row (axis 0) or per column (axis 1)
+      const int8_t* q = reinterpret_cast<const int8_t*>(buf(0)) + r * cols;
+      const int8_t* zp = p.zero_point ? reinterpret_cast<const int8_t*>(buf(2)) : nullptr;
+      if (p.axis == 1) {
+        for (uint64_t c = 0; c < cols; ++c) K.dequant_i8(q + c, 1, zp ? zp[c] : 0, load<float>(buf(1), c), out + c);
+      } else {
+        const uint64_t i = p.axis == 0 ? r : 0;
+        K.dequant_i8(q, cols, zp ? zp[i] : 0, load<float>(buf(1), i), out);
+      }
+      return;
+    }
+    case spec::kEncI4: {
+      const uint64_t G = p.group_size, ng = ceil_div(t.cols, G);
+      std::vector<float> tmp;  // the last group of a row, when padded in the file
+      for (uint64_t g = 0; g < ng; ++g) {
+        const uint64_t gi = r * ng + g, c0 = g * G, n = std::min<uint64_t>(G, cols - c0);
+        const int32_t zp = p.is_signed ? 0 : buf(2)[gi];
+        if (n != G) tmp.resize(G);
+        K.dequant_i4(buf(0) + gi * G / 2, G, p.is_signed, zp, scale_at(buf(1), gi, p.scale_dtype),
+                     n == G ? out + c0 : tmp.data());
+        if (n != G) std::memcpy(out + c0, tmp.data(), n * 4);
+      }
+      return;
+    }
+    default: fail(Status::kInternal, "decode_row: tensor '" + t.name + "' is not stored by rows");
+  }
+}
+
 void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
   check_tensor(ti);
   const TensorInfo& t = tensors_[ti];

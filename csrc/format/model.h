@@ -137,6 +137,11 @@ class Model {
   const uint8_t* buffer(size_t t, size_t k) const;
   // Decodes tensor t into out (out_bytes must be numel * sizeof(logical dtype)); checks the data first.
   void decode(size_t t, void* out, size_t out_bytes) const;
+  // Whether decode_row() can read tensor t a row at a time: a 2-D f32 tensor stored dense, i8 or i4.
+  bool decodes_rows(size_t t) const;
+  // Row r (along the first axis) of tensor t into out (its shape[1] floats), after check_tensor(t) and with
+  // r < shape[0] (the caller checks both): an embedding lookup reads the rows it needs, not the whole table.
+  void decode_row(size_t t, uint64_t r, float* out) const;
   // Bytes decode(t) writes; throws when above the decode limit (PYRT_MAX_DECODE_BYTES, default 4 GiB), so a
   // tiny sparse file cannot make a caller allocate terabytes.
   uint64_t decoded_bytes(size_t t) const;

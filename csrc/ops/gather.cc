@@ -1,5 +1,7 @@
 // Gather (Embedding): out = data indexed along `axis` by integer indices (i32 or i64, negative allowed).
 // Indices are checked at run time: an out-of-range index is an error naming the node, never a wild read.
+// A constant 2-D f32 table stored int8/int4 (a quantized embedding, often shared with the LM head) gathered
+// along axis 0 is read a row at a time from its stored encoding: the f32 table is never made.
 #include <cstring>
 
 #include "ops/common.h"
@@ -12,7 +14,13 @@ class Gather final : public Op {
   explicit Gather(const NodeContext& ctx) {
     ctx.expect_inputs(2, 2);
     axis_ = ctx.attr_int("axis", 0);
+    const ConstTensor* d = ctx.const_input(0);
+    if (d && d->encoded() && ctx.model().decodes_rows(d->tensor_index) && (axis_ == 0 || axis_ == -2)) {
+      ctx.model().check_tensor(d->tensor_index);  // the deferred checks a decode would have made
+      rows_ = d;
+    }
   }
+  bool reads_input(size_t i) const override { return !(i == 0 && rows_); }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& d = in[0].shape;
     if (in[1].dtype != spec::kI64 && in[1].dtype != spec::kI32) fail("indices must be i32 or i64");
@@ -39,16 +47,21 @@ class Gather final : public Op {
       if (idx < 0) idx += dim_;
       if (idx < 0 || idx >= dim_)
         fail("index " + std::to_string(idx) + " out of range for a dimension of size " + std::to_string(dim_));
+      if (rows_) {  // axis 0: outer_ is 1
+        rows_->model->decode_row(rows_->tensor_index, uint64_t(idx), reinterpret_cast<float*>(y + k * row));
+        continue;
+      }
       for (size_t o = 0; o < outer_; ++o)
         std::memcpy(y + (o * nidx_ + k) * row, x + (o * size_t(dim_) + size_t(idx)) * row, row);
     }
   }
-  std::string kernel() const override { return "gather-memcpy"; }
+  std::string kernel() const override { return rows_ ? "gather-decode-rows" : "gather-memcpy"; }
 
  private:
   int64_t axis_, dim_ = 0;
   size_t outer_ = 1, inner_ = 1, nidx_ = 0, esize_ = 4;
   bool i64_ = true;
+  const ConstTensor* rows_ = nullptr;  // a table read from its encoding, a row per index
 };
 
 }  // namespace

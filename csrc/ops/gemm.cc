@@ -93,7 +93,8 @@ class Gemm final : public Op {
     out[0] = {{m_, n_}, spec::kF32};
     if (b_ && m_ > (sparse_ ? kMaxSparseRows : Int4Linear::kMaxRows) && !packed_b_)
       // many rows: decode the int4 / csr weight once, for the f32 GEMM
-      packed_b_ = std::make_shared<const gemm::PackedB>(gemm::pack_b(b_->f32(), size_t(k_), true, size_t(k_), size_t(n_)));
+      packed_b_ = std::make_shared<const gemm::PackedB>(
+          i4_.active() ? i4_.pack_decoded() : gemm::pack_b(b_->f32(), size_t(k_), true, size_t(k_), size_t(n_)));
   }
 
   bool reads_input(size_t i) const override { return !(i == 1 && b_); }

@@ -49,7 +49,7 @@ class MatMul final : public Op {
     // a constant 2-D B with A's batch folded into rows: one GEMM of (batch*M) x K
     fold_ = (packed_ || b_) && bb.empty();
     if (b_ && nbatch_ * m_ > Int4Linear::kMaxRows && !packed_)  // many rows: decode the int4 weight once
-      packed_ = std::make_shared<const gemm::PackedB>(gemm::pack_b(b_->f32(), size_t(k_), true, size_t(k_), size_t(n_)));
+      packed_ = std::make_shared<const gemm::PackedB>(i4_.pack_decoded());
     Shape o = batch_;
     if (!a1) o.push_back(m_);
     if (!b1) o.push_back(n_);

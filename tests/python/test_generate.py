@@ -275,3 +275,26 @@ def test_f16_kv_cache_halves_the_cache_and_stays_close(tmp_path):
     from pyruntime.export import ExportError
     with pytest.raises(ExportError, match="kv_cache must be 'f32' or 'f16'"):
         export_gpt(m, tmp_path / "x.pyrt", kv_cache="int8")
+
+
+@pytest.mark.parametrize("enc,opts", [("i4", {"group_size": 32}), ("i4", {"group_size": 16}), ("i8", {"axis": 0}),
+                                      ("i8", {"axis": 1}), ("i8", {}), ("dense", {"storage": "f16"})])
+def test_gather_reads_an_encoded_table_a_row_at_a_time(tmp_path, enc, opts):
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((50, 40)).astype(np.float32)   # 40: i4's last group of each row is padded
+    g = pyruntime.Graph("emb")
+    ids = g.input("ids", [None, None], "i64")
+    try:
+        w = g.const(table, "table", enc, **opts)
+    except TypeError:
+        pytest.skip(f"the writer takes no {opts} for {enc}")
+    g.output(g.op("Gather", w, ids, axis=0), "y")
+    g.save(tmp_path / "e.pyrt")
+    s = pyruntime.Session(tmp_path / "e.pyrt")
+    idx = np.array([[0, 49, 7], [-1, 3, 3]])
+    got = s.run([idx])[0]
+    assert [d["kernel"] for d in s.describe()] == ["gather-decode-rows"]
+    want = pyruntime.load(tmp_path / "e.pyrt").tensor("table")[idx]     # the whole table, decoded
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="index 50 out of range"):
+        s.run([np.array([[50]])])
