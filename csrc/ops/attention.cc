@@ -95,6 +95,14 @@ class CausalAttention final : public Op {
     const float* k = packed_ ? q + d_ : static_cast<const float*>(in[1]);
     const float* v = packed_ ? q + 2 * d_ : static_cast<const float*>(in[2]);
     const size_t row = size_t(packed_ ? 3 * d_ : d_);  // floats between tokens in the inputs
+    // cos and sin of each new position's angles, once per run (every head and query row of a token shares them)
+    const size_t half = size_t(rot_ / 2);
+    angles_.resize(size_t(t_) * half * 2);
+    for (size_t t = 0; t < size_t(t_); ++t)
+      for (size_t i = 0; i < half; ++i) {
+        const float a = float(len_ + int64_t(t)) * inv_freq_[i];
+        angles_[(t * half + i) * 2] = std::cos(a), angles_[(t * half + i) * 2 + 1] = std::sin(a);
+      }
     // the new keys (rotated) and values go into the cache at positions len..len+T
     std::vector<float>& kr = rotated_;
     kr.resize(hd);
@@ -104,7 +112,7 @@ class CausalAttention final : public Op {
         for (int64_t h = 0; h < heads_; ++h) {
           const size_t dst = (size_t(b * heads_ + h) * cap + pos) * hd;
           std::memcpy(kr.data(), k + src + size_t(h) * hd, hd * 4);
-          rotate(kr.data(), int64_t(pos));
+          rotate(kr.data(), size_t(t));
           store(kc_, dst, kr.data(), hd);
           store(vc_, dst, v + src + size_t(h) * hd, hd);
         }
@@ -120,7 +128,7 @@ class CausalAttention final : public Op {
         const size_t t = r % size_t(t_), bh = r / size_t(t_), h = bh % size_t(heads_), b = bh / size_t(heads_);
         const size_t n = size_t(len_) + t + 1;  // causal: positions 0..len+t
         std::memcpy(qr, q + (b * size_t(t_) + t) * row + h * hd, hd * 4);
-        rotate(qr, int64_t(n - 1));
+        rotate(qr, t);
         const size_t at = bh * cap * hd;
         if (f16_) kt_.attn_scores_f16(qr, reinterpret_cast<const uint16_t*>(kc_.data()) + at, hd, n, hd, scale, sc);
         else kt_.attn_scores(qr, reinterpret_cast<const float*>(kc_.data()) + at, hd, n, hd, scale, sc);
@@ -157,11 +165,11 @@ class CausalAttention final : public Op {
     for (size_t i = 0; i < n; ++i) h[i] = kernels::ref::f32_to_f16_one(x[i]);
   }
 
-  // Rotates the first rot_ dims of one head's vector to position `pos` (pairs i, i + rot/2).
-  void rotate(float* x, int64_t pos) const {
+  // Rotates the first rot_ dims of one head's vector to the position of the run's token t (pairs i, i + rot/2).
+  void rotate(float* x, size_t t) const {
     const size_t half = size_t(rot_ / 2);
     for (size_t i = 0; i < half; ++i) {
-      const float a = float(pos) * inv_freq_[i], c = std::cos(a), s = std::sin(a);
+      const float c = angles_[(t * half + i) * 2], s = angles_[(t * half + i) * 2 + 1];
       const float x1 = x[i], x2 = x[i + half];
       x[i] = x1 * c - x2 * s;
       x[i + half] = x2 * c + x1 * s;
@@ -207,6 +215,7 @@ class CausalAttention final : public Op {
   std::vector<float> inv_freq_;
   bool f16_ = false;
   std::vector<float> rotated_;   // one key, rotated before it is stored
+  std::vector<float> angles_;    // per new token and rotary pair: cos, sin
   std::vector<uint8_t> kc_, vc_;  // [B, H, cap_, head_dim] of f32 or f16
   int64_t cap_ = 0, len_ = 0, pending_ = 0;
   int64_t alloc_b_ = 0, alloc_hd_ = 0;  // the batch and head size the cache was laid out for
