@@ -72,9 +72,14 @@ class Generator:
                top_p: float | None = None, seed: int | None = None, eos_token_id: int | None = None):
         """Yields new tokens as they are made: ints for a 1-D prompt, arrays of one id per row for a batch.
         temperature 0 is greedy (argmax); otherwise logits / temperature, then top_k, then top_p (nucleus),
-        then a draw from numpy's default_rng(seed). Stops early when every row produced eos_token_id."""
+        then a draw from numpy's default_rng(seed). Stops early when every row produced eos_token_id.
+        The arguments are checked here, before the first token; one sequence at a time per Generator (the KV
+        cache is its session's)."""
         one = np.asarray(input_ids).ndim <= 1
         ids = self._check(input_ids, max_new_tokens, temperature, top_k, top_p)
+        return self._stream(ids, one, int(max_new_tokens), temperature, top_k, top_p, seed, eos_token_id)
+
+    def _stream(self, ids, one, max_new_tokens, temperature, top_k, top_p, seed, eos_token_id):
         rng = np.random.default_rng(seed)
         self.session.reset_state()
         self.stats = {"prefill_tokens": int(ids.size), "decode_tokens": 0, "prefill_s": 0.0, "decode_s": 0.0}
@@ -84,7 +89,7 @@ class Generator:
         logits = self._run(ids, 0)
         self.stats["prefill_s"] = time.perf_counter() - t0
         pos, done = ids.shape[1], np.zeros(ids.shape[0], bool)
-        for i in range(int(max_new_tokens)):
+        for i in range(max_new_tokens):
             tok = sample(logits, temperature, top_k, top_p, rng)
             yield int(tok[0]) if one else tok
             if eos_token_id is not None:
@@ -104,8 +109,7 @@ class Generator:
         """The prompt followed by the new tokens: 1-D for a 1-D prompt, else [batch, tokens]."""
         one = np.asarray(input_ids).ndim <= 1
         ids = self._check(input_ids, max_new_tokens, temperature, top_k, top_p)
-        new = list(self.stream(ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                               eos_token_id=eos_token_id))
+        new = list(self._stream(ids, False, int(max_new_tokens), temperature, top_k, top_p, seed, eos_token_id))
         out = np.concatenate([ids, np.stack(new, axis=1)], axis=1) if new else ids
         return out[0] if one else out
 

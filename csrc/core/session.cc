@@ -249,12 +249,17 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   workspace_offset_ = align_up(total);
   const size_t need = workspace_offset_ + ws;
   // A file can declare shapes whose activations need more memory than the host has: refused before allocating.
+  // The KV caches already held count against the same limit.
   const uint64_t limit = memory_limit();
-  if (need > limit) {
+  uint64_t held = 0;
+  for (const auto& n : nodes_) held += n.op->state_bytes();
+  if (need > limit || held > limit - need) {
     std::vector<std::string> given;
     for (const Shape& x : shapes) given.push_back(shape_str(x));
     fail(Status::kLimit, "the plan for input shapes " + join(given) + " needs a " + std::to_string(need) +
-                             "-byte activation arena, above the limit of " + std::to_string(limit) +
+                             "-byte activation arena" +
+                             (held ? " beside " + std::to_string(held) + " bytes of KV cache" : std::string()) +
+                             ", above the limit of " + std::to_string(limit) +
                              " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
   }
   if (need > arena_size_ || !arena_) {

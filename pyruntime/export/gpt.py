@@ -231,8 +231,9 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
     if logits not in ("last", "all"):
         raise ExportError(f"logits must be 'last' or 'all', got {logits!r}")
     ctx = int(max_context or cfg.block_size)
-    if not 1 <= ctx <= (cfg.block_size if cfg.pos == "learned" else 1 << 20):
-        raise ExportError(f"max_context must be in [1, {cfg.block_size}] (the learned positions), got {ctx}")
+    most, why = (cfg.block_size, "the learned positions") if cfg.pos == "learned" else (1 << 20, "the runtime's cap")
+    if not 1 <= ctx <= most:
+        raise ExportError(f"max_context must be in [1, {most}] ({why}), got {ctx}")
     ir = IR(name="gpt")
     ir.consts.update({k: np.ascontiguousarray(v, np.float32) for k, v in w.items()})
     ir.inputs.append(("input_ids", "i64", [-1, -1]))

@@ -179,6 +179,8 @@ def test_generator_argument_errors(tmp_path):
     g = pyruntime.Generator(tmp_path / "g.pyrt")
     with pytest.raises(ValueError, match="prompt is empty"):
         g.generate([], 5)
+    with pytest.raises(ValueError, match="prompt is empty"):
+        g.stream([], 5)                 # when called, not at the first token
     with pytest.raises(ValueError, match=r"context overflow: a prompt of 10 tokens \+ 8 new tokens needs 17 positions; "
                                          r"the model's context is 16"):
         g.generate(list(range(10)), 8)
