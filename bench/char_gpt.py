@@ -347,10 +347,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # the printed section also replaces its own in bench/RESULTS.md (unless --no-write)
-    with contextlib.redirect_stdout(io.StringIO()) as out:
-        main()
-    sys.stdout.write(out.getvalue())
-    if "--no-write" not in sys.argv[1:]:
-        from results import write_section
-        write_section(out.getvalue())
+    from results import record
+    record(main)   # the printed section also replaces its own in bench/RESULTS.md (unless --no-write)

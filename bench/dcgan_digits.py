@@ -25,7 +25,7 @@ classes those cover, the agreement of each variant's labels with PyTorch's, and 
 (generated samples much closer to the training set than held-out digits are would be memorized copies).
 Every figure printed comes from the run.
 """
-import argparse, contextlib, io, os, platform, sys, time
+import argparse, os, platform, sys, time
 
 import numpy as np
 
@@ -261,10 +261,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # the printed section also replaces its own in bench/RESULTS.md (unless --no-write)
-    with contextlib.redirect_stdout(io.StringIO()) as out:
-        main()
-    sys.stdout.write(out.getvalue())
-    if "--no-write" not in sys.argv[1:]:
-        from results import write_section
-        write_section(out.getvalue())
+    from results import record
+    record(main)   # the printed section also replaces its own in bench/RESULTS.md (unless --no-write)

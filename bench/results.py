@@ -39,3 +39,16 @@ def write_section(section: str, path: str = PATH) -> str:
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def record(main):
+    """Runs a benchmark's main() (which prints its "## " section), prints the section and, unless --no-write is
+    among the arguments, replaces the section in bench/RESULTS.md with it."""
+    import contextlib
+    import io
+    import sys
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        main()
+    sys.stdout.write(out.getvalue())
+    if "--no-write" not in sys.argv[1:]:
+        write_section(out.getvalue())

@@ -1,4 +1,4 @@
-// LayerNormalization over the trailing dims from `axis`.
+// LayerNormalization and RMSNormalization (ONNX opset 23; Llama-style decoders) over the trailing dims from `axis`.
 #include <cmath>
 
 #include "ops/common.h"
@@ -6,15 +6,18 @@
 namespace pyrt::ops {
 namespace {
 
-// LayerNormalization over the trailing dims from `axis`: (x - mean) / sqrt(var + eps) * scale + bias.
+// LayerNormalization: (x - mean) / sqrt(var + eps) * scale + bias.
+// RMSNormalization:   x / sqrt(mean(x^2) + eps) * scale (scale required, no bias).
 class LayerNorm final : public Op {
  public:
-  explicit LayerNorm(const NodeContext& ctx) {
-    ctx.expect_inputs(1, 3);
+  explicit LayerNorm(const NodeContext& ctx) : rms_(ctx.node().op_type == "RMSNormalization") {
+    if (rms_) ctx.expect_inputs(2, 2);
+    else ctx.expect_inputs(1, 3);
     axis_ = ctx.attr_int("axis", -1);
     eps_ = ctx.attr_float("epsilon", 1e-5f);
     if (ctx.has_input(1)) scale_ = ctx.require_const(1, "scale", spec::kF32).f32(), ns_ = ctx.require_const(1, "scale").desc.numel();
     if (ctx.has_input(2)) bias_ = ctx.require_const(2, "bias", spec::kF32).f32(), nb_ = ctx.require_const(2, "bias").desc.numel();
+    if (rms_ && !ctx.has_input(1)) ctx.fail("RMSNormalization needs its scale input");
     if (ctx.num_outputs() != 1) ctx.fail("only the first output is supported");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
@@ -36,9 +39,11 @@ class LayerNorm final : public Op {
       for (size_t r = b; r < e; ++r) {
         const float* xr = x + r * inner_;
         float* yr = y + r * inner_;
-        double mean = 0, var = 0;
-        for (size_t i = 0; i < inner_; ++i) mean += xr[i];
-        mean /= double(inner_);
+        double mean = 0, var = 0;  // RMS: the mean square about 0
+        if (!rms_) {
+          for (size_t i = 0; i < inner_; ++i) mean += xr[i];
+          mean /= double(inner_);
+        }
         for (size_t i = 0; i < inner_; ++i) var += (xr[i] - mean) * (xr[i] - mean);
         const float inv = float(1.0 / std::sqrt(var / double(inner_) + eps_));
         for (size_t i = 0; i < inner_; ++i) {
@@ -50,9 +55,10 @@ class LayerNorm final : public Op {
       }
     });
   }
-  std::string kernel() const override { return "layernorm-ref"; }
+  std::string kernel() const override { return rms_ ? "rmsnorm-ref" : "layernorm-ref"; }
 
  private:
+  bool rms_;
   int64_t axis_;
   float eps_;
   const float* scale_ = nullptr;

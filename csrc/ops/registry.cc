@@ -37,7 +37,6 @@ std::unique_ptr<Op> make_qlinear_global_average_pool(const NodeContext&);
 std::unique_ptr<Op> make_qgemm(const NodeContext&);
 std::unique_ptr<Op> make_lookup_table(const NodeContext&);
 std::unique_ptr<Op> make_attention(const NodeContext&);
-std::unique_ptr<Op> make_rms_norm(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -72,7 +71,7 @@ const Entry kOps[] = {
     {"QLinearGlobalAveragePool", ops::make_qlinear_global_average_pool},
     {"QuantizeLinear", ops::make_quantize_linear}, {"ReduceMean", ops::make_reduce_mean},
     {"Relu", ops::make_unary},         {"Reshape", ops::make_reshape},
-    {"Resize", ops::make_resize},      {"RMSNormalization", ops::make_rms_norm},
+    {"Resize", ops::make_resize},      {"RMSNormalization", ops::make_layer_norm},
     {"Sigmoid", ops::make_unary},
     {"Silu", ops::make_unary},         {"Slice", ops::make_slice},
     {"Softmax", ops::make_softmax},    {"Split", ops::make_split},
