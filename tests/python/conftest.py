@@ -20,6 +20,15 @@ def open_both(blob: bytes, verify="full"):
     return _core.Model.from_buffer(blob, verify), Reader(blob, verify)
 
 
+def bench_script(name: str):
+    """bench/<name>.py as a module (its main guard: importing runs nothing), for tests that call its main()."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "bench", name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def decode_both(blob: bytes, name: str):
     native, pure = open_both(blob)
     return native.decode(name), pure.decode(name)

@@ -1,20 +1,15 @@
 """bench/char_gpt.py end to end at 3 training steps: the three exported decoders (and the vocabulary) exist, the fp32
 greedy text equals PyTorch's, the printed section has its tables."""
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location("char_gpt", os.path.join(ROOT, "bench", "char_gpt.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)      # the main guard: importing runs nothing
-    return mod
+    from conftest import bench_script
+    return bench_script("char_gpt")
 
 
 def test_char_gpt_example_short(tmp_path, capsys):

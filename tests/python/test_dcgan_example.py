@@ -1,19 +1,14 @@
 """bench/dcgan_digits.py end to end at 5 training steps: the three exported generators exist and run, the fp32 one
 matches PyTorch, the sample grids are written."""
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location("dcgan_digits", os.path.join(ROOT, "bench", "dcgan_digits.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)      # the main guard: importing runs nothing
-    return mod
+    from conftest import bench_script
+    return bench_script("dcgan_digits")
 
 
 def test_dcgan_example_short(tmp_path, capsys):
