@@ -9,6 +9,12 @@ std::string NodeContext::where() const {
          node_.op_type + ")";
 }
 
+std::string NodeContext::shared_key(size_t input, const std::string& key) const {
+  const ConstTensor& c = require_const(input, "weight");
+  return key + "#" + std::to_string(c.tensor_index) + "@" + kt_.name + "." + std::to_string(kt_.f32_gemm_mr) + "x" +
+         std::to_string(kt_.f32_gemm_nr);
+}
+
 void NodeContext::expect_inputs(size_t lo, size_t hi) const {
   if (num_inputs() < lo || num_inputs() > hi)
     fail("takes " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)) +

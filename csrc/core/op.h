@@ -1,6 +1,7 @@
 // The operator interface. An operator is created once per node when a session is built (attributes checked,
 // constant weights decoded and repacked), infers its output shapes when the plan is made, and then only runs.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,35 @@ struct ConstTensor {
   mutable std::vector<uint8_t> owned_;
 };
 
+// A weight form that only some plans need, e.g. an int4 or csr Linear weight decoded and packed for the f32
+// GEMM when a plan has many rows. Declared when the op is created (NodeContext::deferred: its cache key and
+// size), built by the op's prepare() when the session makes such a plan, through the model's shared cache (one
+// copy for every session of the model), and counted with the arena and the KV caches against the session's
+// memory cap (Op::prepare_bytes()).
+template <typename T>
+class Deferred {
+ public:
+  Deferred() = default;
+  Deferred(const Model* model, std::string key, uint64_t bytes, std::function<T()> make)
+      : model_(model), key_(std::move(key)), bytes_(bytes), make_(std::move(make)) {}
+  bool declared() const { return model_ != nullptr; }
+  bool built() const { return obj_ != nullptr; }
+  uint64_t bytes() const { return bytes_; }
+  const T& get() const { return *obj_; }
+  void build() {
+    if (obj_ || !model_) return;
+    obj_ = std::static_pointer_cast<const T>(
+        model_->shared(key_, [&]() -> std::shared_ptr<const void> { return std::make_shared<T>(make_()); }));
+  }
+
+ private:
+  const Model* model_ = nullptr;
+  std::string key_;
+  uint64_t bytes_ = 0;
+  std::function<T()> make_;
+  std::shared_ptr<const T> obj_;
+};
+
 // What an op factory gets: the node, its attributes, its constant inputs, and error helpers that name the node.
 class NodeContext {
  public:
@@ -67,13 +97,20 @@ class NodeContext {
   // the transformation, the tensor index of input `input` and the kernel table are added to it.
   template <typename T, typename F>
   std::shared_ptr<const T> shared(size_t input, const std::string& key, F make) const {
-    const ConstTensor& c = require_const(input, "weight");
-    const std::string k = key + "#" + std::to_string(c.tensor_index) + "@" + kt_.name;
-    return std::static_pointer_cast<const T>(
-        model_.shared(k, [&]() -> std::shared_ptr<const void> { return std::make_shared<T>(make()); }));
+    return std::static_pointer_cast<const T>(model_.shared(
+        shared_key(input, key), [&]() -> std::shared_ptr<const void> { return std::make_shared<T>(make()); }));
+  }
+  // The same object, declared now and built only when a plan needs it (see Deferred). `make` outlives this
+  // context: it may capture the op and its constants, not the context.
+  template <typename T>
+  Deferred<T> deferred(size_t input, const std::string& key, uint64_t bytes, std::function<T()> make) const {
+    return Deferred<T>(&model_, shared_key(input, key), bytes, std::move(make));
   }
 
   std::string where() const;  // "node 'conv1' (Conv)"
+  // The cache key of a weight-derived object: the transformation, the tensor behind input `input` and the
+  // kernel table (its variant name and GEMM tile: reference tables of different tiles share the name "ref").
+  std::string shared_key(size_t input, const std::string& key) const;
   [[noreturn]] void fail(const std::string& msg) const { pyrt::fail(Status::kInvalidArgument, where() + ": " + msg); }
   void expect_inputs(size_t lo, size_t hi) const;
 
@@ -124,6 +161,11 @@ class Op {
   virtual int64_t state_tokens() const { return 0; }
   virtual int64_t state_capacity() const { return 0; }
   virtual uint64_t state_bytes() const { return 0; }  // memory the state holds
+
+  // Weights the current plan needs beyond those made at creation (Deferred): after infer(), the session
+  // counts prepare_bytes() (what they hold once built) against its memory cap, then calls prepare().
+  virtual uint64_t prepare_bytes() const { return 0; }
+  virtual void prepare() {}
 
   // Set by the session: error messages name the node.
   std::string where;

@@ -32,7 +32,6 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
   const kernels::Table& kt = opts_.force_reference ? kernels::reference() : kernels::active();
   kt_ = &kt;
   isa_ = kt.name;
-  kernels::ScopedTable scope(kt);  // weights packed for this session's kernels
   const Graph* g = model_->graph();
   if (!g) fail(Status::kInvalidArgument, "the model has no graph to run (it only stores tensors)");
   values_.resize(g->values.size());
@@ -249,19 +248,23 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   workspace_offset_ = align_up(total);
   const size_t need = workspace_offset_ + ws;
   // A file can declare shapes whose activations need more memory than the host has: refused before allocating.
-  // The KV caches already held count against the same limit.
+  // The KV caches already held and the weights this plan prepares (decoded for the GEMM) count against the
+  // same limit.
   const uint64_t limit = memory_limit();
-  uint64_t held = 0;
-  for (const auto& n : nodes_) held += n.op->state_bytes();
+  uint64_t state = 0, prepared = 0;
+  for (const auto& n : nodes_) state += n.op->state_bytes(), prepared += n.op->prepare_bytes();
+  const uint64_t held = state + prepared;
   if (need > limit || held > limit - need) {
     std::vector<std::string> given;
     for (const Shape& x : shapes) given.push_back(shape_str(x));
+    std::string beside;
+    if (state) beside += " beside " + std::to_string(state) + " bytes of KV cache";
+    if (prepared) beside += std::string(state ? " and " : " beside ") + std::to_string(prepared) + " bytes of decoded weights";
     fail(Status::kLimit, "the plan for input shapes " + join(given) + " needs a " + std::to_string(need) +
-                             "-byte activation arena" +
-                             (held ? " beside " + std::to_string(held) + " bytes of KV cache" : std::string()) +
-                             ", above the limit of " + std::to_string(limit) +
+                             "-byte activation arena" + beside + ", above the limit of " + std::to_string(limit) +
                              " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
   }
+  for (auto& n : nodes_) n.op->prepare();
   if (need > arena_size_ || !arena_) {
     std::free(arena_);
     arena_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, std::max<size_t>(need, kAlign)));
@@ -292,7 +295,6 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   if (!busy.owns_lock())
     fail(Status::kInvalidArgument, "the session is running in another thread (use one session per thread)");
   pool_.wake();  // workers asleep since the last run start spinning while the plan and inputs are checked
-  kernels::ScopedTable scope(*kt_);  // the GEMM driver picks this session's kernels
   if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
   run_inputs_ = inputs;
   RunContext ctx;
@@ -300,7 +302,7 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   ctx.threads = pool_.size();
   ctx.workspace = arena_ + workspace_offset_;
   uint64_t held = arena_size_;
-  for (const auto& n : nodes_) held += n.op->state_bytes();
+  for (const auto& n : nodes_) held += n.op->state_bytes() + n.op->prepare_bytes();
   uint64_t room = memory_limit() > held ? memory_limit() - held : 0;
   ctx.state_room = &room;
   for (auto& n : nodes_) {

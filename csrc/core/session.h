@@ -9,7 +9,7 @@
 
 #include "core/op.h"
 #include "core/tensor.h"
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 #include "format/model.h"
 #include "kernels/dispatch.h"
 

@@ -1,11 +1,15 @@
-// Kernel tables and CPU feature detection. One table per ISA; the best one the CPU supports is picked once,
-// at first use (avx512 > avx2 > ref). PYRT_KERNELS=ref in the environment (or force_reference()) selects the
-// scalar reference, PYRT_KERNELS=avx2 the AVX2 table on a CPU that also has AVX-512.
+// Kernel tables and CPU feature detection. A table is the reference table with the fields its ISA variant
+// overrides set by name (dispatch.cc); every variant has a unique name ("avx512-vnni-vbmi", "neon-dot", ...)
+// that keys the packed-weight cache and shows in describe() / pyrt_benchmark. The best variant the CPU
+// supports is picked once, at first use. PYRT_KERNELS=ref in the environment (or force_reference()) selects
+// the scalar reference, PYRT_KERNELS=<variant name> that variant (when the CPU runs it).
+// Kernels are leaves: this header and every kernel file include only kernels/ (and the C++ library).
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
 
 namespace pyrt::kernels {
 
@@ -221,51 +225,56 @@ using AttnScoresF16Fn = void (*)(const float* q, const uint16_t* k, size_t ld, s
 using AttnValuesF16Fn = void (*)(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
 
 struct Table {
-  const char* name;  // the ISA: "ref", "avx2", "neon"
+  // The variant's unique name: "ref", "avx2", "avx512", "avx512-vnni", "avx512-vnni-vbmi", "neon", "neon-dot"...
+  const char* name = "ref";
   // CRC-32C register update (no initial value / final XOR applied here).
-  uint32_t (*crc32c_update)(uint32_t crc, const uint8_t* p, size_t n);
+  uint32_t (*crc32c_update)(uint32_t crc, const uint8_t* p, size_t n) = nullptr;
   // IEEE binary16 -> binary32, exact.
-  void (*f16_to_f32)(const uint16_t* in, float* out, size_t n);
+  void (*f16_to_f32)(const uint16_t* in, float* out, size_t n) = nullptr;
   // out[i] = float(q[i] - zp) * scale
-  void (*dequant_i8)(const int8_t* q, size_t n, int32_t zp, float scale, float* out);
+  void (*dequant_i8)(const int8_t* q, size_t n, int32_t zp, float scale, float* out) = nullptr;
   // n (even) values from a nibble stream (low nibble first); signed: q in [-8, 7], else q - zp.
-  void (*dequant_i4)(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
+  void (*dequant_i4)(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out) = nullptr;
   // y[i] = act(x[i]) (x == y allowed)
-  void (*unary)(const ActParams& a, const float* x, float* y, size_t n);
+  void (*unary)(const ActParams& a, const float* x, float* y, size_t n) = nullptr;
   // y[i] = a[i] op b[i]; a_step/b_step are 0 (broadcast a scalar) or 1 (x == y allowed)
-  void (*binary)(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);
+  void (*binary)(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n) = nullptr;
   // f32 GEMM microkernel and its tile (MR rows x NR columns); the packed layouts follow the tile.
-  F32GemmUkernel f32_gemm;
-  size_t f32_gemm_mr, f32_gemm_nr;
-  // depthwise convolution of one channel (see DwConvParams)
-  void (*dwconv)(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
-  // depthwise convolution, channels last (see DwNhwcParams)
-  DwConvNhwcFn dwconv_nhwc;
+  // f32_gemm_ref is its reference twin (the scalar kernel with the same tile: the same bits), which the
+  // reference table of this variant runs and from which workspaces are sized.
+  F32GemmUkernel f32_gemm = nullptr;
+  size_t f32_gemm_mr = 0, f32_gemm_nr = 0;
+  F32GemmUkernel f32_gemm_ref = nullptr;
   // f32_gemm's tile with unpacked A, or null: the GEMM driver then packs A (same results either way)
-  F32GemmUaUkernel f32_gemm_ua;
+  F32GemmUaUkernel f32_gemm_ua = nullptr;
+  // depthwise convolution of one channel (see DwConvParams)
+  void (*dwconv)(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch) = nullptr;
+  // depthwise convolution, channels last (see DwNhwcParams)
+  DwConvNhwcFn dwconv_nhwc = nullptr;
   // rows [n0, n1) of the int4 x int8 matrix-vector product (see I4Matrix)
-  GemvI4Fn gemv_i4;
-  // u8 x s8 GEMM microkernel and its tile (see QGemmUkernel)
-  QGemmKernel qgemm;
-  // u8 depthwise convolution, channels last (see QDwConvNhwcFn)
-  QDwConvNhwcFn qdwconv_nhwc;
-  QuantizeU8Fn quantize_u8;
-  DequantizeU8Fn dequantize_u8;
-  QAddU8Fn qadd_u8;
+  GemvI4Fn gemv_i4 = nullptr;
   // Optional: a layout of the int4 weights the table's gemv_i4 reads faster than the file's (built once at
   // load into i4_pack_size() bytes, 64-byte aligned, passed as I4Matrix::packed); null: the canonical layout.
-  size_t (*i4_pack_size)(const I4Matrix& w);
-  void (*i4_pack)(const I4Matrix& w, uint8_t* dst);
+  size_t (*i4_pack_size)(const I4Matrix& w) = nullptr;
+  void (*i4_pack)(const I4Matrix& w, uint8_t* dst) = nullptr;
+  // u8 x s8 GEMM microkernel and its tile (see QGemmUkernel)
+  QGemmKernel qgemm{};
+  // u8 depthwise convolution, channels last (see QDwConvNhwcFn)
+  QDwConvNhwcFn qdwconv_nhwc = nullptr;
+  QuantizeU8Fn quantize_u8 = nullptr;
+  DequantizeU8Fn dequantize_u8 = nullptr;
+  QAddU8Fn qadd_u8 = nullptr;
   // sparse 1x1 convolution (channels first) and sparse matrix-vector product (see SparseRows)
-  SpmmFn spmm;
-  SpmvFn spmv;
-  // sparse u8 x s8 product (see SparseQ)
-  SqGemmKernel sqgemm;
+  SpmmFn spmm = nullptr;
+  SpmvFn spmv = nullptr;
   // Optional: a layout of the sparse rows the table's spmv reads faster (SparseRows::packed; spmv then takes
   // rows [r0, r1) with r0 a multiple of spmv_group); null: spmv reads the CSR rows.
-  size_t (*spmv_pack_size)(const SparseRows& m);
-  void (*spmv_pack)(const SparseRows& m, uint8_t* dst);
-  size_t spmv_group;
+  size_t (*spmv_pack_size)(const SparseRows& m) = nullptr;
+  void (*spmv_pack)(const SparseRows& m, uint8_t* dst) = nullptr;
+  size_t spmv_group = 1;
+  // sparse u8 x s8 product (see SparseQ)
+  SqGemmKernel sqgemm{};
+  // attention over a KV cache, f32 and f16 caches
   AttnScoresFn attn_scores = nullptr;
   AttnValuesFn attn_values = nullptr;
   AttnScoresF16Fn attn_scores_f16 = nullptr;
@@ -289,40 +298,29 @@ struct CpuInfo {
 const CpuInfo& cpu();
 // The scalar reference. Its GEMM tile is the one of the SIMD table PYRT_KERNELS / the CPU selects.
 const Table& reference();
-const Table& active();          // the table run() uses
+// The reference table with t's GEMM tile (t's f32_gemm_ref twin): what t is tested against.
+const Table& reference_for(const Table& t);
+const Table& active();          // the table sessions use unless told otherwise
 
-// The table for kernels picked inside shared drivers (the GEMM) on this thread: a session sets its own choice
-// (SIMD or reference) around its calls with ScopedTable; without one it is active().
-const Table& current();
-class ScopedTable {
- public:
-  explicit ScopedTable(const Table& t);
-  ~ScopedTable();
-  ScopedTable(const ScopedTable&) = delete;
-  ScopedTable& operator=(const ScopedTable&) = delete;
-
- private:
-  const Table* prev_;
-};
 void force_reference(bool on);  // for debugging and tests; off = back to the SIMD table
 void force_table(const Table* t);  // tests: use t (null: back to the PYRT_KERNELS / CPU choice)
 
-// Per-ISA tables; null when not compiled for this target or not supported by this CPU (and OS).
-const Table* avx2_table();    // x86-64 with AVX2 + FMA + F16C + SSE4.2
-const Table* avx512_table();  // x86-64 with AVX-512 F/VL/BW/DQ (GEMM; the rest as AVX2)
-const Table* neon_table();    // aarch64 (CRC32 instructions used when present)
-// The best SIMD table of the platform, or null: what the tests compare against reference().
+// Every variant compiled for this target that this CPU (and OS) runs, best first, reference excluded: the
+// native tests loop over it. simd_table() is its first entry (null when empty).
+const std::vector<const Table*>& supported_tables();
 const Table* simd_table();
+// The variant of that name ("ref" gives reference()), or null when it is not compiled or not supported here.
+const Table* table_by_name(const char* name);
 
 // A GEMM microkernel and its tile. Packed panels fix one side of the tile (mr for A, nr for B; 0 = free):
 // gemm_kernel_for() returns `preferred`'s kernel when its tile fits, else another kernel with a fitting tile
-// (SIMD ones first unless `preferred` is the reference; all are bit-identical), or fn = null if none.
+// (SIMD ones first unless `preferred` is a reference table; all are bit-identical), or fn = null if none.
 struct GemmKernel {
   F32GemmUkernel fn;
   size_t mr, nr;
 };
 GemmKernel gemm_kernel_for(const Table& preferred, size_t mr, size_t nr);
-size_t gemm_max_mr();  // the largest tile of any kernel (workspace bounds)
+size_t gemm_max_mr();  // the largest tile of any compiled table (workspace bounds)
 size_t gemm_max_nr();
 
 }  // namespace pyrt::kernels

@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
 #include "core/op.h"
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 #include "format/spec.h"
 
 namespace pyrt::ops {

@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/gemm.h"
+#include "compute/gemm.h"
 #include "ops/conv_common.h"
 #include "ops/sparse_weight.h"
 
@@ -63,7 +63,7 @@ class Conv final : public Op {
       const size_t K = size_t(cing_ * kh_ * kw_);
       for (int64_t g = 0; g < group_; ++g)
         packed_.push_back(ctx.shared<gemm::PackedA>(1, "conv.A.g" + std::to_string(g) + "/" + std::to_string(group_), [&] {
-          return gemm::pack_a(w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K);
+          return gemm::pack_a(k_, w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K);
         }));
     }
   }
@@ -128,7 +128,7 @@ class Conv final : public Op {
           im2col(ctx, xg, col);
           b = col;
         }
-        gemm::gemm_packed_a(*packed_[size_t(g)], b, N, N, yg, N, ep, ctx.pool, gws);
+        gemm::gemm_packed_a(k_, *packed_[size_t(g)], b, N, N, yg, N, ep, ctx.pool, gws);
         if (!gemm_fusable(act_.act)) apply_act(ctx, yg, size_t(coutg_) * N);
       }
   }
@@ -266,7 +266,7 @@ class Conv final : public Op {
       for (int64_t o = 0; o < cout_; ++o)
         for (int64_t c = 0; c < cing_; ++c)
           for (int64_t k = 0; k < kh_ * kw_; ++k) t[size_t(o) * K + size_t(k * cing_ + c)] = w_[(o * cing_ + c) * kh_ * kw_ + k];
-      return gemm::pack_b(t.data(), K, true, K, size_t(cout_));
+      return gemm::pack_b(k_, t.data(), K, true, K, size_t(cout_));
     });
   }
 
@@ -290,7 +290,7 @@ class Conv final : public Op {
     ep.bias = bias_;
     ep.bias_kind = bias_ ? gemm::Epilogue::kPerCol : gemm::Epilogue::kNone;
     if (direct_1x1_) {
-      gemm::gemm_packed_b(x, K, size_t(n_) * P, *packed_b_, y, C, ep, ctx.pool, ctx.workspace);
+      gemm::gemm_packed_b(k_, x, K, size_t(n_) * P, *packed_b_, y, C, ep, ctx.pool, ctx.workspace);
       if (!gemm_fusable(act_.act)) apply_act(ctx, y, size_t(n_) * P * C);
       return;
     }
@@ -305,7 +305,7 @@ class Conv final : public Op {
         const Im2colNhwc g{cing_, kh_, kw_, h_, w_in_, ow_, strides_[0], strides_[1], dil_[0], dil_[1], pt_, pl_};
         im2col_nhwc(ctx, g, x + size_t(n * h_ * w_in_ * cing_), p0, pn, col, K, 0.f);
         float* yb = y + (size_t(n) * P + p0) * C;
-        gemm::gemm_packed_b(col, K, pn, *packed_b_, yb, C, ep, ctx.pool, gws);
+        gemm::gemm_packed_b(k_, col, K, pn, *packed_b_, yb, C, ep, ctx.pool, gws);
         if (!gemm_fusable(act_.act)) apply_act(ctx, yb, pn * C);
       }
   }

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/gemm.h"
+#include "compute/gemm.h"
 #include "ops/common.h"
 
 namespace pyrt::ops {
@@ -38,7 +38,7 @@ class ConvTranspose final : public Op {
     const size_t cig = size_t(cin_ / group_), M = size_t(coutg_ * kh_ * kw_);
     for (int64_t g = 0; g < group_; ++g)  // A_g = W_g^T: W_g is [Cin/g, Cout/g*kh*kw] row-major
       packed_.push_back(ctx.shared<gemm::PackedA>(1, "deconv.AT.g" + std::to_string(g) + "/" + std::to_string(group_),
-                                                  [&] { return gemm::pack_a(w.f32() + size_t(g) * cig * M, M, true, M, cig); }));
+                                                  [&] { return gemm::pack_a(k_, w.f32() + size_t(g) * cig * M, M, true, M, cig); }));
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
@@ -75,7 +75,7 @@ class ConvTranspose final : public Op {
       for (size_t c = 0; c < cout; ++c) std::fill_n(yn + c * OHW, OHW, bias_ ? bias_[c] : 0.f);
       for (int64_t g = 0; g < group_; ++g) {
         const float* xg = x + (size_t(n) * size_t(cin_) + size_t(g) * cig) * N;
-        gemm::gemm_packed_a(*packed_[size_t(g)], xg, N, N, col, N, gemm::Epilogue{}, ctx.pool, gws);
+        gemm::gemm_packed_a(k_, *packed_[size_t(g)], xg, N, N, col, N, gemm::Epilogue{}, ctx.pool, gws);
         // col2im: channel-parallel, so no two threads write the same output
         parallel(ctx, size_t(coutg_), 1, [&](size_t c0, size_t c1, int) {
           for (size_t co = c0; co < c1; ++co) {

@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "kernels/gemm.h"
+#include "compute/gemm.h"
 #include "ops/common.h"
+#include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
 #include "ops/sparse_weight.h"
 
@@ -33,6 +34,7 @@ class Gemm final : public Op {
         b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
+      dense_ = deferred_dense_b(ctx, 1, size_t(n_dim_), size_t(k_dim_));
     } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && b->desc.shape.size() == 2 && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
       if (kt_.spmv_pack)  // the table's own layout for its spmv
@@ -43,6 +45,7 @@ class Gemm final : public Op {
         });
       b_ = b;
       k_dim_ = int64_t(sparse_->cols), n_dim_ = int64_t(sparse_->rows);
+      dense_ = deferred_dense_b(ctx, 1, size_t(n_dim_), size_t(k_dim_));
     } else if (b) {
       if (b->desc.shape.size() != 2 || b->desc.dtype != spec::kF32) ctx.fail("B must be a 2-D f32 matrix");
       const size_t K = size_t(trans_b_ ? b->desc.shape[1] : b->desc.shape[0]);
@@ -56,7 +59,7 @@ class Gemm final : public Op {
       }
       char key[64];
       std::snprintf(key, sizeof key, "gemm.B.t%d.alpha%a", int(trans_b_), double(alpha_));
-      packed_b_ = ctx.shared<gemm::PackedB>(1, key, [&] { return gemm::pack_b(src, size_t(b->desc.shape[1]), trans_b_, K, N); });
+      packed_b_ = ctx.shared<gemm::PackedB>(1, key, [&] { return gemm::pack_b(kt_, src, size_t(b->desc.shape[1]), trans_b_, K, N); });
       k_dim_ = int64_t(K), n_dim_ = int64_t(N);
     }
     if (ctx.has_input(2)) {
@@ -91,10 +94,12 @@ class Gemm final : public Op {
     if (bias_.size() == 1 && n_ > 1) bias_full_.assign(size_t(n_), bias_[0]);  // a scalar C, spread once
     if (c_general_) c_strides_ = broadcast_strides(c_shape_, {m_, n_});
     out[0] = {{m_, n_}, spec::kF32};
-    if (b_ && m_ > (sparse_ ? kMaxSparseRows : Int4Linear::kMaxRows) && !packed_b_)
-      // many rows: decode the int4 / csr weight once, for the f32 GEMM
-      packed_b_ = std::make_shared<const gemm::PackedB>(
-          i4_.active() ? i4_.pack_decoded() : gemm::pack_b(b_->f32(), size_t(k_), true, size_t(k_), size_t(n_)));
+  }
+
+  // Many rows of an int4 / csr weight: the f32 GEMM on the weight decoded once (see Deferred).
+  uint64_t prepare_bytes() const override { return dense_path() || dense_.built() ? dense_.bytes() : 0; }
+  void prepare() override {
+    if (dense_path()) dense_.build();
   }
 
   bool reads_input(size_t i) const override { return !(i == 1 && b_); }
@@ -103,7 +108,7 @@ class Gemm final : public Op {
     if (sparse_path()) return 0;
     if (i4_path()) return i4_.workspace_bytes();
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
-                                packed_b_ && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
+                                packed_b() && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
@@ -111,7 +116,8 @@ class Gemm final : public Op {
     float* y = static_cast<float*>(out[0]);
     if (sparse_path()) return run_sparse(ctx, a, y, in);
     if (i4_path()) return run_i4(ctx, a, y, in);
-    const bool packed = packed_b_ && !trans_a_;
+    const gemm::PackedB* pb = packed_b();
+    const bool packed = pb && !trans_a_;
     // alpha is folded into the packed B; on the plain path it scales A.B before the bias is added.
     const bool epi = packed || alpha_ == 1.f;
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
@@ -120,10 +126,10 @@ class Gemm final : public Op {
     const bool fuse = epi && fusable(act_.act) && !c_general_;
     if (fuse) ep.act = act_;
     if (packed) {
-      gemm::gemm_packed_b(a, size_t(k_), size_t(m_), *packed_b_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
+      gemm::gemm_packed_b(kt_, a, size_t(k_), size_t(m_), *pb, y, size_t(n_), ep, ctx.pool, ctx.workspace);
     } else {
       const float* bm = static_cast<const float*>(in[1]);
-      gemm::gemm(a, size_t(trans_a_ ? m_ : k_), trans_a_, bm, size_t(trans_b_ ? k_ : n_), trans_b_, size_t(m_),
+      gemm::gemm(kt_, a, size_t(trans_a_ ? m_ : k_), trans_a_, bm, size_t(trans_b_ ? k_ : n_), trans_b_, size_t(m_),
                  size_t(n_), size_t(k_), y, size_t(n_), ep, ctx.pool, ctx.workspace);
       if (!epi)
         for (int64_t i = 0; i < m_; ++i)
@@ -136,10 +142,16 @@ class Gemm final : public Op {
   std::string kernel() const override {
     if (sparse_path()) return std::string("spmv-") + kt_.name;
     if (i4_path()) return std::string("gemv-i4-") + kt_.name;
-    return std::string(packed_b_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
+    return std::string(packed_b() ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
  private:
+  bool dense_path() const { return b_ && !sparse_path() && !i4_path(); }
+  // The packed f32 weight: made at creation (f32 weights) or for this plan (decoded int4 / csr ones).
+  const gemm::PackedB* packed_b() const {
+    if (packed_b_) return packed_b_.get();
+    return dense_path() && dense_.built() ? &dense_.get() : nullptr;
+  }
   bool i4_path() const { return b_ && !sparse_ && m_ <= Int4Linear::kMaxRows; }
   bool sparse_path() const { return sparse_ && m_ <= kMaxSparseRows; }
 
@@ -175,6 +187,7 @@ class Gemm final : public Op {
   float alpha_, beta_;
   ActParams act_;
   std::shared_ptr<const gemm::PackedB> packed_b_;  // shared by all sessions of the model (f32 weights)
+  Deferred<gemm::PackedB> dense_;                  // an int4 / csr weight decoded and packed, for many rows
   const ConstTensor* b_ = nullptr;                 // an int4 or csr weight used as stored, and its reader
   Int4Linear i4_;
   std::shared_ptr<const SparseWeight> sparse_;

@@ -39,7 +39,7 @@ class Gru final : public Op {
       const float* wb = c_.B.data() + d * 2 * G;
       const float* rb = wb + G;
       const float* Rd = c_.R + d * G * H;
-      gemm::gemm_packed_b(x, size_t(c_.input), size_t(S * B), *c_.w_packed[size_t(d)], xw, size_t(G), gemm::Epilogue{},
+      gemm::gemm_packed_b(*c_.kt, x, size_t(c_.input), size_t(S * B), *c_.w_packed[size_t(d)], xw, size_t(G), gemm::Epilogue{},
                           ctx.pool, gws);
       for (int64_t b = 0; b < B; ++b)
         for (int64_t k = 0; k < H; ++k) h[b * H + k] = h0 ? h0[state_index(c_, d, b, B) + size_t(k)] : 0.f;
@@ -47,7 +47,7 @@ class Gru final : public Op {
       for (int64_t step = 0; step < S; ++step) {
         const int64_t t = rev ? S - 1 - step : step;
         // hr = h . R^T (z, r and, with linear_before_reset, h parts)
-        gemm::gemm_packed_b(h, size_t(H), size_t(B), *c_.r_packed[size_t(d)], hr, size_t(G), gemm::Epilogue{},
+        gemm::gemm_packed_b(*c_.kt, h, size_t(H), size_t(B), *c_.r_packed[size_t(d)], hr, size_t(G), gemm::Epilogue{},
                             ctx.pool, gws);
         for (int64_t b = 0; b < B; ++b) {
           const float* xr = xw + seq_row(c_, t, b, S, B) * size_t(G);
@@ -59,7 +59,7 @@ class Gru final : public Op {
           }
         }
         if (!lbr_)  // h part recomputed from (r * h): hr[:, 2H:] = (r*h) . Rh^T
-          gemm::gemm(rh, size_t(H), false, Rd + 2 * H * H, size_t(H), true, size_t(B), size_t(H), size_t(H), hr + 2 * H,
+          gemm::gemm(*c_.kt, rh, size_t(H), false, Rd + 2 * H * H, size_t(H), true, size_t(B), size_t(H), size_t(H), hr + 2 * H,
                      size_t(G), gemm::Epilogue{}, ctx.pool, gws);
         for (int64_t b = 0; b < B; ++b) {
           const float* xr = xw + seq_row(c_, t, b, S, B) * size_t(G);

@@ -1,11 +1,11 @@
 // An int4 Linear weight used as stored (Gemm with transB, MatMul with transB): W [N, K] in the file's i4
 // encoding, signed, groups along K. Up to kMaxRows rows of activations run the int4 x int8 GEMV on the stored
 // nibbles (each row quantized per group on the fly: ONNX Runtime's MatMulNBits accuracy level 4), so the f32
-// weight is never made; for more rows callers take the f32 GEMM on pack_decoded().
+// weight is never made; for more rows callers take the f32 GEMM on the decoded weight (ops/decoded_weight.h).
 #pragma once
 #include <vector>
 
-#include "kernels/gemm.h"
+#include "kernels/dispatch.h"
 #include "ops/common.h"
 
 namespace pyrt::ops {
@@ -22,7 +22,6 @@ class Int4Linear {
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI4 || !t.p.is_signed) return false;
     ctx.model().check_tensor(b.tensor_index);  // the deferred checks a decode would have made (SPEC 6.4)
-    model_ = &ctx.model(), tensor_ = b.tensor_index;
     w_.q = ctx.model().buffer(b.tensor_index, 0);
     w_.scales = ctx.model().buffer(b.tensor_index, 1);
     w_.scales_f16 = t.p.scale_dtype == spec::kScaleF16;
@@ -40,13 +39,6 @@ class Int4Linear {
     return true;
   }
   bool active() const { return w_.q != nullptr; }
-  // The weight decoded to f32 and packed for the GEMM (a prefill's many rows). The f32 copy is a temporary:
-  // only the packed panels stay, beside the int4 weight the GEMV keeps reading.
-  gemm::PackedB pack_decoded() const {
-    std::vector<float> w(w_.n * w_.k);
-    model_->decode(tensor_, w.data(), w.size() * 4);
-    return gemm::pack_b(w.data(), w_.k, true, w_.k, w_.n);
-  }
   int64_t n() const { return int64_t(w_.n); }
   int64_t k() const { return int64_t(w_.k); }
   size_t workspace_bytes() const { return align64(w_.ng * w_.group) + 2 * align64(w_.ng * 4); }
@@ -68,8 +60,6 @@ class Int4Linear {
 
  private:
   kernels::I4Matrix w_{};
-  const Model* model_ = nullptr;
-  size_t tensor_ = 0;
   std::shared_ptr<const AlignedBytes> packed_;
 };
 

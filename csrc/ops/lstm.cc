@@ -40,7 +40,7 @@ class Lstm final : public Op {
       const float* wb = c_.B.data() + d * 2 * G;
       const float* rb = wb + G;
       // all time steps' input projections at once: [rows in X's memory order, 4H]
-      gemm::gemm_packed_b(x, size_t(c_.input), size_t(S * B), *c_.w_packed[size_t(d)], xw, size_t(G), gemm::Epilogue{},
+      gemm::gemm_packed_b(*c_.kt, x, size_t(c_.input), size_t(S * B), *c_.w_packed[size_t(d)], xw, size_t(G), gemm::Epilogue{},
                           ctx.pool, gws);
       for (int64_t b = 0; b < B; ++b) {
         const size_t si = state_index(c_, d, b, B);
@@ -52,7 +52,7 @@ class Lstm final : public Op {
       const bool rev = c_.reverse || d == 1;
       for (int64_t step = 0; step < S; ++step) {
         const int64_t t = rev ? S - 1 - step : step;
-        gemm::gemm_packed_b(h, size_t(H), size_t(B), *c_.r_packed[size_t(d)], gates, size_t(G), gemm::Epilogue{},
+        gemm::gemm_packed_b(*c_.kt, h, size_t(H), size_t(B), *c_.r_packed[size_t(d)], gates, size_t(G), gemm::Epilogue{},
                             ctx.pool, gws);
         for (int64_t b = 0; b < B; ++b) {
           const float* xr = xw + seq_row(c_, t, b, S, B) * size_t(G);

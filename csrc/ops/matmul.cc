@@ -4,8 +4,9 @@
 // transB and Linear weights are; an int4 weight stored so runs as stored for few rows (ops/linear_i4.h).
 #include <algorithm>
 
-#include "kernels/gemm.h"
+#include "compute/gemm.h"
 #include "ops/common.h"
+#include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
 
 namespace pyrt::ops {
@@ -20,10 +21,11 @@ class MatMul final : public Op {
     if (trans_b_ && (!b || b->desc.shape.size() != 2)) ctx.fail("transB needs a constant 2-D B");
     if (b && trans_b_ && i4_.init(ctx, 1, *b)) {
       b_ = b;
+      dense_ = deferred_dense_b(ctx, 1, size_t(i4_.n()), size_t(i4_.k()));
     } else if (b && b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32) {
       const size_t r = size_t(b->desc.shape[0]), c = size_t(b->desc.shape[1]);  // [K, N], or [N, K] with transB
       packed_ = ctx.shared<gemm::PackedB>(1, trans_b_ ? "matmul.B.t" : "matmul.B", [&] {
-        return gemm::pack_b(b->f32(), c, trans_b_, trans_b_ ? c : r, trans_b_ ? r : c);
+        return gemm::pack_b(kt_, b->f32(), c, trans_b_, trans_b_ ? c : r, trans_b_ ? r : c);
       });
     }
   }
@@ -48,12 +50,16 @@ class MatMul final : public Op {
     nbatch_ = numel(batch_);
     // a constant 2-D B with A's batch folded into rows: one GEMM of (batch*M) x K
     fold_ = (packed_ || b_) && bb.empty();
-    if (b_ && nbatch_ * m_ > Int4Linear::kMaxRows && !packed_)  // many rows: decode the int4 weight once
-      packed_ = std::make_shared<const gemm::PackedB>(i4_.pack_decoded());
     Shape o = batch_;
     if (!a1) o.push_back(m_);
     if (!b1) o.push_back(n_);
     out[0] = {o, spec::kF32};
+  }
+
+  // Many rows of an int4 weight: the f32 GEMM on the weight decoded once (see Deferred).
+  uint64_t prepare_bytes() const override { return dense_path() || dense_.built() ? dense_.bytes() : 0; }
+  void prepare() override {
+    if (dense_path()) dense_.build();
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
@@ -69,7 +75,7 @@ class MatMul final : public Op {
     const gemm::Epilogue ep;
     if (i4_path()) return i4_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
     if (fold_) {
-      gemm::gemm_packed_b(a, size_t(k_), size_t(nbatch_ * m_), *packed_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
+      gemm::gemm_packed_b(kt_, a, size_t(k_), size_t(nbatch_ * m_), b_ ? dense_.get() : *packed_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
       return;
     }
     for (int64_t t = 0; t < nbatch_; ++t) {
@@ -80,7 +86,7 @@ class MatMul final : public Op {
         oa += i * sa_[d];
         ob += i * sb_[d];
       }
-      gemm::gemm(a + oa * m_ * k_, size_t(k_), false, b + ob * k_ * n_, size_t(n_), false, size_t(m_), size_t(n_),
+      gemm::gemm(kt_, a + oa * m_ * k_, size_t(k_), false, b + ob * k_ * n_, size_t(n_), false, size_t(m_), size_t(n_),
                  size_t(k_), y + t * m_ * n_, size_t(n_), ep, ctx.pool, ctx.workspace);
     }
   }
@@ -92,9 +98,11 @@ class MatMul final : public Op {
 
  private:
   bool i4_path() const { return b_ && fold_ && nbatch_ * m_ <= Int4Linear::kMaxRows; }
+  bool dense_path() const { return b_ && fold_ && !i4_path(); }
 
   const kernels::Table& kt_;
-  std::shared_ptr<const gemm::PackedB> packed_;
+  std::shared_ptr<const gemm::PackedB> packed_;  // an f32 weight, packed at creation
+  Deferred<gemm::PackedB> dense_;                 // an int4 weight decoded and packed, for many rows
   bool trans_b_ = false;
   const ConstTensor* b_ = nullptr;  // an int4 weight used as stored, and its reader
   Int4Linear i4_;

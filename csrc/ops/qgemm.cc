@@ -3,7 +3,7 @@
 // stay float: no rounding of the scores). B is a constant [N, K] (transB = 1) or [K, N]; transA must be 0,
 // alpha 1. Runs on the u8 x s8 GEMM, or its sparse counterpart when B is stored csr (a pruned layer).
 // Inputs: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C (optional), y_scale (optional), y_zero_point.
-#include "kernels/qgemm.h"
+#include "compute/qgemm.h"
 #include "ops/quant_common.h"
 #include "ops/sparse_weight.h"
 

@@ -4,7 +4,7 @@
 // padded with the input zero point) — on the sparse u8 GEMM when w is stored csr —, depthwise on the int8
 // depthwise kernel.
 // Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B (optional).
-#include "kernels/qgemm.h"
+#include "compute/qgemm.h"
 #include "ops/conv_common.h"
 #include "ops/quant_common.h"
 #include "ops/sparse_weight.h"

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/gemm.h"
+#include "compute/gemm.h"
 #include "ops/common.h"
 
 namespace pyrt::ops {
@@ -19,11 +19,13 @@ struct RnnConfig {
   std::vector<float> B;      // [dirs, 2*gates*H] (zeros when absent)
   std::vector<std::shared_ptr<const gemm::PackedB>> w_packed;  // per direction: W^T as K=I x N=gates*H
   std::vector<std::shared_ptr<const gemm::PackedB>> r_packed;  // per direction: R^T as K=H x N=gates*H
+  const kernels::Table* kt = nullptr;                          // the session's kernels
 };
 
 inline RnnConfig parse_rnn(const NodeContext& ctx, int64_t gates) {
   RnnConfig c;
   c.gates = gates;
+  c.kt = &ctx.kernels();
   ctx.expect_inputs(3, gates == 4 ? 8 : 6);
   c.hidden = ctx.attr_int("hidden_size", 0);
   const std::string dir = ctx.attr_string("direction", "forward");
@@ -55,10 +57,10 @@ inline RnnConfig parse_rnn(const NodeContext& ctx, int64_t gates) {
   for (int64_t d = 0; d < c.dirs; ++d) {
     const std::string dir = ".d" + std::to_string(d);
     c.w_packed.push_back(ctx.shared<gemm::PackedB>(1, "rnn.WT" + dir, [&] {
-      return gemm::pack_b(c.W + d * gates * H * c.input, size_t(c.input), true, size_t(c.input), size_t(gates * H));
+      return gemm::pack_b(*c.kt, c.W + d * gates * H * c.input, size_t(c.input), true, size_t(c.input), size_t(gates * H));
     }));
     c.r_packed.push_back(ctx.shared<gemm::PackedB>(2, "rnn.RT" + dir, [&] {
-      return gemm::pack_b(c.R + d * gates * H * H, size_t(H), true, size_t(H), size_t(gates * H));
+      return gemm::pack_b(*c.kt, c.R + d * gates * H * H, size_t(H), true, size_t(H), size_t(gates * H));
     }));
   }
   return c;

@@ -1,13 +1,15 @@
 // Kernel dispatch introspection, the CRC helper, and the read-bandwidth probe the benchmarks compare with.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 
 #include "format/crc32c.h"
 #include "kernels/dispatch.h"
@@ -19,7 +21,12 @@ namespace pyrt::python {
 
 void bind_kernels(py::module_& m) {
   m.def("isa", [] { return std::string(kernels::active().name); },
-        "Name of the kernel table in use: 'avx512', 'avx2', 'neon' or 'ref' (PYRT_KERNELS=avx2|ref forces one).");
+        "Name of the kernel table in use: a variant of kernel_tables() or 'ref' (PYRT_KERNELS=<name>|ref forces one).");
+  m.def("kernel_tables", [] {
+    std::vector<std::string> names;
+    for (const kernels::Table* t : kernels::supported_tables()) names.emplace_back(t->name);
+    return names;
+  }, "Every kernel-table variant compiled in that this CPU runs, best first (the reference 'ref' not listed).");
   m.def("force_reference", &kernels::force_reference, py::arg("on"),
         "Use the scalar reference kernels (as PYRT_KERNELS=ref does).");
   m.def("cpu_features", [] {

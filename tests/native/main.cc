@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "harness.h"
 #include "kernels/dispatch.h"
@@ -16,16 +17,18 @@ std::string g_golden_dir = "formats/golden";
 
 int main(int argc, char** argv) {
   if (argc > 1) pyrt_test::g_golden_dir = argv[1];
-  // The kernel table run() uses (PYRT_KERNELS=ref forces "ref") and the SIMD table the tests compare
-  // against the reference: scripts (tests/native/run_qemu.sh) check these lines.
+  // The kernel table run() uses (PYRT_KERNELS=ref forces "ref") and every variant the tests compare against
+  // the reference: scripts (tests/native/run_qemu.sh) check these lines.
   {
     namespace k = pyrt::kernels;
     const k::CpuInfo& c = k::cpu();
-    const k::Table* simd = k::simd_table();
+    std::string tested;
+    for (const k::Table* t : k::supported_tables()) tested += (tested.empty() ? "" : ", ") + std::string(t->name);
     std::printf("isa: %s\n", k::active().name);
-    std::printf("simd table tested: %s; cpu:%s%s%s%s%s%s%s%s%s%s\n", simd ? simd->name : "none", c.avx2 ? " avx2" : "",
+    std::printf("kernel variants tested: %s; cpu:%s%s%s%s%s%s%s%s%s%s%s\n", tested.empty() ? "none" : tested.c_str(),
+                c.avx2 ? " avx2" : "",
                 c.fma ? " fma" : "", c.f16c ? " f16c" : "", c.sse42 ? " sse4.2" : "", c.avx512f ? " avx512f" : "",
-                c.avx512vnni ? " avx512vnni" : "", c.neon ? " neon" : "", c.crc32 ? " crc32" : "",
+                c.avx512vnni ? " avx512vnni" : "", c.avx512vbmi ? " avx512vbmi" : "", c.neon ? " neon" : "", c.crc32 ? " crc32" : "",
                 c.dotprod ? " dotprod" : "", c.i8mm ? " i8mm" : "");
   }
   int passed = 0, failed = 0;

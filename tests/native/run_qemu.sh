@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-build the native tests for aarch64 (Release, static) into build/aarch64 and run them under
-# qemu-user: with -cpu max (CRC32, dotprod, i8mm) and -cpu cortex-a72 (ARMv8.0 + CRC32, no dotprod), where
-# the NEON table must be the one chosen and tested, and with PYRT_KERNELS=ref, where the reference must be.
+# qemu-user: with -cpu max (CRC32, dotprod, i8mm), -cpu cortex-a76 (dotprod) and -cpu cortex-a72 (ARMv8.0, no
+# dotprod), where the best NEON variant for that CPU must be the one chosen and every variant it runs is tested,
+# and with PYRT_KERNELS=ref, where the reference must be.
 # Needs: apt-get install g++-aarch64-linux-gnu qemu-user-static. PYRT_MUTATIONS (mutations per golden
 # file, default 300, under a second under qemu) and PYRT_JOBS (default 2) are honoured.
 set -euo pipefail
@@ -43,8 +44,10 @@ run() {
   fi
 }
 
-run neon max
-run neon cortex-a72
+run neon-dot-crc max
+run neon-dot-crc cortex-a76
+run neon-crc cortex-a72
+run neon cortex-a72 PYRT_KERNELS=neon
 run ref cortex-a72 PYRT_KERNELS=ref
 
 # The static aarch64 pyrt_benchmark (C API only) on a static-int8 and a pruned model, when the Python package
@@ -66,4 +69,4 @@ if [[ $failed -ne 0 ]]; then
   echo "run_qemu.sh: aarch64 native tests FAILED"
   exit 1
 fi
-echo "run_qemu.sh: aarch64 native tests passed (neon on -cpu max and cortex-a72, ref forced)"
+echo "run_qemu.sh: aarch64 native tests passed (every NEON variant on -cpu max, cortex-a76 and cortex-a72; ref forced)"

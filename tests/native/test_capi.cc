@@ -20,7 +20,7 @@
 #include "harness.h"
 #include "pyrt/pyrt.h"
 #include "pyrt/pyrt.hpp"
-#include "tools/fuzz_support.h"
+#include "fuzz/fuzz_support.h"
 
 namespace {
 

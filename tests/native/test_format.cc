@@ -13,7 +13,7 @@
 #include "format/model.h"
 #include "format/spec.h"
 #include "harness.h"
-#include "tools/fuzz_support.h"
+#include "fuzz/fuzz_support.h"
 
 using namespace pyrt;
 using pyrt::testing::refix;

@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 #include "harness.h"
 #include "kernels/dispatch.h"
-#include "kernels/gemm.h"
+#include "compute/gemm.h"
 
 using namespace pyrt;
 
@@ -48,23 +48,22 @@ Problem make(size_t M, size_t N, size_t K, bool ta, bool tb, uint32_t seed) {
 
 const float kSentinel = 12345.f;
 
-// The SIMD tables this CPU has, best first (empty on a machine without AVX2).
+// The variants this CPU runs with distinct f32 GEMM kernels, best first (variants that differ elsewhere share
+// their GEMM: testing it once per kernel is enough).
 std::vector<const kernels::Table*> simd_tables() {
   std::vector<const kernels::Table*> v;
-  for (const kernels::Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()})
-    if (t) v.push_back(t);
+  for (const kernels::Table* t : kernels::supported_tables()) {
+    bool seen = false;
+    for (const kernels::Table* u : v) seen = seen || (u->f32_gemm == t->f32_gemm && u->f32_gemm_ua == t->f32_gemm_ua);
+    if (!seen) v.push_back(t);
+  }
   return v;
 }
 
-// Forces a table for one scope; back to the default choice after.
-struct UseTable {
-  explicit UseTable(const kernels::Table* t) { kernels::force_table(t); }
-  ~UseTable() { kernels::force_table(nullptr); }
-};
-
-// Packs (packed paths) under the current table; run_under, if set, is forced for the product only.
-std::vector<float> compute(const Problem& p, Path path, const gemm::Epilogue& ep, ThreadPool* pool,
-                           const kernels::Table* run_under = nullptr) {
+// Packs (packed paths) and runs under table `kt`; run_under, if set, runs the product (packed under kt).
+std::vector<float> compute(const kernels::Table& kt, const Problem& p, Path path, const gemm::Epilogue& ep,
+                           ThreadPool* pool, const kernels::Table* run_under = nullptr) {
+  const kernels::Table& rt = run_under ? *run_under : kt;
   std::vector<float> c(std::max<size_t>(1, p.M * p.ldc), kSentinel);
   const int threads = pool ? pool->size() : 1;
   const gemm::Prepacked pre =
@@ -73,19 +72,17 @@ std::vector<float> compute(const Problem& p, Path path, const gemm::Epilogue& ep
   std::vector<unsigned char> ws(gemm::workspace_size(p.M, p.N, p.K, threads, pre) + 1);
   switch (path) {
     case Path::kPlain:
-      gemm::gemm(p.a.data(), p.lda, p.ta, p.b.data(), p.ldb, p.tb, p.M, p.N, p.K, c.data(), p.ldc, ep, pool,
+      gemm::gemm(rt, p.a.data(), p.lda, p.ta, p.b.data(), p.ldb, p.tb, p.M, p.N, p.K, c.data(), p.ldc, ep, pool,
                  ws.data() + 1);
       break;
     case Path::kPackedA: {
-      const gemm::PackedA pa = gemm::pack_a(p.a.data(), p.lda, p.ta, p.M, p.K);
-      if (run_under) kernels::force_table(run_under);
-      gemm::gemm_packed_a(pa, p.b.data(), p.ldb, p.N, c.data(), p.ldc, ep, pool, ws.data() + 1);
+      const gemm::PackedA pa = gemm::pack_a(kt, p.a.data(), p.lda, p.ta, p.M, p.K);
+      gemm::gemm_packed_a(rt, pa, p.b.data(), p.ldb, p.N, c.data(), p.ldc, ep, pool, ws.data() + 1);
       break;
     }
     case Path::kPackedB: {
-      const gemm::PackedB pb = gemm::pack_b(p.b.data(), p.ldb, p.tb, p.K, p.N);
-      if (run_under) kernels::force_table(run_under);
-      gemm::gemm_packed_b(p.a.data(), p.lda, p.M, pb, c.data(), p.ldc, ep, pool, ws.data() + 1);
+      const gemm::PackedB pb = gemm::pack_b(kt, p.b.data(), p.ldb, p.tb, p.K, p.N);
+      gemm::gemm_packed_b(rt, p.a.data(), p.lda, p.M, pb, c.data(), p.ldc, ep, pool, ws.data() + 1);
       break;
     }
   }
@@ -158,29 +155,26 @@ void check_problem(size_t M, size_t N, size_t K, Path path, bool ta, bool tb, in
   const gemm::Epilogue ep = epilogue(ep_kind, p);
   std::vector<float> r;  // the reference result (or the first table's, without with_ref)
   if (with_ref) {
-    UseTable use(&kernels::reference());
-    r = compute(p, path, ep, &pool2());
+    r = compute(kernels::reference(), p, path, ep, &pool2());
     const bool ok = matches_naive(p, ep, r);
     CHECK(ok);
     if (!ok) std::fprintf(stderr, "  (ref, path %d ta=%d tb=%d epilogue %d)\n", int(path), ta, tb, ep_kind);
   }
   const std::vector<const kernels::Table*> tables = simd_tables();
   for (const kernels::Table* t : tables) {
-    UseTable use(t);
-    const std::vector<float> c1 = compute(p, path, ep, nullptr);
+    const std::vector<float> c1 = compute(*t, p, path, ep, nullptr);
     const bool ok = matches_naive(p, ep, c1);
     CHECK(ok);
-    CHECK(same_bits(c1, compute(p, path, ep, &pool2())));
-    CHECK(same_bits(c1, compute(p, path, ep, &pool3())));
+    CHECK(same_bits(c1, compute(*t, p, path, ep, &pool2())));
+    CHECK(same_bits(c1, compute(*t, p, path, ep, &pool3())));
     if (r.empty()) r = c1;
     const bool same = same_bits(c1, r);
     CHECK(same);
     if (path != Path::kPlain) {
       // Packed under t, run under every other table (another tile: the driver picks a fitting kernel).
       for (const kernels::Table* u : tables)
-        if (u != t) CHECK(same_bits(r, compute(p, path, ep, &pool2(), u)));
-      if (with_ref) CHECK(same_bits(r, compute(p, path, ep, &pool3(), &kernels::reference())));
-      kernels::force_table(t);
+        if (u != t) CHECK(same_bits(r, compute(*t, p, path, ep, &pool2(), u)));
+      if (with_ref) CHECK(same_bits(r, compute(*t, p, path, ep, &pool3(), &kernels::reference())));
     }
     if (!ok || !same)
       std::fprintf(stderr, "  (%s, path %d ta=%d tb=%d epilogue %d)\n", t->name, int(path), ta, tb, ep_kind);
@@ -235,7 +229,7 @@ TEST(gemm_empty_and_k0) {
   }
   CHECK(gemm::workspace_size(0, 5, 5, 2) == 0);
   float c = kSentinel;
-  gemm::gemm(nullptr, 1, false, nullptr, 1, false, 0, 1, 3, &c, 1, {}, nullptr, nullptr);
+  gemm::gemm(kernels::active(), nullptr, 1, false, nullptr, 1, false, 0, 1, 3, &c, 1, {}, nullptr, nullptr);
   CHECK(c == kSentinel);
 }
 
@@ -246,7 +240,7 @@ TEST(gemm_rejects_unfused_activation) {
   ep.act.act = Act::kSigmoid;
   bool threw = false;
   try {
-    gemm::gemm(&a, 1, false, &b, 1, false, 1, 1, 1, &c, 1, ep, nullptr, ws.data());
+    gemm::gemm(kernels::active(), &a, 1, false, &b, 1, false, 1, 1, 1, &c, 1, ep, nullptr, ws.data());
   } catch (const std::invalid_argument&) {
     threw = true;
   }
@@ -258,15 +252,19 @@ TEST(gemm_dispatch_tables) {
   const kernels::Table* best = kernels::simd_table();
   if (!best) return;
   CHECK(&kernels::active() == best || std::getenv("PYRT_KERNELS"));
-  if (kernels::avx512_table()) CHECK(best == kernels::avx512_table());
+  CHECK(best == kernels::supported_tables().front());
   kernels::force_reference(true);
   CHECK(std::strcmp(kernels::active().name, "ref") == 0);
   kernels::force_reference(false);
   CHECK(std::strcmp(kernels::active().name, "ref") != 0);
   kernels::force_table(nullptr);
-  for (const kernels::Table* t : simd_tables()) {
+  for (const kernels::Table* t : kernels::supported_tables()) {
+    // A reference table asked for another tile gets that tile's reference twin, which t names.
     const kernels::GemmKernel g = kernels::gemm_kernel_for(kernels::reference(), t->f32_gemm_mr, t->f32_gemm_nr);
-    CHECK(g.fn && g.mr == t->f32_gemm_mr && g.nr == t->f32_gemm_nr);
+    CHECK(g.fn == t->f32_gemm_ref && g.mr == t->f32_gemm_mr && g.nr == t->f32_gemm_nr);
+    CHECK(kernels::reference_for(*t).f32_gemm == t->f32_gemm_ref);
+    CHECK(kernels::gemm_max_mr() >= t->f32_gemm_mr && kernels::gemm_max_nr() >= t->f32_gemm_nr);
+    CHECK(kernels::table_by_name(t->name) == t);
     const kernels::GemmKernel h = kernels::gemm_kernel_for(*t, 0, 0);
     CHECK(h.fn == t->f32_gemm);
   }
@@ -277,7 +275,7 @@ TEST(gemm_microkernel_matches_reference_directly) {
   // fused activation.
   for (const kernels::Table* t : simd_tables()) {
   const size_t MR = t->f32_gemm_mr, NR = t->f32_gemm_nr;
-  const kernels::GemmKernel r = kernels::gemm_kernel_for(kernels::reference(), MR, NR);
+  const kernels::GemmKernel r{t->f32_gemm_ref, MR, NR};  // the tile's reference twin
   CHECK(r.fn && r.fn != t->f32_gemm);
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1.f, 1.f);

@@ -1,5 +1,5 @@
-// Every SIMD kernel of the platform (simd_table(): AVX2 on x86-64, NEON on aarch64) against its scalar
-// reference on edge sizes (0, 1, odd, not a multiple of 4/8/16): bit-exact, except the exp-based activations.
+// Every SIMD kernel of every variant this CPU runs (supported_tables(): the AVX2 / AVX-512 variants on x86-64,
+// the NEON ones on aarch64) against its scalar reference on edge sizes (0, 1, odd, not a multiple of 4/8/16): bit-exact, except the exp-based activations.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -21,17 +21,16 @@ TEST(crc32c_check_value) {
 }
 
 TEST(crc32c_simd_matches_reference) {
-  const kernels::Table* t = kernels::simd_table();
-  if (!t) return;
-  std::mt19937 rng(1);
-  std::vector<uint8_t> buf(5000);
-  for (auto& b : buf) b = uint8_t(rng());
-  for (size_t off = 0; off < 9; ++off)
-    for (size_t n : kSizes) {
-      if (off + n > buf.size()) continue;
-      CHECK(t->crc32c_update(~0u, buf.data() + off, n) == kernels::reference().crc32c_update(~0u, buf.data() + off, n));
-    }
-}
+  for (const kernels::Table* t : kernels::supported_tables()) {
+    std::mt19937 rng(1);
+    std::vector<uint8_t> buf(5000);
+    for (auto& b : buf) b = uint8_t(rng());
+    for (size_t off = 0; off < 9; ++off)
+      for (size_t n : kSizes) {
+        if (off + n > buf.size()) continue;
+        CHECK(t->crc32c_update(~0u, buf.data() + off, n) == kernels::reference().crc32c_update(~0u, buf.data() + off, n));
+      }
+  }}
 
 TEST(f16_all_values) {
   // All 65536 halves: reference against the exact value computed from the fields.
@@ -50,7 +49,7 @@ TEST(f16_all_values) {
       CHECK(std::signbit(r[i]) == bool(i & 0x8000));
     }
   }
-  if (const kernels::Table* t = kernels::simd_table()) {
+  for (const kernels::Table* t : kernels::supported_tables()) {
     t->f16_to_f32(h.data(), s.data(), h.size());
     CHECK(std::memcmp(r.data(), s.data(), r.size() * 4) == 0 || [&] {
       // NaN payloads may differ in the quiet bit between the instruction and the reference; the rest exactly.
@@ -62,34 +61,33 @@ TEST(f16_all_values) {
 }
 
 TEST(dequant_simd_matches_reference) {
-  const kernels::Table* t = kernels::simd_table();
-  if (!t) return;
-  std::mt19937 rng(2);
-  for (size_t n : kSizes) {
-    if (n == 0) continue;  // memcmp on empty vectors would pass null pointers
-    std::vector<int8_t> q(n);
-    for (auto& v : q) v = int8_t(rng());
-    const int32_t zp = int32_t(rng() % 256) - 128;
-    const float s = 0.01f + float(rng() % 1000) / 997.0f;
-    std::vector<float> a(n), b(n);
-    kernels::reference().dequant_i8(q.data(), n, zp, s, a.data());
-    t->dequant_i8(q.data(), n, zp, s, b.data());
-    CHECK(std::memcmp(a.data(), b.data(), n * 4) == 0);
-    const size_t n2 = n & ~size_t(1);
-    std::vector<uint8_t> packed(n2 / 2 + 1);
-    for (auto& v : packed) v = uint8_t(rng());
-    for (int sg = 0; sg < 2; ++sg) {
-      const int32_t z = int32_t(rng() % 16);
-      kernels::reference().dequant_i4(packed.data(), n2, sg, z, s, a.data());
-      t->dequant_i4(packed.data(), n2, sg, z, s, b.data());
-      CHECK(std::memcmp(a.data(), b.data(), n2 * 4) == 0);
+  for (const kernels::Table* t : kernels::supported_tables()) {
+    std::mt19937 rng(2);
+    for (size_t n : kSizes) {
+      if (n == 0) continue;  // memcmp on empty vectors would pass null pointers
+      std::vector<int8_t> q(n);
+      for (auto& v : q) v = int8_t(rng());
+      const int32_t zp = int32_t(rng() % 256) - 128;
+      const float s = 0.01f + float(rng() % 1000) / 997.0f;
+      std::vector<float> a(n), b(n);
+      kernels::reference().dequant_i8(q.data(), n, zp, s, a.data());
+      t->dequant_i8(q.data(), n, zp, s, b.data());
+      CHECK(std::memcmp(a.data(), b.data(), n * 4) == 0);
+      const size_t n2 = n & ~size_t(1);
+      std::vector<uint8_t> packed(n2 / 2 + 1);
+      for (auto& v : packed) v = uint8_t(rng());
+      for (int sg = 0; sg < 2; ++sg) {
+        const int32_t z = int32_t(rng() % 16);
+        kernels::reference().dequant_i4(packed.data(), n2, sg, z, s, a.data());
+        t->dequant_i4(packed.data(), n2, sg, z, s, b.data());
+        CHECK(std::memcmp(a.data(), b.data(), n2 * 4) == 0);
+      }
     }
-  }
-}
+  }}
 
 #include <atomic>
 
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 
 TEST(thread_pool_covers_range_once) {
   for (int threads : {1, 2, 3, 8}) {
@@ -111,23 +109,38 @@ TEST(thread_pool_covers_range_once) {
 
 TEST(dispatch_picks_the_platform_table) {
   const kernels::Table& ref = kernels::reference();
+  const std::vector<const kernels::Table*>& all = kernels::supported_tables();
   const kernels::Table* simd = kernels::simd_table();
+  CHECK(simd == (all.empty() ? nullptr : all.front()));
+  // Variant names are unique (they key the packed-weight cache) and name their table.
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(kernels::table_by_name(all[i]->name) == all[i]);
+    CHECK(std::strcmp(all[i]->name, "ref") != 0);
+    for (size_t j = 0; j < i; ++j) CHECK(std::strcmp(all[i]->name, all[j]->name) != 0);
+    // Every variant names its GEMM tile's reference twin.
+    CHECK(all[i]->f32_gemm_ref != nullptr && all[i]->f32_gemm_ref != all[i]->f32_gemm);
+  }
+  CHECK(kernels::table_by_name("ref") == &ref);
+  CHECK(kernels::table_by_name("no-such-variant") == nullptr);
 #if defined(__aarch64__)
   CHECK(kernels::cpu().neon);
-  CHECK(simd != nullptr && std::strcmp(simd->name, "neon") == 0);
-  CHECK(simd == kernels::neon_table());
-  CHECK(kernels::avx2_table() == nullptr);
-  // With the CRC32 instructions (qemu -cpu max and cortex-a72 have them) the table uses them.
+  CHECK(simd != nullptr && std::strncmp(simd->name, "neon", 4) == 0);
+  CHECK(kernels::table_by_name("avx2") == nullptr);
+  // With the CRC32 instructions (qemu -cpu max and cortex-a72 have them) the best table uses them; with
+  // dotprod (not on cortex-a72) its sdot kernels.
   if (simd) CHECK((simd->crc32c_update != ref.crc32c_update) == kernels::cpu().crc32);
+  CHECK((kernels::table_by_name("neon-dot") != nullptr) == kernels::cpu().dotprod);
 #elif defined(__x86_64__)
-  CHECK(kernels::neon_table() == nullptr);
-  CHECK(simd == (kernels::avx512_table() ? kernels::avx512_table() : kernels::avx2_table()));
+  CHECK(kernels::table_by_name("neon") == nullptr);
+  CHECK((kernels::table_by_name("avx2") != nullptr) == kernels::cpu().avx2);
+  CHECK((kernels::table_by_name("avx512-vnni") != nullptr) == (kernels::cpu().avx512vnni && kernels::cpu().avx512f &&
+                                                             kernels::cpu().avx512bw && kernels::cpu().avx512dq &&
+                                                             kernels::cpu().avx512vl && kernels::cpu().avx2));
 #endif
-  // PYRT_KERNELS=avx2 picks AVX2 over AVX-512; =ref the reference.
+  // PYRT_KERNELS=<variant> picks that variant; =ref the reference.
   const char* env = std::getenv("PYRT_KERNELS");
   const bool forced = env && std::strcmp(env, "ref") == 0;
-  const kernels::Table* chosen =
-      (env && std::strcmp(env, "avx2") == 0 && kernels::avx2_table()) ? kernels::avx2_table() : simd;
+  const kernels::Table* chosen = env && !forced && kernels::table_by_name(env) ? kernels::table_by_name(env) : simd;
   // The reference uses the chosen table's GEMM tile, so panels packed under one stay valid under the other.
   if (chosen) CHECK(chosen->f32_gemm_mr == ref.f32_gemm_mr && chosen->f32_gemm_nr == ref.f32_gemm_nr);
   CHECK(&kernels::active() == (forced || !chosen ? &ref : chosen));
@@ -164,101 +177,99 @@ bool same_float_any_zero(float a, float b) { return same_float(a, b) || (a == 0.
 }  // namespace
 
 TEST(unary_simd_matches_reference) {
-  const kernels::Table* t = kernels::simd_table();
-  if (!t) return;
-  const kernels::Table& r = kernels::reference();
-  struct Case {
-    ActParams a;
-    bool exact;  // bit-exact with the reference (NaN payloads aside)
-  };
-  const Case cases[] = {
-      {{Act::kNone}, true},           {{Act::kRelu}, true},
-      {{Act::kClip, -0.5f, 0.75f}, true}, {{Act::kClip, 0.f, 6.f}, true},
-      {{Act::kLeakyRelu, 0.1f}, true}, {{Act::kNeg}, true},
-      {{Act::kAbs}, true},            {{Act::kSqrt}, true},
-      {{Act::kSigmoid}, false},       {{Act::kTanh}, false},
-      {{Act::kSilu}, false},          {{Act::kExp}, false},
-      {{Act::kHardSigmoid, 0.2f, 0.5f}, false}, {{Act::kHardSwish}, false},
-      {{Act::kGelu}, false},          {{Act::kGeluTanh}, false},
-  };
-  for (const Case& c : cases) {
-    double worst = 0;
-    int bad = 0;
-    for (size_t n : kSizes) {
-      if (n == 0) {  // must not touch the buffers
-        t->unary(c.a, nullptr, nullptr, 0);
-        continue;
-      }
-      const std::vector<float> x = elementwise_inputs(n, uint32_t(n * 31 + int(c.a.act)), true);
-      std::vector<float> want(n), got(n), inplace = x;
-      r.unary(c.a, x.data(), want.data(), n);
-      t->unary(c.a, x.data(), got.data(), n);
-      t->unary(c.a, inplace.data(), inplace.data(), n);  // x == y is allowed
-      for (size_t i = 0; i < n; ++i) {
-        if (!same_float(got[i], inplace[i])) ++bad;
-        if (c.exact || same_float(got[i], want[i])) {
-          const bool same = c.a.act == Act::kClip ? same_float_any_zero(got[i], want[i]) : same_float(got[i], want[i]);
-          if (!same && bad++ < 3)
-            std::fprintf(stderr, "  act %d x=%.9g: got %.9g want %.9g\n", int(c.a.act), x[i], got[i], want[i]);
+  for (const kernels::Table* t : kernels::supported_tables()) {
+    const kernels::Table& r = kernels::reference();
+    struct Case {
+      ActParams a;
+      bool exact;  // bit-exact with the reference (NaN payloads aside)
+    };
+    const Case cases[] = {
+        {{Act::kNone}, true},           {{Act::kRelu}, true},
+        {{Act::kClip, -0.5f, 0.75f}, true}, {{Act::kClip, 0.f, 6.f}, true},
+        {{Act::kLeakyRelu, 0.1f}, true}, {{Act::kNeg}, true},
+        {{Act::kAbs}, true},            {{Act::kSqrt}, true},
+        {{Act::kSigmoid}, false},       {{Act::kTanh}, false},
+        {{Act::kSilu}, false},          {{Act::kExp}, false},
+        {{Act::kHardSigmoid, 0.2f, 0.5f}, false}, {{Act::kHardSwish}, false},
+        {{Act::kGelu}, false},          {{Act::kGeluTanh}, false},
+    };
+    for (const Case& c : cases) {
+      double worst = 0;
+      int bad = 0;
+      for (size_t n : kSizes) {
+        if (n == 0) {  // must not touch the buffers
+          t->unary(c.a, nullptr, nullptr, 0);
           continue;
         }
-        // exp-based: 4e-6 relative (a few ulp; tanh's reference is itself ~1 ulp), or both below FLT_MIN
-        // (sigmoid of -100 underflows differently), and NaN exactly where the reference has NaN.
-        // hard_sigmoid / hard_swish: p0 x + p1 with or without FMA differs by ~1 ulp of p1, an absolute
-        // error (relative is unbounded where the result crosses 0): 2 ulp of 1, times |x| for hard_swish.
-        const double d = std::fabs(double(got[i]) - double(want[i]));
-        const double rel = d / std::max(std::fabs(double(want[i])), 1e-30);
-        const bool hard = c.a.act == Act::kHardSigmoid || c.a.act == Act::kHardSwish;
-        const double abs_tol = hard ? 2.4e-7 * std::max(1.0, std::fabs(double(x[i]))) : 0.0;
-        const bool ok = !std::isnan(got[i]) && !std::isnan(want[i]) &&
-                        (rel <= 4e-6 || d <= abs_tol ||
-                         (std::fabs(want[i]) < 1.2e-38f && std::fabs(got[i]) < 1.2e-38f));
-        if (ok) {
-          if (std::fabs(want[i]) >= 1.2e-38f && !hard) worst = std::max(worst, rel);
-        } else if (bad++ < 3) {
-          std::fprintf(stderr, "  act %d x=%.9g: got %.9g want %.9g\n", int(c.a.act), x[i], got[i], want[i]);
+        const std::vector<float> x = elementwise_inputs(n, uint32_t(n * 31 + int(c.a.act)), true);
+        std::vector<float> want(n), got(n), inplace = x;
+        r.unary(c.a, x.data(), want.data(), n);
+        t->unary(c.a, x.data(), got.data(), n);
+        t->unary(c.a, inplace.data(), inplace.data(), n);  // x == y is allowed
+        for (size_t i = 0; i < n; ++i) {
+          if (!same_float(got[i], inplace[i])) ++bad;
+          if (c.exact || same_float(got[i], want[i])) {
+            const bool same = c.a.act == Act::kClip ? same_float_any_zero(got[i], want[i]) : same_float(got[i], want[i]);
+            if (!same && bad++ < 3)
+              std::fprintf(stderr, "  act %d x=%.9g: got %.9g want %.9g\n", int(c.a.act), x[i], got[i], want[i]);
+            continue;
+          }
+          // exp-based: 4e-6 relative (a few ulp; tanh's reference is itself ~1 ulp), or both below FLT_MIN
+          // (sigmoid of -100 underflows differently), and NaN exactly where the reference has NaN.
+          // hard_sigmoid / hard_swish: p0 x + p1 with or without FMA differs by ~1 ulp of p1, an absolute
+          // error (relative is unbounded where the result crosses 0): 2 ulp of 1, times |x| for hard_swish.
+          const double d = std::fabs(double(got[i]) - double(want[i]));
+          const double rel = d / std::max(std::fabs(double(want[i])), 1e-30);
+          const bool hard = c.a.act == Act::kHardSigmoid || c.a.act == Act::kHardSwish;
+          const double abs_tol = hard ? 2.4e-7 * std::max(1.0, std::fabs(double(x[i]))) : 0.0;
+          const bool ok = !std::isnan(got[i]) && !std::isnan(want[i]) &&
+                          (rel <= 4e-6 || d <= abs_tol ||
+                           (std::fabs(want[i]) < 1.2e-38f && std::fabs(got[i]) < 1.2e-38f));
+          if (ok) {
+            if (std::fabs(want[i]) >= 1.2e-38f && !hard) worst = std::max(worst, rel);
+          } else if (bad++ < 3) {
+            std::fprintf(stderr, "  act %d x=%.9g: got %.9g want %.9g\n", int(c.a.act), x[i], got[i], want[i]);
+          }
         }
       }
+      if (!c.exact && worst > 0)
+        std::printf("  %s act %d: max relative difference %.2g\n", t->name, int(c.a.act), worst);
+      CHECK(bad == 0);
     }
-    if (!c.exact && worst > 0)
-      std::printf("  %s act %d: max relative difference %.2g\n", t->name, int(c.a.act), worst);
-    CHECK(bad == 0);
-  }
-}
+  }}
 
 TEST(binary_simd_matches_reference) {
-  const kernels::Table* t = kernels::simd_table();
-  if (!t) return;
-  const kernels::Table& r = kernels::reference();
-  for (int op = kernels::kAdd; op <= kernels::kMin; ++op)
-    for (size_t n : kSizes) {
-      if (n == 0) continue;
-      const std::vector<float> a = elementwise_inputs(n, uint32_t(n + 100 * op), true);
-      std::vector<float> b = elementwise_inputs(n, uint32_t(n + 100 * op + 7), false);
-      // Specials in b too, at other positions than in a (NaN/inf/zero against numbers and each other).
-      for (size_t i = 0; i < n; i += 5) b[i] = a[(i * 7) % n];
-      if (op == kernels::kPow)
-        for (auto& v : b) v = std::nearbyint(std::fmod(v, 4.f));  // keep pow finite and meaningful
-      for (size_t as : {0, 1})
-        for (size_t bs : {0, 1}) {
-          std::vector<float> want(n), got(n);
-          r.binary(op, a.data(), as, b.data(), bs, want.data(), n);
-          t->binary(op, a.data(), as, b.data(), bs, got.data(), n);
-          int bad = 0;
-          for (size_t i = 0; i < n; ++i)
-            if (!(op >= kernels::kMax ? same_float_any_zero(got[i], want[i]) : same_float(got[i], want[i])) &&
-                bad++ < 3)
-              std::fprintf(stderr, "  op %d a=%.9g b=%.9g: got %.9g want %.9g\n", op, a[i * as], b[i * bs],
-                           got[i], want[i]);
-          CHECK(bad == 0);
-        }
-    }
-}
+  for (const kernels::Table* t : kernels::supported_tables()) {
+    const kernels::Table& r = kernels::reference();
+    for (int op = kernels::kAdd; op <= kernels::kMin; ++op)
+      for (size_t n : kSizes) {
+        if (n == 0) continue;
+        const std::vector<float> a = elementwise_inputs(n, uint32_t(n + 100 * op), true);
+        std::vector<float> b = elementwise_inputs(n, uint32_t(n + 100 * op + 7), false);
+        // Specials in b too, at other positions than in a (NaN/inf/zero against numbers and each other).
+        for (size_t i = 0; i < n; i += 5) b[i] = a[(i * 7) % n];
+        if (op == kernels::kPow)
+          for (auto& v : b) v = std::nearbyint(std::fmod(v, 4.f));  // keep pow finite and meaningful
+        for (size_t as : {0, 1})
+          for (size_t bs : {0, 1}) {
+            std::vector<float> want(n), got(n);
+            r.binary(op, a.data(), as, b.data(), bs, want.data(), n);
+            t->binary(op, a.data(), as, b.data(), bs, got.data(), n);
+            int bad = 0;
+            for (size_t i = 0; i < n; ++i)
+              if (!(op >= kernels::kMax ? same_float_any_zero(got[i], want[i]) : same_float(got[i], want[i])) &&
+                  bad++ < 3)
+                std::fprintf(stderr, "  op %d a=%.9g b=%.9g: got %.9g want %.9g\n", op, a[i * as], b[i * bs],
+                             got[i], want[i]);
+            CHECK(bad == 0);
+          }
+      }
+  }}
 
 TEST(dwconv_simd_matches_reference) {
   // every SIMD table the CPU has (AVX-512 and AVX2 have their own depthwise kernels)
   for (const pyrt::kernels::Table* t :
-       {pyrt::kernels::avx512_table(), pyrt::kernels::avx2_table(), pyrt::kernels::neon_table()}) {
+       pyrt::kernels::supported_tables()) {
   if (!t) continue;
   std::mt19937 rng(7);
   for (int rep = 0; rep < 400; ++rep) {
@@ -286,7 +297,7 @@ TEST(dwconv_nhwc_simd_matches_reference) {
   // channels-last depthwise: channel counts around every ISA's lane and block widths, border and interior
   // pixel groups, strides, dilations; every SIMD table the CPU has, fused ReLU6 or none
   for (const pyrt::kernels::Table* t :
-       {pyrt::kernels::avx512_table(), pyrt::kernels::avx2_table(), pyrt::kernels::neon_table()}) {
+       pyrt::kernels::supported_tables()) {
     if (!t) continue;
     std::mt19937 rng(11);
     for (int rep = 0; rep < 300; ++rep) {
@@ -334,7 +345,7 @@ TEST(gemv_i4_simd_matches_reference) {
   // the sum of the absolute products (1e-5 of it).
   using namespace pyrt::kernels;
   std::mt19937 rng(5);
-  for (const Table* t : {avx512_table(), avx2_table(), neon_table()}) {
+  for (const Table* t : pyrt::kernels::supported_tables()) {
     if (!t) continue;
     for (int rep = 0; rep < 120; ++rep) {
       const size_t group = size_t(16) << (rng() % 4), n = 1 + rng() % 37;
@@ -403,36 +414,35 @@ TEST(gemv_i4_simd_matches_reference) {
 // Attention over a KV cache: scores and value sums on head sizes around the vector widths and cache lengths
 // around the 4-key unroll, rows `ld` apart (the cache's capacity stride). Sums in another order: a tolerance.
 TEST(attention_simd_matches_reference) {
-  const kernels::Table* t = kernels::simd_table();
-  if (!t) return;
-  const kernels::Table& r = kernels::reference();
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  for (size_t d : {1, 3, 4, 8, 15, 16, 17, 32, 33, 64, 80, 128})
-    for (size_t n : {1, 2, 3, 4, 5, 9, 64, 129}) {
-      const size_t ld = d + 5;
-      std::vector<float> q(d), kv(n * ld), p(n);
-      for (auto& v : q) v = u(rng);
-      for (auto& v : kv) v = u(rng);
-      for (auto& v : p) v = std::fabs(u(rng)) / float(n);
-      std::vector<float> s0(n), s1(n), o0(d), o1(d, 7.f);
-      r.attn_scores(q.data(), kv.data(), ld, n, d, 0.125f, s0.data());
-      t->attn_scores(q.data(), kv.data(), ld, n, d, 0.125f, s1.data());
-      r.attn_values(p.data(), kv.data(), ld, n, d, o0.data());
-      t->attn_values(p.data(), kv.data(), ld, n, d, o1.data());
-      for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
-      for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
-      // the f16 cache: the same products on the widened values
-      std::vector<uint16_t> kv16(kv.size());
-      for (size_t i = 0; i < kv.size(); ++i) kv16[i] = kernels::ref::f32_to_f16_one(kv[i]);
-      r.attn_scores_f16(q.data(), kv16.data(), ld, n, d, 0.125f, s0.data());
-      t->attn_scores_f16(q.data(), kv16.data(), ld, n, d, 0.125f, s1.data());
-      r.attn_values_f16(p.data(), kv16.data(), ld, n, d, o0.data());
-      t->attn_values_f16(p.data(), kv16.data(), ld, n, d, o1.data());
-      for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
-      for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
-    }
-}
+  for (const kernels::Table* t : kernels::supported_tables()) {
+    const kernels::Table& r = kernels::reference();
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    for (size_t d : {1, 3, 4, 8, 15, 16, 17, 32, 33, 64, 80, 128})
+      for (size_t n : {1, 2, 3, 4, 5, 9, 64, 129}) {
+        const size_t ld = d + 5;
+        std::vector<float> q(d), kv(n * ld), p(n);
+        for (auto& v : q) v = u(rng);
+        for (auto& v : kv) v = u(rng);
+        for (auto& v : p) v = std::fabs(u(rng)) / float(n);
+        std::vector<float> s0(n), s1(n), o0(d), o1(d, 7.f);
+        r.attn_scores(q.data(), kv.data(), ld, n, d, 0.125f, s0.data());
+        t->attn_scores(q.data(), kv.data(), ld, n, d, 0.125f, s1.data());
+        r.attn_values(p.data(), kv.data(), ld, n, d, o0.data());
+        t->attn_values(p.data(), kv.data(), ld, n, d, o1.data());
+        for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
+        for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
+        // the f16 cache: the same products on the widened values
+        std::vector<uint16_t> kv16(kv.size());
+        for (size_t i = 0; i < kv.size(); ++i) kv16[i] = kernels::ref::f32_to_f16_one(kv[i]);
+        r.attn_scores_f16(q.data(), kv16.data(), ld, n, d, 0.125f, s0.data());
+        t->attn_scores_f16(q.data(), kv16.data(), ld, n, d, 0.125f, s1.data());
+        r.attn_values_f16(p.data(), kv16.data(), ld, n, d, o0.data());
+        t->attn_values_f16(p.data(), kv16.data(), ld, n, d, o1.data());
+        for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
+        for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
+      }
+  }}
 
 // f32 -> f16 rounds to nearest even: every f16 value comes back unchanged, the midpoint between two
 // neighbours goes to the even one, and what lies past the largest finite value's midpoint becomes inf.

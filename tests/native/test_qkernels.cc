@@ -6,7 +6,7 @@
 
 #include "harness.h"
 #include "kernels/dispatch.h"
-#include "kernels/qgemm.h"
+#include "compute/qgemm.h"
 #include "kernels/ref/ref.h"
 
 using namespace pyrt;
@@ -16,7 +16,7 @@ namespace {
 
 std::vector<const Table*> tables() {
   std::vector<const Table*> v{&kernels::reference()};
-  for (const Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()})
+  for (const Table* t : pyrt::kernels::supported_tables())
     if (t) v.push_back(t);
   return v;
 }

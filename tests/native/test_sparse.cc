@@ -8,7 +8,7 @@
 
 #include "harness.h"
 #include "kernels/dispatch.h"
-#include "kernels/qgemm.h"
+#include "compute/qgemm.h"
 #include "kernels/ref/ref.h"
 
 using namespace pyrt;
@@ -40,7 +40,7 @@ Csr random_csr(std::mt19937& rng, size_t rows, size_t cols, double density) {
 
 TEST(spmm_matches_reference) {
   std::mt19937 rng(21);
-  for (const Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()}) {
+  for (const Table* t : pyrt::kernels::supported_tables()) {
     if (!t) continue;
     for (int rep = 0; rep < 60; ++rep) {
       const size_t rows = 1 + rng() % 40, cols = 1 + rng() % 50;
@@ -76,7 +76,7 @@ TEST(spmm_matches_reference) {
 
 TEST(spmv_matches_reference) {
   std::mt19937 rng(22);
-  for (const Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()}) {
+  for (const Table* t : pyrt::kernels::supported_tables()) {
     if (!t) continue;
     for (int rep = 0; rep < 60; ++rep) {
       const size_t rows = 1 + rng() % 70, cols = 1 + rng() % 300;
@@ -127,7 +127,7 @@ TEST(spmv_matches_reference) {
 // sums), for row and column tails, sub-ranges of rows of W, u8 and f32 outputs.
 TEST(sqgemm_matches_reference) {
   std::mt19937 rng(5);
-  for (const Table* t : {kernels::avx512_table(), kernels::avx2_table(), kernels::neon_table()}) {
+  for (const Table* t : pyrt::kernels::supported_tables()) {
     if (!t) continue;
     for (int rep = 0; rep < 80; ++rep) {
       const size_t N = 1 + rng() % 70, K = 1 + rng() % 300, M = 1 + rng() % 9, lda = K + rng() % 7;

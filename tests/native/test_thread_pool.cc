@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 #include "harness.h"
 
 using pyrt::ThreadPool;

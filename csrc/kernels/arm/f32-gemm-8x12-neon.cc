@@ -9,7 +9,7 @@
 
 #include <cstring>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
 #include "kernels/arm/arm.h"
 
 namespace pyrt::kernels::arm {

@@ -2,7 +2,7 @@
 // bias, then the activation: exactly the operation order of the SIMD kernels, so they match it bit for bit.
 #include <cmath>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
 #include "kernels/ref/ref.h"
 
 namespace pyrt::kernels::ref {

@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
 #include "kernels/dispatch.h"
 
 namespace pyrt::kernels::ref {

@@ -7,7 +7,7 @@
 // stores. Every C element is one FMA chain over k in order: bit-identical to ref/f32-gemm-ref.cc.
 #include <immintrin.h>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
 #include "kernels/x86/x86.h"
 
 // GCC 12 warns on the self-initialised _mm512_undefined_ps() inside _mm512_max_ps / _mm512_min_ps (a known

@@ -3,7 +3,7 @@
 // they need; column edges (nr < 16) use masked loads/stores. Bit-identical to ref/f32-gemm-ref.cc.
 #include <immintrin.h>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
 #include "kernels/x86/x86.h"
 
 namespace pyrt::kernels::x86 {

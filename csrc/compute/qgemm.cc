@@ -1,11 +1,11 @@
-#include "kernels/qgemm.h"
+#include "compute/qgemm.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 
 namespace pyrt::qgemm {
 

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "tools/fuzz_support.h"
+#include "fuzz/fuzz_support.h"
 
 // The caps an embedder on a small device would set (the defaults are 4 GiB each): a file asking for more is
 // refused with an error, and the fuzzer's memory limit (2 GiB) stays for real leaks and unchecked allocations.

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 #include "kernels/dispatch.h"
-#include "kernels/gemm.h"
-#include "kernels/qgemm.h"
+#include "compute/gemm.h"
+#include "compute/qgemm.h"
 
 using namespace pyrt;
 using Clock = std::chrono::steady_clock;
@@ -88,10 +88,10 @@ int main(int argc, char** argv) {
                                {"linear", 4, 1024, 1024},    {"linear", 8, 1024, 1024}};
   if (quick) shapes = {{"square", 1024, 1024, 1024}};
   if (!custom.empty()) shapes = custom;
-  const gemm::Blocking bl = gemm::blocking();
+  const kernels::Table& kt = kernels::active();
+  const gemm::Blocking bl = gemm::blocking(kt);
   std::printf("{\"isa\": \"%s\", \"mr\": %zu, \"nr\": %zu, \"mc\": %zu, \"kc\": %zu, \"nc\": %zu}\n",
-              kernels::active().name, kernels::active().f32_gemm_mr, kernels::active().f32_gemm_nr, bl.mc, bl.kc,
-              bl.nc);
+              kt.name, kt.f32_gemm_mr, kt.f32_gemm_nr, bl.mc, bl.kc, bl.nc);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   for (int t : threads) {
@@ -114,19 +114,19 @@ int main(int argc, char** argv) {
       };
       report("plain", median_seconds(
                           [&] {
-                            gemm::gemm(a.data(), s.K, false, b.data(), trans_b ? s.K : s.N, trans_b, s.M, s.N, s.K,
+                            gemm::gemm(kt, a.data(), s.K, false, b.data(), trans_b ? s.K : s.N, trans_b, s.M, s.N, s.K,
                                        c.data(), s.N, {}, &pool, ws.data());
                           },
                           min_time));
       if (linear || !std::strcmp(s.kind, "square")) {
-        const gemm::PackedB pb = gemm::pack_b(b.data(), trans_b ? s.K : s.N, trans_b, s.K, s.N);
+        const gemm::PackedB pb = gemm::pack_b(kt, b.data(), trans_b ? s.K : s.N, trans_b, s.K, s.N);
         report("packed_b", median_seconds(
-                               [&] { gemm::gemm_packed_b(a.data(), s.K, s.M, pb, c.data(), s.N, {}, &pool, ws.data()); },
+                               [&] { gemm::gemm_packed_b(kt, a.data(), s.K, s.M, pb, c.data(), s.N, {}, &pool, ws.data()); },
                                min_time));
       } else {
-        const gemm::PackedA pa = gemm::pack_a(a.data(), s.K, false, s.M, s.K);
+        const gemm::PackedA pa = gemm::pack_a(kt, a.data(), s.K, false, s.M, s.K);
         report("packed_a", median_seconds(
-                               [&] { gemm::gemm_packed_a(pa, b.data(), s.N, s.N, c.data(), s.N, {}, &pool, ws.data()); },
+                               [&] { gemm::gemm_packed_a(kt, pa, b.data(), s.N, s.N, c.data(), s.N, {}, &pool, ws.data()); },
                                min_time));
       }
       // u8 x s8 -> u8 (static int8 layers): X[M,K] . W^T with W[N,K] packed once, as QLinearConv/QGemm run it
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       std::vector<int8_t> qw(s.N * s.K);
       for (auto& x : qa) x = uint8_t(rng());
       for (auto& x : qw) x = int8_t(rng());
-      const qgemm::Packed qp = qgemm::pack(qw.data(), s.N, s.K, kernels::active().qgemm);
+      const qgemm::Packed qp = qgemm::pack(qw.data(), s.N, s.K, kt.qgemm);
       const std::vector<int32_t> qbias = qgemm::fold_bias(qp, nullptr, 128);
       const std::vector<float> qscale(s.N, 1e-4f);
       const kernels::QRequant rq{-128.f, 127.f, 128, false};

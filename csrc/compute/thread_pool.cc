@@ -1,4 +1,4 @@
-#include "core/thread_pool.h"
+#include "compute/thread_pool.h"
 
 #include <algorithm>
 #include <chrono>

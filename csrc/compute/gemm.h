@@ -1,4 +1,4 @@
-// fp32 GEMM driver: C[M,N] = A[M,K] . B[K,N] + epilogue, over the microkernel of kernels::active().
+// fp32 GEMM driver: C[M,N] = A[M,K] . B[K,N] + epilogue, over the microkernel of the kernel table it is given.
 //
 //   Linear / Gemm     Y[batch, out] = X . W^T  -> pack_b(W, K, /*trans=*/true, K, N) at load, gemm_packed_b
 //   1x1 / im2col conv Y[Cout, HW]   = W . X    -> pack_a(W, K, false, Cout, K) at load,   gemm_packed_a
@@ -7,15 +7,15 @@
 // Blocking is BLIS-style (NC columns of B packed per KC-deep slice, MC rows of A per slice, MRxNR tiles).
 // Threads split the output into disjoint panel ranges; every element is one FMA chain over k in order, so
 // the result is bit-identical for any thread count, blocking and kernel (AVX-512 == AVX2 == reference).
-// Prepacked panels record the tile they were packed for; a call uses the active table's kernel when its tile
-// fits and otherwise another kernel with that tile (kernels::gemm_kernel_for), so they stay valid under any
-// table.
+// Prepacked panels record the tile they were packed for; a call uses its table's kernel when its tile fits
+// and otherwise another kernel with that tile (kernels::gemm_kernel_for), so they stay valid under any table.
 // No call allocates: the operand packed per call goes into the caller's `workspace` (workspace_size()).
 #pragma once
 #include <cstddef>
 #include <memory>
 
-#include "core/activation.h"
+#include "kernels/activation.h"
+#include "kernels/dispatch.h"
 
 namespace pyrt {
 class ThreadPool;
@@ -49,7 +49,7 @@ struct Panels {
 };
 }  // namespace detail
 
-// Left operand (M x K) packed once (with the active table's MR), e.g. conv weights. Usable under any table.
+// Left operand (M x K) packed once (with the table's MR), e.g. conv weights. Usable under any table.
 class PackedA {
  public:
   size_t rows() const { return p_.outer; }
@@ -57,7 +57,7 @@ class PackedA {
   const detail::Panels& panels() const { return p_; }
 
  private:
-  friend PackedA pack_a(const float*, size_t, bool, size_t, size_t);
+  friend PackedA pack_a(const kernels::Table&, const float*, size_t, bool, size_t, size_t);
   detail::Panels p_;
 };
 
@@ -69,34 +69,37 @@ class PackedB {
   const detail::Panels& panels() const { return p_; }
 
  private:
-  friend PackedB pack_b(const float*, size_t, bool, size_t, size_t);
+  friend PackedB pack_b(const kernels::Table&, const float*, size_t, bool, size_t, size_t);
   detail::Panels p_;
 };
 
 // trans = false: a is row-major M x K (element (i,k) at a[i*lda + k]); true: a holds A^T, (i,k) at a[k*lda + i].
-PackedA pack_a(const float* a, size_t lda, bool trans, size_t M, size_t K);
+PackedA pack_a(const kernels::Table& kt, const float* a, size_t lda, bool trans, size_t M, size_t K);
 // trans = false: b is row-major K x N ((k,j) at b[k*ldb + j]); true: b holds B^T, e.g. W[N,K]: b[j*ldb + k].
-PackedB pack_b(const float* b, size_t ldb, bool trans, size_t K, size_t N);
+PackedB pack_b(const kernels::Table& kt, const float* b, size_t ldb, bool trans, size_t K, size_t N);
+
+// Bytes pack_b(kt, ..., K, N) holds.
+size_t packed_b_bytes(const kernels::Table& kt, size_t K, size_t N);
 
 // C[M,N] (row stride ldc) = A.B + epilogue; the plain operand is row-major with the given leading dimension.
 // pool may be null (one thread). workspace: at least workspace_size(..., pool threads, ...) bytes, any
 // alignment; may be null only if that size is 0.
-void gemm_packed_a(const PackedA& A, const float* B, size_t ldb, size_t N, float* C, size_t ldc, const Epilogue& ep,
+void gemm_packed_a(const kernels::Table& kt, const PackedA& A, const float* B, size_t ldb, size_t N, float* C, size_t ldc, const Epilogue& ep,
                    ThreadPool* pool, void* workspace);
-void gemm_packed_b(const float* A, size_t lda, size_t M, const PackedB& B, float* C, size_t ldc, const Epilogue& ep,
+void gemm_packed_b(const kernels::Table& kt, const float* A, size_t lda, size_t M, const PackedB& B, float* C, size_t ldc, const Epilogue& ep,
                    ThreadPool* pool, void* workspace);
 // transA: a holds A^T (K x M, row stride lda); transB: b holds B^T (N x K, row stride ldb).
-void gemm(const float* A, size_t lda, bool transA, const float* B, size_t ldb, bool transB, size_t M, size_t N,
+void gemm(const kernels::Table& kt, const float* A, size_t lda, bool transA, const float* B, size_t ldb, bool transB, size_t M, size_t N,
           size_t K, float* C, size_t ldc, const Epilogue& ep, ThreadPool* pool, void* workspace);
 
 // Bytes of scratch a call above needs with `threads` threads (the pool's size()). Prepacked::kNone covers
 // every call kind; kA / kB give the smaller figure for gemm_packed_a / gemm_packed_b.
 size_t workspace_size(size_t M, size_t N, size_t K, int threads, Prepacked prepacked = Prepacked::kNone);
 
-// Cache blocking (floats) for the active table's tile, exposed for the benchmark's report.
+// Cache blocking (floats) for a table's tile, exposed for the benchmark's report.
 struct Blocking {
   size_t mc, kc, nc;
 };
-Blocking blocking();
+Blocking blocking(const kernels::Table& kt);
 
 }  // namespace pyrt::gemm

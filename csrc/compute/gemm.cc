@@ -1,4 +1,4 @@
-#include "kernels/gemm.h"
+#include "compute/gemm.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -7,8 +7,7 @@
 #include <new>
 #include <stdexcept>
 
-#include "core/thread_pool.h"
-#include "kernels/dispatch.h"
+#include "compute/thread_pool.h"
 
 namespace pyrt::gemm {
 namespace {
@@ -139,19 +138,18 @@ void check_epilogue(const Epilogue& ep) {
   if (ep.bias_kind != Epilogue::kNone && !ep.bias) throw std::invalid_argument("gemm: bias kind set, bias null");
 }
 
-void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float* C, size_t ldc,
+void run(const kernels::Table& cur, const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float* C, size_t ldc,
          const Epilogue& ep, ThreadPool* pool, void* workspace) {
   check_epilogue(ep);
   if (M == 0 || N == 0) return;
-  // The current table's kernel (the session's choice, else the active table), or one whose tile fits the prepacked operand (packed under another table,
-  // e.g. before PYRT_KERNELS / force_reference() / a session's choice changed it). All are bit-identical.
+  // The table's kernel, or one whose tile fits the prepacked operand (packed under another table, e.g. by a
+  // session that forced the reference with another tile). All are bit-identical.
   const kernels::GemmKernel uk =
-      kernels::gemm_kernel_for(kernels::current(), A.packed ? A.packed->tile : 0, B.packed ? B.packed->tile : 0);
+      kernels::gemm_kernel_for(cur, A.packed ? A.packed->tile : 0, B.packed ? B.packed->tile : 0);
   if (!uk.fn) throw std::logic_error("gemm: no microkernel for the tile the operand was packed with");
   const size_t mr = uk.mr, nr = uk.nr, kMCr = mc_for(mr);
   // A row-major and not too many B panels: the kernel reads it in place instead of packing it (the packing
   // costs as much as the FMAs when N is a panel or two: channels-last 1x1 convs with few outputs).
-  const kernels::Table& cur = kernels::current();
   const bool ua = !A.packed && !A.k_major && cur.f32_gemm_ua && uk.fn == cur.f32_gemm &&
                   round_up(N, nr) / nr <= kUaMaxPanels;
   const size_t kc_blk = A.packed ? A.packed->kc : B.packed ? B.packed->kc : kKC;
@@ -243,39 +241,43 @@ void run(const Operand& A, const Operand& B, size_t M, size_t N, size_t K, float
 
 void detail::Panels::Free::operator()(float* p) const { std::free(p); }
 
-PackedA pack_a(const float* a, size_t lda, bool trans, size_t M, size_t K) {
+PackedA pack_a(const kernels::Table& kt, const float* a, size_t lda, bool trans, size_t M, size_t K) {
   PackedA r;
-  r.p_ = pack_panels(a, lda, /*k_major=*/trans, M, K, kernels::current().f32_gemm_mr);
+  r.p_ = pack_panels(a, lda, /*k_major=*/trans, M, K, kt.f32_gemm_mr);
   return r;
 }
 
-PackedB pack_b(const float* b, size_t ldb, bool trans, size_t K, size_t N) {
+PackedB pack_b(const kernels::Table& kt, const float* b, size_t ldb, bool trans, size_t K, size_t N) {
   PackedB r;
-  r.p_ = pack_panels(b, ldb, /*k_major=*/!trans, N, K, kernels::current().f32_gemm_nr);
+  r.p_ = pack_panels(b, ldb, /*k_major=*/!trans, N, K, kt.f32_gemm_nr);
   return r;
 }
 
-void gemm_packed_a(const PackedA& A, const float* B, size_t ldb, size_t N, float* C, size_t ldc, const Epilogue& ep,
+size_t packed_b_bytes(const kernels::Table& kt, size_t K, size_t N) {
+  return round_up(std::max<size_t>(1, round_up(N, kt.f32_gemm_nr) * K) * sizeof(float), 64);
+}
+
+void gemm_packed_a(const kernels::Table& kt, const PackedA& A, const float* B, size_t ldb, size_t N, float* C, size_t ldc, const Epilogue& ep,
                    ThreadPool* pool, void* workspace) {
   Operand a, b;
   a.packed = &A.panels();
   b.src = B;
   b.ld = ldb;
   b.k_major = true;
-  run(a, b, A.rows(), N, A.depth(), C, ldc, ep, pool, workspace);
+  run(kt, a, b, A.rows(), N, A.depth(), C, ldc, ep, pool, workspace);
 }
 
-void gemm_packed_b(const float* A, size_t lda, size_t M, const PackedB& B, float* C, size_t ldc, const Epilogue& ep,
+void gemm_packed_b(const kernels::Table& kt, const float* A, size_t lda, size_t M, const PackedB& B, float* C, size_t ldc, const Epilogue& ep,
                    ThreadPool* pool, void* workspace) {
   Operand a, b;
   a.src = A;
   a.ld = lda;
   a.k_major = false;
   b.packed = &B.panels();
-  run(a, b, M, B.cols(), B.depth(), C, ldc, ep, pool, workspace);
+  run(kt, a, b, M, B.cols(), B.depth(), C, ldc, ep, pool, workspace);
 }
 
-void gemm(const float* A, size_t lda, bool transA, const float* B, size_t ldb, bool transB, size_t M, size_t N,
+void gemm(const kernels::Table& kt, const float* A, size_t lda, bool transA, const float* B, size_t ldb, bool transB, size_t M, size_t N,
           size_t K, float* C, size_t ldc, const Epilogue& ep, ThreadPool* pool, void* workspace) {
   Operand a, b;
   a.src = A;
@@ -284,7 +286,7 @@ void gemm(const float* A, size_t lda, bool transA, const float* B, size_t ldb, b
   b.src = B;
   b.ld = ldb;
   b.k_major = !transB;
-  run(a, b, M, N, K, C, ldc, ep, pool, workspace);
+  run(kt, a, b, M, N, K, C, ldc, ep, pool, workspace);
 }
 
 size_t workspace_size(size_t M, size_t N, size_t K, int threads, Prepacked prepacked) {
@@ -294,6 +296,6 @@ size_t workspace_size(size_t M, size_t N, size_t K, int threads, Prepacked prepa
   return 64 + size_t(std::max(threads, 1)) * w.per_thread * sizeof(float);
 }
 
-Blocking blocking() { return {mc_for(kernels::active().f32_gemm_mr), kKC, nc_block(kernels::active().f32_gemm_nr)}; }
+Blocking blocking(const kernels::Table& kt) { return {mc_for(kt.f32_gemm_mr), kKC, nc_block(kt.f32_gemm_nr)}; }
 
 }  // namespace pyrt::gemm
