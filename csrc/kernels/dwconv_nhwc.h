@@ -7,7 +7,7 @@
 //
 // Vectors run along channels; kP pixels x kQ vectors are computed at once (independent FMA chains hide the
 // FMA latency; each weight load serves kP pixels). Pixels whose window is cut by the border take the one-pixel path with their own
-// tap range, so out-of-range taps are skipped exactly as in kernels/ref/dwconv-nhwc.cc.
+// tap range, so out-of-range taps are skipped exactly as in kernels/ref/f32-dwconv-nhwc-ref.cc.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -46,7 +46,7 @@ static inline Taps taps(const DwNhwcParams& p, int64_t oh, int64_t ow) {
   return t;
 }
 
-// The u8 depthwise reference formula (kernels/ref/quant.cc) for channels [c0, c1) of one output pixel whose
+// The u8 depthwise reference formula (kernels/ref/qu8-ref.cc) for channels [c0, c1) of one output pixel whose
 // window starts at input (ih0, iw0) with taps t inside: the channel tails of the SIMD int8 kernels.
 static inline void qdw_channels(const DwNhwcParams& p, const Taps& t, const uint8_t* x, int32_t zx, const int16_t* w,
                                 const int32_t* bias, const float* scale, const QRequant& rq, int64_t ih0,

@@ -1,7 +1,7 @@
 // Depthwise convolution of one channel with AVX2+FMA, 8 output columns per step. The channel is first copied
 // into a zero-padded plane split into `sw` column phases (phase q holds padded columns q, q+sw, ...), so that
 // every tap of 8 consecutive outputs is one contiguous load whatever the stride, and no bounds checks remain
-// in the inner loop. Taps accumulate in (i, j) order with FMA: bit-identical to kernels/ref/dwconv.cc.
+// in the inner loop. Taps accumulate in (i, j) order with FMA: bit-identical to kernels/ref/f32-dwconv-ref.cc.
 #include <immintrin.h>
 
 #include <cmath>

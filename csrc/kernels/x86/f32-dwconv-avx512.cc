@@ -1,6 +1,6 @@
 // Depthwise convolution of one channel with AVX-512F: the AVX2 kernel's scheme (zero-padded stride-phase
 // plane; narrow outputs on a virtual grid) with 16 lanes and masked tails instead of scalar ones. Taps in
-// (i, j) order with FMA: bit-identical to kernels/ref/dwconv.cc.
+// (i, j) order with FMA: bit-identical to kernels/ref/f32-dwconv-ref.cc.
 #include <immintrin.h>
 
 #include <cstring>

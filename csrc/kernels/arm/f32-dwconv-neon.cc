@@ -1,6 +1,6 @@
 // Depthwise convolution of one channel with NEON, 8 output columns per step (two q registers). Same scheme as
 // the AVX2 kernel: a zero-padded, stride-phase-split copy of the channel makes every tap a contiguous load;
-// taps accumulate in (i, j) order with fused multiply-adds, bit-identical to kernels/ref/dwconv.cc.
+// taps accumulate in (i, j) order with fused multiply-adds, bit-identical to kernels/ref/f32-dwconv-ref.cc.
 #include <arm_neon.h>
 
 #include <cmath>
