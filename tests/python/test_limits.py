@@ -67,3 +67,44 @@ def test_arena_cap_default_from_the_environment(tmp_path):
     env = dict(os.environ, PYRT_MAX_ARENA_BYTES="500000")
     r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert r.returncode == 0 and "LIMIT" in r.stdout and "PYRT_MAX_ARENA_BYTES" in r.stdout, r.stdout + r.stderr
+
+
+def int4_linear(n: int, k: int, encoding: str = "i4"):
+    """Y = X W^T with W [n, k] stored int4 (or csr): few rows run on the stored encoding, many on the f32 GEMM
+    over the weight decoded once (a Deferred weight, built and counted when a plan needs it)."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    if encoding == "csr":
+        w[rng.random(w.shape) < 0.8] = 0
+        opts = {}
+    else:
+        opts = {"group_size": 32}
+    g = Graph("lin")
+    x = g.input("x", [None, k])
+    y = g.op("Gemm", x, g.const(w, "w", encoding=encoding, **opts), transB=1)
+    g.output(y, "y")
+    return g.to_bytes()
+
+
+@pytest.mark.parametrize("encoding", ["i4", "csr"])
+def test_weights_decoded_for_many_rows_count_against_the_memory_cap(encoding):
+    n, k = 512, 1024
+    blob = int4_linear(n, k, encoding)
+    packed = n * k * 4                                                # what the decoded, packed weight holds
+    rows = np.ones((64, k), np.float32)
+    big = Session(blob)
+    want = big.run(rows)[0]
+    assert "gemm-packed-b" in big.describe()[0]["kernel"]
+    # A cap with room for the arena but not for the decoded weight: few rows still run (on the stored
+    # encoding), the plan with many rows is refused, naming the decoded bytes, and leaves the session usable.
+    arena = big.arena_bytes
+    s = Session(blob, max_arena_bytes=arena + packed // 2)
+    few = s.run(rows[:4])[0]
+    assert "gemm-packed-b" not in s.describe()[0]["kernel"]
+    np.testing.assert_allclose(few, want[:4], rtol=0.05, atol=0.05 * np.abs(want).max())
+    with pytest.raises(LimitError, match=r"bytes of decoded weights, above the limit"):
+        s.run(rows)
+    assert s.run(rows[:2])[0].shape == (2, n)
+    # With room for both, the same session plans the many-row run and gives the first session's result.
+    s2 = Session(blob, max_arena_bytes=arena + packed + (1 << 20))
+    np.testing.assert_array_equal(s2.run(rows)[0], want)
