@@ -14,7 +14,7 @@
 namespace pyrt::kernels {
 
 // f32 GEMM microkernel contract. C[mr x nr] (row stride ldc floats) = A panel . B panel, both packed by
-// kernels/gemm.cc: a is kc x MR (a[k*MR + r]), b is kc x NR (b[k*NR + j]), 64-byte aligned, zero padded
+// compute/gemm.cc: a is kc x MR (a[k*MR + r]), b is kc x NR (b[k*NR + j]), 64-byte aligned, zero padded
 // past mr / nr; 1 <= mr <= MR, 1 <= nr <= NR, kc >= 0. Every C element is one FMA chain over k in order,
 // so results do not depend on the tile, the K blocking or the thread split (all kernels bit-identical).
 enum : uint32_t {
