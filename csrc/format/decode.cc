@@ -7,11 +7,11 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/scalar_codecs.h"
+#include "format/codecs.h"
 #include "format/crc32c.h"
 #include "format/model.h"
 #include "format/spec.h"
-#include "kernels/dispatch.h"
-#include "kernels/ref/ref.h"
 
 namespace pyrt {
 namespace {
@@ -26,7 +26,7 @@ T load(const uint8_t* p, size_t i) {
 }
 
 float scale_at(const uint8_t* p, size_t i, uint8_t sd) {
-  return sd == spec::kScaleF32 ? load<float>(p, i) : kernels::ref::f16_to_f32_one(load<uint16_t>(p, i));
+  return sd == spec::kScaleF32 ? load<float>(p, i) : scalar::f16_to_f32(load<uint16_t>(p, i));
 }
 
 void check_positive(const uint8_t* p, size_t n, uint8_t sd, const std::string& what) {
@@ -35,8 +35,6 @@ void check_positive(const uint8_t* p, size_t n, uint8_t sd, const std::string& w
     if (!(std::isfinite(s) && s > 0)) format_error(what + " must be finite and > 0");
   }
 }
-
-uint32_t nibble(const uint8_t* p, uint64_t k) { return (p[k >> 1] >> ((k & 1) * 4)) & 0xF; }
 
 // Number of i4 group scales of a csr tensor: sum over block rows of ceil(nnz_i * br * bc / G).
 uint64_t csr_i4_groups(const TensorInfo& t, const uint8_t* rp, uint64_t brows) {
@@ -120,7 +118,7 @@ void Model::check_tensor(size_t ti) const {
     case spec::kLut: {
       const uint8_t* idx = t.buffers[0].size ? buf(0) : nullptr;
       for (uint64_t i = 0; i < t.numel; ++i) {
-        const uint32_t v = p.index_bits == 8 ? idx[i] : nibble(idx, i);
+        const uint32_t v = p.index_bits == 8 ? idx[i] : scalar::nibble(idx, i);
         if (v >= p.codebook_size)
           format_error(where + ": lut index " + to_string(v) + " out of range (codebook size " +
                        to_string(p.codebook_size) + ")");
@@ -178,7 +176,7 @@ bool Model::decodes_rows(size_t ti) const {
 void Model::decode_row(size_t ti, uint64_t r, float* out) const {
   const TensorInfo& t = tensors_[ti];
   const TensorParams& p = t.p;
-  const kernels::Table& K = kernels::active();
+  const Codecs& K = codecs();
   const uint8_t* base = bytes_.data();
   auto buf = [&](size_t k) { return base + t.buffers[k].offset; };
   const uint64_t cols = t.shape[1];
@@ -224,7 +222,7 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
     fail(Status::kInvalidArgument, "decode of tensor '" + t.name + "': output has " + to_string(out_bytes) +
                                        " bytes, need " + to_string(t.numel * esize));
   if (t.numel == 0) return;
-  const kernels::Table& K = kernels::active();
+  const Codecs& K = codecs();
   const uint8_t* base = bytes_.data();
   auto buf = [&](size_t k) { return base + t.buffers[k].offset; };
   float* out = static_cast<float*>(out_v);
@@ -307,7 +305,7 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
               v = float(int8_t(vals[k])) * load<float>(buf(3), r);
             } else {
               const uint64_t pos = k - a * per;  // position in this block row's stream
-              const int32_t q = int32_t(nibble(vals, k) ^ 8) - 8;
+              const int32_t q = int32_t(scalar::nibble(vals, k) ^ 8) - 8;
               const uint64_t gi = group + pos / p.group_size;
               v = gi < nscales ? float(q) * load<float>(buf(3), gi) : 0.f;
             }
@@ -328,7 +326,7 @@ void Model::decode(size_t ti, void* out_v, size_t out_bytes) const {
         for (uint64_t k = 0; k < K2; ++k) book[k] = scale_at(buf(1), bk * K2 + k, p.scale_dtype);
         const uint64_t e0 = bk * per;
         for (uint64_t e = e0; e < e0 + per; ++e)
-          out[e] = book[p.index_bits == 8 ? idx[e] : nibble(idx, e)];
+          out[e] = book[p.index_bits == 8 ? idx[e] : scalar::nibble(idx, e)];
       }
       return;
     }

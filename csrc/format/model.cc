@@ -13,7 +13,6 @@
 #include "format/crc32c.h"
 #include "format/cursor.h"
 #include "format/spec.h"
-#include "kernels/ref/ref.h"
 
 namespace pyrt {
 

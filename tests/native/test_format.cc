@@ -9,10 +9,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/kernel_codecs.h"
+#include "format/codecs.h"
 #include "format/crc32c.h"
 #include "format/model.h"
 #include "format/spec.h"
 #include "harness.h"
+#include "kernels/dispatch.h"
 #include "tools/fuzz_support.h"
 
 using namespace pyrt;
@@ -119,4 +122,33 @@ TEST(mutations_never_crash) {
   }
   std::printf("  %d mutations, %d rejected\n", total, rejected);
   CHECK(total > 1000);
+}
+
+// The format layer alone uses its scalar codecs; once the kernels' are installed (what the C API and the
+// Python module do) it uses those, with the same results: the golden files decode to the same bytes.
+TEST(codecs_scalar_default_and_kernel_install) {
+  const uint8_t* msg = reinterpret_cast<const uint8_t*>("123456789");
+  CHECK(~scalar_codecs().crc32c_update(~0u, msg, 9) == 0xE3069283u);
+  CHECK(~kernels::active().crc32c_update(~0u, msg, 9) == 0xE3069283u);
+  set_codecs(nullptr);
+  CHECK(&codecs() == &scalar_codecs());
+  CHECK(crc32c(msg, 9) == 0xE3069283u);
+  // Every golden file's tensors, decoded with the scalar codecs, then again with the kernels'.
+  auto decode_all = [] {
+    std::vector<std::vector<uint8_t>> out;
+    for (const char* f : {"dense", "i8", "i4", "csr", "lut"}) {
+      const auto m = Model::open_file(pyrt_test::g_golden_dir + "/" + f + ".pyrt", Verify::kFull);
+      for (size_t i = 0; i < m->tensors().size(); ++i) {
+        out.emplace_back(out_bytes(m->tensors()[i]));
+        m->decode(i, out.back().data(), out.back().size());
+      }
+    }
+    return out;
+  };
+  const auto scalar_out = decode_all();
+  use_kernel_codecs();
+  CHECK(&codecs() != &scalar_codecs());
+  CHECK(crc32c(msg, 9) == 0xE3069283u);
+  CHECK(decode_all() == scalar_out);
+  CHECK(scalar_out.size() > 10);
 }
