@@ -12,6 +12,7 @@
 #include "core/kernel_codecs.h"
 #include "format/codecs.h"
 #include "format/crc32c.h"
+#include "format/encoding.h"
 #include "format/model.h"
 #include "format/spec.h"
 #include "harness.h"
@@ -151,4 +152,20 @@ TEST(codecs_scalar_default_and_kernel_install) {
   CHECK(crc32c(msg, 9) == 0xE3069283u);
   CHECK(decode_all() == scalar_out);
   CHECK(scalar_out.size() > 10);
+}
+
+// The registry knows SPEC §6.1's encodings by id and name, and each row's bookkeeping holds on the goldens.
+TEST(encoding_traits_rows) {
+  CHECK(all_encodings().size() == 5);
+  for (const EncodingTraits* e : all_encodings()) CHECK(find_encoding(e->id) == e);
+  CHECK(find_encoding(0) == nullptr && find_encoding(6) == nullptr);
+  CHECK(std::string(spec::encoding_name(spec::kEncI4)) == "i4" && std::string(spec::encoding_name(9)) == "?");
+  for (const char* f : {"dense", "i8", "i4", "csr", "lut"}) {
+    const auto m = Model::open_file(pyrt_test::g_golden_dir + "/" + f + ".pyrt");
+    for (size_t i = 0; i < m->tensors().size(); ++i) {
+      const TensorInfo& t = m->tensors()[i];
+      const bool in_place = t.encoding == spec::kDense && t.p.storage == t.dtype;
+      CHECK(m->resident_bytes(i) == (in_place ? 0 : m->decoded_bytes(i)));
+    }
+  }
 }
