@@ -134,33 +134,12 @@ class _PythonModel:
 
 
 def _entry(row: dict) -> TensorEntry:
-    from .format import spec
-    p, enc = row["params"], row["encoding"]
-    nz = None
-    if enc == spec.ENC_CSR:          # stored elements, edge padding of blocks excluded
-        nz = min(p["nnzb"] * p["block"][0] * p["block"][1], row["numel"])
+    from .format.encodings import get
+    p, enc = row["params"], get(row["encoding"])
+    nonzeros = getattr(enc, "nonzeros", None)   # sparse encodings: the elements they store
     return TensorEntry(name=row["name"], dtype=row["dtype"], shape=tuple(row["shape"]),
-                       encoding=spec.ENCODING_NAMES[enc], detail=describe_params(enc, p), nbytes=row["nbytes"],
-                       numel=row["numel"], nonzeros=nz, layouts=tuple(row["layouts"]))
-
-
-def describe_params(encoding: int, p: dict) -> str:
-    """Short words for an encoding's parameters (shared by both backends' tables)."""
-    from .format import spec
-    sd = {spec.SCALE_F32: "f32", spec.SCALE_F16: "f16"}
-    if encoding == spec.ENC_DENSE:
-        return spec.DTYPE_NAMES[p["storage"]]
-    if encoding == spec.ENC_I8:
-        return ("per-tensor" if p["axis"] == -1 else f"axis={p['axis']}") + (" zp" if p["zero_point"] else "")
-    if encoding == spec.ENC_I4:
-        return f"g={p['group_size']} {sd[p['scale_dtype']]}" + ("" if p["signed"] else " zp")
-    if encoding == spec.ENC_CSR:
-        br, bc = p["block"]
-        return f"{br}x{bc} {spec.CSR_VALUE_NAMES[p['values']]} u{8 * p['index_width']}"
-    if encoding == spec.ENC_LUT:
-        return f"k={p['codebook_size']} u{p['index_bits']} {sd[p['codebook_dtype']]}" + \
-            ("" if p["axis"] == -1 else " per-ch")
-    return ""
+                       encoding=enc.NAME, detail=enc.describe(p), nbytes=row["nbytes"], numel=row["numel"],
+                       nonzeros=nonzeros(p, row["numel"]) if nonzeros else None, layouts=tuple(row["layouts"]))
 
 
 def load(path, verify: str = "lazy", backend: str = "native") -> Model:

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/generate.h"
+#include "core/kernel_codecs.h"
 #include "core/session.h"
 #include "format/model.h"
 #include "format/spec.h"
@@ -121,6 +122,7 @@ pyrt_status pyrt_model_open_limited(const char* path, const pyrt_model_limits* l
     need(out, "out");
     *out = nullptr;
     need(path, "path");
+    pyrt::use_kernel_codecs();  // CRCs of the whole file at open: the SIMD kernels
     auto m = pyrt::Model::open_file(path, pyrt::Verify::kLazy, limits_of(limits));
     *out = new pyrt_model{std::move(m)};
   });
@@ -134,6 +136,7 @@ pyrt_status pyrt_model_open_memory_limited(const void* data, size_t size, int co
     need(out, "out");
     *out = nullptr;
     need(data, "data");
+    pyrt::use_kernel_codecs();  // CRCs of the whole file at open: the SIMD kernels
     auto m = pyrt::Model::open_memory(data, size, pyrt::Verify::kLazy, copy != 0, limits_of(limits));
     *out = new pyrt_model{std::move(m)};
   });

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 namespace pyrt {
-// CRC-32C (SPEC §3.2) of n bytes, with the fastest kernel the CPU has.
+// CRC-32C (SPEC §3.2) of n bytes, with the installed codecs (format/codecs.h): the CPU's CRC instructions once
+// the layer above has installed them, else the scalar table.
 uint32_t crc32c(const void* data, size_t n);
 }  // namespace pyrt

@@ -12,8 +12,8 @@
 #include "core/error.h"
 #include "format/crc32c.h"
 #include "format/cursor.h"
+#include "format/encoding.h"
 #include "format/spec.h"
-#include "kernels/ref/ref.h"
 
 namespace pyrt {
 
@@ -21,10 +21,6 @@ namespace spec {
 const char* dtype_name(uint8_t d) {
   static const char* n[] = {"?", "f32", "f16", "i8", "u8", "i32", "i64", "bool"};
   return d <= kBool ? n[d] : "?";
-}
-const char* encoding_name(uint8_t e) {
-  static const char* n[] = {"?", "dense", "i8", "i4", "csr", "lut"};
-  return e <= kLut ? n[e] : "?";
 }
 }  // namespace spec
 
@@ -81,8 +77,6 @@ std::string shape_str(const std::vector<uint64_t>& s) {
   return r + "]";
 }
 
-bool pow2_group(uint32_t g) { return g >= spec::kMinGroup && g <= spec::kMaxGroup && !(g & (g - 1)); }
-
 // Product of dims with the 2^40 cap (SPEC §4); a zero dim makes it 0 whatever the others are.
 uint64_t checked_numel(const std::vector<uint64_t>& dims, const std::string& where,
                        const char* what = "element count") {
@@ -96,56 +90,6 @@ uint64_t checked_numel(const std::vector<uint64_t>& dims, const std::string& whe
   return n;
 }
 
-// Expected buffer sizes (SPEC §6.2); UINT64_MAX where it depends on data (csr i4 scales).
-std::vector<uint64_t> expected_sizes(const TensorInfo& t) {
-  const TensorParams& p = t.p;
-  const uint64_t n = t.numel;  // <= 2^40, so every product below stays far from 2^64
-  switch (t.encoding) {
-    case spec::kDense:
-      return {n * spec::dtype_size(p.storage)};
-    case spec::kEncI8: {
-      const uint64_t ns = p.axis == -1 ? 1 : t.shape[size_t(p.axis)];
-      std::vector<uint64_t> r = {n, 4 * ns};
-      if (p.zero_point) r.push_back(ns);
-      return r;
-    }
-    case spec::kEncI4: {
-      const uint64_t ng = ceil_div(t.cols, p.group_size);
-      const uint64_t ssz = p.scale_dtype == spec::kScaleF32 ? 4 : 2;
-      // rows * ng * G <= rows * (cols + G) <= 2^40 + rows * 2^16: no overflow.
-      std::vector<uint64_t> r = {t.rows * ng * p.group_size / 2, t.rows * ng * ssz};
-      if (!p.is_signed) r.push_back(t.rows * ng);
-      return r;
-    }
-    case spec::kCsr: {
-      const uint64_t brows = ceil_div(t.rows, p.br);
-      const uint64_t count = p.nnzb * p.br * p.bc;  // nnzb <= grid size <= 2^40
-      std::vector<uint64_t> r = {4 * (brows + 1), p.index_width * p.nnzb};
-      if (p.values == spec::kCsrF32) r.push_back(4 * count);
-      else if (p.values == spec::kCsrS8) r.push_back(count);
-      else if (p.values == spec::kCsrI8) r.insert(r.end(), {count, 4 * t.rows});
-      else r.insert(r.end(), {(count + 1) / 2, UINT64_MAX});
-      return r;
-    }
-    case spec::kLut: {
-      const uint64_t nb = p.axis == -1 ? 1 : t.shape[0];
-      const uint64_t csz = p.scale_dtype == spec::kScaleF32 ? 4 : 2;
-      return {p.index_bits == 8 ? n : (n + 1) / 2, nb * p.codebook_size * csz};
-    }
-  }
-  return {};
-}
-
-uint64_t features_of(const TensorInfo& t) {
-  uint64_t f = 0;
-  const TensorParams& p = t.p;
-  if (t.encoding == spec::kDense && p.storage == spec::kF16) f |= spec::kFeatF16;
-  if (t.encoding == spec::kEncI4) f |= spec::kFeatInt4 | (p.scale_dtype == spec::kScaleF16 ? uint64_t(spec::kFeatF16) : 0);
-  if (t.encoding == spec::kCsr) f |= spec::kFeatCsr | (p.values == spec::kCsrI4 ? uint64_t(spec::kFeatInt4) : 0);
-  if (t.encoding == spec::kLut) f |= spec::kFeatLut | (p.scale_dtype == spec::kScaleF16 ? uint64_t(spec::kFeatF16) : 0);
-  return f;
-}
-
 const char* feature_name(uint64_t bit) {
   switch (bit) {
     case spec::kFeatCsr: return "CSR";
@@ -154,107 +98,6 @@ const char* feature_name(uint64_t bit) {
     case spec::kFeatF16: return "F16";
   }
   return "?";
-}
-
-void check_reserved(const uint8_t* b, size_t n, const std::string& where) {
-  for (size_t i = 0; i < n; ++i)
-    if (b[i]) format_error(where + ": reserved params bytes are not zero");
-}
-
-// Parses the params block of an encoding; returns the number of buffers (SPEC §6.2).
-size_t parse_params(Cursor& c, TensorInfo& t, const std::string& where) {
-  TensorParams& p = t.p;
-  auto fail = [&](const std::string& m) { format_error(where + ": " + m); };
-  if (t.encoding == spec::kDense) {
-    p.storage = c.u8("dense params");
-    check_reserved(c.take(7, "dense params"), 7, where);
-    if (!spec::valid_dtype(p.storage)) fail("unknown storage dtype " + to_string(p.storage));
-    if (p.storage != t.dtype && !(t.dtype == spec::kF32 && p.storage == spec::kF16))
-      fail(std::string("storage dtype ") + spec::dtype_name(p.storage) + " cannot hold logical dtype " +
-           spec::dtype_name(t.dtype));
-    return 1;
-  }
-  if (t.dtype != spec::kF32 && !(t.encoding == spec::kCsr && t.dtype == spec::kI8))
-    fail(std::string("encoding ") + spec::encoding_name(t.encoding) + " needs logical dtype f32, got " +
-         spec::dtype_name(t.dtype));
-  if ((t.encoding == spec::kEncI4 || t.encoding == spec::kCsr) && t.shape.empty())
-    fail(std::string("encoding ") + spec::encoding_name(t.encoding) + " needs rank >= 1");
-  switch (t.encoding) {
-    case spec::kEncI8: {
-      p.axis = c.i32("i8 params");
-      const uint8_t hz = c.u8("i8 params");
-      check_reserved(c.take(3, "i8 params"), 3, where);
-      if (!(p.axis == -1 || (p.axis >= 0 && size_t(p.axis) < t.shape.size())))
-        fail("i8 axis " + to_string(p.axis) + " out of range for rank " + to_string(t.shape.size()));
-      if (hz > 1) fail("i8 has_zero_point must be 0 or 1, got " + to_string(hz));
-      p.zero_point = hz;
-      return 2 + hz;
-    }
-    case spec::kEncI4: {
-      p.group_size = c.u32("i4 params");
-      const uint8_t sg = c.u8("i4 params");
-      p.scale_dtype = c.u8("i4 params");
-      check_reserved(c.take(2, "i4 params"), 2, where);
-      if (!pow2_group(p.group_size))
-        fail("i4 group size " + to_string(p.group_size) + " is not a power of two in [16, 65536]");
-      if (sg > 1) fail("i4 signed flag must be 0 or 1, got " + to_string(sg));
-      if (p.scale_dtype != spec::kScaleF32 && p.scale_dtype != spec::kScaleF16)
-        fail("i4 scale dtype " + to_string(p.scale_dtype) + " is not 1 (f32) or 2 (f16)");
-      p.is_signed = sg;
-      return 2 + (1 - sg);
-    }
-    case spec::kCsr: {
-      p.index_width = c.u8("csr params");
-      p.values = c.u8("csr params");
-      p.br = c.u8("csr params");
-      p.bc = c.u8("csr params");
-      p.group_size = c.u32("csr params");
-      p.nnzb = c.u64("csr params");
-      auto block_ok = [](uint8_t b) { return b == 1 || b == 2 || b == 4 || b == 8; };
-      if (p.index_width != 2 && p.index_width != 4)
-        fail("csr index width " + to_string(p.index_width) + " is not 2 or 4");
-      if (p.values < spec::kCsrF32 || p.values > spec::kCsrS8)
-        fail("csr value encoding " + to_string(p.values) + " is unknown");
-      if ((p.values == spec::kCsrS8) != (t.dtype == spec::kI8))
-        fail("csr value encoding " + to_string(p.values) + " does not fit logical dtype " + spec::dtype_name(t.dtype) +
-             " (s8 values for an i8 tensor, f32/i8/i4 for an f32 one)");
-      if (!block_ok(p.br) || !block_ok(p.bc))
-        fail("csr block " + to_string(p.br) + "x" + to_string(p.bc) + " is not made of 1, 2, 4 or 8");
-      if (p.values == spec::kCsrI4) {
-        if (!pow2_group(p.group_size))
-          fail("csr i4 group size " + to_string(p.group_size) + " is not a power of two in [16, 65536]");
-      } else if (p.group_size != 0) {
-        fail("csr group size must be 0 unless values are i4");
-      }
-      const uint64_t brows = ceil_div(t.rows, p.br), bcols = ceil_div(t.cols, p.bc);
-      if (brows >= 0xFFFFFFFFull) fail("csr has " + to_string(brows) + " block rows (cap 2^32-2)");
-      if (p.index_width == 2 && bcols > 65536)
-        fail("csr u16 column indices cannot address " + to_string(bcols) + " block columns");
-      uint64_t grid;
-      if (!mul_ok(brows, bcols, &grid) || p.nnzb > grid)
-        fail("csr nnz " + to_string(p.nnzb) + " exceeds the " + to_string(brows) + "x" + to_string(bcols) +
-             " block grid");
-      return 3 + (p.values == spec::kCsrI8 || p.values == spec::kCsrI4);
-    }
-    case spec::kLut: {
-      p.index_bits = c.u8("lut params");
-      p.scale_dtype = c.u8("lut params");
-      p.codebook_size = c.u16("lut params");
-      p.axis = c.i32("lut params");
-      if (p.index_bits != 4 && p.index_bits != 8)
-        fail("lut index bits " + to_string(p.index_bits) + " is not 4 or 8");
-      if (p.scale_dtype != spec::kScaleF32 && p.scale_dtype != spec::kScaleF16)
-        fail("lut codebook dtype " + to_string(p.scale_dtype) + " is not 1 (f32) or 2 (f16)");
-      if (p.codebook_size < 1 || p.codebook_size > (p.index_bits == 4 ? 16u : 256u))
-        fail("lut codebook size " + to_string(p.codebook_size) + " out of range for " +
-             to_string(p.index_bits) + "-bit indices");
-      if (!(p.axis == -1 || (p.axis == 0 && !t.shape.empty())))
-        fail("lut axis " + to_string(p.axis) + " must be -1 or 0 (rank >= 1)");
-      return 2;
-    }
-  }
-  fail("unknown encoding " + to_string(t.encoding));
-  return 0;  // not reached: fail() throws
 }
 
 }  // namespace
@@ -473,8 +316,8 @@ void Model::parse_tensors(const uint8_t* p, size_t n) {
     const uint8_t rank = c.u8(where + " header");
     const uint8_t nl = c.u8(where + " header");
     if (!spec::valid_dtype(t.dtype)) c.fail(where + ": unknown dtype " + to_string(t.dtype));
-    if (t.encoding < spec::kDense || t.encoding > spec::kLut)
-      c.fail(where + ": unknown encoding " + to_string(t.encoding));
+    const EncodingTraits* enc = find_encoding(t.encoding);
+    if (!enc) c.fail(where + ": unknown encoding " + to_string(t.encoding));
     if (rank > spec::kMaxRank) c.fail(where + ": rank " + to_string(rank) + " exceeds the cap 8");
     if (nl > spec::kMaxLayouts) c.fail(where + ": " + to_string(nl) + " layouts exceed the cap 8");
     t.shape = c.array<uint64_t>(rank, where + " dims");
@@ -489,7 +332,7 @@ void Model::parse_tensors(const uint8_t* p, size_t n) {
                                    : checked_numel(std::vector<uint64_t>(t.shape.begin() + 1, t.shape.end()), where,
                                                    "column count (product of the dims after the first)");
     }
-    const size_t nbuf = parse_params(c, t, where);
+    const size_t nbuf = enc->parse(c, t, where);
     auto extent = [&](const std::string& w, size_t buf) {
       Extent e;
       e.offset = c.u64(w + " extent");
@@ -517,13 +360,13 @@ void Model::parse_tensors(const uint8_t* p, size_t n) {
       l.extent = extent(where + " layout " + to_string(k), 100 + k);
       t.layouts.push_back(l);
     }
-    const std::vector<uint64_t> want = expected_sizes(t);
+    const std::vector<uint64_t> want = enc->buffer_sizes(t);
     for (size_t k = 0; k < want.size(); ++k)
       if (want[k] != UINT64_MAX && want[k] != t.buffers[k].size)
         format_error(where + " buffer " + to_string(k) + ": size " + to_string(t.buffers[k].size) +
                      " does not match the " + to_string(want[k]) + " bytes its shape " + shape_str(t.shape) +
                      " and encoding need");
-    used |= features_of(t);
+    used |= enc->features(t);
     index_.emplace(t.name, tensors_.size());
     tensors_.push_back(std::move(t));
   }

@@ -145,6 +145,9 @@ class Model {
   // Bytes decode(t) writes; throws when above the decode limit (PYRT_MAX_DECODE_BYTES, default 4 GiB), so a
   // tiny sparse file cannot make a caller allocate terabytes.
   uint64_t decoded_bytes(size_t t) const;
+  // Bytes a session holds for tensor t beyond the mapped file when it decodes it: 0 for a tensor used in place
+  // (dense in its logical dtype), else the decoded size (its encoding's traits, format/encoding.h).
+  uint64_t resident_bytes(size_t t) const;
 
   // Objects derived from the weights (decoded or repacked tensors) shared by every session of this model:
   // the first caller builds one with `make`, later callers get the same object while any session holds it.

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "core/error.h"
+#include "format/encoding.h"
 #include "format/model.h"
 #include "format/spec.h"
 #include "python/bindings.h"
@@ -33,21 +34,31 @@ py::tuple dims_tuple(const std::vector<int64_t>& d) {
 }
 
 py::dict params_dict(const TensorInfo& t) {
-  const TensorParams& p = t.p;
   py::dict d;
-  switch (t.encoding) {
-    case spec::kDense: d["storage"] = p.storage; break;
-    case spec::kEncI8: d["axis"] = p.axis; d["zero_point"] = p.zero_point; break;
-    case spec::kEncI4:
-      d["group_size"] = p.group_size; d["signed"] = p.is_signed; d["scale_dtype"] = p.scale_dtype; break;
-    case spec::kCsr:
-      d["index_width"] = p.index_width; d["values"] = p.values; d["block"] = py::make_tuple(p.br, p.bc);
-      d["group_size"] = p.group_size; d["nnzb"] = p.nnzb; break;
-    case spec::kLut:
-      d["index_bits"] = p.index_bits; d["codebook_dtype"] = p.scale_dtype; d["codebook_size"] = p.codebook_size;
-      d["axis"] = p.axis; break;
+  for (const ParamField& f : find_encoding(t.encoding)->params(t.p)) {
+    switch (f.kind) {
+      case ParamField::kInt: d[f.key] = f.a; break;
+      case ParamField::kBool: d[f.key] = f.a != 0; break;
+      case ParamField::kPair: d[f.key] = py::make_tuple(f.a, f.b); break;
+    }
   }
   return d;
+}
+
+// The encoding registry as the C++ reader knows it (tests check pyruntime/format/encodings against it).
+py::list encodings() {
+  py::list l;
+  for (const EncodingTraits* e : all_encodings()) {
+    py::list readers;
+    for (const char* const* r = e->in_place; *r; ++r) readers.append(*r);
+    py::dict d;
+    d["id"] = e->id;
+    d["name"] = e->name;
+    d["in_place"] = py::tuple(readers);
+    d["reads_rows"] = e->decode_row != nullptr;
+    l.append(d);
+  }
+  return l;
 }
 
 py::dict info(const Model& m) {
@@ -180,6 +191,7 @@ py::object graph(const Model& m) {
 }  // namespace
 
 void bind_model(py::module_& m) {
+  m.def("encodings", &encodings, "The encodings this reader knows: id, name, in-place kernels, row reads.");
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       .def(py::init([](const std::string& path, const std::string& verify, uint64_t max_file_bytes,
                        uint32_t max_tensors, uint32_t max_nodes) {

@@ -1,8 +1,10 @@
 // pyruntime._core: the native module. One file per concept; this one only assembles them.
+#include "core/kernel_codecs.h"
 #include "python/bindings.h"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pyruntime native core: .pyrt reader (zero-copy) and kernels";
+  pyrt::use_kernel_codecs();  // the reader's CRCs and decodes on the SIMD kernels
   pyrt::python::bind_errors(m);
   pyrt::python::bind_kernels(m);
   pyrt::python::bind_model(m);

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import spec
 from .crc32c import crc32c
-from .encode import matrix_view, unpack_nibbles
+from .encodings import REGISTRY
 from .errors import FormatError
 
 
@@ -122,140 +122,7 @@ class TensorInfo:
 
     @property
     def encoding_name(self) -> str:
-        return spec.ENCODING_NAMES[self.encoding]
-
-
-def _parse_params(c: _Cursor, enc: int, dtype: int, shape: tuple, where: str) -> tuple[dict, int]:
-    """Returns (params, number of buffers) and checks the params (SPEC §6.2)."""
-    def fail(msg):
-        raise FormatError(f"{where}: {msg}")
-    if enc == spec.ENC_DENSE:
-        sd, rest = c.unpack("<B7s", "dense params")
-        if any(rest):
-            fail("reserved params bytes are not zero")
-        if sd not in spec.DTYPE_NAMES:
-            fail(f"unknown storage dtype {sd}")
-        if sd != dtype and not (dtype == spec.DT_F32 and sd == spec.DT_F16):
-            fail(f"storage dtype {spec.DTYPE_NAMES[sd]} cannot hold logical dtype {spec.DTYPE_NAMES[dtype]}")
-        return {"storage": sd}, 1
-    if enc in (spec.ENC_I8, spec.ENC_I4, spec.ENC_CSR, spec.ENC_LUT) and dtype != spec.DT_F32 \
-            and not (enc == spec.ENC_CSR and dtype == spec.DT_I8):
-        fail(f"encoding {spec.ENCODING_NAMES[enc]} needs logical dtype f32, got {spec.DTYPE_NAMES[dtype]}")
-    if enc in (spec.ENC_I4, spec.ENC_CSR) and len(shape) == 0:
-        fail(f"encoding {spec.ENCODING_NAMES[enc]} needs rank >= 1")
-    if enc == spec.ENC_I8:
-        axis, hz, rest = c.unpack("<iB3s", "i8 params")
-        if any(rest):
-            fail("reserved params bytes are not zero")
-        if not (axis == -1 or 0 <= axis < len(shape)):
-            fail(f"i8 axis {axis} out of range for rank {len(shape)}")
-        if hz not in (0, 1):
-            fail(f"i8 has_zero_point must be 0 or 1, got {hz}")
-        return {"axis": axis, "zero_point": bool(hz)}, 2 + hz
-    if enc == spec.ENC_I4:
-        g, sgn, sdt, rest = c.unpack("<IBB2s", "i4 params")
-        if any(rest):
-            fail("reserved params bytes are not zero")
-        if g < spec.MIN_GROUP or g > spec.MAX_GROUP or g & (g - 1):
-            fail(f"i4 group size {g} is not a power of two in [16, 65536]")
-        if sgn not in (0, 1):
-            fail(f"i4 signed flag must be 0 or 1, got {sgn}")
-        if sdt not in (spec.SCALE_F32, spec.SCALE_F16):
-            fail(f"i4 scale dtype {sdt} is not 1 (f32) or 2 (f16)")
-        return {"group_size": g, "signed": bool(sgn), "scale_dtype": sdt}, 2 + (1 - sgn)
-    if enc == spec.ENC_CSR:
-        iw, ve, br, bc, g, nnzb = c.unpack("<BBBBIQ", "csr params")
-        if iw not in (2, 4):
-            fail(f"csr index width {iw} is not 2 or 4")
-        if ve not in spec.CSR_VALUE_NAMES:
-            fail(f"csr value encoding {ve} is unknown")
-        if (ve == spec.CSR_S8) != (dtype == spec.DT_I8):
-            fail(f"csr value encoding {spec.CSR_VALUE_NAMES[ve]} does not fit logical dtype {spec.DTYPE_NAMES[dtype]} "
-                 "(s8 values for an i8 tensor, f32/i8/i4 for an f32 one)")
-        if br not in spec.CSR_BLOCK_SIZES or bc not in spec.CSR_BLOCK_SIZES:
-            fail(f"csr block {br}x{bc} is not made of 1, 2, 4 or 8")
-        if ve == spec.CSR_I4:
-            if g < spec.MIN_GROUP or g > spec.MAX_GROUP or g & (g - 1):
-                fail(f"csr i4 group size {g} is not a power of two in [16, 65536]")
-        elif g != 0:
-            fail("csr group size must be 0 unless values are i4")
-        rows, cols = matrix_view(shape)
-        brows, bcols = -(-rows // br), -(-cols // bc)
-        if brows >= 0xFFFFFFFF:
-            fail(f"csr has {brows} block rows (cap 2^32-2)")
-        if iw == 2 and bcols > 65536:
-            fail(f"csr u16 column indices cannot address {bcols} block columns")
-        if nnzb > brows * bcols:
-            fail(f"csr nnz {nnzb} exceeds the {brows}x{bcols} block grid")
-        return {"index_width": iw, "values": ve, "block": (br, bc), "group_size": g, "nnzb": nnzb}, \
-            3 + (ve in (spec.CSR_I8, spec.CSR_I4))
-    if enc == spec.ENC_LUT:
-        bits, cdt, k, axis = c.unpack("<BBHi", "lut params")
-        if bits not in (4, 8):
-            fail(f"lut index bits {bits} is not 4 or 8")
-        if cdt not in (spec.SCALE_F32, spec.SCALE_F16):
-            fail(f"lut codebook dtype {cdt} is not 1 (f32) or 2 (f16)")
-        if not 1 <= k <= (16 if bits == 4 else 256):
-            fail(f"lut codebook size {k} out of range for {bits}-bit indices")
-        if axis not in (-1, 0) or (axis == 0 and len(shape) == 0):
-            fail(f"lut axis {axis} must be -1 or 0 (rank >= 1)")
-        return {"index_bits": bits, "codebook_dtype": cdt, "codebook_size": k, "axis": axis}, 2
-    fail(f"unknown encoding {enc}")
-
-
-def expected_sizes(t: TensorInfo) -> list[int]:
-    """Exact byte size of each buffer (SPEC §6.2)."""
-    p, n = t.params, _numel(t.shape, t.name)
-    if t.encoding == spec.ENC_DENSE:
-        return [n * spec.DTYPE_SIZES[p["storage"]]]
-    if t.encoding == spec.ENC_I8:
-        ns = 1 if p["axis"] == -1 else t.shape[p["axis"]]
-        return [n, 4 * ns] + ([ns] if p["zero_point"] else [])
-    if t.encoding == spec.ENC_I4:
-        rows, cols = matrix_view(t.shape)
-        ng = -(-cols // p["group_size"])
-        ssz = 4 if p["scale_dtype"] == spec.SCALE_F32 else 2
-        return [rows * ng * p["group_size"] // 2, rows * ng * ssz] + ([] if p["signed"] else [rows * ng])
-    if t.encoding == spec.ENC_CSR:
-        rows, _ = matrix_view(t.shape)
-        br, bc = p["block"]
-        brows = -(-rows // br)
-        count = p["nnzb"] * br * bc
-        out = [4 * (brows + 1), p["index_width"] * p["nnzb"]]
-        if p["values"] == spec.CSR_F32:
-            return out + [4 * count]
-        if p["values"] == spec.CSR_S8:
-            return out + [count]
-        if p["values"] == spec.CSR_I8:
-            return out + [count, 4 * rows]
-        return out + [(count + 1) // 2, None]   # scale count depends on row_ptr: checked when data is read
-    if t.encoding == spec.ENC_LUT:
-        nb = 1 if p["axis"] == -1 else t.shape[0]
-        csz = 4 if p["codebook_dtype"] == spec.SCALE_F32 else 2
-        return [n if p["index_bits"] == 8 else (n + 1) // 2, nb * p["codebook_size"] * csz]
-    raise AssertionError
-
-
-def _features_of(t: TensorInfo) -> int:
-    p, f = t.params, 0
-    if t.encoding == spec.ENC_DENSE and p["storage"] == spec.DT_F16:
-        f |= spec.FEAT_F16
-    if t.encoding == spec.ENC_I4:
-        f |= spec.FEAT_INT4 | (spec.FEAT_F16 if p["scale_dtype"] == spec.SCALE_F16 else 0)
-    if t.encoding == spec.ENC_CSR:
-        f |= spec.FEAT_CSR | (spec.FEAT_INT4 if p["values"] == spec.CSR_I4 else 0)
-    if t.encoding == spec.ENC_LUT:
-        f |= spec.FEAT_LUT | (spec.FEAT_F16 if p["codebook_dtype"] == spec.SCALE_F16 else 0)
-    return f
-
-
-def _widen_f16(h: np.ndarray) -> np.ndarray:
-    """f16 -> f32, exact; NaNs come out quiet (SPEC §6.2), as F16C hardware produces them."""
-    f = h.astype(np.float32)
-    nan = np.isnan(f)
-    if nan.any():
-        f.view(np.uint32)[nan] |= np.uint32(0x400000)
-    return f
+        return REGISTRY[self.encoding].NAME
 
 
 class Reader:
@@ -436,7 +303,7 @@ class Reader:
             dt, enc, rank, nl = c.unpack("<BBBB", f"{where} header")
             if dt not in spec.DTYPE_NAMES:
                 c.fail(f"{where}: unknown dtype {dt}")
-            if enc not in spec.ENCODING_NAMES:
+            if enc not in REGISTRY:
                 c.fail(f"{where}: unknown encoding {enc}")
             if rank > spec.MAX_RANK:
                 c.fail(f"{where}: rank {rank} exceeds the cap {spec.MAX_RANK}")
@@ -446,7 +313,9 @@ class Reader:
             _numel(shape, where)
             if len(shape) > 1:       # the matrix view's column count is capped too
                 _numel(shape[1:], where, "column count (product of the dims after the first)")
-            params, nbuf = _parse_params(c, enc, dt, shape, where)
+            def fail(msg, where=where):
+                raise FormatError(f"{where}: {msg}")
+            params, nbuf = REGISTRY[enc].parse_params(c, dt, shape, fail)
             exts = [extent(f"{where} buffer {k}") for k in range(nbuf)]
             layouts = []
             for k in range(nl):
@@ -455,11 +324,11 @@ class Reader:
                     c.fail(f"{where}: layout id 0 is invalid")
                 layouts.append((lid, lparam, extent(f"{where} layout {k}")))
             t = TensorInfo(name, dt, enc, shape, params, exts, layouts)
-            for k, (want, e) in enumerate(zip(expected_sizes(t), exts)):
+            for k, (want, e) in enumerate(zip(REGISTRY[enc].buffer_sizes(t), exts)):
                 if want is not None and want != e.size:
                     raise FormatError(f"{where} buffer {k}: size {e.size} does not match the {want} bytes its "
                                       f"shape {list(shape)} and encoding need")
-            used |= _features_of(t)
+            used |= REGISTRY[enc].features(params)
             self._by_name[name] = i
             self.tensors.append(t)
         c.finish()
@@ -580,61 +449,7 @@ class Reader:
         for what, e in named:
             if crc32c(self._bytes(e)) != e.crc:
                 raise FormatError(f"{where} {what}: CRC32C mismatch")
-        p = t.params
-
-        def positive(arr, what):
-            a = arr.astype(np.float64)
-            if not (np.isfinite(a).all() and (a > 0).all()):
-                raise FormatError(f"{where}: {what} must be finite and > 0")
-
-        if t.encoding == spec.ENC_DENSE and p["storage"] == spec.DT_BOOL:
-            if (self._bytes(t.extents[0]) > 1).any():
-                raise FormatError(f"{where}: bool bytes must be 0 or 1")
-        elif t.encoding == spec.ENC_I8:
-            positive(self._bytes(t.extents[1]).view("<f4"), "i8 scales")
-        elif t.encoding == spec.ENC_I4:
-            positive(self._bytes(t.extents[1]).view("<f4" if p["scale_dtype"] == 1 else "<f2"), "i4 scales")
-            if not p["signed"] and (self._bytes(t.extents[2]) > 15).any():
-                raise FormatError(f"{where}: i4 zero points must be <= 15")
-        elif t.encoding == spec.ENC_CSR:
-            rows, cols = matrix_view(t.shape)
-            br, bc = p["block"]
-            bcols = -(-cols // bc)
-            rp = self._bytes(t.extents[0]).view("<u4").astype(np.int64)
-            if rp[0] != 0:
-                raise FormatError(f"{where}: csr row_ptr[0] is {rp[0]}, must be 0")
-            if (np.diff(rp) < 0).any():
-                raise FormatError(f"{where}: csr row pointers decrease")
-            if rp[-1] != p["nnzb"]:
-                raise FormatError(f"{where}: csr nnz mismatch: row_ptr ends at {rp[-1]}, params say {p['nnzb']}")
-            ci = self._bytes(t.extents[1]).view("<u2" if p["index_width"] == 2 else "<u4").astype(np.int64)
-            if ci.size and ci.max() >= bcols:
-                raise FormatError(f"{where}: csr column index {ci.max()} out of range ({bcols} block columns)")
-            if ci.size > 1:
-                d = np.diff(ci)
-                row_start = np.zeros(ci.size, dtype=bool)
-                starts = rp[:-1][rp[:-1] < ci.size]
-                row_start[starts] = True
-                if (d <= 0)[~row_start[1:]].any():
-                    raise FormatError(f"{where}: csr column indices are not strictly increasing within a row")
-            if p["values"] == spec.CSR_I8:
-                positive(self._bytes(t.extents[3]).view("<f4"), "csr row scales")
-            elif p["values"] == spec.CSR_I4:
-                per = br * bc
-                ng = -(-(np.diff(rp) * per) // p["group_size"])
-                if t.extents[3].size != 4 * int(ng.sum()):
-                    raise FormatError(f"{where} buffer 3: size {t.extents[3].size} does not match the "
-                                      f"{4 * int(ng.sum())} bytes of i4 group scales")
-                positive(self._bytes(t.extents[3]).view("<f4"), "csr group scales")
-        elif t.encoding == spec.ENC_LUT:
-            k = p["codebook_size"]
-            raw = self._bytes(t.extents[0])
-            idx = raw if p["index_bits"] == 8 else unpack_nibbles(raw, t.numel, False)
-            if idx.size and idx.max() >= k:
-                raise FormatError(f"{where}: lut index {idx.max()} out of range (codebook size {k})")
-            cb = self._bytes(t.extents[1]).view("<f4" if p["codebook_dtype"] == 1 else "<f2")
-            if not np.isfinite(cb.astype(np.float64)).all():
-                raise FormatError(f"{where}: lut codebook entries must be finite")
+        REGISTRY[t.encoding].check(t, [self._bytes(e) for e in t.extents], where)
         self._checked.add(i)
 
     def tensor_info(self, name: str) -> TensorInfo:
@@ -649,74 +464,7 @@ class Reader:
             raise KeyError(f"no tensor named {name!r}")
         self._check_data(i)
         t = self.tensors[i]
-        p, b = t.params, [self._bytes(e) for e in t.extents]
-        if t.encoding == spec.ENC_DENSE:
-            a = b[0].view(spec.DTYPE_NUMPY[p["storage"]])
-            if p["storage"] == spec.DT_BOOL:
-                a = a.astype(bool)
-            elif p["storage"] != t.dtype:
-                a = _widen_f16(a)
-            return a.reshape(t.shape).copy()
-        if t.encoding == spec.ENC_I8:
-            q = b[0].view(np.int8).astype(np.int32)
-            s = b[1].view("<f4")
-            zp = b[2].view(np.int8).astype(np.int32) if p["zero_point"] else np.zeros(s.size, np.int32)
-            if p["axis"] == -1:
-                return ((q - zp[0]).astype(np.float32) * s[0]).reshape(t.shape)
-            bshape = [1] * len(t.shape)
-            bshape[p["axis"]] = -1
-            q = q.reshape(t.shape)
-            return ((q - zp.reshape(bshape)).astype(np.float32) * s.reshape(bshape)).astype(np.float32)
-        if t.encoding == spec.ENC_I4:
-            rows, cols = matrix_view(t.shape)
-            g = p["group_size"]
-            ng = -(-cols // g)
-            q = unpack_nibbles(b[0], rows * ng * g, p["signed"]).astype(np.int32).reshape(rows, ng, g)
-            s = b[1].view("<f4" if p["scale_dtype"] == spec.SCALE_F32 else "<f2").astype(np.float32)
-            s = s.reshape(rows, ng, 1)
-            if not p["signed"]:
-                q = q - b[2].astype(np.int32).reshape(rows, ng, 1)
-            x = (q.astype(np.float32) * s).reshape(rows, ng * g)[:, :cols]
-            return np.ascontiguousarray(x).reshape(t.shape)
-        if t.encoding == spec.ENC_CSR:
-            rows, cols = matrix_view(t.shape)
-            br, bc = p["block"]
-            brows, bcols = -(-rows // br), -(-cols // bc)
-            rp = b[0].view("<u4").astype(np.int64)
-            ci = b[1].view("<u2" if p["index_width"] == 2 else "<u4").astype(np.int64)
-            count = p["nnzb"] * br * bc
-            brow = np.repeat(np.arange(brows), np.diff(rp))                 # block row of each block
-            if p["values"] == spec.CSR_F32:
-                v = b[2].view("<f4").astype(np.float32)
-            elif p["values"] == spec.CSR_S8:
-                v = b[2].view(np.int8)
-            elif p["values"] == spec.CSR_I8:
-                lrow = np.minimum(brow[:, None] * br + np.arange(br)[None, :], rows - 1)
-                lrow = np.repeat(lrow, bc, axis=1).reshape(-1)
-                v = b[2].view(np.int8).astype(np.float32) * b[3].view("<f4")[lrow]
-            else:
-                per = br * bc
-                n_i = np.diff(rp) * per
-                ng_i = -(-n_i // p["group_size"])
-                goff = np.concatenate([[0], np.cumsum(ng_i)])
-                pos = np.arange(count) - np.repeat(rp[:-1] * per, n_i)
-                gid = np.repeat(goff[:-1], n_i) + pos // p["group_size"]
-                v = unpack_nibbles(b[2], count, True).astype(np.float32) * b[3].view("<f4")[gid]
-            dense = np.zeros((brows, bcols, br, bc), dtype=v.dtype)
-            dense[brow, ci] = v.reshape(-1, br, bc)
-            dense = dense.transpose(0, 2, 1, 3).reshape(brows * br, bcols * bc)[:rows, :cols]
-            return np.ascontiguousarray(dense).reshape(t.shape)
-        if t.encoding == spec.ENC_LUT:
-            k = p["codebook_size"]
-            idx = b[0] if p["index_bits"] == 8 else unpack_nibbles(b[0], t.numel, False)
-            cb = b[1].view("<f4" if p["codebook_dtype"] == spec.SCALE_F32 else "<f2").astype(np.float32)
-            if p["axis"] == -1:
-                return cb[idx.astype(np.int64)].reshape(t.shape)
-            rows = t.shape[0]
-            per = t.numel // rows if rows else 0
-            book = np.repeat(np.arange(rows), per)
-            return cb.reshape(rows, k)[book, idx.astype(np.int64)].reshape(t.shape)
-        raise AssertionError
+        return REGISTRY[t.encoding].decode(t, [self._bytes(e) for e in t.extents])
 
 
 def read(source, verify: str = "lazy") -> Reader:

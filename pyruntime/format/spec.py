@@ -1,4 +1,5 @@
-"""Constants of the .pyrt format, version 1.0 (formats/SPEC.md is the source of truth)."""
+"""Constants of the .pyrt format, version 1.0 (formats/SPEC.md is the source of truth). They mirror
+csrc/format/spec.h; tests/python/test_spec_constants.py checks every one against that header."""
 
 MAGIC = b"PYRT\x00\r\n\x1a"
 MAJOR = 1
@@ -41,7 +42,6 @@ DTYPE_NUMPY = {DT_F32: "<f4", DT_F16: "<f2", DT_I8: "i1", DT_U8: "u1", DT_I32: "
 ENC_DENSE, ENC_I8, ENC_I4, ENC_CSR, ENC_LUT = 1, 2, 3, 4, 5
 ENCODING_NAMES = {ENC_DENSE: "dense", ENC_I8: "i8", ENC_I4: "i4", ENC_CSR: "csr", ENC_LUT: "lut"}
 ENCODING_IDS = {v: k for k, v in ENCODING_NAMES.items()}
-PARAM_SIZES = {ENC_DENSE: 8, ENC_I8: 8, ENC_I4: 8, ENC_CSR: 16, ENC_LUT: 8}
 
 # csr value encodings
 CSR_F32, CSR_I8, CSR_I4, CSR_S8 = 1, 2, 3, 4   # s8: the i8 elements of a logical-i8 tensor, no scales

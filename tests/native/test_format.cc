@@ -9,11 +9,15 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/kernel_codecs.h"
+#include "format/codecs.h"
 #include "format/crc32c.h"
+#include "format/encoding.h"
 #include "format/model.h"
 #include "format/spec.h"
 #include "harness.h"
 #include "fuzz/fuzz_support.h"
+#include "kernels/dispatch.h"
 
 using namespace pyrt;
 using pyrt::testing::refix;
@@ -119,4 +123,49 @@ TEST(mutations_never_crash) {
   }
   std::printf("  %d mutations, %d rejected\n", total, rejected);
   CHECK(total > 1000);
+}
+
+// The format layer alone uses its scalar codecs; once the kernels' are installed (what the C API and the
+// Python module do) it uses those, with the same results: the golden files decode to the same bytes.
+TEST(codecs_scalar_default_and_kernel_install) {
+  const uint8_t* msg = reinterpret_cast<const uint8_t*>("123456789");
+  CHECK(~scalar_codecs().crc32c_update(~0u, msg, 9) == 0xE3069283u);
+  CHECK(~kernels::active().crc32c_update(~0u, msg, 9) == 0xE3069283u);
+  set_codecs(nullptr);
+  CHECK(&codecs() == &scalar_codecs());
+  CHECK(crc32c(msg, 9) == 0xE3069283u);
+  // Every golden file's tensors, decoded with the scalar codecs, then again with the kernels'.
+  auto decode_all = [] {
+    std::vector<std::vector<uint8_t>> out;
+    for (const char* f : {"dense", "i8", "i4", "csr", "lut"}) {
+      const auto m = Model::open_file(pyrt_test::g_golden_dir + "/" + f + ".pyrt", Verify::kFull);
+      for (size_t i = 0; i < m->tensors().size(); ++i) {
+        out.emplace_back(out_bytes(m->tensors()[i]));
+        m->decode(i, out.back().data(), out.back().size());
+      }
+    }
+    return out;
+  };
+  const auto scalar_out = decode_all();
+  use_kernel_codecs();
+  CHECK(&codecs() != &scalar_codecs());
+  CHECK(crc32c(msg, 9) == 0xE3069283u);
+  CHECK(decode_all() == scalar_out);
+  CHECK(scalar_out.size() > 10);
+}
+
+// The registry knows SPEC §6.1's encodings by id and name, and each row's bookkeeping holds on the goldens.
+TEST(encoding_traits_rows) {
+  CHECK(all_encodings().size() == 5);
+  for (const EncodingTraits* e : all_encodings()) CHECK(find_encoding(e->id) == e);
+  CHECK(find_encoding(0) == nullptr && find_encoding(6) == nullptr);
+  CHECK(std::string(spec::encoding_name(spec::kEncI4)) == "i4" && std::string(spec::encoding_name(9)) == "?");
+  for (const char* f : {"dense", "i8", "i4", "csr", "lut"}) {
+    const auto m = Model::open_file(pyrt_test::g_golden_dir + "/" + f + ".pyrt");
+    for (size_t i = 0; i < m->tensors().size(); ++i) {
+      const TensorInfo& t = m->tensors()[i];
+      const bool in_place = t.encoding == spec::kDense && t.p.storage == t.dtype;
+      CHECK(m->resident_bytes(i) == (in_place ? 0 : m->decoded_bytes(i)));
+    }
+  }
 }
