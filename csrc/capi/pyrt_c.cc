@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/generate.h"
 #include "core/kernel_codecs.h"
 #include "core/session.h"

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/checked.h"
+#include "base/checked.h"
 #include "format/spec.h"
 #include "kernels/dispatch.h"
 

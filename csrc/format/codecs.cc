@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "core/scalar_codecs.h"
+#include "base/scalar_codecs.h"
 #include "format/crc32c.h"
 
 namespace pyrt {

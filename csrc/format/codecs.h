@@ -1,5 +1,5 @@
 // The primitive codecs the format reader uses for CRCs and decoding. The format's own scalar versions
-// (core/scalar_codecs.h) are the default, so csrc/format is complete and correct without any kernels; the
+// (base/scalar_codecs.h) are the default, so csrc/format is complete and correct without any kernels; the
 // layer above installs faster ones (SSE4.2 / ARMv8 CRC, F16C / NEON conversion: core/kernel_codecs.h) with
 // set_codecs(). Every version must give the scalar one's exact bits.
 #pragma once

@@ -2,8 +2,8 @@
 // encoding (format/encoding.h). The checks run before any byte of a tensor's data is used.
 #include <cstring>
 
-#include "core/checked.h"
-#include "core/error.h"
+#include "base/checked.h"
+#include "base/error.h"
 #include "format/codecs.h"
 #include "format/crc32c.h"
 #include "format/encoding.h"

@@ -8,8 +8,8 @@
 #include <set>
 #include <tuple>
 
-#include "core/checked.h"
-#include "core/error.h"
+#include "base/checked.h"
+#include "base/error.h"
 #include "format/crc32c.h"
 #include "format/cursor.h"
 #include "format/encoding.h"

@@ -18,7 +18,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/checked.h"
+#include "base/checked.h"
 #include "kernels/ref/ref.h"
 #include "ops/common.h"
 

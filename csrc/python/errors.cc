@@ -2,7 +2,7 @@
 // raises), missing files FileNotFoundError, bad arguments ValueError / KeyError.
 #include <pybind11/pybind11.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "python/bindings.h"
 
 namespace py = pybind11;

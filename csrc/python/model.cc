@@ -4,7 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "format/encoding.h"
 #include "format/model.h"
 #include "format/spec.h"

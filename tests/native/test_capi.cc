@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/generate.h"
 #include "format/model.h"
 #include "harness.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/kernel_codecs.h"
 #include "format/codecs.h"
 #include "format/crc32c.h"

@@ -2,9 +2,9 @@
 // scales, signed i4 with group scales, or s8 (the elements of a logical-i8 tensor as they are).
 #include <algorithm>
 
-#include "core/checked.h"
-#include "core/error.h"
-#include "core/scalar_codecs.h"
+#include "base/checked.h"
+#include "base/error.h"
+#include "base/scalar_codecs.h"
 #include "format/encoding.h"
 
 namespace pyrt::encodings {

@@ -1,5 +1,5 @@
 // dense (SPEC §6.2): the logical dtype as it is, or f32 stored as f16.
-#include "core/error.h"
+#include "base/error.h"
 #include "format/encoding.h"
 
 namespace pyrt::encodings {

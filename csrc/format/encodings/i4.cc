@@ -2,8 +2,8 @@
 // padded to whole groups, one f32 or f16 scale (and u8 zero point when unsigned) per group.
 #include <algorithm>
 
-#include "core/checked.h"
-#include "core/error.h"
+#include "base/checked.h"
+#include "base/error.h"
 #include "format/encoding.h"
 
 namespace pyrt::encodings {

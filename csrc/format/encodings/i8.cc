@@ -1,5 +1,5 @@
 // i8 (SPEC §6.2): int8 with one f32 scale (and optional i8 zero point) per tensor or per index along an axis.
-#include "core/error.h"
+#include "base/error.h"
 #include "format/encoding.h"
 
 namespace pyrt::encodings {

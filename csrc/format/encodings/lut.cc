@@ -1,8 +1,8 @@
 // lut (SPEC §6.2): weight sharing, 4- or 8-bit indices into one codebook per tensor or per index along axis 0.
 #include <cmath>
 
-#include "core/error.h"
-#include "core/scalar_codecs.h"
+#include "base/error.h"
+#include "base/scalar_codecs.h"
 #include "format/encoding.h"
 
 namespace pyrt::encodings {

@@ -1,8 +1,8 @@
 // The table of encodings, and the helpers their files share.
 #include <cmath>
 
-#include "core/error.h"
-#include "core/scalar_codecs.h"
+#include "base/error.h"
+#include "base/scalar_codecs.h"
 #include "format/encoding.h"
 #include "format/spec.h"
 

@@ -1,7 +1,7 @@
 // Scalar reference for the decode kernels: the ground truth the SIMD versions are tested against.
 #include <cstring>
 
-#include "core/scalar_codecs.h"
+#include "base/scalar_codecs.h"
 #include "kernels/ref/ref.h"
 
 namespace pyrt::kernels::ref {
@@ -28,7 +28,7 @@ uint16_t f32_to_f16_one(float f) {
   return uint16_t(sign | h);
 }
 
-// The decode kernels' references are the format's scalar codecs (core/scalar_codecs.h): one copy of each.
+// The decode kernels' references are the format's scalar codecs (base/scalar_codecs.h): one copy of each.
 float f16_to_f32_one(uint16_t h) { return scalar::f16_to_f32(h); }
 
 void f16_to_f32(const uint16_t* in, float* out, size_t n) { scalar::f16_to_f32(in, out, n); }

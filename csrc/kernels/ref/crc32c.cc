@@ -1,6 +1,6 @@
 // Table-driven CRC-32C (slicing by 8): the portable reference. The code is the format's own scalar truth
-// (core/scalar_codecs.h), shared with csrc/format so that there is one copy.
-#include "core/scalar_codecs.h"
+// (base/scalar_codecs.h), shared with csrc/format so that there is one copy.
+#include "base/scalar_codecs.h"
 #include "kernels/ref/ref.h"
 
 namespace pyrt::kernels::ref {
