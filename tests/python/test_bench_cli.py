@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
+from pyruntime import _core
+
 NET = ("import torch, torch.nn as nn\n"
        "def make():\n"
        "    torch.manual_seed(0)\n"
