@@ -67,11 +67,11 @@ Sampler::Sampler(const SamplingParams& p, uint64_t seed) : p_(p), rng_(seed) { c
 int64_t Sampler::sample(const float* logits, size_t n) {
   if (n == 0) invalid("no logits to sample from");
   if (p_.temperature == 0.0) return argmax(logits, n);
-  // the steps of pyruntime.generate.sample, in float64 as numpy does them
+  // in float64: the probabilities of a large vocabulary sum without losing the tail
   z_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(logits[i]))  // softmax over NaN/inf is meaningless (and NaN breaks the top-k ordering)
-      invalid("logit " + std::to_string(i) + " is " + (std::isnan(logits[i]) ? "NaN" : "infinite") +
+      invalid("logit " + std::to_string(i) + " is " + (std::isnan(logits[i]) ? "nan" : logits[i] > 0 ? "inf" : "-inf") +
               ": the model's output cannot be sampled (temperature > 0)");
     z_[i] = double(logits[i]) / p_.temperature;
   }

@@ -1,10 +1,10 @@
 // Token generation over a decoder session (export.gpt.export_gpt: inputs input_ids [B, T] i64 and, with learned
 // positions, position_ids [B, T] i64; output logits [B, 1 or T, V]; a KV cache in its CausalAttention nodes):
-// the prompt runs once (prefill), then one token per run (decode). The semantics mirror Python's
-// pyruntime.Generator (pyruntime/generate.py) for batch 1: the same argument checks, greedy = argmax with the
-// lowest id on ties (numpy's argmax: the same tokens as Python), and sampling by the same steps (logits /
-// temperature, top_k, softmax, top_p nucleus, one uniform draw against the cumulative sum) with this file's
-// PRNG (xoshiro256** seeded through splitmix64) in place of numpy's: reproducible per seed, not numpy's draws.
+// the prompt runs once (prefill), then one token per run (decode), as Python's pyruntime.Generator does.
+// The Sampler is the only one: Python's Generator draws its tokens with it too (pyruntime._core.Sampler,
+// csrc/python/generate.cc), so a model, prompt, options and seed give the same tokens from C and from Python.
+// Greedy is argmax with the lowest id on ties (numpy's argmax); sampling is logits / temperature, top_k,
+// softmax, top_p nucleus, one uniform draw against the cumulative sum, from xoshiro256** seeded by splitmix64.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   pyrt::python::bind_kernels(m);
   pyrt::python::bind_model(m);
   pyrt::python::bind_session(m);
+  pyrt::python::bind_generate(m);
 }

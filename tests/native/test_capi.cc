@@ -320,6 +320,40 @@ Expected expected_for(const std::string& model) {
   return {};
 }
 
+// "sampled <model> <option> <value>... prompt <ids...> new <ids...>": what pyruntime.Generator sampled with those
+// options (temperature, top_k, top_p, seed); test_generate.py checks that Python still draws them
+struct Sampled {
+  std::string model;
+  pyrt_generate_options o;
+  std::vector<int64_t> prompt, tokens;
+};
+
+std::vector<Sampled> sampled_expected() {
+  std::ifstream f(data_file("tiny_gpt.expected.txt"));
+  std::vector<Sampled> all;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string word;
+    if (!(in >> word) || word != "sampled") continue;
+    Sampled e;
+    pyrt_generate_options_init(&e.o);
+    in >> e.model;
+    std::vector<int64_t>* into = nullptr;
+    while (in >> word) {
+      if (word == "prompt") into = &e.prompt;
+      else if (word == "new") into = &e.tokens;
+      else if (into) into->push_back(std::stoll(word));
+      else if (word == "temperature") in >> e.o.temperature;
+      else if (word == "top_k") in >> e.o.top_k;
+      else if (word == "top_p") in >> e.o.top_p;
+      else if (word == "seed") in >> e.o.seed;
+    }
+    all.push_back(e);
+  }
+  return all;
+}
+
 struct Decoder {
   pyrt_model* m = nullptr;
   pyrt_session* s = nullptr;
@@ -404,6 +438,16 @@ TEST(capi_generate_greedy_matches_python) {
       CHECK(mine == e.greedy);
     }
   }
+}
+
+TEST(capi_generate_sampling_matches_python) {  // one sampler: a seed gives Python's tokens
+  const std::vector<Sampled> all = sampled_expected();
+  CHECK(all.size() == 4);
+  for (const Sampled& e : all)
+    for (int ref = 0; ref < 2; ++ref) {
+      Decoder d(e.model + ".pyrt", ref ? 1 : 2, ref);
+      CHECK(e.tokens.size() == 12 && gen(d.s, e.prompt, 12, &e.o) == e.tokens);
+    }
 }
 
 TEST(capi_generate_sampling_stops_and_overflow) {

@@ -113,7 +113,7 @@ typedef struct pyrt_generate_options {
   double top_p;         /* 1 (default): off; in (0, 1): only the smallest set of most likely tokens whose
                            probability reaches top_p (nucleus), applied after top_k */
   uint64_t seed;        /* the sampler's seed: the same model, prompt, options and seed give the same tokens on
-                           every machine (a PRNG of libpyrt's own, not numpy's: not Python's sampled tokens) */
+                           every machine, and the same as Python's pyruntime.Generator (one sampler) */
   int64_t eos_token_id; /* -1 (default): none; else in [0, vocab): generation stops after this token (it is
                            returned, as the last token) */
   /* NULL (default), or called with each new token, in order, as soon as it is chosen (it is already in
@@ -177,7 +177,7 @@ PYRT_API pyrt_status pyrt_session_max_context(const pyrt_session* session, int64
  * input_ids [B, T] i64 (and, optionally, position_ids [B, T] i64, fed 0, 1, 2, ...), an f32 logits output
  * [B, 1 or T, vocab] with a fixed vocab (named "logits", else the first output) and a KV cache, as
  * export.gpt.export_gpt writes. It resets the session's state, runs the prompt once (prefill), then one token
- * per run (decode), as Python's pyruntime.Generator does; greedy decoding gives Python's tokens.
+ * per run (decode), as Python's pyruntime.Generator does, with its sampler: Python's tokens, greedy or seeded.
  *   prompt: n_prompt >= 1 token ids, each in [0, vocab).  opts: NULL for the defaults (greedy).
  *   out_tokens: room for max_new_tokens ids; receives the new tokens only (not the prompt). It may be NULL when
  *   opts->on_token takes the tokens.  n_out: set to the number of tokens written (also on failure: the tokens
