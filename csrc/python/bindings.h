@@ -41,4 +41,5 @@ void bind_generate(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
 void bind_session(pybind11::module_& m);
+void bind_sparse(pybind11::module_& m);
 }  // namespace pyrt::python
