@@ -268,28 +268,32 @@ def _progress(msg: str):
     print(f"[pyruntime] {msg}", file=sys.stderr, flush=True)
 
 
-def cmd_run(args) -> int:
+def _given_inputs(args) -> dict:
+    """--input name=file.npy, repeated."""
     import numpy as np
-    from .session import Session
-    s = Session(args.model, num_threads=args.threads)
     given = {}
     for spec_ in args.input or []:
         name, _, path = spec_.partition("=")
         given[name] = np.load(path)
-    rng = np.random.default_rng(0)
-    feeds = {}
-    for name, dt, dims in s.inputs:
-        if name in given:
-            feeds[name] = given[name]
-        else:
-            shape = [args.batch if d < 0 else d for d in dims]
-            feeds[name] = (rng.standard_normal(shape).astype(np.float32) if dt == "f32"
-                           else rng.integers(0, 2, shape).astype(np.dtype({"i64": np.int64, "i32": np.int32}.get(dt, np.float32))))
-    outs = s.run(feeds)
+    return given
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+    from .benchmark import random_inputs
+    from .session import Session
+    s = Session(args.model, num_threads=args.threads)
+    feeds = random_inputs(args.model, _given_inputs(args), batch=args.batch)   # pyrt_benchmark's inputs
+
+    def run():
+        if s.max_context:   # a decoder: every run the same tokens from an empty cache, as pyrt_benchmark
+            s.reset_state()
+        return s.run(feeds)
+    outs = run()
     times = []
     for _ in range(args.runs):
         t = time.perf_counter()
-        s.run(feeds)
+        run()
         times.append(time.perf_counter() - t)
     for (name, _, _), o in zip(s.outputs, outs):
         flat = o.reshape(-1)
@@ -303,12 +307,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    import numpy as np
     from . import benchmark as B
-    given = {}
-    for spec_ in args.input or []:
-        name, _, path = spec_.partition("=")
-        given[name] = np.load(path)
+    given = _given_inputs(args)
     shapes = {}
     for spec_ in args.input_shape or []:
         name, sep, dims = spec_.rpartition(":")

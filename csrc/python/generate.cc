@@ -1,7 +1,9 @@
-// pyruntime._core.Sampler: the token sampler of core/generate.h (the one pyrt_generate uses), for Python's
-// Generator: one sampler, so a seed gives the same tokens from Python and from C.
+// What the runtime makes up (core/generate.h), bound for Python so that Python and C make the same:
+// pyruntime._core.Sampler, the token sampler pyrt_generate uses (Python's Generator draws with it), and
+// random_input, the inputs pyrt_benchmark feeds (`pyruntime run` and `bench` feed them too).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "core/generate.h"
 #include "python/bindings.h"
@@ -30,6 +32,13 @@ void bind_generate(py::module_& m) {
         for (size_t r = 0; r < rows; ++r) o[r] = s.sample(l + r * n, n);
         return out;
       }, py::arg("logits"));
+  m.def("random_input", [](std::shared_ptr<Model> model, size_t index, const Shape& shape, uint64_t seed) {
+    const size_t bytes = random_input_bytes(model->meta(), index, shape);  // checks the index and shape first
+    py::array out(np_dtype(model->meta().inputs[index].dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+    if (bytes) random_input(model->meta(), index, shape, seed, out.mutable_data());
+    return out;
+  }, py::arg("model"), py::arg("index"), py::arg("shape"), py::arg("seed") = 0,
+     "Values for input `index` in `shape`, as pyrt_benchmark feeds them (pyrt_model_random_input).");
 }
 
 }  // namespace pyrt::python

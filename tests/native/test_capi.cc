@@ -450,6 +450,41 @@ TEST(capi_generate_sampling_matches_python) {  // one sampler: a seed gives Pyth
     }
 }
 
+TEST(capi_random_inputs) {  // what pyrt_benchmark, `pyruntime run` and `pyruntime bench` feed
+  pyrt_model* m = nullptr;
+  CHECK(pyrt_model_open(data_file("tiny_gpt.pyrt").c_str(), &m) == PYRT_OK);
+  pyrt_tensor t{};
+  t.rank = 2, t.dims[0] = 1, t.dims[1] = 8;
+  CHECK(pyrt_model_random_input(m, 0, 0, &t) == PYRT_OK && t.size == 64 && t.dtype == PYRT_I64 &&
+        std::string(t.name) == "input_ids");  // data NULL: the size only
+  std::vector<int64_t> ids(8), pos(8);
+  t.data = ids.data();
+  CHECK(pyrt_model_random_input(m, 0, 0, &t) == PYRT_OK);
+  // token ids below the vocabulary (32); the same values as Python's (test_bench_cli.py pins them too)
+  CHECK(ids == (std::vector<int64_t>{8, 28, 11, 0, 28, 7, 12, 20}));
+  t.data = pos.data();
+  CHECK(pyrt_model_random_input(m, 1, 0, &t) == PYRT_OK && std::string(t.name) == "position_ids");
+  CHECK(pos == (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  t.size = 63;
+  CHECK(pyrt_model_random_input(m, 1, 0, &t) == PYRT_INVALID_ARGUMENT && error_has("below the 64 bytes needed"));
+  t.rank = 1;
+  CHECK(pyrt_model_random_input(m, 0, 0, &t) == PYRT_INVALID_ARGUMENT && error_has("does not fit the model's"));
+  CHECK(pyrt_model_random_input(m, 2, 0, &t) == PYRT_NOT_FOUND);
+  pyrt_model_close(m);
+  CHECK(pyrt_model_open(data_file("attention_only.pyrt").c_str(), &m) == PYRT_OK);  // x: f32 [1, -1, 12]
+  std::vector<float> a(36), b(36), c(36);
+  pyrt_tensor x{};
+  x.rank = 3, x.dims[0] = 1, x.dims[1] = 3, x.dims[2] = 12, x.size = 36 * 4;
+  std::vector<float>* into[] = {&a, &b, &c};
+  for (uint64_t k = 0; k < 3; ++k) {
+    x.data = into[k]->data();
+    CHECK(pyrt_model_random_input(m, 0, k / 2, &x) == PYRT_OK && x.dtype == PYRT_F32);  // seeds 0, 0, 1
+  }
+  CHECK(a == b && a != c);
+  for (float v : a) CHECK(v >= -1.f && v < 1.f);
+  pyrt_model_close(m);
+}
+
 TEST(capi_generate_sampling_stops_and_overflow) {
   const Expected e = expected_for("tiny_gpt");
   Decoder d("tiny_gpt.pyrt");

@@ -144,6 +144,14 @@ PYRT_API pyrt_status pyrt_model_num_inputs(const pyrt_model* model, size_t* out)
 PYRT_API pyrt_status pyrt_model_num_outputs(const pyrt_model* model, size_t* out);
 PYRT_API pyrt_status pyrt_model_input(const pyrt_model* model, size_t index, pyrt_io_info* out);
 PYRT_API pyrt_status pyrt_model_output(const pyrt_model* model, size_t index, pyrt_io_info* out);
+/* Values for input `index` when a tool has no data for it: what pyrt_benchmark and Python's `pyruntime run` /
+ * `pyruntime bench` feed. f32/f16 uniform in [-1, 1); an integer input_ids: token ids uniform in [0, vocab),
+ * vocab the last dimension of the logits output; position_ids 0, 1, 2, ... along the last axis; other integers
+ * and bool 0 or 1 (indices and masks stay in range). The same seed gives the same values everywhere.
+ *   tensor: rank and dims set by the caller (the declared shape, dynamic dims chosen); name and dtype are set.
+ *   data NULL: size is set to the bytes needed, nothing written; else size must be at least that. */
+PYRT_API pyrt_status pyrt_model_random_input(const pyrt_model* model, size_t index, uint64_t seed,
+                                             pyrt_tensor* tensor);
 
 PYRT_API void pyrt_session_options_init(pyrt_session_options* options);
 /* options may be NULL (the defaults). */
