@@ -63,8 +63,8 @@ def _float_graph(onnx_model, channels_last: bool, bar, compression: dict) -> tup
     if compression.get("prune"):
         ir = sparsity.prune(ir, compression["prune"], compression.get("prune_structure", "unstructured"),
                             compression.get("prune_scope", "layer"), keep)
-        report = getattr(ir, "channel_report", None)   # channel pruning may remove fewer (its exactness rule)
-        bar.step(report["summary"] if report else
+        # channel pruning may remove fewer (its exactness rule): its report says how many
+        bar.step(ir.channel_report["summary"] if ir.channel_report else
                  f"pruned to {compression['prune']:.0%} ({compression.get('prune_structure', 'unstructured')})")
     static = compression.get("quantize") == "int8"   # static int8: the sparse decision is made on the s8 weights
     sparse_enc, sparse_convs = sparsity.plan(ir, "never" if static else compression.get("sparse", "auto"), keep)
