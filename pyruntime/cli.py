@@ -1,4 +1,4 @@
-"""The `pyruntime` command: `pyruntime inspect model.pyrt`, `pyruntime demo`."""
+"""The `pyruntime` command: `inspect`, `demo`, `export`, `run` and `bench` (`pyruntime -h`)."""
 from __future__ import annotations
 
 import argparse

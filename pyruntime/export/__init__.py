@@ -13,7 +13,7 @@ import types
 from .ir import IR, ExportError, Node
 from .passes import DEFAULT as DEFAULT_PASSES, run_passes
 
-# Compression options (see export/quantize.py); pruning and the rest join as they are implemented.
+# Compression options (export/quantize.py, export/static_quant.py) and sparsity options (export/sparsity.py).
 _COMPRESSION = ("quantize", "group_size", "weight_sharing", "keep_float", "calibration", "calibration_method")
 _SPARSITY = ("prune", "prune_structure", "prune_scope", "sparse")
 
