@@ -26,27 +26,21 @@ class BenchError(ValueError):
 
 def random_inputs(path: str, given: dict | None = None, shapes: dict | None = None, batch: int = 1,
                   seed: int = 0) -> dict:
-    """One array per model input, as pyrt_benchmark draws them: f32 uniform in [-1, 1); integer inputs 0 or 1
-    (token ids and indices stay in range). `given` arrays win; `shapes` fixes dynamic dimensions (else `batch`)."""
+    """One array per model input: the runtime's random inputs, the ones pyrt_benchmark feeds for the same seed
+    (pyrt_model_random_input: f32 uniform in [-1, 1), token ids below the vocabulary, position ids 0, 1, ...,
+    other integers 0 or 1). `given` arrays win; `shapes` fixes dynamic dimensions (else `batch`)."""
     import numpy as np
+    from . import _core
     from .model import load
-    declared = load(path).meta["inputs"]   # the header only: no session, no weight packing
-    rng = np.random.default_rng(seed)
+    model = load(path)   # the header only: no session, no weight packing
+    declared = model.meta["inputs"]
     feeds = {}
-    for name, dt, dims in declared:
+    for i, (name, dt, dims) in enumerate(declared):
         if given and name in given:
             feeds[name] = np.ascontiguousarray(given[name])
             continue
         shape = list(shapes[name]) if shapes and name in shapes else [batch if d < 0 else d for d in dims]
-        if len(shape) != len(dims) or any(d >= 0 and d != x for d, x in zip(dims, shape)):
-            raise BenchError(f"input '{name}': shape {shape} does not fit the model's {dims} (-1 = any)")
-        if dt == "f32":
-            feeds[name] = rng.uniform(-1, 1, shape).astype(np.float32)
-        elif dt in ("i64", "i32", "u8", "i8"):
-            feeds[name] = rng.integers(0, 2, shape).astype({"i64": np.int64, "i32": np.int32, "u8": np.uint8,
-                                                            "i8": np.int8}[dt])
-        else:
-            raise BenchError(f"input '{name}': no random inputs for dtype {dt}; give --input {name}=FILE.npy")
+        feeds[name] = _core.random_input(model._impl, i, shape, seed)
     unknown = sorted(set(given or {}) - set(feeds))
     if unknown:
         raise BenchError(f"--input names {unknown} are not inputs of the model (inputs: {[d[0] for d in declared]})")

@@ -1,4 +1,4 @@
-"""The `pyruntime` command: `pyruntime inspect model.pyrt`, `pyruntime demo`."""
+"""The `pyruntime` command: `inspect`, `demo`, `export`, `run` and `bench` (`pyruntime -h`)."""
 from __future__ import annotations
 
 import argparse
@@ -236,30 +236,18 @@ def _calibration(path: str) -> list:
 
 
 def _report(onnx_model, channels_last: bool, comp: dict) -> str:
-    """The per-layer sensitivity table on random inputs (dynamic dimensions as 1); for static int8, on the
-    first calibration input, with the whole int8 graph's error first."""
-    import numpy as np
-    from .export import onnx_to_ir
-    from .export.quantize import format_report, sensitivity
+    """The per-layer sensitivity table of the graph export wrote (export.report: the same pipeline), on random
+    inputs; for static int8, on the first calibration input, with the whole int8 graph's error first."""
+    from .export import report
+    from .export.quantize import format_report
     if not comp.get("quantize") and not comp.get("weight_sharing"):
         return "(no --report: give --quantize or --weight-sharing)"
-    ir = onnx_to_ir(onnx_model, channels_last)
+    rows = report(onnx_model, channels_last=channels_last, **comp)
     if comp.get("quantize") == "int8":
-        from .export.static_quant import sensitivity_int8
-        cal = comp["calibration"]
-        first = cal[0] if isinstance(cal[0], dict) else {ir.inputs[0][0]: cal[0]}
-        rows = sensitivity_int8(ir, cal, first, comp.get("calibration_method", "minmax"))
         top1 = "" if "top1_agreement" not in rows[0] else f", top-1 agreement {rows[0]['top1_agreement']:.2f}"
         return (f"int8 graph: max abs error {rows[0]['max_abs_error']:.4g} (relative {rows[0]['relative_error']:.2e}"
                 f"{top1}) on the first calibration input\nper-layer sensitivity (output error with only that layer "
                 "int8; keep the worst in float with --keep-float NAME):\n" + format_report(rows[1:]))
-    rng = np.random.default_rng(0)
-    dts = {"f32": np.float32, "i64": np.int64, "i32": np.int32}
-    inputs = {}
-    for name, dt, shape in ir.inputs:
-        shp = [d if d > 0 else 1 for d in shape]
-        inputs[name] = (rng.standard_normal(shp) if dt == "f32" else rng.integers(0, 2, shp)).astype(dts.get(dt, np.float32))
-    rows = sensitivity(ir, inputs, comp.get("quantize"), comp.get("group_size", 32), comp.get("weight_sharing"))
     return ("per-layer sensitivity (output error with only that layer compressed, random inputs; keep the worst "
             "in float with --keep-float NAME):\n" + format_report(rows))
 
@@ -268,28 +256,32 @@ def _progress(msg: str):
     print(f"[pyruntime] {msg}", file=sys.stderr, flush=True)
 
 
-def cmd_run(args) -> int:
+def _given_inputs(args) -> dict:
+    """--input name=file.npy, repeated."""
     import numpy as np
-    from .session import Session
-    s = Session(args.model, num_threads=args.threads)
     given = {}
     for spec_ in args.input or []:
         name, _, path = spec_.partition("=")
         given[name] = np.load(path)
-    rng = np.random.default_rng(0)
-    feeds = {}
-    for name, dt, dims in s.inputs:
-        if name in given:
-            feeds[name] = given[name]
-        else:
-            shape = [args.batch if d < 0 else d for d in dims]
-            feeds[name] = (rng.standard_normal(shape).astype(np.float32) if dt == "f32"
-                           else rng.integers(0, 2, shape).astype(np.dtype({"i64": np.int64, "i32": np.int32}.get(dt, np.float32))))
-    outs = s.run(feeds)
+    return given
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+    from .benchmark import random_inputs
+    from .session import Session
+    s = Session(args.model, num_threads=args.threads)
+    feeds = random_inputs(args.model, _given_inputs(args), batch=args.batch)   # pyrt_benchmark's inputs
+
+    def run():
+        if s.max_context:   # a decoder: every run the same tokens from an empty cache, as pyrt_benchmark
+            s.reset_state()
+        return s.run(feeds)
+    outs = run()
     times = []
     for _ in range(args.runs):
         t = time.perf_counter()
-        s.run(feeds)
+        run()
         times.append(time.perf_counter() - t)
     for (name, _, _), o in zip(s.outputs, outs):
         flat = o.reshape(-1)
@@ -303,12 +295,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    import numpy as np
     from . import benchmark as B
-    given = {}
-    for spec_ in args.input or []:
-        name, _, path = spec_.partition("=")
-        given[name] = np.load(path)
+    given = _given_inputs(args)
     shapes = {}
     for spec_ in args.input_shape or []:
         name, sep, dims = spec_.rpartition(":")

@@ -6,16 +6,28 @@
     >>> for tok in g.stream(prompt, 64, temperature=0.8, seed=0): print(tok)
 
 The prompt runs once (prefill: one run over all its tokens); each new token is one run of one token (decode),
-its keys and values appended to the caches the session keeps. Sampling is numpy's, seeded per call, so a
-seed gives the same tokens on every machine with the same model.
+its keys and values appended to the caches the session keeps. Tokens are drawn by the runtime's sampler
+(`sampler()`, the one C's pyrt_generate uses), seeded per call: a seed gives the same tokens on every machine
+with the same model, from Python and from C.
 """
 from __future__ import annotations
 
+import secrets
 import time
 
 import numpy as np
 
 from .session import Session
+
+
+def sampler(temperature: float = 0.0, top_k: int | None = None, top_p: float | None = None,
+            seed: int | None = None):
+    """The runtime's token sampler (csrc/core/generate.h): `.sample(logits [B, V])` gives one id per row.
+    temperature 0 is greedy (argmax, the lowest id on ties); otherwise logits / temperature, then top_k, then
+    top_p (nucleus), then one draw from xoshiro256** seeded with `seed` (None: a fresh random seed)."""
+    from . import _core
+    return _core.Sampler(float(temperature), int(top_k or 0), 1.0 if top_p is None else float(top_p),
+                         secrets.randbits(64) if seed is None else int(seed) & (2**64 - 1))
 
 
 class Generator:
@@ -72,7 +84,8 @@ class Generator:
                top_p: float | None = None, seed: int | None = None, eos_token_id: int | None = None):
         """Yields new tokens as they are made: ints for a 1-D prompt, arrays of one id per row for a batch.
         temperature 0 is greedy (argmax); otherwise logits / temperature, then top_k, then top_p (nucleus),
-        then a draw from numpy's default_rng(seed). Stops early when every row produced eos_token_id.
+        then one draw per row from the runtime's sampler (pyrt_generate's: the same tokens from C for a seed).
+        Stops early when every row produced eos_token_id.
         The arguments are checked here, before the first token; one sequence at a time per Generator (the KV
         cache is its session's)."""
         one = np.asarray(input_ids).ndim <= 1
@@ -80,7 +93,7 @@ class Generator:
         return self._stream(ids, one, int(max_new_tokens), temperature, top_k, top_p, seed, eos_token_id)
 
     def _stream(self, ids, one, max_new_tokens, temperature, top_k, top_p, seed, eos_token_id):
-        rng = np.random.default_rng(seed)
+        draw = sampler(temperature, top_k, top_p, seed)
         self.session.reset_state()
         self.stats = {"prefill_tokens": int(ids.size), "decode_tokens": 0, "prefill_s": 0.0, "decode_s": 0.0}
         if max_new_tokens == 0:
@@ -90,7 +103,7 @@ class Generator:
         self.stats["prefill_s"] = time.perf_counter() - t0
         pos, done = ids.shape[1], np.zeros(ids.shape[0], bool)
         for i in range(max_new_tokens):
-            tok = sample(logits, temperature, top_k, top_p, rng)
+            tok = draw.sample(logits)
             yield int(tok[0]) if one else tok
             if eos_token_id is not None:
                 done |= tok == eos_token_id
@@ -115,41 +128,6 @@ class Generator:
 
     def __repr__(self):
         return f"<pyruntime.Generator vocab={self.vocab_size} context={self.max_context} {self.session!r}>"
-
-
-def sample(logits: np.ndarray, temperature: float, top_k, top_p, rng) -> np.ndarray:
-    """One token id per row of logits [B, V]."""
-    logits = np.asarray(logits, np.float64)
-    if temperature == 0:
-        return logits.argmax(axis=-1).astype(np.int64)
-    if not np.isfinite(logits).all():
-        bad = np.argwhere(~np.isfinite(logits))[0]
-        raise ValueError(f"logit {bad[-1]} is {logits[tuple(bad)]}: the model's output cannot be sampled "
-                         f"(temperature > 0)")
-    z = logits / temperature
-    if top_k is not None and top_k < z.shape[-1]:
-        kth = np.partition(z, -int(top_k), axis=-1)[:, -int(top_k)][:, None]
-        z = np.where(z < kth, -np.inf, z)
-    p = np.exp(z - z.max(axis=-1, keepdims=True))
-    p /= p.sum(axis=-1, keepdims=True)
-    if top_p is not None and top_p < 1.0:
-        order = np.argsort(-p, axis=-1, kind="stable")
-        sorted_p = np.take_along_axis(p, order, axis=-1)
-        keep = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p    # the smallest prefix reaching top_p
-        mask = np.zeros_like(keep)
-        np.put_along_axis(mask, order, keep, axis=-1)
-        p = np.where(mask, p, 0.0)
-        p /= p.sum(axis=-1, keepdims=True)
-    u = rng.random(p.shape[0])[:, None]
-    idx = np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1)
-    for r, k in enumerate(idx):    # u at or past the rounded total lands on a removed token: the nearest kept
-        if p[r, k] == 0:
-            kept = np.flatnonzero(p[r])
-            below = kept[kept <= k]
-            idx[r] = below[-1] if below.size else kept[0]
-    return idx.astype(np.int64)
-
-
 
 
 class Recurrent:
@@ -193,4 +171,4 @@ class Recurrent:
         return outs
 
 
-__all__ = ["Generator", "Recurrent", "sample"]
+__all__ = ["Generator", "Recurrent", "sampler"]

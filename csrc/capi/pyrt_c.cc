@@ -172,6 +172,26 @@ pyrt_status pyrt_model_output(const pyrt_model* model, size_t index, pyrt_io_inf
   return io_info(model, index, out, false);
 }
 
+pyrt_status pyrt_model_random_input(const pyrt_model* model, size_t index, uint64_t seed, pyrt_tensor* tensor) {
+  return guard([&] {
+    need(model, "model");
+    need(tensor, "tensor");
+    if (tensor->rank < 0 || tensor->rank > PYRT_MAX_RANK) invalid("tensor rank must be in [0, 8]");
+    const pyrt::Meta& meta = model->m->meta();
+    const pyrt::Shape shape(tensor->dims, tensor->dims + tensor->rank);
+    const size_t bytes = pyrt::random_input_bytes(meta, index, shape);
+    tensor->name = meta.inputs[index].name.c_str();
+    tensor->dtype = int32_t(meta.inputs[index].dtype);
+    if (!tensor->data) {
+      tensor->size = bytes;
+      return;
+    }
+    if (tensor->size < bytes)
+      invalid("tensor size " + std::to_string(tensor->size) + " is below the " + std::to_string(bytes) + " bytes needed");
+    pyrt::random_input(meta, index, shape, seed, tensor->data);
+  });
+}
+
 void pyrt_session_options_init(pyrt_session_options* options) {
   if (options) *options = pyrt_session_options{};
 }

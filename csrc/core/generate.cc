@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "format/spec.h"
+#include "kernels/ref/ref.h"
 
 namespace pyrt {
 namespace {
@@ -67,11 +68,11 @@ Sampler::Sampler(const SamplingParams& p, uint64_t seed) : p_(p), rng_(seed) { c
 int64_t Sampler::sample(const float* logits, size_t n) {
   if (n == 0) invalid("no logits to sample from");
   if (p_.temperature == 0.0) return argmax(logits, n);
-  // the steps of pyruntime.generate.sample, in float64 as numpy does them
+  // in float64: the probabilities of a large vocabulary sum without losing the tail
   z_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(logits[i]))  // softmax over NaN/inf is meaningless (and NaN breaks the top-k ordering)
-      invalid("logit " + std::to_string(i) + " is " + (std::isnan(logits[i]) ? "NaN" : "infinite") +
+      invalid("logit " + std::to_string(i) + " is " + (std::isnan(logits[i]) ? "nan" : logits[i] > 0 ? "inf" : "-inf") +
               ": the model's output cannot be sampled (temperature > 0)");
     z_[i] = double(logits[i]) / p_.temperature;
   }
@@ -203,6 +204,48 @@ size_t generate(Session& s, const int64_t* prompt, size_t n_prompt, size_t max_n
     ++made;
     if (!emit(tok) || tok == p.eos_token_id || made == max_new_tokens) return made;
     logits = dec.step(&tok, 1);
+  }
+}
+
+size_t random_input_bytes(const Meta& meta, size_t index, const Shape& shape) {
+  if (index >= meta.inputs.size())
+    fail(Status::kNotFound, "input " + std::to_string(index) + " out of range: the model has " +
+                                std::to_string(meta.inputs.size()));
+  const IoDesc& d = meta.inputs[index];
+  bool fits = shape.size() == d.dims.size();
+  for (size_t i = 0; fits && i < shape.size(); ++i) fits = shape[i] >= 0 && (d.dims[i] < 0 || d.dims[i] == shape[i]);
+  if (!fits)
+    invalid("input '" + d.name + "': shape " + shape_str(shape) + " does not fit the model's " + shape_str(d.dims) +
+            " (-1 = any)");
+  const int64_t n = numel(shape);
+  if (uint64_t(n) > (uint64_t(1) << 48)) invalid("input '" + d.name + "': shape " + shape_str(shape) + " is too large");
+  return size_t(n) * spec::dtype_size(d.dtype);
+}
+
+void random_input(const Meta& meta, size_t index, const Shape& shape, uint64_t seed, void* out) {
+  const size_t bytes = random_input_bytes(meta, index, shape);
+  const IoDesc& d = meta.inputs[index];
+  const size_t n = bytes / spec::dtype_size(d.dtype);
+  Rng rng(seed ^ (0x9e3779b97f4a7c15ull * (index + 1)));  // each input its own stream
+  int64_t vocab = 2;                                      // integers: 0 or 1
+  if (d.name == "input_ids" && !meta.outputs.empty()) {
+    const IoDesc* logits = &meta.outputs[0];
+    for (const IoDesc& o : meta.outputs)
+      if (o.name == "logits") logits = &o;
+    if (!logits->dims.empty() && logits->dims.back() > 0) vocab = logits->dims.back();
+  }
+  const size_t row = shape.empty() || shape.back() <= 0 ? 1 : size_t(shape.back());
+  for (size_t i = 0; i < n; ++i) {
+    const double u = rng.uniform();
+    const int64_t k = d.name == "position_ids" ? int64_t(i % row) : std::min(int64_t(u * double(vocab)), vocab - 1);
+    switch (d.dtype) {
+      case spec::kF32: static_cast<float*>(out)[i] = float(2 * u - 1); break;
+      case spec::kF16: static_cast<uint16_t*>(out)[i] = kernels::ref::f32_to_f16_one(float(2 * u - 1)); break;
+      case spec::kI64: static_cast<int64_t*>(out)[i] = k; break;
+      case spec::kI32: static_cast<int32_t*>(out)[i] = int32_t(k); break;
+      case spec::kI8: static_cast<int8_t*>(out)[i] = int8_t(std::min<int64_t>(k, 1)); break;
+      default: static_cast<uint8_t*>(out)[i] = uint8_t(std::min<int64_t>(k, 1)); break;  // u8, bool
+    }
   }
 }
 

@@ -1,10 +1,10 @@
 // Token generation over a decoder session (export.gpt.export_gpt: inputs input_ids [B, T] i64 and, with learned
 // positions, position_ids [B, T] i64; output logits [B, 1 or T, V]; a KV cache in its CausalAttention nodes):
-// the prompt runs once (prefill), then one token per run (decode). The semantics mirror Python's
-// pyruntime.Generator (pyruntime/generate.py) for batch 1: the same argument checks, greedy = argmax with the
-// lowest id on ties (numpy's argmax: the same tokens as Python), and sampling by the same steps (logits /
-// temperature, top_k, softmax, top_p nucleus, one uniform draw against the cumulative sum) with this file's
-// PRNG (xoshiro256** seeded through splitmix64) in place of numpy's: reproducible per seed, not numpy's draws.
+// the prompt runs once (prefill), then one token per run (decode), as Python's pyruntime.Generator does.
+// The Sampler is the only one: Python's Generator draws its tokens with it too (pyruntime._core.Sampler,
+// csrc/python/generate.cc), so a model, prompt, options and seed give the same tokens from C and from Python.
+// Greedy is argmax with the lowest id on ties (numpy's argmax); sampling is logits / temperature, top_k,
+// softmax, top_p nucleus, one uniform draw against the cumulative sum, from xoshiro256** seeded by splitmix64.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/session.h"
+#include "format/model.h"
 
 namespace pyrt {
 
@@ -88,5 +89,19 @@ struct GenerateParams {
 // after eos_token_id, or when emit returns false. Returns the number of tokens emitted.
 size_t generate(Session& s, const int64_t* prompt, size_t n_prompt, size_t max_new_tokens, const GenerateParams& p,
                 const std::function<bool(int64_t)>& emit);
+
+// What is fed to a model run without data (pyrt_benchmark through pyrt_model_random_input, `pyruntime run` and
+// `pyruntime bench` through pyruntime._core.random_input): one maker, so every tool times the same inputs.
+//   f32, f16: uniform in [-1, 1)
+//   input_ids (integers): token ids uniform in [0, vocab), vocab the last dimension of the logits output (the
+//     output named "logits", else the first), when static; else 0 or 1
+//   position_ids (integers): 0, 1, 2, ... along the last axis
+//   other integers and bool: 0 or 1 (indices and masks stay in range)
+// The values depend only on the seed, the input's index, its declaration and the shape (xoshiro256**).
+// shape: the shape to fill (its rank and static dimensions those declared: else Status::kInvalidArgument);
+// out: room for its numel values of the declared dtype.
+void random_input(const Meta& meta, size_t index, const Shape& shape, uint64_t seed, void* out);
+// The bytes random_input writes for that shape, after the same checks.
+size_t random_input_bytes(const Meta& meta, size_t index, const Shape& shape);
 
 }  // namespace pyrt

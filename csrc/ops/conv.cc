@@ -19,6 +19,7 @@
 
 #include "compute/gemm.h"
 #include "ops/conv_common.h"
+#include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
@@ -49,10 +50,7 @@ class Conv final : public Op {
     const std::string layout = ctx.attr_string("layout", "NCHW");
     if (layout != "NCHW" && layout != "NHWC") ctx.fail("layout must be NCHW or NHWC, got '" + layout + "'");
     nhwc_ = layout == "NHWC";
-    const bool plain_1x1 = kh_ == 1 && kw_ == 1 && strides_ == std::vector<int64_t>{1, 1} &&
-                           pads_ == std::vector<int64_t>{0, 0, 0, 0} && (auto_pad_ == "NOTSET" || auto_pad_ == "VALID");
-    const bool unit = strides_ == std::vector<int64_t>{1, 1} && dil_ == std::vector<int64_t>{1, 1};
-    if (!nhwc_ && group_ == 1 && (plain_1x1 || unit) && is_csr(ctx, 1)) {
+    if (sparse_kernel("Conv", w.desc.shape, ctx) && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);
       return;
     }

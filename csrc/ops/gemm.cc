@@ -10,6 +10,7 @@
 #include "ops/common.h"
 #include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
+#include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
@@ -35,7 +36,7 @@ class Gemm final : public Op {
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
       dense_ = deferred_dense_b(ctx, 1, size_t(n_dim_), size_t(k_dim_));
-    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && b->desc.shape.size() == 2 && is_csr(ctx, 1)) {
+    } else if (b && sparse_kernel("Gemm", b->desc.shape, ctx) && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
       if (kt_.spmv_pack)  // the table's own layout for its spmv
         spmv_packed_ = ctx.shared<AlignedBytes>(1, "sparse.spmv", [&] {

@@ -5,6 +5,7 @@
 // Inputs: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C (optional), y_scale (optional), y_zero_point.
 #include "compute/qgemm.h"
 #include "ops/quant_common.h"
+#include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
@@ -49,7 +50,8 @@ class QGemm final : public Op {
           for (size_t j = 0; j < N; ++j) t[j * K + k] = wq[k * N + j];
       return t;
     };
-    if (is_csr(ctx, 3))  // a pruned weight: the sparse kernel, which reads only the nonzeros
+    // a pruned weight: the sparse kernel, which reads only the nonzeros
+    if (sparse_kernel("QGemm", w.desc.shape, ctx) && is_csr(ctx, 3))
       w_.sparse = ctx.shared<qgemm::SparsePacked>(3, tb ? "qgemm.B.t.sparse" : "qgemm.B.sparse",
                                                   [&] { return qgemm::pack_sparse(nk().data(), N, K, k_.sqgemm); });
     else

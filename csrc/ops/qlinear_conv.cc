@@ -7,6 +7,7 @@
 #include "compute/qgemm.h"
 #include "ops/conv_common.h"
 #include "ops/quant_common.h"
+#include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
 namespace pyrt::ops {
@@ -59,7 +60,8 @@ class QLinearConv final : public Op {
           for (size_t k = 0; k < taps; ++k) t[size_t(o) * K + k * size_t(cing_) + size_t(c)] = wq[(size_t(o * cing_ + c)) * taps + k];
       return t;
     };
-    if (is_csr(ctx, 3))  // a pruned weight: the sparse kernel, which reads only the nonzeros
+    // a pruned weight: the sparse kernel, which reads only the nonzeros
+    if (sparse_kernel("QLinearConv", w.desc.shape, ctx) && is_csr(ctx, 3))
       wt_.sparse = ctx.shared<qgemm::SparsePacked>(
           3, "qconv.B.nhwc.sparse", [&] { return qgemm::pack_sparse(nk().data(), size_t(cout_), K, k_.sqgemm); });
     else

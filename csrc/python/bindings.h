@@ -37,7 +37,9 @@ inline pybind11::dtype np_dtype(uint8_t dt) {
 }
 
 void bind_errors(pybind11::module_& m);
+void bind_generate(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
 void bind_session(pybind11::module_& m);
+void bind_sparse(pybind11::module_& m);
 }  // namespace pyrt::python

@@ -9,4 +9,6 @@ PYBIND11_MODULE(_core, m) {
   pyrt::python::bind_kernels(m);
   pyrt::python::bind_model(m);
   pyrt::python::bind_session(m);
+  pyrt::python::bind_generate(m);
+  pyrt::python::bind_sparse(m);
 }

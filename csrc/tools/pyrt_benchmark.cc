@@ -1,5 +1,6 @@
 // pyrt_benchmark: times a .pyrt model through the C API only (what an embedding program sees), with the flags of
-// TensorFlow Lite's benchmark_model. Random inputs (f32 uniform in [-1, 1), integers uniform in their range).
+// TensorFlow Lite's benchmark_model. Random inputs from pyrt_model_random_input (seed 0: the inputs `pyruntime
+// bench` and `pyruntime run` feed; f32 uniform in [-1, 1), token ids below the vocabulary, other integers 0 or 1).
 //
 //   pyrt_benchmark --graph=model.pyrt [--num_threads=N] [--warmup_runs=1] [--num_runs=50] [--max_secs=150]
 //                  [--input_layer_shape=1,224,224,3:1,10] [--enable_op_profiling=true]
@@ -10,7 +11,7 @@
 // has its state reset before each of these runs, so each run is the same work.
 //
 // Decoders (a KV cache and inputs input_ids [+ position_ids], as export.gpt.export_gpt writes) are also timed
-// the way llama-bench does: per repetition, the state reset, a prompt of --prompt_tokens pseudo-random ids in
+// the way llama-bench does: per repetition, the state reset, a prompt of --prompt_tokens random token ids in
 // one run (prefill), then --gen_tokens runs of one token each (decode); medians over --num_runs repetitions
 // (after --warmup_runs, within --max_secs). Both must fit the model's context (prompt + gen <= max_context);
 // left at their defaults they are shrunk to fit (prompt: half the context at most).
@@ -32,7 +33,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -101,7 +101,6 @@ void check(pyrt_status s, const char* what) {
   std::exit(1);
 }
 
-size_t dtype_size(int32_t d) { return d == PYRT_F32 || d == PYRT_I32 ? 4 : d == PYRT_I64 ? 8 : d == PYRT_F16 ? 2 : 1; }
 const char* dtype_name(int32_t d) {
   static const char* names[] = {"?", "f32", "f16", "i8", "u8", "i32", "i64", "bool"};
   return d >= 1 && d <= 7 ? names[d] : "?";
@@ -196,9 +195,11 @@ GenBench bench_decoder(const Flags& f, pyrt_model* model, pyrt_session* session,
     g.gen = int(std::min<int64_t>(64, ctx - g.prompt));
   }
   g.on = true;
-  std::mt19937 rng(7);  // fixed pseudo-random ids below vocab
   std::vector<int64_t> ids(size_t(g.prompt + g.gen)), pos(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(rng() % uint64_t(vocab)), pos[i] = int64_t(i);
+  pyrt_tensor t{};  // the prompt and the fed-back tokens: random ids below vocab
+  t.rank = 2, t.dims[0] = 1, t.dims[1] = int64_t(ids.size()), t.data = ids.data(), t.size = ids.size() * 8;
+  check(pyrt_model_random_input(model, size_t(ids_in), 0, &t), "token ids");
+  for (size_t i = 0; i < ids.size(); ++i) pos[i] = int64_t(i);
   std::vector<pyrt_tensor> in(ni, pyrt_tensor{});
   auto run_tokens = [&](size_t start, size_t n) {
     for (int k : {ids_in, pos_in}) {
@@ -254,7 +255,6 @@ int main(int argc, char** argv) {
   if (!given.empty() && given.size() != ni) usage("--input_layer_shape must give one shape per model input");
   std::vector<pyrt_tensor> in(ni);
   std::vector<std::vector<unsigned char>> data(ni);
-  std::mt19937 rng(1);
   for (size_t i = 0; i < ni; ++i) {
     pyrt_io_info info;
     check(pyrt_model_input(model, i, &info), "input");
@@ -272,19 +272,10 @@ int main(int argc, char** argv) {
     } else {
       for (int32_t d = 0; d < info.rank; ++d) t.dims[d] = info.dims[d] < 0 ? 1 : info.dims[d];
     }
-    size_t n = 1;
-    for (int32_t d = 0; d < t.rank; ++d) n *= size_t(t.dims[d] < 0 ? 0 : t.dims[d]);
-    data[i].resize(n * dtype_size(t.dtype));
-    if (t.dtype == PYRT_F32) {
-      std::uniform_real_distribution<float> u(-1.f, 1.f);
-      for (size_t k = 0; k < n; ++k) {
-        const float v = u(rng);
-        std::memcpy(data[i].data() + 4 * k, &v, 4);
-      }
-    } else if (t.dtype != PYRT_I64 && t.dtype != PYRT_I32 && t.dtype != PYRT_BOOL) {
-      for (auto& b : data[i]) b = static_cast<unsigned char>(rng());
-    }  // integer indices and masks stay 0: always in range
-    t.data = data[i].data(), t.size = data[i].size();
+    check(pyrt_model_random_input(model, i, 0, &t), "input shape");  // data NULL: the size
+    data[i].resize(t.size);
+    t.data = data[i].data();
+    check(pyrt_model_random_input(model, i, 0, &t), "random input");
   }
   size_t no = 0;
   check(pyrt_model_num_outputs(model, &no), "outputs");

@@ -13,7 +13,7 @@ import types
 from .ir import IR, ExportError, Node
 from .passes import DEFAULT as DEFAULT_PASSES, run_passes
 
-# Compression options (see export/quantize.py); pruning and the rest join as they are implemented.
+# Compression options (export/quantize.py, export/static_quant.py) and sparsity options (export/sparsity.py).
 _COMPRESSION = ("quantize", "group_size", "weight_sharing", "keep_float", "calibration", "calibration_method")
 _SPARSITY = ("prune", "prune_structure", "prune_scope", "sparse")
 
@@ -46,16 +46,14 @@ def onnx_to_ir(onnx_model, channels_last: bool = True) -> IR:
     return run_passes(from_onnx(onnx_model), _passes(channels_last))
 
 
-def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compression: dict) -> int:
-    """ONNX -> IR -> passes (pruning and the sparse-storage decision before the layout pass, which leaves
-    sparse 1x1 convolutions channels-first) -> file, one progress step each."""
+def _float_graph(onnx_model, channels_last: bool, bar, compression: dict) -> tuple:
+    """The pipeline export writes, up to its float graph: ONNX -> IR -> passes, pruning and the sparse-storage
+    decision (before the layout pass, which leaves sparse convolutions channels-first), one progress step each.
+    Returns (ir, the csr encodings of its pruned weights). `--report` measures this graph (report())."""
     from . import sparsity
-    from .emit import to_graph
     from .onnx_import import from_onnx
     from .passes import to_channels_last
-    from .quantize import plan
-    comp = {k: v for k, v in compression.items() if k not in _SPARSITY}
-    keep = comp.get("keep_float", ())
+    keep = compression.get("keep_float", ())
     ir = from_onnx(onnx_model)
     bar.step("imported the ONNX graph")
     for p in _passes(channels_last):
@@ -65,23 +63,63 @@ def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compressio
     if compression.get("prune"):
         ir = sparsity.prune(ir, compression["prune"], compression.get("prune_structure", "unstructured"),
                             compression.get("prune_scope", "layer"), keep)
-        report = getattr(ir, "channel_report", None)   # channel pruning may remove fewer (its exactness rule)
-        bar.step(report["summary"] if report else
+        # channel pruning may remove fewer (its exactness rule): its report says how many
+        bar.step(ir.channel_report["summary"] if ir.channel_report else
                  f"pruned to {compression['prune']:.0%} ({compression.get('prune_structure', 'unstructured')})")
-    static = comp.get("quantize") == "int8"   # static int8: the sparse decision is made on the s8 weights
+    static = compression.get("quantize") == "int8"   # static int8: the sparse decision is made on the s8 weights
     sparse_enc, sparse_convs = sparsity.plan(ir, "never" if static else compression.get("sparse", "auto"), keep)
     if channels_last:
         ir = to_channels_last(ir, keep_nchw=sparse_convs)
         bar.step("to_channels_last")
-    if static:
+    return ir, sparse_enc
+
+
+def _encodings(ir: IR, compression: dict, sparse_enc: dict) -> dict:
+    """const name -> (encoding, options): what the file stores for each compressed weight."""
+    from . import sparsity
+    from .quantize import plan
+    return sparsity.merge(plan(ir, **{k: v for k, v in compression.items() if k not in _SPARSITY}), sparse_enc)
+
+
+def _export_ir(onnx_model, path, name: str, channels_last: bool, bar, compression: dict) -> int:
+    """The float graph (_float_graph), static int8 quantization when asked, the file: one progress step each."""
+    from . import sparsity
+    from .emit import to_graph
+    ir, sparse_enc = _float_graph(onnx_model, channels_last, bar, compression)
+    comp = {k: v for k, v in compression.items() if k not in _SPARSITY}
+    if comp.get("quantize") == "int8":
         from .static_quant import quantize_static
-        ir = quantize_static(ir, comp["calibration"], comp.get("calibration_method", "minmax"), keep=keep)
+        ir = quantize_static(ir, comp["calibration"], comp.get("calibration_method", "minmax"),
+                             keep=comp.get("keep_float", ()))
         bar.step("calibrated and quantized to int8")
         sparse_enc = sparsity.plan_int8(ir, compression.get("sparse", "auto"))
-    g = to_graph(ir, name, sparsity.merge(plan(ir, **comp), sparse_enc))
+    g = to_graph(ir, name, _encodings(ir, compression, sparse_enc))
     n = g.save(path)
     bar.step(f"wrote {path}")
     return n
+
+
+def report(onnx_model, *, channels_last: bool = True, **compression) -> list:
+    """Per compressed layer of the graph export writes with these options (the same pipeline: passes,
+    pruning, sparse storage, layout), the output error with only that layer compressed, worst first. Static
+    int8: first the whole int8 graph's row, on the first calibration input; otherwise on random inputs (the
+    runtime's: pyrt_model_random_input, dynamic dimensions 1)."""
+    _check_compression(compression)
+    from ..progress import Progress
+    from .quantize import sensitivity
+    with Progress(1, "report", enabled=False) as bar:
+        ir, sparse_enc = _float_graph(onnx_model, channels_last, bar, compression)
+    if compression.get("quantize") == "int8":
+        from .static_quant import sensitivity_int8
+        cal = compression["calibration"]
+        first = cal[0] if isinstance(cal[0], dict) else {ir.inputs[0][0]: cal[0]}
+        return sensitivity_int8(ir, cal, first, compression.get("calibration_method", "minmax"))
+    from .. import _core
+    from .emit import to_graph
+    m = _core.Model.from_buffer(to_graph(ir, "report").to_bytes())
+    inputs = {name: _core.random_input(m, i, [d if d > 0 else 1 for d in shape], 0)
+              for i, (name, _, shape) in enumerate(ir.inputs)}
+    return sensitivity(ir, inputs, encodings=_encodings(ir, compression, sparse_enc))
 
 
 def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True, progress: bool = False,
@@ -123,4 +161,4 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["export", "export_onnx", "onnx_to_ir", "IR", "Node", "ExportError", "DEFAULT_PASSES", "run_passes"]
+__all__ = ["export", "export_onnx", "report", "onnx_to_ir", "IR", "Node", "ExportError", "DEFAULT_PASSES", "run_passes"]

@@ -35,6 +35,11 @@ class IR:
     nodes: list = field(default_factory=list)
     consts: dict = field(default_factory=dict)    # name -> np.ndarray
     name: str = ""
+    # what passes learn along the way (declared here, not attached ad hoc):
+    shapes: dict = field(default_factory=dict)       # value -> its shape from ONNX shape inference (-1: dynamic)
+    dim_names: dict = field(default_factory=dict)    # value -> per dim its symbolic name ("batch") or None
+    sent_sources: list = field(default_factory=list)  # values whose Shape became sentinels (passes._SENT)
+    channel_report: dict | None = None               # channel pruning's removed / kept (channel_prune.py)
 
     def producers(self) -> dict:
         return {o: n for n in self.nodes for o in n.outputs}

@@ -65,7 +65,6 @@ def from_onnx(model) -> IR:
         ir.inputs.append((vi.name, _DT[tt.elem_type], shape))
     ir.outputs = [[o.name, o.name] for o in g.output]
     # known shapes of intermediate values (for folding Shape)
-    ir.shapes, ir.dim_names = {}, {}
     for vi in list(g.value_info) + list(g.input) + list(g.output):
         tt = vi.type.tensor_type
         if tt.HasField("shape"):
@@ -111,7 +110,7 @@ def from_onnx(model) -> IR:
         if n.op_type in ("Add", "Sub", "Mul", "Div", "Pow") and attrs.pop("broadcast", 0):
             # opset < 7 "legacy" broadcasting: B's dims line up with A's starting at `axis` (default: the end)
             axis = attrs.pop("axis", None)
-            ra = len(ir.shapes.get(inputs[0], [])) if hasattr(ir, "shapes") else 0
+            ra = len(ir.shapes.get(inputs[0], []))
             b_shape = ir.shapes.get(inputs[1]) if inputs[1] not in ir.consts else list(ir.consts[inputs[1]].shape)
             if axis is not None and ra and b_shape is not None:
                 axis = axis % ra

@@ -56,11 +56,9 @@ def _eval(n: Node, ins: list, ir: IR):
     if op not in moves and any(i is not None and _is_sent(i) for i in ins):
         return None
     if op == "Shape":
-        shp = getattr(ir, "shapes", {}).get(n.inputs[0])
+        shp = ir.shapes.get(n.inputs[0])
         if shp is None:
             return None
-        if not hasattr(ir, "sent_sources"):
-            ir.sent_sources = []
         src = len(ir.sent_sources)
         ir.sent_sources.append(n.inputs[0])
         s = np.array([d if d >= 0 else _SENT + 16 * src + i for i, d in enumerate(shp)], np.int64)
@@ -131,8 +129,7 @@ def fold_constants(ir: IR) -> IR:
         ir.nodes = keep
     # A Reshape whose target copies, in place, a dynamic dimension its own input has (the same tensor's, or the
     # same dimension, e.g. the batch, as far as shape inference can tell): that entry becomes 0.
-    sources = getattr(ir, "sent_sources", [])
-    names = getattr(ir, "dim_names", {})
+    sources, names = ir.sent_sources, ir.dim_names
 
     def same_dim(src: str, dim: int, value: str, pos: int) -> bool:
         # Same position, and not provably another dimension: ONNX shape inference often loses the symbol

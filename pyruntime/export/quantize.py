@@ -131,12 +131,13 @@ def plan(ir: IR, quantize=None, group_size: int = 32, weight_sharing=None, keep_
 
 
 def sensitivity(ir: IR, inputs: dict, quantize=None, group_size: int = 32, weight_sharing=None,
-                num_threads=None) -> list:
+                num_threads=None, encodings: dict | None = None) -> list:
     """Per weight layer, the model's output error when only that layer is compressed (the rest f32), worst
-    first: the layers to name in keep_float. inputs: name -> array, as Session.run takes them."""
+    first: the layers to name in keep_float. inputs: name -> array, as Session.run takes them. encodings:
+    const name -> (encoding, options) as export writes them (default: plan() of the options)."""
     from ..session import Session
     from .emit import to_graph
-    full = plan(ir, quantize, group_size, weight_sharing)
+    full = plan(ir, quantize, group_size, weight_sharing) if encodings is None else encodings
     ref = Session(to_graph(ir, "ref").to_bytes(), num_threads=num_threads).run(inputs)
     scale = max(max(float(np.abs(r).max()) for r in ref), 1e-12)
     rows = []

@@ -10,9 +10,10 @@
                               cost model below), else dense; "always": every weight with zeros csr (layers
                               without a sparse kernel decode it at load: a smaller file only); "never"
 
-Sparse kernels exist for convolutions (group 1, stride 1, no dilation; they run channels-first, so the layout
-pass leaves those convolutions NCHW) and for Linear layers (Gemm / MatMul with a constant [N, K] weight, up to
-16 rows of activations). Combined with quantize="int8-weights" / "int4" the csr values are i8 / i4 (f32
+Which layers have a sparse kernel is the runtime's decision, asked here (`_core.sparse_kernel`,
+csrc/ops/sparse_support.h): convolutions of group 1 with stride 1 (they run channels-first, so the layout pass
+leaves those convolutions NCHW) and Linear layers (Gemm with a constant [N, K] weight, up to 16 rows of
+activations). Combined with quantize="int8-weights" / "int4" the csr values are i8 / i4 (f32
 arithmetic); with quantize="int8" (static) the s8 weights of QLinearConv (group 1) / QGemm are stored csr and
 run on the sparse u8 x s8 kernel.
 """
@@ -40,23 +41,26 @@ def check_options(prune, structure, scope, sparse):
         raise ExportError(f"prune_scope must be 'layer' or 'global', got {scope!r}")
 
 
+def sparse_kernel(n: Node, w: np.ndarray) -> str | None:
+    """The runtime's sparse kernel for node n with weight w stored csr (a cost-model kind: 'conv1x1', 'convkxk',
+    'linear', 'qconv', 'qlinear'), or None: the runtime decides (csrc/ops/sparse_support.h), not a copy here."""
+    from .. import _core
+    return _core.sparse_kernel(n.op, [int(d) for d in w.shape], n.attrs)
+
+
 def _kind(n: Node, ir: IR) -> str | None:
-    """'conv1x1' / 'linear' when the layer has a sparse kernel, 'other' for another weight layer, else None."""
+    """A prunable weight layer's sparse kernel kind, or 'other' when it has none; None for layers not pruned."""
     if n.op == "Conv":
         w = ir.const(n.inputs[1])
         if w is None or w.ndim != 4 or int(n.attrs.get("group", 1)) != 1 or w.shape[1] <= 3:
             return None   # depthwise / grouped, or a stem on RGB (few weights, each one carrying much)
-        unit = list(n.attrs.get("strides", [1, 1])) == [1, 1] and list(n.attrs.get("dilations", [1, 1])) == [1, 1]
-        plain = (w.shape[2:] == (1, 1) and unit and not any(n.attrs.get("pads", [0, 0, 0, 0]))
-                 and n.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
-        return "conv1x1" if plain else "convkxk" if unit else "other"
-    if n.op in ("Gemm", "MatMul"):
+    elif n.op in ("Gemm", "MatMul"):
         w = ir.const(n.inputs[1]) if len(n.inputs) > 1 else None
         if w is None or w.ndim != 2 or w.dtype.kind != "f":
             return None
-        lin = n.attrs.get("transB", 0) and not n.attrs.get("transA", 0) and float(n.attrs.get("alpha", 1)) == 1
-        return "linear" if lin else "other"
-    return None
+    else:
+        return None
+    return sparse_kernel(n, w) or "other"
 
 
 def weight_layers(ir: IR, keep=()) -> list:
@@ -100,19 +104,18 @@ def plan(ir: IR, mode: str = "auto", keep=()) -> tuple[dict, set]:
 
 
 def plan_int8(ir: IR, mode: str = "auto") -> dict:
-    """Static int8: const name -> ("csr", {}) for the s8 weights of group-1 QLinearConv / QGemm layers to store
-    csr (their values stay s8; the runtime runs them on its sparse u8 x s8 kernel)."""
+    """Static int8: const name -> ("csr", {}) for the s8 weights of the QLinearConv / QGemm layers with a sparse
+    kernel to store csr (their values stay s8; the runtime runs them on its sparse u8 x s8 kernel)."""
     if mode == "never":
         return {}
     enc = {}
     for n in ir.nodes:
-        if n.op not in ("QLinearConv", "QGemm") or (n.op == "QLinearConv" and int(n.attrs.get("group", 1)) != 1):
-            continue
-        w = ir.const(n.inputs[3])
-        if w is None or w.dtype != np.int8:
+        w = ir.const(n.inputs[3]) if n.op in ("QLinearConv", "QGemm") else None
+        kind = sparse_kernel(n, w) if w is not None and w.dtype == np.int8 else None
+        if kind is None:
             continue
         s = sparsity(w)
-        if s > 0 and (mode == "always" or s >= MIN_SPARSITY["qconv" if n.op == "QLinearConv" else "qlinear"]):
+        if s > 0 and (mode == "always" or s >= MIN_SPARSITY[kind]):
             enc[n.inputs[3]] = ("csr", {})
     return enc
 

@@ -320,6 +320,40 @@ Expected expected_for(const std::string& model) {
   return {};
 }
 
+// "sampled <model> <option> <value>... prompt <ids...> new <ids...>": what pyruntime.Generator sampled with those
+// options (temperature, top_k, top_p, seed); test_generate.py checks that Python still draws them
+struct Sampled {
+  std::string model;
+  pyrt_generate_options o;
+  std::vector<int64_t> prompt, tokens;
+};
+
+std::vector<Sampled> sampled_expected() {
+  std::ifstream f(data_file("tiny_gpt.expected.txt"));
+  std::vector<Sampled> all;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string word;
+    if (!(in >> word) || word != "sampled") continue;
+    Sampled e;
+    pyrt_generate_options_init(&e.o);
+    in >> e.model;
+    std::vector<int64_t>* into = nullptr;
+    while (in >> word) {
+      if (word == "prompt") into = &e.prompt;
+      else if (word == "new") into = &e.tokens;
+      else if (into) into->push_back(std::stoll(word));
+      else if (word == "temperature") in >> e.o.temperature;
+      else if (word == "top_k") in >> e.o.top_k;
+      else if (word == "top_p") in >> e.o.top_p;
+      else if (word == "seed") in >> e.o.seed;
+    }
+    all.push_back(e);
+  }
+  return all;
+}
+
 struct Decoder {
   pyrt_model* m = nullptr;
   pyrt_session* s = nullptr;
@@ -404,6 +438,51 @@ TEST(capi_generate_greedy_matches_python) {
       CHECK(mine == e.greedy);
     }
   }
+}
+
+TEST(capi_generate_sampling_matches_python) {  // one sampler: a seed gives Python's tokens
+  const std::vector<Sampled> all = sampled_expected();
+  CHECK(all.size() == 4);
+  for (const Sampled& e : all)
+    for (int ref = 0; ref < 2; ++ref) {
+      Decoder d(e.model + ".pyrt", ref ? 1 : 2, ref);
+      CHECK(e.tokens.size() == 12 && gen(d.s, e.prompt, 12, &e.o) == e.tokens);
+    }
+}
+
+TEST(capi_random_inputs) {  // what pyrt_benchmark, `pyruntime run` and `pyruntime bench` feed
+  pyrt_model* m = nullptr;
+  CHECK(pyrt_model_open(data_file("tiny_gpt.pyrt").c_str(), &m) == PYRT_OK);
+  pyrt_tensor t{};
+  t.rank = 2, t.dims[0] = 1, t.dims[1] = 8;
+  CHECK(pyrt_model_random_input(m, 0, 0, &t) == PYRT_OK && t.size == 64 && t.dtype == PYRT_I64 &&
+        std::string(t.name) == "input_ids");  // data NULL: the size only
+  std::vector<int64_t> ids(8), pos(8);
+  t.data = ids.data();
+  CHECK(pyrt_model_random_input(m, 0, 0, &t) == PYRT_OK);
+  // token ids below the vocabulary (32); the same values as Python's (test_bench_cli.py pins them too)
+  CHECK(ids == (std::vector<int64_t>{8, 28, 11, 0, 28, 7, 12, 20}));
+  t.data = pos.data();
+  CHECK(pyrt_model_random_input(m, 1, 0, &t) == PYRT_OK && std::string(t.name) == "position_ids");
+  CHECK(pos == (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  t.size = 63;
+  CHECK(pyrt_model_random_input(m, 1, 0, &t) == PYRT_INVALID_ARGUMENT && error_has("below the 64 bytes needed"));
+  t.rank = 1;
+  CHECK(pyrt_model_random_input(m, 0, 0, &t) == PYRT_INVALID_ARGUMENT && error_has("does not fit the model's"));
+  CHECK(pyrt_model_random_input(m, 2, 0, &t) == PYRT_NOT_FOUND);
+  pyrt_model_close(m);
+  CHECK(pyrt_model_open(data_file("attention_only.pyrt").c_str(), &m) == PYRT_OK);  // x: f32 [1, -1, 12]
+  std::vector<float> a(36), b(36), c(36);
+  pyrt_tensor x{};
+  x.rank = 3, x.dims[0] = 1, x.dims[1] = 3, x.dims[2] = 12, x.size = 36 * 4;
+  std::vector<float>* into[] = {&a, &b, &c};
+  for (uint64_t k = 0; k < 3; ++k) {
+    x.data = into[k]->data();
+    CHECK(pyrt_model_random_input(m, 0, k / 2, &x) == PYRT_OK && x.dtype == PYRT_F32);  // seeds 0, 0, 1
+  }
+  CHECK(a == b && a != c);
+  for (float v : a) CHECK(v >= -1.f && v < 1.f);
+  pyrt_model_close(m);
 }
 
 TEST(capi_generate_sampling_stops_and_overflow) {

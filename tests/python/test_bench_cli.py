@@ -126,3 +126,20 @@ def test_bench_runs_a_decoder_from_an_empty_cache_each_time(tmp_path):
     r = cli(tmp_path, "bench", "g.pyrt", "--runs", "30", "--output", "json", "--chart", "none")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["results"][0]["runs"] == 30
+
+
+def test_run_bench_and_pyrt_benchmark_feed_the_same_random_inputs(tmp_path):
+    """One maker (pyrt_model_random_input): test_capi.cc pins the same token ids for tiny_gpt and seed 0, so
+    `pyruntime bench` / `run` and pyrt_benchmark time the same inputs; token ids stay below the vocabulary."""
+    import os
+    from pyruntime.benchmark import random_inputs
+    data = os.path.join(os.path.dirname(__file__), "..", "native", "data")
+    feeds = random_inputs(os.path.join(data, "tiny_gpt.pyrt"), shapes={"input_ids": [1, 8], "position_ids": [1, 8]})
+    assert feeds["input_ids"].tolist() == [[8, 28, 11, 0, 28, 7, 12, 20]]
+    assert feeds["position_ids"].tolist() == [list(range(8))]
+    x = random_inputs(os.path.join(data, "attention_only.pyrt"), batch=5)["x"]
+    assert x.dtype == np.float32 and x.shape == (1, 5, 12) and -1 <= x.min() and x.max() < 1
+    np.testing.assert_array_equal(x, random_inputs(os.path.join(data, "attention_only.pyrt"), batch=5)["x"])
+    # `run` on a decoder: in-vocabulary ids [12, 12], the cache reset before each run (11 runs of 12 tokens, 16 fit)
+    r = cli(tmp_path, "run", os.path.abspath(os.path.join(data, "tiny_gpt.pyrt")), "--batch", "12")
+    assert r.returncode == 0 and "logits: shape (12, 1, 32)" in r.stdout, r.stderr

@@ -164,12 +164,13 @@ def test_sampling_is_reproducible_and_streams(tmp_path):
 
 
 def test_sample_top_p_keeps_the_smallest_prefix():
-    from pyruntime.generate import sample
+    from pyruntime.generate import sampler
     logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
-    rng = np.random.default_rng(0)
-    draws = {int(sample(logits, 1.0, None, 0.7, rng)[0]) for _ in range(300)}
+    s = sampler(1.0, None, 0.7, seed=0)
+    draws = {int(s.sample(logits)[0]) for _ in range(300)}
     assert draws == {0, 1}                              # 0.5 + 0.3 reaches 0.7; the tail is cut
-    draws = {int(sample(logits, 1.0, 3, None, rng)[0]) for _ in range(300)}
+    s = sampler(1.0, 3, None, seed=0)
+    draws = {int(s.sample(logits)[0]) for _ in range(300)}
     assert draws == {0, 1, 2}
 
 
@@ -256,11 +257,32 @@ def test_a_new_feature_size_gets_a_new_cache(tmp_path):
 
 
 def test_sampling_refuses_non_finite_logits():
-    from pyruntime.generate import sample
-    rng = np.random.default_rng(0)
+    from pyruntime.generate import sampler
     with pytest.raises(ValueError, match="logit 2 is nan: the model's output cannot be sampled"):
-        sample(np.array([[0.0, 1.0, np.nan]]), 1.0, None, None, rng)
-    assert sample(np.array([[0.0, 1.0, np.nan]]), 0.0, None, None, rng)[0] == 2   # greedy: numpy's argmax
+        sampler(1.0, seed=0).sample(np.array([[0.0, 1.0, np.nan]]))
+    assert sampler(0.0, seed=0).sample(np.array([[0.0, 1.0, np.nan]]))[0] == 2   # greedy: numpy's argmax
+
+
+def test_generator_gives_the_tokens_pyrt_generate_gives():
+    """One sampler: tests/native/data/tiny_gpt.expected.txt holds, per model, the greedy tokens and the tokens
+    sampled with a few seeds and options; the native test checks that C's pyrt_generate draws them, this one that
+    Python's Generator does (so a seed gives the same tokens from Python and C)."""
+    import os
+    data = os.path.join(os.path.dirname(__file__), "..", "native", "data")
+    with open(os.path.join(data, "tiny_gpt.expected.txt")) as f:
+        lines = [ln.split() for ln in f if ln.strip() and not ln.startswith("#")]
+    sampled = 0
+    for words in lines:
+        if words[0] == "sampled":
+            sampled += 1
+            words = words[1:]
+        name, p, n = words[0], words.index("prompt"), words.index("new")
+        opts = dict(zip(words[1:p:2], words[2:p:2]))
+        kw = {k: (float if k in ("temperature", "top_p") else int)(v) for k, v in opts.items()}
+        prompt, new = [int(v) for v in words[p + 1:n]], [int(v) for v in words[n + 1:]]
+        g = pyruntime.Generator(os.path.join(data, name + ".pyrt"), num_threads=1)
+        assert g.generate(prompt, len(new), **kw)[len(prompt):].tolist() == new, (name, kw)
+    assert sampled == 4 and len(lines) == 6
 
 
 def test_f16_kv_cache_halves_the_cache_and_stays_close(tmp_path):

@@ -116,6 +116,21 @@ def test_sensitivity_report_orders_layers(mobilenet):
     assert rows[0]["layer"][-40:] in text and "max abs err" in text
 
 
+@pytest.mark.parametrize("opts", [dict(quantize="int4", prune=0.9), dict(weight_sharing=16, channels_last=False)])
+def test_report_measures_the_graph_export_writes(mobilenet, tmp_path, opts):
+    """`export --report` runs export's pipeline (passes, pruning, sparse storage, layout): its rows are the
+    written file's compressed weights, with the file's encodings, on the file's nodes."""
+    from pyruntime.export import report
+    blob, _ = mobilenet
+    pyruntime.export_onnx(blob, tmp_path / "m.pyrt", **opts)
+    m = Model(str(tmp_path / "m.pyrt"))
+    written = {t.name: t.encoding for t in m.tensors if t.dtype == "f32" and t.encoding != "dense"}
+    rows = report(blob, **opts)
+    assert {r["weight"]: r["encoding"] for r in rows} == written and written
+    nodes = {n["name"]: n["op_type"] for n in m.graph()["nodes"]}
+    assert all(nodes.get(r["layer"]) == r["op"] for r in rows)
+
+
 @pytest.mark.parametrize("t", [8, 16])
 def test_gpt_block_int8_and_int4(tmp_path, t):
     """Its projections export as MatMul with weights stored [N, K] (transB): int4 ones run as stored when the

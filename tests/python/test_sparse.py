@@ -155,6 +155,35 @@ def test_prune_kxk_conv_runs_sparse(tmp_path):
     assert kernels.count("spmm-" + s.isa) == 1   # the stride-2 conv has no sparse kernel: decoded at load
 
 
+def test_export_stores_csr_where_the_runtime_runs_sparse(tmp_path):
+    """One decision (csrc/ops/sparse_support.h): the exporter asks the runtime which layers have a sparse kernel,
+    so with sparse="auto" every csr weight runs on a sparse kernel and no weight that could stays dense."""
+    import torch
+    from pyruntime import Model
+    from pyruntime import _core
+    assert _core.sparse_kernel("Conv", [8, 8, 1, 1], {"dilations": [2, 2]}) == "conv1x1"   # 1x1: dilation moot
+    assert _core.sparse_kernel("Conv", [8, 8, 3, 3], {"dilations": [2, 2]}) is None
+    assert _core.sparse_kernel("Conv", [8, 8, 3, 3], {"pads": [1, 1, 1, 1]}) == "convkxk"
+    assert _core.sparse_kernel("Conv", [8, 8, 1, 1], {"layout": "NHWC"}) is None
+    assert _core.sparse_kernel("Gemm", [8, 8], {"transB": 1, "alpha": 2.0}) is None
+    assert _core.sparse_kernel("QLinearConv", [1, 1, 3, 3], {}) is None                     # runs depthwise
+    torch.manual_seed(2)
+    c = torch.nn.Conv2d
+    net = torch.nn.Sequential(c(3, 16, 3, padding=1), torch.nn.ReLU(), c(16, 16, 1, dilation=2), torch.nn.ReLU(),
+                              c(16, 16, 3, padding=2, dilation=2), torch.nn.ReLU(), c(16, 16, 3, padding=1),
+                              torch.nn.ReLU(), c(16, 16, 3, stride=2), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(16, 10)).eval()
+    x = RNG.standard_normal((1, 3, 12, 12)).astype(np.float32)
+    _export(net, x, tmp_path / "s.pyrt", prune=0.9)
+    _export(net, x, tmp_path / "d.pyrt", prune=0.9, sparse="never")
+    csr = [t.name for t in Model(str(tmp_path / "s.pyrt")).tensors if t.encoding == "csr"]
+    s, d = Session(str(tmp_path / "s.pyrt")), Session(str(tmp_path / "d.pyrt"))
+    np.testing.assert_allclose(s.run(x)[0], d.run(x)[0], rtol=1e-4, atol=1e-5)
+    kernels = [e["kernel"] for e in s.describe()]
+    # the 1x1 dilated and the padded 3x3 convs and the Linear; not the dilated 3x3, the strided one or the stem
+    assert len(csr) == 3 and kernels.count("spmm-" + s.isa) == 2 and kernels.count("spmv-" + s.isa) == 1
+
+
 def test_prune_2_4_matches_masked_torch(tmp_path):
     import torch
     from pyruntime.compress import nm_mask

@@ -113,7 +113,7 @@ typedef struct pyrt_generate_options {
   double top_p;         /* 1 (default): off; in (0, 1): only the smallest set of most likely tokens whose
                            probability reaches top_p (nucleus), applied after top_k */
   uint64_t seed;        /* the sampler's seed: the same model, prompt, options and seed give the same tokens on
-                           every machine (a PRNG of libpyrt's own, not numpy's: not Python's sampled tokens) */
+                           every machine, and the same as Python's pyruntime.Generator (one sampler) */
   int64_t eos_token_id; /* -1 (default): none; else in [0, vocab): generation stops after this token (it is
                            returned, as the last token) */
   /* NULL (default), or called with each new token, in order, as soon as it is chosen (it is already in
@@ -144,6 +144,14 @@ PYRT_API pyrt_status pyrt_model_num_inputs(const pyrt_model* model, size_t* out)
 PYRT_API pyrt_status pyrt_model_num_outputs(const pyrt_model* model, size_t* out);
 PYRT_API pyrt_status pyrt_model_input(const pyrt_model* model, size_t index, pyrt_io_info* out);
 PYRT_API pyrt_status pyrt_model_output(const pyrt_model* model, size_t index, pyrt_io_info* out);
+/* Values for input `index` when a tool has no data for it: what pyrt_benchmark and Python's `pyruntime run` /
+ * `pyruntime bench` feed. f32/f16 uniform in [-1, 1); an integer input_ids: token ids uniform in [0, vocab),
+ * vocab the last dimension of the logits output; position_ids 0, 1, 2, ... along the last axis; other integers
+ * and bool 0 or 1 (indices and masks stay in range). The same seed gives the same values everywhere.
+ *   tensor: rank and dims set by the caller (the declared shape, dynamic dims chosen); name and dtype are set.
+ *   data NULL: size is set to the bytes needed, nothing written; else size must be at least that. */
+PYRT_API pyrt_status pyrt_model_random_input(const pyrt_model* model, size_t index, uint64_t seed,
+                                             pyrt_tensor* tensor);
 
 PYRT_API void pyrt_session_options_init(pyrt_session_options* options);
 /* options may be NULL (the defaults). */
@@ -177,7 +185,7 @@ PYRT_API pyrt_status pyrt_session_max_context(const pyrt_session* session, int64
  * input_ids [B, T] i64 (and, optionally, position_ids [B, T] i64, fed 0, 1, 2, ...), an f32 logits output
  * [B, 1 or T, vocab] with a fixed vocab (named "logits", else the first output) and a KV cache, as
  * export.gpt.export_gpt writes. It resets the session's state, runs the prompt once (prefill), then one token
- * per run (decode), as Python's pyruntime.Generator does; greedy decoding gives Python's tokens.
+ * per run (decode), as Python's pyruntime.Generator does, with its sampler: Python's tokens, greedy or seeded.
  *   prompt: n_prompt >= 1 token ids, each in [0, vocab).  opts: NULL for the defaults (greedy).
  *   out_tokens: room for max_new_tokens ids; receives the new tokens only (not the prompt). It may be NULL when
  *   opts->on_token takes the tokens.  n_out: set to the number of tokens written (also on failure: the tokens

@@ -4,7 +4,9 @@ pyruntime.Generator picks greedily on them:
     tiny_gpt.pyrt          1 layer, vocab 32, n_embd 16, 2 heads, block_size 16, learned positions (position_ids)
     tiny_gpt_rotary.pyrt   the same with rotary positions and RMSNorm (input_ids only)
     attention_only.pyrt    one CausalAttention node on an f32 input "x": a KV cache, but not a decoder
-    tiny_gpt.expected.txt  per model: the prompt and the greedy new tokens (Generator.generate, temperature 0)
+    tiny_gpt.expected.txt  per model: the prompt and the greedy new tokens (Generator.generate, temperature 0),
+                           then the tokens Generator.generate samples with the options and seeds in SAMPLED
+                           (pyrt_generate must give the same: one sampler, csrc/core/generate.h)
 
 Run from outside the repository (so the installed pyruntime is the one imported), with torch installed:
     python3 /path/to/tests/native/data/make_tiny_gpt.py
@@ -22,6 +24,7 @@ from pyruntime.export.gpt import GPT, GPTConfig, export_gpt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEW = 12  # a prompt of 4 + 12 - 1 = 15 positions of the 16
+SAMPLED = [dict(temperature=3.0, top_k=8, top_p=0.95, seed=7), dict(temperature=5.0, seed=2026)]
 
 
 def make(name, prompt, **cfg):
@@ -43,12 +46,20 @@ def make(name, prompt, **cfg):
     assert logits.argmax(-1).tolist() == new, (logits.argmax(-1).tolist(), new)
     assert len(set(new)) >= 6 and gap > 0.5, (new, gap)
     print(f"{name}: {new} (smallest top-2 logit gap {gap:.3f})")
-    return f"{name} prompt {' '.join(map(str, prompt))} new {' '.join(map(str, new))}\n"
+    ids = ' '.join(map(str, prompt))
+    lines = [f"{name} prompt {ids} new {' '.join(map(str, new))}\n"]
+    for kw in SAMPLED:
+        drawn = g.generate(prompt, NEW, **kw)[len(prompt):].tolist()
+        assert drawn != new, (kw, drawn)
+        opts = ' '.join(f"{k} {v}" for k, v in kw.items())
+        lines.append(f"sampled {name} {opts} prompt {ids} new {' '.join(map(str, drawn))}\n")
+    return lines
 
 
-lines = ["# model prompt <ids> new <greedy ids>: written by make_tiny_gpt.py with pyruntime.Generator\n"]
-lines.append(make("tiny_gpt", [21, 20, 20, 2]))  # prompts picked for a wide top-2 gap
-lines.append(make("tiny_gpt_rotary", [29, 29, 14, 25], pos="rotary", norm="rmsnorm", act="silu"))
+lines = ["# model prompt <ids> new <greedy ids>: written by make_tiny_gpt.py with pyruntime.Generator\n",
+         "# sampled model <option value>... prompt <ids> new <sampled ids>: the same with Generator's sampling\n"]
+lines += make("tiny_gpt", [21, 20, 20, 2])  # prompts picked for a wide top-2 gap
+lines += make("tiny_gpt_rotary", [29, 29, 14, 25], pos="rotary", norm="rmsnorm", act="silu")
 w = Writer(model_name="attention-only", producer_version="test")
 w.add_input("x", "f32", [1, -1, 12])
 w.add_output("y", "f32", [1, -1, 4])

@@ -1,5 +1,6 @@
-"""Regressions for problems a review found: strided buffers, f16 NaNs, zero-sized and huge shapes, scale
-rounding, non-finite inputs, decode limits."""
+"""Edge cases of the file's encodings, written and read: strided buffers refused, f16 NaNs decoded alike
+everywhere, zero-sized and huge shapes, scalar and zero-length quantization, non-finite values refused by the
+encoders, tiny int4 groups, the decode limit for absurd sparse tensors."""
 import os
 import struct
 import subprocess

@@ -1,4 +1,6 @@
-"""Regressions for problems a review of the runtime and exporter found."""
+"""Edge cases of graphs the runtime plans and the exporter writes: rank-0 inputs, a scalar softmax, outputs
+that are inputs or repeated, a Gemm bias of the wrong length, one session used by two threads, a Reshape by
+another tensor's dynamic dimension, Pad then AvgPool with ceil_mode."""
 import io
 import threading
 import warnings
