@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Worked example: a small character-level GPT trained on text that ships with Python, exported three ways
-(fp32, quantize="int8-weights", quantize="int4") with export.gpt.export_gpt and run by pyruntime.Generator.
+(fp32, quantize="int8-weights", quantize="int4") with exporters.gpt.export_gpt and run by pyruntime.Generator.
 
     python3 bench/char_gpt.py [--out bench/] [--seconds 120] [--steps 100000] [--threads 2] [--seed 0]
 
@@ -10,7 +10,7 @@ in name order, duplicates dropped), read with inspect.getdoc, so the text depend
 length and SHA-256 are printed). Vocabulary: the sorted set of its characters; id i is vocab[i], written as a
 JSON list to OUT/out/char_gpt_vocab.json. The last 10% of the text is held out.
 
-Model: export.gpt.GPT (learned positions, LayerNorm, GELU, tied head), 4 layers, 4 heads, 128 wide, context
+Model: exporters.gpt.GPT (learned positions, LayerNorm, GELU, tied head), 4 layers, 4 heads, 128 wide, context
 256 (the 200-character decodes below need the prompt + 199 positions, more than 128). Training: AdamW (lr 3e-3,
 betas 0.9/0.99, weight decay 0.01, 20 warm-up steps, cosine decay to 10% over whichever budget runs out first),
 batches of 16 random 256-character windows of the training text, gradient norm clipped at 1, until --steps
@@ -92,7 +92,7 @@ def decode(ids, vocab):
 
 def make_model(vocab_size, seed):
     import torch
-    from pyruntime.export.gpt import GPT, GPTConfig
+    from pyruntime.exporters.gpt import GPT, GPTConfig
     torch.manual_seed(seed)
     return GPT(GPTConfig(vocab_size=vocab_size, **MODEL))
 
@@ -238,7 +238,7 @@ def main(argv=None):
 
     import torch
     import pyruntime
-    from pyruntime.export.gpt import export_gpt
+    from pyruntime.exporters.gpt import export_gpt
     torch.set_num_threads(a.threads)
     log = lambda s: print(s, file=sys.stderr, flush=True)   # noqa: E731
 

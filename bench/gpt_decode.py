@@ -262,7 +262,7 @@ def main(argv=None):
     import transformers
     import pyruntime
     from pyruntime import _core
-    from pyruntime.export.gpt import export_gpt, weights_of
+    from pyruntime.exporters.gpt import export_gpt, weights_of
     conf = QUICK if a.quick else CONFIG
     d = a.out or tempfile.mkdtemp(prefix="gpt_decode_")
     os.makedirs(d, exist_ok=True)

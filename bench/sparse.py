@@ -131,7 +131,7 @@ def crossover(best, dense, sparse, ci):
 
 
 def write_costs(costs):
-    """pyruntime/export/sparse_costs.py: the thresholds sparse="auto" uses."""
+    """pyruntime/exporters/sparse_costs.py: the thresholds sparse="auto" uses."""
     from results import machine
     body = ",\n".join(f"    {k!r}: {v}" for k, v in costs.items())
     path = os.path.join(HERE, "..", "pyruntime", "export", "sparse_costs.py")

@@ -15,11 +15,10 @@ from .images import save_png_grid  # noqa: E402
 
 
 def __getattr__(name):
-    # The exporters import torch/onnx; load them only when asked for.
+    # The exporters (pyruntime.exporters) import torch/onnx; load them only when asked for.
     if name in ("export", "export_onnx", "ExportError"):
         import importlib
-        _export = importlib.import_module(".export", __name__)
-        return _export if name == "export" else getattr(_export, name)
+        return getattr(importlib.import_module(".exporters", __name__), name)
     raise AttributeError(f"module 'pyruntime' has no attribute {name!r}")
 
 

@@ -282,7 +282,7 @@ def _max_diff(ours: list, theirs: list):
 def _export_onnx(torch_source: str, feeds: dict, names: list, path: str):
     """The torch model as ONNX for onnxruntime (when no --onnx is given), traced on the benchmark's inputs."""
     import torch
-    from .export.torch_frontend import to_onnx_bytes
+    from .exporters.torch_frontend import to_onnx_bytes
     m = _load_torch(torch_source).eval()
     blob = to_onnx_bytes(m, tuple(torch.from_numpy(feeds[n]) for n in names), input_names=names)
     with open(path, "wb") as f:

@@ -181,7 +181,7 @@ def _parse_shape(s: str):
 
 
 def cmd_export(args) -> int:
-    from .export import export, export_onnx
+    from .exporters import export, export_onnx
     t0 = time.perf_counter()
     src = args.source
     comp = {k: v for k, v in (("quantize", args.quantize), ("group_size", args.group_size),
@@ -215,7 +215,7 @@ def cmd_export(args) -> int:
         _progress(f"tracing {src} on input shape(s) {', '.join(args.input_shape)}")
         n = export(model, inputs, args.output, **opts)
         if args.report:
-            from .export.torch_frontend import to_onnx_bytes
+            from .exporters.torch_frontend import to_onnx_bytes
             blob = to_onnx_bytes(model, inputs)
     _progress(f"wrote {args.output} ({_fmt_bytes(n)}) in {time.perf_counter() - t0:.1f} s")
     if args.report:
@@ -238,8 +238,8 @@ def _calibration(path: str) -> list:
 def _report(onnx_model, channels_last: bool, comp: dict) -> str:
     """The per-layer sensitivity table of the graph export wrote (export.report: the same pipeline), on random
     inputs; for static int8, on the first calibration input, with the whole int8 graph's error first."""
-    from .export import report
-    from .export.quantize import format_report
+    from .exporters import report
+    from .exporters.quantize import format_report
     if not comp.get("quantize") and not comp.get("weight_sharing"):
         return "(no --report: give --quantize or --weight-sharing)"
     rows = report(onnx_model, channels_last=channels_last, **comp)

@@ -57,8 +57,8 @@ def run_demo(output=None) -> int:
     rows.append((f"pyruntime fp32 ({s1.isa})", os.path.getsize(path), _median_ms(lambda: s1.run(x[:1])),
                  _median_ms(lambda: s2.run(x[:1])), out))
     # A row per compression mode, from the same ONNX trace.
-    from .export import export_onnx
-    from .export.torch_frontend import to_onnx_bytes
+    from .exporters import export_onnx
+    from .exporters.torch_frontend import to_onnx_bytes
     blob = to_onnx_bytes(model, (torch.from_numpy(x[:1]),), ["image"], None, True)
     # static int8 calibrates on the photographs mirrored (views the table does not score)
     mirrored = [np.ascontiguousarray(x[i:i + 1, :, :, ::-1]) for i in range(len(x))]

@@ -1,4 +1,4 @@
-"""`pyruntime.Generator`: token generation from a decoder exported with a KV cache (export.gpt.export_gpt).
+"""`pyruntime.Generator`: token generation from a decoder exported with a KV cache (exporters.gpt.export_gpt).
 
     >>> g = pyruntime.Generator("gpt.pyrt")
     >>> ids = g.generate([1, 2, 3], max_new_tokens=64)                       # greedy: prompt + 64 new ids
@@ -39,7 +39,7 @@ class Generator:
         names = self.session.input_names
         if "input_ids" not in names or set(names) - {"input_ids", "position_ids"}:
             raise ValueError(f"{path}: not a decoder for Generator: its inputs are {names}; expected input_ids "
-                             f"(and position_ids), as export.gpt.export_gpt writes")
+                             f"(and position_ids), as exporters.gpt.export_gpt writes")
         if self.session.max_context <= 0:
             raise ValueError(f"{path}: the model has no KV cache (no CausalAttention node); Generator needs one")
         self.max_context = self.session.max_context

@@ -120,7 +120,7 @@ Decoder::Decoder(Session& s) : s_(s) {
   max_ctx_ = s.max_context();
   if (max_ctx_ <= 0)
     invalid("the model has no KV cache (no CausalAttention node): token generation needs a decoder with one, as "
-            "export.gpt.export_gpt writes");
+            "exporters.gpt.export_gpt writes");
   bool has_ids = false, other = false;
   std::string names;
   for (size_t i = 0; i < s.num_inputs(); ++i) {
@@ -132,7 +132,7 @@ Decoder::Decoder(Session& s) : s_(s) {
   }
   if (!has_ids || other)
     invalid("not a decoder: its inputs are " + (names.empty() ? std::string("(none)") : names) +
-            "; expected input_ids (and position_ids), as export.gpt.export_gpt writes");
+            "; expected input_ids (and position_ids), as exporters.gpt.export_gpt writes");
   for (size_t i = 0; i < s.num_inputs(); ++i)
     if (s.input(i).dtype != spec::kI64)
       invalid("not a decoder: input '" + s.input(i).name + "' must be i64, the model declares " +

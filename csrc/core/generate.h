@@ -1,4 +1,4 @@
-// Token generation over a decoder session (export.gpt.export_gpt: inputs input_ids [B, T] i64 and, with learned
+// Token generation over a decoder session (exporters.gpt.export_gpt: inputs input_ids [B, T] i64 and, with learned
 // positions, position_ids [B, T] i64; output logits [B, 1 or T, V]; a KV cache in its CausalAttention nodes):
 // the prompt runs once (prefill), then one token per run (decode), as Python's pyruntime.Generator does.
 // The Sampler is the only one: Python's Generator draws its tokens with it too (pyruntime._core.Sampler,

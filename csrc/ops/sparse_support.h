@@ -1,5 +1,5 @@
 // Which layers run on a sparse kernel when their weight is stored csr: one decision, read by the ops (conv.cc,
-// gemm.cc, qlinear_conv.cc, qgemm.cc) and by the exporter (pyruntime._core.sparse_kernel, export/sparsity.py),
+// gemm.cc, qlinear_conv.cc, qgemm.cc) and by the exporter (pyruntime._core.sparse_kernel, exporters/sparsity.py),
 // so that sparse="auto" stores csr exactly the weights a sparse kernel will read.
 #pragma once
 #include <string>
@@ -9,7 +9,7 @@
 
 namespace pyrt::ops {
 
-// The sparse kernel's kind, named as the cost model names it (export/sparse_costs.py, bench/sparse.py), or
+// The sparse kernel's kind, named as the cost model names it (exporters/sparse_costs.py, bench/sparse.py), or
 // nullptr: a csr weight is decoded at load and the layer runs dense.
 //   Conv, group 1, channels-first (the exporter's layout pass keeps these NCHW): 1x1 with stride 1 and no
 //     padding: "conv1x1" (the input planes read in place); else stride 1 and no dilation: "convkxk"

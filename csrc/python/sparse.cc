@@ -1,5 +1,5 @@
 // pyruntime._core.sparse_kernel: the runtime's decision of which layers run on a sparse kernel
-// (ops/sparse_support.h), asked by the exporter (export/sparsity.py) instead of mirroring its conditions.
+// (ops/sparse_support.h), asked by the exporter (exporters/sparsity.py) instead of mirroring its conditions.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 

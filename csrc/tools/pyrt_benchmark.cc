@@ -10,7 +10,7 @@
 // declared shape has dynamic (-1) dimensions (default: 1 for those). A model with state (a decoder's KV cache)
 // has its state reset before each of these runs, so each run is the same work.
 //
-// Decoders (a KV cache and inputs input_ids [+ position_ids], as export.gpt.export_gpt writes) are also timed
+// Decoders (a KV cache and inputs input_ids [+ position_ids], as exporters.gpt.export_gpt writes) are also timed
 // the way llama-bench does: per repetition, the state reset, a prompt of --prompt_tokens random token ids in
 // one run (prefill), then --gen_tokens runs of one token each (decode); medians over --num_runs repetitions
 // (after --warmup_runs, within --max_secs). Both must fit the model's context (prompt + gen <= max_context);

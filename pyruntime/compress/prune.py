@@ -1,7 +1,7 @@
 """One-shot magnitude pruning of weight matrices: unstructured (per layer or one global threshold), N:M
 (in every N-of-M group along the input axis keep the N largest magnitudes; 2:4 is what sparse tensor cores
 and 2:4 kernels expect) and channel (whole output filters with the smallest L2 norm; the exporter then removes
-them, export/channel_prune.py).
+them, exporters/channel_prune.py).
 
 Rows are output channels; the input axis is everything else flattened (a conv weight [O, I, kh, kw] groups
 along I*kh*kw, contiguous in memory)."""

@@ -7,7 +7,7 @@ import onnx
 from onnx import numpy_helper
 
 from pyruntime import Session
-from pyruntime.export import ExportError, export_onnx
+from pyruntime.exporters import ExportError, export_onnx
 
 DATA = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
 LIGHT = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet", "squeezenet",

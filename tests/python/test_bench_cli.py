@@ -119,7 +119,7 @@ def test_bench_errors(tmp_path, model):
 
 def test_bench_runs_a_decoder_from_an_empty_cache_each_time(tmp_path):
     torch = pytest.importorskip("torch")
-    from pyruntime.export.gpt import GPT, GPTConfig, export_gpt
+    from pyruntime.exporters.gpt import GPT, GPTConfig, export_gpt
     torch.manual_seed(0)
     export_gpt(GPT(GPTConfig(vocab_size=16, n_layer=1, n_head=2, n_embd=16, block_size=8)), tmp_path / "g.pyrt")
     # 30 runs of a 1-token prompt into an 8-token cache: each run must start a new sequence

@@ -1,4 +1,4 @@
-"""prune_structure="channel" (export/channel_prune.py): the exported file computes exactly what the PyTorch model
+"""prune_structure="channel" (exporters/channel_prune.py): the exported file computes exactly what the PyTorch model
 with the removed filters' weights zeroed (biases kept) computes, its weights really are smaller, and layers whose
 channels are tied (residual Add, graph outputs) keep every filter."""
 import copy
@@ -26,8 +26,8 @@ def _onnx(net, x) -> bytes:
 
 def _prune_report(blob, **opts):
     """What the exporter removes: the same passes and pruning export_onnx runs, stopped before the writer."""
-    from pyruntime.export import onnx_to_ir
-    from pyruntime.export.sparsity import prune
+    from pyruntime.exporters import onnx_to_ir
+    from pyruntime.exporters.sparsity import prune
     ir = prune(onnx_to_ir(blob, channels_last=False), opts.get("prune", 0.5), "channel",
                opts.get("prune_scope", "layer"))
     return ir.channel_report
@@ -52,7 +52,7 @@ def _check_export(net, x, tmp_path, **opts):
     """Exports with channel pruning (and without), checks the file against the zeroed torch model; returns the
     report and the two files' tensor shapes."""
     import torch
-    from pyruntime.export import export_onnx
+    from pyruntime.exporters import export_onnx
     blob = _onnx(net, x)
     report = _prune_report(blob, **opts)
     p, d = tmp_path / "p.pyrt", tmp_path / "d.pyrt"

@@ -14,7 +14,7 @@ from torch import nn
 
 import pyruntime
 from pyruntime import Session
-from pyruntime.export import ExportError
+from pyruntime.exporters import ExportError
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -156,3 +156,15 @@ def test_efficientnet_lite0_real_weights(tmp_path):
             got = np.load(tmp_path / "y.npy")
             assert np.abs(got - want).max() <= 1e-3, f
             np.testing.assert_array_equal(np.argsort(-got, axis=1)[:, :5], top5)
+
+
+def test_export_is_a_function_after_the_exporters_package_is_imported():
+    # The exporters live in pyruntime.exporters: importing them never replaces the pyruntime.export function.
+    import importlib
+
+    import pyruntime
+    importlib.import_module("pyruntime.exporters.gpt")
+    importlib.import_module("pyruntime.exporters.passes")
+    assert callable(pyruntime.export) and pyruntime.export.__name__ == "export"
+    assert pyruntime.export is pyruntime.exporters.export and pyruntime.export_onnx is pyruntime.exporters.export_onnx
+    assert type(pyruntime.exporters) is type(pyruntime)            # a plain module: no class swapped in

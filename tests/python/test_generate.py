@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import pyruntime  # noqa: E402
-from pyruntime.export.gpt import GPT, GPTConfig, export_gpt  # noqa: E402
+from pyruntime.exporters.gpt import GPT, GPTConfig, export_gpt  # noqa: E402
 
 PROMPT = [5, 17, 3, 42]
 
@@ -208,7 +208,7 @@ def test_generator_refuses_models_without_a_cache(tmp_path):
 
 
 def test_export_gpt_errors(tmp_path):
-    from pyruntime.export import ExportError
+    from pyruntime.exporters import ExportError
     with pytest.raises(ExportError, match="is not a supported decoder"):
         export_gpt(torch.nn.Linear(2, 2), tmp_path / "x.pyrt")
     with pytest.raises(ExportError, match="pos must be 'learned' or 'rotary'"):
@@ -296,7 +296,7 @@ def test_f16_kv_cache_halves_the_cache_and_stays_close(tmp_path):
     a, b = s16.run(feeds)[0], s32.run(feeds)[0]
     assert np.abs(a - b).max() < 2e-3 * np.abs(b).max()
     assert (a[0].argmax(-1)[3:] == ref[4:]).mean() >= 0.9
-    from pyruntime.export import ExportError
+    from pyruntime.exporters import ExportError
     with pytest.raises(ExportError, match="kv_cache must be 'f32' or 'f16'"):
         export_gpt(m, tmp_path / "x.pyrt", kv_cache="int8")
 

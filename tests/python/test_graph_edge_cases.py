@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pyruntime import Graph, Session
-from pyruntime.export import ExportError, export_onnx
+from pyruntime.exporters import ExportError, export_onnx
 
 
 @pytest.mark.parametrize("op,attrs,extra", [("Concat", {"axis": 0}, 1), ("ReduceMean", {"axes": [0]}, 0),

@@ -9,9 +9,9 @@ import torch
 from nets import MobileNetV2, UNet, randomize_bn
 
 from pyruntime import Session
-from pyruntime.export import passes
-from pyruntime.export.emit import to_graph
-from pyruntime.export.onnx_import import from_onnx
+from pyruntime.exporters import passes
+from pyruntime.exporters.emit import to_graph
+from pyruntime.exporters.onnx_import import from_onnx
 
 torch.manual_seed(0)
 
@@ -73,7 +73,7 @@ def test_channels_last_unet_concat_takes_nchw_skip():
 
 def _conv_chain_ir(extra):
     """x -> Conv -> extra(ir, value) -> Conv -> y, in IR form, and the same IR without the pass."""
-    from pyruntime.export.ir import IR, Node
+    from pyruntime.exporters.ir import IR, Node
     rng = np.random.default_rng(3)
     ir = IR(inputs=[("x", "f32", [2, 4, 9, 7])], outputs=[["y", "y"]])
     ir.consts = {"w1": rng.standard_normal((6, 4, 3, 3)).astype(np.float32),
@@ -90,7 +90,7 @@ def test_channels_last_binary_constants_follow_the_layout(const_shape):
     c = np.random.default_rng(4).standard_normal(const_shape).astype(np.float32) + 2
 
     def extra(ir, v):
-        from pyruntime.export.ir import Node
+        from pyruntime.exporters.ir import Node
         ir.consts["k"] = c
         ir.nodes += [Node("Mul", [v, "k"], ["m"], name="mul"), Node("Relu", ["m"], ["r"], name="relu")]
         return "r"
@@ -109,7 +109,7 @@ def test_channels_last_leaves_single_convs_and_can_be_turned_off(tmp_path):
     import onnx
     from onnx import TensorProto, helper
     from pyruntime import Model
-    from pyruntime.export import export_onnx, onnx_to_ir
+    from pyruntime.exporters import export_onnx, onnx_to_ir
     w = np.ones((2, 3, 1, 1), np.float32)
     g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],

@@ -1,4 +1,4 @@
-"""Weight compression at export (export/quantize.py): which weights get which encoding, the int4 scale search,
+"""Weight compression at export (exporters/quantize.py): which weights get which encoding, the int4 scale search,
 keep_float and mixed files, the sensitivity report, and the real EfficientNet-Lite0 compressed three ways
 (file size, top-1 agreement with fp32 on 60 photographs)."""
 import io
@@ -12,8 +12,8 @@ from nets import GPTBlock, MobileNetV2, randomize_bn
 
 import pyruntime
 from pyruntime import Model, Session
-from pyruntime.export import ExportError, onnx_to_ir
-from pyruntime.export.quantize import format_report, plan, sensitivity, weight_layers
+from pyruntime.exporters import ExportError, onnx_to_ir
+from pyruntime.exporters.quantize import format_report, plan, sensitivity, weight_layers
 from pyruntime.format.encode import encode_i4
 
 torch.manual_seed(0)
@@ -53,7 +53,7 @@ def test_plan_chooses_encodings(mobilenet):
     # rows too short to pay for a codebook of their own stay f32 (4-bit indices: more than 36 weights)
     assert all(ir.consts[c].size // ir.consts[c].shape[0] > 36 for c in pl)
     # 256 values: long rows per channel, short ones one codebook per tensor when their rows' ranges are alike
-    from pyruntime.export.quantize import _similar_rows
+    from pyruntime.exporters.quantize import _similar_rows
     p256 = plan(ir, weight_sharing=256)
     assert all((ir.consts[c].size // ir.consts[c].shape[0] > 682) == (e[1]["axis"] == 0) for c, e in p256.items())
     assert all(_similar_rows(ir.consts[c]) for c, e in p256.items() if e[1]["axis"] is None)
@@ -120,7 +120,7 @@ def test_sensitivity_report_orders_layers(mobilenet):
 def test_report_measures_the_graph_export_writes(mobilenet, tmp_path, opts):
     """`export --report` runs export's pipeline (passes, pruning, sparse storage, layout): its rows are the
     written file's compressed weights, with the file's encodings, on the file's nodes."""
-    from pyruntime.export import report
+    from pyruntime.exporters import report
     blob, _ = mobilenet
     pyruntime.export_onnx(blob, tmp_path / "m.pyrt", **opts)
     m = Model(str(tmp_path / "m.pyrt"))

@@ -102,7 +102,7 @@ def test_sparse_linear(m, values):
         assert s.describe()[0]["kernel"].startswith("spmv-" if m <= 16 else "gemm-")
 
 
-# ---- pruning and sparse storage at export (export/sparsity.py) ----
+# ---- pruning and sparse storage at export (exporters/sparsity.py) ----
 
 def _pointwise_net():
     import torch
@@ -201,8 +201,8 @@ def test_prune_2_4_matches_masked_torch(tmp_path):
 
 
 def test_prune_global_and_errors(tmp_path):
-    from pyruntime.export import ExportError, onnx_to_ir
-    from pyruntime.export.sparsity import prune, sparsity, weight_layers
+    from pyruntime.exporters import ExportError, onnx_to_ir
+    from pyruntime.exporters.sparsity import prune, sparsity, weight_layers
     import io, torch, warnings
     net = _pointwise_net()
     x = RNG.standard_normal((1, 3, 16, 16)).astype(np.float32)

@@ -11,8 +11,8 @@ from test_quantize import _efficientnet, onnx_blob
 
 import pyruntime
 from pyruntime import Graph, Model, Session
-from pyruntime.export import ExportError, onnx_to_ir
-from pyruntime.export.static_quant import _mse, _percentile, _qparams, quantize_static
+from pyruntime.exporters import ExportError, onnx_to_ir
+from pyruntime.exporters.static_quant import _mse, _percentile, _qparams, quantize_static
 
 torch.manual_seed(0)
 RNG = np.random.default_rng(0)

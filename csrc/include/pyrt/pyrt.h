@@ -171,7 +171,7 @@ PYRT_API pyrt_status pyrt_session_node(const pyrt_session* session, size_t index
 /* Bytes of the activation arena of the current plan. */
 PYRT_API pyrt_status pyrt_session_arena_bytes(const pyrt_session* session, size_t* out);
 
-/* Sessions of models with state (a decoder's KV cache, export.gpt.export_gpt): each pyrt_session_run continues
+/* Sessions of models with state (a decoder's KV cache, exporters.gpt.export_gpt): each pyrt_session_run continues
  * the sequence the previous runs started, at the positions after them; pyrt_session_reset_state starts a new
  * one (the cache keeps its memory). A run that would go past the cache's capacity fails with PYRT_LIMIT and
  * leaves the state as it was; so does any failed run. Stateless models: reset does nothing, both counts are 0. */
@@ -184,7 +184,7 @@ PYRT_API pyrt_status pyrt_session_max_context(const pyrt_session* session, int64
 /* Generates up to max_new_tokens tokens after a prompt (batch 1) with a decoder session: a model with inputs
  * input_ids [B, T] i64 (and, optionally, position_ids [B, T] i64, fed 0, 1, 2, ...), an f32 logits output
  * [B, 1 or T, vocab] with a fixed vocab (named "logits", else the first output) and a KV cache, as
- * export.gpt.export_gpt writes. It resets the session's state, runs the prompt once (prefill), then one token
+ * exporters.gpt.export_gpt writes. It resets the session's state, runs the prompt once (prefill), then one token
  * per run (decode), as Python's pyruntime.Generator does, with its sampler: Python's tokens, greedy or seeded.
  *   prompt: n_prompt >= 1 token ids, each in [0, vocab).  opts: NULL for the defaults (greedy).
  *   out_tokens: room for max_new_tokens ids; receives the new tokens only (not the prompt). It may be NULL when

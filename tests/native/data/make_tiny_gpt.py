@@ -20,7 +20,7 @@ import torch
 
 import pyruntime
 from pyruntime.format import Writer
-from pyruntime.export.gpt import GPT, GPTConfig, export_gpt
+from pyruntime.exporters.gpt import GPT, GPTConfig, export_gpt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEW = 12  # a prompt of 4 + 12 - 1 = 15 positions of the 16

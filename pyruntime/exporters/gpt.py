@@ -1,6 +1,6 @@
 """Decoder-only transformers (GPT-style) -> .pyrt with a KV cache, for pyruntime.Generator.
 
-    from pyruntime.export.gpt import GPT, GPTConfig, export_gpt
+    from pyruntime.exporters.gpt import GPT, GPTConfig, export_gpt
     export_gpt(model, "gpt.pyrt", quantize="int4")          # model: GPT below, or transformers' GPT-2
 
 Why not the ONNX trace the other exporters use: a traced decoder recomputes the whole sequence each step (or
@@ -160,7 +160,7 @@ def weights_of(model) -> tuple[GPTConfig, dict]:
     if isinstance(getattr(model, "cfg", None), GPTConfig):
         return _ours(model)
     raise ExportError(f"{type(model).__name__} is not a supported decoder: export_gpt takes pyruntime's "
-                      f"export.gpt.GPT or a transformers GPT-2 (GPT2LMHeadModel / GPT2Model)")
+                      f"exporters.gpt.GPT or a transformers GPT-2 (GPT2LMHeadModel / GPT2Model)")
 
 
 def _ours(m) -> tuple[GPTConfig, dict]:

@@ -15,7 +15,7 @@ file can mix int4, int8 and f32 layers.
 The runtime decodes int8 and lut weights once, at load, into the f32 layouts its kernels use (the file shrinks;
 memory and latency stay those of the fp32 model); int4 Linear/MatMul weights are used as stored by the int4
 GEMV for up to 8 rows. quantize="int8" is static quantization (calibrated u8 activations, s8 weights, integer
-kernels end to end): export/static_quant.py.
+kernels end to end): exporters/static_quant.py.
 """
 from __future__ import annotations
 

@@ -1,19 +1,18 @@
 """Exporters: PyTorch modules and ONNX models to .pyrt, through one IR, one set of passes and one writer.
 
-    pyruntime.export(model, example_inputs, "model.pyrt")
+    pyruntime.export(model, example_inputs, "model.pyrt")      # the functions of this package, re-exported
     pyruntime.export_onnx("model.onnx", "model.pyrt")
 
-torch and onnx are imported here only, never by `import pyruntime` or by running a model.
+The package is `pyruntime.exporters`, not `pyruntime.export`: a subpackage of that name would replace the
+`pyruntime.export` function as soon as anything imported it. torch and onnx are imported here only, never by
+`import pyruntime` or by running a model.
 """
 from __future__ import annotations
-
-import sys
-import types
 
 from .ir import IR, ExportError, Node
 from .passes import DEFAULT as DEFAULT_PASSES, run_passes
 
-# Compression options (export/quantize.py, export/static_quant.py) and sparsity options (export/sparsity.py).
+# Compression options (exporters/quantize.py, exporters/static_quant.py) and sparsity options (exporters/sparsity.py).
 _COMPRESSION = ("quantize", "group_size", "weight_sharing", "keep_float", "calibration", "calibration_method")
 _SPARSITY = ("prune", "prune_structure", "prune_scope", "sparse")
 
@@ -129,11 +128,11 @@ def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True,
     channels_last: run convolution stacks in NHWC inside the file (the runtime's fastest CNN layout; inputs
     and outputs keep the model's layout). False keeps every op in ONNX's NCHW.
     progress: show a progress bar on stderr (one line per step when stderr is not a terminal).
-    Compression (export/quantize.py): quantize="int8-weights" | "int4" (group_size=32), weight_sharing=K,
-    keep_float=[node names]; quantize="int8" (static: integer kernels, export/static_quant.py) with
+    Compression (exporters/quantize.py): quantize="int8-weights" | "int4" (group_size=32), weight_sharing=K,
+    keep_float=[node names]; quantize="int8" (static: integer kernels, exporters/static_quant.py) with
     calibration=[example inputs] and calibration_method="minmax" | "percentile" | "mse".
-    Sparsity (export/sparsity.py): prune=0.9, prune_structure="unstructured" | "2:4" | "channel" (filters
-    removed, export/channel_prune.py), prune_scope="layer" | "global", sparse="auto" | "always" | "never"."""
+    Sparsity (exporters/sparsity.py): prune=0.9, prune_structure="unstructured" | "2:4" | "channel" (filters
+    removed, exporters/channel_prune.py), prune_scope="layer" | "global", sparse="auto" | "always" | "never"."""
     _check_compression(compression)
     from ..progress import Progress
     with Progress(2 + len(_passes(channels_last)) + _int8_step(compression), "export", enabled=progress) as bar:
@@ -151,14 +150,5 @@ def export(model, example_inputs, path, *, input_names=None, output_names=None, 
         bar.step("traced with torch.onnx.export")
         return _export_ir(blob, path, name or type(model).__name__, channels_last, bar, compression)
 
-
-class _CallableModule(types.ModuleType):
-    """`pyruntime.export(...)` works even after this subpackage replaced the lazy function of that name."""
-
-    def __call__(self, *args, **kwargs):
-        return export(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["export", "export_onnx", "report", "onnx_to_ir", "IR", "Node", "ExportError", "DEFAULT_PASSES", "run_passes"]
