@@ -21,6 +21,23 @@ enum class Act : uint8_t {
   kNeg,
   kAbs,
   kErf,
+  // Unary math and activations of ONNX without a fused or SIMD form yet (the reference computes them; SIMD
+  // tables fall back to it).
+  kReciprocal,       // 1 / x
+  kSin,
+  kCos,
+  kLog,
+  kFloor,
+  kCeil,
+  kRound,            // to nearest, ties to even (ONNX Round)
+  kSign,             // -1, 0 or 1 (NaN stays NaN)
+  kSoftplus,         // log(1 + exp(x))
+  kSoftsign,         // x / (1 + |x|)
+  kElu,              // x < 0 ? p0 (exp(x) - 1) : x
+  kSelu,             // p1 (x <= 0 ? p0 (exp(x) - 1) : x)
+  kCelu,             // max(0, x) + min(0, p0 (exp(x / p0) - 1))
+  kMish,             // x tanh(softplus(x))
+  kThresholdedRelu,  // x > p0 ? x : 0
   kCount
 };
 

@@ -281,7 +281,9 @@ struct Table {
   AttnValuesF16Fn attn_values_f16 = nullptr;
 };
 
-enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin };
+// kPRelu: a < 0 ? b * a : a (ONNX PRelu, b the slope); SIMD tables compute kAdd..kMin and leave the rest to
+// the reference.
+enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kPow, kMax, kMin, kPRelu };
 
 struct CpuInfo {
   // x86-64 (cpuid)

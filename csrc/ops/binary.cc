@@ -1,4 +1,4 @@
-// Add, Sub, Mul, Div, Pow, Max, Min with numpy broadcasting, and an optional fused activation (the exporter
+// Add, Sub, Mul, Div, Pow, Max, Min, PRelu (x, slope) with numpy broadcasting, and an optional fused activation (the exporter
 // fuses e.g. a residual Add + ReLU). Dimensions are coalesced so that the common cases (same shape, scalar,
 // per-channel bias) run as long contiguous vector loops.
 #include <algorithm>
@@ -14,13 +14,16 @@ class Binary final : public Op {
     ctx.expect_inputs(2, 2);
     const std::string& t = ctx.node().op_type;
     op_ = t == "Add" ? kernels::kAdd : t == "Sub" ? kernels::kSub : t == "Mul" ? kernels::kMul
-        : t == "Div" ? kernels::kDiv : t == "Pow" ? kernels::kPow : t == "Max" ? kernels::kMax : kernels::kMin;
+        : t == "Div" ? kernels::kDiv : t == "Pow" ? kernels::kPow : t == "Max" ? kernels::kMax
+        : t == "PRelu" ? kernels::kPRelu : kernels::kMin;
     act_ = fused_activation(ctx);
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input A");
     require_f32(*this, in[1], "input B");
     out[0] = {broadcast(*this, in[0].shape, in[1].shape), spec::kF32};
+    if (op_ == kernels::kPRelu && out[0].shape != in[0].shape)  // ONNX: the slope broadcasts to X, not X to it
+      fail("slope of shape " + shape_str(in[1].shape) + " does not broadcast to X's " + shape_str(in[0].shape));
     // Coalesce: drop size-1 dims, merge neighbours where both operands stay contiguous (or both broadcast).
     const Shape& s = out[0].shape;
     std::vector<int64_t> sa = broadcast_strides(in[0].shape, s), sb = broadcast_strides(in[1].shape, s);

@@ -71,6 +71,24 @@ ActParams activation_for_op(const NodeContext& ctx) {
   else if (t == "Neg") a.act = Act::kNeg;
   else if (t == "Abs") a.act = Act::kAbs;
   else if (t == "Erf") a.act = Act::kErf;
+  else if (t == "Reciprocal") a.act = Act::kReciprocal;
+  else if (t == "Sin") a.act = Act::kSin;
+  else if (t == "Cos") a.act = Act::kCos;
+  else if (t == "Log") a.act = Act::kLog;
+  else if (t == "Floor") a.act = Act::kFloor;
+  else if (t == "Ceil") a.act = Act::kCeil;
+  else if (t == "Round") a.act = Act::kRound;
+  else if (t == "Sign") a.act = Act::kSign;
+  else if (t == "Softplus") a.act = Act::kSoftplus;
+  else if (t == "Softsign") a.act = Act::kSoftsign;
+  else if (t == "Elu") a = {Act::kElu, ctx.attr_float("alpha", 1.f), 0.f};
+  else if (t == "Selu")
+    a = {Act::kSelu, ctx.attr_float("alpha", 1.67326319217681884765625f), ctx.attr_float("gamma", 1.05070102214813232421875f)};
+  else if (t == "Celu") {
+    a = {Act::kCelu, ctx.attr_float("alpha", 1.f), 0.f};
+    if (a.p0 == 0.f) ctx.fail("Celu's alpha must not be 0");
+  } else if (t == "Mish") a.act = Act::kMish;
+  else if (t == "ThresholdedRelu") a = {Act::kThresholdedRelu, ctx.attr_float("alpha", 1.f), 0.f};
   else if (t == "Identity" || t == "Dropout") a.act = Act::kNone;
   else ctx.fail("not an activation");
   return a;

@@ -46,6 +46,14 @@ struct Entry {
 };
 const Entry kOps[] = {
     {"Abs", ops::make_unary},          {"Add", ops::make_binary},
+    {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
+    {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
+    {"Floor", ops::make_unary},        {"Log", ops::make_unary},
+    {"Mish", ops::make_unary},         {"PRelu", ops::make_binary},
+    {"Reciprocal", ops::make_unary},   {"Round", ops::make_unary},
+    {"Selu", ops::make_unary},         {"Sign", ops::make_unary},
+    {"Sin", ops::make_unary},          {"Softplus", ops::make_unary},
+    {"Softsign", ops::make_unary},     {"ThresholdedRelu", ops::make_unary},
     {"AveragePool", ops::make_pool},   {"BatchNormalization", ops::make_batch_norm},
     {"CausalAttention", ops::make_attention},
     {"Clip", ops::make_unary},         {"Concat", ops::make_concat},

@@ -330,8 +330,9 @@ def eliminate_dead(ir: IR) -> IR:
 # ---- channels-last layout ----------------------------------------------------------------------------------
 
 _NHWC_UNARY = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Silu", "HardSigmoid", "HardSwish", "Gelu", "Erf",
-               "Exp", "Sqrt", "Neg", "Abs"}
-_NHWC_BINARY = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"}
+               "Exp", "Sqrt", "Neg", "Abs", "Reciprocal", "Sin", "Cos", "Log", "Floor", "Ceil", "Round", "Sign",
+               "Softplus", "Softsign", "Elu", "Selu", "Celu", "Mish", "ThresholdedRelu"}
+_NHWC_BINARY = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"}
 _TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
 

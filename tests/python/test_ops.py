@@ -404,3 +404,63 @@ def test_thread_counts_agree(threads):
     out1, _ = run_graph(build, {"x": x}, threads=1)
     outn, _ = run_graph(build, {"x": x}, threads=threads)
     np.testing.assert_allclose(outn[0], out1[0], rtol=0, atol=1e-7)
+
+
+# Unary math and activations computed by the reference (SIMD tables fall back to it), against PyTorch / numpy.
+UNARY_MATH = {
+    "Reciprocal": (lambda x: 1 / x, {}), "Sin": (np.sin, {}), "Cos": (np.cos, {}),
+    "Floor": (np.floor, {}), "Ceil": (np.ceil, {}), "Round": (np.round, {}), "Sign": (np.sign, {}),
+    "Softplus": (lambda x: F.softplus(t(x)).numpy(), {}), "Softsign": (lambda x: F.softsign(t(x)).numpy(), {}),
+    "Elu": (lambda x: F.elu(t(x), 0.7).numpy(), {"alpha": 0.7}), "Selu": (lambda x: F.selu(t(x)).numpy(), {}),
+    "Celu": (lambda x: F.celu(t(x), 1.5).numpy(), {"alpha": 1.5}), "Mish": (lambda x: F.mish(t(x)).numpy(), {}),
+    "ThresholdedRelu": (lambda x: np.where(x > 0.3, x, 0), {"alpha": 0.3}),
+}
+
+
+@pytest.mark.parametrize("op", sorted(UNARY_MATH))
+@pytest.mark.parametrize("n", [1, 9, 1000])
+def test_unary_math(op, n):
+    fn, attrs = UNARY_MATH[op]
+    x = rnd(2, n, scale=4)
+    if op == "Round" and n >= 3:
+        x[0, :3] = [-2.5, 0.5, 1.5]                                  # ties go to even: -2, 0, 2
+    if op == "Reciprocal":
+        x = np.sign(x) * (np.abs(x) + 0.1)
+    check_both_paths(lambda g, v: g.op(op, v["x"], **attrs), {"x": x}, fn(x).astype(np.float32))
+
+
+def test_log_and_softplus_far_from_zero():
+    x = np.abs(rnd(3, 17, scale=3)) + 1e-3
+    check_both_paths(lambda g, v: g.op("Log", v["x"]), {"x": x}, np.log(x))
+    big = np.array([[-100, -30, -1, 0, 1, 25, 80]], np.float32)     # softplus's overflow-free branch
+    check_both_paths(lambda g, v: g.op("Softplus", v["x"]), {"x": big}, F.softplus(t(big)).numpy())
+
+
+@pytest.mark.parametrize("xs,ss", [((2, 5, 4, 4), (5, 1, 1)), ((3, 7), (7,)), ((3, 7), (1,)), ((2, 3, 9), (2, 3, 9))])
+def test_prelu_broadcasts_the_slope(xs, ss):
+    x, s = rnd(*xs), np.abs(rnd(*ss)) * 0.3
+    check_both_paths(lambda g, v: g.op("PRelu", v["x"], g.const(s)), {"x": x}, np.where(x < 0, s * x, x))
+
+
+def test_prelu_slope_must_broadcast_to_x():
+    with pytest.raises(Exception, match=r"slope of shape \[2, 3\] does not broadcast to X's \[3\]"):
+        run_graph(lambda g, v: g.op("PRelu", v["x"], g.const(np.ones((2, 3), np.float32))),
+                  {"x": rnd(3)})
+
+
+def test_activation_modules_export_from_pytorch(tmp_path):
+    # nn.PReLU (per channel), ELU, SELU, CELU, Softplus, Softsign, Mish in a conv net, through the exporter
+    # (channels-last: the new ops stay inside the NHWC run), matching PyTorch.
+    import pyruntime
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.PReLU(8), torch.nn.Conv2d(8, 8, 1),
+                              torch.nn.ELU(0.5), torch.nn.Conv2d(8, 8, 1), torch.nn.SELU(), torch.nn.CELU(1.2),
+                              torch.nn.Softplus(), torch.nn.Conv2d(8, 4, 1), torch.nn.Softsign(), torch.nn.Mish()).eval()
+    x = torch.randn(2, 3, 9, 9)
+    path = tmp_path / "act.pyrt"
+    pyruntime.export(net, (x,), str(path))
+    with torch.no_grad():
+        want = net(x).numpy()
+    for ref in (False, True):
+        got = pyruntime.Session(str(path), force_reference=ref).run({"input": x.numpy()})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -117,7 +117,7 @@ void unary_neon(const ActParams& a, const float* x, float* y, size_t n) {
 }
 
 void binary_neon(int op, const float* a, size_t as, const float* b, size_t bs, float* y, size_t n) {
-  if (op == kPow || (as != 0 && as != 1) || (bs != 0 && bs != 1)) return ref::binary(op, a, as, b, bs, y, n);
+  if (op == kPow || op > kMin || (as != 0 && as != 1) || (bs != 0 && bs != 1)) return ref::binary(op, a, as, b, bs, y, n);
   auto ld = [](const float* p, size_t step, size_t i) { return step ? vld1q_f32(p + i) : vdupq_n_f32(*p); };
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {

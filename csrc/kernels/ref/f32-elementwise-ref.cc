@@ -5,6 +5,10 @@
 #include "kernels/ref/ref.h"
 
 namespace pyrt::kernels::ref {
+namespace {
+// log(1 + exp(x)) without overflow: past 20 the 1 no longer changes a float (PyTorch's threshold too).
+float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
+}  // namespace
 
 float act_one(const ActParams& a, float x) {
   switch (a.act) {
@@ -29,6 +33,21 @@ float act_one(const ActParams& a, float x) {
     case Act::kNeg: return -x;
     case Act::kAbs: return std::fabs(x);
     case Act::kErf: return std::erf(x);
+    case Act::kReciprocal: return 1.f / x;
+    case Act::kSin: return std::sin(x);
+    case Act::kCos: return std::cos(x);
+    case Act::kLog: return std::log(x);
+    case Act::kFloor: return std::floor(x);
+    case Act::kCeil: return std::ceil(x);
+    case Act::kRound: return std::nearbyint(x);  // the default rounding mode: to nearest, ties to even
+    case Act::kSign: return x > 0.f ? 1.f : x < 0.f ? -1.f : x;  // 0 -> 0, NaN -> NaN
+    case Act::kSoftplus: return softplus(x);
+    case Act::kSoftsign: return x / (1.f + std::fabs(x));
+    case Act::kElu: return x < 0.f ? a.p0 * std::expm1(x) : x;
+    case Act::kSelu: return a.p1 * (x <= 0.f ? a.p0 * std::expm1(x) : x);
+    case Act::kCelu: return std::fmax(0.f, x) + std::fmin(0.f, a.p0 * std::expm1(x / a.p0));
+    case Act::kMish: return x * std::tanh(softplus(x));
+    case Act::kThresholdedRelu: return x > a.p0 ? x : 0.f;
     default: return x;
   }
 }
@@ -46,6 +65,7 @@ static inline float bin_one(int op, float a, float b) {
     case kPow: return std::pow(a, b);
     case kMax: return std::fmax(a, b);
     case kMin: return std::fmin(a, b);
+    case kPRelu: return a < 0.f ? b * a : a;
   }
   return 0.f;
 }

@@ -96,7 +96,7 @@ void unary_avx2(const ActParams& a, const float* x, float* y, size_t n) {
 }
 
 void binary_avx2(int op, const float* a, size_t as, const float* b, size_t bs, float* y, size_t n) {
-  if (op == kPow || (as != 0 && as != 1) || (bs != 0 && bs != 1)) return ref::binary(op, a, as, b, bs, y, n);
+  if (op == kPow || op > kMin || (as != 0 && as != 1) || (bs != 0 && bs != 1)) return ref::binary(op, a, as, b, bs, y, n);
   size_t i = 0;
   auto ld = [](const float* p, size_t step, size_t i) { return step ? _mm256_loadu_ps(p + i) : _mm256_set1_ps(*p); };
   for (; i + 8 <= n; i += 8) {
