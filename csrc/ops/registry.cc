@@ -37,6 +37,10 @@ std::unique_ptr<Op> make_qlinear_global_average_pool(const NodeContext&);
 std::unique_ptr<Op> make_qgemm(const NodeContext&);
 std::unique_ptr<Op> make_lookup_table(const NodeContext&);
 std::unique_ptr<Op> make_attention(const NodeContext&);
+std::unique_ptr<Op> make_cast(const NodeContext&);
+std::unique_ptr<Op> make_compare(const NodeContext&);
+std::unique_ptr<Op> make_logical(const NodeContext&);
+std::unique_ptr<Op> make_where(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -46,6 +50,12 @@ struct Entry {
 };
 const Entry kOps[] = {
     {"Abs", ops::make_unary},          {"Add", ops::make_binary},
+    {"And", ops::make_logical},        {"Cast", ops::make_cast},
+    {"CastLike", ops::make_cast},      {"Equal", ops::make_compare},
+    {"Greater", ops::make_compare},    {"GreaterOrEqual", ops::make_compare},
+    {"Less", ops::make_compare},       {"LessOrEqual", ops::make_compare},
+    {"Not", ops::make_logical},        {"Or", ops::make_logical},
+    {"Where", ops::make_where},        {"Xor", ops::make_logical},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},

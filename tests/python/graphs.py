@@ -7,7 +7,8 @@ from pyruntime import Graph, Session
 def run_graph(build, inputs: dict, force_reference=False, threads=None, dynamic_batch=False):
     """build(g, values) -> output Value(s); inputs: name -> array (static shapes unless dynamic_batch)."""
     g = Graph("test")
-    dt = {np.dtype(np.float32): "f32", np.dtype(np.int64): "i64", np.dtype(np.int32): "i32", np.dtype(np.uint8): "u8"}
+    dt = {np.dtype(np.float32): "f32", np.dtype(np.int64): "i64", np.dtype(np.int32): "i32", np.dtype(np.uint8): "u8",
+          np.dtype(np.int8): "i8", np.dtype(np.float16): "f16", np.dtype(np.bool_): "bool"}
     vals = {n: g.input(n, ([None] + list(a.shape[1:])) if dynamic_batch and a.ndim else list(a.shape), dt[a.dtype])
             for n, a in inputs.items()}
     outs = build(g, vals)
@@ -34,3 +35,15 @@ def check_both_paths(build, inputs, want, rel=1e-4):
         assert s.isa == ("ref" if ref else s.isa)
         for o, w in zip(outs, want):
             assert_close(o, w, rel)
+
+
+def check_exact_both_paths(build, inputs, want):
+    """As check_both_paths, for outputs that must be equal (integers, bools, exact float results): same dtype,
+    shape and values (NaN equal to NaN)."""
+    want = want if isinstance(want, (list, tuple)) else [want]
+    for ref in (False, True):
+        outs, _ = run_graph(build, inputs, force_reference=ref)
+        for o, w in zip(outs, want):
+            w = np.asarray(w)
+            assert o.dtype == w.dtype and o.shape == w.shape, (o.dtype, o.shape, w.dtype, w.shape)
+            np.testing.assert_array_equal(o, w)

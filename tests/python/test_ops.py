@@ -464,3 +464,99 @@ def test_activation_modules_export_from_pytorch(tmp_path):
     for ref in (False, True):
         got = pyruntime.Session(str(path), force_reference=ref).run({"input": x.numpy()})[0]
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+# ---- operators on any element type: comparisons, logic, Where, Cast ----
+from graphs import check_exact_both_paths  # noqa: E402
+
+CMP = {"Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
+       "GreaterOrEqual": np.greater_equal}
+TYPED_BCAST = [((2, 3, 4), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((5,), ()), ((1,), (3, 2))]
+
+
+@pytest.mark.parametrize("op", sorted(CMP))
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32, np.float16])
+@pytest.mark.parametrize("sa,sb", TYPED_BCAST)
+def test_compare(op, dtype, sa, sb):
+    a = R.integers(-3, 4, sa).astype(dtype)
+    b = R.integers(-3, 4, sb).astype(dtype)
+    if dtype == np.float32 and a.size > 2:
+        a.flat[1] = np.nan                                             # NaN compares false, also with itself
+    check_exact_both_paths(lambda g, v: g.op(op, v["a"], v["b"]), {"a": a, "b": b}, CMP[op](a, b))
+
+
+def test_compare_int64_beyond_double_precision():
+    a = np.array([2**62 + 1, -(2**62) - 1, 7], np.int64)
+    b = np.array([2**62, -(2**62), 7], np.int64)
+    check_exact_both_paths(lambda g, v: g.op("Greater", v["a"], v["b"]), {"a": a, "b": b}, a > b)
+    check_exact_both_paths(lambda g, v: g.op("Equal", v["a"], v["b"]), {"a": a, "b": b}, a == b)
+
+
+@pytest.mark.parametrize("op,fn", [("And", np.logical_and), ("Or", np.logical_or), ("Xor", np.logical_xor)])
+@pytest.mark.parametrize("sa,sb", TYPED_BCAST)
+def test_logical(op, fn, sa, sb):
+    a, b = R.random(sa) < 0.5, R.random(sb) < 0.5
+    check_exact_both_paths(lambda g, v: g.op(op, v["a"], v["b"]), {"a": a, "b": b}, fn(a, b))
+
+
+def test_not_and_type_errors():
+    a = R.random((3, 5)) < 0.5
+    check_exact_both_paths(lambda g, v: g.op("Not", v["a"]), {"a": a}, ~a)
+    with pytest.raises(Exception, match="inputs must be bool, got f32"):
+        run_graph(lambda g, v: g.op("And", v["a"], v["a"]), {"a": rnd(3)})
+    with pytest.raises(Exception, match="inputs must have one element type, got f32 and i64"):
+        run_graph(lambda g, v: g.op("Less", v["a"], v["b"]), {"a": rnd(3), "b": np.zeros(3, np.int64)})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32, np.bool_, np.float16, np.uint8])
+@pytest.mark.parametrize("sc,sx,sy", [((2, 3), (2, 3), (2, 3)), ((1, 3), (2, 1), ()), ((4, 1, 5), (3, 1), (1, 5))])
+def test_where(dtype, sc, sx, sy):
+    c = R.random(sc) < 0.5
+    x, y = R.integers(-5, 5, sx).astype(dtype), R.integers(-5, 5, sy).astype(dtype)
+    check_exact_both_paths(lambda g, v: g.op("Where", v["c"], v["x"], v["y"]), {"c": c, "x": x, "y": y},
+                           np.where(c, x, y))
+
+
+def test_where_refuses_a_non_bool_condition_and_mixed_types():
+    with pytest.raises(Exception, match="condition must be bool, got f32"):
+        run_graph(lambda g, v: g.op("Where", v["x"], v["x"], v["x"]), {"x": rnd(3)})
+    with pytest.raises(Exception, match="X and Y must have one element type, got f32 and i64"):
+        run_graph(lambda g, v: g.op("Where", v["c"], v["x"], v["y"]),
+                  {"c": np.ones(3, np.bool_), "x": rnd(3), "y": np.zeros(3, np.int64)})
+
+
+ONNX_TYPE = {np.float32: 1, np.uint8: 2, np.int8: 3, np.int32: 6, np.int64: 7, np.bool_: 9, np.float16: 10}
+
+
+@pytest.mark.parametrize("src", list(ONNX_TYPE))
+@pytest.mark.parametrize("dst", list(ONNX_TYPE))
+def test_cast(src, dst):
+    if src in (np.float32, np.float16):
+        x = (R.standard_normal((3, 7)) * 40).astype(src)
+        if dst in (np.uint8,):
+            x = np.abs(x)
+        if dst in (np.int8, np.uint8):
+            x = np.clip(x, -120, 120).astype(src)
+        x.flat[:4] = [0.0, -0.0, 2.5, -0.5 if dst == np.uint8 else -2.5]   # zeros, truncation toward zero
+    elif src == np.bool_:
+        x = R.random((3, 7)) < 0.5
+    else:
+        x = R.integers(0 if src == np.uint8 else -100, 100, (3, 7)).astype(src)
+    want = np.trunc(x).astype(dst) if src in (np.float32, np.float16) and dst not in (np.float32, np.float16, np.bool_) \
+        else x.astype(dst)
+    check_exact_both_paths(lambda g, v: g.op("Cast", v["x"], to=ONNX_TYPE[dst]), {"x": x}, want)
+
+
+def test_cast_like_and_narrowing_wraps():
+    x = np.array([300, -129, 5], np.int64)
+    check_exact_both_paths(lambda g, v: g.op("CastLike", v["x"], v["t"]), {"x": x, "t": np.zeros(1, np.int8)},
+                           x.astype(np.int8))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 3e10])
+def test_cast_of_nan_or_out_of_range_to_int_is_an_error(bad):
+    x = np.array([1.0, bad], np.float32)
+    with pytest.raises(Exception, match=r"Cast\).*cannot cast .* to i32 \(NaN, infinite or out of range\)"):
+        run_graph(lambda g, v: g.op("Cast", v["x"], to=6), {"x": x})
+    with pytest.raises(Exception, match="attribute 'to' = 11 is not a type the runtime stores"):
+        run_graph(lambda g, v: g.op("Cast", v["x"], to=11), {"x": x})

@@ -1,0 +1,102 @@
+// Cast (ONNX: attribute `to`, a TensorProto element type) and CastLike (the type of input 1) between f32, f16,
+// i8, u8, i32, i64 and bool. Floats to integers truncate toward zero (numpy's astype, ONNX Runtime); a NaN, an
+// infinity or a value outside the integer type is an error naming the op and the value, not an undefined
+// result. Integers narrow by wrapping (numpy), anything to bool is "not zero" (NaN is true), and f32 -> f16
+// rounds to nearest even.
+#include <cmath>
+#include <limits>
+#include <string>
+#include <type_traits>
+
+#include "base/scalar_codecs.h"
+#include "kernels/ref/ref.h"
+#include "ops/typed.h"
+
+namespace pyrt::ops {
+namespace {
+
+// ONNX TensorProto.DataType -> spec::DType (0: not a type this runtime stores).
+uint8_t from_onnx(int64_t t) {
+  switch (t) {
+    case 1: return spec::kF32;
+    case 2: return spec::kU8;
+    case 3: return spec::kI8;
+    case 6: return spec::kI32;
+    case 7: return spec::kI64;
+    case 9: return spec::kBool;
+    case 10: return spec::kF16;
+    default: return 0;
+  }
+}
+
+class Cast final : public Op {
+ public:
+  explicit Cast(const NodeContext& ctx) {
+    like_ = ctx.node().op_type == "CastLike";
+    ctx.expect_inputs(like_ ? 2 : 1, like_ ? 2 : 1);
+    if (!like_) {
+      const int64_t to = ctx.attr_int("to", -1);
+      to_ = from_onnx(to);
+      if (!to_) ctx.fail("attribute 'to' = " + std::to_string(to) + " is not a type the runtime stores "
+                         "(float 1, uint8 2, int8 3, int32 6, int64 7, bool 9, float16 10)");
+    }
+    if (ctx.attr_int("saturate", 1) != 1) ctx.fail("saturate=0 is for float8 types, which are not supported");
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    if (like_) to_ = in[1].dtype;
+    from_ = in[0].dtype;
+    n_ = in[0].numel();
+    out[0] = {in[0].shape, to_};
+  }
+  int inplace_input() const override { return from_ == to_ ? 0 : -1; }
+  void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    visit_dtype(from_, [&](auto src_tag) {
+      using S = decltype(src_tag);
+      visit_dtype(to_, [&](auto dst_tag) {
+        using D = decltype(dst_tag);
+        const S* x = static_cast<const S*>(in[0]);
+        D* y = static_cast<D*>(out[0]);
+        for (int64_t i = 0; i < n_; ++i) y[i] = convert<S, D>(x[i]);
+      });
+    });
+  }
+  std::string kernel() const override { return "cast-ref"; }
+
+ private:
+  // f16 travels as its bits (uint16_t): widen it first, narrow to it last.
+  template <typename S>
+  double widen(S v) const {
+    if constexpr (std::is_same_v<S, uint16_t>) return double(scalar::f16_to_f32(v));
+    else return double(v);
+  }
+  template <typename S, typename D>
+  D convert(S v) const {
+    const bool src_float = std::is_same_v<S, float> || std::is_same_v<S, uint16_t>;
+    if (to_ == spec::kBool) {
+      if constexpr (std::is_same_v<S, uint16_t>) return D(widen(v) != 0.0);  // +-0 is false, NaN true
+      else return D(v != S(0));
+    }
+    if (to_ == spec::kF16) return D(kernels::ref::f32_to_f16_one(float(widen(v))));
+    if constexpr (std::is_same_v<D, float>) return float(widen(v));
+    if (!src_float) {
+      if constexpr (std::is_integral_v<S>) return D(v);  // integer -> integer: wraps when narrowing
+    }
+    // float -> integer: truncate toward zero; NaN, infinities and values outside D are refused
+    const double f = widen(v);
+    const double t = std::trunc(f);
+    if (!(t >= double(std::numeric_limits<D>::min()) && t <= double(std::numeric_limits<D>::max())) ||
+        (std::is_same_v<D, int64_t> && t >= 9223372036854775808.0))
+      fail("cannot cast " + std::to_string(f) + " to " + spec::dtype_name(to_) + " (NaN, infinite or out of range)");
+    return D(t);
+  }
+
+  bool like_ = false;
+  uint8_t from_ = spec::kF32, to_ = spec::kF32;
+  int64_t n_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_cast(const NodeContext& ctx) { return std::make_unique<Cast>(ctx); }
+
+}  // namespace pyrt::ops
