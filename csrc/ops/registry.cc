@@ -25,7 +25,7 @@ std::unique_ptr<Op> make_batch_norm(const NodeContext&);
 std::unique_ptr<Op> make_layer_norm(const NodeContext&);
 std::unique_ptr<Op> make_softmax(const NodeContext&);
 std::unique_ptr<Op> make_gather(const NodeContext&);
-std::unique_ptr<Op> make_reduce_mean(const NodeContext&);
+std::unique_ptr<Op> make_reduce(const NodeContext&);
 std::unique_ptr<Op> make_lstm(const NodeContext&);
 std::unique_ptr<Op> make_gru(const NodeContext&);
 std::unique_ptr<Op> make_lrn(const NodeContext&);
@@ -56,6 +56,11 @@ const Entry kOps[] = {
     {"Less", ops::make_compare},       {"LessOrEqual", ops::make_compare},
     {"Not", ops::make_logical},        {"Or", ops::make_logical},
     {"Where", ops::make_where},        {"Xor", ops::make_logical},
+    {"ReduceL1", ops::make_reduce},    {"ReduceL2", ops::make_reduce},
+    {"ReduceLogSum", ops::make_reduce}, {"ReduceLogSumExp", ops::make_reduce},
+    {"ReduceMax", ops::make_reduce},   {"ReduceMin", ops::make_reduce},
+    {"ReduceProd", ops::make_reduce},  {"ReduceSum", ops::make_reduce},
+    {"ReduceSumSquare", ops::make_reduce},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},
@@ -87,7 +92,7 @@ const Entry kOps[] = {
     {"Pow", ops::make_binary},         {"QGemm", ops::make_qgemm},
     {"QLinearAdd", ops::make_qlinear_add}, {"QLinearConv", ops::make_qlinear_conv},
     {"QLinearGlobalAveragePool", ops::make_qlinear_global_average_pool},
-    {"QuantizeLinear", ops::make_quantize_linear}, {"ReduceMean", ops::make_reduce_mean},
+    {"QuantizeLinear", ops::make_quantize_linear}, {"ReduceMean", ops::make_reduce},
     {"Relu", ops::make_unary},         {"Reshape", ops::make_reshape},
     {"Resize", ops::make_resize},      {"RMSNormalization", ops::make_layer_norm},
     {"Sigmoid", ops::make_unary},

@@ -560,3 +560,42 @@ def test_cast_of_nan_or_out_of_range_to_int_is_an_error(bad):
         run_graph(lambda g, v: g.op("Cast", v["x"], to=6), {"x": x})
     with pytest.raises(Exception, match="attribute 'to' = 11 is not a type the runtime stores"):
         run_graph(lambda g, v: g.op("Cast", v["x"], to=11), {"x": x})
+
+
+REDUCE = {
+    "ReduceMean": lambda x, a, k: np.mean(x, axis=a, keepdims=k), "ReduceSum": lambda x, a, k: np.sum(x, axis=a, keepdims=k),
+    "ReduceMax": lambda x, a, k: np.max(x, axis=a, keepdims=k), "ReduceMin": lambda x, a, k: np.min(x, axis=a, keepdims=k),
+    "ReduceProd": lambda x, a, k: np.prod(x, axis=a, keepdims=k),
+    "ReduceL1": lambda x, a, k: np.sum(np.abs(x), axis=a, keepdims=k),
+    "ReduceL2": lambda x, a, k: np.sqrt(np.sum(x * x, axis=a, keepdims=k)),
+    "ReduceSumSquare": lambda x, a, k: np.sum(x * x, axis=a, keepdims=k),
+    "ReduceLogSum": lambda x, a, k: np.log(np.sum(x, axis=a, keepdims=k)),
+    "ReduceLogSumExp": lambda x, a, k: np.log(np.sum(np.exp(x.astype(np.float64)), axis=a, keepdims=k)),
+}
+
+
+@pytest.mark.parametrize("op", sorted(REDUCE))
+@pytest.mark.parametrize("axes,keep", [((1,), 1), ((0, 2), 0), ((-1,), 1), (None, 0), ((1, 2), 1)])
+@pytest.mark.parametrize("as_input", [False, True])
+def test_reduce(op, axes, keep, as_input):
+    x = rnd(3, 4, 5) * (0.5 if op == "ReduceProd" else 1)
+    if op == "ReduceLogSum":
+        x = np.abs(x) + 0.1
+    if op == "ReduceLogSumExp":
+        x = x * 40                                                        # exp(x) alone would overflow f32
+    want = REDUCE[op](x.astype(np.float64), None if axes is None else tuple(axes), bool(keep)).astype(np.float32)
+
+    def build(g, v):
+        if axes is None:
+            return g.op(op, v["x"], keepdims=keep)
+        if as_input:
+            return g.op(op, v["x"], g.const(np.array(axes, np.int64)), keepdims=keep)
+        return g.op(op, v["x"], axes=list(axes), keepdims=keep)
+    check_both_paths(build, {"x": x}, want)
+
+
+def test_reduce_noop_with_empty_axes_and_repeated_axis():
+    x = rnd(2, 3)
+    check_both_paths(lambda g, v: g.op("ReduceSum", v["x"], noop_with_empty_axes=1), {"x": x}, x)
+    with pytest.raises(Exception, match="axis -1 is given twice"):
+        run_graph(lambda g, v: g.op("ReduceSum", v["x"], axes=[1, -1]), {"x": x})

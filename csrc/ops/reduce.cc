@@ -1,0 +1,124 @@
+// ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum,
+// ReduceLogSumExp (ONNX) over a set of axes (attribute, or constant input 1 from opset 13/18), keepdims,
+// noop_with_empty_axes. f32 in and out; sums accumulate in double (one pass over the input, in order).
+#include <cmath>
+#include <limits>
+
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+enum Kind { kMean, kSum, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
+
+Kind kind_of(const std::string& t) {
+  return t == "ReduceMean" ? kMean : t == "ReduceSum" ? kSum : t == "ReduceMax" ? kMax : t == "ReduceMin" ? kMin
+       : t == "ReduceProd" ? kProd : t == "ReduceL1" ? kL1 : t == "ReduceL2" ? kL2
+       : t == "ReduceSumSquare" ? kSumSquare : t == "ReduceLogSum" ? kLogSum : kLogSumExp;
+}
+
+class Reduce final : public Op {
+ public:
+  explicit Reduce(const NodeContext& ctx) : kind_(kind_of(ctx.node().op_type)) {
+    ctx.expect_inputs(1, 2);
+    if (ctx.has_input(1)) {
+      const ConstTensor& a = ctx.require_const(1, "axes", spec::kI64);
+      axes_.assign(a.i64(), a.i64() + a.desc.numel());
+    } else {
+      axes_ = ctx.attr_ints("axes");
+    }
+    keep_ = ctx.attr_int("keepdims", 1) != 0;
+    noop_ = ctx.attr_int("noop_with_empty_axes", 0) != 0 && axes_.empty();
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "input");
+    const Shape& x = in[0].shape;
+    red_.assign(x.size(), axes_.empty() && !noop_);
+    for (int64_t a : axes_) {
+      const size_t d = size_t(norm_axis(*this, a, x.size()));
+      if (red_[d]) fail("axis " + std::to_string(a) + " is given twice");
+      red_[d] = true;
+    }
+    Shape o;
+    count_ = 1;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (red_[i]) count_ *= x[i];
+      if (!red_[i]) o.push_back(x[i]);
+      else if (keep_) o.push_back(1);
+    }
+    xs_ = x;
+    out[0] = {o, spec::kF32};
+    nout_ = size_t(numel(o));
+  }
+  void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    const double inf = std::numeric_limits<double>::infinity();
+    const double init = kind_ == kMax || kind_ == kLogSumExp ? -inf : kind_ == kMin ? inf : kind_ == kProd ? 1 : 0;
+    acc_.assign(nout_, init);
+    if (kind_ == kLogSumExp) {  // max first, so that exp never overflows
+      walk([&](size_t o, double v) { acc_[o] = std::fmax(acc_[o], v); }, x);
+      shift_ = acc_;
+      acc_.assign(nout_, 0.0);
+      walk([&](size_t o, double v) { acc_[o] += std::exp(v - shift_[o]); }, x);
+    } else {
+      walk([&](size_t o, double v) { acc_[o] = step(acc_[o], v); }, x);
+    }
+    for (size_t i = 0; i < nout_; ++i) y[i] = float(finish(i));
+  }
+  std::string kernel() const override { return "reduce-ref"; }
+
+ private:
+  // f(output index, value) for every input element, in order.
+  template <typename F>
+  void walk(F&& f, const float* x) const {
+    const size_t n = size_t(numel(xs_)), r = xs_.size();
+    for (size_t e = 0; e < n; ++e) {
+      size_t rem = e, oi = 0, mul = 1;
+      for (size_t d = r; d-- > 0;) {
+        const size_t i = rem % size_t(xs_[d]);
+        rem /= size_t(xs_[d]);
+        if (!red_[d]) {
+          oi += i * mul;
+          mul *= size_t(xs_[d]);
+        }
+      }
+      f(oi, double(x[e]));
+    }
+  }
+  double step(double a, double v) const {
+    switch (kind_) {
+      case kMax: return std::isnan(v) || std::isnan(a) ? NAN : std::fmax(a, v);  // NaN propagates (numpy)
+      case kMin: return std::isnan(v) || std::isnan(a) ? NAN : std::fmin(a, v);
+      case kProd: return a * v;
+      case kL1: return a + std::fabs(v);
+      case kL2: case kSumSquare: return a + v * v;
+      default: return a + v;  // mean, sum, log-sum
+    }
+  }
+  double finish(size_t i) const {
+    const double a = acc_[i];
+    switch (kind_) {
+      case kMean: return count_ ? a / double(count_) : NAN;
+      case kL2: return std::sqrt(a);
+      case kLogSum: return std::log(a);
+      case kLogSumExp: return shift_[i] + std::log(a);
+      default: return a;
+    }
+  }
+
+  Kind kind_;
+  std::vector<int64_t> axes_;
+  bool keep_ = true, noop_ = false;
+  std::vector<bool> red_;
+  Shape xs_;
+  int64_t count_ = 1;
+  size_t nout_ = 0;
+  std::vector<double> acc_, shift_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_reduce(const NodeContext& ctx) { return std::make_unique<Reduce>(ctx); }
+
+}  // namespace pyrt::ops
