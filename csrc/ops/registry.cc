@@ -41,6 +41,11 @@ std::unique_ptr<Op> make_cast(const NodeContext&);
 std::unique_ptr<Op> make_compare(const NodeContext&);
 std::unique_ptr<Op> make_logical(const NodeContext&);
 std::unique_ptr<Op> make_where(const NodeContext&);
+std::unique_ptr<Op> make_depth_to_space(const NodeContext&);
+std::unique_ptr<Op> make_arg_max(const NodeContext&);
+std::unique_ptr<Op> make_trilu(const NodeContext&);
+std::unique_ptr<Op> make_cum_sum(const NodeContext&);
+std::unique_ptr<Op> make_instance_norm(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -61,6 +66,10 @@ const Entry kOps[] = {
     {"ReduceMax", ops::make_reduce},   {"ReduceMin", ops::make_reduce},
     {"ReduceProd", ops::make_reduce},  {"ReduceSum", ops::make_reduce},
     {"ReduceSumSquare", ops::make_reduce},
+    {"ArgMax", ops::make_arg_max},     {"ArgMin", ops::make_arg_max},
+    {"CumSum", ops::make_cum_sum},     {"DepthToSpace", ops::make_depth_to_space},
+    {"InstanceNormalization", ops::make_instance_norm},
+    {"SpaceToDepth", ops::make_depth_to_space}, {"Trilu", ops::make_trilu},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},

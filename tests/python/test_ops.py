@@ -599,3 +599,86 @@ def test_reduce_noop_with_empty_axes_and_repeated_axis():
     check_both_paths(lambda g, v: g.op("ReduceSum", v["x"], noop_with_empty_axes=1), {"x": x}, x)
     with pytest.raises(Exception, match="axis -1 is given twice"):
         run_graph(lambda g, v: g.op("ReduceSum", v["x"], axes=[1, -1]), {"x": x})
+
+
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+@pytest.mark.parametrize("b,shape", [(2, (2, 8, 3, 5)), (3, (1, 18, 2, 2)), (1, (1, 3, 2, 2))])
+def test_depth_to_space_and_back(mode, b, shape):
+    x = rnd(*shape)
+    n, c, h, w = shape
+    if mode == "DCR":
+        want = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2).reshape(n, c // (b * b), h * b, w * b)
+    else:
+        want = F.pixel_shuffle(t(x), b).numpy()                           # PyTorch's pixel shuffle is CRD
+    check_exact_both_paths(lambda g, v: g.op("DepthToSpace", v["x"], blocksize=b, mode=mode), {"x": x}, want)
+    y = want
+    back = y.reshape(n, c // (b * b), h, b, w, b).transpose(0, 3, 5, 1, 2, 4).reshape(n, c, h, w)
+    check_exact_both_paths(lambda g, v: g.op("SpaceToDepth", v["y"], blocksize=b), {"y": y}, back)
+    with pytest.raises(Exception, match="must be a multiple of blocksize"):
+        run_graph(lambda g, v: g.op("DepthToSpace", v["x"], blocksize=2), {"x": rnd(1, 3, 2, 2)})
+
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("axis,keep,last", [(0, 1, 0), (1, 0, 0), (-1, 1, 1), (2, 0, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_arg_max_min(op, axis, keep, last, dtype):
+    x = R.integers(-3, 4, (3, 4, 5)).astype(dtype)                       # many ties
+    fn = np.argmax if op == "ArgMax" else np.argmin
+    if last:
+        want = x.shape[axis] - 1 - fn(np.flip(x, axis), axis=axis)
+    else:
+        want = fn(x, axis=axis)
+    want = np.expand_dims(want, axis) if keep else want
+    check_exact_both_paths(lambda g, v: g.op(op, v["x"], axis=axis, keepdims=keep, select_last_index=last),
+                           {"x": x}, want.astype(np.int64))
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("k", [None, 0, 2, -1, -5, 9])
+@pytest.mark.parametrize("shape", [(4, 6), (2, 3, 5, 5), (7, 2)])
+def test_trilu(upper, k, shape):
+    x = R.integers(1, 9, shape).astype(np.int64)
+    kk = 0 if k is None else k
+    want = np.triu(x, kk) if upper else np.tril(x, kk)
+    build = (lambda g, v: g.op("Trilu", v["x"], upper=upper)) if k is None else \
+        (lambda g, v: g.op("Trilu", v["x"], g.const(np.array(k, np.int64)), upper=upper))
+    check_exact_both_paths(build, {"x": x}, want)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_cum_sum(axis, exclusive, reverse, dtype):
+    x = R.integers(-5, 6, (3, 4, 5)).astype(dtype)
+    y = np.flip(x, axis) if reverse else x
+    c = np.cumsum(y, axis=axis)
+    if exclusive:
+        c = c - y
+    want = (np.flip(c, axis) if reverse else c).astype(dtype)
+    check_exact_both_paths(lambda g, v: g.op("CumSum", v["x"], g.const(np.array(axis, np.int64)),
+                                             exclusive=exclusive, reverse=reverse), {"x": x}, want)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 4, 9), (3, 2, 2, 3, 4)])
+def test_instance_norm(shape):
+    x = rnd(*shape, scale=3) + 1
+    c = shape[1]
+    s, b = rnd(c), rnd(c)
+    want = F.instance_norm(t(x), weight=t(s), bias=t(b), eps=1e-3).numpy()
+    check_both_paths(lambda g, v: g.op("InstanceNormalization", v["x"], g.const(s), g.const(b), epsilon=1e-3),
+                     {"x": x}, want)
+
+
+def test_instance_norm_and_group_of_modules_export_from_pytorch(tmp_path):
+    import pyruntime
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.InstanceNorm2d(8, affine=True),
+                              torch.nn.ReLU(), torch.nn.Conv2d(8, 12, 3, padding=1), torch.nn.PixelShuffle(2)).eval()
+    x = torch.randn(2, 3, 6, 6)
+    path = tmp_path / "sr.pyrt"
+    pyruntime.export(net, (x,), str(path))
+    with torch.no_grad():
+        want = net(x).numpy()
+    for ref in (False, True):
+        got = pyruntime.Session(str(path), force_reference=ref).run({"input": x.numpy()})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

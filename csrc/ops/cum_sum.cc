@@ -1,0 +1,58 @@
+// CumSum (ONNX): running sums along an axis (constant input 1), optionally exclusive (each sum leaves its
+// own element out) and/or reverse. f32 (summed in order, in f32, as ONNX Runtime), i32 and i64.
+#include "ops/typed.h"
+
+namespace pyrt::ops {
+namespace {
+
+class CumSum final : public Op {
+ public:
+  explicit CumSum(const NodeContext& ctx) {
+    ctx.expect_inputs(2, 2);
+    const std::vector<int64_t> a = const_ints(ctx, 1, "axis", "");
+    if (a.size() != 1) ctx.fail("axis must be a scalar");
+    axis_ = a[0];
+    exclusive_ = ctx.attr_int("exclusive", 0) != 0;
+    reverse_ = ctx.attr_int("reverse", 0) != 0;
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    const TensorDesc& x = in[0];
+    if (x.dtype != spec::kF32 && x.dtype != spec::kI32 && x.dtype != spec::kI64)
+      fail(std::string("input must be f32, i32 or i64, got ") + spec::dtype_name(x.dtype));
+    const size_t a = size_t(norm_axis(*this, axis_, x.shape.size()));
+    outer_ = inner_ = 1;
+    for (size_t i = 0; i < a; ++i) outer_ *= x.shape[i];
+    for (size_t i = a + 1; i < x.shape.size(); ++i) inner_ *= x.shape[i];
+    len_ = x.shape[a];
+    dtype_ = x.dtype;
+    out[0] = x;
+  }
+  void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    visit_dtype(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      const T* x = static_cast<const T*>(in[0]);
+      T* y = static_cast<T*>(out[0]);
+      for (int64_t o = 0; o < outer_; ++o)
+        for (int64_t i = 0; i < inner_; ++i) {
+          T s = T(0);
+          for (int64_t t = 0; t < len_; ++t) {
+            const int64_t k = reverse_ ? len_ - 1 - t : t, at = (o * len_ + k) * inner_ + i;
+            if (exclusive_) y[at] = s, s += x[at];
+            else s += x[at], y[at] = s;
+          }
+        }
+    });
+  }
+  std::string kernel() const override { return "cumsum-ref"; }
+
+ private:
+  int64_t axis_ = 0, outer_ = 1, inner_ = 1, len_ = 0;
+  bool exclusive_ = false, reverse_ = false;
+  uint8_t dtype_ = spec::kF32;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_cum_sum(const NodeContext& ctx) { return std::make_unique<CumSum>(ctx); }
+
+}  // namespace pyrt::ops
