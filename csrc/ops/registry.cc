@@ -46,6 +46,13 @@ std::unique_ptr<Op> make_arg_max(const NodeContext&);
 std::unique_ptr<Op> make_trilu(const NodeContext&);
 std::unique_ptr<Op> make_cum_sum(const NodeContext&);
 std::unique_ptr<Op> make_instance_norm(const NodeContext&);
+std::unique_ptr<Op> make_mod(const NodeContext&);
+std::unique_ptr<Op> make_expand(const NodeContext&);
+std::unique_ptr<Op> make_tile(const NodeContext&);
+std::unique_ptr<Op> make_gather_elements(const NodeContext&);
+std::unique_ptr<Op> make_top_k(const NodeContext&);
+std::unique_ptr<Op> make_one_hot(const NodeContext&);
+std::unique_ptr<Op> make_shape(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -70,6 +77,10 @@ const Entry kOps[] = {
     {"CumSum", ops::make_cum_sum},     {"DepthToSpace", ops::make_depth_to_space},
     {"InstanceNormalization", ops::make_instance_norm},
     {"SpaceToDepth", ops::make_depth_to_space}, {"Trilu", ops::make_trilu},
+    {"Expand", ops::make_expand},      {"GatherElements", ops::make_gather_elements},
+    {"Mod", ops::make_mod},            {"OneHot", ops::make_one_hot},
+    {"Shape", ops::make_shape},        {"Size", ops::make_shape},
+    {"Tile", ops::make_tile},          {"TopK", ops::make_top_k},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},

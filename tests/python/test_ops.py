@@ -682,3 +682,88 @@ def test_instance_norm_and_group_of_modules_export_from_pytorch(tmp_path):
     for ref in (False, True):
         got = pyruntime.Session(str(path), force_reference=ref).run({"input": x.numpy()})[0]
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("sa,sb", [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((5,), ())])
+def test_mod_integers_take_the_divisors_sign(dtype, sa, sb):
+    a = R.integers(-20, 21, sa).astype(dtype)
+    b = R.integers(1, 7, sb).astype(dtype) * np.where(R.random(sb) < 0.5, -1, 1).astype(dtype)
+    check_exact_both_paths(lambda g, v: g.op("Mod", v["a"], v["b"]), {"a": a, "b": b}, np.mod(a, b))
+    check_exact_both_paths(lambda g, v: g.op("Mod", v["a"], v["b"], fmod=1), {"a": a, "b": b}, np.fmod(a, b))
+
+
+def test_mod_floats_and_errors():
+    a, b = rnd(3, 5) * 10, np.abs(rnd(5)) + 0.5
+    check_both_paths(lambda g, v: g.op("Mod", v["a"], g.const(b), fmod=1), {"a": a}, np.fmod(a, b))
+    with pytest.raises(Exception, match=r"floats need fmod = 1"):
+        run_graph(lambda g, v: g.op("Mod", v["a"], v["a"]), {"a": a})
+    with pytest.raises(Exception, match="integer division by zero"):
+        run_graph(lambda g, v: g.op("Mod", v["a"], v["b"]), {"a": np.ones(3, np.int64), "b": np.zeros(3, np.int64)})
+
+
+@pytest.mark.parametrize("xs,shape", [((3, 1), (2, 3, 4)), ((1,), (5,)), ((2, 1, 4), (3, 1)), ((4,), (1, 1, 4))])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.bool_])
+def test_expand(xs, shape, dtype):
+    x = (R.integers(-3, 4, xs)).astype(dtype)
+    want = x * np.ones(shape, dtype) if dtype != np.bool_ else np.broadcast_to(x, np.broadcast_shapes(xs, shape))
+    check_exact_both_paths(lambda g, v: g.op("Expand", v["x"], g.const(np.array(shape, np.int64))), {"x": x},
+                           np.ascontiguousarray(want))
+
+
+@pytest.mark.parametrize("xs,reps", [((2, 3), (2, 2)), ((3,), (4,)), ((2, 1, 3), (1, 3, 2)), ((2, 3), (0, 2)), ((), ())])
+def test_tile(xs, reps):
+    x = R.integers(-9, 9, xs).astype(np.int64)
+    check_exact_both_paths(lambda g, v: g.op("Tile", v["x"], g.const(np.array(reps, np.int64))), {"x": x},
+                           np.tile(x, reps) if xs else x.copy())
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("itype", [np.int64, np.int32])
+def test_gather_elements(axis, itype):
+    data = rnd(4, 5, 3)
+    ishape = [3, 4, 2]
+    ishape[axis] = 6
+    idx = R.integers(-data.shape[axis], data.shape[axis], ishape).astype(itype)
+    full = np.where(idx < 0, idx + data.shape[axis], idx).astype(np.int64)
+    sl = [slice(0, s) for s in ishape]
+    sl[axis] = slice(None)
+    want = np.take_along_axis(data[tuple(sl)], full, axis=axis)
+    check_exact_both_paths(lambda g, v: g.op("GatherElements", v["d"], v["i"], axis=axis), {"d": data, "i": idx}, want)
+    with pytest.raises(Exception, match="index 9 is out of range"):
+        run_graph(lambda g, v: g.op("GatherElements", v["d"], v["i"], axis=0),
+                  {"d": rnd(4, 2), "i": np.array([[9, 0]], np.int64)})
+
+
+@pytest.mark.parametrize("largest", [1, 0])
+@pytest.mark.parametrize("axis,k", [(-1, 3), (0, 2), (1, 5), (1, 0)])
+def test_top_k(largest, axis, k):
+    x = R.integers(-4, 5, (4, 5, 6)).astype(np.float32)                   # many ties: lower index first
+    tv, ti = torch.topk(t(x), k, dim=axis, largest=bool(largest), sorted=True)
+    # torch does not promise the tie order; ONNX does (lower index first): a stable argsort gives it
+    order = np.argsort(-x if largest else x, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(k), axis=axis)
+    vals = np.take_along_axis(x, idx, axis=axis)
+    assert np.array_equal(vals, tv.numpy())
+    check_exact_both_paths(lambda g, v: g.op("TopK", v["x"], g.const(np.array([k], np.int64)), axis=axis,
+                                             largest=largest, outputs=2), {"x": x}, [vals, idx.astype(np.int64)])
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_one_hot(axis):
+    idx = np.array([[0, 3, -1], [5, 2, -5]], np.int64)                      # 5 and -5 fall outside depth 4
+    depth, values = 4, np.array([-1.0, 2.5], np.float32)
+    eye = np.concatenate([np.eye(depth), np.zeros((1, depth))]).astype(np.float32)
+    wrapped = np.where((idx >= -depth) & (idx < depth), np.where(idx < 0, idx + depth, idx), depth)
+    hot = eye[wrapped] * (values[1] - values[0]) + values[0]              # [2, 3, depth]
+    want = np.moveaxis(hot, -1, axis if axis >= 0 else hot.ndim + axis)
+    check_exact_both_paths(lambda g, v: g.op("OneHot", v["i"], g.const(np.array(depth, np.int64)), g.const(values),
+                                             axis=axis), {"i": idx}, np.ascontiguousarray(want, np.float32))
+
+
+def test_shape_and_size():
+    x = rnd(2, 3, 5)
+    check_exact_both_paths(lambda g, v: g.op("Shape", v["x"]), {"x": x}, np.array([2, 3, 5], np.int64))
+    check_exact_both_paths(lambda g, v: g.op("Shape", v["x"], start=1), {"x": x}, np.array([3, 5], np.int64))
+    check_exact_both_paths(lambda g, v: g.op("Shape", v["x"], start=-2, end=-1), {"x": x}, np.array([3], np.int64))
+    check_exact_both_paths(lambda g, v: g.op("Size", v["x"]), {"x": x}, np.array(30, np.int64))

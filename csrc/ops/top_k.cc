@@ -1,0 +1,75 @@
+// TopK (ONNX): the k largest (largest = 1) or smallest values along `axis` (constant K), sorted, and their
+// indices (i64). Equal values keep the lower index first (ONNX's rule); NaN counts as larger than any number.
+// f32 input.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "ops/common.h"
+
+namespace pyrt::ops {
+namespace {
+
+class TopK final : public Op {
+ public:
+  explicit TopK(const NodeContext& ctx) {
+    ctx.expect_inputs(2, 2);
+    const std::vector<int64_t> k = const_ints(ctx, 1, "K", "");
+    if (k.size() != 1 || k[0] < 0) ctx.fail("K must be one value >= 0");
+    k_ = k[0];
+    axis_ = ctx.attr_int("axis", -1);
+    largest_ = ctx.attr_int("largest", 1) != 0;
+    (void)ctx.attr_int("sorted", 1);  // sorted = 0 allows any order; ours is always sorted
+  }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    require_f32(*this, in[0], "X");
+    const Shape& x = in[0].shape;
+    const size_t a = size_t(norm_axis(*this, axis_, x.size()));
+    if (k_ > x[a]) fail("K = " + std::to_string(k_) + " is larger than the axis (" + std::to_string(x[a]) + ")");
+    outer_ = inner_ = 1;
+    for (size_t i = 0; i < a; ++i) outer_ *= x[i];
+    for (size_t i = a + 1; i < x.size(); ++i) inner_ *= x[i];
+    len_ = x[a];
+    Shape o = x;
+    o[a] = k_;
+    out[0] = {o, spec::kF32};
+    out[1] = {o, spec::kI64};
+  }
+  void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* v = static_cast<float*>(out[0]);
+    int64_t* ix = static_cast<int64_t*>(out[1]);
+    std::vector<int64_t> order(static_cast<size_t>(len_));
+    for (int64_t o = 0; o < outer_; ++o)
+      for (int64_t i = 0; i < inner_; ++i) {
+        const float* p = x + o * len_ * inner_ + i;
+        auto key = [&](int64_t j) { return p[j * inner_]; };
+        // a before b: larger (or smaller) first, NaN as the largest, then the lower index
+        auto before = [&](int64_t a, int64_t b) {
+          const float fa = key(a), fb = key(b);
+          const bool na = std::isnan(fa), nb = std::isnan(fb);
+          if (na || nb) return na != nb ? (largest_ ? na : nb) : a < b;
+          if (fa != fb) return largest_ ? fa > fb : fa < fb;
+          return a < b;
+        };
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + k_, order.end(), before);
+        for (int64_t t = 0; t < k_; ++t) {
+          const int64_t at = (o * k_ + t) * inner_ + i;
+          v[at] = key(order[size_t(t)]);
+          ix[at] = order[size_t(t)];
+        }
+      }
+  }
+  std::string kernel() const override { return "topk-ref"; }
+
+ private:
+  int64_t k_ = 1, axis_ = -1, outer_ = 1, inner_ = 1, len_ = 0;
+  bool largest_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_top_k(const NodeContext& ctx) { return std::make_unique<TopK>(ctx); }
+
+}  // namespace pyrt::ops
