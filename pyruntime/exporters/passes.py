@@ -8,6 +8,7 @@ fuse_silu           x * Sigmoid(x) -> Silu
 fuse_activations    Relu, Clip, LeakyRelu, Sigmoid, Tanh, Silu, HardSwish, HardSigmoid folded into the
                     preceding Conv / ConvTranspose / Gemm / Add as its `activation` attribute
 eliminate_dead      drop nodes and constants nothing uses
+lift_1d_to_2d       1-D Conv / ConvTranspose / MaxPool / AveragePool run as their 2-D forms on a [N, C, 1, W] view
 transpose_matmul_weights  constant MatMul weights stored [N, K] (transB), as Linear weights are
 to_channels_last    runs of convolutions, pooling and elementwise ops switched to NHWC (layout canonicalization)
 """
@@ -315,6 +316,59 @@ def fold_pad_into_conv(ir: IR) -> IR:
     return ir
 
 
+_LIFT = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
+
+
+def lift_1d_to_2d(ir: IR) -> IR:
+    """A 1-D convolution or pooling (audio models, keyword spotters, Conv1d stacks) becomes the 2-D one on the
+    input viewed as [N, C, 1, W]: Unsqueeze(axis 2) -> the 2-D op (a height-1 kernel, its attributes lifted,
+    the weight reshaped to [.., .., 1, k]) -> Squeeze(axis 2). Unsqueeze and Squeeze are views in the runtime
+    (no data moves), so the 1-D op costs what the same work costs through the 2-D kernels. Runs after the
+    BatchNorm and activation fusions, which are rank-agnostic and stay on the op."""
+    out = []
+    axis2 = None
+    taken: set = set()
+
+    def fresh(base):   # ir.fresh does not see the nodes made here yet
+        name = ir.fresh(base)
+        k = 0
+        while name in taken:
+            k += 1
+            name = ir.fresh(f"{base}_{k}")
+        taken.add(name)
+        return name
+
+    for n in ir.nodes:
+        w = ir.const(n.inputs[1]) if n.op in ("Conv", "ConvTranspose") and len(n.inputs) > 1 else None
+        one_d = (w is not None and w.ndim == 3) if n.op in ("Conv", "ConvTranspose") else \
+            (n.op in ("MaxPool", "AveragePool") and len(n.attrs.get("kernel_shape", [])) == 1 and len(n.outputs) == 1)
+        if not one_d:
+            out.append(n)
+            continue
+        if axis2 is None:
+            axis2 = ir.fresh("lift_axis2")
+            ir.consts[axis2] = np.array([2], np.int64)
+        a = dict(n.attrs)
+        for key in ("kernel_shape", "strides", "dilations", "output_padding"):
+            if key in a:
+                a[key] = [0 if key == "output_padding" else 1] + list(a[key])
+        if "pads" in a:
+            a["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+        if "output_shape" in a:
+            a["output_shape"] = [1] + list(a["output_shape"])
+        x4, y4 = fresh(n.inputs[0] + "_hw"), fresh(n.outputs[0] + "_hw")
+        inputs = [x4] + n.inputs[1:]
+        if w is not None:
+            wn = fresh(n.inputs[1] + "_2d")
+            ir.consts[wn] = np.ascontiguousarray(w.reshape(w.shape[0], w.shape[1], 1, w.shape[2]))
+            inputs[1] = wn
+        out.append(Node("Unsqueeze", [n.inputs[0], axis2], [x4], {}, name=n.name + "_to2d", source=n.source))
+        out.append(Node(n.op, inputs, [y4], a, name=n.name, source=n.source))
+        out.append(Node("Squeeze", [y4, axis2], [n.outputs[0]], {}, name=n.name + "_to1d", source=n.source))
+    ir.nodes = out
+    return ir
+
+
 def eliminate_dead(ir: IR) -> IR:
     live = {v for v, _ in ir.outputs}
     keep = []
@@ -473,4 +527,4 @@ def run_passes(ir: IR, passes=None) -> IR:
 
 
 DEFAULT = [fold_constants, remove_identities, fold_constants, fold_pad_into_conv, fold_batchnorm, fuse_silu,
-           fuse_activations, transpose_matmul_weights, eliminate_dead, to_channels_last]
+           fuse_activations, lift_1d_to_2d, transpose_matmul_weights, eliminate_dead, to_channels_last]

@@ -168,3 +168,29 @@ def test_export_is_a_function_after_the_exporters_package_is_imported():
     assert callable(pyruntime.export) and pyruntime.export.__name__ == "export"
     assert pyruntime.export is pyruntime.exporters.export and pyruntime.export_onnx is pyruntime.exporters.export_onnx
     assert type(pyruntime.exporters) is type(pyruntime)            # a plain module: no class swapped in
+
+
+def test_one_d_convolutions_and_pooling_export_and_match_pytorch(tmp_path):
+    # A keyword-spotter-style 1-D stack: Conv1d + BatchNorm + ReLU, MaxPool1d, strided and dilated Conv1d,
+    # AvgPool1d, a depthwise Conv1d, ConvTranspose1d, global pooling, Linear. The exporter runs each 1-D op as
+    # its 2-D form on a [N, C, 1, W] view; one file, two batch sizes, both kernel paths.
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv1d(40, 32, 3, padding=1), nn.BatchNorm1d(32), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(32, 32, 5, stride=2, dilation=2, padding=3), nn.ReLU(),
+        nn.AvgPool1d(3, stride=1, padding=1, count_include_pad=False),
+        nn.Conv1d(32, 32, 3, padding=1, groups=32), nn.ConvTranspose1d(32, 16, 4, stride=2, padding=1),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 10)).eval()
+    with torch.no_grad():                                   # non-trivial BatchNorm statistics to fold
+        net[1].running_mean.uniform_(-0.5, 0.5), net[1].running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "kws.pyrt"
+    pyruntime.export(net, (torch.randn(2, 40, 49),), str(path))
+    ops = {d["op_type"] for d in pyruntime.Session(str(path)).describe()}
+    assert {"Conv", "ConvTranspose", "MaxPool", "AveragePool"} <= ops
+    for batch in (1, 3):
+        x = torch.randn(batch, 40, 49)
+        with torch.no_grad():
+            want = net(x).numpy()
+        for ref in (False, True):
+            got = pyruntime.Session(str(path), force_reference=ref).run({"input": x.numpy()})[0]
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
