@@ -53,6 +53,8 @@ std::unique_ptr<Op> make_gather_elements(const NodeContext&);
 std::unique_ptr<Op> make_top_k(const NodeContext&);
 std::unique_ptr<Op> make_one_hot(const NodeContext&);
 std::unique_ptr<Op> make_shape(const NodeContext&);
+std::unique_ptr<Op> make_scatter_elements(const NodeContext&);
+std::unique_ptr<Op> make_gather_nd(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -81,6 +83,7 @@ const Entry kOps[] = {
     {"Mod", ops::make_mod},            {"OneHot", ops::make_one_hot},
     {"Shape", ops::make_shape},        {"Size", ops::make_shape},
     {"Tile", ops::make_tile},          {"TopK", ops::make_top_k},
+    {"GatherND", ops::make_gather_nd}, {"ScatterElements", ops::make_scatter_elements},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},

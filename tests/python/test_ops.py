@@ -767,3 +767,50 @@ def test_shape_and_size():
     check_exact_both_paths(lambda g, v: g.op("Shape", v["x"], start=1), {"x": x}, np.array([3, 5], np.int64))
     check_exact_both_paths(lambda g, v: g.op("Shape", v["x"], start=-2, end=-1), {"x": x}, np.array([3], np.int64))
     check_exact_both_paths(lambda g, v: g.op("Size", v["x"]), {"x": x}, np.array(30, np.int64))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+def test_scatter_elements(axis, reduction):
+    data = rnd(4, 5, 3)
+    ishape = [3, 4, 2]
+    ishape[axis] = 2
+    n = data.shape[axis]
+    # distinct positions along the axis for "none" (duplicates are undefined there), repeats for reductions
+    idx = np.stack([R.permutation(n)[:2] for _ in range(int(np.prod(ishape)) // 2)], -1)
+    idx = np.moveaxis(idx.reshape([2] + [s for i, s in enumerate(ishape) if i != axis % 3]), 0, axis % 3)
+    if reduction != "none":
+        idx = R.integers(-n, n, ishape)
+    idx = np.ascontiguousarray(idx).astype(np.int64)
+    upd = rnd(*ishape)
+    want = data.copy()
+    full = np.where(idx < 0, idx + n, idx)
+    for pos in np.ndindex(*ishape):
+        tgt = list(pos)
+        tgt[axis % 3] = full[pos]
+        tgt = tuple(tgt)
+        u = upd[pos]
+        want[tgt] = {"none": u, "add": want[tgt] + u, "mul": want[tgt] * u, "max": max(want[tgt], u),
+                     "min": min(want[tgt], u)}[reduction]
+    check_both_paths(lambda g, v: g.op("ScatterElements", v["d"], v["i"], v["u"], axis=axis, reduction=reduction),
+                     {"d": data, "i": idx, "u": upd}, want)
+
+
+def test_scatter_elements_index_out_of_range():
+    with pytest.raises(Exception, match="index -5 is out of range for axis 0 of size 4"):
+        run_graph(lambda g, v: g.op("ScatterElements", v["d"], v["i"], v["u"]),
+                  {"d": rnd(4, 2), "i": np.array([[-5, 0]], np.int64), "u": rnd(1, 2)})
+
+
+@pytest.mark.parametrize("ds,ishape", [((4, 5, 3), (2, 1)), ((4, 5, 3), (3, 2)), ((4, 5, 3), (2, 2, 3)), ((6,), (4, 1))])
+def test_gather_nd(ds, ishape):
+    data = rnd(*ds)
+    q = ishape[-1]
+    idx = np.stack([R.integers(-ds[j], ds[j], ishape[:-1]) for j in range(q)], -1).astype(np.int64)
+    want = np.stack([data[tuple(int(v) for v in row)] for row in idx.reshape(-1, q)]).reshape(
+        tuple(ishape[:-1]) + tuple(ds[q:]))
+    check_exact_both_paths(lambda g, v: g.op("GatherND", v["d"], v["i"]), {"d": data, "i": idx}, want)
+    with pytest.raises(Exception, match="out of range for dimension 0"):
+        bad = idx.copy()
+        bad.flat[0] = 99
+        run_graph(lambda g, v: g.op("GatherND", v["d"], v["i"]), {"d": data, "i": bad})
