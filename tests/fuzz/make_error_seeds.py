@@ -1,0 +1,42 @@
+"""Writes the error-path seeds of this folder: small graphs that must fail with a clear error when run on the
+fuzz target's zero inputs, never crash (the structure of a run that stops in an op's checks is what the fuzzer
+should mutate from). Run from anywhere: python3 tests/fuzz/make_error_seeds.py"""
+import os
+
+import numpy as np
+
+from pyruntime import Graph
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def unchecked_bytes(g: Graph, out, name="y", dtype="f32") -> bytes:
+    # Graph.to_bytes() plans the graph to infer the outputs, which these graphs must fail: write it as it is.
+    g.g.output(out.id, name)
+    g.w.add_output(name, dtype, [])
+    return g.w.to_bytes()
+
+
+def seeds() -> dict:
+    s = {}
+    g = Graph("cast-nan")                                   # 0 / 0 = NaN on zero inputs, then to int32
+    x = g.input("x", [2])
+    s["cast-nan-to-int.pyrt"] = unchecked_bytes(g, g.op("Cast", g.op("Div", x, x), to=6), dtype="i32")
+    g = Graph("expand")                                     # [3] cannot broadcast to [2]
+    x = g.input("x", [3])
+    s["expand-no-broadcast.pyrt"] = unchecked_bytes(g, g.op("Expand", x, g.const(np.array([2], np.int64))))
+    g = Graph("mod")                                        # integer division by zero
+    x = g.input("x", [4], "i64")
+    s["mod-by-zero.pyrt"] = unchecked_bytes(g, g.op("Mod", x, x), dtype="i64")
+    g = Graph("gather")                                     # index 5 of an axis of 2
+    x = g.input("x", [2, 2])
+    s["gather-elements-oob.pyrt"] = unchecked_bytes(
+        g, g.op("GatherElements", x, g.const(np.array([[5, 0]], np.int64)), axis=0))
+    return s
+
+
+if __name__ == "__main__":
+    for name, blob in seeds().items():
+        with open(os.path.join(HERE, name), "wb") as f:
+            f.write(blob)
+        print(name, len(blob))
