@@ -22,10 +22,7 @@ class ArgMax final : public Op {
       fail(std::string("input must be f32, i32 or i64, got ") + spec::dtype_name(x.dtype));
     const size_t a = size_t(norm_axis(*this, axis_, x.shape.size()));
     if (x.shape[a] == 0) fail("the axis has no elements");
-    outer_ = inner_ = 1;
-    for (size_t i = 0; i < a; ++i) outer_ *= x.shape[i];
-    for (size_t i = a + 1; i < x.shape.size(); ++i) inner_ *= x.shape[i];
-    len_ = x.shape[a];
+    sp_ = split_at(x.shape, a);
     Shape o = x.shape;
     if (keep_) o[a] = 1;
     else o.erase(o.begin() + int64_t(a));
@@ -37,19 +34,20 @@ class ArgMax final : public Op {
     visit_dtype(dtype_, [&](auto tag) {
       using T = decltype(tag);
       const T* x = static_cast<const T*>(in[0]);
-      for (int64_t o = 0; o < outer_; ++o)
-        for (int64_t i = 0; i < inner_; ++i) {
-          const T* p = x + o * len_ * inner_ + i;
+      const int64_t len = sp_.len, inner = sp_.inner;
+      for (int64_t o = 0; o < sp_.outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
+          const T* p = x + o * len * inner + i;
           int64_t best = 0;
-          for (int64_t k = 1; k < len_; ++k) {
-            const T v = p[k * inner_], b = p[best * inner_];
+          for (int64_t k = 1; k < len; ++k) {
+            const T v = p[k * inner], b = p[best * inner];
             if constexpr (std::is_floating_point_v<T>) {
               if (std::isnan(b)) break;  // the first NaN wins
               if (std::isnan(v)) { best = k; break; }
             }
             if (max_ ? (v > b || (last_ && v == b)) : (v < b || (last_ && v == b))) best = k;
           }
-          y[o * inner_ + i] = best;
+          y[o * inner + i] = best;
         }
     });
   }
@@ -57,7 +55,8 @@ class ArgMax final : public Op {
 
  private:
   bool max_, keep_ = true, last_ = false;
-  int64_t axis_ = 0, outer_ = 1, inner_ = 1, len_ = 1;
+  int64_t axis_ = 0;
+  AxisSplit sp_;
   uint8_t dtype_ = spec::kF32;
 };
 

@@ -40,6 +40,18 @@ inline void require_f32(const Op& op, const TensorDesc& d, const char* what) {
   if (d.dtype != spec::kF32) op.fail(std::string(what) + " must be f32, got " + spec::dtype_name(d.dtype));
 }
 
+// A shape seen as [outer, len, inner] around one axis: the layout every axis-wise op walks.
+struct AxisSplit {
+  int64_t outer = 1, len = 1, inner = 1;
+};
+inline AxisSplit split_at(const Shape& s, size_t axis) {
+  AxisSplit a;
+  for (size_t i = 0; i < axis; ++i) a.outer *= s[i];
+  a.len = s[axis];
+  for (size_t i = axis + 1; i < s.size(); ++i) a.inner *= s[i];
+  return a;
+}
+
 // Integers from constant input i (i64 or i32), else from attribute `attr` (empty if neither).
 std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* what, const char* attr);
 

@@ -20,10 +20,7 @@ class CumSum final : public Op {
     if (x.dtype != spec::kF32 && x.dtype != spec::kI32 && x.dtype != spec::kI64)
       fail(std::string("input must be f32, i32 or i64, got ") + spec::dtype_name(x.dtype));
     const size_t a = size_t(norm_axis(*this, axis_, x.shape.size()));
-    outer_ = inner_ = 1;
-    for (size_t i = 0; i < a; ++i) outer_ *= x.shape[i];
-    for (size_t i = a + 1; i < x.shape.size(); ++i) inner_ *= x.shape[i];
-    len_ = x.shape[a];
+    sp_ = split_at(x.shape, a);
     dtype_ = x.dtype;
     out[0] = x;
   }
@@ -32,11 +29,12 @@ class CumSum final : public Op {
       using T = decltype(tag);
       const T* x = static_cast<const T*>(in[0]);
       T* y = static_cast<T*>(out[0]);
-      for (int64_t o = 0; o < outer_; ++o)
-        for (int64_t i = 0; i < inner_; ++i) {
+      const int64_t len = sp_.len, inner = sp_.inner;
+      for (int64_t o = 0; o < sp_.outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
           T s = T(0);
-          for (int64_t t = 0; t < len_; ++t) {
-            const int64_t k = reverse_ ? len_ - 1 - t : t, at = (o * len_ + k) * inner_ + i;
+          for (int64_t t = 0; t < len; ++t) {
+            const int64_t k = reverse_ ? len - 1 - t : t, at = (o * len + k) * inner + i;
             if (exclusive_) y[at] = s, s += x[at];
             else s += x[at], y[at] = s;
           }
@@ -46,7 +44,8 @@ class CumSum final : public Op {
   std::string kernel() const override { return "cumsum-ref"; }
 
  private:
-  int64_t axis_ = 0, outer_ = 1, inner_ = 1, len_ = 0;
+  int64_t axis_ = 0;
+  AxisSplit sp_;
   bool exclusive_ = false, reverse_ = false;
   uint8_t dtype_ = spec::kF32;
 };

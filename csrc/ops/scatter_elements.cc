@@ -21,42 +21,20 @@ class ScatterElements final : public Op {
     red_ = r;
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
-    const Shape &d = in[0].shape, &ix = in[1].shape, &up = in[2].shape;
-    if (in[1].dtype != spec::kI64 && in[1].dtype != spec::kI32)
-      fail(std::string("indices must be i64 or i32, got ") + spec::dtype_name(in[1].dtype));
+    ix_.plan(*this, in[0], in[1], axis_);
     if (in[2].dtype != in[0].dtype) fail("updates must have the data's element type");
-    if (ix != up) fail("indices " + shape_str(ix) + " and updates " + shape_str(up) + " must have one shape");
-    if (ix.size() != d.size() || d.empty()) fail("indices must have the data's rank (>= 1)");
-    a_ = size_t(norm_axis(*this, axis_, d.size()));
-    for (size_t i = 0; i < d.size(); ++i)
-      if (i != a_ && ix[i] > d[i]) fail("indices " + shape_str(ix) + " are larger than data " + shape_str(d) + " off the axis");
+    if (in[2].shape != in[1].shape)
+      fail("indices " + shape_str(in[1].shape) + " and updates " + shape_str(in[2].shape) + " must have one shape");
     dtype_ = in[0].dtype;
     if (red_ != "none" && dtype_ != spec::kF32 && dtype_ != spec::kI32 && dtype_ != spec::kI64)
       fail(std::string("reduction '") + red_ + "' needs f32, i32 or i64 data, got " + spec::dtype_name(dtype_));
-    ds_ = d, is_ = ix, i64_ = in[1].dtype == spec::kI64;
+    n_ = in[0].numel();
     out[0] = in[0];
   }
   int inplace_input() const override { return 0; }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    const size_t e = spec::dtype_size(dtype_), r = ds_.size();
-    if (out[0] != in[0]) std::memcpy(out[0], in[0], size_t(numel(ds_)) * e);
-    std::vector<int64_t> dstride(r, 1), idx(r, 0);
-    for (size_t i = r - 1; i-- > 0;) dstride[i] = dstride[i + 1] * ds_[i + 1];
-    const int64_t total = numel(is_), len = ds_[a_];
-    for (int64_t o = 0; o < total; ++o) {
-      int64_t k = i64_ ? static_cast<const int64_t*>(in[1])[o] : static_cast<const int32_t*>(in[1])[o];
-      if (k < -len || k >= len)
-        fail("index " + std::to_string(k) + " is out of range for axis " + std::to_string(a_) + " of size " +
-             std::to_string(len));
-      if (k < 0) k += len;
-      int64_t dst = 0;
-      for (size_t d = 0; d < r; ++d) dst += (d == a_ ? k : idx[d]) * dstride[d];
-      combine(out[0], size_t(dst), in[2], size_t(o));
-      for (size_t d = r; d-- > 0;) {
-        if (++idx[d] < is_[d]) break;
-        idx[d] = 0;
-      }
-    }
+    if (out[0] != in[0]) std::memcpy(out[0], in[0], size_t(n_) * spec::dtype_size(dtype_));
+    ix_.run(*this, in[1], [&](int64_t o, int64_t at) { combine(out[0], size_t(at), in[2], size_t(o)); });
   }
   std::string kernel() const override { return "scatter-ref"; }
 
@@ -75,12 +53,10 @@ class ScatterElements final : public Op {
     });
   }
 
-  int64_t axis_ = 0;
-  size_t a_ = 0;
+  int64_t axis_ = 0, n_ = 0;
   std::string red_;
   uint8_t dtype_ = spec::kF32;
-  Shape ds_, is_;
-  bool i64_ = true;
+  AxisIndices ix_;
 };
 
 }  // namespace

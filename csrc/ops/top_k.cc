@@ -26,10 +26,7 @@ class TopK final : public Op {
     const Shape& x = in[0].shape;
     const size_t a = size_t(norm_axis(*this, axis_, x.size()));
     if (k_ > x[a]) fail("K = " + std::to_string(k_) + " is larger than the axis (" + std::to_string(x[a]) + ")");
-    outer_ = inner_ = 1;
-    for (size_t i = 0; i < a; ++i) outer_ *= x[i];
-    for (size_t i = a + 1; i < x.size(); ++i) inner_ *= x[i];
-    len_ = x[a];
+    sp_ = split_at(x, a);
     Shape o = x;
     o[a] = k_;
     out[0] = {o, spec::kF32};
@@ -39,11 +36,12 @@ class TopK final : public Op {
     const float* x = static_cast<const float*>(in[0]);
     float* v = static_cast<float*>(out[0]);
     int64_t* ix = static_cast<int64_t*>(out[1]);
-    std::vector<int64_t> order(static_cast<size_t>(len_));
-    for (int64_t o = 0; o < outer_; ++o)
-      for (int64_t i = 0; i < inner_; ++i) {
-        const float* p = x + o * len_ * inner_ + i;
-        auto key = [&](int64_t j) { return p[j * inner_]; };
+    const int64_t len = sp_.len, inner = sp_.inner;
+    std::vector<int64_t> order(static_cast<size_t>(len));
+    for (int64_t o = 0; o < sp_.outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const float* p = x + o * len * inner + i;
+        auto key = [&](int64_t j) { return p[j * inner]; };
         // a before b: larger (or smaller) first, NaN as the largest, then the lower index
         auto before = [&](int64_t a, int64_t b) {
           const float fa = key(a), fb = key(b);
@@ -55,7 +53,7 @@ class TopK final : public Op {
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + k_, order.end(), before);
         for (int64_t t = 0; t < k_; ++t) {
-          const int64_t at = (o * k_ + t) * inner_ + i;
+          const int64_t at = (o * k_ + t) * inner + i;
           v[at] = key(order[size_t(t)]);
           ix[at] = order[size_t(t)];
         }
@@ -64,7 +62,8 @@ class TopK final : public Op {
   std::string kernel() const override { return "topk-ref"; }
 
  private:
-  int64_t k_ = 1, axis_ = -1, outer_ = 1, inner_ = 1, len_ = 0;
+  int64_t k_ = 1, axis_ = -1;
+  AxisSplit sp_;
   bool largest_ = true;
 };
 

@@ -3,6 +3,7 @@
 // (masks, indices, shape arithmetic), so they run one element at a time.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ops/common.h"
@@ -48,6 +49,48 @@ struct BroadcastWalk {
         if (++idx[d] < out[d]) break;
         for (size_t i = 0; i < n; ++i) off[i] -= strides[i][d] * out[d];
         idx[d] = 0;
+      }
+    }
+  }
+};
+
+// GatherElements / ScatterElements: indices (i64 or i32) of the data's rank, each naming a position along
+// `axis`; element o of the indices addresses the data element at o's own index with that axis replaced.
+struct AxisIndices {
+  Shape data, idx;
+  size_t axis = 0;
+  bool i64 = true;
+
+  void plan(const Op& op, const TensorDesc& d, const TensorDesc& ix, int64_t a) {
+    if (ix.dtype != spec::kI64 && ix.dtype != spec::kI32)
+      op.fail(std::string("indices must be i64 or i32, got ") + spec::dtype_name(ix.dtype));
+    if (d.shape.size() != ix.shape.size() || d.shape.empty())
+      op.fail("data " + shape_str(d.shape) + " and indices " + shape_str(ix.shape) + " must have one rank (>= 1)");
+    axis = size_t(norm_axis(op, a, d.shape.size()));
+    for (size_t i = 0; i < d.shape.size(); ++i)
+      if (i != axis && ix.shape[i] > d.shape[i])
+        op.fail("indices " + shape_str(ix.shape) + " are larger than data " + shape_str(d.shape) + " off the axis");
+    data = d.shape, idx = ix.shape, i64 = ix.dtype == spec::kI64;
+  }
+  // f(o, data offset) for every index element o, in order; an index outside [-len, len) is an error.
+  template <typename F>
+  void run(const Op& op, const void* indices, F&& f) const {
+    const size_t r = idx.size();
+    std::vector<int64_t> stride(r, 1), at(r, 0);
+    for (size_t i = r - 1; i-- > 0;) stride[i] = stride[i + 1] * data[i + 1];
+    const int64_t total = numel(idx), len = data[axis];
+    for (int64_t o = 0; o < total; ++o) {
+      int64_t k = i64 ? static_cast<const int64_t*>(indices)[o] : static_cast<const int32_t*>(indices)[o];
+      if (k < -len || k >= len)
+        op.fail("index " + std::to_string(k) + " is out of range for axis " + std::to_string(axis) + " of size " +
+                std::to_string(len));
+      if (k < 0) k += len;
+      int64_t off = 0;
+      for (size_t d = 0; d < r; ++d) off += (d == axis ? k : at[d]) * stride[d];
+      f(o, off);
+      for (size_t d = r; d-- > 0;) {
+        if (++at[d] < idx[d]) break;
+        at[d] = 0;
       }
     }
   }
