@@ -265,6 +265,7 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
                              " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
   }
   for (auto& n : nodes_) n.op->prepare();
+  prepared_bytes_ = prepared;
   if (need > arena_size_ || !arena_) {
     std::free(arena_);
     arena_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, std::max<size_t>(need, kAlign)));
@@ -302,7 +303,8 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   ctx.threads = pool_.size();
   ctx.workspace = arena_ + workspace_offset_;
   uint64_t held = arena_size_;
-  for (const auto& n : nodes_) held += n.op->state_bytes() + n.op->prepare_bytes();
+  held += prepared_bytes_;  // this plan's decoded weights, counted when it was made
+  for (const auto& n : nodes_) held += n.op->state_bytes();
   uint64_t room = memory_limit() > held ? memory_limit() - held : 0;
   ctx.state_room = &room;
   for (auto& n : nodes_) {

@@ -100,6 +100,7 @@ class Session {
   std::vector<Shape> planned_shapes_;
   bool planned_ = false;
   size_t arena_size_ = 0, workspace_offset_ = 0;
+  uint64_t prepared_bytes_ = 0;  // weights the current plan prepared (Op::prepare_bytes), counted with the arena
   uint8_t* arena_ = nullptr;
   std::vector<const void*> run_inputs_;
   // reused per run so the hot path does not allocate
