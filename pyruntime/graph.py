@@ -81,10 +81,20 @@ class Graph:
         probe = self.w.to_bytes()
         sess = _core.Session(_core.Model.from_buffer(probe), 1, True)
         dims = [d for _, _, d in sess.inputs]
-        try:
-            plans = [sess.plan([[fill if d < 0 else d for d in ds] for ds in dims]) for fill in (1, 2)]
-        except ValueError as e:
-            raise ValueError(f"inferring the output shapes (dynamic input dims set to 1 and 2): {e}") from e
+        # Two plans that differ in every dynamic dim tell which output dims follow them. Dims after the first
+        # (sequence, audio samples, pixels) get larger values when a model needs a minimum length (a strided
+        # convolution stack needs hundreds of audio samples).
+        first_error = None
+        for rest in (0, 64, 512):
+            try:
+                plans = [sess.plan([[(b if k == 0 or not rest else rest + b - 1) if d < 0 else d
+                                     for k, d in enumerate(ds)] for ds in dims]) for b in (1, 2)]
+                break
+            except ValueError as e:
+                first_error = first_error or e
+        else:
+            raise ValueError(f"inferring the output shapes (dynamic input dims set to 1 and 2): {first_error}") \
+                from first_error
         self.w.outputs = []
         for (v, n), (s1, dt), (s2, _) in zip(self._outputs, plans[0], plans[1]):
             self.w.add_output(n, dt, [a if a == b else -1 for a, b in zip(s1, s2)])

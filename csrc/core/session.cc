@@ -21,6 +21,10 @@ std::string join(const std::vector<std::string>& v) {
   return r;
 }
 
+// The most one node's outputs may take to be computed when the plan is made (shape arithmetic, masks and
+// position ids are far smaller; a larger all-constant result is computed by run() as usual).
+constexpr size_t kMaxPlanValueBytes = size_t(1) << 22;
+
 // 2^56 elements: their byte sizes (up to 8 bytes each) and sums of a few of them stay far inside 64 bits.
 constexpr int64_t kMaxElements = int64_t(1) << 56;
 
@@ -143,9 +147,13 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
     values_[inputs_[i]].desc.shape = shapes[i];
   }
   planned_ = false;
-  // Shapes, node by node.
-  for (auto& v : values_)
-    if (v.kind == ValueSlot::kArena) v.kind = ValueSlot::kUnused;
+  plan_values_.clear();
+  plan_value_bytes_ = 0;
+  // Shapes, node by node; nodes whose inputs are all known now run now.
+  for (auto& v : values_) {
+    if (v.kind == ValueSlot::kArena || v.kind == ValueSlot::kPlan) v.kind = ValueSlot::kUnused;
+    if (v.kind == ValueSlot::kConst) v.desc.value = v.cst->decoded() ? v.cst->get() : nullptr;
+  }
   std::vector<TensorDesc> in, out;
   size_t max_io = 0;
   for (auto& n : nodes_) {
@@ -159,16 +167,20 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
       // Every shape an op sees has a small element count, so the products of its dimensions that ops form
       // while inferring (n * c, h * w, ...) cannot overflow either.
       if (numel(out[k].shape) > kMaxElements) n.op->fail("inferred shape " + shape_str(out[k].shape) + " is too large");
+      out[k].value = nullptr;
       values_[n.out[k]].desc = out[k];
     }
     n.workspace = align_up(n.op->workspace_bytes(in, out, pool_.size()));
+    n.at_plan = run_at_plan(n, in, out);
+    if (n.at_plan) n.workspace = 0;
     max_io = std::max(max_io, std::max(n.in.size(), n.out.size()));
   }
   // Liveness: the last node that reads each value (graph outputs live to the end).
   const size_t end = nodes_.size();
   std::vector<size_t> last_use(values_.size(), 0);
   for (size_t k = 0; k < nodes_.size(); ++k)
-    for (uint32_t v : nodes_[k].in)
+    if (!nodes_[k].at_plan)
+      for (uint32_t v : nodes_[k].in)
       if (v != spec::kNoValue) last_use[v] = k;
   for (uint32_t v : outputs_) last_use[v] = end;
   // Storage: aliases share their input's storage; in-place ops reuse a dying input's; others get their own.
@@ -176,6 +188,7 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   std::vector<int64_t> alias_of(values_.size(), -1);
   for (size_t k = 0; k < nodes_.size(); ++k) {
     NodeRt& n = nodes_[k];
+    if (n.at_plan) continue;
     for (size_t o = 0; o < n.out.size(); ++o) {
       const uint32_t v = n.out[o];
       ValueSlot& slot = values_[v];
@@ -253,19 +266,23 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   const uint64_t limit = memory_limit();
   uint64_t state = 0, prepared = 0;
   for (const auto& n : nodes_) state += n.op->state_bytes(), prepared += n.op->prepare_bytes();
-  const uint64_t held = state + prepared;
+  const uint64_t held = state + prepared + plan_value_bytes_;
   if (need > limit || held > limit - need) {
     std::vector<std::string> given;
     for (const Shape& x : shapes) given.push_back(shape_str(x));
     std::string beside;
     if (state) beside += " beside " + std::to_string(state) + " bytes of KV cache";
     if (prepared) beside += std::string(state ? " and " : " beside ") + std::to_string(prepared) + " bytes of decoded weights";
+    if (plan_value_bytes_)
+      beside += std::string(beside.empty() ? " beside " : " and ") + std::to_string(plan_value_bytes_) +
+                " bytes of values computed at plan time";
     fail(Status::kLimit, "the plan for input shapes " + join(given) + " needs a " + std::to_string(need) +
                              "-byte activation arena" + beside + ", above the limit of " + std::to_string(limit) +
                              " (max_arena_bytes, or PYRT_MAX_ARENA_BYTES)");
   }
-  for (auto& n : nodes_) n.op->prepare();
-  prepared_bytes_ = prepared;
+  for (auto& n : nodes_)
+    if (!n.at_plan) n.op->prepare();
+  prepared_bytes_ = prepared + plan_value_bytes_;
   if (need > arena_size_ || !arena_) {
     std::free(arena_);
     arena_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, std::max<size_t>(need, kAlign)));
@@ -278,12 +295,54 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
   planned_ = true;
 }
 
+bool Session::run_at_plan(NodeRt& n, const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out) {
+  if (n.op->state_capacity() || n.op->state_bytes()) return false;  // carries state from run to run
+  bool reads_any = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (n.in[i] == spec::kNoValue || !n.op->reads_input(i)) continue;
+    if (!in[i].value) return false;
+    reads_any = reads_any || values_[n.in[i]].kind == ValueSlot::kPlan;
+  }
+  // A node of constants only is the exporter's to fold; computing it here would hold a per-session copy of
+  // what may be a weight. Shape / Size read no data at all.
+  bool shape_only = true;
+  for (size_t i = 0; i < in.size(); ++i) shape_only = shape_only && (n.in[i] == spec::kNoValue || !n.op->reads_input(i));
+  if (!reads_any && !shape_only) return false;
+  size_t bytes = 0;
+  for (const TensorDesc& d : out) bytes += align_up(d.nbytes());
+  if (bytes > kMaxPlanValueBytes) return false;
+  std::vector<const void*> ins;
+  for (uint32_t v : n.in) ins.push_back(v == spec::kNoValue ? nullptr : values_[v].kind == ValueSlot::kPlan ? values_[v].plan_data : values_[v].desc.value);
+  std::vector<void*> outs;
+  for (size_t k = 0; k < out.size(); ++k) {
+    void* p = std::aligned_alloc(kAlign, std::max<size_t>(align_up(out[k].nbytes()), kAlign));
+    if (!p) fail(Status::kInternal, "out of memory computing " + n.op->where + " at plan time");
+    plan_values_.emplace_back(static_cast<uint8_t*>(p), std::free);
+    outs.push_back(p);
+  }
+  std::vector<uint8_t> ws(n.workspace + kAlign);
+  RunContext ctx;  // one thread: these are small
+  ctx.threads = 1;
+  ctx.workspace = ws.data() + (kAlign - reinterpret_cast<uintptr_t>(ws.data()) % kAlign) % kAlign;
+  n.op->prepare();
+  n.op->run(ctx, ins, outs);
+  plan_value_bytes_ += bytes;
+  for (size_t k = 0; k < out.size(); ++k) {
+    ValueSlot& slot = values_[n.out[k]];
+    slot.kind = ValueSlot::kPlan;
+    slot.plan_data = outs[k];
+    slot.desc.value = outs[k];
+  }
+  return true;
+}
+
 void* Session::ptr(uint32_t v, const std::vector<const void*>& inputs) const {
   const ValueSlot& s = values_[v];
   switch (s.kind) {
     case ValueSlot::kInput: return const_cast<void*>(inputs[s.input_index]);
     case ValueSlot::kConst: return const_cast<void*>(s.cst->decoded() ? s.cst->get() : nullptr);
     case ValueSlot::kArena: return arena_ + storages_[s.storage].offset;
+    case ValueSlot::kPlan: return const_cast<void*>(s.plan_data);
     default: return nullptr;
   }
 }
@@ -308,6 +367,7 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   uint64_t room = memory_limit() > held ? memory_limit() - held : 0;
   ctx.state_room = &room;
   for (auto& n : nodes_) {
+    if (n.at_plan) continue;
     scratch_in_.clear();
     scratch_out_.clear();
     for (uint32_t v : n.in) scratch_in_.push_back(v == spec::kNoValue ? nullptr : ptr(v, inputs));
@@ -360,6 +420,7 @@ std::vector<NodeReport> Session::describe() const {
     n.name = g->nodes[k].name;
     n.op_type = g->nodes[k].op_type;
     n.kernel = nodes_[k].op->kernel();
+    if (planned_ && nodes_[k].at_plan) n.kernel = "at-plan:" + n.kernel;
     n.total_ms = nodes_[k].total_ms;
     n.runs = nodes_[k].runs;
     if (planned_)

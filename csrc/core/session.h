@@ -64,8 +64,9 @@ class Session {
 
  private:
   struct ValueSlot {
-    enum Kind { kUnused, kInput, kConst, kArena } kind = kUnused;
+    enum Kind { kUnused, kInput, kConst, kArena, kPlan } kind = kUnused;
     TensorDesc desc;
+    const void* plan_data = nullptr;  // kPlan: computed when the plan was made (plan_values_)
     size_t input_index = 0;      // kInput
     const ConstTensor* cst = nullptr;  // kConst
     size_t storage = 0;          // kArena: index into storages_
@@ -78,11 +79,15 @@ class Session {
     std::unique_ptr<Op> op;
     std::vector<uint32_t> in, out;
     size_t workspace = 0;
+    bool at_plan = false;  // this plan computed the node's outputs when it was made; run() skips it
     double total_ms = 0;
     uint64_t runs = 0;
   };
 
   void make_plan(const std::vector<Shape>& shapes);
+  // Runs node k now, while planning, when every input it reads is known (a constant or an earlier plan-time
+  // value) and its outputs are small: shape arithmetic is computed once per shape set, not per run.
+  bool run_at_plan(NodeRt& n, const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out);
   // max_arena_bytes, else PYRT_MAX_ARENA_BYTES, else 4 GiB: the cap on the arena plus all op state (KV caches)
   uint64_t memory_limit() const;
   void* ptr(uint32_t value, const std::vector<const void*>& inputs) const;
@@ -100,7 +105,10 @@ class Session {
   std::vector<Shape> planned_shapes_;
   bool planned_ = false;
   size_t arena_size_ = 0, workspace_offset_ = 0;
-  uint64_t prepared_bytes_ = 0;  // weights the current plan prepared (Op::prepare_bytes), counted with the arena
+  uint64_t prepared_bytes_ = 0;
+  // Values the current plan computed (run_at_plan), 64-byte aligned, and their total size (counted with the arena)
+  std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> plan_values_;
+  uint64_t plan_value_bytes_ = 0;  // weights the current plan prepared (Op::prepare_bytes), counted with the arena
   uint8_t* arena_ = nullptr;
   std::vector<const void*> run_inputs_;
   // reused per run so the hot path does not allocate

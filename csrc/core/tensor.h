@@ -23,6 +23,10 @@ std::string shape_str(const Shape& s);
 struct TensorDesc {
   Shape shape;
   uint8_t dtype = 1;  // spec::DType; f32 unless stated
+  // The data, when it is known while the plan is made: a constant, or a value the session computed then from
+  // input shapes and constants (Shape -> Gather -> Concat...). Ops read shape-like inputs (a Reshape's shape,
+  // Slice's starts, Range's limits) from here in infer(). Null for values computed at run time.
+  const void* value = nullptr;
   int64_t numel() const { return pyrt::numel(shape); }
   size_t nbytes() const;
 };

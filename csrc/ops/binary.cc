@@ -3,7 +3,7 @@
 // per-channel bias) run as long contiguous vector loops.
 #include <algorithm>
 
-#include "ops/common.h"
+#include "ops/typed.h"
 
 namespace pyrt::ops {
 namespace {
@@ -19,6 +19,17 @@ class Binary final : public Op {
     act_ = fused_activation(ctx);
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    ints_ = (in[0].dtype == spec::kI64 || in[0].dtype == spec::kI32) && op_ != kernels::kPRelu;
+    if (ints_) {  // shape arithmetic and index math: i64 / i32, both operands of one dtype
+      if (in[1].dtype != in[0].dtype)
+        fail(std::string("A is ") + spec::dtype_name(in[0].dtype) + " and B " + spec::dtype_name(in[1].dtype) + "; they must match");
+      if (act_.act != Act::kNone) fail("a fused activation needs f32 operands");
+      walk_.plan(*this, {in[0].shape, in[1].shape});
+      i64_ = in[0].dtype == spec::kI64;
+      out[0] = {walk_.out, in[0].dtype};
+      same_a_ = false;
+      return;
+    }
     require_f32(*this, in[0], "input A");
     require_f32(*this, in[1], "input B");
     out[0] = {broadcast(*this, in[0].shape, in[1].shape), spec::kF32};
@@ -51,6 +62,10 @@ class Binary final : public Op {
   }
   int inplace_input() const override { return same_a_ ? 0 : -1; }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    if (ints_) {
+      if (out_dtype_i64()) return run_ints<int64_t>(in, out);
+      return run_ints<int32_t>(in, out);
+    }
     const float* a = static_cast<const float*>(in[0]);
     const float* b = static_cast<const float*>(in[1]);
     float* y = static_cast<float*>(out[0]);
@@ -77,9 +92,46 @@ class Binary final : public Op {
       }
     });
   }
-  std::string kernel() const override { return std::string("binary-") + k_.name; }
+  std::string kernel() const override { return ints_ ? "binary-int" : std::string("binary-") + k_.name; }
 
  private:
+  bool out_dtype_i64() const { return i64_; }
+  // One element at a time: integer tensors are shapes, indices and masks, small and off the hot path. Wrapping
+  // arithmetic (no undefined behaviour on overflow); division truncates toward zero as ONNX does, and a zero
+  // divisor is an error, not a trap.
+  template <typename T>
+  void run_ints(const std::vector<const void*>& in, const std::vector<void*>& out) {
+    using U = std::make_unsigned_t<T>;
+    const T* a = static_cast<const T*>(in[0]);
+    const T* b = static_cast<const T*>(in[1]);
+    T* y = static_cast<T*>(out[0]);
+    const int op = op_;
+    walk_.run([&](int64_t o, const int64_t* off) {
+      const T x = a[off[0]], z = b[off[1]];
+      T r;
+      switch (op) {
+        case kernels::kAdd: r = T(U(x) + U(z)); break;
+        case kernels::kSub: r = T(U(x) - U(z)); break;
+        case kernels::kMul: r = T(U(x) * U(z)); break;
+        case kernels::kDiv:
+          if (z == 0) fail("integer division by zero");
+          r = (z == -1) ? T(U(0) - U(x)) : T(x / z);
+          break;
+        case kernels::kMax: r = x > z ? x : z; break;
+        case kernels::kMin: r = x < z ? x : z; break;
+        default: {  // Pow: repeated squaring, wrapping; a negative exponent gives 0 unless the base is +-1
+          if (z < 0) { r = x == 1 ? 1 : x == -1 ? ((z & 1) ? -1 : 1) : 0; break; }
+          U acc = 1, base = U(x);
+          for (T e = z; e; e >>= 1, base *= base)
+            if (e & 1) acc *= base;
+          r = T(acc);
+        }
+      }
+      y[o] = r;
+    });
+  }
+  bool ints_ = false, i64_ = true;
+  BroadcastWalk walk_;
   const kernels::Table& k_;
   int op_;
   ActParams act_;

@@ -55,6 +55,34 @@ inline AxisSplit split_at(const Shape& s, size_t axis) {
 // Integers from constant input i (i64 or i32), else from attribute `attr` (empty if neither).
 std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* what, const char* attr);
 
+// The integers (i64 or i32) of a value known when the plan is made (TensorDesc::value); fails naming `what`
+// when the value depends on the data of a run.
+std::vector<int64_t> plan_ints(const Op& op, const TensorDesc& d, const char* what);
+// ... and floats (f32)
+std::vector<float> plan_floats(const Op& op, const TensorDesc& d, const char* what);
+
+// A shape-like input (a shape, axes, pads, repeats, K): a constant or an attribute, read once when the op is
+// created, or a value the session computes from input shapes when it plans, read again by each infer().
+class IntsInput {
+ public:
+  IntsInput() = default;
+  IntsInput(const NodeContext& ctx, size_t i, const char* what, const char* attr);
+  bool present() const { return present_; }
+  bool computed() const { return computed_; }  // known only per plan
+  // The values for this plan (call from infer()).
+  const std::vector<int64_t>& at(const Op& op, const std::vector<TensorDesc>& in) {
+    if (computed_) v_ = plan_ints(op, in[i_], what_);
+    return v_;
+  }
+  const std::vector<int64_t>& value() const { return v_; }  // constant ones (and the last plan's)
+
+ private:
+  size_t i_ = 0;
+  const char* what_ = "";
+  bool present_ = false, computed_ = false;
+  std::vector<int64_t> v_;
+};
+
 inline size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 
 // 64-byte aligned bytes (a kernel's own layout of a weight, built once at load), with 64 bytes of slack after

@@ -11,11 +11,12 @@ class Expand final : public Op {
  public:
   explicit Expand(const NodeContext& ctx) {
     ctx.expect_inputs(2, 2);
-    shape_ = const_ints(ctx, 1, "shape", "");
-    for (int64_t d : shape_)
-      if (d < 0) ctx.fail("shape has a negative dimension: " + shape_str(shape_));
+    shape_in_ = IntsInput(ctx, 1, "shape", "");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    shape_ = shape_in_.at(*this, in);
+    for (int64_t d : shape_)
+      if (d < 0) fail("shape has a negative dimension: " + shape_str(shape_));
     walk_.plan(*this, {in[0].shape, shape_});
     walk_.strides.pop_back();  // only the input is read
     esize_ = spec::dtype_size(in[0].dtype);
@@ -30,6 +31,7 @@ class Expand final : public Op {
   std::string kernel() const override { return "expand-ref"; }
 
  private:
+  IntsInput shape_in_;
   Shape shape_;
   BroadcastWalk walk_;
   size_t esize_ = 4;

@@ -13,25 +13,35 @@ class Pad final : public Op {
     ctx.expect_inputs(1, 4);
     mode_ = ctx.attr_string("mode", "constant");
     if (mode_ != "constant" && mode_ != "reflect" && mode_ != "edge") ctx.fail("unsupported mode '" + mode_ + "'");
-    if (ctx.has_input(1)) {
-      const ConstTensor& p = ctx.require_const(1, "pads", spec::kI64);
-      pads_.assign(p.i64(), p.i64() + p.desc.numel());
-    } else {
-      pads_ = ctx.attr_ints("pads");
-    }
+    pads_in_ = IntsInput(ctx, 1, "pads", "pads");
+    axes_in_ = IntsInput(ctx, 3, "axes", "");
     value_ = ctx.attr_float("value", 0.f);
     if (ctx.has_input(2)) {
       const ConstTensor& v = ctx.require_const(2, "constant_value", spec::kF32);
       if (v.desc.numel() < 1) ctx.fail("constant_value is empty");
       value_ = v.f32()[0];
     }
-    if (ctx.has_input(3)) ctx.fail("the axes input is not supported; give pads for every axis");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
     const Shape& x = in[0].shape;
     const size_t r = x.size();
+    const std::vector<int64_t>& given = pads_in_.at(*this, in);
+    if (axes_in_.present()) {  // pads for these axes only: [begins..., ends...]
+      const std::vector<int64_t>& axes = axes_in_.at(*this, in);
+      if (given.size() != 2 * axes.size())
+        fail("pads has " + std::to_string(given.size()) + " values for " + std::to_string(axes.size()) + " axes");
+      pads_.assign(2 * r, 0);
+      for (size_t k = 0; k < axes.size(); ++k) {
+        const size_t a = size_t(norm_axis(*this, axes[k], r));
+        pads_[a] = given[k], pads_[a + r] = given[k + axes.size()];
+      }
+    } else {
+      pads_ = given;
+    }
     if (pads_.size() != 2 * r) fail("pads has " + std::to_string(pads_.size()) + " values for rank " + std::to_string(r));
+    for (int64_t p : pads_)
+      if (p > kMaxWindow || p < -kMaxWindow) fail("pad " + std::to_string(p) + " is out of range");
     Shape o(r);
     for (size_t i = 0; i < r; ++i) {
       o[i] = x[i] + pads_[i] + pads_[i + r];
@@ -90,6 +100,7 @@ class Pad final : public Op {
   }
 
   std::string mode_;
+  IntsInput pads_in_, axes_in_;
   std::vector<int64_t> pads_;
   float value_ = 0.f;
   Shape xs_, os_;

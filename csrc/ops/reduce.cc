@@ -21,16 +21,13 @@ class Reduce final : public Op {
  public:
   explicit Reduce(const NodeContext& ctx) : kind_(kind_of(ctx.node().op_type)) {
     ctx.expect_inputs(1, 2);
-    if (ctx.has_input(1)) {
-      const ConstTensor& a = ctx.require_const(1, "axes", spec::kI64);
-      axes_.assign(a.i64(), a.i64() + a.desc.numel());
-    } else {
-      axes_ = ctx.attr_ints("axes");
-    }
+    axes_in_ = IntsInput(ctx, 1, "axes", "axes");
     keep_ = ctx.attr_int("keepdims", 1) != 0;
-    noop_ = ctx.attr_int("noop_with_empty_axes", 0) != 0 && axes_.empty();
+    noop_empty_ = ctx.attr_int("noop_with_empty_axes", 0) != 0;
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    axes_ = axes_in_.at(*this, in);
+    noop_ = noop_empty_ && axes_.empty();
     require_f32(*this, in[0], "input");
     const Shape& x = in[0].shape;
     red_.assign(x.size(), axes_.empty() && !noop_);
@@ -109,7 +106,8 @@ class Reduce final : public Op {
 
   Kind kind_;
   std::vector<int64_t> axes_;
-  bool keep_ = true, noop_ = false;
+  IntsInput axes_in_;
+  bool keep_ = true, noop_ = false, noop_empty_ = false;
   std::vector<bool> red_;
   Shape xs_;
   int64_t count_ = 1;

@@ -55,6 +55,8 @@ std::unique_ptr<Op> make_one_hot(const NodeContext&);
 std::unique_ptr<Op> make_shape(const NodeContext&);
 std::unique_ptr<Op> make_scatter_elements(const NodeContext&);
 std::unique_ptr<Op> make_gather_nd(const NodeContext&);
+std::unique_ptr<Op> make_range(const NodeContext&);
+std::unique_ptr<Op> make_constant_of_shape(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -84,6 +86,7 @@ const Entry kOps[] = {
     {"Shape", ops::make_shape},        {"Size", ops::make_shape},
     {"Tile", ops::make_tile},          {"TopK", ops::make_top_k},
     {"GatherND", ops::make_gather_nd}, {"ScatterElements", ops::make_scatter_elements},
+    {"Range", ops::make_range},        {"ConstantOfShape", ops::make_constant_of_shape},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},

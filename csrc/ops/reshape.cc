@@ -12,31 +12,21 @@ class Reshape final : public Op {
   explicit Reshape(const NodeContext& ctx) : type_(ctx.node().op_type) {
     ctx.expect_inputs(1, 2);
     if (type_ == "Reshape") {
-      if (ctx.has_input(1)) {
-        const ConstTensor& s = ctx.require_const(1, "shape");
-        if (s.desc.dtype != spec::kI64) ctx.fail("shape must be an i64 tensor");
-        spec_.assign(s.i64(), s.i64() + s.desc.numel());
-      } else {
-        spec_ = ctx.attr_ints("shape");
-      }
+      ints_ = IntsInput(ctx, 1, "shape", "shape");
       allowzero_ = ctx.attr_int("allowzero", 0) != 0;
     } else if (type_ == "Flatten") {
       axis_ = ctx.attr_int("axis", 1);
     } else {  // Squeeze / Unsqueeze: axes as attribute (opset < 13) or constant input
-      if (ctx.has_input(1)) {
-        const ConstTensor& a = ctx.require_const(1, "axes");
-        if (a.desc.dtype != spec::kI64) ctx.fail("axes must be an i64 tensor");
-        axes_.assign(a.i64(), a.i64() + a.desc.numel());
-      } else {
-        axes_ = ctx.attr_ints("axes");
-      }
-      if (type_ == "Unsqueeze" && axes_.empty()) ctx.fail("Unsqueeze needs axes");
+      ints_ = IntsInput(ctx, 1, "axes", "axes");
+      if (type_ == "Unsqueeze" && !ints_.present()) ctx.fail("Unsqueeze needs axes");
     }
   }
   bool is_alias() const override { return true; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& x = in[0].shape;
     Shape o;
+    if (type_ == "Reshape") spec_ = ints_.at(*this, in);
+    else if (type_ != "Flatten") axes_ = ints_.at(*this, in);
     if (type_ == "Reshape") {
       int64_t infer_at = -1, known = 1;
       for (size_t i = 0; i < spec_.size(); ++i) {
@@ -103,6 +93,7 @@ class Reshape final : public Op {
 
  private:
   std::string type_;
+  IntsInput ints_;
   std::vector<int64_t> spec_, axes_;
   int64_t axis_ = 1;
   bool allowzero_ = false;

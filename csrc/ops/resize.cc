@@ -18,21 +18,23 @@ class Resize final : public Op {
     if (mode_ != "nearest" && mode_ != "linear") ctx.fail("unsupported mode '" + mode_ + "' (nearest, linear)");
     coord_ = ctx.attr_string("coordinate_transformation_mode", upsample ? "asymmetric" : "half_pixel");
     nearest_ = ctx.attr_string("nearest_mode", upsample ? "floor" : "round_prefer_floor");
-    const size_t scales_at = upsample ? 1 : 2;
-    if (ctx.has_input(scales_at) && ctx.require_const(scales_at, "scales").desc.numel() > 0) {
-      const ConstTensor& s = ctx.require_const(scales_at, "scales", spec::kF32);
-      scales_.assign(s.f32(), s.f32() + s.desc.numel());
-    } else if (!upsample && ctx.has_input(3)) {
-      const ConstTensor& s = ctx.require_const(3, "sizes", spec::kI64);
-      sizes_.assign(s.i64(), s.i64() + s.desc.numel());
-    } else if (ctx.attr("scales")) {
+    // Scales or sizes: constant inputs, or values computed from shapes when the plan is made (read in infer).
+    scales_at_ = upsample ? 1 : 2;
+    has_scales_ = ctx.has_input(scales_at_);
+    has_sizes_ = !upsample && ctx.has_input(3);
+    if (!has_scales_ && !has_sizes_) {
+      if (!ctx.attr("scales")) ctx.fail("needs scales or sizes");
       scales_ = ctx.attr_floats("scales");
-    } else {
-      ctx.fail("needs constant scales or sizes");
     }
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
+    if (has_scales_ || has_sizes_) {
+      scales_.clear(), sizes_.clear();
+      if (has_scales_ && in[scales_at_].numel() > 0) scales_ = plan_floats(*this, in[scales_at_], "scales");
+      else if (has_sizes_) sizes_ = plan_ints(*this, in[3], "sizes");
+      else fail("needs scales or sizes (the scales input is empty)");
+    }
     const Shape& x = in[0].shape;
     if (x.size() != 4) fail("input must be 4-D NCHW, got " + shape_str(x));
     Shape o = x;
@@ -43,6 +45,8 @@ class Resize final : public Op {
     } else {
       if (scales_.size() != 4 || scales_[0] != 1.f || scales_[1] != 1.f) fail("scales must be [1, 1, sh, sw]");
       sh_ = scales_[2], sw_ = scales_[3];
+      if (!(sh_ > 0.f && sh_ <= float(kMaxWindow) && sw_ > 0.f && sw_ <= float(kMaxWindow)))
+        fail("scales must be positive and finite");
       o[2] = int64_t(std::floor(float(x[2]) * sh_));
       o[3] = int64_t(std::floor(float(x[3]) * sw_));
     }
@@ -97,6 +101,8 @@ class Resize final : public Op {
 
   std::string mode_, coord_, nearest_;
   std::vector<float> scales_;
+  size_t scales_at_ = 2;
+  bool has_scales_ = false, has_sizes_ = false;
   std::vector<int64_t> sizes_;
   float sh_ = 1, sw_ = 1;
   int64_t nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;

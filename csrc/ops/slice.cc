@@ -12,15 +12,17 @@ class Slice final : public Op {
  public:
   explicit Slice(const NodeContext& ctx) {
     ctx.expect_inputs(1, 5);
-    starts_ = const_ints(ctx, 1, "starts", "starts");
-    ends_ = const_ints(ctx, 2, "ends", "ends");
-    axes_ = const_ints(ctx, 3, "axes", "axes");
-    steps_ = const_ints(ctx, 4, "steps", "steps");
-    if (starts_.size() != ends_.size() || (!axes_.empty() && axes_.size() != starts_.size()) ||
-        (!steps_.empty() && steps_.size() != starts_.size()))
-      ctx.fail("starts, ends, axes and steps must have the same length");
+    args_[0] = IntsInput(ctx, 1, "starts", "starts");
+    args_[1] = IntsInput(ctx, 2, "ends", "ends");
+    args_[2] = IntsInput(ctx, 3, "axes", "axes");
+    args_[3] = IntsInput(ctx, 4, "steps", "steps");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    starts_ = args_[0].at(*this, in), ends_ = args_[1].at(*this, in);
+    axes_ = args_[2].at(*this, in), steps_ = args_[3].at(*this, in);
+    if (starts_.size() != ends_.size() || (!axes_.empty() && axes_.size() != starts_.size()) ||
+        (!steps_.empty() && steps_.size() != starts_.size()))
+      fail("starts, ends, axes and steps must have the same length");
     const Shape& x = in[0].shape;
     const size_t r = x.size();
     start_.assign(r, 0), step_.assign(r, 1);
@@ -75,6 +77,7 @@ class Slice final : public Op {
   Shape xs_, os_;
   std::vector<int64_t> xstr_;
   size_t esize_ = 4;
+  IntsInput args_[4];
 };
 
 }  // namespace

@@ -13,12 +13,13 @@ class Split final : public Op {
   explicit Split(const NodeContext& ctx) {
     ctx.expect_inputs(1, 2);
     axis_ = ctx.attr_int("axis", 0);
-    split_ = ctx.has_input(1) ? const_ints(ctx, 1, "split", "split") : ctx.attr_ints("split");
+    split_in_ = IntsInput(ctx, 1, "split", "split");
     nout_ = ctx.num_outputs();
-    if (!split_.empty() && split_.size() != nout_) ctx.fail("split has " + std::to_string(split_.size()) +
-                                                             " sizes for " + std::to_string(nout_) + " outputs");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    split_ = split_in_.at(*this, in);
+    if (!split_.empty() && split_.size() != nout_) fail("split has " + std::to_string(split_.size()) +
+                                                         " sizes for " + std::to_string(nout_) + " outputs");
     const Shape& x = in[0].shape;
     const int64_t a = norm_axis(*this, axis_, x.size());
     std::vector<int64_t> sz = split_;
@@ -57,6 +58,7 @@ class Split final : public Op {
  private:
   int64_t axis_;
   std::vector<int64_t> split_;
+  IntsInput split_in_;
   size_t nout_, esize_ = 4, outer_ = 1, inner_ = 1, row_ = 0;
   std::vector<size_t> bytes_;
 };

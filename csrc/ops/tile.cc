@@ -11,11 +11,12 @@ class Tile final : public Op {
  public:
   explicit Tile(const NodeContext& ctx) {
     ctx.expect_inputs(2, 2);
-    reps_ = const_ints(ctx, 1, "repeats", "");
-    for (int64_t r : reps_)
-      if (r < 0) ctx.fail("repeats must be >= 0, got " + shape_str(reps_));
+    reps_in_ = IntsInput(ctx, 1, "repeats", "");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    reps_ = reps_in_.at(*this, in);
+    for (int64_t r : reps_)
+      if (r < 0) fail("repeats must be >= 0, got " + shape_str(reps_));
     const Shape& x = in[0].shape;
     if (reps_.size() != x.size())
       fail("repeats has " + std::to_string(reps_.size()) + " values for an input of rank " + std::to_string(x.size()));
@@ -49,6 +50,7 @@ class Tile final : public Op {
   std::string kernel() const override { return "tile-ref"; }
 
  private:
+  IntsInput reps_in_;
   std::vector<int64_t> reps_;
   Shape xs_, os_;
   size_t esize_ = 4;

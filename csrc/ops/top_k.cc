@@ -14,14 +14,15 @@ class TopK final : public Op {
  public:
   explicit TopK(const NodeContext& ctx) {
     ctx.expect_inputs(2, 2);
-    const std::vector<int64_t> k = const_ints(ctx, 1, "K", "");
-    if (k.size() != 1 || k[0] < 0) ctx.fail("K must be one value >= 0");
-    k_ = k[0];
+    k_in_ = IntsInput(ctx, 1, "K", "");
     axis_ = ctx.attr_int("axis", -1);
     largest_ = ctx.attr_int("largest", 1) != 0;
     (void)ctx.attr_int("sorted", 1);  // sorted = 0 allows any order; ours is always sorted
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    const std::vector<int64_t>& k = k_in_.at(*this, in);
+    if (k.size() != 1 || k[0] < 0) fail("K must be one value >= 0");
+    k_ = k[0];
     require_f32(*this, in[0], "X");
     const Shape& x = in[0].shape;
     const size_t a = size_t(norm_axis(*this, axis_, x.size()));
@@ -62,6 +63,7 @@ class TopK final : public Op {
   std::string kernel() const override { return "topk-ref"; }
 
  private:
+  IntsInput k_in_;
   int64_t k_ = 1, axis_ = -1;
   AxisSplit sp_;
   bool largest_ = true;

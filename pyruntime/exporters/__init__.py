@@ -140,13 +140,20 @@ def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True,
 
 
 def export(model, example_inputs, path, *, input_names=None, output_names=None, dynamic_batch: bool = True,
-           name: str = "", channels_last: bool = True, progress: bool = False, **compression) -> int:
-    """Converts a torch.nn.Module (traced on `example_inputs`) to a .pyrt file. Returns its size."""
+           dynamic_axes: dict | None = None, name: str = "", channels_last: bool = True, progress: bool = False,
+           **compression) -> int:
+    """Converts a torch.nn.Module (traced on `example_inputs`) to a .pyrt file. Returns its size.
+
+    dynamic_batch: dimension 0 of every input and output may change from run to run. dynamic_axes: more
+    dimensions that may, as {input or output name: [axes]} or {name: {axis: "label"}}, e.g.
+    {"input": [1]} for a text model's sequence length (names default to "input" / "input0", "input1"...).
+    Shapes computed from them are evaluated when the runtime plans each new shape set."""
     _check_compression(compression)
     from ..progress import Progress
     from .torch_frontend import to_onnx_bytes
     with Progress(3 + len(_passes(channels_last)) + _int8_step(compression), "export", enabled=progress) as bar:
-        blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch)
+        blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch,
+                             dynamic_axes=dynamic_axes)
         bar.step("traced with torch.onnx.export")
         return _export_ir(blob, path, name or type(model).__name__, channels_last, bar, compression)
 

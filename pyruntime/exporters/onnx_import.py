@@ -134,6 +134,10 @@ def from_onnx(model) -> IR:
             if nd not in (1, 2):   # 1-D runs as 2-D on a [N, C, 1, W] view (passes.lift_1d_to_2d)
                 raise ExportError(f"{n.op_type} in node '{name}' is {nd}-D; the runtime implements 1-D and 2-D "
                                   f"{n.op_type} only")
+        if n.op_type == "ConstantOfShape":   # the value attribute (a one-element tensor) as a constant input
+            v = np.asarray(attrs.pop("value", np.zeros(1, np.float32))).reshape(1)
+            inputs = [inputs[0], f"{name}/value"]
+            ir.consts[inputs[1]] = v
         if n.op_type == "BatchNormalization":
             attrs.pop("spatial", None)                   # opset < 9: 'spatial' = 1 is the only meaning we have
             attrs.pop("momentum", None)

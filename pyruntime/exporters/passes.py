@@ -21,7 +21,8 @@ from .ir import IR, ExportError, Node
 # A dynamic dimension read by Shape is carried through shape arithmetic as a sentinel value that encodes which
 # tensor and which dimension it came from: _SENT + 16 * source + dim, source indexing ir.sent_sources. A
 # Reshape of that same tensor that copies the dimension to the same position becomes a 0 ("keep this
-# dimension"); any other use of a dynamic dimension is an ExportError naming the node.
+# dimension"); any other use puts the folded shape arithmetic back in the graph, for the runtime to compute
+# when it plans each input-shape set.
 _SENT = -(1 << 50)
 _SENT_SPAN = 1 << 30
 
@@ -56,6 +57,10 @@ def _eval(n: Node, ins: list, ir: IR):
     moves = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Identity", "Reshape", "Transpose"}
     if op not in moves and any(i is not None and _is_sent(i) for i in ins):
         return None
+    # the moves carry a dynamic dimension in their data (every input of Concat, input 0 of the others), never
+    # in their indices, starts / ends or shape: those make the result depend on the dimension's value
+    if op != "Concat" and any(i is not None and _is_sent(i) for i in ins[1:]):
+        return None
     if op == "Shape":
         shp = ir.shapes.get(n.inputs[0])
         if shp is None:
@@ -84,14 +89,12 @@ def _eval(n: Node, ins: list, ir: IR):
             return _onnx_slice(x, a["starts"], a["ends"], a.get("axes"), None)
         return _onnx_slice(x, ins[1], ins[2], ins[3] if len(ins) > 3 else None, ins[4] if len(ins) > 4 else None)
     if op == "Reshape":
-        if _is_sent(ins[1]):
-            return None
         shape = [d if d != 0 else x.shape[i] for i, d in enumerate(ins[1].tolist())]
         return x.reshape(shape)
     if op == "Transpose":
         return np.transpose(x, a.get("perm"))
     if op == "ConstantOfShape":
-        v = a.get("value", np.zeros(1, np.float32))
+        v = ins[1] if len(ins) > 1 and ins[1] is not None else a.get("value", np.zeros(1, np.float32))
         return np.full(tuple(int(d) for d in x), np.asarray(v).reshape(-1)[0], dtype=np.asarray(v).dtype)
     if op in ("Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min"):
         f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Pow": np.power, "Equal": np.equal,
@@ -114,6 +117,7 @@ def _eval(n: Node, ins: list, ir: IR):
 
 
 def fold_constants(ir: IR) -> IR:
+    origin = {}   # folded value -> the node that computed it (kept to restore shape arithmetic, below)
     changed = True
     while changed:
         changed = False
@@ -124,17 +128,16 @@ def fold_constants(ir: IR) -> IR:
             out = _eval(n, ins, ir) if foldable and n.inputs and len(n.outputs) == 1 else None
             if out is not None:
                 ir.consts[n.outputs[0]] = np.asarray(out)
+                origin[n.outputs[0]] = n
                 changed = True
             else:
                 keep.append(n)
         ir.nodes = keep
-    # A Reshape whose target copies, in place, a dynamic dimension its own input has (the same tensor's, or the
-    # same dimension, e.g. the batch, as far as shape inference can tell): that entry becomes 0.
+    # A Reshape whose target copies, in place, a dynamic dimension of its own input tensor (or the same named
+    # dimension, e.g. "batch", by ONNX shape inference) keeps that dimension: that entry becomes 0.
     sources, names = ir.sent_sources, ir.dim_names
 
     def same_dim(src: str, dim: int, value: str, pos: int) -> bool:
-        # Same position, and not provably another dimension: ONNX shape inference often loses the symbol
-        # ("unk__N") through padding arithmetic, so only two different known symbols rule it out.
         if dim != pos:
             return False
         if src == value:
@@ -142,8 +145,7 @@ def fold_constants(ir: IR) -> IR:
         a, b = names.get(src), names.get(value)
         na = a[dim] if a is not None and dim < len(a) else None
         nb = b[pos] if b is not None and pos < len(b) else None
-        known = [x for x in (na, nb) if x and not x.startswith("unk__")]
-        return len(known) < 2 or known[0] == known[1]
+        return bool(na and nb and not na.startswith("unk__") and na == nb)
 
     for n in ir.nodes:
         if n.op == "Reshape" and len(n.inputs) > 1 and _is_sent(ir.consts.get(n.inputs[1], np.zeros(0))):
@@ -157,14 +159,56 @@ def fold_constants(ir: IR) -> IR:
                 name = ir.fresh(n.inputs[1] + "_static")
                 ir.consts[name] = shape
                 n.inputs = [n.inputs[0], name]
-    for n in ir.nodes:   # what is left cannot be computed by the runtime: say so, naming the node
+    # What still depends on a dynamic dimension is computed by the runtime when it plans a shape set: the
+    # nodes that folded it (Shape, Gather, Concat, ...) go back into the graph.
+    restored = []
+
+    def restore(v):
+        n = origin.pop(v, None)
+        if n is None:
+            return
         for i in n.inputs:
             if i in ir.consts and _is_sent(ir.consts[i]):
-                v = next(int(v) for v in np.asarray(ir.consts[i]).reshape(-1) if _is_sent(v))
-                src, dim = _sent_decode(v)
-                raise ExportError(f"{n.where()} depends on dynamic dimension {dim} of '{sources[src]}', which the "
-                                  "runtime cannot compute; export with a static shape for that dimension")
+                restore(i)
+        restored.append(n)
+
+    uses = [i for n in ir.nodes for i in n.inputs] + [v for v, _ in ir.outputs]
+    for v in uses:
+        if v in ir.consts and _is_sent(ir.consts[v]):
+            restore(v)
+    for n in restored:
+        del ir.consts[n.outputs[0]]
+    if restored:
+        ir.nodes = _topo_sort(ir.nodes + restored)
     return ir
+
+
+def _topo_sort(nodes: list) -> list:
+    """Nodes ordered so that each comes after the producers of its inputs (stable otherwise; iterative, since
+    graphs are deeper than Python's recursion limit)."""
+    made = {o: k for k, n in enumerate(nodes) for o in n.outputs}
+    state = [0] * len(nodes)   # 0 new, 1 on the stack, 2 placed
+    order = []
+    for root in range(len(nodes)):
+        stack = [(root, 0)]
+        while stack:
+            k, j = stack.pop()
+            if j == 0:
+                if state[k] == 2:
+                    continue
+                state[k] = 1
+            deps = [made[i] for i in nodes[k].inputs if i in made]
+            if j < len(deps):
+                stack.append((k, j + 1))
+                d = deps[j]
+                if state[d] == 1:
+                    raise ExportError(f"{nodes[d].where()} is part of a cycle")
+                if state[d] == 0:
+                    stack.append((d, 0))
+                continue
+            state[k] = 2
+            order.append(nodes[k])
+    return order
 
 
 def _replace_uses(ir: IR, old: str, new: str):

@@ -83,13 +83,20 @@ def _onnx(model, inputs, names, dyn):
     return buf.getvalue()
 
 
-def test_reshape_by_another_tensors_dynamic_dim_is_refused(tmp_path):
+def test_reshape_by_another_tensors_dynamic_dim_is_computed_when_planning(tmp_path):
+    # z's dynamic dimension shapes x: the runtime computes the target shape when it plans each shape set
     class M(torch.nn.Module):
         def forward(self, x, z):
             return x.reshape(z.shape[0], -1)
     blob = _onnx(M(), (torch.randn(4, 6), torch.randn(8, 1)), ["x", "z"], {"x": {0: "n"}, "z": {0: "m"}})
-    with pytest.raises(ExportError, match="dynamic dimension 0 of"):
-        export_onnx(blob, tmp_path / "m.pyrt")
+    export_onnx(blob, tmp_path / "m.pyrt")
+    s = Session(tmp_path / "m.pyrt")
+    for n, m in ((4, 8), (2, 4), (6, 3)):
+        x = np.random.default_rng(n).standard_normal((n, 6)).astype(np.float32)
+        got = s.run({"x": x, "z": np.zeros((m, 1), np.float32)})[0]
+        np.testing.assert_array_equal(got, x.reshape(m, -1))
+    with pytest.raises(ValueError, match="Reshape.*cannot reshape"):   # 18 elements into 4 rows
+        s.run({"x": np.zeros((3, 6), np.float32), "z": np.zeros((4, 1), np.float32)})
 
 
 def test_pad_then_avgpool_ceil_mode_keeps_its_shape(tmp_path):
