@@ -35,3 +35,20 @@ def decode_both(blob: bytes, name: str):
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+# Pass figures of the ONNX backend suites ({title: line}), printed at the end of the run so they show in the test
+# output without -s and whichever test of a module ran last.
+_FIGURES: dict = {}
+
+
+@pytest.fixture
+def figures():
+    return _FIGURES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for line in _FIGURES.values():
+            terminalreporter.write_line(line)

@@ -1,6 +1,7 @@
 """The ONNX backend test data shipped in the onnx wheel: every `light` model matches its expected output, and
-every pytorch-converted / pytorch-operator case the importer accepts matches its data. The cases that pass
-are listed in onnx_backend_pass.txt, so a regression (or a newly accepted case) shows up here."""
+every pytorch-converted / pytorch-operator / simple case the importer accepts matches its data. The cases that
+pass are listed in onnx_backend_pass.txt, so a regression (or a newly accepted case) shows up here. Each suite's
+pass figures are printed at the end of the run (conftest.pytest_terminal_summary)."""
 import os
 
 import numpy as np
@@ -9,7 +10,20 @@ from onnx_backend import LIGHT, node_cases, run_case, run_light
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PASS_LIST = sorted(line.strip() for line in open(os.path.join(HERE, "onnx_backend_pass.txt")) if line.strip())
-ALL = [f"{k}/{c}" for k in ("pytorch-converted", "pytorch-operator") for c in node_cases(k)]
+SUITES = ("pytorch-converted", "pytorch-operator", "simple")
+ALL = [f"{k}/{c}" for k in SUITES for c in node_cases(k)]
+OUTCOMES: dict = {}      # case -> "pass" | "not_claimed" | "fail", for the figures
+
+
+def _record(figures, case, outcome):
+    OUTCOMES[case] = outcome
+    kind = case.split("/")[0]
+    mine = [v for k, v in OUTCOMES.items() if k.startswith(kind + "/")]
+    n = sum(c.startswith(kind + "/") for c in ALL)
+    passing = mine.count("pass")
+    figures[f"onnx-backend-{kind}"] = (
+        f"ONNX backend {kind}: {n} cases, passing {passing} = {100.0 * passing / n:.1f}% "
+        f"(not claimed {mine.count('not_claimed')}, failing {mine.count('fail')}, not run {n - len(mine)})")
 
 
 @pytest.mark.parametrize("name", LIGHT)
@@ -20,10 +34,12 @@ def test_light_models(name, tmp_path):
 
 
 @pytest.mark.parametrize("case", ALL)
-def test_node_cases(case, tmp_path):
+def test_node_cases(case, tmp_path, figures):
     kind, name = case.split("/")
+    _record(figures, case, "fail")          # until it is shown to pass or be refused
     results = run_case(kind, name, tmp_path)
     if results is None:                      # not claimed: an unsupported op, attribute or dimensionality
+        _record(figures, case, "not_claimed")
         assert case not in PASS_LIST, f"{case} is in the pass list but the importer now refuses it"
         return
     assert case in PASS_LIST, f"{case} is accepted and must be added to onnx_backend_pass.txt"
@@ -31,6 +47,7 @@ def test_node_cases(case, tmp_path):
         for g, w in zip(got, want):
             assert g.shape == w.shape
             np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-5, equal_nan=True)
+    _record(figures, case, "pass")
 
 
 def test_pass_list_is_substantial():
