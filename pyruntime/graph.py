@@ -33,6 +33,7 @@ class Graph:
         self.g = self.w.new_graph()
         self._n = 0
         self._outputs: list[tuple[Value, str]] = []
+        self._hints: dict = {}   # output name -> (dtype, dims) for graphs that plan only on input values
 
     def input(self, name: str, shape, dtype="f32") -> Value:
         """A model input; None or -1 in `shape` is a dynamic dimension (e.g. the batch)."""
@@ -60,12 +61,14 @@ class Graph:
         vals = tuple(Value(self, i, n) for i, n in zip(ids, out_names))
         return vals if outputs > 1 else vals[0]
 
-    def output(self, value: Value, name: str | None = None):
+    def output(self, value: Value, name: str | None = None, hint: tuple | None = None):
         """Marks `value` as a model output named `name`. A graph input, or a value already output under another
         name, gets an Identity node: every output must be a distinct value named like its META entry."""
         if value.id in self.g.inputs or any(v.id == value.id for v, _ in self._outputs):
             value = self.op("Identity", value)
         self._outputs.append((value, name or value.name))
+        if hint is not None:   # (dtype, dims): what the file declares when no plan can be made without data
+            self._hints[name or value.name] = hint
 
     def to_bytes(self) -> bytes:
         """Serializes, inferring the outputs' dtypes and shapes with the runtime (dims that follow a dynamic
@@ -93,6 +96,14 @@ class Graph:
             except ValueError as e:
                 first_error = first_error or e
         else:
+            # A graph whose shapes follow an input's values (a Reshape's shape fed as an input) plans only at
+            # run time: the outputs are declared from the frontend's types, when it gave them.
+            if "must be known when the plan is made" in str(first_error) and \
+                    all(n in self._hints for _, n in self._outputs):
+                self.w.outputs = []
+                for _, n in self._outputs:
+                    self.w.add_output(n, *self._hints[n])
+                return self.w.to_bytes()
             raise ValueError(f"inferring the output shapes (dynamic input dims set to 1 and 2): {first_error}") \
                 from first_error
         self.w.outputs = []

@@ -152,6 +152,10 @@ class Op {
   // False for a constant input the op does not read at run time (it computes on the stored encoding):
   // the session then leaves that constant undecoded.
   virtual bool reads_input(size_t /*i*/) const { return true; }
+  // Input i is read by infer() (a shape, axes, starts, scales, K): its data must be known when the plan is
+  // made. When it comes from a graph input, the session plans on that input's values (and plans again when
+  // they change).
+  virtual bool plan_input(size_t /*i*/) const { return false; }
 
   // State carried from one run to the next (a KV cache): run() writes the new step's state and commit_state()
   // keeps it once the whole graph has run, so a run that fails part-way leaves the state as it was.

@@ -24,6 +24,7 @@ std::string join(const std::vector<std::string>& v) {
 // The most one node's outputs may take to be computed when the plan is made (shape arithmetic, masks and
 // position ids are far smaller; a larger all-constant result is computed by run() as usual).
 constexpr size_t kMaxPlanValueBytes = size_t(1) << 22;
+constexpr size_t kMaxConstNodeBytes = size_t(1) << 12;
 
 // 2^56 elements: their byte sizes (up to 8 bytes each) and sums of a few of them stay far inside 64 bits.
 constexpr int64_t kMaxElements = int64_t(1) << 56;
@@ -95,12 +96,38 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     rt.out = node.outputs;
     nodes_.push_back(std::move(rt));
   }
+  // Graph inputs that some op reads when planning (directly, or through nodes computed at plan time): found
+  // by walking back from every plan_input() slot to the graph inputs it depends on.
+  {
+    std::vector<int64_t> producer(values_.size(), -1);
+    for (size_t k = 0; k < nodes_.size(); ++k)
+      for (uint32_t v : nodes_[k].out) producer[v] = int64_t(k);
+    std::vector<bool> seen(values_.size(), false), wanted(inputs_.size(), false);
+    std::vector<uint32_t> todo;
+    for (auto& n : nodes_)
+      for (size_t i = 0; i < n.in.size(); ++i)
+        if (n.in[i] != spec::kNoValue && n.op->plan_input(i)) todo.push_back(n.in[i]);
+    while (!todo.empty()) {
+      const uint32_t v = todo.back();
+      todo.pop_back();
+      if (seen[v]) continue;
+      seen[v] = true;
+      if (values_[v].kind == ValueSlot::kInput) wanted[values_[v].input_index] = true;
+      if (producer[v] < 0) continue;
+      const NodeRt& n = nodes_[size_t(producer[v])];
+      for (size_t i = 0; i < n.in.size(); ++i)
+        if (n.in[i] != spec::kNoValue && (n.op->reads_input(i) || n.op->plan_input(i))) todo.push_back(n.in[i]);
+    }
+    for (size_t i = 0; i < inputs_.size(); ++i)
+      if (wanted[i]) value_inputs_.push_back(i);
+  }
   // Static input shapes: plan now, so that a model needing more memory than allowed fails here, at load. Other
   // planning errors are left for run(), where they have always been reported (the shapes given there).
   std::vector<Shape> declared;
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const auto& d = model_->meta().inputs[i].dims;
     if (std::any_of(d.begin(), d.end(), [](int64_t v) { return v < 0; })) return;
+    if (!value_inputs_.empty()) return;  // the plan needs the inputs' values: made by the first run
     declared.emplace_back(d.begin(), d.end());
   }
   try {
@@ -127,7 +154,17 @@ std::vector<TensorDesc> Session::plan(const std::vector<Shape>& shapes) {
   return r;
 }
 
-void Session::make_plan(const std::vector<Shape>& shapes) {
+bool Session::values_changed(const std::vector<const void*>& data) const {
+  if (value_inputs_.empty()) return false;
+  if (!planned_with_values_) return true;
+  for (size_t k = 0; k < value_inputs_.size(); ++k) {
+    const std::vector<uint8_t>& was = planned_values_[k];
+    if (!was.empty() && std::memcmp(was.data(), data[value_inputs_[k]], was.size()) != 0) return true;
+  }
+  return false;
+}
+
+void Session::make_plan(const std::vector<Shape>& shapes, const std::vector<const void*>* data) {
   const Meta& meta = model_->meta();
   if (shapes.size() != inputs_.size())
     fail(Status::kInvalidArgument, "expected " + std::to_string(inputs_.size()) + " inputs, got " +
@@ -145,6 +182,20 @@ void Session::make_plan(const std::vector<Shape>& shapes) {
     if (numel(shapes[i]) > kMaxElements)  // numel also throws past int64
       fail(Status::kInvalidArgument, "input '" + io.name + "' has shape " + shape_str(shapes[i]) + ": too many elements");
     values_[inputs_[i]].desc.shape = shapes[i];
+    values_[inputs_[i]].desc.value = nullptr;
+  }
+  // Inputs read by value: this run's data (copied, so that the next run can tell whether they changed).
+  planned_values_.assign(value_inputs_.size(), {});
+  planned_with_values_ = data != nullptr;
+  for (size_t k = 0; data && k < value_inputs_.size(); ++k) {
+    TensorDesc& d = values_[inputs_[value_inputs_[k]]].desc;
+    if (d.numel() > (int64_t(1) << 16))
+      fail(Status::kInvalidArgument, "input '" + meta.inputs[value_inputs_[k]].name + "' gives a shape-like value "
+           "(read when the plan is made), but has " + std::to_string(d.numel()) + " elements");
+    const uint8_t* p = static_cast<const uint8_t*>((*data)[value_inputs_[k]]);
+    if (!p && d.numel()) fail(Status::kInvalidArgument, "input '" + meta.inputs[value_inputs_[k]].name + "' has no data");
+    planned_values_[k].assign(p, p + d.nbytes());
+    d.value = planned_values_[k].empty() ? static_cast<const void*>(&kAlign) : planned_values_[k].data();
   }
   planned_ = false;
   plan_values_.clear();
@@ -303,14 +354,14 @@ bool Session::run_at_plan(NodeRt& n, const std::vector<TensorDesc>& in, const st
     if (!in[i].value) return false;
     reads_any = reads_any || values_[n.in[i]].kind == ValueSlot::kPlan;
   }
-  // A node of constants only is the exporter's to fold; computing it here would hold a per-session copy of
-  // what may be a weight. Shape / Size read no data at all.
+  // Shape / Size read no data at all. A node of constants only is normally folded by the exporter; one it
+  // left (an op it does not evaluate) runs here when its result is small, as shape arithmetic is, but not
+  // when it may be a weight (a per-session copy of it).
   bool shape_only = true;
   for (size_t i = 0; i < in.size(); ++i) shape_only = shape_only && (n.in[i] == spec::kNoValue || !n.op->reads_input(i));
-  if (!reads_any && !shape_only) return false;
   size_t bytes = 0;
   for (const TensorDesc& d : out) bytes += align_up(d.nbytes());
-  if (bytes > kMaxPlanValueBytes) return false;
+  if (bytes > (reads_any || shape_only ? kMaxPlanValueBytes : kMaxConstNodeBytes)) return false;
   std::vector<const void*> ins;
   for (uint32_t v : n.in) ins.push_back(v == spec::kNoValue ? nullptr : values_[v].kind == ValueSlot::kPlan ? values_[v].plan_data : values_[v].desc.value);
   std::vector<void*> outs;
@@ -355,7 +406,7 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   if (!busy.owns_lock())
     fail(Status::kInvalidArgument, "the session is running in another thread (use one session per thread)");
   pool_.wake();  // workers asleep since the last run start spinning while the plan and inputs are checked
-  if (!planned_ || shapes != planned_shapes_) make_plan(shapes);
+  if (!planned_ || shapes != planned_shapes_ || values_changed(inputs)) make_plan(shapes, &inputs);
   run_inputs_ = inputs;
   RunContext ctx;
   ctx.pool = &pool_;

@@ -84,7 +84,10 @@ class Session {
     uint64_t runs = 0;
   };
 
-  void make_plan(const std::vector<Shape>& shapes);
+  // `data`: the run's inputs, when there is a run (the inputs read by value need them), else null.
+  void make_plan(const std::vector<Shape>& shapes, const std::vector<const void*>* data = nullptr);
+  // Whether the values of the inputs read by value (value_inputs_) differ from those the plan was made with.
+  bool values_changed(const std::vector<const void*>& data) const;
   // Runs node k now, while planning, when every input it reads is known (a constant or an earlier plan-time
   // value) and its outputs are small: shape arithmetic is computed once per shape set, not per run.
   bool run_at_plan(NodeRt& n, const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out);
@@ -103,6 +106,11 @@ class Session {
   std::vector<NodeRt> nodes_;
   std::vector<Storage> storages_;
   std::vector<Shape> planned_shapes_;
+  // Graph inputs whose values an op reads when planning (a Reshape's shape fed as an input), and the bytes the
+  // current plan was made with.
+  std::vector<size_t> value_inputs_;
+  std::vector<std::vector<uint8_t>> planned_values_;
+  bool planned_with_values_ = false;  // plan() has no data: the first run() then plans again
   bool planned_ = false;
   size_t arena_size_ = 0, workspace_offset_ = 0;
   uint64_t prepared_bytes_ = 0;

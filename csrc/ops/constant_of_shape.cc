@@ -22,6 +22,7 @@ class ConstantOfShape final : public Op {
       std::memcpy(value_, v.get(), esize_);
     }
   }
+  bool plan_input(size_t i) const override { return i == 0; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const std::vector<int64_t>& s = shape_in_.at(*this, in);
     if (in[0].shape.size() > 1) fail("shape must be 1-D");

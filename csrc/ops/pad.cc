@@ -16,16 +16,18 @@ class Pad final : public Op {
     pads_in_ = IntsInput(ctx, 1, "pads", "pads");
     axes_in_ = IntsInput(ctx, 3, "axes", "");
     value_ = ctx.attr_float("value", 0.f);
-    if (ctx.has_input(2)) {
-      const ConstTensor& v = ctx.require_const(2, "constant_value", spec::kF32);
-      if (v.desc.numel() < 1) ctx.fail("constant_value is empty");
-      value_ = v.f32()[0];
-    }
+    has_value_ = ctx.has_input(2);
   }
+  bool plan_input(size_t i) const override { return i == 1 || (i == 2 && has_value_) || i == 3; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
     const Shape& x = in[0].shape;
     const size_t r = x.size();
+    if (has_value_) {
+      const std::vector<float> v = plan_floats(*this, in[2], "constant_value");
+      if (v.empty()) fail("constant_value is empty");
+      value_ = v[0];
+    }
     const std::vector<int64_t>& given = pads_in_.at(*this, in);
     if (axes_in_.present()) {  // pads for these axes only: [begins..., ends...]
       const std::vector<int64_t>& axes = axes_in_.at(*this, in);
@@ -101,6 +103,7 @@ class Pad final : public Op {
 
   std::string mode_;
   IntsInput pads_in_, axes_in_;
+  bool has_value_ = false;
   std::vector<int64_t> pads_;
   float value_ = 0.f;
   Shape xs_, os_;

@@ -11,6 +11,7 @@ namespace {
 class Range final : public Op {
  public:
   explicit Range(const NodeContext& ctx) { ctx.expect_inputs(3, 3); }
+  bool plan_input(size_t) const override { return true; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     dtype_ = in[0].dtype;
     for (int i = 0; i < 3; ++i) {

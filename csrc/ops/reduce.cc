@@ -25,6 +25,7 @@ class Reduce final : public Op {
     keep_ = ctx.attr_int("keepdims", 1) != 0;
     noop_empty_ = ctx.attr_int("noop_with_empty_axes", 0) != 0;
   }
+  bool plan_input(size_t i) const override { return i == 1; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     axes_ = axes_in_.at(*this, in);
     noop_ = noop_empty_ && axes_.empty();

@@ -22,6 +22,7 @@ class Reshape final : public Op {
     }
   }
   bool is_alias() const override { return true; }
+  bool plan_input(size_t i) const override { return i == 1; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& x = in[0].shape;
     Shape o;

@@ -18,6 +18,13 @@ class Resize final : public Op {
     if (mode_ != "nearest" && mode_ != "linear") ctx.fail("unsupported mode '" + mode_ + "' (nearest, linear)");
     coord_ = ctx.attr_string("coordinate_transformation_mode", upsample ? "asymmetric" : "half_pixel");
     nearest_ = ctx.attr_string("nearest_mode", upsample ? "floor" : "round_prefer_floor");
+    if (coord_ != "half_pixel" && coord_ != "pytorch_half_pixel" && coord_ != "asymmetric" && coord_ != "align_corners" &&
+        coord_ != "half_pixel_symmetric")
+      ctx.fail("unsupported coordinate_transformation_mode '" + coord_ + "'");
+    if (ctx.attr_int("antialias", 0) != 0) ctx.fail("antialias is not supported");
+    if (ctx.attr_string("keep_aspect_ratio_policy", "stretch") != "stretch")
+      ctx.fail("keep_aspect_ratio_policy other than 'stretch' is not supported");
+    axes_ = ctx.attr_ints("axes");
     // Scales or sizes: constant inputs, or values computed from shapes when the plan is made (read in infer).
     scales_at_ = upsample ? 1 : 2;
     has_scales_ = ctx.has_input(scales_at_);
@@ -27,6 +34,7 @@ class Resize final : public Op {
       scales_ = ctx.attr_floats("scales");
     }
   }
+  bool plan_input(size_t i) const override { return i == scales_at_ || i == 3; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
     if (has_scales_ || has_sizes_) {
@@ -37,11 +45,25 @@ class Resize final : public Op {
     }
     const Shape& x = in[0].shape;
     if (x.size() != 4) fail("input must be 4-D NCHW, got " + shape_str(x));
+    if (!axes_.empty()) {  // scales / sizes for these axes only: the others keep their size
+      std::vector<float> sc(4, 1.f);
+      std::vector<int64_t> sz(x.begin(), x.end());
+      const size_t given = scales_.empty() ? sizes_.size() : scales_.size();
+      if (given != axes_.size()) fail("axes has " + std::to_string(axes_.size()) + " entries for " + std::to_string(given) + " scales or sizes");
+      for (size_t k = 0; k < axes_.size(); ++k) {
+        const size_t a = size_t(norm_axis(*this, axes_[k], 4));
+        if (scales_.empty()) sz[a] = sizes_[k];
+        else sc[a] = scales_[k];
+      }
+      if (scales_.empty()) sizes_ = sz;
+      else scales_ = sc;
+    }
     Shape o = x;
     if (!sizes_.empty()) {
       if (sizes_.size() != 4 || sizes_[0] != x[0] || sizes_[1] != x[1]) fail("sizes must be [N, C, H, W] of the input");
       o = sizes_;
       sh_ = float(o[2]) / float(x[2]), sw_ = float(o[3]) / float(x[3]);
+      lh_ = float(o[2]), lw_ = float(o[3]);
     } else {
       if (scales_.size() != 4 || scales_[0] != 1.f || scales_[1] != 1.f) fail("scales must be [1, 1, sh, sw]");
       sh_ = scales_[2], sw_ = scales_[3];
@@ -49,6 +71,7 @@ class Resize final : public Op {
         fail("scales must be positive and finite");
       o[2] = int64_t(std::floor(float(x[2]) * sh_));
       o[3] = int64_t(std::floor(float(x[3]) * sw_));
+      lh_ = float(x[2]) * sh_, lw_ = float(x[3]) * sw_;  // ONNX aligns corners on the unrounded size
     }
     nc_ = x[0] * x[1], h_ = x[2], w_ = x[3], oh_ = o[2], ow_ = o[3];
     if ((h_ == 0 && oh_ > 0) || (w_ == 0 && ow_ > 0)) fail("cannot resize an empty spatial dimension to a non-empty one");
@@ -62,9 +85,9 @@ class Resize final : public Op {
         const float* xc = x + c * size_t(h_ * w_);
         float* yc = y + c * size_t(oh_ * ow_);
         for (int64_t oy = 0; oy < oh_; ++oy) {
-          const float fy = coord(oy, sh_, h_, oh_);
+          const float fy = coord(oy, sh_, h_, oh_, lh_);
           for (int64_t ox = 0; ox < ow_; ++ox) {
-            const float fx = coord(ox, sw_, w_, ow_);
+            const float fx = coord(ox, sw_, w_, ow_, lw_);
             if (mode_ == "nearest") {
               yc[oy * ow_ + ox] = xc[near(fy, h_) * w_ + near(fx, w_)];
             } else {
@@ -84,10 +107,16 @@ class Resize final : public Op {
   std::string kernel() const override { return "resize-" + mode_; }
 
  private:
-  float coord(int64_t o, float scale, int64_t in, int64_t out) const {
+  // The input coordinate of output index o (ONNX's coordinate_transformation_mode); `len` is the output length
+  // before rounding (in * scale), `out` after.
+  float coord(int64_t o, float scale, int64_t in, int64_t out, float len) const {
     if (coord_ == "asymmetric") return float(o) / scale;
-    if (coord_ == "align_corners") return out > 1 ? float(o) * float(in - 1) / float(out - 1) : 0.f;
+    if (coord_ == "align_corners") return len > 1.f ? float(o) * float(in - 1) / (len - 1.f) : 0.f;
     if (coord_ == "pytorch_half_pixel") return out > 1 ? (float(o) + 0.5f) / scale - 0.5f : 0.f;
+    if (coord_ == "half_pixel_symmetric") {
+      const float center = float(in) / 2.f, adjust = float(out) / len;
+      return center * (1.f - adjust) + (float(o) + 0.5f) / scale - 0.5f;
+    }
     return (float(o) + 0.5f) / scale - 0.5f;  // half_pixel
   }
   int64_t near(float f, int64_t n) const {
@@ -104,7 +133,8 @@ class Resize final : public Op {
   size_t scales_at_ = 2;
   bool has_scales_ = false, has_sizes_ = false;
   std::vector<int64_t> sizes_;
-  float sh_ = 1, sw_ = 1;
+  std::vector<int64_t> axes_;
+  float sh_ = 1, sw_ = 1, lh_ = 1, lw_ = 1;
   int64_t nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
 };
 

@@ -19,6 +19,7 @@ class TopK final : public Op {
     largest_ = ctx.attr_int("largest", 1) != 0;
     (void)ctx.attr_int("sorted", 1);  // sorted = 0 allows any order; ours is always sorted
   }
+  bool plan_input(size_t i) const override { return i == 1; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const std::vector<int64_t>& k = k_in_.at(*this, in);
     if (k.size() != 1 || k[0] < 0) fail("K must be one value >= 0");

@@ -12,13 +12,15 @@ class Trilu final : public Op {
   explicit Trilu(const NodeContext& ctx) {
     ctx.expect_inputs(1, 2);
     upper_ = ctx.attr_int("upper", 1) != 0;
-    if (ctx.has_input(1)) {
-      const std::vector<int64_t> k = const_ints(ctx, 1, "k", "");
-      if (k.size() != 1) ctx.fail("k must be a scalar");
+    k_in_ = IntsInput(ctx, 1, "k", "");
+  }
+  bool plan_input(size_t i) const override { return i == 1; }
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    if (k_in_.present()) {
+      const std::vector<int64_t>& k = k_in_.at(*this, in);
+      if (k.size() != 1) fail("k must be a scalar");
       k_ = k[0];
     }
-  }
-  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& x = in[0].shape;
     if (x.size() < 2) fail("input must have rank >= 2, got " + shape_str(x));
     rows_ = x[x.size() - 2], cols_ = x.back();
@@ -44,6 +46,7 @@ class Trilu final : public Op {
   std::string kernel() const override { return "trilu-ref"; }
 
  private:
+  IntsInput k_in_;
   bool upper_ = true;
   int64_t k_ = 0, rows_ = 0, cols_ = 0, mats_ = 0;
   size_t esize_ = 4;

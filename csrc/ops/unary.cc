@@ -15,17 +15,19 @@ class Unary final : public Op {
     const std::string& t = ctx.node().op_type;
     ctx.expect_inputs(1, (t == "Clip" || t == "Dropout") ? 3 : 1);
     a_ = activation_for_op(ctx);
-    if (t == "Clip") {  // opset >= 11: min / max as optional constant inputs
-      for (size_t i = 1; i <= 2; ++i) {
-        if (!ctx.has_input(i)) continue;
-        const ConstTensor& c = ctx.require_const(i, i == 1 ? "min" : "max", spec::kF32);
-        if (c.desc.numel() != 1) ctx.fail("min and max must be scalars");
-        (i == 1 ? a_.p0 : a_.p1) = c.f32()[0];
-      }
+    if (t == "Clip") {  // opset >= 11: min / max as optional inputs, known when the plan is made
+      for (size_t i = 1; i <= 2; ++i) bound_[i - 1] = ctx.has_input(i);
     }
   }
+  bool plan_input(size_t i) const override { return i >= 1 && bound_[i - 1]; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");
+    for (size_t i = 1; i <= 2; ++i) {
+      if (i >= in.size() || !bound_[i - 1]) continue;
+      const std::vector<float> v = plan_floats(*this, in[i], i == 1 ? "min" : "max");
+      if (v.size() != 1) fail("min and max must be scalars");
+      (i == 1 ? a_.p0 : a_.p1) = v[0];
+    }
     out[0] = in[0];
     for (size_t i = 1; i < out.size(); ++i) out[i] = {in[0].shape, spec::kBool};  // Dropout's mask
     n_ = size_t(in[0].numel());
@@ -40,6 +42,7 @@ class Unary final : public Op {
   std::string kernel() const override { return std::string("unary-") + k_.name; }
 
  private:
+  bool bound_[2] = {false, false};  // Clip's min / max inputs
   const kernels::Table& k_;
   ActParams a_;
   size_t n_ = 0;

@@ -94,7 +94,7 @@ def _build(ir: IR, name: str = "", encodings: dict | None = None):
             vals[o] = v
     for v, ext in ir.outputs:
         if v in vals:
-            g.output(vals[v], ext)
+            g.output(vals[v], ext, ir.out_types.get(ext))
         elif v in ir.consts:
             g.output(const(v), ext)
         else:

@@ -40,6 +40,7 @@ class IR:
     dim_names: dict = field(default_factory=dict)    # value -> per dim its symbolic name ("batch") or None
     sent_sources: list = field(default_factory=list)  # values whose Shape became sentinels (passes._SENT)
     channel_report: dict | None = None               # channel pruning's removed / kept (channel_prune.py)
+    out_types: dict = field(default_factory=dict)    # graph output -> (dtype str, dims) from the frontend
 
     def producers(self) -> dict:
         return {o: n for n in self.nodes for o in n.outputs}

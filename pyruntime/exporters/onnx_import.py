@@ -28,13 +28,51 @@ def _attr_value(a):
     return v
 
 
+def _external_tensors(m):
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+    return [t for t in _get_all_tensors(m) if uses_external_data(t)]
+
+
+def _load_external_data(m, base_dir: str):
+    """Reads the weights of a model saved with external data (model.onnx + a weights file beside it). Every
+    location must name a file inside the model's folder: an absolute path, '..' or a link that leads out of it
+    is refused before anything is opened."""
+    import os
+    from onnx.external_data_helper import load_external_data_for_tensor
+    base = os.path.realpath(base_dir)
+    for t in _external_tensors(m):
+        loc = next((e.value for e in t.external_data if e.key == "location"), "")
+        full = os.path.realpath(os.path.join(base, loc))
+        if not loc or os.path.isabs(loc) or os.path.commonpath([base, full]) != base:
+            raise ExportError(f"tensor '{t.name}' keeps its data at '{loc}', outside the model's folder; "
+                              "external data must be a file beside the model")
+        if not os.path.isfile(full):
+            raise ExportError(f"tensor '{t.name}' keeps its data in '{loc}', which does not exist beside the model")
+        load_external_data_for_tensor(t, base)
+        del t.external_data[:]
+        t.data_location = 0   # TensorProto.DEFAULT: the bytes are in the tensor now
+
+
 def load_onnx(model) -> "onnx.ModelProto":
+    import os
     import onnx
-    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        m = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model)
-    else:
-        m = model
-    return m
+    if isinstance(model, bytes):
+        m = onnx.load_from_string(model)
+        if _external_tensors(m):
+            raise ExportError("the model keeps weights in external data files; pass the .onnx file's path, not "
+                              "its bytes, so that they can be found beside it")
+        return m
+    if isinstance(model, str) or hasattr(model, "__fspath__"):
+        path = os.fspath(model)
+        if not os.path.isfile(path):
+            raise ExportError(f"no ONNX file at '{path}'")
+        m = onnx.load(path, load_external_data=False)
+        _load_external_data(m, os.path.dirname(os.path.abspath(path)))
+        return m
+    if _external_tensors(model):
+        raise ExportError("the model's weights are in external data files that are not loaded; pass the .onnx "
+                          "file's path, or load it with onnx.load(path)")
+    return model
 
 
 def from_onnx(model) -> IR:
@@ -64,6 +102,11 @@ def from_onnx(model) -> IR:
         shape = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
         ir.inputs.append((vi.name, _DT[tt.elem_type], shape))
     ir.outputs = [[o.name, o.name] for o in g.output]
+    for o in g.output:
+        tt = o.type.tensor_type
+        if tt.elem_type in _DT and tt.HasField("shape"):
+            ir.out_types[o.name] = (_DT[tt.elem_type], [d.dim_value if d.HasField("dim_value") else -1
+                                                        for d in tt.shape.dim])
     # known shapes of intermediate values (for folding Shape)
     for vi in list(g.value_info) + list(g.input) + list(g.output):
         tt = vi.type.tensor_type

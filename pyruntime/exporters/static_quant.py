@@ -159,7 +159,9 @@ def _items(calibration, names):
                                   f"({', '.join(names)})")
             feed = dict(zip(names, arrs))
         n += 1
-        yield {k: np.asarray(v, dtype=np.float32) for k, v in feed.items()}
+        # floats as f32; integer inputs (token ids) keep their type
+        yield {k: np.asarray(v, dtype=np.float32) if np.asarray(v).dtype.kind == "f" else np.asarray(v)
+               for k, v in feed.items()}
     if n == 0:
         raise ExportError("calibration is empty: give at least one example input")
 

@@ -32,6 +32,22 @@ def seeds() -> dict:
     x = g.input("x", [2, 2])
     s["gather-elements-oob.pyrt"] = unchecked_bytes(
         g, g.op("GatherElements", x, g.const(np.array([[5, 0]], np.int64)), axis=0))
+    g = Graph("shape-negative")                             # a shape subgraph giving [2 - 5, 3 - 5]
+    x = g.input("x", [2, 3])
+    neg = g.op("Sub", g.op("Shape", x), g.const(np.array([5, 5], np.int64)))
+    s["shape-subgraph-negative-dim.pyrt"] = unchecked_bytes(g, g.op("Reshape", x, neg))
+    g = Graph("shape-overflow")                             # [2 * 2^40, 3 * 2^40]: past any element count
+    x = g.input("x", [2, 3])
+    big = g.op("Mul", g.op("Shape", x), g.const(np.array([1 << 40, 1 << 40], np.int64)))
+    s["shape-subgraph-overflow.pyrt"] = unchecked_bytes(g, g.op("ConstantOfShape", big))
+    g = Graph("range")                                      # Range(0, numel, 0): delta 0
+    x = g.input("x", [2, 3])
+    s["range-delta-0.pyrt"] = unchecked_bytes(
+        g, g.op("Range", g.const(np.array(0, np.int64)), g.op("Size", x), g.const(np.array(0, np.int64))), dtype="i64")
+    g = Graph("int-div")                                    # shape / (shape - shape): integer division by zero
+    x = g.input("x", [2, 3])
+    sh = g.op("Shape", x)
+    s["shape-div-by-zero.pyrt"] = unchecked_bytes(g, g.op("Div", sh, g.op("Sub", sh, sh)), dtype="i64")
     return s
 
 

@@ -14,7 +14,7 @@ from torch import nn
 
 import pyruntime
 from pyruntime import Session
-from pyruntime.exporters import ExportError
+from pyruntime.exporters import ExportError, export_onnx
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -194,3 +194,42 @@ def test_one_d_convolutions_and_pooling_export_and_match_pytorch(tmp_path):
         for ref in (False, True):
             got = pyruntime.Session(str(path), force_reference=ref).run({"input": x.numpy()})[0]
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def _external_data_model(tmp_path, location="weights.bin"):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32)
+    t = numpy_helper.from_array(w, "w")
+    node = helper.make_node("MatMul", ["x", "w"], ["y"])
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])], [t])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    d = tmp_path / "model"
+    d.mkdir()
+    onnx.save_model(m, str(d / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="weights.bin", size_threshold=0)
+    if location != "weights.bin":   # point the tensor somewhere else, as a hostile file would
+        m2 = onnx.load(str(d / "model.onnx"), load_external_data=False)
+        for e in m2.graph.initializer[0].external_data:
+            if e.key == "location":
+                e.value = location
+        onnx.save_model(m2, str(d / "model.onnx"))
+    return d / "model.onnx", w
+
+
+def test_onnx_with_external_data_exports(tmp_path):
+    path, w = _external_data_model(tmp_path)
+    export_onnx(path, tmp_path / "m.pyrt")
+    x = np.random.default_rng(1).standard_normal((2, 16)).astype(np.float32)
+    np.testing.assert_allclose(Session(tmp_path / "m.pyrt").run(x)[0], x @ w, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ExportError, match="external data"):   # bytes: the weights file cannot be found
+        export_onnx(path.read_bytes(), tmp_path / "m2.pyrt")
+
+
+@pytest.mark.parametrize("location", ["../secret.bin", "/etc/passwd", "sub/../../secret.bin", "missing.bin"])
+def test_onnx_external_data_outside_the_models_folder_is_refused(tmp_path, location):
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 4096)
+    path, _ = _external_data_model(tmp_path, location)
+    with pytest.raises(ExportError, match="outside the model's folder|does not exist"):
+        export_onnx(path, tmp_path / "m.pyrt")
