@@ -55,6 +55,9 @@ std::unique_ptr<Op> make_one_hot(const NodeContext&);
 std::unique_ptr<Op> make_shape(const NodeContext&);
 std::unique_ptr<Op> make_scatter_elements(const NodeContext&);
 std::unique_ptr<Op> make_gather_nd(const NodeContext&);
+std::unique_ptr<Op> make_scatter_nd(const NodeContext&);
+std::unique_ptr<Op> make_einsum(const NodeContext&);
+std::unique_ptr<Op> make_group_norm(const NodeContext&);
 }  // namespace ops
 
 namespace {
@@ -84,6 +87,8 @@ const Entry kOps[] = {
     {"Shape", ops::make_shape},        {"Size", ops::make_shape},
     {"Tile", ops::make_tile},          {"TopK", ops::make_top_k},
     {"GatherND", ops::make_gather_nd}, {"ScatterElements", ops::make_scatter_elements},
+    {"ScatterND", ops::make_scatter_nd}, {"Einsum", ops::make_einsum},
+    {"GroupNormalization", ops::make_group_norm},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},
