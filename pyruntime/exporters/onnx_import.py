@@ -131,9 +131,9 @@ def from_onnx(model) -> IR:
             ks = attrs.get("kernel_shape")
             w = ir.consts.get(inputs[1]) if n.op_type.startswith("Conv") and len(inputs) > 1 else None
             nd = len(ks) if ks is not None else (w.ndim - 2 if w is not None else 2)
-            if nd not in (1, 2):   # 1-D runs as 2-D on a [N, C, 1, W] view (passes.lift_1d_to_2d)
-                raise ExportError(f"{n.op_type} in node '{name}' is {nd}-D; the runtime implements 1-D and 2-D "
-                                  f"{n.op_type} only")
+            if nd not in (1, 2, 3):   # 1-D runs as 2-D on a [N, C, 1, W] view (passes.lift_1d_to_2d)
+                raise ExportError(f"{n.op_type} in node '{name}' is {nd}-D; the runtime implements 1-D, 2-D and "
+                                  f"3-D {n.op_type} only")
         if n.op_type == "BatchNormalization":
             attrs.pop("spatial", None)                   # opset < 9: 'spatial' = 1 is the only meaning we have
             attrs.pop("momentum", None)

@@ -1018,3 +1018,139 @@ def test_scatter_nd_and_einsum_through_the_onnx_importer(tmp_path):
     q, k = rnd(2, 3, 5, 8), rnd(2, 3, 7, 8)
     onnx_node_check(tmp_path, "Einsum", {"q": q, "k": k}, {"equation": "bhqd,bhkd->bhqk"})
     onnx_node_check(tmp_path, "Einsum", {"x": rnd(2, 4, 6)}, {"equation": "...ij->...j"})
+
+
+CONV3D = [  # cin, cout, k, stride, pad, dilation, group, bias
+    (3, 4, (3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1), 1, True),
+    (4, 6, (2, 3, 1), (2, 1, 2), (0, 1, 0), (1, 1, 1), 2, False),
+    (6, 6, (3, 3, 3), (1, 2, 1), (1, 1, 1), (2, 1, 1), 6, True),       # depthwise, dilated
+    (5, 7, (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, True),       # 1x1x1: the input read in place
+    (2, 3, (3, 2, 3), (1, 1, 1), (2, 0, 1), (1, 2, 1), 1, True),
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,d,gr,bias", CONV3D)
+def test_conv3d(cin, cout, k, s, p, d, gr, bias):
+    x, w, b = rnd(2, cin, 5, 6, 7), rnd(cout, cin // gr, *k, scale=0.3), rnd(cout)
+    want = F.conv3d(t(x), t(w), t(b) if bias else None, stride=s, padding=p, dilation=d, groups=gr).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(w), g.const(b) if bias else None, strides=list(s),
+                                       pads=list(p) * 2, dilations=list(d), group=gr), {"x": x}, want)
+
+
+def test_conv3d_asymmetric_pads_activation_and_big_volume():
+    # asymmetric pads: torch pads the input first; sigmoid is applied after the GEMM (not fusable)
+    x, w, b = rnd(1, 3, 6, 5, 4), rnd(4, 3, 3, 3, 3, scale=0.3), rnd(4)
+    xp = F.pad(t(x), (0, 2, 1, 0, 2, 1))           # W (0, 2), H (1, 0), D (2, 1)
+    want = torch.sigmoid(F.conv3d(xp, t(w), t(b))).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(w), g.const(b), pads=[2, 1, 0, 1, 0, 2],
+                                       activation="sigmoid"), {"x": x}, want)
+    # more output voxels than one im2col block (4 MiB of columns): the block loop and its offsets
+    x, w = rnd(1, 16, 18, 20, 22), rnd(8, 16, 3, 3, 3, scale=0.1)
+    want = F.relu(F.conv3d(t(x), t(w), padding=1)).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(w), pads=[1] * 6, activation="relu"), {"x": x}, want)
+
+
+DECONV3D = [  # cin, cout, k, stride, pad, output_padding, dilation, group
+    (4, 3, (2, 2, 2), (2, 2, 2), (0, 0, 0), (0, 0, 0), (1, 1, 1), 1),
+    (4, 6, (3, 3, 3), (2, 1, 2), (1, 1, 0), (1, 0, 1), (1, 1, 1), 2),
+    (3, 5, (3, 2, 3), (1, 1, 1), (1, 0, 2), (0, 0, 0), (2, 1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,op,d,gr", DECONV3D)
+def test_conv_transpose3d(cin, cout, k, s, p, op, d, gr):
+    x, w, b = rnd(2, cin, 3, 4, 5), rnd(cin, cout // gr, *k, scale=0.3), rnd(cout)
+    want = F.conv_transpose3d(t(x), t(w), t(b), stride=s, padding=p, output_padding=op, groups=gr,
+                              dilation=d).numpy()
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), g.const(b), strides=list(s),
+                                       pads=list(p) * 2, output_padding=list(op), dilations=list(d), group=gr),
+                     {"x": x}, want)
+
+
+def test_conv_transpose3d_output_shape_and_big_input():
+    x, w = rnd(1, 2, 3, 3, 3), rnd(2, 3, 3, 3, 3, scale=0.3)
+    full = F.conv_transpose3d(t(x), t(w), stride=2).numpy()         # 7x7x7; output_shape 6 trims one at the end
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), strides=[2, 2, 2],
+                                       output_shape=[6, 6, 6]), {"x": x}, full[:, :, :6, :6, :6])
+    # more input voxels than one col block: M = 4*27 rows, 4 MiB / (108 * 4 B) < 16*17*18 voxels
+    x, w = rnd(1, 3, 16, 17, 18), rnd(3, 4, 3, 3, 3, scale=0.2)
+    want = F.conv_transpose3d(t(x), t(w), padding=1).numpy()
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), pads=[1] * 6), {"x": x}, want)
+
+
+POOL3D = [  # kernel, stride, pad, ceil
+    ((2, 2, 2), (2, 2, 2), (0, 0, 0), 0),
+    ((3, 3, 3), (1, 2, 2), (1, 1, 1), 0),
+    ((3, 2, 3), (2, 2, 1), (1, 0, 1), 1),
+    ((1, 3, 2), (1, 1, 2), (0, 1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("k,s,p,ceil", POOL3D)
+@pytest.mark.parametrize("incl", [0, 1])
+def test_pools3d(k, s, p, ceil, incl):
+    x = rnd(2, 3, 7, 6, 9)
+    mx = F.max_pool3d(t(x), k, s, p, ceil_mode=bool(ceil)).numpy()
+    av = F.avg_pool3d(t(x), k, s, p, ceil_mode=bool(ceil), count_include_pad=bool(incl)).numpy()
+    attrs = dict(kernel_shape=list(k), strides=list(s), pads=list(p) * 2, ceil_mode=ceil)
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], **attrs), {"x": x}, mx)
+    check_both_paths(lambda g, v: g.op("AveragePool", v["x"], count_include_pad=incl, **attrs), {"x": x}, av)
+
+
+def test_maxpool3d_dilated():
+    x = rnd(1, 2, 9, 8, 7)
+    want = F.max_pool3d(t(x), 3, (1, 2, 1), 1, dilation=(2, 1, 2)).numpy()
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[3, 3, 3], strides=[1, 2, 1], pads=[1] * 6,
+                                       dilations=[2, 1, 2]), {"x": x}, want)
+
+
+def test_3d_errors():
+    x = rnd(1, 4, 5, 5, 5)
+    with pytest.raises(Exception, match=r"conv_1.*input has 4 channels, the weight expects 6"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 3, 3, 3, 3)), group=2), {"x": x})
+    with pytest.raises(Exception, match=r"conv_1.*group 3 does not divide Cout 4"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(4, 4, 1, 1, 1)), group=3), {"x": x})
+    with pytest.raises(Exception, match=r"conv_1.*kernel is larger than the padded input"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 7, 1, 1))), {"x": x})
+    with pytest.raises(Exception, match=r"strides/dilations/pads must have 3/3/6 values for 3-D, got 2/3/6"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 1, 1, 1)), strides=[1, 1]), {"x": x})
+    with pytest.raises(Exception, match=r"auto_pad 'SAME_UPPER' is not supported in 3-D"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 1, 1, 1)), auto_pad="SAME_UPPER"), {"x": x})
+    with pytest.raises(Exception, match=r"input must be 5-D NCDHW"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 1, 1, 1))), {"x": rnd(1, 4, 5, 5)})
+    with pytest.raises(Exception, match=r"convtranspose_1.*output_padding must be >= 0 and smaller than the stride"):
+        run_graph(lambda g, v: g.op("ConvTranspose", v["x"], g.const(rnd(4, 2, 3, 3, 3)), output_padding=[1, 1, 1]),
+                  {"x": x})
+    with pytest.raises(Exception, match=r"convtranspose_1.*input must be \[N, 3, D, H, W\]"):
+        run_graph(lambda g, v: g.op("ConvTranspose", v["x"], g.const(rnd(3, 2, 3, 3, 3))), {"x": x})
+    with pytest.raises(Exception, match=r"maxpool_1.*pooling window is larger than the padded input"):
+        run_graph(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[6, 1, 1]), {"x": x})
+    with pytest.raises(Exception, match=r"averagepool_1.*input must be 5-D NCDHW for a 3-D kernel_shape"):
+        run_graph(lambda g, v: g.op("AveragePool", v["x"], kernel_shape=[2, 2, 2]), {"x": rnd(1, 4, 5, 5)})
+    with pytest.raises(Exception, match=r"maxpool_1.*pads must be in \[0, 2\^20\], got -1"):
+        run_graph(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[2, 2, 2], pads=[-1, 0, 0, 0, 0, 0]), {"x": x})
+
+
+def test_3d_from_pytorch_through_the_exporter(tmp_path):
+    """Conv3d + BatchNorm3d + ReLU + MaxPool3d + ConvTranspose3d + AvgPool3d exported from PyTorch: the importer
+    takes 3-D, BatchNorm folds and ReLU fuses into the 3-D Conv, and the 1-D lifting and channels-last passes
+    leave 3-D alone."""
+    import pyruntime
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv3d(2, 4, 3, padding=1), torch.nn.BatchNorm3d(4), torch.nn.ReLU(),
+                              torch.nn.MaxPool3d(2), torch.nn.Conv3d(4, 4, 3, padding=1, groups=2),
+                              torch.nn.ConvTranspose3d(4, 3, 2, stride=2), torch.nn.AvgPool3d(3, 1, 1)).eval()
+    with torch.no_grad():
+        net[1].running_mean.uniform_(-0.5, 0.5)
+        net[1].running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 2, 6, 8, 4)
+    path = tmp_path / "net3d.pyrt"
+    pyruntime.export(net, (x,), str(path))
+    with torch.no_grad():
+        want = net(x).numpy()
+    for ref in (False, True):
+        s = pyruntime.Session(str(path), force_reference=ref)
+        np.testing.assert_allclose(s.run({"input": x.numpy()})[0], want, rtol=1e-4, atol=1e-4)
+    kernels = [(d["op_type"], d["kernel"].split("-")[0]) for d in s.describe()]
+    assert kernels == [("Conv", "conv3d"), ("MaxPool", "maxpool3d"), ("Conv", "conv3d"), ("ConvTranspose", "deconv3d"),
+                       ("AveragePool", "avgpool3d")], kernels
