@@ -55,7 +55,11 @@ class ConvTranspose3D final : public Op {
     n_ = x[0];
     for (int i = 0; i < 3; ++i) {
       in_[i] = x[size_t(2 + i)];
-      const int64_t full = (in_[i] - 1) * win_.s[i] + win_.d[i] * (win_.k[i] - 1) + 1 + opad_[size_t(i)];
+      if (in_[i] < 1) fail("input " + shape_str(x) + " has an empty spatial dimension");
+      int64_t full;  // a dimension of 2^56 times a stride of 2^20 would overflow: checked, not wrapped
+      if (__builtin_mul_overflow(in_[i] - 1, win_.s[i], &full) || full > (int64_t(1) << 56))
+        fail("input " + shape_str(x) + " with stride " + std::to_string(win_.s[i]) + " gives too large an output");
+      full += win_.d[i] * (win_.k[i] - 1) + 1 + opad_[size_t(i)];
       pb_[i] = win_.p[i];
       int64_t pe = win_.p[i + 3];
       if (!out_shape_.empty()) {  // pads from the requested size, the odd one at the end (as the 2-D op)

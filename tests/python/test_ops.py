@@ -1105,6 +1105,7 @@ def test_maxpool3d_dilated():
 
 
 def test_3d_errors():
+    from pyruntime import Graph
     x = rnd(1, 4, 5, 5, 5)
     with pytest.raises(Exception, match=r"conv_1.*input has 4 channels, the weight expects 6"):
         run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 3, 3, 3, 3)), group=2), {"x": x})
@@ -1123,6 +1124,11 @@ def test_3d_errors():
                   {"x": x})
     with pytest.raises(Exception, match=r"convtranspose_1.*input must be \[N, 3, D, H, W\]"):
         run_graph(lambda g, v: g.op("ConvTranspose", v["x"], g.const(rnd(3, 2, 3, 3, 3))), {"x": x})
+    g = Graph("huge")                                 # (D - 1) * stride past int64: an error, not a wrapped size
+    y = g.op("ConvTranspose", g.input("x", [1, 4, 2 ** 40, 1, 1]), g.const(rnd(4, 2, 3, 3, 3)), strides=[2 ** 20, 1, 1])
+    g.output(y, "y")
+    with pytest.raises(Exception, match=r"convtranspose_1.*with stride 1048576 gives too large an output"):
+        g.to_bytes()
     with pytest.raises(Exception, match=r"maxpool_1.*pooling window is larger than the padded input"):
         run_graph(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[6, 1, 1]), {"x": x})
     with pytest.raises(Exception, match=r"averagepool_1.*input must be 5-D NCDHW for a 3-D kernel_shape"):
