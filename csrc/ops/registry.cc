@@ -57,6 +57,26 @@ std::unique_ptr<Op> make_scatter_elements(const NodeContext&);
 std::unique_ptr<Op> make_gather_nd(const NodeContext&);
 std::unique_ptr<Op> make_range(const NodeContext&);
 std::unique_ptr<Op> make_constant_of_shape(const NodeContext&);
+std::unique_ptr<Op> make_scatter_nd(const NodeContext&);
+std::unique_ptr<Op> make_einsum(const NodeContext&);
+std::unique_ptr<Op> make_group_norm(const NodeContext&);
+std::unique_ptr<Op> make_conv3d(const NodeContext&);
+std::unique_ptr<Op> make_conv_transpose3d(const NodeContext&);
+std::unique_ptr<Op> make_pool3d(const NodeContext&);
+
+// Conv, ConvTranspose, MaxPool and AveragePool: the 3-D (NCDHW) forms are their own ops, so that the 2-D ones
+// keep their code paths untouched; a 5-D constant weight (or a 3-value kernel_shape for pooling) picks them.
+std::unique_ptr<Op> make_conv_nd(const NodeContext& ctx) {
+  const ConstTensor* w = ctx.const_input(1);
+  return w && w->desc.shape.size() == 5 ? make_conv3d(ctx) : make_conv(ctx);
+}
+std::unique_ptr<Op> make_conv_transpose_nd(const NodeContext& ctx) {
+  const ConstTensor* w = ctx.const_input(1);
+  return w && w->desc.shape.size() == 5 ? make_conv_transpose3d(ctx) : make_conv_transpose(ctx);
+}
+std::unique_ptr<Op> make_pool_nd(const NodeContext& ctx) {
+  return ctx.attr_ints("kernel_shape").size() == 3 ? make_pool3d(ctx) : make_pool(ctx);
+}
 }  // namespace ops
 
 namespace {
@@ -87,6 +107,8 @@ const Entry kOps[] = {
     {"Tile", ops::make_tile},          {"TopK", ops::make_top_k},
     {"GatherND", ops::make_gather_nd}, {"ScatterElements", ops::make_scatter_elements},
     {"Range", ops::make_range},        {"ConstantOfShape", ops::make_constant_of_shape},
+    {"ScatterND", ops::make_scatter_nd}, {"Einsum", ops::make_einsum},
+    {"GroupNormalization", ops::make_group_norm},
     {"Ceil", ops::make_unary},         {"Celu", ops::make_unary},
     {"Cos", ops::make_unary},          {"Elu", ops::make_unary},
     {"Floor", ops::make_unary},        {"Log", ops::make_unary},
@@ -95,10 +117,10 @@ const Entry kOps[] = {
     {"Selu", ops::make_unary},         {"Sign", ops::make_unary},
     {"Sin", ops::make_unary},          {"Softplus", ops::make_unary},
     {"Softsign", ops::make_unary},     {"ThresholdedRelu", ops::make_unary},
-    {"AveragePool", ops::make_pool},   {"BatchNormalization", ops::make_batch_norm},
+    {"AveragePool", ops::make_pool_nd},   {"BatchNormalization", ops::make_batch_norm},
     {"CausalAttention", ops::make_attention},
     {"Clip", ops::make_unary},         {"Concat", ops::make_concat},
-    {"Conv", ops::make_conv},          {"ConvTranspose", ops::make_conv_transpose},
+    {"Conv", ops::make_conv_nd},       {"ConvTranspose", ops::make_conv_transpose_nd},
     {"DequantizeLinear", ops::make_dequantize_linear},
     {"Div", ops::make_binary},         {"Dropout", ops::make_unary},
     {"Erf", ops::make_unary},
@@ -112,7 +134,7 @@ const Entry kOps[] = {
     {"LookupTable", ops::make_lookup_table},
     {"LRN", ops::make_lrn},
     {"LSTM", ops::make_lstm},          {"MatMul", ops::make_matmul},
-    {"Max", ops::make_binary},         {"MaxPool", ops::make_pool},
+    {"Max", ops::make_binary},         {"MaxPool", ops::make_pool_nd},
     {"Min", ops::make_binary},         {"Mul", ops::make_binary},
     {"Neg", ops::make_unary},          {"Pad", ops::make_pad},
     {"Pow", ops::make_binary},         {"QGemm", ops::make_qgemm},

@@ -174,9 +174,9 @@ def from_onnx(model) -> IR:
             ks = attrs.get("kernel_shape")
             w = ir.consts.get(inputs[1]) if n.op_type.startswith("Conv") and len(inputs) > 1 else None
             nd = len(ks) if ks is not None else (w.ndim - 2 if w is not None else 2)
-            if nd not in (1, 2):   # 1-D runs as 2-D on a [N, C, 1, W] view (passes.lift_1d_to_2d)
-                raise ExportError(f"{n.op_type} in node '{name}' is {nd}-D; the runtime implements 1-D and 2-D "
-                                  f"{n.op_type} only")
+            if nd not in (1, 2, 3):   # 1-D runs as 2-D on a [N, C, 1, W] view (passes.lift_1d_to_2d)
+                raise ExportError(f"{n.op_type} in node '{name}' is {nd}-D; the runtime implements 1-D, 2-D and "
+                                  f"3-D {n.op_type} only")
         if n.op_type == "ConstantOfShape":   # the value attribute (a one-element tensor) as a constant input
             v = np.asarray(attrs.pop("value", np.zeros(1, np.float32))).reshape(1)
             inputs = [inputs[0], f"{name}/value"]

@@ -48,6 +48,24 @@ def seeds() -> dict:
     x = g.input("x", [2, 3])
     sh = g.op("Shape", x)
     s["shape-div-by-zero.pyrt"] = unchecked_bytes(g, g.op("Div", sh, g.op("Sub", sh, sh)), dtype="i64")
+    g = Graph("scatter-nd")                                 # row [5] of a dimension of 2
+    x = g.input("x", [2, 2])
+    s["scatter-nd-oob.pyrt"] = unchecked_bytes(
+        g, g.op("ScatterND", x, g.const(np.array([[0], [5]], np.int64)), g.const(np.zeros((2, 2), np.float32)),
+                reduction="add"))
+    g = Graph("einsum")                                     # label j: 3 in x, 2 in the constant
+    x = g.input("x", [2, 3])
+    s["einsum-size-mismatch.pyrt"] = unchecked_bytes(
+        g, g.op("Einsum", x, g.const(np.zeros((2, 4), np.float32)), equation="ij,jk->ik"))
+    g = Graph("group-norm")                                 # 4 groups of 6 channels
+    x = g.input("x", [1, 6, 3])
+    s["group-norm-groups.pyrt"] = unchecked_bytes(
+        g, g.op("GroupNormalization", x, g.const(np.ones(6, np.float32)), g.const(np.zeros(6, np.float32)),
+                num_groups=4))
+    g = Graph("conv3d")                                     # a 3-D kernel of 4 on a padded depth of 3
+    x = g.input("x", [1, 2, 3, 4, 4])
+    s["conv3d-kernel-too-big.pyrt"] = unchecked_bytes(
+        g, g.op("Conv", x, g.const(np.zeros((2, 2, 4, 1, 1), np.float32))))
     return s
 
 

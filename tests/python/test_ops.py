@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from graphs import check_both_paths, run_graph
+from graphs import assert_close, check_both_paths, run_graph
 
 torch.set_num_threads(1)
 R = np.random.default_rng(0)
@@ -814,3 +814,349 @@ def test_gather_nd(ds, ishape):
         bad = idx.copy()
         bad.flat[0] = 99
         run_graph(lambda g, v: g.op("GatherND", v["d"], v["i"]), {"d": data, "i": bad})
+
+
+def scatter_nd_ref(data, idx, upd, reduction):
+    out = data.copy()
+    q = idx.shape[-1]
+    rows, slices = idx.reshape(-1, q), upd.reshape((-1,) + data.shape[q:])
+    for row, u in zip(rows, slices):
+        at = tuple(int(i) + (data.shape[j] if i < 0 else 0) for j, i in enumerate(row))
+        out[at] = {"none": u, "add": out[at] + u, "mul": out[at] * u, "max": np.maximum(out[at], u),
+                   "min": np.minimum(out[at], u)}[reduction]
+    return out
+
+
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+@pytest.mark.parametrize("ds,ishape", [((4, 5, 3), (2, 1)), ((4, 5, 3), (3, 2)), ((4, 5, 3), (2, 2, 3)),
+                                       ((6,), (4, 1)), ((4, 5), (3, 4, 2))])
+def test_scatter_nd(reduction, ds, ishape):
+    q = ishape[-1]
+    rows = int(np.prod(ishape[:-1]))
+    if reduction == "none":   # distinct targets: ONNX leaves repeated ones undefined without a reduction
+        flat = R.permutation(int(np.prod(ds[:q])))[:rows]
+        idx = np.stack(np.unravel_index(flat, ds[:q]), -1).reshape(ishape)
+        idx = np.where(R.random(ishape) < 0.5, idx - np.array(ds[:q]), idx)   # half of them negative
+    else:
+        idx = np.stack([R.integers(-ds[j], ds[j], ishape[:-1]) for j in range(q)], -1)
+    idx = idx.astype(np.int64)
+    data, upd = rnd(*ds), rnd(*(tuple(ishape[:-1]) + tuple(ds[q:])))
+    want = scatter_nd_ref(data, idx, upd, reduction)
+    check_exact_both_paths(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"], reduction=reduction),
+                           {"d": data, "i": idx, "u": upd}, want)
+
+
+def test_scatter_nd_integers_and_onnx_reference():
+    from onnx.reference.ops.op_scatternd import _scatter_nd_impl
+    data = R.integers(-9, 9, (5, 4)).astype(np.int64)
+    idx = np.array([[[1], [3]], [[-1], [1]]], np.int64)
+    upd = R.integers(-9, 9, (2, 2, 4)).astype(np.int64)
+    want = _scatter_nd_impl(data, np.where(idx < 0, idx + 5, idx), upd, reduction="add")
+    check_exact_both_paths(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"], reduction="add"),
+                           {"d": data, "i": idx, "u": upd}, want)
+
+
+def test_scatter_nd_errors():
+    d, u = rnd(4, 3), rnd(2, 3)
+    with pytest.raises(Exception, match=r"scatternd_1.*index 4 is out of range for dimension 0 of size 4"):
+        run_graph(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"]),
+                  {"d": d, "i": np.array([[0], [4]], np.int64), "u": u})
+    with pytest.raises(Exception, match=r"index -5 is out of range"):
+        run_graph(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"], reduction="add"),
+                  {"d": d, "i": np.array([[0], [-5]], np.int64), "u": u})
+    with pytest.raises(Exception, match=r"scatternd_1.*updates must have shape \[2, 3\]"):
+        run_graph(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"]),
+                  {"d": d, "i": np.array([[0], [1]], np.int64), "u": rnd(2, 4)})
+    with pytest.raises(Exception, match=r"indices must be i64"):
+        run_graph(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"]),
+                  {"d": d, "i": np.array([[0], [1]], np.int32), "u": u})
+    with pytest.raises(Exception, match=r"last dimension \(3\) must be in \[1, data rank 2\]"):
+        run_graph(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"]),
+                  {"d": d, "i": np.zeros((2, 3), np.int64), "u": rnd(2)})
+    with pytest.raises(Exception, match=r"reduction must be none, add, mul, max or min, got 'sum'"):
+        run_graph(lambda g, v: g.op("ScatterND", v["d"], v["i"], v["u"], reduction="sum"),
+                  {"d": d, "i": np.array([[0], [1]], np.int64), "u": u})
+
+
+EINSUM = [
+    ("bhqd,bhkd->bhqk", [(2, 3, 5, 8), (2, 3, 7, 8)]),
+    ("bhqk,bhkd->bhqd", [(2, 3, 5, 7), (2, 3, 7, 8)]),
+    ("bij,bjk->bik", [(3, 4, 5), (3, 5, 6)]),
+    ("...ij,...jk->...ik", [(2, 3, 4, 5), (2, 3, 5, 6)]),
+    ("...ij,...jk->...ik", [(2, 1, 4, 5), (3, 5, 6)]),          # ellipsis broadcast, ranks differ
+    ("...ij,jk", [(2, 4, 5), (5, 6)]),                          # implicit output
+    ("ij,jk", [(4, 5), (5, 6)]),
+    ("ij,kj->ik", [(4, 5), (6, 5)]),                            # B read transposed in place
+    ("ji,jk->ik", [(5, 4), (5, 6)]),                            # A read transposed in place
+    ("bqhd,bkhd->bhqk", [(2, 5, 3, 8), (2, 7, 3, 8)]),          # gathered operands
+    ("bik,bkj->bji", [(2, 3, 4), (2, 4, 5)]),                   # output [batch][N][M]: operands swapped
+    ("bik,bkj->jbi", [(2, 3, 4), (2, 4, 5)]),                   # output permuted from the workspace
+    ("i,j->ij", [(5,), (7,)]),
+    ("i,i->", [(9,), (9,)]),
+    ("ij,ij->i", [(4, 6), (4, 6)]),                             # batch + contraction, no M / N
+    ("ijk,jl->il", [(3, 4, 5), (4, 6)]),                        # k summed away in A alone
+    ("Ab,bC->AC", [(3, 4), (4, 5)]),
+    ("ij,jk->ik", [(4, 1), (3, 6)]),                            # a size-1 label stretched (numpy does)
+    ("bnd,bmd->bnm", [(1, 0, 4), (1, 3, 4)]),                   # empty M
+    ("ij,jk->ik", [(2, 0), (0, 3)]),                            # empty contraction: zeros
+    ("ij->ji", [(4, 7)]),
+    ("ij->i", [(4, 7)]),
+    ("ij->", [(4, 7)]),
+    ("bij->bji", [(2, 3, 5)]),
+    ("...ij->...ji", [(2, 3, 4, 5)]),
+    ("abc->ca", [(3, 4, 5)]),
+    ("ij", [(3, 4)]),
+    ("ji", [(3, 4)]),                                           # implicit: output ij, a transpose
+]
+
+
+@pytest.mark.parametrize("eq,shapes", EINSUM)
+def test_einsum(eq, shapes):
+    ins = {f"x{i}": rnd(*s) for i, s in enumerate(shapes)}
+    want = np.einsum(eq, *ins.values())
+    tw = torch.einsum(eq, *[t(a) for a in ins.values()]).numpy() if 0 not in sum(shapes, ()) else want
+    np.testing.assert_allclose(want, tw, rtol=1e-4, atol=1e-4)
+    check_both_paths(lambda g, v: g.op("Einsum", *[v[k] for k in ins], equation=eq), ins,
+                     np.asarray(want, np.float32))
+
+
+def test_einsum_with_a_constant_and_spaces():
+    x, w = rnd(2, 5, 8), rnd(8, 3)
+    check_both_paths(lambda g, v: g.op("Einsum", v["x"], g.const(w), equation=" bnd , de -> bne "), {"x": x},
+                     np.einsum("bnd,de->bne", x, w))
+
+
+def test_einsum_errors():
+    a, b = rnd(3, 3), rnd(3, 4)
+    with pytest.raises(Exception, match=r"einsum_1.*'ii,ij->ij'.*label 'i' repeats within one term"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], v["b"], equation="ii,ij->ij"), {"a": a, "b": b})
+    with pytest.raises(Exception, match=r"'ij,jk->ik'.*label 'j' has sizes 3 and 2"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], v["b"], equation="ij,jk->ik"), {"a": a, "b": rnd(2, 4)})
+    with pytest.raises(Exception, match=r"'ij,jk,kl->il' has 3 operands; 1 or 2 are supported"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], v["b"], v["b"], equation="ij,jk,kl->il"), {"a": a, "b": b})
+    with pytest.raises(Exception, match=r"output label 'z' is in no input"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], v["b"], equation="ij,jk->iz"), {"a": a, "b": b})
+    with pytest.raises(Exception, match=r"operand 1 has rank 2, its term names 3"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], v["b"], equation="ij,jkl->ik"), {"a": a, "b": b})
+    with pytest.raises(Exception, match=r"'\.\.\.' dimensions but the output has no"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], v["b"], equation="...j,jk->k"), {"a": a, "b": b})
+    with pytest.raises(Exception, match=r"unexpected character '1'"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], equation="i1->i"), {"a": a})
+    with pytest.raises(Exception, match=r"must be f32"):
+        run_graph(lambda g, v: g.op("Einsum", v["a"], equation="ij->ji"), {"a": np.ones((2, 2), np.int64)})
+
+
+@pytest.mark.parametrize("shape,groups", [((2, 6, 5, 7), 3), ((1, 8, 9), 4), ((3, 4, 2, 3, 2), 1), ((2, 6, 4, 4), 6),
+                                          ((2, 12), 4)])
+def test_group_norm(shape, groups):
+    x = rnd(*shape, scale=3) + 1
+    c = shape[1]
+    s, b = rnd(c), rnd(c)
+    want = F.group_norm(t(x), groups, t(s), t(b), eps=1e-3).numpy()
+    check_both_paths(lambda g, v: g.op("GroupNormalization", v["x"], g.const(s), g.const(b), num_groups=groups,
+                                       epsilon=1e-3), {"x": x}, want)
+    # opset 18's form: scale and bias per group (each group's channels share them)
+    sg, bg = rnd(groups), rnd(groups)
+    want18 = F.group_norm(t(x), groups, t(np.repeat(sg, c // groups)), t(np.repeat(bg, c // groups)), eps=1e-5)
+    check_both_paths(lambda g, v: g.op("GroupNormalization", v["x"], v["s"], v["b"], num_groups=groups),
+                     {"x": x, "s": sg, "b": bg}, want18.numpy())
+
+
+def onnx_node_check(tmp_path, op, inputs, attrs, consts=(), opset=21, rel=1e-4, exact=False):
+    """One ONNX node (inputs in order; those named in `consts` are initializers, the others graph inputs)
+    through the ONNX importer (export_onnx), run on both kernel paths, against onnx's reference evaluator."""
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+    import pyruntime
+    from pyruntime.exporters import export_onnx
+    ttype = {np.dtype(np.float32): onnx.TensorProto.FLOAT, np.dtype(np.int64): onnx.TensorProto.INT64}
+    feeds = {k: a for k, a in inputs.items() if k not in consts}
+    node = helper.make_node(op, list(inputs), ["y"], **attrs)
+    graph = helper.make_graph([node], "one", [helper.make_tensor_value_info(k, ttype[a.dtype], a.shape)
+                                              for k, a in feeds.items()],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.UNDEFINED, None)],
+                              [numpy_helper.from_array(inputs[k], k) for k in consts])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    want = ReferenceEvaluator(model).run(None, feeds)[0]
+    path = tmp_path / f"{op}.pyrt"
+    export_onnx(model, str(path))
+    for ref in (False, True):
+        got = pyruntime.Session(str(path), force_reference=ref).run(feeds)[0]
+        if exact:
+            np.testing.assert_array_equal(got, want)
+        else:
+            assert_close(got, want, rel)
+    return want
+
+
+def test_group_norm_onnx_reference_and_errors(tmp_path):
+    x, s, b = rnd(2, 6, 3, 3), rnd(6), rnd(6)
+    onnx_node_check(tmp_path, "GroupNormalization", {"x": x, "s": s, "b": b}, {"num_groups": 2, "epsilon": 1e-4},
+                    consts=("s", "b"))
+    sg, bg = rnd(2), rnd(2)   # opset 18: per group
+    onnx_node_check(tmp_path, "GroupNormalization", {"x": x, "s": sg, "b": bg}, {"num_groups": 2}, opset=18)
+    with pytest.raises(Exception, match=r"groupnormalization_1.*num_groups 4 does not divide the 6 channels"):
+        run_graph(lambda g, v: g.op("GroupNormalization", v["x"], g.const(s), g.const(b), num_groups=4), {"x": x})
+    with pytest.raises(Exception, match=r"scale and bias must have C = 6 values \(opset 21\) or num_groups = 2"):
+        run_graph(lambda g, v: g.op("GroupNormalization", v["x"], g.const(rnd(3)), g.const(rnd(3)), num_groups=2),
+                  {"x": x})
+    with pytest.raises(Exception, match=r"the attribute num_groups is required"):
+        run_graph(lambda g, v: g.op("GroupNormalization", v["x"], g.const(s), g.const(b)), {"x": x})
+    with pytest.raises(Exception, match=r"num_groups must be >= 1"):
+        run_graph(lambda g, v: g.op("GroupNormalization", v["x"], g.const(s), g.const(b), num_groups=0), {"x": x})
+
+
+def test_scatter_nd_and_einsum_through_the_onnx_importer(tmp_path):
+    d, u = rnd(4, 5, 3), rnd(2, 3)
+    idx = np.array([[1, -1], [3, 0]], np.int64)
+    onnx_node_check(tmp_path, "ScatterND", {"d": d, "i": idx, "u": u}, {}, consts=("i",), exact=True)
+    d2 = rnd(4, 5, 3)
+    want = onnx_node_check(tmp_path, "ScatterND", {"d": d2, "i": np.array([[1], [1]], np.int64), "u": rnd(2, 5, 3)},
+                           {"reduction": "mul"})
+    assert want.shape == d2.shape
+    q, k = rnd(2, 3, 5, 8), rnd(2, 3, 7, 8)
+    onnx_node_check(tmp_path, "Einsum", {"q": q, "k": k}, {"equation": "bhqd,bhkd->bhqk"})
+    onnx_node_check(tmp_path, "Einsum", {"x": rnd(2, 4, 6)}, {"equation": "...ij->...j"})
+
+
+CONV3D = [  # cin, cout, k, stride, pad, dilation, group, bias
+    (3, 4, (3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1), 1, True),
+    (4, 6, (2, 3, 1), (2, 1, 2), (0, 1, 0), (1, 1, 1), 2, False),
+    (6, 6, (3, 3, 3), (1, 2, 1), (1, 1, 1), (2, 1, 1), 6, True),       # depthwise, dilated
+    (5, 7, (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, True),       # 1x1x1: the input read in place
+    (2, 3, (3, 2, 3), (1, 1, 1), (2, 0, 1), (1, 2, 1), 1, True),
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,d,gr,bias", CONV3D)
+def test_conv3d(cin, cout, k, s, p, d, gr, bias):
+    x, w, b = rnd(2, cin, 5, 6, 7), rnd(cout, cin // gr, *k, scale=0.3), rnd(cout)
+    want = F.conv3d(t(x), t(w), t(b) if bias else None, stride=s, padding=p, dilation=d, groups=gr).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(w), g.const(b) if bias else None, strides=list(s),
+                                       pads=list(p) * 2, dilations=list(d), group=gr), {"x": x}, want)
+
+
+def test_conv3d_asymmetric_pads_activation_and_big_volume():
+    # asymmetric pads: torch pads the input first; sigmoid is applied after the GEMM (not fusable)
+    x, w, b = rnd(1, 3, 6, 5, 4), rnd(4, 3, 3, 3, 3, scale=0.3), rnd(4)
+    xp = F.pad(t(x), (0, 2, 1, 0, 2, 1))           # W (0, 2), H (1, 0), D (2, 1)
+    want = torch.sigmoid(F.conv3d(xp, t(w), t(b))).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(w), g.const(b), pads=[2, 1, 0, 1, 0, 2],
+                                       activation="sigmoid"), {"x": x}, want)
+    # more output voxels than one im2col block (4 MiB of columns): the block loop and its offsets
+    x, w = rnd(1, 16, 18, 20, 22), rnd(8, 16, 3, 3, 3, scale=0.1)
+    want = F.relu(F.conv3d(t(x), t(w), padding=1)).numpy()
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], g.const(w), pads=[1] * 6, activation="relu"), {"x": x}, want)
+
+
+DECONV3D = [  # cin, cout, k, stride, pad, output_padding, dilation, group
+    (4, 3, (2, 2, 2), (2, 2, 2), (0, 0, 0), (0, 0, 0), (1, 1, 1), 1),
+    (4, 6, (3, 3, 3), (2, 1, 2), (1, 1, 0), (1, 0, 1), (1, 1, 1), 2),
+    (3, 5, (3, 2, 3), (1, 1, 1), (1, 0, 2), (0, 0, 0), (2, 1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,op,d,gr", DECONV3D)
+def test_conv_transpose3d(cin, cout, k, s, p, op, d, gr):
+    x, w, b = rnd(2, cin, 3, 4, 5), rnd(cin, cout // gr, *k, scale=0.3), rnd(cout)
+    want = F.conv_transpose3d(t(x), t(w), t(b), stride=s, padding=p, output_padding=op, groups=gr,
+                              dilation=d).numpy()
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), g.const(b), strides=list(s),
+                                       pads=list(p) * 2, output_padding=list(op), dilations=list(d), group=gr),
+                     {"x": x}, want)
+
+
+def test_conv_transpose3d_output_shape_and_big_input():
+    x, w = rnd(1, 2, 3, 3, 3), rnd(2, 3, 3, 3, 3, scale=0.3)
+    full = F.conv_transpose3d(t(x), t(w), stride=2).numpy()         # 7x7x7; output_shape 6 trims one at the end
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), strides=[2, 2, 2],
+                                       output_shape=[6, 6, 6]), {"x": x}, full[:, :, :6, :6, :6])
+    # more input voxels than one col block: M = 4*27 rows, 4 MiB / (108 * 4 B) < 16*17*18 voxels
+    x, w = rnd(1, 3, 16, 17, 18), rnd(3, 4, 3, 3, 3, scale=0.2)
+    want = F.conv_transpose3d(t(x), t(w), padding=1).numpy()
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), pads=[1] * 6), {"x": x}, want)
+
+
+POOL3D = [  # kernel, stride, pad, ceil
+    ((2, 2, 2), (2, 2, 2), (0, 0, 0), 0),
+    ((3, 3, 3), (1, 2, 2), (1, 1, 1), 0),
+    ((3, 2, 3), (2, 2, 1), (1, 0, 1), 1),
+    ((1, 3, 2), (1, 1, 2), (0, 1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("k,s,p,ceil", POOL3D)
+@pytest.mark.parametrize("incl", [0, 1])
+def test_pools3d(k, s, p, ceil, incl):
+    x = rnd(2, 3, 7, 6, 9)
+    mx = F.max_pool3d(t(x), k, s, p, ceil_mode=bool(ceil)).numpy()
+    av = F.avg_pool3d(t(x), k, s, p, ceil_mode=bool(ceil), count_include_pad=bool(incl)).numpy()
+    attrs = dict(kernel_shape=list(k), strides=list(s), pads=list(p) * 2, ceil_mode=ceil)
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], **attrs), {"x": x}, mx)
+    check_both_paths(lambda g, v: g.op("AveragePool", v["x"], count_include_pad=incl, **attrs), {"x": x}, av)
+
+
+def test_maxpool3d_dilated():
+    x = rnd(1, 2, 9, 8, 7)
+    want = F.max_pool3d(t(x), 3, (1, 2, 1), 1, dilation=(2, 1, 2)).numpy()
+    check_both_paths(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[3, 3, 3], strides=[1, 2, 1], pads=[1] * 6,
+                                       dilations=[2, 1, 2]), {"x": x}, want)
+
+
+def test_3d_errors():
+    from pyruntime import Graph
+    x = rnd(1, 4, 5, 5, 5)
+    with pytest.raises(Exception, match=r"conv_1.*input has 4 channels, the weight expects 6"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 3, 3, 3, 3)), group=2), {"x": x})
+    with pytest.raises(Exception, match=r"conv_1.*group 3 does not divide Cout 4"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(4, 4, 1, 1, 1)), group=3), {"x": x})
+    with pytest.raises(Exception, match=r"conv_1.*kernel is larger than the padded input"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 7, 1, 1))), {"x": x})
+    with pytest.raises(Exception, match=r"strides/dilations/pads must have 3/3/6 values for 3-D, got 2/3/6"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 1, 1, 1)), strides=[1, 1]), {"x": x})
+    with pytest.raises(Exception, match=r"auto_pad 'SAME_UPPER' is not supported in 3-D"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 1, 1, 1)), auto_pad="SAME_UPPER"), {"x": x})
+    with pytest.raises(Exception, match=r"input must be 5-D NCDHW"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], g.const(rnd(2, 4, 1, 1, 1))), {"x": rnd(1, 4, 5, 5)})
+    with pytest.raises(Exception, match=r"convtranspose_1.*output_padding must be >= 0 and smaller than the stride"):
+        run_graph(lambda g, v: g.op("ConvTranspose", v["x"], g.const(rnd(4, 2, 3, 3, 3)), output_padding=[1, 1, 1]),
+                  {"x": x})
+    with pytest.raises(Exception, match=r"convtranspose_1.*input must be \[N, 3, D, H, W\]"):
+        run_graph(lambda g, v: g.op("ConvTranspose", v["x"], g.const(rnd(3, 2, 3, 3, 3))), {"x": x})
+    g = Graph("huge")                                 # (D - 1) * stride past int64: an error, not a wrapped size
+    y = g.op("ConvTranspose", g.input("x", [1, 4, 2 ** 40, 1, 1]), g.const(rnd(4, 2, 3, 3, 3)), strides=[2 ** 20, 1, 1])
+    g.output(y, "y")
+    with pytest.raises(Exception, match=r"convtranspose_1.*with stride 1048576 gives too large an output"):
+        g.to_bytes()
+    with pytest.raises(Exception, match=r"maxpool_1.*pooling window is larger than the padded input"):
+        run_graph(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[6, 1, 1]), {"x": x})
+    with pytest.raises(Exception, match=r"averagepool_1.*input must be 5-D NCDHW for a 3-D kernel_shape"):
+        run_graph(lambda g, v: g.op("AveragePool", v["x"], kernel_shape=[2, 2, 2]), {"x": rnd(1, 4, 5, 5)})
+    with pytest.raises(Exception, match=r"maxpool_1.*pads must be in \[0, 2\^20\], got -1"):
+        run_graph(lambda g, v: g.op("MaxPool", v["x"], kernel_shape=[2, 2, 2], pads=[-1, 0, 0, 0, 0, 0]), {"x": x})
+
+
+def test_3d_from_pytorch_through_the_exporter(tmp_path):
+    """Conv3d + BatchNorm3d + ReLU + MaxPool3d + ConvTranspose3d + AvgPool3d exported from PyTorch: the importer
+    takes 3-D, BatchNorm folds and ReLU fuses into the 3-D Conv, and the 1-D lifting and channels-last passes
+    leave 3-D alone."""
+    import pyruntime
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv3d(2, 4, 3, padding=1), torch.nn.BatchNorm3d(4), torch.nn.ReLU(),
+                              torch.nn.MaxPool3d(2), torch.nn.Conv3d(4, 4, 3, padding=1, groups=2),
+                              torch.nn.ConvTranspose3d(4, 3, 2, stride=2), torch.nn.AvgPool3d(3, 1, 1)).eval()
+    with torch.no_grad():
+        net[1].running_mean.uniform_(-0.5, 0.5)
+        net[1].running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 2, 6, 8, 4)
+    path = tmp_path / "net3d.pyrt"
+    pyruntime.export(net, (x,), str(path))
+    with torch.no_grad():
+        want = net(x).numpy()
+    for ref in (False, True):
+        s = pyruntime.Session(str(path), force_reference=ref)
+        np.testing.assert_allclose(s.run({"input": x.numpy()})[0], want, rtol=1e-4, atol=1e-4)
+    kernels = [(d["op_type"], d["kernel"].split("-")[0]) for d in s.describe()]
+    assert kernels == [("Conv", "conv3d"), ("MaxPool", "maxpool3d"), ("Conv", "conv3d"), ("ConvTranspose", "deconv3d"),
+                       ("AveragePool", "avgpool3d")], kernels
