@@ -8,7 +8,16 @@ import numpy as np
 from .format import spec
 
 _NP = {"f32": np.float32, "f16": np.float16, "i8": np.int8, "u8": np.uint8, "i32": np.int32, "i64": np.int64,
-       "bool": np.bool_}
+       "bool": np.bool_, "f64": np.float64, "i16": np.int16, "u16": np.uint16, "u32": np.uint32, "u64": np.uint64,
+       "bf16": np.uint16}   # bf16 travels as its bits
+
+
+def _bf16():
+    try:
+        import ml_dtypes
+        return ml_dtypes.bfloat16
+    except ImportError:   # without it, bf16 outputs stay their uint16 bits
+        return np.uint16
 
 
 class Session:
@@ -48,6 +57,7 @@ class Session:
         self.outputs = [(n, dt, tuple(d)) for n, dt, d in self._s.outputs]
         self.input_names = [n for n, _, _ in self.inputs]
         self.output_names = [n for n, _, _ in self.outputs]
+        self._bf16_outputs = {k for k, (_, dt, _) in enumerate(self.outputs) if dt == "bf16"}
 
     @property
     def isa(self) -> str:
@@ -84,6 +94,8 @@ class Session:
         out = []
         for a, (name, dt, dims) in zip(arrays, self.inputs):
             a = np.asarray(a)
+            if dt == "bf16" and a.dtype.name == "bfloat16":   # ml_dtypes' bfloat16 (as onnx gives it): its bits
+                a = a.view(np.uint16)
             want = np.dtype(_NP[dt])
             if a.dtype != want:
                 ok = (a.dtype.kind == want.kind) or (want.kind == "f" and a.dtype.kind in "iuf")
@@ -101,7 +113,10 @@ class Session:
 
     def run(self, inputs=None, **kwargs) -> list:
         """Runs the model; returns the outputs (numpy arrays) in the model's output order."""
-        return self._s.run(self._arrays(inputs, kwargs))
+        outs = self._s.run(self._arrays(inputs, kwargs))
+        if self._bf16_outputs:   # bf16 travels as its bits; numpy has no bfloat16, ml_dtypes (onnx's) does
+            outs = [o.view(_bf16()) if k in self._bf16_outputs else o for k, o in enumerate(outs)]
+        return outs
 
     def reset_state(self):
         """Starts a new sequence: empties the KV caches of a decoder (see pyruntime.Generator)."""

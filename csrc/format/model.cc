@@ -19,8 +19,8 @@ namespace pyrt {
 
 namespace spec {
 const char* dtype_name(uint8_t d) {
-  static const char* n[] = {"?", "f32", "f16", "i8", "u8", "i32", "i64", "bool"};
-  return d <= kBool ? n[d] : "?";
+  static const char* n[] = {"?", "f32", "f16", "i8", "u8", "i32", "i64", "bool", "f64", "i16", "u16", "u32", "u64", "bf16"};
+  return d <= kBF16 ? n[d] : "?";
 }
 }  // namespace spec
 

@@ -20,13 +20,18 @@ enum SectionKind : uint32_t { kSecMeta = 1, kSecTensors = 2, kSecGraph = 3, kSec
 constexpr uint32_t kSectionRequired = 1;
 constexpr uint32_t kMaxSections = 64;
 
-enum DType : uint8_t { kF32 = 1, kF16 = 2, kI8 = 3, kU8 = 4, kI32 = 5, kI64 = 6, kBool = 7 };
-inline bool valid_dtype(uint32_t d) { return d >= kF32 && d <= kBool; }
+// 8..13 (format 1.3): the element types models carry at their edges and in index / mask arithmetic; ops
+// compute in f32 and the integer types, and move or convert the others.
+enum DType : uint8_t {
+  kF32 = 1, kF16 = 2, kI8 = 3, kU8 = 4, kI32 = 5, kI64 = 6, kBool = 7,
+  kF64 = 8, kI16 = 9, kU16 = 10, kU32 = 11, kU64 = 12, kBF16 = 13
+};
+inline bool valid_dtype(uint32_t d) { return d >= kF32 && d <= kBF16; }
 inline uint32_t dtype_size(uint8_t d) {
   switch (d) {
-    case kF32: case kI32: return 4;
-    case kF16: return 2;
-    case kI64: return 8;
+    case kF32: case kI32: case kU32: return 4;
+    case kF16: case kI16: case kU16: case kBF16: return 2;
+    case kI64: case kU64: case kF64: return 8;
     default: return 1;
   }
 }

@@ -31,7 +31,7 @@ class ArgMax final : public Op {
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     int64_t* y = static_cast<int64_t*>(out[0]);
-    visit_dtype(dtype_, [&](auto tag) {
+    visit_numeric(dtype_, [&](auto tag) {
       using T = decltype(tag);
       const T* x = static_cast<const T*>(in[0]);
       const int64_t len = sp_.len, inner = sp_.inner;

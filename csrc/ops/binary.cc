@@ -2,6 +2,8 @@
 // fuses e.g. a residual Add + ReLU). Dimensions are coalesced so that the common cases (same shape, scalar,
 // per-channel bias) run as long contiguous vector loops.
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 
 #include "ops/typed.h"
 
@@ -19,13 +21,15 @@ class Binary final : public Op {
     act_ = fused_activation(ctx);
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
-    ints_ = (in[0].dtype == spec::kI64 || in[0].dtype == spec::kI32) && op_ != kernels::kPRelu;
-    if (ints_) {  // shape arithmetic and index math: i64 / i32, both operands of one dtype
+    ints_ = in[0].dtype != spec::kF32 && op_ != kernels::kPRelu;
+    if (ints_) {  // shape arithmetic, index math, f64 and the other integer types: both operands of one dtype
+      if (in[0].dtype == spec::kBool || in[0].dtype == spec::kF16 || in[0].dtype == spec::kBF16)
+        fail(std::string("A has dtype ") + spec::dtype_name(in[0].dtype) + ", which this op does not compute in");
       if (in[1].dtype != in[0].dtype)
         fail(std::string("A is ") + spec::dtype_name(in[0].dtype) + " and B " + spec::dtype_name(in[1].dtype) + "; they must match");
       if (act_.act != Act::kNone) fail("a fused activation needs f32 operands");
       walk_.plan(*this, {in[0].shape, in[1].shape});
-      i64_ = in[0].dtype == spec::kI64;
+      dtype_ = in[0].dtype;
       out[0] = {walk_.out, in[0].dtype};
       same_a_ = false;
       return;
@@ -63,8 +67,8 @@ class Binary final : public Op {
   int inplace_input() const override { return same_a_ ? 0 : -1; }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     if (ints_) {
-      if (out_dtype_i64()) return run_ints<int64_t>(in, out);
-      return run_ints<int32_t>(in, out);
+      visit_numeric(dtype_, [&](auto tag) { run_typed<decltype(tag)>(in, out); });
+      return;
     }
     const float* a = static_cast<const float*>(in[0]);
     const float* b = static_cast<const float*>(in[1]);
@@ -95,17 +99,26 @@ class Binary final : public Op {
   std::string kernel() const override { return ints_ ? "binary-int" : std::string("binary-") + k_.name; }
 
  private:
-  bool out_dtype_i64() const { return i64_; }
   // One element at a time: integer tensors are shapes, indices and masks, small and off the hot path. Wrapping
   // arithmetic (no undefined behaviour on overflow); division truncates toward zero as ONNX does, and a zero
-  // divisor is an error, not a trap.
+  // divisor is an error, not a trap. f64 computes as IEEE doubles.
   template <typename T>
-  void run_ints(const std::vector<const void*>& in, const std::vector<void*>& out) {
-    using U = std::make_unsigned_t<T>;
+  void run_typed(const std::vector<const void*>& in, const std::vector<void*>& out) {
     const T* a = static_cast<const T*>(in[0]);
     const T* b = static_cast<const T*>(in[1]);
     T* y = static_cast<T*>(out[0]);
     const int op = op_;
+    if constexpr (std::is_floating_point_v<T>) {
+      walk_.run([&](int64_t o, const int64_t* off) {
+        const T x = a[off[0]], z = b[off[1]];
+        y[o] = op == kernels::kAdd ? x + z : op == kernels::kSub ? x - z : op == kernels::kMul ? x * z
+             : op == kernels::kDiv ? x / z : op == kernels::kMax ? (x > z || std::isnan(x) ? x : z)
+             : op == kernels::kMin ? (x < z || std::isnan(x) ? x : z) : std::pow(x, z);
+      });
+      return;
+    } else {
+    // promoted: uint8 / int16 arithmetic happens in int, then wraps back
+    using U = std::make_unsigned_t<std::conditional_t<(sizeof(T) < 4), int32_t, T>>;
     walk_.run([&](int64_t o, const int64_t* off) {
       const T x = a[off[0]], z = b[off[1]];
       T r;
@@ -115,22 +128,27 @@ class Binary final : public Op {
         case kernels::kMul: r = T(U(x) * U(z)); break;
         case kernels::kDiv:
           if (z == 0) fail("integer division by zero");
-          r = (z == -1) ? T(U(0) - U(x)) : T(x / z);
+          if constexpr (std::is_signed_v<T>) r = (z == -1) ? T(U(0) - U(x)) : T(x / z);
+          else r = T(x / z);
           break;
         case kernels::kMax: r = x > z ? x : z; break;
         case kernels::kMin: r = x < z ? x : z; break;
         default: {  // Pow: repeated squaring, wrapping; a negative exponent gives 0 unless the base is +-1
-          if (z < 0) { r = x == 1 ? 1 : x == -1 ? ((z & 1) ? -1 : 1) : 0; break; }
+          if constexpr (std::is_signed_v<T>) {
+            if (z < 0) { r = x == 1 ? T(1) : x == T(-1) ? T((z & 1) ? -1 : 1) : T(0); break; }
+          }
           U acc = 1, base = U(x);
-          for (T e = z; e; e >>= 1, base *= base)
-            if (e & 1) acc *= base;
+          for (T e = z; e; e = T(e >> 1), base = U(base * base))
+            if (e & 1) acc = U(acc * base);
           r = T(acc);
         }
       }
       y[o] = r;
     });
+    }
   }
-  bool ints_ = false, i64_ = true;
+  bool ints_ = false;
+  uint8_t dtype_ = spec::kF32;
   BroadcastWalk walk_;
   const kernels::Table& k_;
   int op_;

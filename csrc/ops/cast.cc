@@ -1,5 +1,5 @@
-// Cast (ONNX: attribute `to`, a TensorProto element type) and CastLike (the type of input 1) between f32, f16,
-// i8, u8, i32, i64 and bool. Floats to integers truncate toward zero (numpy's astype, ONNX Runtime); a NaN, an
+// Cast (ONNX: attribute `to`, a TensorProto element type) and CastLike (the type of input 1) between f32, f64,
+// f16, bf16, the 8- to 64-bit integers and bool. Floats to integers truncate toward zero (numpy's astype, ONNX Runtime); a NaN, an
 // infinity or a value outside the integer type is an error naming the op and the value, not an undefined
 // result. Integers narrow by wrapping (numpy), anything to bool is "not zero" (NaN is true), and f32 -> f16
 // rounds to nearest even.
@@ -21,10 +21,16 @@ uint8_t from_onnx(int64_t t) {
     case 1: return spec::kF32;
     case 2: return spec::kU8;
     case 3: return spec::kI8;
+    case 4: return spec::kU16;
+    case 5: return spec::kI16;
     case 6: return spec::kI32;
     case 7: return spec::kI64;
     case 9: return spec::kBool;
     case 10: return spec::kF16;
+    case 11: return spec::kF64;
+    case 12: return spec::kU32;
+    case 13: return spec::kU64;
+    case 16: return spec::kBF16;
     default: return 0;
   }
 }
@@ -37,8 +43,9 @@ class Cast final : public Op {
     if (!like_) {
       const int64_t to = ctx.attr_int("to", -1);
       to_ = from_onnx(to);
-      if (!to_) ctx.fail("attribute 'to' = " + std::to_string(to) + " is not a type the runtime stores "
-                         "(float 1, uint8 2, int8 3, int32 6, int64 7, bool 9, float16 10)");
+      if (!to_) ctx.fail("attribute 'to' = " + std::to_string(to) + " is not a type the runtime stores (float 1, "
+                         "uint8 2, int8 3, uint16 4, int16 5, int32 6, int64 7, bool 9, float16 10, double 11, "
+                         "uint32 12, uint64 13, bfloat16 16)");
     }
     if (ctx.attr_int("saturate", 1) != 1) ctx.fail("saturate=0 is for float8 types, which are not supported");
   }
@@ -63,31 +70,41 @@ class Cast final : public Op {
   std::string kernel() const override { return "cast-ref"; }
 
  private:
-  // f16 travels as its bits (uint16_t): widen it first, narrow to it last.
+  // f16 / bf16 travel as their bits: widen them first, narrow to them last.
+  template <typename S>
+  static constexpr bool is_half() { return std::is_same_v<S, Half> || std::is_same_v<S, BHalf>; }
   template <typename S>
   double widen(S v) const {
-    if constexpr (std::is_same_v<S, uint16_t>) return double(scalar::f16_to_f32(v));
+    if constexpr (is_half<S>()) return double(to_float(v));
     else return double(v);
   }
   template <typename S, typename D>
   D convert(S v) const {
-    const bool src_float = std::is_same_v<S, float> || std::is_same_v<S, uint16_t>;
-    if (to_ == spec::kBool) {
-      if constexpr (std::is_same_v<S, uint16_t>) return D(widen(v) != 0.0);  // +-0 is false, NaN true
-      else return D(v != S(0));
+    if constexpr (std::is_same_v<D, Half>) {
+      return Half{kernels::ref::f32_to_f16_one(float(widen(v)))};
+    } else if constexpr (std::is_same_v<D, BHalf>) {
+      return to_bf16(float(widen(v)));
+    } else {
+      if (to_ == spec::kBool) {
+        if constexpr (is_half<S>()) return D(widen(v) != 0.0);  // +-0 is false, NaN true
+        else return D(v != S(0));
+      }
+      if constexpr (std::is_floating_point_v<D>) {
+        return D(widen(v));
+      } else {
+        if constexpr (std::is_integral_v<S>) return D(v);  // integer -> integer: wraps when narrowing
+        // float -> integer: truncate toward zero; NaN, infinities and values outside D are refused
+        const double f = widen(v);
+        const double t = std::trunc(f);
+        // 2^63 and 2^64 are exact doubles: the top of int64 / uint64 is excluded by comparing against them
+        const double top = std::is_same_v<D, int64_t> ? 9223372036854775808.0
+                         : std::is_same_v<D, uint64_t> ? 18446744073709551616.0
+                         : double(std::numeric_limits<D>::max()) + 1.0;
+        if (!(t >= double(std::numeric_limits<D>::min()) && t < top))
+          fail("cannot cast " + std::to_string(f) + " to " + spec::dtype_name(to_) + " (NaN, infinite or out of range)");
+        return D(t);
+      }
     }
-    if (to_ == spec::kF16) return D(kernels::ref::f32_to_f16_one(float(widen(v))));
-    if constexpr (std::is_same_v<D, float>) return float(widen(v));
-    if (!src_float) {
-      if constexpr (std::is_integral_v<S>) return D(v);  // integer -> integer: wraps when narrowing
-    }
-    // float -> integer: truncate toward zero; NaN, infinities and values outside D are refused
-    const double f = widen(v);
-    const double t = std::trunc(f);
-    if (!(t >= double(std::numeric_limits<D>::min()) && t <= double(std::numeric_limits<D>::max())) ||
-        (std::is_same_v<D, int64_t> && t >= 9223372036854775808.0))
-      fail("cannot cast " + std::to_string(f) + " to " + spec::dtype_name(to_) + " (NaN, infinite or out of range)");
-    return D(t);
   }
 
   bool like_ = false;

@@ -1,5 +1,5 @@
 // Equal, Less, Greater, LessOrEqual, GreaterOrEqual (ONNX): two inputs of one element type, numpy
-// broadcasting, a bool output. f16 is compared as its value; NaN compares false (as IEEE, numpy and ONNX).
+// broadcasting, a bool output. f16 / bf16 are compared as their values; NaN compares false (as IEEE, numpy and ONNX).
 #include <type_traits>
 
 #include "base/scalar_codecs.h"
@@ -10,10 +10,6 @@ namespace {
 
 enum Cmp { kEq, kLt, kGt, kLe, kGe };
 
-template <typename T>
-double value(T v) { return double(v); }
-template <>
-double value(uint16_t h) { return double(scalar::f16_to_f32(h)); }
 
 class Compare final : public Op {
  public:
@@ -39,7 +35,7 @@ class Compare final : public Op {
       walk_.run([&](int64_t o, const int64_t* off) {
         // integers compare exactly (int64 beyond 2^53 too); f16 and f32 by value
         bool r;
-        if constexpr (std::is_same_v<T, uint16_t>) r = test(value(a[off[0]]), value(b[off[1]]));
+        if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BHalf>) r = test(to_float(a[off[0]]), to_float(b[off[1]]));
         else r = test(a[off[0]], b[off[1]]);
         y[o] = r;
       });

@@ -25,7 +25,7 @@ class CumSum final : public Op {
     out[0] = x;
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    visit_dtype(dtype_, [&](auto tag) {
+    visit_numeric(dtype_, [&](auto tag) {
       using T = decltype(tag);
       const T* x = static_cast<const T*>(in[0]);
       T* y = static_cast<T*>(out[0]);

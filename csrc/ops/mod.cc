@@ -20,13 +20,14 @@ class Mod final : public Op {
       fail(std::string("inputs must have one element type, got ") + spec::dtype_name(in[0].dtype) + " and " +
            spec::dtype_name(in[1].dtype));
     dtype_ = in[0].dtype;
-    if (dtype_ == spec::kBool || dtype_ == spec::kF16) fail(std::string("unsupported type ") + spec::dtype_name(dtype_));
-    if (dtype_ == spec::kF32 && !fmod_) fail("floats need fmod = 1 (ONNX)");
+    if (dtype_ == spec::kBool || dtype_ == spec::kF16 || dtype_ == spec::kBF16)
+      fail(std::string("unsupported type ") + spec::dtype_name(dtype_));
+    if ((dtype_ == spec::kF32 || dtype_ == spec::kF64) && !fmod_) fail("floats need fmod = 1 (ONNX)");
     walk_.plan(*this, {in[0].shape, in[1].shape});
     out[0] = {walk_.out, dtype_};
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    visit_dtype(dtype_, [&](auto tag) {
+    visit_numeric(dtype_, [&](auto tag) {
       using T = decltype(tag);
       const T* a = static_cast<const T*>(in[0]);
       const T* b = static_cast<const T*>(in[1]);

@@ -15,7 +15,7 @@ class OneHot final : public Op {
     ctx.expect_inputs(3, 3);
     const ConstTensor& depth = ctx.require_const(1, "depth");
     if (depth.desc.numel() != 1) ctx.fail("depth must be a single value");
-    visit_dtype(depth.desc.dtype, [&](auto tag) {
+    visit_numeric(depth.desc.dtype, [&](auto tag) {
       using T = decltype(tag);
       depth_ = int64_t(static_cast<const T*>(depth.get())[0]);
     });
@@ -38,7 +38,8 @@ class OneHot final : public Op {
     for (size_t i = 0; i < a; ++i) outer_ *= ix[i];
     for (size_t i = a; i < ix.size(); ++i) inner_ *= ix[i];
     itype_ = in[0].dtype;
-    if (itype_ == spec::kBool) fail("indices must be numbers, got bool");
+    if (itype_ == spec::kBool || itype_ == spec::kF16 || itype_ == spec::kBF16)
+      fail(std::string("indices must be numbers, got ") + spec::dtype_name(itype_));
     out[0] = {o, vtype_};
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
@@ -46,7 +47,7 @@ class OneHot final : public Op {
     const size_t e = esize_;
     const int64_t total = outer_ * depth_ * inner_;
     for (int64_t i = 0; i < total; ++i) std::memcpy(y + size_t(i) * e, values_.data(), e);  // all off
-    visit_dtype(itype_, [&](auto tag) {
+    visit_numeric(itype_, [&](auto tag) {
       using T = decltype(tag);
       const T* ix = static_cast<const T*>(in[0]);
       for (int64_t o = 0; o < outer_; ++o)

@@ -45,7 +45,7 @@ class ScatterElements final : public Op {
       std::memcpy(static_cast<uint8_t*>(y) + at * e, static_cast<const uint8_t*>(u) + from * e, e);
       return;
     }
-    visit_dtype(dtype_, [&](auto tag) {
+    visit_numeric(dtype_, [&](auto tag) {
       using T = decltype(tag);
       T& a = static_cast<T*>(y)[at];
       const T b = static_cast<const T*>(u)[from];

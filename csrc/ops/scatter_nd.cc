@@ -69,7 +69,7 @@ class ScatterND final : public Op {
         std::memcpy(dst, src, size_t(slice_) * e);
         continue;
       }
-      visit_dtype(dtype_, [&](auto tag) {
+      visit_numeric(dtype_, [&](auto tag) {
         using T = decltype(tag);
         T* a = reinterpret_cast<T*>(dst);
         const T* b = reinterpret_cast<const T*>(src);

@@ -3,26 +3,61 @@
 // (masks, indices, shape arithmetic), so they run one element at a time.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "base/scalar_codecs.h"
 #include "ops/common.h"
 
 namespace pyrt::ops {
 
-// Calls f(T()) with T the storage type of dtype: float, int8/uint8/int32/int64, uint8_t for bool, uint16_t
-// (the bits) for f16. Returns false for a dtype it does not know.
+// f16 and bf16 elements as their bits, in types of their own so that no template mistakes them for uint16.
+struct Half { uint16_t bits; };
+struct BHalf { uint16_t bits; };
+inline float to_float(Half h) { return scalar::f16_to_f32(h.bits); }
+inline float to_float(BHalf h) {
+  const uint32_t u = uint32_t(h.bits) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline BHalf to_bf16(float f) {  // round to nearest even; NaN stays NaN
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return BHalf{uint16_t((u >> 16) | 0x40)};
+  return BHalf{uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
+}
+
+// Calls f(T()) with T the storage type of dtype: float, double, the integer types, uint8_t for bool, Half /
+// BHalf for f16 / bf16. Returns false for a dtype it does not know.
 template <typename F>
 bool visit_dtype(uint8_t dtype, F&& f) {
   switch (dtype) {
     case spec::kF32: f(float()); return true;
-    case spec::kF16: f(uint16_t()); return true;
+    case spec::kF64: f(double()); return true;
+    case spec::kF16: f(Half()); return true;
+    case spec::kBF16: f(BHalf()); return true;
     case spec::kI8: f(int8_t()); return true;
     case spec::kU8: case spec::kBool: f(uint8_t()); return true;
+    case spec::kI16: f(int16_t()); return true;
+    case spec::kU16: f(uint16_t()); return true;
     case spec::kI32: f(int32_t()); return true;
+    case spec::kU32: f(uint32_t()); return true;
     case spec::kI64: f(int64_t()); return true;
+    case spec::kU64: f(uint64_t()); return true;
     default: return false;
   }
+}
+
+// As visit_dtype, for the types with C++ arithmetic (every one but f16 / bf16, which return false).
+template <typename F>
+bool visit_numeric(uint8_t dtype, F&& f) {
+  if (dtype == spec::kF16 || dtype == spec::kBF16) return false;
+  return visit_dtype(dtype, [&](auto tag) {
+    if constexpr (std::is_arithmetic_v<decltype(tag)>) f(tag);
+  });
 }
 
 // The output of a broadcast over `ins`, and for each input its element strides in that output's index space.

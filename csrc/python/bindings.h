@@ -32,6 +32,12 @@ inline pybind11::dtype np_dtype(uint8_t dt) {
     case spec::kU8: return pybind11::dtype("u1");
     case spec::kI32: return pybind11::dtype("<i4");
     case spec::kI64: return pybind11::dtype("<i8");
+    case spec::kF64: return pybind11::dtype("<f8");
+    case spec::kI16: return pybind11::dtype("<i2");
+    case spec::kU16: return pybind11::dtype("<u2");
+    case spec::kU32: return pybind11::dtype("<u4");
+    case spec::kU64: return pybind11::dtype("<u8");
+    case spec::kBF16: return pybind11::dtype("<u2");  // numpy has no bfloat16: its bits
     default: return pybind11::dtype("?");
   }
 }

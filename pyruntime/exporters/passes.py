@@ -46,7 +46,8 @@ def _onnx_slice(x, starts, ends, axes, steps):
     return x[tuple(sl)]
 
 
-_NP_DT = {1: np.float32, 10: np.float16, 3: np.int8, 2: np.uint8, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}
+_NP_DT = {1: np.float32, 10: np.float16, 3: np.int8, 2: np.uint8, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64,
+          5: np.int16, 4: np.uint16, 12: np.uint32, 13: np.uint64}
 
 
 def _eval(n: Node, ins: list, ir: IR):
@@ -70,6 +71,8 @@ def _eval(n: Node, ins: list, ir: IR):
         s = np.array([d if d >= 0 else _SENT + 16 * src + i for i, d in enumerate(shp)], np.int64)
         return s[a.get("start", 0):a.get("end", len(s))] if ("start" in a or "end" in a) else s
     if op == "Cast":
+        if a["to"] not in _NP_DT:   # bf16: numpy has no such type; the runtime casts
+            return None
         return x.astype(_NP_DT[a["to"]]) if not _is_sent(x) or a["to"] == 7 else x
     if op == "Gather":
         return np.take(x, ins[1].astype(np.int64), axis=a.get("axis", 0))

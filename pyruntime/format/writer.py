@@ -30,7 +30,8 @@ def _dtype_id(dtype) -> int:
         return spec.DTYPE_IDS[dtype]
     d = np.dtype(dtype)
     names = {np.float32: "f32", np.float16: "f16", np.int8: "i8", np.uint8: "u8", np.int32: "i32",
-             np.int64: "i64", np.bool_: "bool"}
+             np.int64: "i64", np.bool_: "bool", np.float64: "f64", np.int16: "i16", np.uint16: "u16",
+             np.uint32: "u32", np.uint64: "u64"}
     for t, n in names.items():
         if d == np.dtype(t):
             return spec.DTYPE_IDS[n]

@@ -8,7 +8,9 @@ def run_graph(build, inputs: dict, force_reference=False, threads=None, dynamic_
     """build(g, values) -> output Value(s); inputs: name -> array (static shapes unless dynamic_batch)."""
     g = Graph("test")
     dt = {np.dtype(np.float32): "f32", np.dtype(np.int64): "i64", np.dtype(np.int32): "i32", np.dtype(np.uint8): "u8",
-          np.dtype(np.int8): "i8", np.dtype(np.float16): "f16", np.dtype(np.bool_): "bool"}
+          np.dtype(np.int8): "i8", np.dtype(np.float16): "f16", np.dtype(np.bool_): "bool",
+          np.dtype(np.float64): "f64", np.dtype(np.int16): "i16", np.dtype(np.uint16): "u16",
+          np.dtype(np.uint32): "u32", np.dtype(np.uint64): "u64"}
     vals = {n: g.input(n, ([None] + list(a.shape[1:])) if dynamic_batch and a.ndim else list(a.shape), dt[a.dtype])
             for n, a in inputs.items()}
     outs = build(g, vals)

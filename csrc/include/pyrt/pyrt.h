@@ -50,7 +50,8 @@ typedef enum pyrt_status {
 } pyrt_status;
 
 typedef enum pyrt_dtype {
-  PYRT_F32 = 1, PYRT_F16 = 2, PYRT_I8 = 3, PYRT_U8 = 4, PYRT_I32 = 5, PYRT_I64 = 6, PYRT_BOOL = 7
+  PYRT_F32 = 1, PYRT_F16 = 2, PYRT_I8 = 3, PYRT_U8 = 4, PYRT_I32 = 5, PYRT_I64 = 6, PYRT_BOOL = 7,
+  PYRT_F64 = 8, PYRT_I16 = 9, PYRT_U16 = 10, PYRT_U32 = 11, PYRT_U64 = 12, PYRT_BF16 = 13  /* bf16: its bits, uint16 */
 } pyrt_dtype;
 
 typedef struct pyrt_model pyrt_model;

@@ -14,7 +14,9 @@ ID, NAME, PARAMS_SIZE = spec.ENC_DENSE, "dense", 8
 _NUMPY_TO_DT = {np.dtype(np.float32): spec.DT_F32, np.dtype(np.float16): spec.DT_F16,
                 np.dtype(np.int8): spec.DT_I8, np.dtype(np.uint8): spec.DT_U8,
                 np.dtype(np.int32): spec.DT_I32, np.dtype(np.int64): spec.DT_I64,
-                np.dtype(np.bool_): spec.DT_BOOL}
+                np.dtype(np.bool_): spec.DT_BOOL, np.dtype(np.float64): spec.DT_F64,
+                np.dtype(np.int16): spec.DT_I16, np.dtype(np.uint16): spec.DT_U16,
+                np.dtype(np.uint32): spec.DT_U32, np.dtype(np.uint64): spec.DT_U64}
 
 
 def encode(array, storage: str | None = None) -> EncodedTensor:
