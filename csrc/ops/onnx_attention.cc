@@ -10,8 +10,9 @@
 //
 // Every unit of work is one batch and kv head (all its q heads stacked as rows of one GEMM where their rows are
 // equally spaced: 4-D inputs, or one query token), or one q head: scores = Q.K^T and Y = P.V run on the f32
-// GEMM driver, the masking and softmax row by row in between. f16 tensors are widened to f32 in the workspace
-// and the outputs rounded back: the compute is f32 whatever softmax_precision says.
+// GEMM driver (a unit of few rows, as in decoding, on the table's attention row kernels), the masking and
+// softmax row by row in between. f16 tensors are widened to f32 in the workspace and the outputs rounded back:
+// the compute is f32 whatever softmax_precision says.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -26,6 +27,8 @@ namespace pyrt::ops {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Units of at most this many query rows run on the kernel table's attention row kernels instead of the GEMM.
+constexpr size_t kRowKernelRows = 4;
 
 enum In : size_t { kQ = 0, kK, kV, kMask, kPastK, kPastV, kNonpad };
 enum Out : size_t { kY = 0, kPresentK, kPresentV, kQk };
@@ -231,12 +234,19 @@ class OnnxAttention final : public Op {
       size_t ldy;
       if (rank3_) ya = y_ + (b * sq_ * hq_ + h0) * dv_, ldy = size_t(hs_ > 1 ? dv_ : hq_ * dv_);
       else ya = y_ + (b * hq_ + h0) * sq_ * dv_, ldy = size_t(dv_);
-      const gemm::Epilogue ep;
-      gemm::gemm(kt_, qa, lda, false, ka, ldk, true, m, t, size_t(dk_), scores, t, ep, pool, gws);
       auto rows = [&](size_t r0, size_t r1) {
         for (size_t row = r0; row < r1; ++row)
           softmax_row(b, h0 + int64_t(row) / sq_, int64_t(row) % sq_, scores + row * t);
       };
+      if (m <= kRowKernelRows && !pool) {
+        // A few query rows (decode): the row kernels stream K and V once, where the GEMM would pack them first.
+        for (size_t row = 0; row < m; ++row) kt_.attn_scores(qa + row * lda, ka, ldk, t, size_t(dk_), 1.f, scores + row * t);
+        rows(0, m);
+        for (size_t row = 0; row < m; ++row) kt_.attn_values(scores + row * t, va, ldv, t, size_t(dv_), ya + row * ldy);
+        return;
+      }
+      const gemm::Epilogue ep;
+      gemm::gemm(kt_, qa, lda, false, ka, ldk, true, m, t, size_t(dk_), scores, t, ep, pool, gws);
       if (pool) parallel(ctx, m, 4, [&](size_t r0, size_t r1, int) { rows(r0, r1); });
       else rows(0, m);
       gemm::gemm(kt_, scores, t, false, va, ldv, false, m, size_t(dv_), t, ya, ldy, ep, pool, gws);
@@ -261,7 +271,9 @@ class OnnxAttention final : public Op {
     }
   }
 
-  std::string kernel() const override { return std::string("attention-gemm-") + kt_.name; }
+  std::string kernel() const override {
+    return std::string(size_t(hs_ * sq_) <= kRowKernelRows ? "attention-rows-" : "attention-gemm-") + kt_.name;
+  }
 
  private:
   static const char* name(size_t i) {
@@ -338,6 +350,8 @@ class OnnxAttention final : public Op {
     const float s = has_scale_ ? float(std::sqrt(double(scale_))) : float(std::sqrt(1.0 / std::sqrt(double(dk_))));
     const float alpha = s * s;
     for (size_t j = 0; j < t; ++j) x[j] *= alpha;
+    // Mode 0 is the scaled Q.K^T before softcap, as the spec and its function body say (onnx's reference
+    // evaluator returns it softcapped).
     if (qk && mode_ == 0) std::memcpy(qk, x, t * 4);
     if (softcap_ > 0.f) {
       for (size_t j = 0; j < t; ++j) x[j] /= softcap_;
