@@ -29,6 +29,7 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // Units of at most this many query rows run on the kernel table's attention row kernels instead of the GEMM.
 constexpr size_t kRowKernelRows = 4;
+constexpr int64_t kMaxLen = int64_t(1) << 40;
 
 enum In : size_t { kQ = 0, kK, kV, kMask, kPastK, kPastV, kNonpad };
 enum Out : size_t { kY = 0, kPresentK, kPresentV, kQk };
@@ -179,7 +180,7 @@ class OnnxAttention final : public Op {
     const bool f16 = dt_ == spec::kF16;
     // f32 views of the inputs (f16 ones widened into the workspace)
     auto widen = [&](size_t i, size_t at) -> const float* {
-      if (!f16 && !(i == kMask && in_f16_mask_)) return static_cast<const float*>(in[i]);
+      if (!(i == kMask ? in_f16_mask_ : f16)) return static_cast<const float*>(in[i]);
       float* dst = reinterpret_cast<float*>(ws + at);
       kt_.f16_to_f32(static_cast<const uint16_t*>(in[i]), dst, size_t(numel_[i]));
       return dst;
@@ -362,12 +363,14 @@ class OnnxAttention final : public Op {
     // Causal, window, padding and a short mask each allow a contiguous range of keys [lo, hi): positions outside
     // it get -inf. The offset aligns the query block to the end of the keys that precede it.
     int64_t lo = 0, hi = t_;
-    const int64_t off = has_past_ ? past_ : nonpad_ ? nonpad_[b] - sq_ : 0;
+    // nonpad_kv_seqlen is run-time data: bounded (far beyond any key length) so the arithmetic cannot overflow
+    const int64_t np = nonpad_ ? std::clamp<int64_t>(nonpad_[b], -kMaxLen, kMaxLen) : 0;
+    const int64_t off = has_past_ ? past_ : nonpad_ ? np - sq_ : 0;
     const int64_t p = i + off;
     if (causal_) hi = std::min(hi, p + 1);
     if (left_ >= 0) lo = std::max(lo, p - left_);
     if (right_ >= 0) hi = std::min(hi, p + right_ + 1);
-    if (nonpad_) hi = std::min(hi, nonpad_[b]);
+    if (nonpad_) hi = std::min(hi, np);
     if (has_mask_) hi = std::min(hi, tm_);
     lo = std::max<int64_t>(lo, 0);
     hi = std::max(hi, lo);

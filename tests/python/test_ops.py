@@ -934,6 +934,10 @@ def test_onnx_attention_windows_nonpad_and_fully_masked_rows():
                                   left=attrs.get("left_window_size", -1), right=attrs.get("right_window_size", -1), mode=3)
         check_both_paths(lambda g, v: _attention(g, v, outputs=4, qk_matmul_output_mode=3, **attrs)[::3], feeds,
                          [want[0], want[3]])
+    # extreme lengths (run-time data) behave as the nearest sensible ones: all keys, and none
+    extreme = feeds | {"nonpad": np.array([2 ** 63 - 1, -2 ** 63], np.int64)}
+    want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], nonpad=np.array([t, -1]))[0]
+    check_both_paths(lambda g, v: _attention(g, v), extreme, want)
     # a bool mask that masks every key of some rows: those rows are zeros, not NaN
     mask = R.random((b, 1, sq, t)) > 0.5
     mask[0, 0, 1] = False
@@ -961,9 +965,13 @@ def test_onnx_attention_f16():
     f16["mask"] = rnd(3, 5).astype(np.float16)
     want = onnx_attention_ref(*(f16[n].astype(np.float32) for n in ("q", "k", "v")), mask=f16["mask"], causal=True)[0]
     for ref in (False, True):
-        (got,), _ = run_graph(lambda g, v: _attention(g, v, is_causal=1), f16, force_reference=ref)
-        assert got.dtype == np.float16
-        np.testing.assert_allclose(got.astype(np.float32), want, rtol=2e-3, atol=2e-3)
+        for mask in (f16["mask"], f16["mask"].astype(np.float32)):   # an f32 mask with f16 Q, K, V too
+            (got,), _ = run_graph(lambda g, v: _attention(g, v, is_causal=1), f16 | {"mask": mask}, force_reference=ref)
+            assert got.dtype == np.float16
+            np.testing.assert_allclose(got.astype(np.float32), want, rtol=2e-3, atol=2e-3)
+    # f32 Q, K, V with an f16 mask
+    want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], mask=f16["mask"].astype(np.float32))[0]
+    check_both_paths(lambda g, v: _attention(g, v), feeds | {"mask": f16["mask"]}, want)
 
 
 def test_onnx_attention_errors_name_the_node():
