@@ -37,6 +37,7 @@ std::unique_ptr<Op> make_qlinear_global_average_pool(const NodeContext&);
 std::unique_ptr<Op> make_qgemm(const NodeContext&);
 std::unique_ptr<Op> make_lookup_table(const NodeContext&);
 std::unique_ptr<Op> make_attention(const NodeContext&);
+std::unique_ptr<Op> make_onnx_attention(const NodeContext&);
 std::unique_ptr<Op> make_cast(const NodeContext&);
 std::unique_ptr<Op> make_compare(const NodeContext&);
 std::unique_ptr<Op> make_logical(const NodeContext&);
@@ -119,6 +120,7 @@ const Entry kOps[] = {
     {"Softsign", ops::make_unary},     {"ThresholdedRelu", ops::make_unary},
     {"AveragePool", ops::make_pool_nd},   {"BatchNormalization", ops::make_batch_norm},
     {"CausalAttention", ops::make_attention},
+    {"Attention", ops::make_onnx_attention},
     {"Clip", ops::make_unary},         {"Concat", ops::make_concat},
     {"Conv", ops::make_conv_nd},       {"ConvTranspose", ops::make_conv_transpose_nd},
     {"DequantizeLinear", ops::make_dequantize_linear},

@@ -1160,3 +1160,180 @@ def test_3d_from_pytorch_through_the_exporter(tmp_path):
     kernels = [(d["op_type"], d["kernel"].split("-")[0]) for d in s.describe()]
     assert kernels == [("Conv", "conv3d"), ("MaxPool", "maxpool3d"), ("Conv", "conv3d"), ("ConvTranspose", "deconv3d"),
                        ("AveragePool", "avgpool3d")], kernels
+
+
+def onnx_attention_ref(q, k, v, mask=None, past_k=None, past_v=None, nonpad=None, q_heads=None, kv_heads=None,
+                       scale=None, causal=False, softcap=0.0, mode=0, left=-1, right=-1):
+    """ONNX Attention (opset 25 semantics) in float64 numpy: (Y, present_k, present_v, qk_output)."""
+    q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
+    rank3 = q.ndim == 3
+    if rank3:   # [B, S, H * D] -> [B, H, S, D]
+        heads = lambda x, h: x.reshape(x.shape[0], x.shape[1], h, -1).transpose(0, 2, 1, 3)
+        q, k, v = heads(q, q_heads), heads(k, kv_heads), heads(v, kv_heads)
+    if past_k is not None:
+        k, v = np.concatenate([past_k, k], 2), np.concatenate([past_v, v], 2)
+    b, hq, sq, dk = q.shape
+    t = k.shape[2]
+    s = 1 / np.sqrt(dk) if scale is None else scale
+    r = hq // k.shape[1]
+    kr, vr = np.repeat(k, r, axis=1), np.repeat(v, r, axis=1)
+    raw = q @ kr.transpose(0, 1, 3, 2) * s
+    capped = softcap * np.tanh(raw / softcap) if softcap > 0 else raw
+    bias = np.zeros((b, hq, sq, t))
+    if mask is not None:
+        m = np.where(mask, 0.0, -np.inf) if mask.dtype == np.bool_ else mask.astype(np.float64)
+        m = np.concatenate([m, np.full(m.shape[:-1] + (t - m.shape[-1],), -np.inf)], -1)
+        bias = bias + m
+    off = np.full(b, past_k.shape[2] if past_k is not None else 0)
+    if nonpad is not None:
+        off = nonpad - sq
+    i = np.arange(sq)[None, :, None]
+    j = np.arange(t)[None, None, :]
+    p = i + off[:, None, None]
+    allowed = np.ones((b, sq, t), bool)
+    if causal:
+        allowed &= j <= p
+    if left >= 0:
+        allowed &= p - j <= left
+    if right >= 0:
+        allowed &= j - p <= right
+    if nonpad is not None:
+        allowed &= j < nonpad[:, None, None]
+    bias = bias + np.where(allowed, 0.0, -np.inf)[:, None]
+    x = capped + bias
+    dead = np.isneginf(bias.max(-1, keepdims=True))
+    mx = np.where(dead, 0, x.max(-1, keepdims=True))
+    e = np.exp(x - mx)
+    prob = np.where(dead, 0, e / np.where(dead, 1, e.sum(-1, keepdims=True)))
+    y = prob @ vr
+    if rank3:
+        y = y.transpose(0, 2, 1, 3).reshape(b, sq, -1)
+    qk = [raw, capped, x, prob][mode]
+    return [a.astype(np.float32) for a in (y, k, v, qk)]
+
+
+def _attention(g, v, outputs=1, **attrs):
+    ins = [v.get(n) for n in ("q", "k", "v", "mask", "pk", "pv", "nonpad")]
+    while ins[-1] is None:
+        ins.pop()
+    return g.op("Attention", *ins, outputs=outputs, **attrs)
+
+
+ATTN_4D = [  # b, q heads, kv heads, sq, skv, dk, dv
+    (2, 3, 3, 4, 6, 8, 8), (1, 8, 2, 5, 5, 16, 12), (2, 4, 1, 1, 9, 8, 8), (1, 6, 3, 7, 3, 5, 7), (3, 2, 2, 33, 40, 24, 20),
+]
+
+
+@pytest.mark.parametrize("shape", ATTN_4D)
+@pytest.mark.parametrize("mask", ["none", "bool2d", "float4d_bcast", "float3d_short"])
+@pytest.mark.parametrize("causal", [0, 1])
+def test_onnx_attention_4d(shape, mask, causal):
+    b, hq, hkv, sq, skv, dk, dv = shape
+    feeds = {"q": rnd(b, hq, sq, dk), "k": rnd(b, hkv, skv, dk), "v": rnd(b, hkv, skv, dv)}
+    if mask == "bool2d":
+        feeds["mask"] = R.random((sq, skv)) > 0.3
+    elif mask == "float4d_bcast":
+        feeds["mask"] = rnd(b, 1, sq, skv)
+    elif mask == "float3d_short":   # [heads, Sq, shorter]: padded with -inf up to the key length
+        feeds["mask"] = rnd(hq, 1, max(1, skv - 2))
+    m = feeds.get("mask")
+    want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], mask=m, causal=causal)[0]
+    check_both_paths(lambda g, v: _attention(g, v, is_causal=causal), feeds, want)
+
+
+@pytest.mark.parametrize("b,sq,skv,hq,hkv,dk,dv", [(2, 4, 6, 9, 3, 8, 8), (3, 1, 7, 8, 2, 16, 4), (1, 5, 5, 4, 4, 6, 10)])
+def test_onnx_attention_3d_gqa(b, sq, skv, hq, hkv, dk, dv):
+    feeds = {"q": rnd(b, sq, hq * dk), "k": rnd(b, skv, hkv * dk), "v": rnd(b, skv, hkv * dv)}
+    want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], q_heads=hq, kv_heads=hkv, scale=0.3)[0]
+    check_both_paths(lambda g, v: _attention(g, v, q_num_heads=hq, kv_num_heads=hkv, scale=0.3), feeds, want)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+@pytest.mark.parametrize("mode", [0, 1, 2, 3])
+def test_onnx_attention_causal_with_past(rank, mode):
+    """Past key/value concatenated into the present outputs, the causal mask aligned to the end (offset = past
+    length), a mask shorter than the total length padded, softcap and each qk_matmul_output_mode."""
+    b, hq, hkv, sq, skv, past, dk, dv = 2, 6, 2, 3, 3, 5, 8, 6
+    if rank == 4:
+        feeds = {"q": rnd(b, hq, sq, dk), "k": rnd(b, hkv, skv, dk), "v": rnd(b, hkv, skv, dv)}
+        attrs = {}
+    else:
+        feeds = {"q": rnd(b, sq, hq * dk), "k": rnd(b, skv, hkv * dk), "v": rnd(b, skv, hkv * dv)}
+        attrs = {"q_num_heads": hq, "kv_num_heads": hkv}
+    feeds.update(mask=rnd(sq, past + skv - 1), pk=rnd(b, hkv, past, dk), pv=rnd(b, hkv, past, dv))
+    want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], mask=feeds["mask"], past_k=feeds["pk"],
+                              past_v=feeds["pv"], q_heads=hq, kv_heads=hkv, causal=True, softcap=1.5, mode=mode)
+    want[3] = np.where(np.isneginf(want[3]), -1e30, want[3])   # compare -inf as a large finite number
+    build = lambda g, v: [*_attention(g, v, outputs=4, is_causal=1, softcap=1.5, qk_matmul_output_mode=mode,
+                                      **attrs)[:3],
+                          g.op("Max", _attention(g, v, outputs=4, is_causal=1, softcap=1.5, qk_matmul_output_mode=mode,
+                                                 **attrs)[3], g.const(np.float32(-1e30)))]
+    check_both_paths(build, feeds, want)
+
+
+def test_onnx_attention_windows_nonpad_and_fully_masked_rows():
+    b, h, sq, t, d = 2, 2, 4, 8, 8
+    feeds = {"q": rnd(b, h, sq, d), "k": rnd(b, h, t, d), "v": rnd(b, h, t, d),
+             "nonpad": np.array([6, 3], np.int64)}   # batch 1: offset -1, query 0 sees no key
+    for attrs in ({"is_causal": 1}, {"is_causal": 1, "left_window_size": 2}, {"left_window_size": 1, "right_window_size": 2}):
+        want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], nonpad=feeds["nonpad"], causal=attrs.get("is_causal", 0),
+                                  left=attrs.get("left_window_size", -1), right=attrs.get("right_window_size", -1), mode=3)
+        check_both_paths(lambda g, v: _attention(g, v, outputs=4, qk_matmul_output_mode=3, **attrs)[::3], feeds,
+                         [want[0], want[3]])
+    # extreme lengths (run-time data) behave as the nearest sensible ones: all keys, and none
+    extreme = feeds | {"nonpad": np.array([2 ** 63 - 1, -2 ** 63], np.int64)}
+    want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], nonpad=np.array([t, -1]))[0]
+    check_both_paths(lambda g, v: _attention(g, v), extreme, want)
+    # a bool mask that masks every key of some rows: those rows are zeros, not NaN
+    mask = R.random((b, 1, sq, t)) > 0.5
+    mask[0, 0, 1] = False
+    mask[1, 0, 3] = False
+    f2 = {k: feeds[k] for k in ("q", "k", "v")} | {"mask": mask}
+    want = onnx_attention_ref(f2["q"], f2["k"], f2["v"], mask=mask)
+    assert not want[0][0, :, 1].any()
+    check_both_paths(lambda g, v: _attention(g, v), f2, want[0])
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_onnx_attention_threads_and_pooled_gemm(threads):
+    """One sequence and one kv group (fewer units than threads: the GEMMs split over the pool) and many
+    units (split over batch and heads) give the same answer as the reference."""
+    for b, hq, hkv, s in ((1, 2, 1, 70), (4, 4, 4, 9)):
+        feeds = {"q": rnd(b, hq, s, 32), "k": rnd(b, hkv, s, 32), "v": rnd(b, hkv, s, 24)}
+        want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], causal=True)[0]
+        (got,), _ = run_graph(lambda g, v: _attention(g, v, is_causal=1), feeds, threads=threads)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_onnx_attention_f16():
+    feeds = {"q": rnd(2, 4, 3, 8), "k": rnd(2, 2, 5, 8), "v": rnd(2, 2, 5, 8)}
+    f16 = {n: a.astype(np.float16) for n, a in feeds.items()}
+    f16["mask"] = rnd(3, 5).astype(np.float16)
+    want = onnx_attention_ref(*(f16[n].astype(np.float32) for n in ("q", "k", "v")), mask=f16["mask"], causal=True)[0]
+    for ref in (False, True):
+        for mask in (f16["mask"], f16["mask"].astype(np.float32)):   # an f32 mask with f16 Q, K, V too
+            (got,), _ = run_graph(lambda g, v: _attention(g, v, is_causal=1), f16 | {"mask": mask}, force_reference=ref)
+            assert got.dtype == np.float16
+            np.testing.assert_allclose(got.astype(np.float32), want, rtol=2e-3, atol=2e-3)
+    # f32 Q, K, V with an f16 mask
+    want = onnx_attention_ref(feeds["q"], feeds["k"], feeds["v"], mask=f16["mask"].astype(np.float32))[0]
+    check_both_paths(lambda g, v: _attention(g, v), feeds | {"mask": f16["mask"]}, want)
+
+
+def test_onnx_attention_errors_name_the_node():
+    f4 = {"q": rnd(1, 3, 2, 8), "k": rnd(1, 2, 2, 8), "v": rnd(1, 2, 2, 8)}
+    with pytest.raises(ValueError, match=r"\(Attention\).*3 query heads are not a multiple of 2"):
+        run_graph(lambda g, v: _attention(g, v), f4)
+    f3 = {"q": rnd(1, 2, 10), "k": rnd(1, 2, 8), "v": rnd(1, 2, 8)}
+    with pytest.raises(ValueError, match=r"\(Attention\).*hidden size 10 does not split into 4 heads"):
+        run_graph(lambda g, v: _attention(g, v, q_num_heads=4, kv_num_heads=2), f3)
+    with pytest.raises(ValueError, match=r"\(Attention\).*need the q_num_heads and kv_num_heads"):
+        run_graph(lambda g, v: _attention(g, v), f3)
+    bad = {"q": rnd(1, 2, 3, 8), "k": rnd(1, 2, 4, 8), "v": rnd(1, 2, 4, 8), "mask": rnd(2, 1, 3, 4)}
+    with pytest.raises(ValueError, match=r"\(Attention\).*attn_mask \[2, 1, 3, 4\] does not broadcast"):
+        run_graph(lambda g, v: _attention(g, v), bad)
+    bad["mask"] = rnd(3, 5)
+    with pytest.raises(ValueError, match=r"\(Attention\).*exceeds the total key length 4"):
+        run_graph(lambda g, v: _attention(g, v), bad)
+    with pytest.raises(ValueError, match=r"\(Attention\).*past_key and past_value must be given together"):
+        run_graph(lambda g, v: g.op("Attention", v["q"], v["k"], v["v"], None, v["k"]), f4)
