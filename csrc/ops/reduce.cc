@@ -2,6 +2,7 @@
 // ReduceLogSumExp (ONNX) over a set of axes (attribute, or constant input 1 from opset 13/18), keepdims,
 // noop_with_empty_axes. f32 in and out; sums accumulate in double (one pass over the input, in order).
 #include <cmath>
+#include <type_traits>
 #include <limits>
 
 #include "ops/common.h"
@@ -29,7 +30,9 @@ class Reduce final : public Op {
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     axes_ = axes_in_.at(*this, in);
     noop_ = noop_empty_ && axes_.empty();
-    require_f32(*this, in[0], "input");
+    dtype_ = in[0].dtype;
+    if (dtype_ != spec::kF32 && dtype_ != spec::kF64 && dtype_ != spec::kI32 && dtype_ != spec::kI64)
+      fail(std::string("input must be f32, f64, i32 or i64, got ") + spec::dtype_name(dtype_));
     const Shape& x = in[0].shape;
     red_.assign(x.size(), axes_.empty() && !noop_);
     for (int64_t a : axes_) {
@@ -45,12 +48,22 @@ class Reduce final : public Op {
       else if (keep_) o.push_back(1);
     }
     xs_ = x;
-    out[0] = {o, spec::kF32};
+    out[0] = {o, dtype_};
     nout_ = size_t(numel(o));
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    const float* x = static_cast<const float*>(in[0]);
-    float* y = static_cast<float*>(out[0]);
+    switch (dtype_) {  // accumulated in double whatever the type
+      case spec::kF64: return run_typed(static_cast<const double*>(in[0]), static_cast<double*>(out[0]));
+      case spec::kI32: return run_typed(static_cast<const int32_t*>(in[0]), static_cast<int32_t*>(out[0]));
+      case spec::kI64: return run_typed(static_cast<const int64_t*>(in[0]), static_cast<int64_t*>(out[0]));
+      default: return run_typed(static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
+    }
+  }
+  std::string kernel() const override { return "reduce-ref"; }
+
+ private:
+  template <typename T>
+  void run_typed(const T* x, T* y) {
     const double inf = std::numeric_limits<double>::infinity();
     const double init = kind_ == kMax || kind_ == kLogSumExp ? -inf : kind_ == kMin ? inf : kind_ == kProd ? 1 : 0;
     acc_.assign(nout_, init);
@@ -62,14 +75,23 @@ class Reduce final : public Op {
     } else {
       walk([&](size_t o, double v) { acc_[o] = step(acc_[o], v); }, x);
     }
-    for (size_t i = 0; i < nout_; ++i) y[i] = float(finish(i));
+    for (size_t i = 0; i < nout_; ++i) y[i] = to_out<T>(finish(i));
   }
-  std::string kernel() const override { return "reduce-ref"; }
-
- private:
+  // Integers saturate (the max of an empty set is the type's lowest value, not an undefined conversion).
+  template <typename T>
+  static T to_out(double v) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return T(v);
+    } else {
+      if (std::isnan(v)) return T(0);
+      if (v <= double(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+      if (v >= double(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+      return T(v);
+    }
+  }
   // f(output index, value) for every input element, in order.
-  template <typename F>
-  void walk(F&& f, const float* x) const {
+  template <typename F, typename T>
+  void walk(F&& f, const T* x) const {
     const size_t n = size_t(numel(xs_)), r = xs_.size();
     for (size_t e = 0; e < n; ++e) {
       size_t rem = e, oi = 0, mul = 1;
@@ -106,6 +128,7 @@ class Reduce final : public Op {
   }
 
   Kind kind_;
+  uint8_t dtype_ = spec::kF32;
   std::vector<int64_t> axes_;
   IntsInput axes_in_;
   bool keep_ = true, noop_ = false, noop_empty_ = false;

@@ -1,5 +1,5 @@
 // Resize / Upsample of the two spatial dims of NCHW tensors: nearest (floor, round_prefer_floor,
-// round_prefer_ceil, ceil) or bilinear, with the ONNX coordinate transforms half_pixel, pytorch_half_pixel,
+// round_prefer_ceil, ceil), bilinear or bicubic, with the ONNX coordinate transforms half_pixel, pytorch_half_pixel,
 // asymmetric and align_corners. Scales or sizes come from constant inputs (or the opset-9 Upsample input).
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,10 @@ class Resize final : public Op {
     const bool upsample = ctx.node().op_type == "Upsample";
     mode_ = ctx.attr_string("mode", "nearest");
     if (mode_ == "bilinear") mode_ = "linear";
-    if (mode_ != "nearest" && mode_ != "linear") ctx.fail("unsupported mode '" + mode_ + "' (nearest, linear)");
+    if (mode_ != "nearest" && mode_ != "linear" && mode_ != "cubic")
+      ctx.fail("unsupported mode '" + mode_ + "' (nearest, linear, cubic)");
+    cubic_a_ = ctx.attr_float("cubic_coeff_a", -0.75f);
+    exclude_outside_ = ctx.attr_int("exclude_outside", 0) != 0;
     coord_ = ctx.attr_string("coordinate_transformation_mode", upsample ? "asymmetric" : "half_pixel");
     nearest_ = ctx.attr_string("nearest_mode", upsample ? "floor" : "round_prefer_floor");
     if (coord_ != "half_pixel" && coord_ != "pytorch_half_pixel" && coord_ != "asymmetric" && coord_ != "align_corners" &&
@@ -80,6 +83,7 @@ class Resize final : public Op {
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
+    if (mode_ == "cubic") return run_cubic(ctx, x, y);
     parallel(ctx, size_t(nc_), 1, [&](size_t b, size_t e, int) {
       for (size_t c = b; c < e; ++c) {
         const float* xc = x + c * size_t(h_ * w_);
@@ -107,6 +111,64 @@ class Resize final : public Op {
   std::string kernel() const override { return "resize-" + mode_; }
 
  private:
+  // Cubic convolution (Keys, coefficient a): four taps per axis, separable. Taps outside the input read the
+  // edge, or with exclude_outside get weight 0 and the others are renormalized (ONNX).
+  struct Taps {
+    int64_t at[4];
+    float w[4];
+  };
+  std::vector<Taps> cubic_taps(float scale, int64_t in, int64_t out, float len) const {
+    std::vector<Taps> t(static_cast<size_t>(out));
+    const float a = cubic_a_;
+    auto kernel = [a](float d) {
+      d = std::fabs(d);
+      if (d <= 1.f) return ((a + 2.f) * d - (a + 3.f)) * d * d + 1.f;
+      if (d < 2.f) return ((a * d - 5.f * a) * d + 8.f * a) * d - 4.f * a;
+      return 0.f;
+    };
+    for (int64_t o = 0; o < out; ++o) {
+      const float f = coord(o, scale, in, out, len);
+      const float base = std::floor(f), frac = f - base;
+      float sum = 0.f;
+      for (int k = 0; k < 4; ++k) {
+        const int64_t i = int64_t(base) + k - 1;
+        float w = kernel(frac - float(k - 1));
+        if (exclude_outside_ && (i < 0 || i >= in)) w = 0.f;
+        t[size_t(o)].at[k] = std::clamp<int64_t>(i, 0, in - 1);
+        t[size_t(o)].w[k] = w;
+        sum += w;
+      }
+      if (exclude_outside_ && sum != 0.f)
+        for (float& w : t[size_t(o)].w) w /= sum;
+    }
+    return t;
+  }
+  void run_cubic(const RunContext& ctx, const float* x, float* y) const {
+    if (oh_ == 0 || ow_ == 0) return;
+    const std::vector<Taps> ty = cubic_taps(sh_, h_, oh_, lh_), tx = cubic_taps(sw_, w_, ow_, lw_);
+    parallel(ctx, size_t(nc_), 1, [&](size_t b, size_t e, int) {
+      std::vector<float> rows(size_t(4 * ow_));
+      for (size_t c = b; c < e; ++c) {
+        const float* xc = x + c * size_t(h_ * w_);
+        float* yc = y + c * size_t(oh_ * ow_);
+        for (int64_t oy = 0; oy < oh_; ++oy) {
+          const Taps& vy = ty[size_t(oy)];
+          for (int k = 0; k < 4; ++k) {  // the four input rows, resampled along x
+            const float* row = xc + vy.at[k] * w_;
+            for (int64_t ox = 0; ox < ow_; ++ox) {
+              const Taps& vx = tx[size_t(ox)];
+              rows[size_t(k * ow_ + ox)] = vx.w[0] * row[vx.at[0]] + vx.w[1] * row[vx.at[1]] +
+                                           vx.w[2] * row[vx.at[2]] + vx.w[3] * row[vx.at[3]];
+            }
+          }
+          for (int64_t ox = 0; ox < ow_; ++ox)
+            yc[oy * ow_ + ox] = vy.w[0] * rows[size_t(ox)] + vy.w[1] * rows[size_t(ow_ + ox)] +
+                                vy.w[2] * rows[size_t(2 * ow_ + ox)] + vy.w[3] * rows[size_t(3 * ow_ + ox)];
+        }
+      }
+    });
+  }
+
   // The input coordinate of output index o (ONNX's coordinate_transformation_mode); `len` is the output length
   // before rounding (in * scale), `out` after.
   float coord(int64_t o, float scale, int64_t in, int64_t out, float len) const {
@@ -134,6 +196,8 @@ class Resize final : public Op {
   bool has_scales_ = false, has_sizes_ = false;
   std::vector<int64_t> sizes_;
   std::vector<int64_t> axes_;
+  float cubic_a_ = -0.75f;
+  bool exclude_outside_ = false;
   float sh_ = 1, sw_ = 1, lh_ = 1, lw_ = 1;
   int64_t nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
 };
