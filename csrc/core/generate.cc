@@ -2,6 +2,7 @@
 #include "core/generate.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -244,6 +245,17 @@ void random_input(const Meta& meta, size_t index, const Shape& shape, uint64_t s
       case spec::kI64: static_cast<int64_t*>(out)[i] = k; break;
       case spec::kI32: static_cast<int32_t*>(out)[i] = int32_t(k); break;
       case spec::kI8: static_cast<int8_t*>(out)[i] = int8_t(std::min<int64_t>(k, 1)); break;
+      case spec::kF64: static_cast<double*>(out)[i] = 2 * u - 1; break;
+      case spec::kBF16: {  // the top half of the f32
+        const float f = float(2 * u - 1);
+        uint32_t b;
+        std::memcpy(&b, &f, 4);
+        static_cast<uint16_t*>(out)[i] = uint16_t(b >> 16);
+        break;
+      }
+      case spec::kI16: case spec::kU16: static_cast<uint16_t*>(out)[i] = uint16_t(k); break;
+      case spec::kU32: static_cast<uint32_t*>(out)[i] = uint32_t(k); break;
+      case spec::kU64: static_cast<uint64_t*>(out)[i] = uint64_t(k); break;
       default: static_cast<uint8_t*>(out)[i] = uint8_t(std::min<int64_t>(k, 1)); break;  // u8, bool
     }
   }

@@ -1343,3 +1343,27 @@ def test_onnx_attention_errors_name_the_node():
         run_graph(lambda g, v: _attention(g, v), bad)
     with pytest.raises(ValueError, match=r"\(Attention\).*past_key and past_value must be given together"):
         run_graph(lambda g, v: g.op("Attention", v["q"], v["k"], v["v"], None, v["k"]), f4)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.int16, np.uint16, np.uint32, np.uint64, np.int8, np.uint8])
+def test_arithmetic_and_comparison_on_more_element_types(dt):
+    # the element types models carry at their edges (format dtypes 8-13): in, computed on, out, unchanged
+    rng = np.random.default_rng(3)
+    a = rng.integers(1, 50, (3, 4)).astype(dt)
+    b = rng.integers(1, 50, (1, 4)).astype(dt)
+    with np.errstate(over="ignore"):
+        want = [a + b, a * b, np.maximum(a, b), a > b, (a // b) if a.dtype.kind in "iu" else a / b]
+    check_exact_both_paths(lambda g, v: [g.op("Add", v["a"], v["b"]), g.op("Mul", v["a"], v["b"]),
+                                         g.op("Max", v["a"], v["b"]), g.op("Greater", v["a"], v["b"]),
+                                         g.op("Div", v["a"], v["b"])], {"a": a, "b": b}, want)
+
+
+def test_bf16_and_f64_casts():
+    x = np.array([1.0, -2.5, 3.140625, 1e-3, 65504.0, -0.0], np.float32)
+    bits = (x.view(np.uint32) + 0x7FFF + ((x.view(np.uint32) >> 16) & 1)) >> 16   # round to nearest even
+    back = (bits.astype(np.uint32) << 16).view(np.float32)
+    outs, _ = run_graph(lambda g, v: [g.op("Cast", g.op("Cast", v["x"], to=16), to=1), g.op("Cast", v["x"], to=11)],
+                        {"x": x})
+    np.testing.assert_array_equal(outs[0], back)
+    assert outs[1].dtype == np.float64
+    np.testing.assert_array_equal(outs[1], x.astype(np.float64))
