@@ -5,6 +5,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/ref/ref.h"
 #include "ops/typed.h"
 
 namespace pyrt::ops {
@@ -23,7 +24,7 @@ class Binary final : public Op {
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     ints_ = in[0].dtype != spec::kF32 && op_ != kernels::kPRelu;
     if (ints_) {  // shape arithmetic, index math, f64 and the other integer types: both operands of one dtype
-      if (in[0].dtype == spec::kBool || in[0].dtype == spec::kF16 || in[0].dtype == spec::kBF16)
+      if (in[0].dtype == spec::kBool)
         fail(std::string("A has dtype ") + spec::dtype_name(in[0].dtype) + ", which this op does not compute in");
       if (in[1].dtype != in[0].dtype)
         fail(std::string("A is ") + spec::dtype_name(in[0].dtype) + " and B " + spec::dtype_name(in[1].dtype) + "; they must match");
@@ -67,6 +68,8 @@ class Binary final : public Op {
   int inplace_input() const override { return same_a_ ? 0 : -1; }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     if (ints_) {
+      if (dtype_ == spec::kF16) return run_half<Half>(in, out);
+      if (dtype_ == spec::kBF16) return run_half<BHalf>(in, out);
       visit_numeric(dtype_, [&](auto tag) { run_typed<decltype(tag)>(in, out); });
       return;
     }
@@ -99,6 +102,22 @@ class Binary final : public Op {
   std::string kernel() const override { return ints_ ? "binary-int" : std::string("binary-") + k_.name; }
 
  private:
+  // f16 / bf16: each element computed in f32 and rounded back (numpy and ONNX Runtime's reference do the same).
+  template <typename H>
+  void run_half(const std::vector<const void*>& in, const std::vector<void*>& out) {
+    const H* a = static_cast<const H*>(in[0]);
+    const H* b = static_cast<const H*>(in[1]);
+    H* y = static_cast<H*>(out[0]);
+    const int op = op_;
+    walk_.run([&](int64_t o, const int64_t* off) {
+      const float x = to_float(a[off[0]]), z = to_float(b[off[1]]);
+      const float r = op == kernels::kAdd ? x + z : op == kernels::kSub ? x - z : op == kernels::kMul ? x * z
+                    : op == kernels::kDiv ? x / z : op == kernels::kMax ? (x > z || std::isnan(x) ? x : z)
+                    : op == kernels::kMin ? (x < z || std::isnan(x) ? x : z) : std::pow(x, z);
+      if constexpr (std::is_same_v<H, Half>) y[o] = Half{kernels::ref::f32_to_f16_one(r)};
+      else y[o] = to_bf16(r);
+    });
+  }
   // One element at a time: integer tensors are shapes, indices and masks, small and off the hot path. Wrapping
   // arithmetic (no undefined behaviour on overflow); division truncates toward zero as ONNX does, and a zero
   // divisor is an error, not a trap. f64 computes as IEEE doubles.

@@ -1367,3 +1367,12 @@ def test_bf16_and_f64_casts():
     np.testing.assert_array_equal(outs[0], back)
     assert outs[1].dtype == np.float64
     np.testing.assert_array_equal(outs[1], x.astype(np.float64))
+
+
+def test_f16_arithmetic_rounds_each_result_to_f16():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((3, 5)).astype(np.float16), rng.standard_normal((1, 5)).astype(np.float16)
+    want = [(a.astype(np.float32) + b.astype(np.float32)).astype(np.float16),
+            (a.astype(np.float32) * b.astype(np.float32)).astype(np.float16)]
+    check_exact_both_paths(lambda g, v: [g.op("Add", v["a"], v["b"]), g.op("Mul", v["a"], v["b"])], {"a": a, "b": b},
+                           want)
