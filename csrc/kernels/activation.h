@@ -38,6 +38,17 @@ enum class Act : uint8_t {
   kCelu,             // max(0, x) + min(0, p0 (exp(x / p0) - 1))
   kMish,             // x tanh(softplus(x))
   kThresholdedRelu,  // x > p0 ? x : 0
+  kAcos,
+  kAcosh,
+  kAsin,
+  kAsinh,
+  kAtan,
+  kAtanh,
+  kCosh,
+  kSinh,
+  kTan,
+  kSwish,            // x sigmoid(p0 x)
+  kShrink,           // x < -p0 ? x + p1 : x > p0 ? x - p1 : 0   (p0 = lambd, p1 = bias)
   kCount
 };
 

@@ -89,6 +89,17 @@ ActParams activation_for_op(const NodeContext& ctx) {
     if (a.p0 == 0.f) ctx.fail("Celu's alpha must not be 0");
   } else if (t == "Mish") a.act = Act::kMish;
   else if (t == "ThresholdedRelu") a = {Act::kThresholdedRelu, ctx.attr_float("alpha", 1.f), 0.f};
+  else if (t == "Acos") a.act = Act::kAcos;
+  else if (t == "Acosh") a.act = Act::kAcosh;
+  else if (t == "Asin") a.act = Act::kAsin;
+  else if (t == "Asinh") a.act = Act::kAsinh;
+  else if (t == "Atan") a.act = Act::kAtan;
+  else if (t == "Atanh") a.act = Act::kAtanh;
+  else if (t == "Cosh") a.act = Act::kCosh;
+  else if (t == "Sinh") a.act = Act::kSinh;
+  else if (t == "Tan") a.act = Act::kTan;
+  else if (t == "Swish") a = {Act::kSwish, ctx.attr_float("alpha", 1.f), 0.f};
+  else if (t == "Shrink") a = {Act::kShrink, ctx.attr_float("lambd", 0.5f), ctx.attr_float("bias", 0.f)};
   else if (t == "Identity" || t == "Dropout") a.act = Act::kNone;
   else ctx.fail("not an activation");
   return a;

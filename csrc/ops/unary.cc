@@ -1,6 +1,7 @@
 // Elementwise activations and unary math (Relu, Clip, LeakyRelu, Sigmoid, Tanh, Silu, HardSigmoid,
 // HardSwish, Gelu, Exp, Sqrt, Neg, Abs, Erf, Reciprocal, Sin, Cos, Log, Floor, Ceil, Round, Sign, Softplus,
-// Softsign, Elu, Selu, Celu, Mish, ThresholdedRelu, Identity/Dropout): one operator with the function as a
+// Softsign, Elu, Selu, Celu, Mish, ThresholdedRelu, the inverse / hyperbolic trigonometry, Tan, Swish, Shrink,
+// Identity/Dropout): one operator with the function as a
 // parameter (ops/common.cc activation_for_op).
 #include <algorithm>
 

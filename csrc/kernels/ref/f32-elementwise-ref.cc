@@ -48,6 +48,17 @@ float act_one(const ActParams& a, float x) {
     case Act::kCelu: return std::fmax(0.f, x) + std::fmin(0.f, a.p0 * std::expm1(x / a.p0));
     case Act::kMish: return x * std::tanh(softplus(x));
     case Act::kThresholdedRelu: return x > a.p0 ? x : 0.f;
+    case Act::kAcos: return std::acos(x);
+    case Act::kAcosh: return std::acosh(x);
+    case Act::kAsin: return std::asin(x);
+    case Act::kAsinh: return std::asinh(x);
+    case Act::kAtan: return std::atan(x);
+    case Act::kAtanh: return std::atanh(x);
+    case Act::kCosh: return std::cosh(x);
+    case Act::kSinh: return std::sinh(x);
+    case Act::kTan: return std::tan(x);
+    case Act::kSwish: return x / (1.f + std::exp(-a.p0 * x));
+    case Act::kShrink: return x < -a.p0 ? x + a.p1 : x > a.p0 ? x - a.p1 : 0.f;
     default: return x;
   }
 }
