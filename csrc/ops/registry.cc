@@ -64,6 +64,21 @@ std::unique_ptr<Op> make_group_norm(const NodeContext&);
 std::unique_ptr<Op> make_conv3d(const NodeContext&);
 std::unique_ptr<Op> make_conv_transpose3d(const NodeContext&);
 std::unique_ptr<Op> make_pool3d(const NodeContext&);
+std::unique_ptr<Op> make_bitwise(const NodeContext&);
+std::unique_ptr<Op> make_bit_cast(const NodeContext&);
+std::unique_ptr<Op> make_is_inf_nan(const NodeContext&);
+std::unique_ptr<Op> make_cum_prod(const NodeContext&);
+std::unique_ptr<Op> make_hardmax(const NodeContext&);
+std::unique_ptr<Op> make_lp_normalization(const NodeContext&);
+std::unique_ptr<Op> make_mean_variance_normalization(const NodeContext&);
+std::unique_ptr<Op> make_eye_like(const NodeContext&);
+std::unique_ptr<Op> make_reverse_sequence(const NodeContext&);
+std::unique_ptr<Op> make_lp_pool(const NodeContext&);
+std::unique_ptr<Op> make_rotary_embedding(const NodeContext&);
+std::unique_ptr<Op> make_swiglu(const NodeContext&);
+std::unique_ptr<Op> make_center_crop_pad(const NodeContext&);
+std::unique_ptr<Op> make_col2im(const NodeContext&);
+std::unique_ptr<Op> make_grid_sample(const NodeContext&);
 
 // Conv, ConvTranspose, MaxPool and AveragePool: the 3-D (NCDHW) forms are their own ops, so that the 2-D ones
 // keep their code paths untouched; a 5-D constant weight (or a 3-value kernel_shape for pooling) picks them.
@@ -152,6 +167,24 @@ const Entry kOps[] = {
     {"Sub", ops::make_binary},         {"Tanh", ops::make_unary},
     {"Transpose", ops::make_transpose}, {"Unsqueeze", ops::make_reshape},
     {"Upsample", ops::make_resize},
+    {"BitShift", ops::make_bitwise},   {"BitwiseAnd", ops::make_bitwise},
+    {"BitwiseNot", ops::make_bitwise}, {"BitwiseOr", ops::make_bitwise},
+    {"BitwiseXor", ops::make_bitwise}, {"BitCast", ops::make_bit_cast},
+    {"IsInf", ops::make_is_inf_nan},   {"IsNaN", ops::make_is_inf_nan},
+    {"CumProd", ops::make_cum_prod},
+    {"Acos", ops::make_unary},         {"Acosh", ops::make_unary},
+    {"Asin", ops::make_unary},         {"Asinh", ops::make_unary},
+    {"Atan", ops::make_unary},         {"Atanh", ops::make_unary},
+    {"Cosh", ops::make_unary},         {"Sinh", ops::make_unary},
+    {"Tan", ops::make_unary},          {"Swish", ops::make_unary},
+    {"Shrink", ops::make_unary},       {"Hardmax", ops::make_hardmax},
+    {"LpNormalization", ops::make_lp_normalization},
+    {"MeanVarianceNormalization", ops::make_mean_variance_normalization},
+    {"EyeLike", ops::make_eye_like},   {"ReverseSequence", ops::make_reverse_sequence},
+    {"Scatter", ops::make_scatter_elements}, {"LpPool", ops::make_lp_pool},
+    {"RotaryEmbedding", ops::make_rotary_embedding}, {"SwiGLU", ops::make_swiglu},
+    {"CenterCropPad", ops::make_center_crop_pad}, {"Col2Im", ops::make_col2im},
+    {"GridSample", ops::make_grid_sample},
 };
 }  // namespace
 

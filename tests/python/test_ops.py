@@ -1376,3 +1376,293 @@ def test_f16_arithmetic_rounds_each_result_to_f16():
             (a.astype(np.float32) * b.astype(np.float32)).astype(np.float16)]
     check_exact_both_paths(lambda g, v: [g.op("Add", v["a"], v["b"]), g.op("Mul", v["a"], v["b"])], {"a": a, "b": b},
                            want)
+
+
+# ---- bitwise ops, BitCast, IsInf / IsNaN, CumProd ----------------------------------------------------------
+
+INT_TYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+
+
+@pytest.mark.parametrize("dtype", INT_TYPES)
+def test_bitwise_ops(dtype):
+    info = np.iinfo(dtype)
+    a = R.integers(info.min, info.max, (3, 5), endpoint=True, dtype=dtype)
+    b = R.integers(info.min, info.max, (5,), endpoint=True, dtype=dtype)
+    for op, fn in (("BitwiseAnd", np.bitwise_and), ("BitwiseOr", np.bitwise_or), ("BitwiseXor", np.bitwise_xor)):
+        check_exact_both_paths(lambda g, v: g.op(op, v["a"], v["b"]), {"a": a, "b": b}, fn(a, b))
+    check_exact_both_paths(lambda g, v: g.op("BitwiseNot", v["a"]), {"a": a}, np.invert(a))
+    bits = np.iinfo(dtype).bits
+    s = R.integers(0, bits, (3, 5)).astype(dtype)
+    check_exact_both_paths(lambda g, v: g.op("BitShift", v["a"], v["s"], direction="LEFT"), {"a": a, "s": s},
+                           np.left_shift(a, s))
+    check_exact_both_paths(lambda g, v: g.op("BitShift", v["a"], v["s"], direction="RIGHT"), {"a": a, "s": s},
+                           np.right_shift(a, s))
+
+
+def test_bitwise_errors_name_the_node():
+    a = np.ones(3, np.uint8)
+    with pytest.raises(ValueError, match=r"\(BitShift\).*shift 8 is outside \[0, 8\)"):
+        run_graph(lambda g, v: g.op("BitShift", v["a"], v["s"], direction="LEFT"), {"a": a, "s": np.full(3, 8, np.uint8)})
+    with pytest.raises(ValueError, match=r"\(BitShift\).*direction must be LEFT or RIGHT"):
+        run_graph(lambda g, v: g.op("BitShift", v["a"], v["a"], direction="UP"), {"a": a})
+    with pytest.raises(ValueError, match=r"\(BitwiseAnd\).*inputs must be integers"):
+        run_graph(lambda g, v: g.op("BitwiseAnd", v["x"], v["x"]), {"x": rnd(3)})
+    with pytest.raises(ValueError, match=r"\(BitShift\).*shift -1"):
+        run_graph(lambda g, v: g.op("BitShift", v["a"], v["s"], direction="RIGHT"),
+                  {"a": np.ones(2, np.int32), "s": np.array([1, -1], np.int32)})
+
+
+@pytest.mark.parametrize("src,dst,to", [(np.float32, np.int32, 6), (np.int32, np.float32, 1), (np.float64, np.int64, 7),
+                                        (np.int8, np.uint8, 2), (np.uint16, np.int16, 5), (np.bool_, np.uint8, 2)])
+def test_bit_cast(src, dst, to):
+    x = (R.standard_normal((2, 7)) * 100).astype(src)
+    check_exact_both_paths(lambda g, v: g.op("BitCast", v["x"], to=to), {"x": x}, x.view(dst))
+    with pytest.raises(ValueError, match=r"\(BitCast\).*widths differ"):
+        run_graph(lambda g, v: g.op("BitCast", v["x"], to=11), {"x": rnd(3)})
+
+
+def test_is_inf_is_nan():
+    x = np.array([[1.0, np.inf, -np.inf, np.nan, 0.0, -3.0]], np.float32)
+    for xs in (x, x.astype(np.float16), x.astype(np.float64)):
+        check_exact_both_paths(lambda g, v: g.op("IsNaN", v["x"]), {"x": xs}, np.isnan(xs))
+        check_exact_both_paths(lambda g, v: g.op("IsInf", v["x"]), {"x": xs}, np.isinf(xs))
+        check_exact_both_paths(lambda g, v: g.op("IsInf", v["x"], detect_negative=0), {"x": xs}, np.isposinf(xs))
+        check_exact_both_paths(lambda g, v: g.op("IsInf", v["x"], detect_positive=0), {"x": xs}, np.isneginf(xs))
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
+def test_cum_prod(axis, exclusive, reverse, dtype):
+    x = R.integers(-3, 4, (3, 4)).astype(dtype)
+    y = np.flip(x, axis) if reverse else x
+    c = np.cumprod(y, axis=axis)
+    if exclusive:
+        c = np.concatenate([np.ones_like(np.take(c, [0], axis)), np.delete(c, -1, axis)], axis)
+    want = (np.flip(c, axis) if reverse else c).astype(dtype)
+    check_exact_both_paths(lambda g, v: g.op("CumProd", v["x"], g.const(np.array(axis, np.int64)),
+                                             exclusive=exclusive, reverse=reverse), {"x": x}, want)
+
+
+# ---- unary math, Swish, Shrink, SwiGLU -------------------------------------------------------------------
+
+MORE_UNARY = {
+    "Acos": (np.arccos, {}, 0.99), "Asin": (np.arcsin, {}, 0.99), "Atan": (np.arctan, {}, 4),
+    "Atanh": (np.arctanh, {}, 0.99), "Asinh": (np.arcsinh, {}, 4), "Cosh": (np.cosh, {}, 3),
+    "Sinh": (np.sinh, {}, 3), "Tan": (np.tan, {}, 1.2),
+    "Acosh": (lambda x: np.arccosh(np.abs(x) + 1), {}, 4),
+    "Swish": (lambda x: x / (1 + np.exp(-0.7 * x)), {"alpha": 0.7}, 4),
+    "Shrink": (lambda x: np.where(x < -1.5, x + 0.5, np.where(x > 1.5, x - 0.5, 0)), {"lambd": 1.5, "bias": 0.5}, 4),
+}
+
+
+@pytest.mark.parametrize("op", sorted(MORE_UNARY))
+def test_more_unary_math(op):
+    fn, attrs, span = MORE_UNARY[op]
+    x = np.clip(rnd(3, 37), -1, 1) * span
+    if op == "Acosh":
+        x = np.abs(x) + 1
+        fn = np.arccosh
+    check_both_paths(lambda g, v: g.op(op, v["x"], **attrs), {"x": x}, fn(x).astype(np.float32))
+
+
+def test_swiglu():
+    a, b = rnd(3, 8), rnd(3, 8)
+    want = a / (1 + np.exp(-0.5 * a)) * b
+    check_both_paths(lambda g, v: g.op("SwiGLU", v["a"], v["b"], alpha=0.5), {"a": a, "b": b}, want)
+    (got,), _ = run_graph(lambda g, v: g.op("SwiGLU", v["a"], v["b"]),
+                          {"a": a.astype(np.float16), "b": b.astype(np.float16)})
+    a16, b16 = a.astype(np.float16).astype(np.float32), b.astype(np.float16).astype(np.float32)
+    np.testing.assert_allclose(got.astype(np.float32), a16 / (1 + np.exp(-a16)) * b16, rtol=2e-3, atol=2e-3)
+    with pytest.raises(ValueError, match=r"\(SwiGLU\).*must have one shape"):
+        run_graph(lambda g, v: g.op("SwiGLU", v["a"], v["b"]), {"a": a, "b": rnd(8)})
+
+
+# ---- Hardmax, LpNormalization, MeanVarianceNormalization, EyeLike, ReverseSequence, Scatter ------------
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_hardmax(axis):
+    x = R.integers(0, 4, (3, 4, 5)).astype(np.float32)    # ties: the first largest wins
+    am = np.argmax(x, axis=axis)
+    want = np.zeros_like(x)
+    np.put_along_axis(want, np.expand_dims(am, axis), 1.0, axis)
+    check_exact_both_paths(lambda g, v: g.op("Hardmax", v["x"], axis=axis), {"x": x}, want)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_lp_normalization(p, axis):
+    x = rnd(3, 4, 5)
+    want = x / np.linalg.norm(x, ord=p, axis=axis, keepdims=True) if p == 2 else \
+        x / np.abs(x).sum(axis=axis, keepdims=True)
+    check_both_paths(lambda g, v: g.op("LpNormalization", v["x"], axis=axis, p=p), {"x": x}, want)
+    with pytest.raises(ValueError, match=r"\(LpNormalization\).*p must be 1 or 2"):
+        run_graph(lambda g, v: g.op("LpNormalization", v["x"], p=3), {"x": x})
+
+
+@pytest.mark.parametrize("axes", [None, [0, 2, 3], [1], [-1, 0]])
+def test_mean_variance_normalization(axes):
+    x = rnd(2, 3, 4, 5, scale=3) + 1
+    ax = tuple(a % 4 for a in (axes or [0, 2, 3]))
+    m = x.mean(axis=ax, keepdims=True)
+    want = (x - m) / (np.sqrt(((x - m) ** 2).mean(axis=ax, keepdims=True)) + 1e-9)
+    attrs = {} if axes is None else {"axes": axes}
+    check_both_paths(lambda g, v: g.op("MeanVarianceNormalization", v["x"], **attrs), {"x": x}, want)
+
+
+@pytest.mark.parametrize("shape,k", [((3, 4), 0), ((4, 3), 1), ((3, 5), -2), ((2, 2), 5)])
+def test_eye_like(shape, k):
+    x = np.zeros(shape, np.int32)
+    check_exact_both_paths(lambda g, v: g.op("EyeLike", v["x"], k=k), {"x": x}, np.eye(*shape, k=k, dtype=np.int32))
+    check_exact_both_paths(lambda g, v: g.op("EyeLike", v["x"], k=k, dtype=11), {"x": x}, np.eye(*shape, k=k))
+    check_exact_both_paths(lambda g, v: g.op("EyeLike", v["x"], k=k, dtype=10), {"x": x},
+                           np.eye(*shape, k=k, dtype=np.float16))
+
+
+@pytest.mark.parametrize("time_axis", [0, 1])
+def test_reverse_sequence(time_axis):
+    x = R.integers(0, 99, (4, 4, 3)).astype(np.float32) if time_axis == 0 else rnd(4, 5, 2)
+    batch_axis = 1 - time_axis
+    steps = x.shape[time_axis]
+    lens = np.array([steps, 1, 0, 2][: x.shape[batch_axis]], np.int64)
+    want = x.copy()
+    for b, n in enumerate(lens):
+        idx = [slice(None)] * 3
+        idx[batch_axis], idx[time_axis] = b, slice(0, n)
+        want[tuple(idx)] = x[tuple(idx)][::-1]
+    build = lambda g, v: g.op("ReverseSequence", v["x"], v["l"], time_axis=time_axis, batch_axis=batch_axis)  # noqa: E731
+    check_exact_both_paths(build, {"x": x, "l": lens}, want)
+    with pytest.raises(ValueError, match=r"\(ReverseSequence\).*sequence_lens\[0\] = 9 is outside"):
+        run_graph(build, {"x": x, "l": np.full_like(lens, 9)})
+
+
+def test_scatter_is_scatter_elements():
+    data, idx, upd = np.zeros((3, 3), np.float32), np.array([[1, 0, 2], [0, 2, 1]], np.int64), rnd(2, 3)
+    want = data.copy()
+    np.put_along_axis(want, idx, upd, 0)
+    check_exact_both_paths(lambda g, v: g.op("Scatter", v["d"], v["i"], v["u"]), {"d": data, "i": idx, "u": upd}, want)
+
+
+# ---- LpPool, CenterCropPad, Col2Im, GridSample, RotaryEmbedding -----------------------------------------
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+@pytest.mark.parametrize("k,s,pads,dil", [((2, 2), (1, 1), (0, 0, 0, 0), (1, 1)), ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+                                          ((2, 2), (1, 1), (0, 0, 0, 0), (2, 2))])
+def test_lp_pool(p, k, s, pads, dil):
+    x = rnd(2, 3, 7, 6)
+    xp = np.pad(np.abs(x.astype(np.float64)) ** p, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    oh = (xp.shape[2] - dil[0] * (k[0] - 1) - 1) // s[0] + 1
+    cols = F.unfold(t(xp), k, dilation=dil, stride=s).numpy().reshape(2, 3, k[0] * k[1], -1)
+    want = (cols.sum(2) ** (1 / p)).reshape(2, 3, oh, -1)
+    check_both_paths(lambda g, v: g.op("LpPool", v["x"], kernel_shape=list(k), strides=list(s), pads=list(pads),
+                                       dilations=list(dil), p=p), {"x": x}, want)
+
+
+def test_lp_pool_1d_and_same_upper():
+    x = rnd(1, 2, 9)
+    want = np.sqrt(np.stack([x[..., i:i + 2] ** 2 for i in range(8)], -1).sum(-2))
+    check_both_paths(lambda g, v: g.op("LpPool", v["x"], kernel_shape=[2], p=2), {"x": x}, want)
+    xs = np.pad(x, ((0, 0), (0, 0), (0, 1)))                 # SAME_UPPER: one pad at the end
+    want = np.sqrt(np.stack([xs[..., i:i + 2] ** 2 for i in range(9)], -1).sum(-2))
+    check_both_paths(lambda g, v: g.op("LpPool", v["x"], kernel_shape=[2], p=2, auto_pad="SAME_UPPER"), {"x": x}, want)
+
+
+def _center_crop_pad_ref(x, shape, axes):
+    out = x
+    for a, n in zip(axes, shape):
+        d = out.shape[a]
+        if n < d:
+            out = np.take(out, range((d - n) // 2, (d - n) // 2 + n), a)
+        elif n > d:
+            pw = [(0, 0)] * out.ndim
+            pw[a] = ((n - d) // 2, n - d - (n - d) // 2)
+            out = np.pad(out, pw)
+    return out
+
+
+@pytest.mark.parametrize("xs,shape,axes", [((5, 6, 3), (3, 9), [0, 1]), ((5, 6, 3), (8, 2, 3), None),
+                                           ((3, 7, 4), (4, 3), [-2, -1])])
+def test_center_crop_pad(xs, shape, axes):
+    x = R.integers(1, 99, xs).astype(np.int64)
+    ax = [a % len(xs) for a in (axes if axes is not None else range(len(xs)))]
+    attrs = {} if axes is None else {"axes": axes}
+    check_exact_both_paths(lambda g, v: g.op("CenterCropPad", v["x"], g.const(np.array(shape, np.int64)), **attrs),
+                           {"x": x}, _center_crop_pad_ref(x, shape, ax))
+
+
+@pytest.mark.parametrize("img,blk,s,pads,dil", [((5, 5), (2, 2), (1, 1), (0, 0, 0, 0), (1, 1)),
+                                                ((6, 7), (3, 2), (2, 1), (1, 0, 1, 1), (1, 2))])
+def test_col2im(img, blk, s, pads, dil):
+    padding = (pads[0], pads[1]) if pads[:2] == pads[2:] else None
+    x_img = rnd(2, 3, *img)
+    # fold(unfold(x)) as the oracle needs symmetric pads: use torch's fold on random columns instead
+    cols = F.unfold(t(x_img), blk, dilation=dil, padding=padding or 0, stride=s).numpy() if padding else None
+    if cols is None:
+        xp = np.pad(x_img, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+        cols = F.unfold(t(xp), blk, dilation=dil, stride=s).numpy()
+        full = F.fold(t(cols), (img[0] + pads[0] + pads[2], img[1] + pads[1] + pads[3]), blk, dilation=dil,
+                      stride=s).numpy()
+        want = full[:, :, pads[0]:pads[0] + img[0], pads[1]:pads[1] + img[1]]
+    else:
+        want = F.fold(t(cols), img, blk, dilation=dil, padding=padding, stride=s).numpy()
+    check_both_paths(lambda g, v: g.op("Col2Im", v["c"], g.const(np.array(img, np.int64)),
+                                       g.const(np.array(blk, np.int64)), strides=list(s), pads=list(pads),
+                                       dilations=list(dil)), {"c": cols}, want)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [0, 1])
+def test_grid_sample(mode, padding, align):
+    x, grid = rnd(2, 3, 5, 6), np.clip(rnd(2, 4, 7, 2) * 0.8, -1.4, 1.4)
+    if mode == "nearest":
+        grid = np.round(grid * 8) / 8 + 0.013          # stay off the rounding ties
+    if mode == "bicubic" and padding != "zeros":
+        # PyTorch folds each bicubic tap, not the coordinate: ONNX's reference is the oracle here
+        from onnx import TensorProto, helper
+        from onnx.reference import ReferenceEvaluator
+        node = helper.make_node("GridSample", ["x", "g"], ["y"], mode="cubic", padding_mode=padding,
+                                align_corners=align)
+        vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("x", "g", "y")]
+        model = helper.make_model(helper.make_graph([node], "gs", vi[:2], vi[2:]),
+                                  opset_imports=[helper.make_opsetid("", 20)])
+        want = ReferenceEvaluator(model).run(None, {"x": x, "g": grid})[0]
+    else:
+        want = F.grid_sample(t(x), t(grid), mode=mode, padding_mode=padding, align_corners=bool(align)).numpy()
+    check_both_paths(lambda g, v: g.op("GridSample", v["x"], v["g"], mode=mode, padding_mode=padding,
+                                       align_corners=align), {"x": x, "g": grid}, want, rel=1e-4)
+
+
+def _rope_ref(x, cos, sin, pos, interleaved, rot):
+    # x [B, S, H, D]; cos / sin [B, S, rot / 2]
+    xr, rest = x[..., :rot], x[..., rot:]
+    c, s = cos[:, :, None, :], sin[:, :, None, :]
+    x1, x2 = (xr[..., 0::2], xr[..., 1::2]) if interleaved else np.split(xr, 2, -1)
+    re, im = c * x1 - s * x2, s * x1 + c * x2
+    out = np.stack([re, im], -1).reshape(xr.shape) if interleaved else np.concatenate([re, im], -1)
+    return np.concatenate([out, rest], -1)
+
+
+@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("rot", [0, 4])
+@pytest.mark.parametrize("four_d", [True, False])
+def test_rotary_embedding(interleaved, rot, four_d):
+    B, S, H, D = 2, 3, 2, 8
+    x = rnd(B, S, H, D)
+    r = rot or D
+    cache_c, cache_s = rnd(10, r // 2), rnd(10, r // 2)
+    pos = R.integers(0, 10, (B, S)).astype(np.int64)
+    want = _rope_ref(x, cache_c[pos], cache_s[pos], pos, interleaved, r)
+    xin = x.transpose(0, 2, 1, 3).copy() if four_d else x.reshape(B, S, H * D)
+    want = want.transpose(0, 2, 1, 3) if four_d else want.reshape(B, S, H * D)
+    attrs = {"interleaved": interleaved, "rotary_embedding_dim": rot}
+    if not four_d:
+        attrs["num_heads"] = H
+    check_both_paths(lambda g, v: g.op("RotaryEmbedding", v["x"], g.const(cache_c), g.const(cache_s), v["p"], **attrs),
+                     {"x": xin, "p": pos}, want)
+    # without position ids: the caches per batch and step
+    check_both_paths(lambda g, v: g.op("RotaryEmbedding", v["x"], g.const(cache_c[pos]), g.const(cache_s[pos]), **attrs),
+                     {"x": xin}, want)
+    with pytest.raises(ValueError, match=r"\(RotaryEmbedding\).*position id 10 is outside"):
+        run_graph(lambda g, v: g.op("RotaryEmbedding", v["x"], g.const(cache_c), g.const(cache_s), v["p"], **attrs),
+                  {"x": xin, "p": np.full_like(pos, 10)})

@@ -1,0 +1,67 @@
+// EyeLike (ONNX): a 2-D tensor of the input's shape, ones on the diagonal shifted by k, zeros elsewhere.
+// Attribute dtype (a TensorProto type) picks the output type, else the input's.
+#include <cstring>
+#include <type_traits>
+
+#include "ops/typed.h"
+
+namespace pyrt::ops {
+namespace {
+
+uint8_t onnx_type(int64_t t) {  // TensorProto.DataType -> spec::DType (0: not stored by this runtime)
+  switch (t) {
+    case 1: return spec::kF32;  case 2: return spec::kU8;   case 3: return spec::kI8;   case 4: return spec::kU16;
+    case 5: return spec::kI16;  case 6: return spec::kI32;  case 7: return spec::kI64;  case 9: return spec::kBool;
+    case 10: return spec::kF16; case 11: return spec::kF64; case 12: return spec::kU32; case 13: return spec::kU64;
+    case 16: return spec::kBF16;
+    default: return 0;
+  }
+}
+
+class EyeLike final : public Op {
+ public:
+  explicit EyeLike(const NodeContext& ctx) {
+    ctx.expect_inputs(1, 1);
+    if (ctx.attr("dtype")) {
+      const int64_t t = ctx.attr_int("dtype", 0);
+      to_ = onnx_type(t);
+      if (!to_) ctx.fail("attribute 'dtype' = " + std::to_string(t) + " is not a type the runtime stores");
+    }
+    k_ = ctx.attr_int("k", 0);
+  }
+  bool reads_input(size_t) const override { return false; }  // only its shape and type
+  void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    if (in[0].shape.size() != 2) fail("input must be 2-D, got " + shape_str(in[0].shape));
+    dtype_ = to_ ? to_ : in[0].dtype;
+    shape_ = in[0].shape;
+    out[0] = {shape_, dtype_};
+  }
+  void run(const RunContext&, const std::vector<const void*>&, const std::vector<void*>& out) override {
+    const int64_t rows = shape_[0], cols = shape_[1];
+    std::memset(out[0], 0, size_t(rows * cols) * spec::dtype_size(dtype_));
+    visit_dtype(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      T one;
+      if constexpr (std::is_same_v<T, Half>) one = Half{0x3C00};
+      else if constexpr (std::is_same_v<T, BHalf>) one = BHalf{0x3F80};
+      else one = T(1);
+      T* y = static_cast<T*>(out[0]);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t c = r + k_;
+        if (c >= 0 && c < cols) y[r * cols + c] = one;
+      }
+    });
+  }
+  std::string kernel() const override { return "eyelike-ref"; }
+
+ private:
+  uint8_t to_ = 0, dtype_ = spec::kF32;
+  int64_t k_ = 0;
+  Shape shape_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_eye_like(const NodeContext& ctx) { return std::make_unique<EyeLike>(ctx); }
+
+}  // namespace pyrt::ops
