@@ -1,5 +1,5 @@
-// GridSample (ONNX 16 / 20), 2-D: X [N, C, H, W] sampled at grid [N, Ho, Wo, 2] (x then y, normalized to
-// [-1, 1]); mode linear / bilinear, nearest (ties to even, as PyTorch), cubic / bicubic (Keys, a = -0.75);
+// GridSample (ONNX 16 / 20), 2-D and 3-D: X [N, C, H, W] sampled at grid [N, Ho, Wo, 2] (x then y, normalized
+// to [-1, 1]), or X [N, C, D, H, W] at grid [N, Do, Ho, Wo, 3] (x, y, z); mode linear / bilinear, nearest (ties to even, as PyTorch), cubic / bicubic (Keys, a = -0.75);
 // padding_mode zeros, border or reflection; align_corners. Separable per axis, as ONNX's reference: a tap's
 // row and column are each mapped by the padding mode on their own. f32.
 #include <cmath>
@@ -32,36 +32,55 @@ class GridSample final : public Op {
     require_f32(*this, in[1], "grid");
     const Shape& x = in[0].shape;
     const Shape& g = in[1].shape;
-    if (x.size() != 4) fail("only 2-D sampling is supported: X must be [N, C, H, W], got " + shape_str(x));
-    if (g.size() != 4 || g[0] != x[0] || g[3] != 2) fail("grid must be [N, Ho, Wo, 2], got " + shape_str(g));
+    if (x.size() != 4 && x.size() != 5) fail("X must be [N, C, H, W] or [N, C, D, H, W], got " + shape_str(x));
+    const size_t r = x.size() - 2;
+    if (g.size() != r + 2 || g[0] != x[0] || g[r + 1] != int64_t(r))
+      fail("grid must be [N, *output_spatial, " + std::to_string(r) + "], got " + shape_str(g));
     x_ = x, g_ = g;
-    out[0] = {Shape{x[0], x[1], g[1], g[2]}, spec::kF32};
+    Shape o{x[0], x[1]};
+    for (size_t i = 1; i <= r; ++i) o.push_back(g[i]);
+    out[0] = {o, spec::kF32};
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     const float* x = static_cast<const float*>(in[0]);
     const float* grid = static_cast<const float*>(in[1]);
     float* y = static_cast<float*>(out[0]);
-    const int64_t N = x_[0], C = x_[1], H = x_[2], W = x_[3], Ho = g_[1], Wo = g_[2];
+    const size_t r = x_.size() - 2;
+    const int64_t N = x_[0], C = x_[1];
+    int64_t isz = 1, osz = 1;
+    for (size_t i = 0; i < r; ++i) isz *= x_[i + 2], osz *= g_[i + 1];
+    const int taps = mode_ == kNearest ? 1 : mode_ == kLinear ? 2 : 4;
+    int combos = 1;
+    for (size_t i = 0; i < r; ++i) combos *= taps;
+    int64_t idx[3][4];
+    float w[3][4];
     for (int64_t n = 0; n < N; ++n)
-      for (int64_t o = 0; o < Ho * Wo; ++o) {
-        const float* gp = grid + (n * Ho * Wo + o) * 2;
-        float fx = coord(gp[0], W), fy = coord(gp[1], H);
-        int64_t ix[4], iy[4];
-        float wx[4], wy[4];
-        const int taps = mode_ == kNearest ? 1 : mode_ == kLinear ? 2 : 4;
-        weights(fx, W, ix, wx);
-        weights(fy, H, iy, wy);
+      for (int64_t o = 0; o < osz; ++o) {
+        const float* gp = grid + (n * osz + o) * int64_t(r);
+        for (size_t i = 0; i < r; ++i) {  // the grid lists the coordinates innermost dimension first
+          const int64_t len = x_[i + 2];
+          weights(coord(gp[r - 1 - i], len), len, idx[i], w[i]);
+        }
         for (int64_t c = 0; c < C; ++c) {
-          const float* xp = x + (n * C + c) * H * W;
+          const float* xp = x + (n * C + c) * isz;
           float acc = 0.f;
-          for (int a = 0; a < taps; ++a) {
-            if (iy[a] < 0) continue;  // a zero-padding tap
-            float row = 0.f;
-            for (int b = 0; b < taps; ++b)
-              if (ix[b] >= 0) row += wx[b] * xp[iy[a] * W + ix[b]];
-            acc += wy[a] * row;
+          for (int k = 0; k < combos; ++k) {  // every tap combination, the weights multiplied (separable)
+            float wt = 1.f;
+            int64_t at = 0;
+            for (size_t i = 0, t = size_t(k); i < r; ++i, t /= size_t(taps)) {
+              const size_t j = r - 1 - i, q = t % size_t(taps);
+              if (idx[j][q] < 0) { wt = 0.f; break; }  // a zero-padding tap
+              wt *= w[j][q];
+            }
+            if (wt == 0.f) continue;
+            for (size_t i = 0, t = size_t(k), m = 1; i < r; ++i, t /= size_t(taps)) {
+              const size_t j = r - 1 - i;
+              at += idx[j][t % size_t(taps)] * int64_t(m);
+              m *= size_t(x_[j + 2]);
+            }
+            acc += wt * xp[at];
           }
-          y[((n * C + c) * Ho * Wo) + o] = acc;
+          y[(n * C + c) * osz + o] = acc;
         }
       }
   }

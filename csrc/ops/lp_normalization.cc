@@ -1,5 +1,5 @@
 // LpNormalization (ONNX): x divided by its L1 (p = 1) or L2 (p = 2) norm along `axis`. f32; a zero norm gives
-// 0 / 0 = NaN, as ONNX's reference.
+// zeros (ONNX's test data, ONNX Runtime), not 0 / 0.
 #include <cmath>
 
 #include "ops/common.h"
@@ -35,7 +35,7 @@ class LpNormalization final : public Op {
           s += p_ == 1 ? std::fabs(v) : v * v;
         }
         const float norm = float(p_ == 1 ? s : std::sqrt(s));
-        for (int64_t t = 0; t < len; ++t) y[base + t * inner] = x[base + t * inner] / norm;
+        for (int64_t t = 0; t < len; ++t) y[base + t * inner] = norm == 0.f ? 0.f : x[base + t * inner] / norm;
       }
   }
   std::string kernel() const override { return "lpnorm-ref"; }
