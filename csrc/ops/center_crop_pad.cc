@@ -37,6 +37,11 @@ class CenterCropPad final : public Op {
       shift_[a] = (s[a] - len[i]) / 2;  // source = output index + shift (a crop: > 0, a pad: < 0)
       if (len[i] > s[a]) shift_[a] = -((len[i] - s[a]) / 2);
     }
+    int64_t total = 1;  // the output's size, checked before any product can overflow
+    for (int64_t v : out_) {
+      if (v && total > (int64_t(1) << 40) / v) fail("output " + shape_str(out_) + " is too large");
+      total *= v;
+    }
     elem_ = spec::dtype_size(in[0].dtype);
     out[0] = {out_, in[0].dtype};
   }

@@ -28,15 +28,19 @@ class Col2Im final : public Op {
     if (d_.size() != r || s_.size() != r || p_.size() != 2 * r)
       fail("dilations, strides and pads must match image_shape's rank");
     if (in[0].shape.size() != 3) fail("input must be 3-D [N, C * prod(block), L], got " + shape_str(in[0].shape));
-    int64_t kprod = 1, blocks = 1;
+    int64_t kprod = 1, blocks = 1, isz = 1;
     nb_.assign(r, 0);
     for (size_t i = 0; i < r; ++i) {
       if (img_[i] < 1 || img_[i] > kMaxWindow || blk_[i] < 1 || blk_[i] > kMaxWindow || d_[i] < 1 ||
           d_[i] > kMaxWindow || s_[i] < 1 || s_[i] > kMaxWindow || p_[i] < 0 || p_[i] > kMaxWindow ||
           p_[i + r] < 0 || p_[i + r] > kMaxWindow)
         fail("image_shape, block_shape, dilations, strides and pads must be in range");
+      if (isz > (int64_t(1) << 40) / img_[i]) fail("image_shape is too large");
+      isz *= img_[i];
       nb_[i] = (img_[i] + p_[i] + p_[i + r] - d_[i] * (blk_[i] - 1) - 1) / s_[i] + 1;
       if (nb_[i] < 1) fail("the block is larger than the padded image");
+      if (kprod > (int64_t(1) << 40) / blk_[i] || blocks > (int64_t(1) << 40) / nb_[i])
+        fail("block_shape or the block count is too large");
       kprod *= blk_[i], blocks *= nb_[i];
     }
     if (in[0].shape[1] % kprod) fail("input's dimension 1 is not a multiple of prod(block_shape)");

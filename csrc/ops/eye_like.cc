@@ -28,6 +28,8 @@ class EyeLike final : public Op {
       if (!to_) ctx.fail("attribute 'dtype' = " + std::to_string(t) + " is not a type the runtime stores");
     }
     k_ = ctx.attr_int("k", 0);
+    const int64_t far = int64_t(1) << 62;  // past any real dimension; keeps row + k from overflowing
+    k_ = k_ > far ? far : k_ < -far ? -far : k_;
   }
   bool reads_input(size_t) const override { return false; }  // only its shape and type
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {

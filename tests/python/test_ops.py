@@ -1692,3 +1692,23 @@ def test_grid_sample_volumetric(mode, padding, align):
                                        align_corners=align), {"x": x, "g": grid}, want)
     with pytest.raises(ValueError, match=r"\(GridSample\).*grid must be"):
         run_graph(lambda g, v: g.op("GridSample", v["x"], v["g"]), {"x": x, "g": grid[..., :2]})
+
+
+def test_new_ops_refuse_bad_input_naming_the_node():
+    x = rnd(1, 2, 4, 4)
+    with pytest.raises(ValueError, match=r"\(GridSample\).*unsupported mode 'area'"):
+        run_graph(lambda g, v: g.op("GridSample", v["x"], v["x"], mode="area"), {"x": x})
+    with pytest.raises(ValueError, match=r"\(LpPool\).*unsupported auto_pad"):
+        run_graph(lambda g, v: g.op("LpPool", v["x"], kernel_shape=[2, 2], auto_pad="SAME"), {"x": x})
+    with pytest.raises(ValueError, match=r"\(EyeLike\).*must be 2-D"):
+        run_graph(lambda g, v: g.op("EyeLike", v["x"]), {"x": x})
+    with pytest.raises(ValueError, match=r"\(CenterCropPad\).*shape has 1 values for 4 axes"):
+        run_graph(lambda g, v: g.op("CenterCropPad", v["x"], g.const(np.array([2], np.int64))), {"x": x})
+    with pytest.raises(ValueError, match=r"\(Col2Im\).*too large"):
+        run_graph(lambda g, v: g.op("Col2Im", v["c"], g.const(np.array([1 << 20] * 3, np.int64)),
+                                    g.const(np.array([1, 1, 1], np.int64))), {"c": rnd(1, 1, 1)})
+    with pytest.raises(ValueError, match=r"\(RotaryEmbedding\).*needs num_heads"):
+        run_graph(lambda g, v: g.op("RotaryEmbedding", v["x"], g.const(rnd(4, 2)), g.const(rnd(4, 2)), v["p"]),
+                  {"x": rnd(1, 2, 8), "p": np.zeros((1, 2), np.int64)})
+    big_k = np.zeros((2, 3), np.int32)
+    check_exact_both_paths(lambda g, v: g.op("EyeLike", v["x"], k=(1 << 63) - 1), {"x": big_k}, np.zeros_like(big_k))
