@@ -1,6 +1,7 @@
 // Conv and ConvTranspose whose weight (or bias) is not a constant: a graph input, read when the plan is made.
 // The weight is copied then and the ordinary op (2-D or 3-D, picked by the weight's rank) is created on the
 // copy, so that it packs it as it packs a constant; it is made again only when the weight's values change.
+// A 1-D one (3-D weight) runs as 2-D over a height of 1.
 // Constant weights never come here (registry.cc): their ops are created once, at load, as before.
 #include <atomic>
 #include <cstring>
@@ -48,13 +49,24 @@ class ConvRuntimeWeight final : public Op {
         changed = true;
     }
     if (changed) rebuild(in);
-    op_->infer(in, out);
+    if (!one_d_) return op_->infer(in, out);
+    // 1-D: run as 2-D on [N, C, 1, L] (the same memory), as the exporter lifts a constant-weight 1-D conv
+    in4_ = in;
+    for (size_t i = 0; i < 2; ++i) {
+      if (in4_[i].shape.size() != 3) fail("a 1-D convolution needs a 3-D input and weight, got " + shape_str(in4_[i].shape));
+      in4_[i].shape.insert(in4_[i].shape.begin() + 2, 1);
+    }
+    out4_.assign(out.size(), TensorDesc{});
+    op_->infer(in4_, out4_);
+    out = out4_;
+    for (auto& o : out) o.shape.erase(o.shape.begin() + 2);
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     op_->run(ctx, in, out);
   }
   size_t workspace_bytes(const std::vector<TensorDesc>& in, const std::vector<TensorDesc>& out, int threads) const override {
-    return op_ ? op_->workspace_bytes(in, out, threads) : 0;
+    if (!op_) return 0;
+    return one_d_ ? op_->workspace_bytes(in4_, out4_, threads) : op_->workspace_bytes(in, out, threads);
   }
   int inplace_input() const override { return op_ ? op_->inplace_input() : -1; }
   std::string kernel() const override { return op_ ? op_->kernel() : "ref"; }
@@ -79,13 +91,16 @@ class ConvRuntimeWeight final : public Op {
       data[i].assign(p, p + in[i].nbytes());
       copy[i] = std::make_unique<ConstTensor>();
       copy[i]->desc = {in[i].shape, in[i].dtype};
+      if (i == 1 && in[1].shape.size() == 3) copy[i]->desc.shape.insert(copy[i]->desc.shape.begin() + 2, 1);
       copy[i]->tensor_index = size_t(next_copy_index++);
       copy[i]->set_dense(data[i].data());
       consts[i] = copy[i].get();
     }
     const TensorDesc& w = rt_[1] ? in[1] : cst_[1]->desc;
     const bool is3d = w.shape.size() == 5;
-    NodeContext ctx(node_, index_, model_, consts, kt_);
+    one_d_ = w.shape.size() == 3 && rt_[1];
+    if (one_d_ && !node1d_) node1d_ = std::make_unique<Node>(lift_1d(node_));
+    NodeContext ctx(one_d_ ? *node1d_ : node_, index_, model_, consts, kt_);
     std::unique_ptr<Op> op = transpose_ ? (is3d ? make_conv_transpose3d(ctx) : make_conv_transpose(ctx))
                                         : (is3d ? make_conv3d(ctx) : make_conv(ctx));
     op->where = where;
@@ -93,7 +108,25 @@ class ConvRuntimeWeight final : public Op {
     for (size_t i = 1; i <= 2; ++i) copy_[i] = std::move(copy[i]), data_[i] = std::move(data[i]);  // buffers move along
   }
 
+  // The node with its 1-D attributes made 2-D (a leading 1, or 0 for pads and output_padding).
+  static Node lift_1d(const Node& n) {
+    Node r = n;
+    for (Attr& a : r.attrs) {
+      if (a.ints.size() != 1 && !(a.name == "pads" && a.ints.size() == 2)) continue;
+      if (a.name == "kernel_shape" || a.name == "strides" || a.name == "dilations" || a.name == "output_shape")
+        a.ints.insert(a.ints.begin(), 1);
+      else if (a.name == "output_padding")
+        a.ints.insert(a.ints.begin(), 0);
+      else if (a.name == "pads")
+        a.ints = {0, a.ints[0], 0, a.ints[1]};
+    }
+    return r;
+  }
+
   const Node& node_;
+  std::unique_ptr<Node> node1d_;
+  bool one_d_ = false;
+  std::vector<TensorDesc> in4_, out4_;  // the 1-D case's descriptions as 2-D
   const Model& model_;
   const kernels::Table& kt_;
   bool transpose_;
