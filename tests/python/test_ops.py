@@ -467,6 +467,44 @@ def test_conv_weights_as_inputs(op, dims, bias):
         assert_close(s.run({**ins, "w": w})[0], want(w))
 
 
+def test_conv1d_weights_as_inputs():
+    """A 1-D Conv / ConvTranspose with the weight as a graph input runs as 2-D over a height of 1."""
+    x, w, wt, b = rnd(2, 4, 11), rnd(6, 2, 3), rnd(4, 3, 3), rnd(6)
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], v["w"], v["b"], group=2, strides=[2], pads=[1, 2], dilations=[2]),
+                     {"x": x, "w": w, "b": b},
+                     F.conv1d(t(np.pad(x, ((0, 0), (0, 0), (1, 2)))), t(w), t(b), stride=2, dilation=2, groups=2).numpy())
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], v["w"], strides=[2], pads=[1, 1], output_padding=[1]),
+                     {"x": x, "w": wt},
+                     F.conv_transpose1d(t(x), t(wt), stride=2, padding=1, output_padding=1).numpy())
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_auto_pad_pool_and_conv_transpose(auto_pad):
+    """auto_pad on MaxPool / AveragePool / ConvTranspose: the same as the explicit pads it stands for."""
+    x = rnd(1, 3, 7, 6)
+    for op, k, st in (("MaxPool", [3, 2], [2, 2]), ("AveragePool", [3, 3], [2, 1]), ("AveragePool", [2, 2], [1, 1])):
+        if auto_pad == "VALID":
+            pads = [0, 0, 0, 0]
+        else:
+            tot = [max(0, (-(-n // s) - 1) * s + kk - n) for n, s, kk in zip(x.shape[2:], st, k)]
+            beg = [p // 2 if auto_pad == "SAME_UPPER" else p - p // 2 for p in tot]
+            pads = beg + [p - b for p, b in zip(tot, beg)]
+        want, _ = run_graph(lambda g, v: g.op(op, v["x"], kernel_shape=k, strides=st, pads=pads), {"x": x})
+        check_both_paths(lambda g, v: g.op(op, v["x"], kernel_shape=k, strides=st, auto_pad=auto_pad), {"x": x}, want)
+    w = rnd(3, 2, 3, 3)
+    if auto_pad == "VALID":
+        pads = [0, 0, 0, 0]
+    else:  # output = input x stride; total padding split as ONNX specifies (SAME_UPPER: the smaller half first)
+        tot = [(n - 1) * 2 + 3 - n * 2 for n in x.shape[2:]]
+        beg = [p // 2 if auto_pad == "SAME_UPPER" else p - p // 2 for p in tot]
+        pads = beg + [p - b for p, b in zip(tot, beg)]
+    want, _ = run_graph(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), strides=[2, 2], pads=pads), {"x": x})
+    if auto_pad != "VALID":
+        assert want[0].shape[2:] == (14, 12)
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), strides=[2, 2], auto_pad=auto_pad),
+                     {"x": x}, want)
+
+
 def test_cumsum_onehot_quant_params_as_inputs():
     """CumSum's axis, OneHot's depth and values, Quantize/DequantizeLinear's scale and zero point as graph
     inputs, read when the plan is made."""
