@@ -33,6 +33,11 @@ class ConvRuntimeWeight final : public Op {
       cst_[i] = ctx.const_input(i);
       rt_[i] = ctx.has_input(i) && !cst_[i];
     }
+    for (size_t i = 1; i <= 2; ++i) {  // what the file declares, refused now as a constant would be
+      const ValueInfo* v = rt_[i] ? declared_input(ctx, i) : nullptr;
+      if (v && v->dtype && v->dtype != spec::kF32)
+        ctx.fail(std::string(i == 1 ? "weight" : "bias") + " must be f32, got " + spec::dtype_name(v->dtype));
+    }
   }
   bool plan_input(size_t i) const override { return i < 3 && rt_[i]; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {

@@ -33,6 +33,19 @@ class PlanQParams {
   PlanQParams(const NodeContext& ctx, size_t si, size_t zi, const std::string& what) : si_(si), zi_(zi), what_(what) {
     s_rt_ = ctx.has_input(si) && !ctx.const_input(si);
     z_rt_ = ctx.has_input(zi) && !ctx.const_input(zi);
+    if (s_rt_) {
+      const ValueInfo* v = declared_input(ctx, si);
+      if (v && v->dtype && v->dtype != spec::kF32) ctx.fail(what + "_scale must be f32, got " + spec::dtype_name(v->dtype));
+      const int64_t n = declared_numel(v);
+      if (n >= 0 && n != 1) ctx.fail(what + "_scale must be one value (per-tensor quantization), got " + shape_str(v->dims));
+    }
+    if (z_rt_) {
+      const ValueInfo* v = declared_input(ctx, zi);
+      if (v && v->dtype && v->dtype != spec::kU8)
+        ctx.fail(what + "_zero_point must be u8 (activations are unsigned 8-bit), got " + spec::dtype_name(v->dtype));
+      const int64_t n = declared_numel(v);
+      if (n >= 0 && n != 1) ctx.fail(what + "_zero_point must be one value");
+    }
     if (s_rt_ || z_rt_) {  // read the constant one of the pair here, the other per plan
       if (!s_rt_) q_.scale = qparams(ctx, si, ctx.num_inputs() + 1, what).scale;
       if (!z_rt_ && ctx.has_input(zi)) {
