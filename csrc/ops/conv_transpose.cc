@@ -52,8 +52,9 @@ class ConvTranspose final : public Op {
     const int64_t full_w = (w_ - 1) * s_[1] + d_[1] * (kw_ - 1) + 1 + op_[1];
     if (!out_shape_.empty()) {  // pads derived from the requested output size (SAME_UPPER split)
       const int64_t th = out_shape_[out_shape_.size() - 2], tw = out_shape_.back();
+      // a larger output_shape gives negative padding (ONNX's formula, division truncated): rows and columns
+      // past the full result, which hold only the bias (col2im writes inside the output only)
       const int64_t ph = full_h - th, pw = full_w - tw;
-      if (ph < 0 || pw < 0) fail("output_shape larger than the full transposed convolution");
       pt_ = ph / 2, pb_ = ph - pt_, pl_ = pw / 2, pr_ = pw - pl_;
     } else if (auto_pad_ == "VALID") {
       pt_ = pl_ = pb_ = pr_ = 0;
