@@ -528,6 +528,11 @@ def test_cumsum_onehot_quant_params_as_inputs():
     check_exact_both_paths(lambda g, v: g.op("QuantizeLinear", v["q"], v["s"], g.const(zp)), {"q": q, "s": sc}, qw)
     check_both_paths(lambda g, v: g.op("DequantizeLinear", v["u"], v["s"], v["z"]), {"u": qw, "s": sc, "z": zp},
                      ((qw.astype(np.float32) - 128) * sc).astype(np.float32))
+    # what the file declares about such an input is checked when the session is made, as for a constant
+    with pytest.raises(ValueError, match="y_scale must be one value"):
+        run_graph(lambda g, v: g.op("QuantizeLinear", v["q"], v["s"]), {"q": q, "s": np.full(3, 0.1, np.float32)})
+    with pytest.raises(ValueError, match="weight must be f32"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], v["w"]), {"x": rnd(1, 2, 4, 4), "w": rnd(2, 2, 3, 3).astype(np.float16)})
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
