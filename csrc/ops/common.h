@@ -83,6 +83,24 @@ class IntsInput {
   std::vector<int64_t> v_;
 };
 
+// What the file declares about input i (dtype, maybe its dims), or null: lets an op refuse, when it is created,
+// a graph input it could only read when the plan is made (wrong dtype or size), as it refuses such a constant.
+inline const ValueInfo* declared_input(const NodeContext& ctx, size_t i) {
+  const Graph* g = ctx.model().graph();
+  if (!g || !ctx.has_input(i) || ctx.node().inputs[i] >= g->values.size()) return nullptr;
+  return &g->values[ctx.node().inputs[i]];
+}
+// Its element count when every dim is declared, else -1.
+inline int64_t declared_numel(const ValueInfo* v) {
+  if (!v || !v->rank_known) return -1;
+  int64_t n = 1;
+  for (int64_t d : v->dims) {
+    if (d < 0) return -1;
+    n *= d;
+  }
+  return n;
+}
+
 inline size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 
 // 64-byte aligned bytes (a kernel's own layout of a weight, built once at load), with 64 bytes of slack after

@@ -25,7 +25,9 @@ class ConvTranspose final : public Op {
     op_ = ctx.attr_ints("output_padding", {0, 0});
     out_shape_ = ctx.attr_ints("output_shape", {});
     if (!out_shape_.empty() && out_shape_.size() < 2) ctx.fail("output_shape needs at least the two spatial dims");
-    if (ctx.attr_string("auto_pad", "NOTSET") != "NOTSET") ctx.fail("auto_pad is not supported; use explicit pads");
+    auto_pad_ = ctx.attr_string("auto_pad", "NOTSET");
+    if (auto_pad_ != "NOTSET" && auto_pad_ != "SAME_UPPER" && auto_pad_ != "SAME_LOWER" && auto_pad_ != "VALID")
+      ctx.fail("unknown auto_pad '" + auto_pad_ + "'");
     if (s_.size() != 2 || d_.size() != 2 || p_.size() != 4 || op_.size() != 2) ctx.fail("strides/dilations/pads/output_padding must have 2/2/4/2 values");
     for (int64_t v : {s_[0], s_[1], d_[0], d_[1]})
       if (v < 1) ctx.fail("strides and dilations must be >= 1");
@@ -50,9 +52,18 @@ class ConvTranspose final : public Op {
     const int64_t full_w = (w_ - 1) * s_[1] + d_[1] * (kw_ - 1) + 1 + op_[1];
     if (!out_shape_.empty()) {  // pads derived from the requested output size (SAME_UPPER split)
       const int64_t th = out_shape_[out_shape_.size() - 2], tw = out_shape_.back();
+      // a larger output_shape gives negative padding (ONNX's formula, division truncated): rows and columns
+      // past the full result, which hold only the bias (col2im writes inside the output only)
       const int64_t ph = full_h - th, pw = full_w - tw;
-      if (ph < 0 || pw < 0) fail("output_shape larger than the full transposed convolution");
       pt_ = ph / 2, pb_ = ph - pt_, pl_ = pw / 2, pr_ = pw - pl_;
+    } else if (auto_pad_ == "VALID") {
+      pt_ = pl_ = pb_ = pr_ = 0;
+    } else if (auto_pad_ != "NOTSET") {  // SAME_*: output = input x stride; ONNX's split of the padding
+      const int64_t ph = full_h - h_ * s_[0], pw = full_w - w_ * s_[1];
+      if (ph < 0 || pw < 0) fail("auto_pad " + auto_pad_ + ": the output would need negative padding");
+      const bool upper = auto_pad_ == "SAME_UPPER";
+      pt_ = upper ? ph / 2 : ph - ph / 2, pb_ = ph - pt_;
+      pl_ = upper ? pw / 2 : pw - pw / 2, pr_ = pw - pl_;
     }
     oh_ = full_h - pt_ - pb_;
     ow_ = full_w - pl_ - pr_;
@@ -106,6 +117,7 @@ class ConvTranspose final : public Op {
   std::vector<int64_t> s_, d_, p_, op_, out_shape_;
   const float* bias_ = nullptr;
   ActParams act_;
+  std::string auto_pad_;  // NOTSET, SAME_UPPER, SAME_LOWER or VALID
   std::vector<std::shared_ptr<const gemm::PackedA>> packed_;
   int64_t n_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
 };

@@ -9,9 +9,12 @@ class DequantizeLinear final : public Op {
  public:
   explicit DequantizeLinear(const NodeContext& ctx) : k_(ctx.kernels()) {
     ctx.expect_inputs(2, 3);
-    q_ = qparams(ctx, 1, 2, "x");
+    qp_ = std::make_unique<PlanQParams>(ctx, 1, 2, "x");
+    q_ = qp_->value();
   }
+  bool plan_input(size_t i) const override { return qp_->plan_input(i); }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    q_ = qp_->at(*this, in);
     require_u8(*this, in[0], "x");
     n_ = size_t(in[0].numel());
     out[0] = {in[0].shape, spec::kF32};
@@ -25,6 +28,7 @@ class DequantizeLinear final : public Op {
 
  private:
   const kernels::Table& k_;
+  std::unique_ptr<PlanQParams> qp_;
   kernels::QParams q_{};
   size_t n_ = 0;
 };

@@ -15,6 +15,7 @@ class Gru final : public Op {
   explicit Gru(const NodeContext& ctx) : c_(parse_rnn(ctx, 3)) {
     lbr_ = ctx.attr_int("linear_before_reset", 0) != 0;
   }
+  bool plan_input(size_t i) const override { return c_.plan && i >= 1 && i <= 3; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     rnn_infer(*this, c_, in, out, &s_, &b_);
   }

@@ -15,6 +15,7 @@ class Lstm final : public Op {
   explicit Lstm(const NodeContext& ctx) : c_(parse_rnn(ctx, 4)) {
     if (ctx.attr_int("input_forget", 0)) ctx.fail("input_forget is not supported");
   }
+  bool plan_input(size_t i) const override { return c_.plan && i >= 1 && i <= 3; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     rnn_infer(*this, c_, in, out, &s_, &b_);
   }

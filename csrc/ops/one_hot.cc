@@ -1,5 +1,5 @@
-// OneHot (ONNX): for indices of any integer (or float) type, a new dimension of size depth (constant) at
-// `axis` holding values[1] at the index and values[0] elsewhere (values: constant [off, on], whose type the
+// OneHot (ONNX): for indices of any integer (or float) type, a new dimension of size depth (a constant, or read when the plan is made) at
+// `axis` holding values[1] at the index and values[0] elsewhere (values: [off, on], likewise, whose type the
 // output takes). Negative indices count from the end; indices outside [-depth, depth) give an all-off row.
 #include <cmath>
 #include <cstring>
@@ -13,21 +13,28 @@ class OneHot final : public Op {
  public:
   explicit OneHot(const NodeContext& ctx) {
     ctx.expect_inputs(3, 3);
-    const ConstTensor& depth = ctx.require_const(1, "depth");
-    if (depth.desc.numel() != 1) ctx.fail("depth must be a single value");
-    visit_numeric(depth.desc.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      depth_ = int64_t(static_cast<const T*>(depth.get())[0]);
-    });
-    if (depth_ < 1 || depth_ > (int64_t(1) << 31)) ctx.fail("depth must be in [1, 2^31], got " + std::to_string(depth_));
-    const ConstTensor& v = ctx.require_const(2, "values");
-    if (v.desc.numel() != 2) ctx.fail("values must be [off, on]");
-    vtype_ = v.desc.dtype;
-    esize_ = spec::dtype_size(vtype_);
-    values_.assign(static_cast<const uint8_t*>(v.get()), static_cast<const uint8_t*>(v.get()) + 2 * esize_);
+    // depth and values: constants are read here; graph inputs when the plan is made (plan_input).
+    depth_rt_ = !ctx.const_input(1);
+    values_rt_ = !ctx.const_input(2);
+    if (!depth_rt_) {
+      const ConstTensor& depth = ctx.require_const(1, "depth");
+      if (const char* e = set_depth(depth.desc, depth.get())) ctx.fail(e);
+    }
+    if (!values_rt_) {
+      const ConstTensor& v = ctx.require_const(2, "values");
+      if (const char* e = set_values(v.desc, v.get())) ctx.fail(e);
+    }
     axis_ = ctx.attr_int("axis", -1);
   }
+  bool plan_input(size_t i) const override { return (i == 1 && depth_rt_) || (i == 2 && values_rt_); }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
+    for (size_t i = 1; i <= 2; ++i) {
+      if (!plan_input(i)) continue;
+      if (!in[i].value)
+        fail(std::string(i == 1 ? "depth" : "values") + " must be known when the plan is made: a constant, or "
+             "computed only from input shapes and constants (here it depends on the data of a run)");
+      if (const char* e = i == 1 ? set_depth(in[i], in[i].value) : set_values(in[i], in[i].value)) fail(e);
+    }
     const Shape& ix = in[0].shape;
     const int64_t r = int64_t(ix.size()) + 1;
     if (axis_ < -r || axis_ >= r) fail("axis " + std::to_string(axis_) + " is out of range for the output rank");
@@ -63,6 +70,26 @@ class OneHot final : public Op {
   std::string kernel() const override { return "onehot-ref"; }
 
  private:
+  // Reads depth / values (an error message, or null).
+  const char* set_depth(const TensorDesc& d, const void* p) {
+    if (d.numel() != 1) return "depth must be a single value";
+    double v = 0;
+    visit_numeric(d.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      v = double(static_cast<const T*>(p)[0]);
+    });
+    if (!(v >= 1 && v <= double(int64_t(1) << 31))) return "depth must be in [1, 2^31]";
+    depth_ = int64_t(v);
+    return nullptr;
+  }
+  const char* set_values(const TensorDesc& d, const void* p) {
+    if (d.numel() != 2) return "values must be [off, on]";
+    vtype_ = d.dtype;
+    esize_ = spec::dtype_size(vtype_);
+    values_.assign(static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + 2 * esize_);
+    return nullptr;
+  }
+  bool depth_rt_ = false, values_rt_ = false;
   int64_t depth_ = 1, axis_ = -1, outer_ = 1, inner_ = 1;
   uint8_t vtype_ = spec::kF32, itype_ = spec::kI64;
   size_t esize_ = 4;

@@ -1,4 +1,4 @@
-// MaxPool and AveragePool (2-D): kernel_shape, strides, pads (asymmetric), dilations (max), ceil_mode,
+// MaxPool and AveragePool (2-D): kernel_shape, strides, pads (asymmetric, or auto_pad), dilations (max), ceil_mode,
 // count_include_pad (average). GlobalAveragePool / GlobalMaxPool. Attribute `layout` "NCHW" (default) or
 // "NHWC" (channels last, see conv.cc): then the inner loops run along contiguous channels. MaxPool also takes u8
 // (a static int8 graph: the max of quantized values is the quantized max, same scale and zero point).
@@ -29,7 +29,9 @@ class Pool final : public Op {
     d_ = ctx.attr_ints("dilations", {1, 1});
     ceil_ = ctx.attr_int("ceil_mode", 0) != 0;
     include_pad_ = ctx.attr_int("count_include_pad", 0) != 0;
-    if (ctx.attr_string("auto_pad", "NOTSET") != "NOTSET") ctx.fail("auto_pad is not supported; use explicit pads");
+    auto_pad_ = ctx.attr_string("auto_pad", "NOTSET");
+    if (auto_pad_ != "NOTSET" && auto_pad_ != "SAME_UPPER" && auto_pad_ != "SAME_LOWER" && auto_pad_ != "VALID")
+      ctx.fail("unknown auto_pad '" + auto_pad_ + "'");
     if (s_.size() != 2 || p_.size() != 4 || d_.size() != 2) ctx.fail("strides/pads/dilations must have 2/4/2 values");
     for (int64_t v : {k_[0], k_[1], s_[0], s_[1], d_[0], d_[1]})
       if (v < 1 || v > kMaxWindow) ctx.fail("kernel, strides and dilations must be in [1, 2^20]");
@@ -44,6 +46,17 @@ class Pool final : public Op {
     if (x.size() != 4) fail(std::string("input must be 4-D ") + (nhwc_ ? "NHWC" : "NCHW") + ", got " + shape_str(x));
     n_ = x[0], c_ = nhwc_ ? x[3] : x[1], h_ = nhwc_ ? x[1] : x[2], w_ = nhwc_ ? x[2] : x[3];
     nc_ = n_ * c_;
+    if (auto_pad_ == "VALID") {
+      p_ = {0, 0, 0, 0};
+    } else if (auto_pad_ != "NOTSET") {  // SAME_*: output = ceil(input / stride), the padding split as ONNX
+      const int64_t hw[2] = {h_, w_};
+      for (int i = 0; i < 2; ++i) {
+        const int64_t o = (hw[i] + s_[i] - 1) / s_[i];
+        const int64_t tot = std::max<int64_t>(0, (o - 1) * s_[i] + (k_[i] - 1) * d_[i] + 1 - hw[i]);
+        p_[size_t(i)] = auto_pad_ == "SAME_UPPER" ? tot / 2 : tot - tot / 2;
+        p_[size_t(i + 2)] = tot - p_[size_t(i)];
+      }
+    }
     auto osz = [&](int64_t in, int64_t k, int64_t s, int64_t d, int64_t pa, int64_t pb) {
       const int64_t span = in + pa + pb - ((k - 1) * d + 1);
       if (span < 0) fail("pooling window larger than the padded input " + shape_str(x));
@@ -215,6 +228,7 @@ class Pool final : public Op {
 
   bool max_, ceil_, include_pad_, nhwc_ = false, u8_ = false;
   std::vector<int64_t> k_, s_, p_, d_;
+  std::string auto_pad_;  // NOTSET, SAME_UPPER, SAME_LOWER or VALID (then p_ is set per plan)
   int64_t n_ = 0, c_ = 0, nc_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
 };
 

@@ -26,6 +26,68 @@ inline kernels::QParams qparams(const NodeContext& ctx, size_t si, size_t zi, co
   return q;
 }
 
+// QParams of QuantizeLinear / DequantizeLinear: constant scale and zero point are read once at creation; a
+// scale or zero point that is a graph input is read when the plan is made (plan_input), on every plan.
+class PlanQParams {
+ public:
+  PlanQParams(const NodeContext& ctx, size_t si, size_t zi, const std::string& what) : si_(si), zi_(zi), what_(what) {
+    s_rt_ = ctx.has_input(si) && !ctx.const_input(si);
+    z_rt_ = ctx.has_input(zi) && !ctx.const_input(zi);
+    if (s_rt_) {
+      const ValueInfo* v = declared_input(ctx, si);
+      if (v && v->dtype && v->dtype != spec::kF32) ctx.fail(what + "_scale must be f32, got " + spec::dtype_name(v->dtype));
+      const int64_t n = declared_numel(v);
+      if (n >= 0 && n != 1) ctx.fail(what + "_scale must be one value (per-tensor quantization), got " + shape_str(v->dims));
+    }
+    if (z_rt_) {
+      const ValueInfo* v = declared_input(ctx, zi);
+      if (v && v->dtype && v->dtype != spec::kU8)
+        ctx.fail(what + "_zero_point must be u8 (activations are unsigned 8-bit), got " + spec::dtype_name(v->dtype));
+      const int64_t n = declared_numel(v);
+      if (n >= 0 && n != 1) ctx.fail(what + "_zero_point must be one value");
+    }
+    if (s_rt_ || z_rt_) {  // read the constant one of the pair here, the other per plan
+      if (!s_rt_) q_.scale = qparams(ctx, si, ctx.num_inputs() + 1, what).scale;
+      if (!z_rt_ && ctx.has_input(zi)) {
+        const ConstTensor& z = ctx.require_const(zi, (what + "_zero_point").c_str());
+        q_.zp = zero_point(z.desc, z.get(), [&](const std::string& m) { ctx.fail(m); });
+      }
+    } else {
+      q_ = qparams(ctx, si, zi, what);
+    }
+  }
+  bool plan_input(size_t i) const { return (i == si_ && s_rt_) || (i == zi_ && z_rt_); }
+  // This plan's parameters (call from infer()).
+  const kernels::QParams& at(const Op& op, const std::vector<TensorDesc>& in) {
+    auto fail = [&](const std::string& m) { op.fail(m); };
+    if (s_rt_) {
+      const std::vector<float> s = plan_floats(op, in[si_], (what_ + "_scale").c_str());
+      if (s.size() != 1) fail(what_ + "_scale must be one value (per-tensor quantization), got " + shape_str(in[si_].shape));
+      if (!(s[0] > 0.f) || !std::isfinite(s[0])) fail(what_ + "_scale must be finite and > 0");
+      q_.scale = s[0];
+    }
+    if (z_rt_) {
+      if (!in[zi_].value) fail(what_ + "_zero_point must be known when the plan is made (here it depends on the data of a run)");
+      q_.zp = zero_point(in[zi_], in[zi_].value, fail);
+    }
+    return q_;
+  }
+  const kernels::QParams& value() const { return q_; }
+
+ private:
+  template <typename F>
+  uint8_t zero_point(const TensorDesc& d, const void* p, F fail) const {
+    if (d.dtype != spec::kU8)
+      fail(what_ + "_zero_point must be u8 (activations are unsigned 8-bit), got " + spec::dtype_name(d.dtype));
+    if (d.numel() != 1) fail(what_ + "_zero_point must be one value");
+    return *static_cast<const uint8_t*>(p);
+  }
+  size_t si_, zi_;
+  std::string what_;
+  bool s_rt_ = false, z_rt_ = false;
+  kernels::QParams q_{};
+};
+
 // Per-output-channel weight scales (n values, or one for all), > 0; weight zero points must be 0 (symmetric).
 inline std::vector<float> weight_scales(const NodeContext& ctx, size_t si, size_t zi, int64_t n) {
   const ConstTensor& s = ctx.require_const(si, "w_scale", spec::kF32);

@@ -28,6 +28,7 @@ std::unique_ptr<Op> make_gather(const NodeContext&);
 std::unique_ptr<Op> make_reduce(const NodeContext&);
 std::unique_ptr<Op> make_lstm(const NodeContext&);
 std::unique_ptr<Op> make_gru(const NodeContext&);
+std::unique_ptr<Op> make_rnn(const NodeContext&);
 std::unique_ptr<Op> make_lrn(const NodeContext&);
 std::unique_ptr<Op> make_quantize_linear(const NodeContext&);
 std::unique_ptr<Op> make_dequantize_linear(const NodeContext&);
@@ -80,13 +81,20 @@ std::unique_ptr<Op> make_center_crop_pad(const NodeContext&);
 std::unique_ptr<Op> make_col2im(const NodeContext&);
 std::unique_ptr<Op> make_grid_sample(const NodeContext&);
 
+std::unique_ptr<Op> make_conv_runtime_weight(const NodeContext& ctx);  // conv_dynamic.cc
+
 // Conv, ConvTranspose, MaxPool and AveragePool: the 3-D (NCDHW) forms are their own ops, so that the 2-D ones
 // keep their code paths untouched; a 5-D constant weight (or a 3-value kernel_shape for pooling) picks them.
+// A weight or bias that is not a constant is routed when the plan is made, by conv_dynamic.cc.
 std::unique_ptr<Op> make_conv_nd(const NodeContext& ctx) {
+  if (ctx.has_input(1) && (!ctx.const_input(1) || (ctx.has_input(2) && !ctx.const_input(2))))
+    return make_conv_runtime_weight(ctx);
   const ConstTensor* w = ctx.const_input(1);
   return w && w->desc.shape.size() == 5 ? make_conv3d(ctx) : make_conv(ctx);
 }
 std::unique_ptr<Op> make_conv_transpose_nd(const NodeContext& ctx) {
+  if (ctx.has_input(1) && (!ctx.const_input(1) || (ctx.has_input(2) && !ctx.const_input(2))))
+    return make_conv_runtime_weight(ctx);
   const ConstTensor* w = ctx.const_input(1);
   return w && w->desc.shape.size() == 5 ? make_conv_transpose3d(ctx) : make_conv_transpose(ctx);
 }
@@ -160,6 +168,7 @@ const Entry kOps[] = {
     {"QuantizeLinear", ops::make_quantize_linear}, {"ReduceMean", ops::make_reduce},
     {"Relu", ops::make_unary},         {"Reshape", ops::make_reshape},
     {"Resize", ops::make_resize},      {"RMSNormalization", ops::make_layer_norm},
+    {"RNN", ops::make_rnn},
     {"Sigmoid", ops::make_unary},
     {"Silu", ops::make_unary},         {"Slice", ops::make_slice},
     {"Softmax", ops::make_softmax},    {"Split", ops::make_split},

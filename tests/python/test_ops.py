@@ -362,7 +362,7 @@ def _rnn_weights(mod, kind, dirs):
         bw = getattr(mod, f"bias_ih_l0{sfx}").detach().numpy()
         br = getattr(mod, f"bias_hh_l0{sfx}").detach().numpy()
         H = r.shape[1]
-        order = [0, 3, 1, 2] if kind == "LSTM" else [1, 0, 2]
+        order = [0, 3, 1, 2] if kind == "LSTM" else [1, 0, 2] if kind == "GRU" else [0]
         re = lambda m: np.concatenate([m[i * H:(i + 1) * H] for i in order])  # noqa: E731
         W.append(re(w)), R.append(re(r)), B.append(np.concatenate([re(bw), re(br)]))
     return np.stack(W), np.stack(R), np.stack(B)
@@ -397,6 +397,148 @@ def test_recurrent(kind, bidir, seq, batch, inp, hid):
                     **({"linear_before_reset": 1} if kind == "GRU" else {}))
     inputs = {"x": x, "h0": h0b, **({"c0": c0b} if kind == "LSTM" else {})}
     check_both_paths(build, inputs, want)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("bidir", [False, True])
+@pytest.mark.parametrize("const_weights", [False, True])
+def test_recurrent_weights_as_inputs(kind, bidir, const_weights):
+    """W, R, B as graph inputs (read and packed when the plan is made), and the plain RNN op."""
+    torch.manual_seed(0)
+    seq, batch, inp, hid = 4, 3, 6, 5
+    mod = getattr(torch.nn, kind)(inp, hid, bidirectional=bidir)
+    dirs = 2 if bidir else 1
+    W, R, B = _rnn_weights(mod, kind, dirs)
+    x, h0 = rnd(seq, batch, inp), rnd(dirs, batch, hid)
+    with torch.no_grad():
+        y, hn = mod(t(x), t(h0)) if kind != "LSTM" else (lambda o: (o[0], o[1][0]))(mod(t(x), (t(h0), t(h0))))
+    want = [np.ascontiguousarray(y.numpy().reshape(seq, batch, dirs, hid).transpose(0, 2, 1, 3)), hn.numpy()]
+
+    def build(g, v):
+        w, r, b = (g.const(W), g.const(R), g.const(B)) if const_weights else (v["W"], v["R"], v["B"])
+        extra = [v["h0"]] if kind == "LSTM" else []
+        return g.op(kind, v["x"], w, r, b, None, v["h0"], *extra, hidden_size=hid, outputs=2,
+                    direction="bidirectional" if bidir else "forward",
+                    **({"linear_before_reset": 1} if kind == "GRU" else {}))
+    inputs = {"x": x, "h0": h0, **({} if const_weights else {"W": W, "R": R, "B": B})}
+    check_both_paths(build, inputs, want)
+
+
+def test_norms_scale_bias_as_inputs():
+    """LayerNormalization / RMSNormalization with scale and bias as graph inputs (read at run time), and
+    LayerNormalization's Mean and InvStdDev outputs."""
+    y, s, b = rnd(3, 4, 6), rnd(4, 6), rnd(4, 6)
+    mean = y.mean((1, 2), keepdims=True, dtype=np.float32)
+    inv = (1 / np.sqrt(((y - mean) ** 2).mean((1, 2), keepdims=True) + 1e-5)).astype(np.float32)
+    check_both_paths(lambda g, v: g.op("LayerNormalization", v["y"], v["s"], v["b"], axis=1, outputs=3),
+                     {"y": y, "s": s, "b": b}, [(y - mean) * inv * s + b, mean, inv])
+    check_both_paths(lambda g, v: g.op("LayerNormalization", v["y"], g.const(s), v["b"], axis=1),
+                     {"y": y, "b": b}, (y - mean) * inv * s + b)
+    rms = (y / np.sqrt((y ** 2).mean(-1, keepdims=True) + 1e-5) * s[0]).astype(np.float32)
+    check_both_paths(lambda g, v: g.op("RMSNormalization", v["y"], v["s"], axis=-1), {"y": y, "s": s[0].copy()}, rms)
+    with pytest.raises(ValueError, match="scale/bias must have 24 values"):
+        run_graph(lambda g, v: g.op("LayerNormalization", v["y"], v["s"], axis=1), {"y": y, "s": s[0].copy()})
+
+
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("bias", ["input", "const", None])
+def test_conv_weights_as_inputs(op, dims, bias):
+    """Conv / ConvTranspose with the weight (and bias) as graph inputs: the op is made when the plan is made,
+    2-D or 3-D by the weight's rank, and made again when the weight's values change."""
+    from pyruntime import Graph, Session
+    sp = [5, 6] if dims == 2 else [4, 3, 5]
+    x = rnd(2, 4, *sp)
+    wshape = [6, 2] if op == "Conv" else [4, 3]
+    kern = [3] * dims
+    w1, w2, bv = rnd(*wshape, *kern), rnd(*wshape, *kern), rnd(6)
+    tf = {("Conv", 2): F.conv2d, ("Conv", 3): F.conv3d, ("ConvTranspose", 2): F.conv_transpose2d,
+          ("ConvTranspose", 3): F.conv_transpose3d}[(op, dims)]
+    attrs = dict(group=2, strides=[2] * dims, pads=[1] * (2 * dims))
+
+    def want(w):
+        return tf(t(x), t(w), t(bv) if bias else None, stride=2, padding=1, groups=2).numpy()
+
+    def build(g, v):
+        b = v["b"] if bias == "input" else g.const(bv) if bias == "const" else None
+        return g.op(op, v["x"], v["w"], b, **attrs)
+    ins = {"x": x, "w": w1, **({"b": bv} if bias == "input" else {})}
+    check_both_paths(build, ins, want(w1))
+    # one session, the weight changed between runs: planned again on the new values
+    g = Graph("t")
+    v = {n: g.input(n, list(a.shape), "f32") for n, a in ins.items()}
+    g.output(build(g, v), "y", hint=("f32", list(want(w1).shape)))
+    s = Session(g.to_bytes())
+    for w in (w1, w2, w1):
+        assert_close(s.run({**ins, "w": w})[0], want(w))
+
+
+def test_conv1d_weights_as_inputs():
+    """A 1-D Conv / ConvTranspose with the weight as a graph input runs as 2-D over a height of 1."""
+    x, w, wt, b = rnd(2, 4, 11), rnd(6, 2, 3), rnd(4, 3, 3), rnd(6)
+    check_both_paths(lambda g, v: g.op("Conv", v["x"], v["w"], v["b"], group=2, strides=[2], pads=[1, 2], dilations=[2]),
+                     {"x": x, "w": w, "b": b},
+                     F.conv1d(t(np.pad(x, ((0, 0), (0, 0), (1, 2)))), t(w), t(b), stride=2, dilation=2, groups=2).numpy())
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], v["w"], strides=[2], pads=[1, 1], output_padding=[1]),
+                     {"x": x, "w": wt},
+                     F.conv_transpose1d(t(x), t(wt), stride=2, padding=1, output_padding=1).numpy())
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_auto_pad_pool_and_conv_transpose(auto_pad):
+    """auto_pad on MaxPool / AveragePool / ConvTranspose: the same as the explicit pads it stands for."""
+    x = rnd(1, 3, 7, 6)
+    for op, k, st in (("MaxPool", [3, 2], [2, 2]), ("AveragePool", [3, 3], [2, 1]), ("AveragePool", [2, 2], [1, 1])):
+        if auto_pad == "VALID":
+            pads = [0, 0, 0, 0]
+        else:
+            tot = [max(0, (-(-n // s) - 1) * s + kk - n) for n, s, kk in zip(x.shape[2:], st, k)]
+            beg = [p // 2 if auto_pad == "SAME_UPPER" else p - p // 2 for p in tot]
+            pads = beg + [p - b for p, b in zip(tot, beg)]
+        want, _ = run_graph(lambda g, v: g.op(op, v["x"], kernel_shape=k, strides=st, pads=pads), {"x": x})
+        check_both_paths(lambda g, v: g.op(op, v["x"], kernel_shape=k, strides=st, auto_pad=auto_pad), {"x": x}, want)
+    w = rnd(3, 2, 3, 3)
+    if auto_pad == "VALID":
+        pads = [0, 0, 0, 0]
+    else:  # output = input x stride; total padding split as ONNX specifies (SAME_UPPER: the smaller half first)
+        tot = [(n - 1) * 2 + 3 - n * 2 for n in x.shape[2:]]
+        beg = [p // 2 if auto_pad == "SAME_UPPER" else p - p // 2 for p in tot]
+        pads = beg + [p - b for p, b in zip(tot, beg)]
+    want, _ = run_graph(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), strides=[2, 2], pads=pads), {"x": x})
+    if auto_pad != "VALID":
+        assert want[0].shape[2:] == (14, 12)
+    check_both_paths(lambda g, v: g.op("ConvTranspose", v["x"], g.const(w), strides=[2, 2], auto_pad=auto_pad),
+                     {"x": x}, want)
+
+
+def test_cumsum_onehot_quant_params_as_inputs():
+    """CumSum's axis, OneHot's depth and values, Quantize/DequantizeLinear's scale and zero point as graph
+    inputs, read when the plan is made."""
+    x = rnd(3, 4)
+    for ax in (0, 1, -1):
+        check_both_paths(lambda g, v: g.op("CumSum", v["x"], v["a"]), {"x": x, "a": np.array(ax, np.int64)},
+                         np.cumsum(x, axis=ax, dtype=np.float32))
+    xd = rnd(5).astype(np.float64)
+    check_exact_both_paths(lambda g, v: g.op("CumSum", v["x"], g.const(np.array(0, np.int32))), {"x": xd}, np.cumsum(xd))
+    idx = np.array([[0, 3, -1], [2, 7, 1]], np.int64)
+    vals = np.array([-1.0, 5.0], np.float32)
+    want = np.where(np.arange(4)[None, None, :] == np.where(idx < 0, idx + 4, idx)[..., None], 5.0, -1.0).astype(np.float32)
+    check_exact_both_paths(lambda g, v: g.op("OneHot", v["i"], v["d"], v["v"]),
+                           {"i": idx, "d": np.array(4, np.int64), "v": vals}, want)
+    check_exact_both_paths(lambda g, v: g.op("OneHot", v["i"], v["d"], g.const(vals), axis=0),
+                           {"i": idx, "d": np.array([4], np.int32)}, np.moveaxis(want, -1, 0))
+    q = (rnd(2, 8) * 4).astype(np.float32)
+    sc, zp = np.array(0.05, np.float32), np.array(128, np.uint8)
+    qw = np.clip(np.rint(q / sc) + 128, 0, 255).astype(np.uint8)
+    check_exact_both_paths(lambda g, v: g.op("QuantizeLinear", v["q"], v["s"], v["z"]), {"q": q, "s": sc, "z": zp}, qw)
+    check_exact_both_paths(lambda g, v: g.op("QuantizeLinear", v["q"], v["s"], g.const(zp)), {"q": q, "s": sc}, qw)
+    check_both_paths(lambda g, v: g.op("DequantizeLinear", v["u"], v["s"], v["z"]), {"u": qw, "s": sc, "z": zp},
+                     ((qw.astype(np.float32) - 128) * sc).astype(np.float32))
+    # what the file declares about such an input is checked when the session is made, as for a constant
+    with pytest.raises(ValueError, match="y_scale must be one value"):
+        run_graph(lambda g, v: g.op("QuantizeLinear", v["q"], v["s"]), {"q": q, "s": np.full(3, 0.1, np.float32)})
+    with pytest.raises(ValueError, match="weight must be f32"):
+        run_graph(lambda g, v: g.op("Conv", v["x"], v["w"]), {"x": rnd(1, 2, 4, 4), "w": rnd(2, 2, 3, 3).astype(np.float16)})
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
