@@ -16,7 +16,6 @@ class DepthToSpace final : public Op {
     const std::string mode = ctx.attr_string("mode", "DCR");
     if (mode != "DCR" && mode != "CRD") ctx.fail("mode must be DCR or CRD, got '" + mode + "'");
     crd_ = mode == "CRD";
-    if (!to_space_ && ctx.attr("mode")) ctx.fail("SpaceToDepth has no mode attribute");
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& x = in[0].shape;
@@ -44,8 +43,10 @@ class DepthToSpace final : public Op {
               const int64_t cc = C / (b * b);  // DCR: c = (i * b + j) * cc + k; CRD: c = (k * b + i) * b + j
               const int64_t k = crd_ ? c / (b * b) : c % cc, ij = crd_ ? c % (b * b) : c / cc;
               oc = k, oh = h * b + ij / b, ow = w * b + ij % b, OC = cc, OH = H * b, OW = W * b;
-            } else {  // output channel (i * b + j) * C + c for input pixel (h, w) = (oh * b + i, ow * b + j)
-              oc = ((h % b) * b + (w % b)) * C + c, oh = h / b, ow = w / b, OC = C * b * b, OH = H / b, OW = W / b;
+            } else {  // input pixel (h, w) = (oh * b + i, ow * b + j) -> channel (i * b + j) * C + c (DCR),
+                      // c * b * b + i * b + j (CRD, opset 28)
+              const int64_t ij = (h % b) * b + (w % b);
+              oc = crd_ ? c * b * b + ij : ij * C + c, oh = h / b, ow = w / b, OC = C * b * b, OH = H / b, OW = W / b;
             }
             std::memcpy(y + (((n * OC + oc) * OH + oh) * OW + ow) * e, x + (((n * C + c) * H + h) * W + w) * e,
                         size_t(e));

@@ -4,7 +4,9 @@
 // transB and Linear weights are; an int4 weight stored so runs as stored for few rows (ops/linear_i4.h).
 #include <algorithm>
 
+#include "base/scalar_codecs.h"
 #include "compute/gemm.h"
+#include "kernels/ref/ref.h"
 #include "ops/common.h"
 #include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
@@ -33,8 +35,12 @@ class MatMul final : public Op {
   bool reads_input(size_t i) const override { return !(i == 1 && b_); }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
-    require_f32(*this, in[0], "A");
-    require_f32(*this, in[1], "B");
+    // f16 operands (both, B computed at run time): widened to f32 in the workspace, the product rounded back
+    half_ = in[0].dtype == spec::kF16 && in[1].dtype == spec::kF16 && !packed_ && !b_;
+    if (!half_) {
+      require_f32(*this, in[0], "A");
+      require_f32(*this, in[1], "B");
+    }
     Shape a = in[0].shape, b = in[1].shape;
     if (a.empty() || b.empty()) fail("operands must have rank >= 1");
     if (trans_b_) std::swap(b[0], b[1]);  // stored [N, K]
@@ -53,7 +59,8 @@ class MatMul final : public Op {
     Shape o = batch_;
     if (!a1) o.push_back(m_);
     if (!b1) o.push_back(n_);
-    out[0] = {o, spec::kF32};
+    out[0] = {o, half_ ? spec::kF16 : spec::kF32};
+    na_ = size_t(in[0].numel()), nb_ = size_t(in[1].numel()), ny_ = size_t(numel(o));
   }
 
   // Many rows of an int4 weight: the f32 GEMM on the weight decoded once (see Deferred).
@@ -63,15 +70,30 @@ class MatMul final : public Op {
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
+    if (half_) return half_bytes() + gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
     if (i4_path()) return i4_.workspace_bytes();
     if (fold_) return gemm::workspace_size(size_t(nbatch_ * m_), size_t(n_), size_t(k_), threads, gemm::Prepacked::kB);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    const float* a = static_cast<const float*>(in[0]);
-    const float* b = static_cast<const float*>(in[1]);
-    float* y = static_cast<float*>(out[0]);
+    if (half_) {
+      float* wa = static_cast<float*>(ctx.workspace);
+      float* wb = wa + align64(na_ * 4) / 4;
+      float* wy = wb + align64(nb_ * 4) / 4;
+      scalar::f16_to_f32(static_cast<const uint16_t*>(in[0]), wa, na_);
+      scalar::f16_to_f32(static_cast<const uint16_t*>(in[1]), wb, nb_);
+      RunContext inner = ctx;
+      inner.workspace = static_cast<uint8_t*>(ctx.workspace) + half_bytes();
+      run_f32(inner, wa, wb, wy);
+      uint16_t* y = static_cast<uint16_t*>(out[0]);
+      for (size_t i = 0; i < ny_; ++i) y[i] = kernels::ref::f32_to_f16_one(wy[i]);
+      return;
+    }
+    run_f32(ctx, static_cast<const float*>(in[0]), static_cast<const float*>(in[1]), static_cast<float*>(out[0]));
+  }
+
+  void run_f32(const RunContext& ctx, const float* a, const float* b, float* y) {
     const gemm::Epilogue ep;
     if (i4_path()) return i4_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
     if (fold_) {
@@ -92,11 +114,13 @@ class MatMul final : public Op {
   }
 
   std::string kernel() const override {
+    if (half_) return std::string("gemm-f16-via-f32-") + kt_.name;
     if (i4_path()) return std::string("gemv-i4-") + kt_.name;
     return std::string(fold_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
  private:
+  size_t half_bytes() const { return align64(na_ * 4) + align64(nb_ * 4) + align64(ny_ * 4); }
   bool i4_path() const { return b_ && fold_ && nbatch_ * m_ <= Int4Linear::kMaxRows; }
   bool dense_path() const { return b_ && fold_ && !i4_path(); }
 
@@ -109,7 +133,8 @@ class MatMul final : public Op {
   int64_t m_ = 0, n_ = 0, k_ = 0, nbatch_ = 1;
   Shape batch_;
   std::vector<int64_t> sa_, sb_;
-  bool fold_ = false;
+  bool fold_ = false, half_ = false;
+  size_t na_ = 0, nb_ = 0, ny_ = 0;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/ref/ref.h"
 #include "ops/typed.h"
 
 namespace pyrt::ops {
@@ -20,13 +21,15 @@ class Mod final : public Op {
       fail(std::string("inputs must have one element type, got ") + spec::dtype_name(in[0].dtype) + " and " +
            spec::dtype_name(in[1].dtype));
     dtype_ = in[0].dtype;
-    if (dtype_ == spec::kBool || dtype_ == spec::kF16 || dtype_ == spec::kBF16)
-      fail(std::string("unsupported type ") + spec::dtype_name(dtype_));
-    if ((dtype_ == spec::kF32 || dtype_ == spec::kF64) && !fmod_) fail("floats need fmod = 1 (ONNX)");
+    if (dtype_ == spec::kBool) fail(std::string("unsupported type ") + spec::dtype_name(dtype_));
+    const bool real = dtype_ == spec::kF32 || dtype_ == spec::kF64 || dtype_ == spec::kF16 || dtype_ == spec::kBF16;
+    if (real && !fmod_) fail("floats need fmod = 1 (ONNX)");
     walk_.plan(*this, {in[0].shape, in[1].shape});
     out[0] = {walk_.out, dtype_};
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    if (dtype_ == spec::kF16) return run_half<Half>(in, out);
+    if (dtype_ == spec::kBF16) return run_half<BHalf>(in, out);
     visit_numeric(dtype_, [&](auto tag) {
       using T = decltype(tag);
       const T* a = static_cast<const T*>(in[0]);
@@ -49,6 +52,18 @@ class Mod final : public Op {
   std::string kernel() const override { return "mod-ref"; }
 
  private:
+  template <typename H>  // f16 / bf16: fmod of the f32 values, rounded back (exact: fmod's result is representable)
+  void run_half(const std::vector<const void*>& in, const std::vector<void*>& out) {
+    const H* a = static_cast<const H*>(in[0]);
+    const H* b = static_cast<const H*>(in[1]);
+    H* y = static_cast<H*>(out[0]);
+    walk_.run([&](int64_t o, const int64_t* off) {
+      const float r = std::fmod(to_float(a[off[0]]), to_float(b[off[1]]));
+      if constexpr (std::is_same_v<H, Half>) y[o] = Half{kernels::ref::f32_to_f16_one(r)};
+      else y[o] = to_bf16(r);
+    });
+  }
+
   bool fmod_ = false;
   uint8_t dtype_ = spec::kI64;
   BroadcastWalk walk_;

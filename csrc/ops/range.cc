@@ -3,6 +3,7 @@
 // from input shapes, as position ids are); the values are then written once per plan.
 #include <cmath>
 
+#include "kernels/ref/ref.h"
 #include "ops/typed.h"
 
 namespace pyrt::ops {
@@ -20,8 +21,8 @@ class Range final : public Op {
       if (!in[size_t(i)].value)
         fail("start, limit and delta must be known when the plan is made (the output's length depends on them)");
     }
-    if (dtype_ == spec::kF32) {
-      const float s = scalar<float>(in[0]), l = scalar<float>(in[1]), d = scalar<float>(in[2]);
+    if (dtype_ == spec::kF32 || dtype_ == spec::kF16 || dtype_ == spec::kBF16) {
+      const float s = real(in[0]), l = real(in[1]), d = real(in[2]);
       if (d == 0.f || !std::isfinite(s) || !std::isfinite(l) || !std::isfinite(d))
         fail("delta must be non-zero and every value finite");
       const double n = std::ceil((double(l) - double(s)) / double(d));
@@ -40,13 +41,19 @@ class Range final : public Op {
       n_ = n > 0 ? int64_t(n) : 0;
       i_start_ = s, i_delta_ = d;
     } else {
-      fail(std::string("dtype ") + spec::dtype_name(dtype_) + " is not supported (f32, i32, i64)");
+      fail(std::string("dtype ") + spec::dtype_name(dtype_) + " is not supported (f32, f16, bf16, i32, i64)");
     }
     out[0] = {{n_}, dtype_};
   }
   bool reads_input(size_t) const override { return false; }  // the scalars were read when the plan was made
   void run(const RunContext&, const std::vector<const void*>&, const std::vector<void*>& out) override {
-    if (dtype_ == spec::kF32) {
+    if (dtype_ == spec::kF16 || dtype_ == spec::kBF16) {  // the f32 values, rounded (as numpy's arange in f16)
+      uint16_t* y = static_cast<uint16_t*>(out[0]);
+      for (int64_t k = 0; k < n_; ++k) {
+        const float f = f_start_ + float(k) * f_delta_;
+        y[k] = dtype_ == spec::kF16 ? kernels::ref::f32_to_f16_one(f) : to_bf16(f).bits;
+      }
+    } else if (dtype_ == spec::kF32) {
       float* y = static_cast<float*>(out[0]);
       for (int64_t k = 0; k < n_; ++k) y[k] = f_start_ + float(k) * f_delta_;
     } else if (dtype_ == spec::kI64) {
@@ -62,6 +69,11 @@ class Range final : public Op {
  private:
   template <typename T>
   static T scalar(const TensorDesc& d) { return *static_cast<const T*>(d.value); }
+  static float real(const TensorDesc& d) {
+    if (d.dtype == spec::kF16) return to_float(scalar<Half>(d));
+    if (d.dtype == spec::kBF16) return to_float(scalar<BHalf>(d));
+    return scalar<float>(d);
+  }
   uint8_t dtype_ = spec::kI64;
   int64_t n_ = 0, i_start_ = 0, i_delta_ = 1;
   float f_start_ = 0, f_delta_ = 1;

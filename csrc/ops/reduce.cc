@@ -5,7 +5,8 @@
 #include <type_traits>
 #include <limits>
 
-#include "ops/common.h"
+#include "kernels/ref/ref.h"
+#include "ops/typed.h"
 
 namespace pyrt::ops {
 namespace {
@@ -31,8 +32,8 @@ class Reduce final : public Op {
     axes_ = axes_in_.at(*this, in);
     noop_ = noop_empty_ && axes_.empty();
     dtype_ = in[0].dtype;
-    if (dtype_ != spec::kF32 && dtype_ != spec::kF64 && dtype_ != spec::kI32 && dtype_ != spec::kI64)
-      fail(std::string("input must be f32, f64, i32 or i64, got ") + spec::dtype_name(dtype_));
+    if (dtype_ == spec::kBool && kind_ != kMax && kind_ != kMin)  // any / all; sums of bools have no bool result
+      fail("bool input takes ReduceMax (any) or ReduceMin (all) only");
     const Shape& x = in[0].shape;
     red_.assign(x.size(), axes_.empty() && !noop_);
     for (int64_t a : axes_) {
@@ -52,12 +53,11 @@ class Reduce final : public Op {
     nout_ = size_t(numel(o));
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
-    switch (dtype_) {  // accumulated in double whatever the type
-      case spec::kF64: return run_typed(static_cast<const double*>(in[0]), static_cast<double*>(out[0]));
-      case spec::kI32: return run_typed(static_cast<const int32_t*>(in[0]), static_cast<int32_t*>(out[0]));
-      case spec::kI64: return run_typed(static_cast<const int64_t*>(in[0]), static_cast<int64_t*>(out[0]));
-      default: return run_typed(static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
-    }
+    // accumulated in double whatever the type (bool as 0 / 1: max is any, min is all)
+    visit_dtype(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      run_typed(static_cast<const T*>(in[0]), static_cast<T*>(out[0]));
+    });
   }
   std::string kernel() const override { return "reduce-ref"; }
 
@@ -79,8 +79,17 @@ class Reduce final : public Op {
   }
   // Integers saturate (the max of an empty set is the type's lowest value, not an undefined conversion).
   template <typename T>
+  static double as_double(T v) {
+    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BHalf>) return double(to_float(v));
+    else return double(v);
+  }
+  template <typename T>
   static T to_out(double v) {
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (std::is_same_v<T, Half>) {  // f16 / bf16: accumulated in double, rounded once
+      return Half{kernels::ref::f32_to_f16_one(float(v))};
+    } else if constexpr (std::is_same_v<T, BHalf>) {
+      return to_bf16(float(v));
+    } else if constexpr (std::is_floating_point_v<T>) {
       return T(v);
     } else {
       if (std::isnan(v)) return T(0);
@@ -103,7 +112,7 @@ class Reduce final : public Op {
           mul *= size_t(xs_[d]);
         }
       }
-      f(oi, double(x[e]));
+      f(oi, as_double(x[e]));
     }
   }
   double step(double a, double v) const {

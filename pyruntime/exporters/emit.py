@@ -58,11 +58,14 @@ def _build(ir: IR, name: str = "", encodings: dict | None = None):
     g = Graph(name or ir.name)
     vals = {}
     used_names = set()
+    # f64 / f16 constants become f32 (the kernels' weights are f32), unless the model computes in that type: a
+    # graph input of it means its constants meet values of it (ONNX does not mix float types in one op).
+    carried = {dt for _, dt, _ in ir.inputs}
 
     def const(v):
         if v not in vals:
             arr = np.asarray(ir.consts[v])
-            if arr.dtype == np.float64 or arr.dtype == np.float16:
+            if (arr.dtype == np.float64 and "f64" not in carried) or (arr.dtype == np.float16 and "f16" not in carried):
                 arr = arr.astype(np.float32)
             tname = re.sub(r"\s", "_", v) or "const"
             while tname in used_names:
