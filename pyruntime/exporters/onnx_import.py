@@ -178,6 +178,13 @@ def from_onnx(model) -> IR:
             if nd not in (1, 2, 3):   # 1-D runs as 2-D on a [N, C, 1, W] view (passes.lift_1d_to_2d)
                 raise ExportError(f"{n.op_type} in node '{name}' is {nd}-D; the runtime implements 1-D, 2-D and "
                                   f"3-D {n.op_type} only")
+        if n.op_type == "PRelu" and opset < 7 and inputs[1] in ir.consts:
+            # before numpy broadcasting (opset 7), a 1-D slope of C values is per channel (axis 1), as PyTorch's
+            slope, rank = ir.consts[inputs[1]], len(ir.shapes.get(inputs[0], []))
+            if slope.ndim == 1 and slope.size > 1 and rank > 2:
+                new = f"{name}/slope"
+                ir.consts[new] = slope.reshape([slope.size] + [1] * (rank - 2))
+                inputs = [inputs[0], new]
         if n.op_type == "ConstantOfShape":   # the value attribute (a one-element tensor) as a constant input
             v = np.asarray(attrs.pop("value", np.zeros(1, np.float32))).reshape(1)
             inputs = [inputs[0], f"{name}/value"]
