@@ -45,6 +45,7 @@ std::unique_ptr<Op> make_logical(const NodeContext&);
 std::unique_ptr<Op> make_where(const NodeContext&);
 std::unique_ptr<Op> make_depth_to_space(const NodeContext&);
 std::unique_ptr<Op> make_arg_max(const NodeContext&);
+std::unique_ptr<Op> make_sequence_select(const NodeContext&);
 std::unique_ptr<Op> make_trilu(const NodeContext&);
 std::unique_ptr<Op> make_cum_sum(const NodeContext&);
 std::unique_ptr<Op> make_instance_norm(const NodeContext&);
@@ -125,6 +126,7 @@ const Entry kOps[] = {
     {"CumSum", ops::make_cum_sum},     {"DepthToSpace", ops::make_depth_to_space},
     {"InstanceNormalization", ops::make_instance_norm},
     {"SpaceToDepth", ops::make_depth_to_space}, {"Trilu", ops::make_trilu},
+    {"SequenceSelect", ops::make_sequence_select},
     {"Expand", ops::make_expand},      {"GatherElements", ops::make_gather_elements},
     {"Mod", ops::make_mod},            {"OneHot", ops::make_one_hot},
     {"Shape", ops::make_shape},        {"Size", ops::make_shape},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import IR, ExportError, Node
+from .sequences import lower_sequences
 
 _DT = {1: "f32", 10: "f16", 3: "i8", 2: "u8", 6: "i32", 7: "i64", 9: "bool", 11: "f64", 5: "i16", 4: "u16",
        12: "u32", 13: "u64", 16: "bf16"}
@@ -97,6 +98,9 @@ def from_onnx(model) -> IR:
     for vi in g.input:
         if vi.name in ir.consts:
             continue
+        if vi.type.WhichOneof("value") != "tensor_type":
+            raise ExportError(f"input '{vi.name}' is of ONNX type {vi.type.WhichOneof('value')}; the runtime's "
+                              f"graph inputs and outputs are tensors (sequences may be built inside the graph)")
         tt = vi.type.tensor_type
         if tt.elem_type not in _DT:
             raise ExportError(f"input '{vi.name}' has an unsupported ONNX element type {tt.elem_type}")
@@ -195,4 +199,4 @@ def from_onnx(model) -> IR:
             attrs.pop("is_test", None)
             attrs.pop("consumed_inputs", None)
         ir.nodes.append(Node(n.op_type, inputs, list(n.output), attrs, name, n.name))
-    return ir
+    return lower_sequences(ir)
