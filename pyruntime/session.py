@@ -72,6 +72,17 @@ class Session:
         """Bytes of the activation arena of the current plan (0 before the first run)."""
         return self._s.arena_bytes
 
+    @property
+    def state_bytes(self) -> int:
+        """Bytes the model's carried state holds now (a decoder's KV caches; 0 for stateless models)."""
+        return self._s.state_bytes
+
+    @property
+    def prepared_bytes(self) -> int:
+        """Bytes of weight forms the current plan made beyond those made at load (e.g. an int4 weight decoded
+        and packed for the f32 GEMM when a plan has many rows), shared by the sessions of one model."""
+        return self._s.prepared_bytes
+
     def _arrays(self, inputs, kwargs) -> list:
         if kwargs:
             if inputs is not None:

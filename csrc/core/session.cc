@@ -481,4 +481,16 @@ std::vector<NodeReport> Session::describe() const {
   return r;
 }
 
+uint64_t Session::state_bytes() const {
+  uint64_t n = 0;
+  for (const auto& node : nodes_) n += node.op->state_bytes();
+  return n;
+}
+
+uint64_t Session::prepared_bytes() const {
+  uint64_t n = 0;
+  for (const auto& node : nodes_) n += node.op->prepare_bytes();
+  return n;
+}
+
 }  // namespace pyrt

@@ -59,6 +59,9 @@ class Session {
 
   std::vector<NodeReport> describe() const;
   size_t arena_bytes() const { return arena_size_; }
+  // Memory the ops' carried state holds now (KV caches), and the weight forms the current plan built (Deferred).
+  uint64_t state_bytes() const;
+  uint64_t prepared_bytes() const;
   int threads() const { return pool_.size(); }
   const char* isa() const;
 

@@ -1,8 +1,9 @@
 // Gemm (ONNX): Y = alpha * A' B' + beta * C, with A' = transA ? A^T : A, B' likewise. The usual exported
 // Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
 // values (or a scalar) is fused into the GEMM epilogue with any fused activation.
-// A Linear weight stored int4 is used as stored for few rows of A (ops/linear_i4.h); one stored csr (f32 or
-// i8 values) runs the sparse matrix-vector kernel row by row for up to kMaxSparseRows rows (ops/sparse_weight.h).
+// A Linear weight stored int8 is used as stored (ops/linear_i8.h), one stored int4 for few rows of A
+// (ops/linear_i4.h); one stored csr (f32 or i8 values) runs the sparse matrix-vector kernel row by row for up to
+// kMaxSparseRows rows (ops/sparse_weight.h).
 #include <algorithm>
 #include <cstdio>
 
@@ -10,6 +11,7 @@
 #include "ops/common.h"
 #include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
+#include "ops/linear_i8.h"
 #include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
@@ -32,7 +34,10 @@ class Gemm final : public Op {
     beta_ = ctx.attr_float("beta", 1.f);
     act_ = fused_activation(ctx);
     if (const ConstTensor* b = ctx.const_input(1);
-        b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
+        b && trans_b_ && !trans_a_ && alpha_ == 1.f && i8_.init(ctx, 1, *b)) {  // W [N, K] int8
+      b_ = b;
+      k_dim_ = i8_.k(), n_dim_ = i8_.n();
+    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
       dense_ = deferred_dense_b(ctx, 1, size_t(n_dim_), size_t(k_dim_));
@@ -107,6 +112,7 @@ class Gemm final : public Op {
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_path()) return 0;
+    if (i8_.active()) return i8_.workspace_bytes(m_);
     if (i4_path()) return i4_.workspace_bytes();
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
                                 packed_b() && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
@@ -116,7 +122,7 @@ class Gemm final : public Op {
     const float* a = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     if (sparse_path()) return run_sparse(ctx, a, y, in);
-    if (i4_path()) return run_i4(ctx, a, y, in);
+    if (i8_.active() || i4_path()) return run_quantized(ctx, a, y, in);
     const gemm::PackedB* pb = packed_b();
     const bool packed = pb && !trans_a_;
     // alpha is folded into the packed B; on the plain path it scales A.B before the bias is added.
@@ -142,18 +148,19 @@ class Gemm final : public Op {
 
   std::string kernel() const override {
     if (sparse_path()) return std::string("spmv-") + kt_.name;
+    if (i8_.active()) return std::string("qd8-gemm-i8w-") + kt_.name;
     if (i4_path()) return std::string("gemv-i4-") + kt_.name;
     return std::string(packed_b() ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
  private:
-  bool dense_path() const { return b_ && !sparse_path() && !i4_path(); }
+  bool dense_path() const { return b_ && !i8_.active() && !sparse_path() && !i4_path(); }
   // The packed f32 weight: made at creation (f32 weights) or for this plan (decoded int4 / csr ones).
   const gemm::PackedB* packed_b() const {
     if (packed_b_) return packed_b_.get();
     return dense_path() && dense_.built() ? &dense_.get() : nullptr;
   }
-  bool i4_path() const { return b_ && !sparse_ && m_ <= Int4Linear::kMaxRows; }
+  bool i4_path() const { return i4_.active() && m_ <= Int4Linear::kMaxRows; }
   bool sparse_path() const { return sparse_ && m_ <= kMaxSparseRows; }
 
   void run_sparse(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
@@ -170,9 +177,11 @@ class Gemm final : public Op {
     if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
 
-  void run_i4(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
+  // A weight used as stored: int8 (any rows) or int4 (few rows).
+  void run_quantized(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
-    i4_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
+    if (i8_.active()) i8_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
+    else i4_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
     if (c_general_) add_c(y, static_cast<const float*>(in[2]));
     if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
@@ -191,6 +200,7 @@ class Gemm final : public Op {
   Deferred<gemm::PackedB> dense_;                  // an int4 / csr weight decoded and packed, for many rows
   const ConstTensor* b_ = nullptr;                 // an int4 or csr weight used as stored, and its reader
   Int4Linear i4_;
+  Int8Linear i8_;
   std::shared_ptr<const SparseWeight> sparse_;
   std::shared_ptr<const AlignedBytes> spmv_packed_;  // the table's spmv layout, when it has one
   std::vector<float> bias_, bias_full_;

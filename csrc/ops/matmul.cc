@@ -1,7 +1,8 @@
 // MatMul with numpy semantics: 1-D operands promoted, batch dims broadcast. A constant 2-D right operand
 // (the usual Linear/projection weight) is packed once and all batch rows run as one GEMM.
 // Attribute `transB` (pyruntime's, set by the exporter for constant weights): B is stored [N, K], as Gemm's
-// transB and Linear weights are; an int4 weight stored so runs as stored for few rows (ops/linear_i4.h).
+// transB and Linear weights are; an int8 weight stored so runs as stored (ops/linear_i8.h), an int4 one for few
+// rows (ops/linear_i4.h).
 #include <algorithm>
 
 #include "base/scalar_codecs.h"
@@ -10,6 +11,7 @@
 #include "ops/common.h"
 #include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
+#include "ops/linear_i8.h"
 
 namespace pyrt::ops {
 namespace {
@@ -21,7 +23,9 @@ class MatMul final : public Op {
     trans_b_ = ctx.attr_int("transB", 0) != 0;
     const ConstTensor* b = ctx.const_input(1);
     if (trans_b_ && (!b || b->desc.shape.size() != 2)) ctx.fail("transB needs a constant 2-D B");
-    if (b && trans_b_ && i4_.init(ctx, 1, *b)) {
+    if (b && trans_b_ && i8_.init(ctx, 1, *b)) {
+      b_ = b;
+    } else if (b && trans_b_ && i4_.init(ctx, 1, *b)) {
       b_ = b;
       dense_ = deferred_dense_b(ctx, 1, size_t(i4_.n()), size_t(i4_.k()));
     } else if (b && b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32) {
@@ -71,6 +75,7 @@ class MatMul final : public Op {
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (half_) return half_bytes() + gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
+    if (i8_path()) return i8_.workspace_bytes(nbatch_ * m_);
     if (i4_path()) return i4_.workspace_bytes();
     if (fold_) return gemm::workspace_size(size_t(nbatch_ * m_), size_t(n_), size_t(k_), threads, gemm::Prepacked::kB);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
@@ -95,6 +100,7 @@ class MatMul final : public Op {
 
   void run_f32(const RunContext& ctx, const float* a, const float* b, float* y) {
     const gemm::Epilogue ep;
+    if (i8_path()) return i8_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
     if (i4_path()) return i4_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
     if (fold_) {
       gemm::gemm_packed_b(kt_, a, size_t(k_), size_t(nbatch_ * m_), b_ ? dense_.get() : *packed_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
@@ -115,21 +121,24 @@ class MatMul final : public Op {
 
   std::string kernel() const override {
     if (half_) return std::string("gemm-f16-via-f32-") + kt_.name;
+    if (i8_path()) return std::string("qd8-gemm-i8w-") + kt_.name;
     if (i4_path()) return std::string("gemv-i4-") + kt_.name;
     return std::string(fold_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
  private:
   size_t half_bytes() const { return align64(na_ * 4) + align64(nb_ * 4) + align64(ny_ * 4); }
-  bool i4_path() const { return b_ && fold_ && nbatch_ * m_ <= Int4Linear::kMaxRows; }
-  bool dense_path() const { return b_ && fold_ && !i4_path(); }
+  bool i8_path() const { return i8_.active() && fold_; }
+  bool i4_path() const { return i4_.active() && fold_ && nbatch_ * m_ <= Int4Linear::kMaxRows; }
+  bool dense_path() const { return i4_.active() && fold_ && !i4_path(); }
 
   const kernels::Table& kt_;
   std::shared_ptr<const gemm::PackedB> packed_;  // an f32 weight, packed at creation
   Deferred<gemm::PackedB> dense_;                 // an int4 weight decoded and packed, for many rows
   bool trans_b_ = false;
-  const ConstTensor* b_ = nullptr;  // an int4 weight used as stored, and its reader
+  const ConstTensor* b_ = nullptr;  // an int8 / int4 weight used as stored, and its reader
   Int4Linear i4_;
+  Int8Linear i8_;
   int64_t m_ = 0, n_ = 0, k_ = 0, nbatch_ = 1;
   Shape batch_;
   std::vector<int64_t> sa_, sb_;

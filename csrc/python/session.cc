@@ -47,6 +47,8 @@ void bind_session(py::module_& m) {
       .def_property_readonly("isa", &Session::isa)
       .def("reset_state", [](Session& s) { s.reset_state(); })
       .def_property_readonly("context_length", &Session::context_length)
+      .def_property_readonly("state_bytes", &Session::state_bytes)
+      .def_property_readonly("prepared_bytes", &Session::prepared_bytes)
       .def_property_readonly("max_context", &Session::max_context)
       .def("plan", [](Session& s, const std::vector<Shape>& shapes) {
         std::vector<TensorDesc> d;

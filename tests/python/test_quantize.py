@@ -256,3 +256,62 @@ def test_matmul_transb_f32_and_int4(tmp_path, rows):
     with pytest.raises(ValueError, match="transB needs a constant 2-D B"):
         Session(g.to_bytes())
 
+
+
+def _qd8_reference(x, wq, sw, bias):
+    """The int8-weights Linear as ops/linear_i8.h states it: each row quantized to u8 with its own scale and zero
+    point (min / max with 0), exact integer sums against the stored int8 weight, then the scales."""
+    lo, hi = np.minimum(x.min(1), 0), np.maximum(x.max(1), 0)
+    sa = np.where(hi - lo > 0, (hi - lo) / np.float32(255), 1).astype(np.float32)
+    za = np.where(hi - lo > 0, np.rint(-lo / sa), 128)
+    q = np.clip(np.rint(x / sa[:, None]) + za[:, None], 0, 255).astype(np.int64)
+    acc = (q - za[:, None].astype(np.int64)) @ wq.astype(np.int64).T
+    return (acc * sw[None, :].astype(np.float64) * sa[:, None] + (0 if bias is None else bias)).astype(np.float32)
+
+
+@pytest.mark.parametrize("op", ["Gemm", "MatMul"])
+@pytest.mark.parametrize("k,n,m,axis", [(256, 96, 1, 0), (300, 37, 3, 0), (17, 130, 37, -1), (1000, 64, 9, 0)])
+def test_int8_weights_run_as_stored(tmp_path, op, k, n, m, axis):
+    """A Linear weight stored int8 (quantize="int8-weights") runs as stored for any number of rows: activations
+    quantized per row on the fly, the u8 x s8 GEMM, identical results on every kernel path, the f32 weight never
+    made. Rows that are all zero, or all >= 0 (after a ReLU: the full u8 range), are part of the input."""
+    rng = np.random.default_rng(k + n + m)
+    w, b = rng.standard_normal((n, k)).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    g = pyruntime.Graph()
+    x = g.input("x", [m, k])
+    wc = g.const(w, "w", "i8", axis=None if axis == -1 else axis)
+    y = g.op("Gemm", x, wc, g.const(b, "b"), transB=1) if op == "Gemm" else g.op("MatMul", x, wc, transB=1)
+    g.output(y, "y")
+    g.save(tmp_path / "g.pyrt")
+    model = pyruntime.load(tmp_path / "g.pyrt")
+    wq = np.frombuffer(bytes(model.view("w", 0)), np.int8).reshape(n, k)
+    sw = np.frombuffer(bytes(model.view("w", 1)), np.float32)
+    sw = np.broadcast_to(sw, (n,)) if sw.size == 1 else sw
+    xv = rng.standard_normal((m, k)).astype(np.float32)
+    xv[m // 2] = np.abs(xv[m // 2])
+    if m > 2:
+        xv[-1] = 0
+    want = _qd8_reference(xv, wq, sw, b if op == "Gemm" else None)
+    exact = xv @ model.tensor("w").T + (b if op == "Gemm" else 0)
+    outs = []
+    for ref in (False, True):
+        s = Session(str(tmp_path / "g.pyrt"), force_reference=ref)
+        outs.append(s.run(xv)[0])
+        assert s.describe()[0]["kernel"].startswith("qd8-gemm-i8w-")
+        np.testing.assert_allclose(outs[-1], want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+        assert np.abs(outs[-1] - exact).max() <= 2e-2 * np.abs(exact).max()   # the activations' rounding only
+    np.testing.assert_array_equal(outs[0], outs[1])   # SIMD and reference: the same integer sums and float steps
+
+
+def test_int8_weights_with_zero_points_take_the_f32_path(tmp_path):
+    """An i8 weight with zero points (not what int8-weights writes) is decoded for the f32 GEMM, as before."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((24, 40)).astype(np.float32)
+    g = pyruntime.Graph()
+    g.output(g.op("Gemm", g.input("x", [2, 40]), g.const(w, "w", "i8", axis=0, zero_point=True), transB=1), "y")
+    g.save(tmp_path / "z.pyrt")
+    s = Session(str(tmp_path / "z.pyrt"))
+    xv = rng.standard_normal((2, 40)).astype(np.float32)
+    assert s.describe()[0]["kernel"].startswith("gemm-packed-b-")
+    wd = pyruntime.load(tmp_path / "z.pyrt").tensor("w")
+    np.testing.assert_allclose(s.run(xv)[0], xv @ wd.T, rtol=1e-4, atol=1e-4)
