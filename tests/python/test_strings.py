@@ -132,7 +132,7 @@ def test_numeric_ops_refuse_string_tensors():
     g.output(g.op("Relu", g.input("x", [3], "string"), name="act"), "y")
     with pytest.raises(NotImplementedError, match=r"node 'act' \(Relu\): input 0 is a string tensor"):
         g.to_bytes()
-    for op in ("Add",):
+    for op in ("Add", "Less"):
         g = Graph("bad2")
         x = g.input("x", [3], "string")
         g.output(g.op(op, x, x, name="two"), "y")
@@ -186,3 +186,23 @@ def test_string_constants_are_refused_and_string_lists_round_trip():
     assert node["attrs"]["stopwords"] == ["a", "", "ü"]
     assert r.meta["inputs"][0][1] == "string" and spec.DTYPE_SIZES[spec.DT_STRING] == 16
 
+
+def test_string_concat_broadcasts_and_where_picks_strings():
+    g = Graph("concat")
+    a, b = g.input("a", [2, None], "string"), g.input("b", [None], "string")
+    g.output(g.op("StringConcat", a, b), "ab")
+    g.output(g.op("Where", g.input("c", [2, 1], "bool"), a, g.op("StringConcat", b, b)), "w")
+    s = Session(g.to_bytes())
+    x = np.array([["a", "é"], ["", "cc"]], dtype=object)
+    y = np.array(["1", "-"], dtype=object)
+    ab, w = s.run([x, y, np.array([[True], [False]])])
+    assert ab.tolist() == [["a1", "é-"], ["1", "cc-"]]
+    assert w.tolist() == [["a", "é"], ["11", "--"]]
+    g = Graph("eq")
+    g.output(g.op("Equal", g.input("a", [3], "string"), g.input("b", [1], "string")), "y")
+    (eq,) = Session(g.to_bytes()).run([np.array(["x", "xy", ""], dtype=object), np.array(["xy"], dtype=object)])
+    assert eq.tolist() == [False, True, False]
+    g = Graph("bad")
+    g.output(g.op("StringConcat", g.input("a", [2], "string"), g.input("b", [2]), name="cat"), "y")
+    with pytest.raises(ValueError, match=r"node 'cat' \(StringConcat\): Y must be a string tensor, got f32"):
+        g.to_bytes()
