@@ -285,6 +285,9 @@ def cmd_run(args) -> int:
         times.append(time.perf_counter() - t)
     for (name, _, _), o in zip(s.outputs, outs):
         flat = o.reshape(-1)
+        if o.dtype == object:   # strings: no statistics
+            print(f"{name}: shape {tuple(o.shape)} string, first {flat[:5].tolist()}")
+            continue
         print(f"{name}: shape {tuple(o.shape)} {o.dtype}, mean {flat.mean():.6g}, min {flat.min():.6g}, "
               f"max {flat.max():.6g}, first {np.array2string(flat[:5], precision=5)}")
     if times:

@@ -105,6 +105,14 @@ class Session:
         out = []
         for a, (name, dt, dims) in zip(arrays, self.inputs):
             a = np.asarray(a)
+            if dt == "string" or a.dtype.kind in "OUS":
+                # text: the native layer checks the elements (str, or bytes that are UTF-8) and copies them
+                if dt != "string" or a.dtype.kind not in "OUS":
+                    raise ValueError(f"input '{name}' has dtype {a.dtype}, the model expects {dt}"
+                                     + (" (a numpy array of str, bytes or object)" if dt == "string" else ""))
+                self._check_shape(name, a, dims)
+                out.append(a)
+                continue
             if dt == "bf16" and a.dtype.name == "bfloat16":   # ml_dtypes' bfloat16 (as onnx gives it): its bits
                 a = a.view(np.uint16)
             want = np.dtype(_NP[dt])
@@ -116,11 +124,15 @@ class Session:
                     raise ValueError(f"input '{name}' has dtype {a.dtype}, the model expects {dt} "
                                      f"(convert it explicitly, e.g. x.astype(np.{want.name}))")
                 a = a.astype(want)
-            if a.ndim != len(dims) or any(d >= 0 and d != s for d, s in zip(dims, a.shape)):
-                shape = ", ".join("?" if d < 0 else str(d) for d in dims)
-                raise ValueError(f"input '{name}' has shape {tuple(a.shape)}, the model expects [{shape}]")
+            self._check_shape(name, a, dims)
             out.append(np.asarray(a, order="C"))   # no copy when already contiguous; keeps 0-d arrays 0-d
         return out
+
+    @staticmethod
+    def _check_shape(name, a, dims):
+        if a.ndim != len(dims) or any(d >= 0 and d != s for d, s in zip(dims, a.shape)):
+            shape = ", ".join("?" if d < 0 else str(d) for d in dims)
+            raise ValueError(f"input '{name}' has shape {tuple(a.shape)}, the model expects [{shape}]")
 
     def run(self, inputs=None, **kwargs) -> list:
         """Runs the model; returns the outputs (numpy arrays) in the model's output order."""

@@ -2,6 +2,7 @@
 // side throws and turns it into a status plus this thread's last-error message.
 #include "pyrt/pyrt.h"
 
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -20,6 +21,11 @@
 #ifndef PYRT_VERSION_STRING
 #define PYRT_VERSION_STRING "0.1.0"
 #endif
+
+// pyrt_string is the C spelling of pyrt::StringRef: string tensors cross the API without a copy.
+static_assert(sizeof(pyrt_string) == sizeof(pyrt::StringRef) && offsetof(pyrt_string, size) == offsetof(pyrt::StringRef, size),
+              "pyrt_string and pyrt::StringRef must have one layout");
+static_assert(PYRT_STRING == pyrt::spec::kString, "PYRT_STRING is spec::kString");
 
 struct pyrt_model {
   std::shared_ptr<const pyrt::Model> m;

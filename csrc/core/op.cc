@@ -86,4 +86,13 @@ std::string NodeContext::attr_string(const std::string& name, const std::string&
   return a->s;
 }
 
+std::vector<std::string> NodeContext::attr_strings(const std::string& name) const {
+  const Attr* a = attr(name);
+  if (!a) return {};
+  // An empty list has no element type to tell: writers may store it as any list type.
+  if ((a->type == spec::kAttrInts && a->ints.empty()) || (a->type == spec::kAttrFloats && a->floats.empty())) return {};
+  if (a->type != spec::kAttrStrings) fail("attribute '" + name + "' must be a list of strings");
+  return a->strings;
+}
+
 }  // namespace pyrt

@@ -92,6 +92,7 @@ class NodeContext {
   std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> dflt = {}) const;
   std::vector<float> attr_floats(const std::string& name, std::vector<float> dflt = {}) const;
   std::string attr_string(const std::string& name, const std::string& dflt) const;
+  std::vector<std::string> attr_strings(const std::string& name) const;  // empty when absent
 
   // A weight-derived object (e.g. packed panels) shared with every other session of the model; `key` names
   // the transformation, the tensor index of input `input` and the kernel table are added to it.
@@ -156,6 +157,10 @@ class Op {
   // made. When it comes from a graph input, the session plans on that input's values (and plans again when
   // they change).
   virtual bool plan_input(size_t /*i*/) const { return false; }
+  // Whether the op takes or gives string tensors (spec::kString: 16-byte StringRef handles). Only ops that move
+  // elements by bytes or compute on text say yes; the session refuses a string tensor at any other op when it
+  // plans, naming the node, so no op reads handles as numbers.
+  virtual bool takes_strings() const { return false; }
 
   // State carried from one run to the next (a KV cache): run() writes the new step's state and commit_state()
   // keeps it once the whole graph has run, so a run that fails part-way leaves the state as it was.

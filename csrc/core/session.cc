@@ -47,6 +47,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     v.kind = ValueSlot::kInput;
     v.input_index = i;
     v.desc.dtype = model_->meta().inputs[i].dtype;
+    if (v.desc.dtype == spec::kString) string_inputs_.push_back(i);
   }
   // Constants: dense tensors are used in place from the mapping (zero copy); other encodings are decoded once.
   consts_.reserve(g->consts.size());
@@ -159,6 +160,15 @@ bool Session::values_changed(const std::vector<const void*>& data) const {
   if (!planned_with_values_) return true;
   for (size_t k = 0; k < value_inputs_.size(); ++k) {
     const std::vector<uint8_t>& was = planned_values_[k];
+    if (values_[inputs_[value_inputs_[k]]].desc.dtype == spec::kString) {
+      // the same shape as planned (run() compares shapes first), so as many elements
+      const StringRef* now = static_cast<const StringRef*>(data[value_inputs_[k]]);
+      const std::vector<std::string>& strs = planned_strings_[k];
+      for (size_t j = 0; j < strs.size(); ++j)
+        if (now[j].size != strs[j].size() || (now[j].size && std::memcmp(now[j].data, strs[j].data(), now[j].size)))
+          return true;
+      continue;
+    }
     if (!was.empty() && std::memcmp(was.data(), data[value_inputs_[k]], was.size()) != 0) return true;
   }
   return false;
@@ -186,6 +196,7 @@ void Session::make_plan(const std::vector<Shape>& shapes, const std::vector<cons
   }
   // Inputs read by value: this run's data (copied, so that the next run can tell whether they changed).
   planned_values_.assign(value_inputs_.size(), {});
+  planned_strings_.assign(value_inputs_.size(), {});
   planned_with_values_ = data != nullptr;
   for (size_t k = 0; data && k < value_inputs_.size(); ++k) {
     TensorDesc& d = values_[inputs_[value_inputs_[k]]].desc;
@@ -195,6 +206,13 @@ void Session::make_plan(const std::vector<Shape>& shapes, const std::vector<cons
     const uint8_t* p = static_cast<const uint8_t*>((*data)[value_inputs_[k]]);
     if (!p && d.numel()) fail(Status::kInvalidArgument, "input '" + meta.inputs[value_inputs_[k]].name + "' has no data");
     planned_values_[k].assign(p, p + d.nbytes());
+    if (d.dtype == spec::kString) {  // own copies of the bytes, and handles to them (run() checked the handles)
+      std::vector<std::string>& strs = planned_strings_[k];
+      const StringRef* h = reinterpret_cast<const StringRef*>(p);
+      for (int64_t j = 0; j < d.numel(); ++j) strs.emplace_back(h[j].size ? h[j].data : "", size_t(h[j].size));
+      StringRef* own = reinterpret_cast<StringRef*>(planned_values_[k].data());
+      for (size_t j = 0; j < strs.size(); ++j) own[j] = {strs[j].data(), strs[j].size()};
+    }
     d.value = planned_values_[k].empty() ? static_cast<const void*>(&kAlign) : planned_values_[k].data();
   }
   planned_ = false;
@@ -211,8 +229,15 @@ void Session::make_plan(const std::vector<Shape>& shapes, const std::vector<cons
     in.clear();
     for (uint32_t v : n.in) in.push_back(v == spec::kNoValue ? TensorDesc{{}, 0} : values_[v].desc);
     out.assign(n.out.size(), TensorDesc{});
+    const bool strings = n.op->takes_strings();
+    for (size_t i = 0; i < in.size() && !strings; ++i)
+      if (in[i].dtype == spec::kString)
+        fail(Status::kUnsupported, n.op->where + ": input " + std::to_string(i) + " is a string tensor, which this "
+             "operator does not take");
     n.op->infer(in, out);
     for (size_t k = 0; k < n.out.size(); ++k) {
+      if (out[k].dtype == spec::kString && !strings)
+        fail(Status::kUnsupported, n.op->where + ": gives a string tensor, which this operator does not support");
       for (int64_t d : out[k].shape)
         if (d < 0) n.op->fail("inferred a negative dimension " + shape_str(out[k].shape));
       // Every shape an op sees has a small element count, so the products of its dimensions that ops form
@@ -406,6 +431,15 @@ void Session::run(const std::vector<const void*>& inputs, const std::vector<Shap
   if (!busy.owns_lock())
     fail(Status::kInvalidArgument, "the session is running in another thread (use one session per thread)");
   pool_.wake();  // workers asleep since the last run start spinning while the plan and inputs are checked
+  for (size_t i : string_inputs_) {  // a handle with a size must point somewhere: ops read its bytes
+    if (i >= shapes.size() || !inputs[i]) continue;  // make_plan names wrong counts and shapes
+    const StringRef* h = static_cast<const StringRef*>(inputs[i]);
+    const int64_t n = numel(shapes[i]);
+    for (int64_t j = 0; j < n; ++j)
+      if (!h[j].data && h[j].size)
+        fail(Status::kInvalidArgument, "input '" + input(i).name + "': string element " + std::to_string(j) +
+                                           " has " + std::to_string(h[j].size) + " bytes but no data");
+  }
   if (!planned_ || shapes != planned_shapes_ || values_changed(inputs)) make_plan(shapes, &inputs);
   run_inputs_ = inputs;
   RunContext ctx;

@@ -113,6 +113,10 @@ class Session {
   // current plan was made with.
   std::vector<size_t> value_inputs_;
   std::vector<std::vector<uint8_t>> planned_values_;
+  // ... for string inputs, their contents: planned_values_ then holds handles into these (the caller's bytes may
+  // not outlive the run), and the next run compares contents, not handles.
+  std::vector<std::vector<std::string>> planned_strings_;
+  std::vector<size_t> string_inputs_;  // graph inputs of dtype string: their handles are checked by each run
   bool planned_with_values_ = false;  // plan() has no data: the first run() then plans again
   bool planned_ = false;
   size_t arena_size_ = 0, workspace_offset_ = 0;

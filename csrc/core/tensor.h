@@ -20,6 +20,15 @@ inline int64_t numel(const Shape& s) {
 
 std::string shape_str(const Shape& s);
 
+// One element of a string tensor (spec::kString): the bytes (UTF-8 from Python; any bytes through the C API), not
+// NUL-terminated, held by whoever made the tensor: the caller for graph inputs, the session or the op that wrote
+// it otherwise. {nullptr, 0} is the empty string. Same layout as the C API's pyrt_string.
+struct StringRef {
+  const char* data;
+  uint64_t size;
+};
+static_assert(sizeof(StringRef) == 16, "spec::dtype_size(kString) is 16");
+
 struct TensorDesc {
   Shape shape;
   uint8_t dtype = 1;  // spec::DType; f32 unless stated

@@ -19,8 +19,8 @@ namespace pyrt {
 
 namespace spec {
 const char* dtype_name(uint8_t d) {
-  static const char* n[] = {"?", "f32", "f16", "i8", "u8", "i32", "i64", "bool", "f64", "i16", "u16", "u32", "u64", "bf16"};
-  return d <= kBF16 ? n[d] : "?";
+  static const char* n[] = {"?", "f32", "f16", "i8", "u8", "i32", "i64", "bool", "f64", "i16", "u16", "u32", "u64", "bf16", "string"};
+  return d <= kString ? n[d] : "?";
 }
 }  // namespace spec
 
@@ -316,6 +316,8 @@ void Model::parse_tensors(const uint8_t* p, size_t n) {
     const uint8_t rank = c.u8(where + " header");
     const uint8_t nl = c.u8(where + " header");
     if (!spec::valid_dtype(t.dtype)) c.fail(where + ": unknown dtype " + to_string(t.dtype));
+    if (t.dtype == spec::kString)  // a string element is a handle to bytes elsewhere: nothing a file can hold
+      c.fail(where + ": dtype string is for graph inputs, outputs and values only, not stored tensors");
     const EncodingTraits* enc = find_encoding(t.encoding);
     if (!enc) c.fail(where + ": unknown encoding " + to_string(t.encoding));
     if (rank > spec::kMaxRank) c.fail(where + ": rank " + to_string(rank) + " exceeds the cap 8");
@@ -474,6 +476,12 @@ void Model::parse_graph(const uint8_t* p, size_t n) {
         case spec::kAttrInts: at.ints = c.array<int64_t>(c.count(spec::kMaxList, aw + " length"), aw); break;
         case spec::kAttrFloats: at.floats = c.array<float>(c.count(spec::kMaxList, aw + " length"), aw); break;
         case spec::kAttrString: at.s = c.str(spec::kMaxBlob, aw, true); break;
+        case spec::kAttrStrings: {
+          // No reserve from the count: each string takes at least its 4-byte length, so the section's end bounds it.
+          const uint32_t n = c.count(spec::kMaxList, aw + " length");
+          for (uint32_t k = 0; k < n; ++k) at.strings.push_back(c.str(spec::kMaxBlob, aw, true));
+          break;
+        }
         case spec::kAttrTensor:
           at.tensor = c.u32(aw);
           if (at.tensor >= tensors_.size()) c.fail(aw + ": tensor index " + to_string(at.tensor) + " out of range");

@@ -79,6 +79,7 @@ struct Attr {
   std::vector<int64_t> ints;
   std::vector<float> floats;
   std::string s;
+  std::vector<std::string> strings;
   uint32_t tensor = 0;
 };
 

@@ -22,13 +22,17 @@ constexpr uint32_t kMaxSections = 64;
 
 // 8..13 (format 1.3): the element types models carry at their edges and in index / mask arithmetic; ops
 // compute in f32 and the integer types, and move or convert the others.
+// 14: text. Only graph inputs, outputs and the values between ops have it; no tensor of the file does. In
+// memory an element is a 16-byte handle (core/tensor.h StringRef) to bytes held elsewhere, so ops that only
+// move elements move handles.
 enum DType : uint8_t {
   kF32 = 1, kF16 = 2, kI8 = 3, kU8 = 4, kI32 = 5, kI64 = 6, kBool = 7,
-  kF64 = 8, kI16 = 9, kU16 = 10, kU32 = 11, kU64 = 12, kBF16 = 13
+  kF64 = 8, kI16 = 9, kU16 = 10, kU32 = 11, kU64 = 12, kBF16 = 13, kString = 14
 };
-inline bool valid_dtype(uint32_t d) { return d >= kF32 && d <= kBF16; }
+inline bool valid_dtype(uint32_t d) { return d >= kF32 && d <= kString; }
 inline uint32_t dtype_size(uint8_t d) {
   switch (d) {
+    case kString: return 16;
     case kF32: case kI32: case kU32: return 4;
     case kF16: case kI16: case kU16: case kBF16: return 2;
     case kI64: case kU64: case kF64: return 8;
@@ -44,7 +48,7 @@ const char* encoding_name(uint8_t e);
 enum CsrValues : uint8_t { kCsrF32 = 1, kCsrI8 = 2, kCsrI4 = 3, kCsrS8 = 4 };
 enum ScaleDType : uint8_t { kScaleF32 = 1, kScaleF16 = 2 };
 enum AttrType : uint8_t { kAttrInt = 1, kAttrFloat = 2, kAttrInts = 3, kAttrFloats = 4, kAttrString = 5,
-                          kAttrTensor = 6 };
+                          kAttrTensor = 6, kAttrStrings = 7 };
 enum PropType : uint8_t { kPropString = 1, kPropInt = 2, kPropFloat = 3, kPropBytes = 4 };
 
 constexpr uint32_t kMaxRank = 8;

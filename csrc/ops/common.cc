@@ -118,10 +118,16 @@ std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* wh
   return ctx.attr_ints(attr);
 }
 
-std::vector<int64_t> plan_ints(const Op& op, const TensorDesc& d, const char* what) {
+namespace {
+void require_plan_value(const Op& op, const TensorDesc& d, const char* what) {
   if (!d.value)
     op.fail(std::string(what) + " must be known when the plan is made: a constant, or computed only from input "
             "shapes and constants (here it depends on the data of a run)");
+}
+}  // namespace
+
+std::vector<int64_t> plan_ints(const Op& op, const TensorDesc& d, const char* what) {
+  require_plan_value(op, d, what);
   const int64_t n = d.numel();
   if (d.dtype == spec::kI64) return std::vector<int64_t>(static_cast<const int64_t*>(d.value), static_cast<const int64_t*>(d.value) + n);
   if (d.dtype == spec::kI32) return std::vector<int64_t>(static_cast<const int32_t*>(d.value), static_cast<const int32_t*>(d.value) + n);
@@ -129,11 +135,15 @@ std::vector<int64_t> plan_ints(const Op& op, const TensorDesc& d, const char* wh
 }
 
 std::vector<float> plan_floats(const Op& op, const TensorDesc& d, const char* what) {
-  if (!d.value)
-    op.fail(std::string(what) + " must be known when the plan is made: a constant, or computed only from input "
-            "shapes and constants (here it depends on the data of a run)");
+  require_plan_value(op, d, what);
   if (d.dtype != spec::kF32) op.fail(std::string(what) + " must be f32, got " + spec::dtype_name(d.dtype));
   return std::vector<float>(static_cast<const float*>(d.value), static_cast<const float*>(d.value) + d.numel());
+}
+
+const StringRef* plan_strings(const Op& op, const TensorDesc& d, const char* what) {
+  require_plan_value(op, d, what);
+  if (d.dtype != spec::kString) op.fail(std::string(what) + " must be strings, got " + spec::dtype_name(d.dtype));
+  return static_cast<const StringRef*>(d.value);
 }
 
 IntsInput::IntsInput(const NodeContext& ctx, size_t i, const char* what, const char* attr) : i_(i), what_(what) {

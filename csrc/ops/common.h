@@ -60,6 +60,8 @@ std::vector<int64_t> const_ints(const NodeContext& ctx, size_t i, const char* wh
 std::vector<int64_t> plan_ints(const Op& op, const TensorDesc& d, const char* what);
 // ... and floats (f32)
 std::vector<float> plan_floats(const Op& op, const TensorDesc& d, const char* what);
+// ... and strings (d.numel() handles)
+const StringRef* plan_strings(const Op& op, const TensorDesc& d, const char* what);
 
 // A shape-like input (a shape, axes, pads, repeats, K): a constant or an attribute, read once when the op is
 // created, or a value the session computes from input shapes when it plans, read again by each infer().

@@ -1,5 +1,7 @@
 // Equal, Less, Greater, LessOrEqual, GreaterOrEqual (ONNX): two inputs of one element type, numpy
 // broadcasting, a bool output. f16 / bf16 are compared as their values; NaN compares false (as IEEE, numpy and ONNX).
+// Equal also takes strings (opset 19): byte for byte.
+#include <cstring>
 #include <type_traits>
 
 #include "base/scalar_codecs.h"
@@ -18,6 +20,7 @@ class Compare final : public Op {
     const std::string& t = ctx.node().op_type;
     cmp_ = t == "Equal" ? kEq : t == "Less" ? kLt : t == "Greater" ? kGt : t == "LessOrEqual" ? kLe : kGe;
   }
+  bool takes_strings() const override { return cmp_ == kEq; }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     if (in[0].dtype != in[1].dtype)
       fail(std::string("inputs must have one element type, got ") + spec::dtype_name(in[0].dtype) + " and " +
@@ -28,6 +31,15 @@ class Compare final : public Op {
   }
   void run(const RunContext&, const std::vector<const void*>& in, const std::vector<void*>& out) override {
     uint8_t* y = static_cast<uint8_t*>(out[0]);
+    if (dtype_ == spec::kString) {
+      const StringRef* a = static_cast<const StringRef*>(in[0]);
+      const StringRef* b = static_cast<const StringRef*>(in[1]);
+      walk_.run([&](int64_t o, const int64_t* off) {
+        const StringRef &p = a[off[0]], &q = b[off[1]];
+        y[o] = p.size == q.size && (!p.size || std::memcmp(p.data, q.data, size_t(p.size)) == 0);
+      });
+      return;
+    }
     visit_dtype(dtype_, [&](auto tag) {
       using T = decltype(tag);
       const T* a = static_cast<const T*>(in[0]);

@@ -13,6 +13,7 @@ class Concat final : public Op {
     if (!ctx.attr("axis")) ctx.fail("attribute 'axis' is required");
     axis_ = ctx.attr_int("axis", 0);
   }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& s0 = in[0].shape;
     const int64_t a = norm_axis(*this, axis_, s0.size());

@@ -14,6 +14,7 @@ class Expand final : public Op {
     shape_in_ = IntsInput(ctx, 1, "shape", "");
   }
   bool plan_input(size_t i) const override { return i == 1; }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     shape_ = shape_in_.at(*this, in);
     for (int64_t d : shape_)

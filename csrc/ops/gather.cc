@@ -21,6 +21,7 @@ class Gather final : public Op {
     }
   }
   bool reads_input(size_t i) const override { return !(i == 0 && rows_); }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& d = in[0].shape;
     if (in[1].dtype != spec::kI64 && in[1].dtype != spec::kI32) fail("indices must be i32 or i64");

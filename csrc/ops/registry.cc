@@ -47,6 +47,8 @@ std::unique_ptr<Op> make_depth_to_space(const NodeContext&);
 std::unique_ptr<Op> make_arg_max(const NodeContext&);
 std::unique_ptr<Op> make_sequence_select(const NodeContext&);
 std::unique_ptr<Op> make_trilu(const NodeContext&);
+std::unique_ptr<Op> make_string_normalizer(const NodeContext&);
+std::unique_ptr<Op> make_string_concat(const NodeContext&);
 std::unique_ptr<Op> make_cum_sum(const NodeContext&);
 std::unique_ptr<Op> make_instance_norm(const NodeContext&);
 std::unique_ptr<Op> make_mod(const NodeContext&);
@@ -196,6 +198,7 @@ const Entry kOps[] = {
     {"RotaryEmbedding", ops::make_rotary_embedding}, {"SwiGLU", ops::make_swiglu},
     {"CenterCropPad", ops::make_center_crop_pad}, {"Col2Im", ops::make_col2im},
     {"GridSample", ops::make_grid_sample},
+    {"StringNormalizer", ops::make_string_normalizer}, {"StringConcat", ops::make_string_concat},
 };
 }  // namespace
 

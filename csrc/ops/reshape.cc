@@ -23,6 +23,7 @@ class Reshape final : public Op {
   }
   bool is_alias() const override { return true; }
   bool plan_input(size_t i) const override { return i == 1; }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& x = in[0].shape;
     Shape o;

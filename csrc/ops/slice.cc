@@ -18,6 +18,7 @@ class Slice final : public Op {
     args_[3] = IntsInput(ctx, 4, "steps", "steps");
   }
   bool plan_input(size_t i) const override { return i >= 1; }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     starts_ = args_[0].at(*this, in), ends_ = args_[1].at(*this, in);
     axes_ = args_[2].at(*this, in), steps_ = args_[3].at(*this, in);

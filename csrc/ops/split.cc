@@ -17,6 +17,7 @@ class Split final : public Op {
     nout_ = ctx.num_outputs();
   }
   bool plan_input(size_t i) const override { return i == 1; }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     split_ = split_in_.at(*this, in);
     if (!split_.empty() && split_.size() != nout_) fail("split has " + std::to_string(split_.size()) +

@@ -14,6 +14,7 @@ class Tile final : public Op {
     reps_in_ = IntsInput(ctx, 1, "repeats", "");
   }
   bool plan_input(size_t i) const override { return i == 1; }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     reps_ = reps_in_.at(*this, in);
     for (int64_t r : reps_)

@@ -16,6 +16,7 @@ class Transpose final : public Op {
     ctx.expect_inputs(1, 1);
     perm_ = ctx.attr_ints("perm");
   }
+  bool takes_strings() const override { return true; }  // moves elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& x = in[0].shape;
     std::vector<int64_t> p = perm_;

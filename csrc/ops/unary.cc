@@ -5,6 +5,7 @@
 // parameter (ops/common.cc activation_for_op).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -26,9 +27,10 @@ class Unary final : public Op {
     if (a_.act == Act::kClip) clip_lo_ = a_.p0, clip_hi_ = a_.p1;
   }
   bool plan_input(size_t i) const override { return i >= 1 && bound_[i - 1]; }
+  bool takes_strings() const override { return a_.act == Act::kNone; }  // Identity / Dropout copy the handles
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     dtype_ = in[0].dtype;
-    if (dtype_ != spec::kF32) check_typed();
+    if (dtype_ != spec::kF32 && dtype_ != spec::kString) check_typed();
     for (size_t i = 1; i <= 2; ++i) {
       if (i >= in.size() || !bound_[i - 1]) continue;
       const TensorDesc& d = in[i];
@@ -50,6 +52,11 @@ class Unary final : public Op {
   }
   int inplace_input() const override { return 0; }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    if (dtype_ == spec::kString) {
+      if (out[0] != in[0]) std::memcpy(out[0], in[0], n_ * spec::dtype_size(dtype_));
+      for (size_t i = 1; i < out.size(); ++i) std::fill_n(static_cast<uint8_t*>(out[i]), n_, uint8_t(1));
+      return;
+    }
     if (dtype_ != spec::kF32) {
       run_typed(in[0], out[0]);
       for (size_t i = 1; i < out.size(); ++i) std::fill_n(static_cast<uint8_t*>(out[i]), n_, uint8_t(1));

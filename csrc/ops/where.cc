@@ -10,6 +10,7 @@ namespace {
 class Where final : public Op {
  public:
   explicit Where(const NodeContext& ctx) { ctx.expect_inputs(3, 3); }
+  bool takes_strings() const override { return true; }  // copies elements by bytes
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     if (in[0].dtype != spec::kBool) fail(std::string("condition must be bool, got ") + spec::dtype_name(in[0].dtype));
     if (in[1].dtype != in[2].dtype)

@@ -34,6 +34,8 @@ void bind_generate(py::module_& m) {
       }, py::arg("logits"));
   m.def("random_input", [](std::shared_ptr<Model> model, size_t index, const Shape& shape, uint64_t seed) {
     const size_t bytes = random_input_bytes(model->meta(), index, shape);  // checks the index and shape first
+    if (model->meta().inputs[index].dtype == spec::kString)  // empty strings, as the C API gives
+      return py::array(py::module_::import("numpy").attr("full")(py::cast(shape), "", py::arg("dtype") = "O"));
     py::array out(np_dtype(model->meta().inputs[index].dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()));
     if (bytes) random_input(model->meta(), index, shape, seed, out.mutable_data());
     return out;

@@ -166,7 +166,8 @@ py::object graph(const Model& m) {
         case spec::kAttrInts: v = py::cast(a.ints); break;
         case spec::kAttrFloats: v = py::cast(a.floats); break;
         case spec::kAttrString: v = py::str(a.s); break;
-        default: v = py::make_tuple("tensor", m.tensors()[a.tensor].name); break;
+        case spec::kAttrStrings: v = py::cast(a.strings); break;
+        default: v = py::make_tuple("tensor", m.tensors()[a.tensor].name); break;  // kAttrTensor (index checked)
       }
       attrs[py::str(a.name)] = v;
     }

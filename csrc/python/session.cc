@@ -24,6 +24,61 @@ py::list io_list(const Session& s, bool inputs) {
   return l;
 }
 
+// A string input: numpy str (U), bytes (S) or object (str / bytes elements) in any layout. The UTF-8 bytes are
+// copied into `text`, which outlives the run; `refs` are the handles the session reads.
+struct StringInput {
+  std::vector<std::string> text;
+  std::vector<StringRef> refs;
+};
+
+void to_strings(const py::array& a, const std::string& name, StringInput& out) {
+  const char kind = a.dtype().kind();
+  if (kind != 'U' && kind != 'S' && kind != 'O')
+    throw py::value_error("input '" + name + "' has dtype " + std::string(py::str(a.dtype())) +
+                          ", the model expects string (a numpy array of str, bytes or object)");
+  const py::list items = a.attr("ravel")().attr("tolist")();  // str / bytes objects, whatever the layout
+  out.text.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    PyObject* o = items[i].ptr();
+    if (PyUnicode_Check(o)) {
+      Py_ssize_t n = 0;
+      const char* p = PyUnicode_AsUTF8AndSize(o, &n);
+      if (!p) {  // lone surrogates
+        PyErr_Clear();
+        throw py::value_error("input '" + name + "': element " + std::to_string(i) + " cannot be encoded as UTF-8");
+      }
+      out.text.emplace_back(p, size_t(n));
+    } else if (PyBytes_Check(o)) {
+      std::string b(PyBytes_AS_STRING(o), size_t(PyBytes_GET_SIZE(o)));
+      PyObject* u = PyUnicode_DecodeUTF8(b.data(), Py_ssize_t(b.size()), "strict");
+      if (!u) {  // outputs come back as str: bytes that are not UTF-8 could not
+        PyErr_Clear();
+        throw py::value_error("input '" + name + "': element " + std::to_string(i) + " is not valid UTF-8");
+      }
+      Py_DECREF(u);
+      out.text.push_back(std::move(b));
+    } else {
+      throw py::type_error("input '" + name + "': element " + std::to_string(i) + " is " +
+                           std::string(py::str(py::type::handle_of(items[i]).attr("__name__"))) +
+                           ", a string input takes str or bytes");
+    }
+  }
+  for (const std::string& t : out.text) out.refs.push_back({t.data(), t.size()});
+}
+
+// A string output as a numpy object array of str.
+py::array from_strings(const StringRef* refs, const Shape& shape) {
+  const size_t n = size_t(numel(shape));
+  py::list items(n);
+  for (size_t i = 0; i < n; ++i) {
+    PyObject* u = PyUnicode_DecodeUTF8(refs[i].size ? refs[i].data : "", Py_ssize_t(refs[i].size), "strict");
+    if (!u) throw py::error_already_set();
+    items[i] = py::reinterpret_steal<py::object>(u);
+  }
+  py::array o = py::module_::import("numpy").attr("array")(items, py::arg("dtype") = "O");
+  return o.attr("reshape")(py::cast(shape));
+}
+
 }  // namespace
 
 void bind_session(py::module_& m) {
@@ -66,10 +121,20 @@ void bind_session(py::module_& m) {
         std::vector<const void*> ptrs;
         std::vector<Shape> shapes;
         std::vector<py::array> keep;
+        std::vector<StringInput> strings(arrays.size());
         for (size_t i = 0; i < arrays.size(); ++i) {
           if (!py::isinstance<py::array>(arrays[i])) throw py::type_error("inputs must be numpy arrays");
           py::array a = py::reinterpret_borrow<py::array>(arrays[i]);
           const IoDesc& d = s.input(i);
+          if (d.dtype == spec::kString) {
+            to_strings(a, d.name, strings[i]);
+            ptrs.push_back(strings[i].refs.data());
+            shapes.emplace_back(a.shape(), a.shape() + a.ndim());
+            continue;
+          }
+          if (a.dtype().kind() == 'U' || a.dtype().kind() == 'S' || a.dtype().kind() == 'O')
+            throw py::value_error("input '" + d.name + "' has dtype " + std::string(py::str(a.dtype())) +
+                                  ", the model expects " + spec::dtype_name(d.dtype));
           if (!a.dtype().is(np_dtype(d.dtype)) && a.dtype().kind() != np_dtype(d.dtype).kind())
             throw py::value_error("input '" + d.name + "' has dtype " + std::string(py::str(a.dtype())) +
                                   ", the model expects " + spec::dtype_name(d.dtype));
@@ -86,6 +151,10 @@ void bind_session(py::module_& m) {
         py::list outs;
         for (size_t i = 0; i < s.num_outputs(); ++i) {
           const TensorDesc& d = s.output_desc(i);
+          if (d.dtype == spec::kString) {
+            outs.append(from_strings(static_cast<const StringRef*>(s.output_data(i)), d.shape));
+            continue;
+          }
           py::array o(np_dtype(d.dtype), std::vector<py::ssize_t>(d.shape.begin(), d.shape.end()));
           if (d.nbytes()) std::memcpy(o.mutable_data(), s.output_data(i), d.nbytes());
           outs.append(o);

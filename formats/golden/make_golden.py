@@ -127,6 +127,17 @@ def build():
     (y,) = g.node("Relu", [h], ["y"], name="relu")
     g.output(y)
     files["mlp"] = w
+
+    # String values (dtype 14) at the graph's edges and a list-of-strings attribute (the C API tests run it):
+    # y = StringNormalizer(x), stopwords dropped ignoring case, the rest upper-cased.
+    w = Writer(model_name="golden-strings", producer_version="golden")
+    w.add_input("x", "string", [-1])
+    w.add_output("y", "string", [-1])
+    g = w.new_graph()
+    (y,) = g.node("StringNormalizer", [g.input("x")], ["y"], {"case_change_action": "UPPER", "is_case_sensitive": 0,
+                                                              "stopwords": ["the", "a", "héllo"]}, name="norm")
+    g.output(y)
+    files["strings"] = w
     return files
 
 

@@ -65,6 +65,9 @@ def _build(ir: IR, name: str = "", encodings: dict | None = None):
     def const(v):
         if v not in vals:
             arr = np.asarray(ir.consts[v])
+            if arr.dtype.kind in "OUS":
+                raise ExportError(f"constant '{v}' holds strings: the file format stores no string tensors (string "
+                                  "values can be graph inputs and outputs)")
             if (arr.dtype == np.float64 and "f64" not in carried) or (arr.dtype == np.float16 and "f16" not in carried):
                 arr = arr.astype(np.float32)
             tname = re.sub(r"\s", "_", v) or "const"

@@ -8,7 +8,7 @@ from .ir import IR, ExportError, Node
 from .sequences import lower_sequences
 
 _DT = {1: "f32", 10: "f16", 3: "i8", 2: "u8", 6: "i32", 7: "i64", 9: "bool", 11: "f64", 5: "i16", 4: "u16",
-       12: "u32", 13: "u64", 16: "bf16"}
+       12: "u32", 13: "u64", 16: "bf16", 8: "string"}
 
 
 def _attr_value(a):

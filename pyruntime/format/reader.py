@@ -303,6 +303,8 @@ class Reader:
             dt, enc, rank, nl = c.unpack("<BBBB", f"{where} header")
             if dt not in spec.DTYPE_NAMES:
                 c.fail(f"{where}: unknown dtype {dt}")
+            if dt == spec.DT_STRING:
+                c.fail(f"{where}: dtype string is for graph inputs, outputs and values only, not stored tensors")
             if enc not in REGISTRY:
                 c.fail(f"{where}: unknown encoding {enc}")
             if rank > spec.MAX_RANK:
@@ -415,6 +417,9 @@ class Reader:
                     attrs[an] = c.array(c.count(spec.MAX_LIST, f"{aw} length"), "<f4", aw).tolist()
                 elif t == spec.ATTR_STRING:
                     attrs[an] = c.str(spec.MAX_BLOB, aw, True)
+                elif t == spec.ATTR_STRINGS:
+                    attrs[an] = [c.str(spec.MAX_BLOB, aw, True)
+                                 for _ in range(c.count(spec.MAX_LIST, f"{aw} length"))]
                 elif t == spec.ATTR_TENSOR:
                     ti = c.u32(aw)
                     if ti >= len(self.tensors):

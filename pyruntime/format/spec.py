@@ -32,12 +32,13 @@ MAX_SECTIONS = 64
 # dtypes (SPEC §4)
 DT_F32, DT_F16, DT_I8, DT_U8, DT_I32, DT_I64, DT_BOOL = 1, 2, 3, 4, 5, 6, 7
 DT_F64, DT_I16, DT_U16, DT_U32, DT_U64, DT_BF16 = 8, 9, 10, 11, 12, 13
+DT_STRING = 14   # graph inputs / outputs / values only, never a stored tensor; 16-byte handles in memory
 DTYPE_NAMES = {DT_F32: "f32", DT_F16: "f16", DT_I8: "i8", DT_U8: "u8", DT_I32: "i32", DT_I64: "i64",
                DT_BOOL: "bool", DT_F64: "f64", DT_I16: "i16", DT_U16: "u16", DT_U32: "u32", DT_U64: "u64",
-               DT_BF16: "bf16"}
+               DT_BF16: "bf16", DT_STRING: "string"}
 DTYPE_IDS = {v: k for k, v in DTYPE_NAMES.items()}
 DTYPE_SIZES = {DT_F32: 4, DT_F16: 2, DT_I8: 1, DT_U8: 1, DT_I32: 4, DT_I64: 8, DT_BOOL: 1, DT_F64: 8, DT_I16: 2,
-               DT_U16: 2, DT_U32: 4, DT_U64: 8, DT_BF16: 2}
+               DT_U16: 2, DT_U32: 4, DT_U64: 8, DT_BF16: 2, DT_STRING: 16}
 DTYPE_NUMPY = {DT_F32: "<f4", DT_F16: "<f2", DT_I8: "i1", DT_U8: "u1", DT_I32: "<i4", DT_I64: "<i8",
                DT_BOOL: "u1", DT_F64: "<f8", DT_I16: "<i2", DT_U16: "<u2", DT_U32: "<u4", DT_U64: "<u8",
                DT_BF16: "<u2"}   # bf16: its bits
@@ -55,7 +56,7 @@ CSR_BLOCK_SIZES = (1, 2, 4, 8)
 SCALE_F32, SCALE_F16 = 1, 2
 
 # attribute types (SPEC §7)
-ATTR_INT, ATTR_FLOAT, ATTR_INTS, ATTR_FLOATS, ATTR_STRING, ATTR_TENSOR = 1, 2, 3, 4, 5, 6
+ATTR_INT, ATTR_FLOAT, ATTR_INTS, ATTR_FLOATS, ATTR_STRING, ATTR_TENSOR, ATTR_STRINGS = 1, 2, 3, 4, 5, 6, 7
 # metadata property types (SPEC §5)
 PROP_STRING, PROP_INT, PROP_FLOAT, PROP_BYTES = 1, 2, 3, 4
 

@@ -98,6 +98,11 @@ class GraphBuilder:
             return out + struct.pack("<Bf", spec.ATTR_FLOAT, float(v))
         if isinstance(v, str):
             return out + struct.pack("<B", spec.ATTR_STRING) + _str(v, spec.MAX_BLOB, "string attribute", True)
+        if isinstance(v, (list, tuple, np.ndarray)) and len(v) and all(isinstance(x, str) for x in v):
+            if len(v) > spec.MAX_LIST:
+                raise ValueError(f"attribute {name!r}: {len(v)} strings exceed the cap {spec.MAX_LIST}")
+            return out + struct.pack("<BI", spec.ATTR_STRINGS, len(v)) + \
+                b"".join(_str(x, spec.MAX_BLOB, "string attribute", True) for x in v)
         if isinstance(v, (list, tuple, np.ndarray)):
             arr = np.asarray(v)
             if arr.dtype.kind == "f":
@@ -168,6 +173,10 @@ class Writer:
         """Adds a tensor from a numpy array (encoded with `encoding` and its options) or an EncodedTensor."""
         if name in self._index:
             raise ValueError(f"duplicate tensor name {name!r}")
+        if not isinstance(data, EncodedTensor) and np.asarray(data).dtype.kind in "OUS":
+            # a string element is a handle to bytes elsewhere in memory: the format stores no string tensors
+            raise ValueError(f"tensor {name!r}: string tensors cannot be stored in a .pyrt file (string values are "
+                             "graph inputs, outputs and values between ops only)")
         enc = data if isinstance(data, EncodedTensor) else encode(data, encoding, **options)
         self._index[name] = len(self._tensors)
         self._tensors.append((name, enc))

@@ -106,6 +106,61 @@ TEST(capi_runs_a_model) {
   pyrt_model_close(m);
 }
 
+// Text through the C API: strings.pyrt is StringNormalizer(x): stopwords "the", "a", "héllo" dropped whatever
+// their case, the rest upper-cased (ASCII letters).
+TEST(capi_string_tensors) {
+  pyrt_model* m = nullptr;
+  CHECK(pyrt_model_open(golden("strings.pyrt").c_str(), &m) == PYRT_OK);
+  pyrt_io_info info;
+  CHECK(pyrt_model_input(m, 0, &info) == PYRT_OK && info.dtype == PYRT_STRING && info.rank == 1);
+  CHECK(pyrt_model_output(m, 0, &info) == PYRT_OK && info.dtype == PYRT_STRING);
+  pyrt_session* s = nullptr;
+  CHECK(pyrt_session_create(m, nullptr, &s) == PYRT_OK);
+  auto run = [&](std::vector<std::string> words) {
+    std::vector<pyrt_string> h;
+    for (const std::string& w : words) h.push_back({w.data(), w.size()});
+    pyrt_tensor in = tensor("x", PYRT_STRING, {int64_t(h.size())}, h.data(), h.size() * sizeof(pyrt_string));
+    pyrt_tensor out{};
+    std::vector<std::string> got;
+    if (pyrt_session_run(s, &in, 1, &out, 1) != PYRT_OK) return std::vector<std::string>{"error"};
+    words.assign(words.size(), std::string(40, '#'));  // the caller's bytes change: outputs are the session's
+    CHECK(out.dtype == PYRT_STRING && out.rank == 1 && out.size == size_t(out.dims[0]) * sizeof(pyrt_string));
+    const pyrt_string* y = static_cast<const pyrt_string*>(out.data);
+    for (int64_t i = 0; i < out.dims[0]; ++i) got.emplace_back(y[i].data, y[i].size);
+    return got;
+  };
+  CHECK((run({"The", "cat", "a", "Mat", "H\xc3\xa9LLO"}) == std::vector<std::string>{"CAT", "MAT"}));  // ASCII folding
+  CHECK((run({"the", "dog", "sat", "A", "x"}) == std::vector<std::string>{"DOG", "SAT", "X"}));  // planned again
+  CHECK((run({"a", "THE"}) == std::vector<std::string>{""}));
+  CHECK((run({"bytes\xff", "b"}) == std::vector<std::string>{"BYTES\xff", "B"}));  // any bytes pass
+  // Refused: a handle with bytes but no data, the wrong dtype either way, a size that is not 16 per element.
+  pyrt_string bad[2] = {{"x", 1}, {nullptr, 3}};
+  pyrt_tensor in = tensor("x", PYRT_STRING, {2}, bad, sizeof bad);
+  CHECK(pyrt_session_run(s, &in, 1, nullptr, 0) == PYRT_INVALID_ARGUMENT && error_has("element 1 has 3 bytes but no data"));
+  float f[2] = {};
+  in = tensor("x", PYRT_F32, {2}, f, sizeof f);
+  CHECK(pyrt_session_run(s, &in, 1, nullptr, 0) == PYRT_INVALID_ARGUMENT && error_has("must be string"));
+  in = tensor("x", PYRT_STRING, {2}, bad, 2 * sizeof(pyrt_string) - 1);
+  CHECK(pyrt_session_run(s, &in, 1, nullptr, 0) == PYRT_INVALID_ARGUMENT && error_has("bytes"));
+  pyrt_model* mlp = nullptr;
+  pyrt_session* ms = nullptr;
+  CHECK(pyrt_model_open(golden("mlp.pyrt").c_str(), &mlp) == PYRT_OK && pyrt_session_create(mlp, nullptr, &ms) == PYRT_OK);
+  in = tensor("x", PYRT_STRING, {1, 16}, bad, 16 * sizeof(pyrt_string));
+  CHECK(pyrt_session_run(ms, &in, 1, nullptr, 0) == PYRT_INVALID_ARGUMENT && error_has("must be f32"));
+  pyrt_session_destroy(ms);
+  pyrt_model_close(mlp);
+  // What tools feed a string input without data: empty strings.
+  pyrt_tensor r = tensor(nullptr, 0, {3}, nullptr, 0);
+  CHECK(pyrt_model_random_input(m, 0, 0, &r) == PYRT_OK && r.dtype == PYRT_STRING && r.size == 3 * sizeof(pyrt_string));
+  std::vector<pyrt_string> empty(3, pyrt_string{"junk", 4});
+  r.data = empty.data();
+  CHECK(pyrt_model_random_input(m, 0, 0, &r) == PYRT_OK && empty[2].data == nullptr && empty[2].size == 0);
+  pyrt_tensor out{};
+  CHECK(pyrt_session_run(s, &r, 1, &out, 1) == PYRT_OK && out.dims[0] == 3);
+  pyrt_session_destroy(s);
+  pyrt_model_close(m);
+}
+
 TEST(capi_memory_models_and_lifetimes) {
   std::ifstream f(golden("mlp.pyrt"), std::ios::binary);
   const std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

@@ -79,3 +79,15 @@ def test_graph_golden():
         assert tuple(attrs["weight"]) == ("tensor", "fc.bias") and attrs["empty"] == []
         assert g["nodes"][2]["inputs"][1] == 0xFFFFFFFF and g["nodes"][2]["version"] == 3
         assert g["nodes"][0]["attrs"] == {"transB": 1, "alpha": 1.0}
+
+
+def test_strings_golden():
+    """Dtype 14 at the graph's edges and a strings attribute (type 7), read alike by both readers."""
+    path = os.path.join(GOLDEN, "strings.pyrt")
+    native = _core.Model(path)
+    for g in (native.graph(), Reader(path).graph):
+        assert [n["op_type"] for n in g["nodes"]] == ["StringNormalizer"]
+        assert g["nodes"][0]["attrs"]["stopwords"] == ["the", "a", "héllo"]
+    assert Reader(path).meta["inputs"] == [("x", "string", (-1,))]
+    (y,) = _core.Session(native).run([np.array(["The", "cat", "HÉLLO", "héllo"], dtype=object)])
+    assert y.tolist() == ["CAT", "HÉLLO"]   # ASCII folding: É is not é

@@ -51,8 +51,21 @@ typedef enum pyrt_status {
 
 typedef enum pyrt_dtype {
   PYRT_F32 = 1, PYRT_F16 = 2, PYRT_I8 = 3, PYRT_U8 = 4, PYRT_I32 = 5, PYRT_I64 = 6, PYRT_BOOL = 7,
-  PYRT_F64 = 8, PYRT_I16 = 9, PYRT_U16 = 10, PYRT_U32 = 11, PYRT_U64 = 12, PYRT_BF16 = 13  /* bf16: its bits, uint16 */
+  PYRT_F64 = 8, PYRT_I16 = 9, PYRT_U16 = 10, PYRT_U32 = 11, PYRT_U64 = 12, PYRT_BF16 = 13, /* bf16: its bits, uint16 */
+  PYRT_STRING = 14  /* text: each element a pyrt_string (16 bytes); graph inputs and outputs only */
 } pyrt_dtype;
+
+/* One element of a PYRT_STRING tensor: `size` bytes at `data` (not NUL-terminated; {NULL, 0} is ""). The runtime
+ * reads the bytes as they are (its text operators map ASCII letters only).
+ * Inputs: the caller owns the bytes; they need only stay valid during pyrt_session_run (the session copies what it
+ *   keeps). A handle with size > 0 and data NULL is refused.
+ * Outputs: data points into memory the session owns (or, when an input is passed through unchanged, into that
+ *   input's bytes), valid until the next pyrt_session_run on the session or pyrt_session_destroy. An output
+ *   copied into a caller's buffer copies the handles, not the bytes: the same lifetime applies. */
+typedef struct pyrt_string {
+  const char* data;
+  uint64_t size;
+} pyrt_string;
 
 typedef struct pyrt_model pyrt_model;
 typedef struct pyrt_session pyrt_session;
