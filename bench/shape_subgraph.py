@@ -16,6 +16,7 @@ import argparse, datetime, os, sys, tempfile, time, warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hf_models import bert_encoder  # noqa: E402
 from results import machine, write_section  # noqa: E402
 
 
@@ -36,22 +37,12 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
-    import torch, transformers as T
+    import torch
     import pyruntime
     from pyruntime.exporters.torch_frontend import to_onnx_bytes
     torch.manual_seed(0)
-    cfg = T.BertConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                       intermediate_size=1024, max_position_embeddings=512)
-    bert = T.BertModel(cfg).eval()
-
-    class Last(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.m = bert
-
-        def forward(self, x):
-            return self.m(x).last_hidden_state
-    model = Last().eval()
+    model = bert_encoder(vocab_size=1000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                         intermediate_size=1024, max_position_embeddings=512)
     x = torch.randint(0, 1000, (1, 128))
     tmp = tempfile.mkdtemp()
     static, dynamic = os.path.join(tmp, "static.pyrt"), os.path.join(tmp, "dynamic.pyrt")

@@ -25,7 +25,7 @@
 // pyrt_string is the C spelling of pyrt::StringRef: string tensors cross the API without a copy.
 static_assert(sizeof(pyrt_string) == sizeof(pyrt::StringRef) && offsetof(pyrt_string, size) == offsetof(pyrt::StringRef, size),
               "pyrt_string and pyrt::StringRef must have one layout");
-static_assert(PYRT_STRING == pyrt::spec::kString, "PYRT_STRING is spec::kString");
+static_assert(int(PYRT_STRING) == int(pyrt::spec::kString), "PYRT_STRING is spec::kString");
 
 struct pyrt_model {
   std::shared_ptr<const pyrt::Model> m;

@@ -1,5 +1,10 @@
 #include "core/op.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
 #include "format/spec.h"
 
 namespace pyrt {
@@ -21,6 +26,15 @@ void NodeContext::expect_inputs(size_t lo, size_t hi) const {
          " inputs, got " + std::to_string(num_inputs()));
   for (size_t i = 0; i < lo; ++i)
     if (!has_input(i)) fail("input " + std::to_string(i) + " is required");
+}
+
+void ConstTensor::set_copy(const void* p, size_t n) {
+  void* c = std::aligned_alloc(64, (std::max<size_t>(n, 1) + 63) / 64 * 64);
+  if (!c) throw std::bad_alloc();
+  std::memcpy(c, p, n);
+  copy_ = std::shared_ptr<void>(c, std::free);
+  mapped_ = p;
+  data_ = c;
 }
 
 void ConstTensor::decode() const {

@@ -31,11 +31,30 @@ struct ConstTensor {
   bool encoded() const { return model != nullptr; }
   bool decoded() const { return data_ != nullptr; }
   void set_dense(const void* p) { data_ = p; }
+  // A small dense tensor that ops read at run time, copied out of the mapping when the session is made: the file's
+  // pages around it (the OS maps whole blocks on a fault, weights that were repacked among them) stay out of
+  // the resident set.
+  void set_copy(const void* p, size_t n);
+  bool copied() const { return copy_ != nullptr; }
+  // Frees the decoded copy of an encoded tensor, or the copy of a small one (no op reads it any more: they made
+  // their own forms of it); a copied one points into the mapping again.
+  void release() const {
+    if (copy_) {
+      data_ = mapped_;
+      copy_.reset();
+      return;
+    }
+    if (!model) return;
+    std::vector<uint8_t>().swap(owned_);
+    data_ = nullptr;
+  }
 
  private:
   void decode() const;
   mutable const void* data_ = nullptr;
   mutable std::vector<uint8_t> owned_;
+  const void* mapped_ = nullptr;
+  mutable std::shared_ptr<void> copy_;  // 64-byte aligned, as tensors are in the file
 };
 
 // A weight form that only some plans need, e.g. an int4 or csr Linear weight decoded and packed for the f32
@@ -153,6 +172,10 @@ class Op {
   // False for a constant input the op does not read at run time (it computes on the stored encoding):
   // the session then leaves that constant undecoded.
   virtual bool reads_input(size_t /*i*/) const { return true; }
+  // Whether run() reads constant input i's bytes in the file (the mapping): a dense constant it reads, or an
+  // encoded one it computes on as stored (int4 nibbles, embedding rows). A constant that no op of a session reads
+  // or reads as stored (every op packed or decoded its own form of it when created) leaves the resident set.
+  virtual bool reads_stored(size_t i) const { return reads_input(i); }
   // Input i is read by infer() (a shape, axes, starts, scales, K): its data must be known when the plan is
   // made. When it comes from a graph input, the session plans on that input's values (and plans again when
   // they change).

@@ -24,6 +24,8 @@ std::string join(const std::vector<std::string>& v) {
 // The most one node's outputs may take to be computed when the plan is made (shape arithmetic, masks and
 // position ids are far smaller; a larger all-constant result is computed by run() as usual).
 constexpr size_t kMaxPlanValueBytes = size_t(1) << 22;
+// Dense constants up to this size are copied out of the mapping (ConstTensor::set_copy): biases, norms, scales.
+constexpr size_t kCopyConstBytes = size_t(256) << 10;
 constexpr size_t kMaxConstNodeBytes = size_t(1) << 12;
 
 // 2^56 elements: their byte sizes (up to 8 bytes each) and sums of a few of them stay far inside 64 bits.
@@ -60,7 +62,9 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
       c.desc.dtype = t.dtype;
       static const uint64_t kEmpty[8] = {};
       const void* p = model_->buffer(ti, 0);
-      c.set_dense(p ? p : kEmpty);
+      const size_t bytes = p ? size_t(t.buffers[0].size) : 0;
+      if (p && model_->mapped() && bytes <= kCopyConstBytes) c.set_copy(p, bytes);
+      else c.set_dense(p ? p : kEmpty);
     } else {
       c.desc.dtype = t.dtype;  // what the decode gives: the logical dtype (f32 for the quantized encodings)
       model_->decoded_bytes(ti);  // refuses absurd sizes now, before any op asks for the data
@@ -74,6 +78,17 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     v.cst = &consts_[k];
     v.desc = consts_[k].desc;
   }
+  // Uses of each constant, counted down as ops are made (ConstUse: when none is left, an unread one is released).
+  std::vector<ConstUse> uses(consts_.size());
+  auto const_of = [&](uint32_t v) -> ConstUse* {
+    return v != spec::kNoValue && values_[v].kind == ValueSlot::kConst ? &uses[size_t(values_[v].cst - consts_.data())]
+                                                                       : nullptr;
+  };
+  for (const Node& node : g->nodes)
+    for (uint32_t v : node.inputs)
+      if (ConstUse* u = const_of(v)) ++u->left;
+  for (uint32_t v : outputs_)  // a constant given as a graph output is copied out by every run
+    if (ConstUse* u = const_of(v)) u->reads = u->stored = true;
   nodes_.reserve(g->nodes.size());
   for (size_t n = 0; n < g->nodes.size(); ++n) {
     const Node& node = g->nodes[n];
@@ -92,6 +107,11 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     rt.op = factory(ctx);
     for (size_t i = 0; i < cin.size(); ++i)  // constants the op reads at run time must exist decoded
       if (cin[i] && rt.op->reads_input(i)) cin[i]->get();
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      if (ConstUse* u = const_of(node.inputs[i])) {
+        u->note(*rt.op, i);
+        if (--u->left == 0) u->done(*values_[node.inputs[i]].cst, *model_);
+      }
     rt.op->where = ctx.where();
     rt.in = node.inputs;
     rt.out = node.outputs;
@@ -525,6 +545,23 @@ uint64_t Session::prepared_bytes() const {
   uint64_t n = 0;
   for (const auto& node : nodes_) n += node.op->prepare_bytes();
   return n;
+}
+
+// Weights the ops repacked (GEMM panels, channels-last taps, int8 panels) or decoded into their own form when
+// they were created are not read again: their decoded copy is freed and their file pages leave the resident set
+// as soon as the last op that uses them is made (not at the end: the peak is what decides whether a model fits),
+// so a session holds one form of each weight, not the file's and its own. Pages are read again from the file if
+// something touches them later (another session's op that reads them as stored), so this only saves memory.
+void Session::ConstUse::note(const Op& op, size_t i) {
+  const bool plan = op.plan_input(i);
+  reads = reads || op.reads_input(i) || plan;
+  stored = stored || op.reads_stored(i) || plan;
+}
+
+void Session::ConstUse::done(const ConstTensor& c, const Model& model) const {
+  const bool copied = c.copied();
+  if (!reads) c.release();
+  if (copied || (!reads && !stored)) model.release_pages(c.tensor_index);
 }
 
 }  // namespace pyrt

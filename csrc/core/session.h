@@ -66,6 +66,13 @@ class Session {
   const char* isa() const;
 
  private:
+  // How the ops made so far use one constant (see Session::ConstUse::done).
+  struct ConstUse {
+    size_t left = 0;                       // uses whose op is not made yet
+    bool reads = false, stored = false;    // some op reads it at run time / reads its stored bytes
+    void note(const Op& op, size_t i);
+    void done(const ConstTensor& c, const Model& model) const;
+  };
   struct ValueSlot {
     enum Kind { kUnused, kInput, kConst, kArena, kPlan } kind = kUnused;
     TensorDesc desc;

@@ -52,6 +52,11 @@ const uint8_t* Model::buffer(size_t t, size_t k) const {
   return tensors_[t].buffers[k].size ? bytes_.data() + tensors_[t].buffers[k].offset : nullptr;
 }
 
+void Model::release_pages(size_t t) const {
+  if (t >= tensors_.size()) return;
+  for (const auto& b : tensors_[t].buffers) bytes_.drop_pages(bytes_.data() + b.offset, b.size);
+}
+
 std::shared_ptr<const void> Model::shared(const std::string& key,
                                           const std::function<std::shared_ptr<const void>()>& make) const {
   std::lock_guard<std::mutex> lock(shared_mu_);

@@ -42,6 +42,19 @@ Bytes Bytes::map_file(const std::string& path) {
   return b;
 }
 
+void Bytes::drop_pages(const uint8_t* p, size_t n) const {
+#ifdef __linux__
+  // Only a private read-only file mapping: there MADV_DONTNEED drops the pages and a later access reads the
+  // file again. On our own or a caller's memory it would zero them (anonymous pages), so never there.
+  if (!mapped_ || !p || p < data_ || n > size_t(data_ + size_ - p)) return;
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (uintptr_t(p) + page - 1) / page * page, e = (uintptr_t(p) + n) / page * page;
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+#else
+  (void)p, (void)n;
+#endif
+}
+
 Bytes Bytes::copy_of(const void* data, size_t size) {
   Bytes b;
   b.size_ = size;

@@ -22,6 +22,9 @@ class Bytes {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   bool mapped() const { return mapped_; }
+  // Gives the pages wholly inside [p, p + n) back to the OS when the bytes are a mapped file: they leave this
+  // process's resident set and are read again from the file (the page cache) if touched. A no-op otherwise.
+  void drop_pages(const uint8_t* p, size_t n) const;
 
  private:
   void release();

@@ -134,6 +134,9 @@ class Model {
   // The deferred checks of SPEC §6.4 for tensor t (CRC, indices, scales); once, thread-safe.
   void check_tensor(size_t t) const;
   void verify_all() const;
+  // Tensor t's bytes leave this process's resident set (a mapped file only; read again if touched): for a
+  // weight that every session has repacked or decoded and no op reads as stored.
+  void release_pages(size_t t) const;
   // Zero-copy pointer to buffer k of tensor t, after check_tensor(t).
   const uint8_t* buffer(size_t t, size_t k) const;
   // Decodes tensor t into out (out_bytes must be numel * sizeof(logical dtype)); checks the data first.

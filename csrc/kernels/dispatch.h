@@ -118,6 +118,22 @@ struct QParams {
 };
 // y = saturate(nearbyint(x / s) + zp) (ONNX QuantizeLinear); x * (1 / s) would round differently.
 using QuantizeU8Fn = void (*)(const float* x, size_t n, QParams q, uint8_t* y);
+// Rows of activations quantized each with its own parameters, for the u8 x s8 GEMM (ops/linear_i8.h): for each of
+// m rows of k floats (ldx apart), q[r] = row_qparams(min(x, 0), max(x, 0)) (NaN ignored), then as quantize_u8
+// into rows of ldy >= k bytes whose bytes k..ldy-1 are 0.
+using QuantizeRowsU8Fn = void (*)(const float* x, size_t m, size_t k, size_t ldx, uint8_t* y, size_t ldy, QParams* q);
+inline QParams row_qparams(float lo, float hi) {
+  const float range = hi - lo;
+  // a row of zeros (or with a value that is not finite) keeps scale 1: the sums say what f32 math says
+  if (!(range > 0.f) || !(range < 3.4e38f)) return {1.f, 128};
+  const float s = range / 255.f;
+  return {s, int32_t(round_even(-lo / s))};
+}
+// The GEMM's f32 rows finished (its zero point folded as `zfold`, each row's own corrected):
+//   y[r][c] = clamp(fma(fma(float(zfold - q[r].zp), wsum[c], y[r][c]), q[r].scale, bias[c] or 0), lo, hi)
+// with wsum[c] = the weight's scale times the sum of its row; rows ldy apart.
+using FinishRowsFn = void (*)(float* y, size_t m, size_t n, size_t ldy, const QParams* q, int32_t zfold,
+                              const float* wsum, const float* bias, float lo, float hi);
 // y = (x - zp) * s
 using DequantizeU8Fn = void (*)(const uint8_t* x, size_t n, QParams q, float* y);
 // y = requant((a - za) * (sa / sy) + (b - zb) * (sb / sy)) with ma = sa / sy, mb = sb / sy precomputed:
@@ -262,6 +278,8 @@ struct Table {
   // u8 depthwise convolution, channels last (see QDwConvNhwcFn)
   QDwConvNhwcFn qdwconv_nhwc = nullptr;
   QuantizeU8Fn quantize_u8 = nullptr;
+  QuantizeRowsU8Fn quantize_rows_u8 = nullptr;
+  FinishRowsFn finish_rows = nullptr;
   DequantizeU8Fn dequantize_u8 = nullptr;
   QAddU8Fn qadd_u8 = nullptr;
   // sparse 1x1 convolution (channels first) and sparse matrix-vector product (see SparseRows)

@@ -19,6 +19,7 @@
 
 #include "compute/gemm.h"
 #include "ops/conv_common.h"
+#include "ops/linear_i8.h"
 #include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
@@ -54,6 +55,7 @@ class Conv final : public Op {
       sparse_ = sparse_weight(ctx, 1);
       return;
     }
+    if (nhwc_ && !depthwise_ && group_ == 1 && i8_.init(ctx, 1, w, size_t(cing_))) return;  // int8, as stored
     w_ = w.f32();
     if (nhwc_) {
       pack_nhwc(ctx);
@@ -87,7 +89,8 @@ class Conv final : public Op {
     }
   }
 
-  bool reads_input(size_t i) const override { return !(i == 1 && sparse_); }
+  // Only the NCHW depthwise kernel reads the weight as given; every other path made its own form of it.
+  bool reads_input(size_t i) const override { return !(i == 1 && (sparse_ || nhwc_ || !depthwise_)); }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_) return direct_1x1_ ? 0 : align64(padded_floats() * 4) + align64(size_t(cout_ * oh_) * wp() * 4);
@@ -96,7 +99,8 @@ class Conv final : public Op {
       const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), M = direct_1x1_ ? size_t(n_) * P : P;
       const size_t rows = direct_1x1_ ? M : im2col_rows();
       return (direct_1x1_ ? 0 : align64(rows * K * 4)) +
-             gemm::workspace_size(rows, size_t(cout_), K, threads, gemm::Prepacked::kB);
+             (i8_.active() ? i8_.workspace_bytes(int64_t(rows))
+                           : gemm::workspace_size(rows, size_t(cout_), K, threads, gemm::Prepacked::kB));
     }
     if (depthwise_) return size_t(threads) * align64(kernels::dwconv_scratch_floats(dw_params()) * 4);
     const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_);
@@ -135,7 +139,8 @@ class Conv final : public Op {
     if (sparse_) return std::string("spmm-") + k_.name;
     if (nhwc_) {
       if (depthwise_) return std::string("dwconv-nhwc-") + k_.name;
-      return std::string(direct_1x1_ ? "conv1x1-nhwc-gemm-" : "conv-nhwc-im2col-gemm-") + k_.name;
+      const char* gemm = i8_.active() ? "qd8-gemm-i8w-" : "gemm-";
+      return std::string(direct_1x1_ ? "conv1x1-nhwc-" : "conv-nhwc-im2col-") + gemm + k_.name;
     }
     if (depthwise_) return std::string("dwconv-") + k_.name;
     return std::string(direct_1x1_ ? "conv1x1-gemm-" : "conv-im2col-gemm-") + k_.name;
@@ -288,6 +293,10 @@ class Conv final : public Op {
     ep.bias = bias_;
     ep.bias_kind = bias_ ? gemm::Epilogue::kPerCol : gemm::Epilogue::kNone;
     if (direct_1x1_) {
+      if (i8_.active()) {
+        if (!i8_.run(ctx, k_, x, n_ * int64_t(P), bias_, y, act_)) apply_act(ctx, y, size_t(n_) * P * C);
+        return;
+      }
       gemm::gemm_packed_b(k_, x, K, size_t(n_) * P, *packed_b_, y, C, ep, ctx.pool, ctx.workspace);
       if (!gemm_fusable(act_.act)) apply_act(ctx, y, size_t(n_) * P * C);
       return;
@@ -303,6 +312,10 @@ class Conv final : public Op {
         const Im2colNhwc g{cing_, kh_, kw_, h_, w_in_, ow_, strides_[0], strides_[1], dil_[0], dil_[1], pt_, pl_};
         im2col_nhwc(ctx, g, x + size_t(n * h_ * w_in_ * cing_), p0, pn, col, K, 0.f);
         float* yb = y + (size_t(n) * P + p0) * C;
+        if (i8_.active()) {
+          if (!i8_.run(ctx, k_, col, int64_t(pn), bias_, yb, act_, gws)) apply_act(ctx, yb, pn * C);
+          continue;
+        }
         gemm::gemm_packed_b(k_, col, K, pn, *packed_b_, yb, C, ep, ctx.pool, gws);
         if (!gemm_fusable(act_.act)) apply_act(ctx, yb, pn * C);
       }
@@ -327,6 +340,7 @@ class Conv final : public Op {
   std::shared_ptr<const gemm::PackedB> packed_b_;
   std::shared_ptr<const std::vector<float>> wdw_;
   std::shared_ptr<const SparseWeight> sparse_;
+  Int8Linear i8_;                 // an int8 weight (channels last, group 1) run as stored
   std::vector<size_t> x_offset_;  // kxk sparse: per weight column, its input row in the padded planes
   int64_t n_ = 0, h_ = 0, w_in_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
 };

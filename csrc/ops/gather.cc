@@ -22,6 +22,7 @@ class Gather final : public Op {
   }
   bool reads_input(size_t i) const override { return !(i == 0 && rows_); }
   bool takes_strings() const override { return true; }  // moves elements by bytes
+  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 0 && rows_); }  // rows decoded per run
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     const Shape& d = in[0].shape;
     if (in[1].dtype != spec::kI64 && in[1].dtype != spec::kI32) fail("indices must be i32 or i64");

@@ -108,7 +108,9 @@ class Gemm final : public Op {
     if (dense_path()) dense_.build();
   }
 
-  bool reads_input(size_t i) const override { return !(i == 1 && b_); }
+  // B is read at run time only on the plain path (no packed copy); an int4 one may be read as stored.
+  bool reads_input(size_t i) const override { return !(i == 1 && (b_ || (packed_b_ && !trans_a_))); }
+  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && i4_.in_place()); }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_path()) return 0;
@@ -180,10 +182,12 @@ class Gemm final : public Op {
   // A weight used as stored: int8 (any rows) or int4 (few rows).
   void run_quantized(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
-    if (i8_.active()) i8_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
-    else i4_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
+    // the activation goes with the finished rows unless C is added after them
+    const bool fused = i8_.active() && i8_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y,
+                                               c_general_ ? ActParams{} : act_);
+    if (!i8_.active()) i4_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
     if (c_general_) add_c(y, static_cast<const float*>(in[2]));
-    if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
+    if ((!fused || c_general_) && act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
 
   // C of another shape than a row vector: y += beta * broadcast(C)

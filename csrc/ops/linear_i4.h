@@ -39,6 +39,7 @@ class Int4Linear {
     return true;
   }
   bool active() const { return w_.q != nullptr; }
+  bool in_place() const { return active() && !packed_; }  // the GEMV reads the file's nibbles
   int64_t n() const { return int64_t(w_.n); }
   int64_t k() const { return int64_t(w_.k); }
   size_t workspace_bytes() const { return align64(w_.ng * w_.group) + 2 * align64(w_.ng * 4); }

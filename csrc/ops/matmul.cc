@@ -36,7 +36,9 @@ class MatMul final : public Op {
     }
   }
 
-  bool reads_input(size_t i) const override { return !(i == 1 && b_); }
+  // A constant B runs from its packed copy (f32, int8) or, int4, as stored or packed.
+  bool reads_input(size_t i) const override { return !(i == 1 && (b_ || packed_)); }
+  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && i4_.in_place()); }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     // f16 operands (both, B computed at run time): widened to f32 in the workspace, the product rounded back
@@ -100,7 +102,10 @@ class MatMul final : public Op {
 
   void run_f32(const RunContext& ctx, const float* a, const float* b, float* y) {
     const gemm::Epilogue ep;
-    if (i8_path()) return i8_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
+    if (i8_path()) {
+      i8_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
+      return;
+    }
     if (i4_path()) return i4_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
     if (fold_) {
       gemm::gemm_packed_b(kt_, a, size_t(k_), size_t(nbatch_ * m_), b_ ? dense_.get() : *packed_, y, size_t(n_), ep, ctx.pool, ctx.workspace);

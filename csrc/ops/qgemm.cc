@@ -74,6 +74,7 @@ class QGemm final : public Op {
            size_t(n_), ctx.pool);
   }
   std::string kernel() const override { return std::string(w_.kind()) + k_.name; }
+  bool reads_input(size_t i) const override { return i != 3 && i != 6; }  // packed / copied when created
 
  private:
   const kernels::Table& k_;

@@ -70,6 +70,8 @@ class QLinearConv final : public Op {
     bias_ = wt_.fold_bias(bq.data(), xq_.zp);
   }
 
+  bool reads_input(size_t i) const override { return i != 3 && i != 8; }  // packed / copied when created
+
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_u8(*this, in[0], "x");
     const Shape& x = in[0].shape;

@@ -1,6 +1,8 @@
 // The 8-bit integer kernels of every table the CPU has against plain integer arithmetic: bit-exact (integer
 // sums are exact, and every ISA requantizes with the same float operations).
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -145,6 +147,45 @@ TEST(quantize_dequantize_qadd_match_reference) {
         t->qadd_u8(a.data(), as, b.data(), bs, ap, ya.data(), n);
         kernels::ref::qadd_u8(a.data(), as, b.data(), bs, ap, yb.data(), n);
         CHECK(ya == yb);
+      }
+    }
+  }
+}
+
+// int8-weights rows (ops/linear_i8.h): every table quantizes rows with the reference's parameters and bytes, and
+// finishes the GEMM's rows to the same bits; rows of zeros, all >= 0, with a NaN or an infinity included.
+TEST(quantize_rows_and_finish_rows_match_reference) {
+  std::mt19937 rng(29);
+  for (const Table* t : tables()) {
+    for (size_t k : {1, 3, 7, 8, 9, 16, 17, 31, 64, 100, 333}) {
+      const size_t m = 6, ldx = k + 3, ldy = (k + 15) / 16 * 16 + 16;
+      std::vector<float> x(m * ldx);
+      for (auto& v : x) v = float(int(rng() % 20001) - 10000) / 997.f;
+      for (size_t i = 0; i < k; ++i) x[1 * ldx + i] = 0.f;                   // all zeros
+      for (size_t i = 0; i < k; ++i) x[2 * ldx + i] = std::fabs(x[2 * ldx + i]);  // after a ReLU
+      x[3 * ldx + k / 2] = std::numeric_limits<float>::quiet_NaN();
+      x[4 * ldx + k - 1] = std::numeric_limits<float>::infinity();
+      std::vector<uint8_t> a(m * ldy, 7), b(m * ldy, 9);
+      std::vector<kernels::QParams> qa(m), qb(m);
+      t->quantize_rows_u8(x.data(), m, k, ldx, a.data(), ldy, qa.data());
+      kernels::ref::quantize_rows_u8(x.data(), m, k, ldx, b.data(), ldy, qb.data());
+      CHECK(a == b);
+      for (size_t r = 0; r < m; ++r) CHECK(qa[r].scale == qb[r].scale && qa[r].zp == qb[r].zp);
+      CHECK(qb[1].scale == 1.f && qb[1].zp == 128);  // zeros: the neutral parameters
+      CHECK(qb[2].zp == 0);                          // all >= 0: every level above the zero point
+      const size_t n = k, ldo = n + 5;
+      std::vector<float> ya(m * ldo), yb, wsum(n), bias(n);
+      for (auto& v : ya) v = float(int(rng() % 2001) - 1000) / 7.f;
+      for (auto& v : wsum) v = float(int(rng() % 2001) - 1000) / 31.f;
+      for (auto& v : bias) v = float(int(rng() % 2001) - 1000) / 13.f;
+      yb = ya;
+      for (int clamp = 0; clamp < 2; ++clamp) {
+        const float lo = clamp ? 0.f : -std::numeric_limits<float>::infinity(), hi = clamp ? 6.f : -lo;
+        std::vector<float> ga = ya, gb = yb;
+        t->finish_rows(ga.data(), m, n, ldo, qb.data(), 128, wsum.data(), clamp ? nullptr : bias.data(), lo, hi);
+        kernels::ref::finish_rows(gb.data(), m, n, ldo, qb.data(), 128, wsum.data(), clamp ? nullptr : bias.data(), lo,
+                                  hi);
+        CHECK(std::memcmp(ga.data(), gb.data(), ga.size() * 4) == 0);
       }
     }
   }

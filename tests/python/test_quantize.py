@@ -315,3 +315,41 @@ def test_int8_weights_with_zero_points_take_the_f32_path(tmp_path):
     assert s.describe()[0]["kernel"].startswith("gemm-packed-b-")
     wd = pyruntime.load(tmp_path / "z.pyrt").tensor("w")
     np.testing.assert_allclose(s.run(xv)[0], xv @ wd.T, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cin,cout,k,stride,pad,act", [(16, 24, 1, 1, 0, None), (24, 40, 3, 1, 1, "relu6"),
+                                                        (5, 7, 3, 2, 1, "relu"), (8, 12, 5, 1, 2, "sigmoid")])
+def test_int8_weights_conv_nhwc_runs_as_stored(tmp_path, cin, cout, k, stride, pad, act):
+    """A channels-last convolution with an int8 weight (group 1): its im2col rows (or the pixels, 1x1) run the
+    same per-row int8 GEMM as a Linear layer, with the activation applied as the rows are finished."""
+    rng = np.random.default_rng(cin * cout + k)
+    n, h, w = 2, 9, 11
+    wt = rng.standard_normal((cout, cin, k, k)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    g = pyruntime.Graph()
+    x = g.input("x", [n, h, w, cin])
+    attrs = dict(kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, layout="NHWC")
+    if act:
+        attrs["activation"] = act
+    g.output(g.op("Conv", x, g.const(wt, "w", "i8", axis=0), g.const(b, "b"), **attrs), "y")
+    g.save(tmp_path / "c.pyrt")
+    model = pyruntime.load(tmp_path / "c.pyrt")
+    wq = np.frombuffer(bytes(model.view("w", 0)), np.int8).reshape(cout, cin, k, k)
+    sw = np.frombuffer(bytes(model.view("w", 1)), np.float32)
+    xv = rng.standard_normal((n, h, w, cin)).astype(np.float32)
+    # im2col rows in (tap row, tap column, channel) order, zero padding
+    xp = np.pad(xv, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    cols = np.stack([xp[:, i * stride:i * stride + k, j * stride:j * stride + k, :].reshape(n, -1)
+                     for i in range(oh) for j in range(ow)], 1).reshape(-1, k * k * cin)
+    want = _qd8_reference(cols, wq.transpose(0, 2, 3, 1).reshape(cout, -1), sw, b)
+    want = {None: want, "relu": np.maximum(want, 0), "relu6": np.clip(want, 0, 6),
+            "sigmoid": 1 / (1 + np.exp(-want))}[act].reshape(n, oh, ow, cout)
+    outs = []
+    for ref in (False, True):
+        s = Session(str(tmp_path / "c.pyrt"), force_reference=ref)
+        outs.append(s.run(xv)[0])
+        assert "qd8-gemm-i8w-" in s.describe()[0]["kernel"]
+        np.testing.assert_allclose(outs[-1], want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    if act != "sigmoid":   # the exp of the unary kernels differs by table; the rows themselves do not
+        np.testing.assert_array_equal(outs[0], outs[1])

@@ -1,5 +1,7 @@
 """Session API: inputs by dict/list/keyword, clear errors for wrong names, dtypes and shapes, unsupported
 operators named with their node, dynamic batch re-planning, describe()."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -138,3 +140,42 @@ def test_arena_reuses_memory():
         s.run(np.zeros((1, 16, 32, 32), np.float32))
         return s.arena_bytes
     assert convs(8) == convs(2)                            # dead buffers are reused: two live at a time
+
+
+def _mapped_pages(path) -> int:
+    """Pages of `path`'s mappings resident in this process (Linux /proc/self/pagemap)."""
+    import struct
+    total = 0
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith(str(path)):
+            a, b = (int(v, 16) for v in line.split()[0].split("-"))
+            with open("/proc/self/pagemap", "rb") as f:
+                f.seek(a // 4096 * 8)
+                data = f.read((b - a) // 4096 * 8)
+            total += sum(struct.unpack_from("<Q", data, i * 8)[0] >> 63 for i in range((b - a) // 4096))
+    return total
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/pagemap")
+def test_repacked_weights_leave_the_resident_set(tmp_path):
+    """A weight every op repacked when the session was made is not read again: its file pages leave the process
+    (one form of each weight is resident, not the file's and the packed one), small constants read at run time
+    are copied out; a second session and a model given as bytes (nothing to drop there) still compute the same."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((2048, 1024)).astype(np.float32)      # 8 MiB
+    b = rng.standard_normal(2048).astype(np.float32)
+    g = pyruntime.Graph()
+    g.output(g.op("Gemm", g.input("x", [3, 1024]), g.const(w, "w"), g.const(b, "b"), transB=1), "y")
+    path = tmp_path / "big.pyrt"
+    g.save(path)
+    x = rng.standard_normal((3, 1024)).astype(np.float32)
+    want = x @ w.T + b
+    s = pyruntime.Session(str(path))
+    y = s.run(x)[0]
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-3)
+    assert _mapped_pages(path) < 64, "the packed weight's file pages are still resident"
+    s2 = pyruntime.Session(str(path))
+    np.testing.assert_array_equal(s2.run(x)[0], y)
+    s3 = pyruntime.Session(path.read_bytes())
+    np.testing.assert_array_equal(s3.run(x)[0], y)
+    np.testing.assert_array_equal(s.run(x)[0], y)

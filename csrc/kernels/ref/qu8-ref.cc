@@ -1,6 +1,7 @@
 // Scalar references of the u8 elementwise kernels: quantize, dequantize, quantized Add. Written so that the
 // compiler vectorizes them (round_even instead of nearbyint), since tables without a SIMD version use them.
 #include <cmath>
+#include <cstring>
 
 #include "kernels/ref/ref.h"
 
@@ -12,6 +13,33 @@ void quantize_u8(const float* x, size_t n, QParams q, uint8_t* y) {
     float v = x[i] / q.scale;
     v = !(v >= lo) ? lo : v > hi ? hi : v;  // NaN -> the zero point's low end, never undefined
     y[i] = uint8_t(int32_t(round_even(v)) + q.zp);
+  }
+}
+
+void quantize_rows_u8(const float* x, size_t m, size_t k, size_t ldx, uint8_t* y, size_t ldy, QParams* q) {
+  for (size_t r = 0; r < m; ++r) {
+    const float* xr = x + r * ldx;
+    float lo = 0.f, hi = 0.f;
+    for (size_t i = 0; i < k; ++i) {  // a NaN compares false: ignored, as the SIMD min / max ignore it
+      lo = xr[i] < lo ? xr[i] : lo;
+      hi = xr[i] > hi ? xr[i] : hi;
+    }
+    q[r] = row_qparams(lo, hi);
+    quantize_u8(xr, k, q[r], y + r * ldy);
+    std::memset(y + r * ldy + k, 0, ldy - k);
+  }
+}
+
+void finish_rows(float* y, size_t m, size_t n, size_t ldy, const QParams* q, int32_t zfold, const float* wsum,
+                 const float* bias, float lo, float hi) {
+  for (size_t r = 0; r < m; ++r) {
+    float* yr = y + r * ldy;
+    const float dz = float(zfold - q[r].zp), s = q[r].scale;
+    for (size_t c = 0; c < n; ++c) {
+      float v = std::fma(std::fma(dz, wsum[c], yr[c]), s, bias ? bias[c] : 0.f);
+      v = v > lo ? v : lo;  // as SIMD max / min do, signed zeros included
+      yr[c] = v < hi ? v : hi;
+    }
   }
 }
 

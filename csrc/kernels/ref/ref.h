@@ -35,6 +35,9 @@ void f32_gemm_8x12(size_t mr, size_t nr, size_t kc, const float* a, const float*
                    const GemmUkArgs& args);
 // 8-bit integer kernels (see dispatch.h). The reference GEMM's panels are 4x16 with groups of 4 k's.
 void quantize_u8(const float* x, size_t n, QParams q, uint8_t* y);
+void quantize_rows_u8(const float* x, size_t m, size_t k, size_t ldx, uint8_t* y, size_t ldy, QParams* q);
+void finish_rows(float* y, size_t m, size_t n, size_t ldy, const QParams* q, int32_t zfold, const float* wsum,
+                 const float* bias, float lo, float hi);
 void dequantize_u8(const uint8_t* x, size_t n, QParams q, float* y);
 void qadd_u8(const uint8_t* a, size_t as, const uint8_t* b, size_t bs, const QAddParams& p, uint8_t* y, size_t n);
 void qgemm(size_t mr, size_t nr, size_t k, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* bias,

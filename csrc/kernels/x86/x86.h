@@ -53,6 +53,9 @@ void qdwconv_nhwc_avx512vnni(const DwNhwcParams& p, const uint8_t* x, int32_t zx
 void qdwconv_nhwc_avx2(const DwNhwcParams& p, const uint8_t* x, int32_t zx, const int16_t* w, const int32_t* bias,
                        const float* scale, const QRequant& rq, uint8_t* y, int64_t oh0, int64_t oh1);
 void quantize_u8_avx2(const float* x, size_t n, QParams q, uint8_t* y);
+void quantize_rows_u8_avx2(const float* x, size_t m, size_t k, size_t ldx, uint8_t* y, size_t ldy, QParams* q);
+void finish_rows_avx2(float* y, size_t m, size_t n, size_t ldy, const QParams* q, int32_t zfold, const float* wsum,
+                      const float* bias, float lo, float hi);
 void dequantize_u8_avx2(const uint8_t* x, size_t n, QParams q, float* y);
 void qadd_u8_avx2(const uint8_t* a, size_t a_step, const uint8_t* b, size_t b_step, const QAddParams& p, uint8_t* y,
                   size_t n);
