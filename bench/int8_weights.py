@@ -12,22 +12,14 @@ Models (random weights from transformers configs, seed 0, except EfficientNet's 
 Each model's two files run in the same process in alternating rounds; per-run time is the median of a round,
 best of the rounds. Replaces the section "## int8-weights against fp32" of bench/RESULTS.md.
 """
-import argparse, contextlib, datetime, io, os, sys, tempfile, time, warnings
+import argparse, contextlib, datetime, io, os, sys, tempfile, warnings
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "python"))
-
-
-def median_ms(fn, n):
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(ts))
+from results import median_ms  # noqa: E402
 
 
 def minilm(d, quick):

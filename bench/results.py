@@ -18,6 +18,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def median_ms(fn, n: int) -> float:
+    """The median wall time of n calls of fn, in milliseconds."""
+    import time
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    ts.sort()
+    return 1e3 * (ts[n // 2] if n % 2 else 0.5 * (ts[n // 2 - 1] + ts[n // 2]))
+
+
 def machine() -> str:
     """The "Machine: ..." words of a section: CPU model, cores and the ISA pyruntime picked."""
     from pyruntime import _core

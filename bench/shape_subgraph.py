@@ -11,22 +11,13 @@ model's ONNX graph in the same process for scale. Per-run time is the median of 
 
 Replaces the section "## Shape subgraphs" of bench/RESULTS.md.
 """
-import argparse, datetime, os, sys, tempfile, time, warnings
+import argparse, datetime, os, sys, tempfile, warnings
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hf_models import bert_encoder  # noqa: E402
-from results import machine, write_section  # noqa: E402
-
-
-def median_ms(fn, n):
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(ts))
+from results import machine, median_ms, write_section  # noqa: E402
 
 
 def main():
