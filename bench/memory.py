@@ -16,6 +16,7 @@ import argparse, contextlib, datetime, io, json, os, subprocess, sys, tempfile, 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "python"))
 
 WORKER = r'''

@@ -128,6 +128,7 @@ def _worker(cfg: dict) -> dict:
         t = time.perf_counter()
         s = Session(cfg["model"], num_threads=threads, profile=cfg["profile"])
         res["init_ms"] = (time.perf_counter() - t) * 1e3
+        res["file_bytes"] = os.path.getsize(cfg["model"])
         res.update(isa=s.isa, version=_version("pyruntime"))
         if s.max_context:   # a decoder: every run is the same prompt from an empty KV cache, not a longer sequence
 
@@ -146,6 +147,7 @@ def _worker(cfg: dict) -> dict:
         t = time.perf_counter()
         s = ort.InferenceSession(cfg["source"], so, providers=["CPUExecutionProvider"])
         res["init_ms"] = (time.perf_counter() - t) * 1e3
+        res["file_bytes"] = os.path.getsize(cfg["source"])
         res.update(version=ort.__version__)
         ort_names = [i.name for i in s.get_inputs()]
         if len(ort_names) != len(names):
@@ -295,13 +297,17 @@ def format_table(report: dict) -> str:
     label = {"init_ms": "init (ms)", "first_run_ms": "first run (ms)", "runs": "timed runs", "avg_ms": "avg (ms)",
              "min_ms": "min (ms)", "max_ms": "max (ms)", "p50_ms": "p50 (ms)", "p90_ms": "p90 (ms)",
              "p99_ms": "p99 (ms)", "peak_rss_kb": "peak RSS (MiB)", "rss_growth_kb": "RSS growth (MiB)",
-             "max_abs_diff": "max |out - ours|", "speedup": "ours vs this (p50)"}
+             "max_abs_diff": "max |out - ours|", "speedup": "ours vs this (p50)",
+             "rss_per_file": "RSS growth / model file"}
     ours = res[0]
 
     def cell(r, k):
         v = r.get(k)
         if k == "speedup":
             return "-" if r is ours else f"{r['p50_ms'] / ours['p50_ms']:.2f}x"
+        if k == "rss_per_file":   # what a session costs against the file it loads (issue 19's figure)
+            ok = r.get("rss_growth_kb") is not None and r.get("file_bytes")
+            return f"{r['rss_growth_kb'] * 1024 / r['file_bytes']:.2f}x" if ok else "-"
         if v is None:
             return "-"
         if k.endswith("_kb"):
@@ -312,7 +318,8 @@ def format_table(report: dict) -> str:
             return f"{v:.3g}"
         return f"{v:.3f}"
     head = ["", *[f"{r['runtime']} {r.get('version', '')}".strip() for r in res]]
-    rows = [head] + [[label[k], *[cell(r, k) for r in res]] for k in (*FIELDS, "max_abs_diff", "speedup")]
+    rows = [head] + [[label[k], *[cell(r, k) for r in res]]
+                     for k in (*FIELDS, "rss_per_file", "max_abs_diff", "speedup")]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = [f"model {report['model']}, {report['threads']} threads, isa {ours.get('isa')}, inputs "
              + ", ".join(f"{i['name']} {i['dtype']}[{','.join(map(str, i['shape']))}]" for i in report["inputs"])]

@@ -55,6 +55,9 @@ def test_bench_compares_peers_on_the_same_inputs(tmp_path, model):
         assert x["max_abs_diff"] < 1e-4                     # the same model on the same inputs (fp32)
     ours = rep["results"][0]
     assert ours["isa"] in _core.kernel_tables() + ["ref"] and ours["arena_bytes"] > 0
+    assert ours["file_bytes"] == (tmp_path / "m.pyrt").stat().st_size and rep["results"][2].get("file_bytes") is None
+    rss_row = next(line for line in r.stdout.splitlines() if line.startswith("RSS growth / model file"))
+    assert rss_row.split()[-1] == "-" and rss_row.split()[5].endswith("x")   # torch loads no file; ours does
     ops = ours["ops"]
     assert {o["op"] for o in ops} >= {"Conv", "Gemm"} and all(o["kernel"] for o in ops)
     assert abs(ops[-1]["cdf_percent"] - 100) < 1e-6 and abs(sum(o["percent"] for o in ops) - 100) < 1e-6
