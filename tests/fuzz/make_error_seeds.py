@@ -66,6 +66,10 @@ def seeds() -> dict:
     x = g.input("x", [1, 2, 3, 4, 4])
     s["conv3d-kernel-too-big.pyrt"] = unchecked_bytes(
         g, g.op("Conv", x, g.const(np.zeros((2, 2, 4, 1, 1), np.float32))))
+    g = Graph("sequence-select")                            # position 5 of a sequence of 2 tensors
+    x = g.input("x", [2, 3])
+    s["sequence-position-oob.pyrt"] = unchecked_bytes(
+        g, g.op("SequenceSelect", x, x, g.const(np.array(5, np.int64)), items=2, steps=[0, 0, 0, 0, 1, 0], at=2))
     return s
 
 
