@@ -1,4 +1,4 @@
-// A Linear weight W [N, K] stored in an encoding the f32 GEMM cannot read (int4, csr), decoded and packed for
+// A Linear weight W [N, K] stored in an encoding the f32 GEMM cannot read (csr), decoded and packed for
 // the GEMM only when a plan has more rows than the in-place kernels (int4 GEMV, sparse matrix-vector) win for.
 // The decoded f32 copy is a temporary of the packing: only the panels stay, shared by every session of the
 // model (Deferred) and counted against each session's memory cap.

@@ -2,8 +2,8 @@
 // Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
 // values (or a scalar) is fused into the GEMM epilogue with any fused activation.
 // A Linear weight stored int8 is used as stored (ops/linear_i8.h), one stored int4 for few rows of A
-// (ops/linear_i4.h); one stored csr (f32 or i8 values) runs the sparse matrix-vector kernel row by row for up to
-// kMaxSparseRows rows (ops/sparse_weight.h).
+// (ops/linear_i4.h) and requantized to int8 panels for more; one stored csr (f32 or i8 values) runs the sparse
+// matrix-vector kernel row by row for up to kMaxSparseRows rows (ops/sparse_weight.h).
 #include <algorithm>
 #include <cstdio>
 
@@ -40,7 +40,7 @@ class Gemm final : public Op {
     } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
-      dense_ = deferred_dense_b(ctx, 1, size_t(n_dim_), size_t(k_dim_));
+      i4_rows_ = deferred_i8_weight(ctx, 1, size_t(n_dim_), size_t(k_dim_));
     } else if (b && sparse_kernel("Gemm", b->desc.shape, ctx) && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
       if (kt_.spmv_pack)  // the table's own layout for its spmv
@@ -102,10 +102,17 @@ class Gemm final : public Op {
     out[0] = {{m_, n_}, spec::kF32};
   }
 
-  // Many rows of an int4 / csr weight: the f32 GEMM on the weight decoded once (see Deferred).
-  uint64_t prepare_bytes() const override { return dense_path() || dense_.built() ? dense_.bytes() : 0; }
+  // Many rows of an int4 weight: the int8 GEMM on it requantized once; of a csr one: the f32 GEMM on it decoded
+  // once (see Deferred).
+  uint64_t prepare_bytes() const override {
+    return (dense_path() || dense_.built() ? dense_.bytes() : 0) + (i4_many() || i4_rows_.built() ? i4_rows_.bytes() : 0);
+  }
   void prepare() override {
     if (dense_path()) dense_.build();
+    if (i4_many() && !i4_rows_.built()) {
+      i4_rows_.build();
+      i4_.release_stored();
+    }
   }
 
   // B is read at run time only on the plain path (no packed copy); an int4 one may be read as stored.
@@ -116,6 +123,7 @@ class Gemm final : public Op {
     if (sparse_path()) return 0;
     if (i8_.active()) return i8_.workspace_bytes(m_);
     if (i4_path()) return i4_.workspace_bytes();
+    if (i4_many()) return i8_workspace_bytes(kt_.qgemm, size_t(k_), m_);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
                                 packed_b() && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
   }
@@ -124,7 +132,7 @@ class Gemm final : public Op {
     const float* a = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     if (sparse_path()) return run_sparse(ctx, a, y, in);
-    if (i8_.active() || i4_path()) return run_quantized(ctx, a, y, in);
+    if (i8_.active() || i4_.active()) return run_quantized(ctx, a, y, in);
     const gemm::PackedB* pb = packed_b();
     const bool packed = pb && !trans_a_;
     // alpha is folded into the packed B; on the plain path it scales A.B before the bias is added.
@@ -152,17 +160,19 @@ class Gemm final : public Op {
     if (sparse_path()) return std::string("spmv-") + kt_.name;
     if (i8_.active()) return std::string("qd8-gemm-i8w-") + kt_.name;
     if (i4_path()) return std::string("gemv-i4-") + kt_.name;
+    if (i4_many()) return std::string("qd8-gemm-i4w-as-i8-") + kt_.name;
     return std::string(packed_b() ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
  private:
-  bool dense_path() const { return b_ && !i8_.active() && !sparse_path() && !i4_path(); }
+  bool dense_path() const { return sparse_ && !sparse_path(); }  // csr, many rows
   // The packed f32 weight: made at creation (f32 weights) or for this plan (decoded int4 / csr ones).
   const gemm::PackedB* packed_b() const {
     if (packed_b_) return packed_b_.get();
     return dense_path() && dense_.built() ? &dense_.get() : nullptr;
   }
   bool i4_path() const { return i4_.active() && m_ <= Int4Linear::kMaxRows; }
+  bool i4_many() const { return i4_.active() && m_ > Int4Linear::kMaxRows; }
   bool sparse_path() const { return sparse_ && m_ <= kMaxSparseRows; }
 
   void run_sparse(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
@@ -179,13 +189,16 @@ class Gemm final : public Op {
     if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
 
-  // A weight used as stored: int8 (any rows) or int4 (few rows).
+  // A weight used as stored: int8 (any rows), int4 (few rows), or int4 requantized to int8 (many rows).
   void run_quantized(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
+    const float* bp = bias.empty() ? nullptr : bias.data();
     // the activation goes with the finished rows unless C is added after them
-    const bool fused = i8_.active() && i8_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y,
-                                               c_general_ ? ActParams{} : act_);
-    if (!i8_.active()) i4_.run(ctx, kt_, a, m_, bias.empty() ? nullptr : bias.data(), y);
+    const ActParams act = c_general_ ? ActParams{} : act_;
+    bool fused = false;
+    if (i8_.active()) fused = i8_.run(ctx, kt_, a, m_, bp, y, act);
+    else if (i4_many()) fused = run_i8(i4_rows_.get(), ctx, kt_, a, m_, bp, y, act);
+    else i4_.run(ctx, kt_, a, m_, bp, y);
     if (c_general_) add_c(y, static_cast<const float*>(in[2]));
     if ((!fused || c_general_) && act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
@@ -201,7 +214,8 @@ class Gemm final : public Op {
   float alpha_, beta_;
   ActParams act_;
   std::shared_ptr<const gemm::PackedB> packed_b_;  // shared by all sessions of the model (f32 weights)
-  Deferred<gemm::PackedB> dense_;                  // an int4 / csr weight decoded and packed, for many rows
+  Deferred<gemm::PackedB> dense_;                  // a csr weight decoded and packed, for many rows
+  Deferred<I8Weight> i4_rows_;                     // an int4 weight requantized to int8 panels, for many rows
   const ConstTensor* b_ = nullptr;                 // an int4 or csr weight used as stored, and its reader
   Int4Linear i4_;
   Int8Linear i8_;

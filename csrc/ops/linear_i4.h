@@ -1,7 +1,8 @@
 // An int4 Linear weight used as stored (Gemm with transB, MatMul with transB): W [N, K] in the file's i4
 // encoding, signed, groups along K. Up to kMaxRows rows of activations run the int4 x int8 GEMV on the stored
 // nibbles (each row quantized per group on the fly: ONNX Runtime's MatMulNBits accuracy level 4), so the f32
-// weight is never made; for more rows callers take the f32 GEMM on the decoded weight (ops/decoded_weight.h).
+// weight is never made; for more rows callers take the int8 GEMM on the weight requantized to int8 panels
+// (ops/linear_i8.h: deferred_i8_weight), built once when a plan first needs them.
 #pragma once
 #include <vector>
 
@@ -22,6 +23,7 @@ class Int4Linear {
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI4 || !t.p.is_signed) return false;
     ctx.model().check_tensor(b.tensor_index);  // the deferred checks a decode would have made (SPEC 6.4)
+    model_ = &ctx.model(), tensor_ = b.tensor_index;
     w_.q = ctx.model().buffer(b.tensor_index, 0);
     w_.scales = ctx.model().buffer(b.tensor_index, 1);
     w_.scales_f16 = t.p.scale_dtype == spec::kScaleF16;
@@ -40,6 +42,11 @@ class Int4Linear {
   }
   bool active() const { return w_.q != nullptr; }
   bool in_place() const { return active() && !packed_; }  // the GEMV reads the file's nibbles
+  // After a read of the stored weight that the GEMV does not need (decoding it for another form): its file pages
+  // leave the resident set again, unless the GEMV reads them.
+  void release_stored() const {
+    if (active() && packed_) model_->release_pages(tensor_);
+  }
   int64_t n() const { return int64_t(w_.n); }
   int64_t k() const { return int64_t(w_.k); }
   size_t workspace_bytes() const { return align64(w_.ng * w_.group) + 2 * align64(w_.ng * 4); }
@@ -61,6 +68,8 @@ class Int4Linear {
 
  private:
   kernels::I4Matrix w_{};
+  const Model* model_ = nullptr;
+  size_t tensor_ = 0;
   std::shared_ptr<const AlignedBytes> packed_;
 };
 

@@ -6,8 +6,14 @@
 // f32 weight is never made. The GEMM folds a zero point of 128; each row's own is corrected after it:
 //   y[m][n] = sa[m] * (sw[n] * sum_k (q[m][k] - 128) W[n][k] + (128 - za[m]) * sw[n] * sum_k W[n][k]) + bias[n]
 // an exact int32 sum, then the same float steps on every kernel table: every table gives the same result.
+//
+// The same panels serve an int4 Linear weight for many rows (prefill): its rows decoded and requantized to int8
+// with one scale per row (I8Weight::from_rows), a quarter of the f32 panels' memory; the extra rounding is at
+// most half an int8 step of the row's largest weight (1/254 of it), against the int4 groups' 1/14.
 #pragma once
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -15,6 +21,74 @@
 #include "ops/common.h"
 
 namespace pyrt::ops {
+
+// The weight as the int8 GEMM reads it.
+struct I8Weight {
+  static constexpr int32_t kZero = 128;  // the zero point the panels' folded bias assumes
+  qgemm::Packed w;
+  std::vector<float> scale;        // per output row: the weight's scale
+  std::vector<float> wsum_scaled;  // ... times the sum of its weights (a row's own zero point's share)
+  std::vector<int32_t> bias;       // the zero point kZero's share, folded per row
+  size_t n = 0, k = 0;
+
+  // W as int8 rows [N][K] with one scale per row.
+  static I8Weight make(const int8_t* q, const float* scales, size_t n, size_t k, const kernels::QGemmKernel& uk) {
+    I8Weight r;
+    r.n = n, r.k = k;
+    r.w = qgemm::pack(q, n, k, uk);
+    r.scale.assign(scales, scales + n);
+    r.wsum_scaled.resize(n);
+    for (size_t j = 0; j < n; ++j) r.wsum_scaled[j] = r.scale[j] * float(r.w.wsum[j]);
+    r.bias = qgemm::fold_bias(r.w, nullptr, kZero);
+    return r;
+  }
+  // W given as f32 rows (`row(j, out)` writes row j's K values): each row quantized to int8 with its own scale.
+  static I8Weight from_rows(const std::function<void(size_t, float*)>& row, size_t n, size_t k,
+                            const kernels::QGemmKernel& uk) {
+    std::vector<int8_t> q(n * k);
+    std::vector<float> scales(n), w(k);
+    for (size_t j = 0; j < n; ++j) {
+      row(j, w.data());
+      float mx = 0.f;
+      for (float v : w) mx = std::fmax(mx, std::fabs(v));
+      scales[j] = mx > 0.f ? mx / 127.f : 1.f;
+      for (size_t i = 0; i < k; ++i) q[j * k + i] = int8_t(std::nearbyint(w[i] / scales[j]));
+    }
+    return make(q.data(), scales.data(), n, k, uk);
+  }
+  // Bytes make() / from_rows() hold, for a Deferred's declaration.
+  static uint64_t bytes(size_t n, size_t k, const kernels::QGemmKernel& uk) {
+    const size_t kp = (k + uk.kr - 1) / uk.kr * uk.kr, panels = (n + uk.nr - 1) / uk.nr;
+    return uint64_t(panels) * kp * uk.nr + n * (4 + 4 + 4 + 4);
+  }
+};
+
+// The quantized rows (K padded to the kernel's groups) and their parameters, for `rows` rows.
+inline size_t i8_workspace_bytes(const kernels::QGemmKernel& uk, size_t k, int64_t rows) {
+  const size_t kp = (k + uk.kr - 1) / uk.kr * uk.kr;
+  return align64(size_t(rows) * kp) + align64(size_t(rows) * sizeof(kernels::QParams));
+}
+
+// y[m] = act(W a[m] + bias) for m < rows (bias: N values, or null); rows of K and N floats. ws:
+// i8_workspace_bytes(rows) (default: the node's workspace). Returns whether act was applied: None, Relu and Clip
+// are, as the rows are finished; the caller applies any other.
+inline bool run_i8(const I8Weight& w, const RunContext& ctx, const kernels::Table& kt, const float* a, int64_t rows,
+                   const float* bias, float* y, const ActParams& act = {}, void* ws = nullptr) {
+  const size_t M = size_t(rows), kp = w.w.kp, K = w.k, N = w.n;
+  uint8_t* aq = static_cast<uint8_t*>(ws ? ws : ctx.workspace);
+  kernels::QParams* q = reinterpret_cast<kernels::QParams*>(aq + align64(M * kp));
+  parallel(ctx, M, 16, [&](size_t b, size_t e, int) { kt.quantize_rows_u8(a + b * K, e - b, K, K, aq + b * kp, kp, q + b); });
+  const kernels::QRequant rq{0.f, 0.f, 0, true};
+  qgemm::run(aq, kp, M, w.w, w.bias.data(), w.scale.data(), rq, y, N, ctx.pool, true);
+  const float inf = std::numeric_limits<float>::infinity();
+  const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
+  const float lo = !fused ? -inf : act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
+  const float hi = fused && act.act == Act::kClip ? act.p1 : inf;
+  parallel(ctx, M, 16, [&](size_t b, size_t e, int) {
+    kt.finish_rows(y + b * N, e - b, N, N, q + b, I8Weight::kZero, w.wsum_scaled.data(), bias, lo, hi);
+  });
+  return fused;
+}
 
 class Int8Linear {
  public:
@@ -26,66 +100,48 @@ class Int8Linear {
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI8 || t.p.zero_point || (t.p.axis != 0 && t.p.axis != -1)) return false;
     ctx.model().check_tensor(b.tensor_index);
-    n_ = size_t(t.shape[0]), k_ = size_t(t.numel / t.shape[0]);
+    const size_t n = size_t(t.shape[0]), k = size_t(t.numel / t.shape[0]);
     const Model& model = ctx.model();
     const size_t tensor = b.tensor_index;
     const kernels::QGemmKernel uk = ctx.kernels().qgemm;
-    w_ = ctx.shared<qgemm::Packed>(input, channels ? "qgemm.i8w.nhwc" : "qgemm.i8w", [&] {
+    w_ = ctx.shared<I8Weight>(input, channels ? "i8w.nhwc" : "i8w", [&] {
       const int8_t* w = reinterpret_cast<const int8_t*>(model.buffer(tensor, 0));
-      const size_t taps = channels ? k_ / channels : 1;
-      if (taps <= 1) return qgemm::pack(w, n_, k_, uk);
-      std::vector<int8_t> t(n_ * k_);  // [N][tap][C] from [N][C][tap]
-      for (size_t o = 0; o < n_; ++o)
+      const uint8_t* s = model.buffer(tensor, 1);
+      std::vector<float> scales(n);
+      for (size_t j = 0; j < n; ++j) std::memcpy(&scales[j], s + 4 * (t.p.axis == 0 ? j : 0), 4);  // unaligned
+      const size_t taps = channels ? k / channels : 1;
+      if (taps <= 1) return I8Weight::make(w, scales.data(), n, k, uk);
+      std::vector<int8_t> r(n * k);  // [N][tap][C] from [N][C][tap]
+      for (size_t o = 0; o < n; ++o)
         for (size_t c = 0; c < channels; ++c)
-          for (size_t k = 0; k < taps; ++k) t[o * k_ + k * channels + c] = w[(o * channels + c) * taps + k];
-      return qgemm::pack(t.data(), n_, k_, uk);
+          for (size_t i = 0; i < taps; ++i) r[o * k + i * channels + c] = w[(o * channels + c) * taps + i];
+      return I8Weight::make(r.data(), scales.data(), n, k, uk);
     });
-    const uint8_t* s = model.buffer(tensor, 1);
-    scale_.resize(n_), wsum_scaled_.resize(n_);
-    for (size_t n = 0; n < n_; ++n) {
-      std::memcpy(&scale_[n], s + 4 * (t.p.axis == 0 ? n : 0), 4);  // unaligned f32
-      wsum_scaled_[n] = scale_[n] * float(w_->wsum[n]);
-    }
-    bias_ = qgemm::fold_bias(*w_, nullptr, kZero);
     return true;
   }
   bool active() const { return w_ != nullptr; }
-  int64_t n() const { return int64_t(n_); }
-  int64_t k() const { return int64_t(k_); }
-  // The quantized rows (K padded to the kernel's groups) and their parameters.
-  size_t workspace_bytes(int64_t rows) const {
-    return align64(size_t(rows) * w_->kp) + align64(size_t(rows) * sizeof(kernels::QParams));
-  }
-
-  // y[m] = act(W a[m] + bias) for m < rows (bias: N values, or null); rows of K and N floats. ws: workspace_bytes(rows)
-  // (default: the node's workspace). Returns whether act was applied: None, Relu and Clip are, as the rows are
-  // finished; the caller applies any other.
+  int64_t n() const { return int64_t(w_->n); }
+  int64_t k() const { return int64_t(w_->k); }
+  size_t workspace_bytes(int64_t rows) const { return align64(size_t(rows) * w_->w.kp) + align64(size_t(rows) * sizeof(kernels::QParams)); }
   bool run(const RunContext& ctx, const kernels::Table& kt, const float* a, int64_t rows, const float* bias,
            float* y, const ActParams& act = {}, void* ws = nullptr) const {
-    const size_t M = size_t(rows), kp = w_->kp;
-    uint8_t* aq = static_cast<uint8_t*>(ws ? ws : ctx.workspace);
-    kernels::QParams* q = reinterpret_cast<kernels::QParams*>(aq + align64(M * kp));
-    parallel(ctx, M, 16, [&](size_t b, size_t e, int) { kt.quantize_rows_u8(a + b * k_, e - b, k_, k_, aq + b * kp, kp, q + b); });
-    const kernels::QRequant rq{0.f, 0.f, 0, true};
-    qgemm::run(aq, kp, M, *w_, bias_.data(), scale_.data(), rq, y, n_, ctx.pool, true);
-    const float inf = std::numeric_limits<float>::infinity();
-    const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
-    const float lo = act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
-    const float hi = act.act == Act::kClip ? act.p1 : inf;
-    parallel(ctx, M, 16, [&](size_t b, size_t e, int) {
-      kt.finish_rows(y + b * n_, e - b, n_, n_, q + b, kZero, wsum_scaled_.data(), bias, fused ? lo : -inf,
-                     fused ? hi : inf);
-    });
-    return fused;
+    return run_i8(*w_, ctx, kt, a, rows, bias, y, act, ws);
   }
 
  private:
-  static constexpr int32_t kZero = 128;
-  size_t n_ = 0, k_ = 0;
-  std::shared_ptr<const qgemm::Packed> w_;
-  std::vector<float> scale_;        // per output row: the weight's scale
-  std::vector<float> wsum_scaled_;  // ... times the sum of its weights (the zero point's share)
-  std::vector<int32_t> bias_;  // the zero point's share, folded per row
+  std::shared_ptr<const I8Weight> w_;
 };
+
+// An int4 (or other row-decodable) Linear weight [N, K] requantized to int8 panels, built when a plan first has
+// more rows than the in-place GEMV wins for (see Deferred): the prefill path, without f32 panels.
+inline Deferred<I8Weight> deferred_i8_weight(const NodeContext& ctx, size_t input, size_t n, size_t k) {
+  const ConstTensor& c = ctx.require_const(input, "weight");
+  const Model* model = &ctx.model();
+  const size_t tensor = c.tensor_index;
+  const kernels::QGemmKernel uk = ctx.kernels().qgemm;
+  return ctx.deferred<I8Weight>(input, "i8w.requantized", I8Weight::bytes(n, k, uk), [=] {
+    return I8Weight::from_rows([&](size_t j, float* out) { model->decode_row(tensor, j, out); }, n, k, uk);
+  });
+}
 
 }  // namespace pyrt::ops

@@ -2,14 +2,13 @@
 // (the usual Linear/projection weight) is packed once and all batch rows run as one GEMM.
 // Attribute `transB` (pyruntime's, set by the exporter for constant weights): B is stored [N, K], as Gemm's
 // transB and Linear weights are; an int8 weight stored so runs as stored (ops/linear_i8.h), an int4 one for few
-// rows (ops/linear_i4.h).
+// rows (ops/linear_i4.h) and requantized to int8 panels for more.
 #include <algorithm>
 
 #include "base/scalar_codecs.h"
 #include "compute/gemm.h"
 #include "kernels/ref/ref.h"
 #include "ops/common.h"
-#include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
 #include "ops/linear_i8.h"
 
@@ -27,7 +26,7 @@ class MatMul final : public Op {
       b_ = b;
     } else if (b && trans_b_ && i4_.init(ctx, 1, *b)) {
       b_ = b;
-      dense_ = deferred_dense_b(ctx, 1, size_t(i4_.n()), size_t(i4_.k()));
+      i4_rows_ = deferred_i8_weight(ctx, 1, size_t(i4_.n()), size_t(i4_.k()));
     } else if (b && b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32) {
       const size_t r = size_t(b->desc.shape[0]), c = size_t(b->desc.shape[1]);  // [K, N], or [N, K] with transB
       packed_ = ctx.shared<gemm::PackedB>(1, trans_b_ ? "matmul.B.t" : "matmul.B", [&] {
@@ -69,16 +68,20 @@ class MatMul final : public Op {
     na_ = size_t(in[0].numel()), nb_ = size_t(in[1].numel()), ny_ = size_t(numel(o));
   }
 
-  // Many rows of an int4 weight: the f32 GEMM on the weight decoded once (see Deferred).
-  uint64_t prepare_bytes() const override { return dense_path() || dense_.built() ? dense_.bytes() : 0; }
+  // Many rows of an int4 weight: the int8 GEMM on the weight requantized once (see Deferred).
+  uint64_t prepare_bytes() const override { return i4_many() || i4_rows_.built() ? i4_rows_.bytes() : 0; }
   void prepare() override {
-    if (dense_path()) dense_.build();
+    if (i4_many() && !i4_rows_.built()) {
+      i4_rows_.build();
+      i4_.release_stored();
+    }
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (half_) return half_bytes() + gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
     if (i8_path()) return i8_.workspace_bytes(nbatch_ * m_);
     if (i4_path()) return i4_.workspace_bytes();
+    if (i4_many()) return i8_workspace_bytes(kt_.qgemm, size_t(k_), nbatch_ * m_);
     if (fold_) return gemm::workspace_size(size_t(nbatch_ * m_), size_t(n_), size_t(k_), threads, gemm::Prepacked::kB);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
   }
@@ -107,8 +110,12 @@ class MatMul final : public Op {
       return;
     }
     if (i4_path()) return i4_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
+    if (i4_many()) {
+      run_i8(i4_rows_.get(), ctx, kt_, a, nbatch_ * m_, nullptr, y);
+      return;
+    }
     if (fold_) {
-      gemm::gemm_packed_b(kt_, a, size_t(k_), size_t(nbatch_ * m_), b_ ? dense_.get() : *packed_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
+      gemm::gemm_packed_b(kt_, a, size_t(k_), size_t(nbatch_ * m_), *packed_, y, size_t(n_), ep, ctx.pool, ctx.workspace);
       return;
     }
     for (int64_t t = 0; t < nbatch_; ++t) {
@@ -128,6 +135,7 @@ class MatMul final : public Op {
     if (half_) return std::string("gemm-f16-via-f32-") + kt_.name;
     if (i8_path()) return std::string("qd8-gemm-i8w-") + kt_.name;
     if (i4_path()) return std::string("gemv-i4-") + kt_.name;
+    if (i4_many()) return std::string("qd8-gemm-i4w-as-i8-") + kt_.name;
     return std::string(fold_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
@@ -135,11 +143,11 @@ class MatMul final : public Op {
   size_t half_bytes() const { return align64(na_ * 4) + align64(nb_ * 4) + align64(ny_ * 4); }
   bool i8_path() const { return i8_.active() && fold_; }
   bool i4_path() const { return i4_.active() && fold_ && nbatch_ * m_ <= Int4Linear::kMaxRows; }
-  bool dense_path() const { return i4_.active() && fold_ && !i4_path(); }
+  bool i4_many() const { return i4_.active() && fold_ && !i4_path(); }
 
   const kernels::Table& kt_;
   std::shared_ptr<const gemm::PackedB> packed_;  // an f32 weight, packed at creation
-  Deferred<gemm::PackedB> dense_;                 // an int4 weight decoded and packed, for many rows
+  Deferred<I8Weight> i4_rows_;                    // an int4 weight requantized to int8 panels, for many rows
   bool trans_b_ = false;
   const ConstTensor* b_ = nullptr;  // an int8 / int4 weight used as stored, and its reader
   Int4Linear i4_;
