@@ -87,8 +87,11 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
   for (const Node& node : g->nodes)
     for (uint32_t v : node.inputs)
       if (ConstUse* u = const_of(v)) ++u->left;
-  for (uint32_t v : outputs_)  // a constant given as a graph output is copied out by every run
-    if (ConstUse* u = const_of(v)) u->reads = u->stored = true;
+  for (uint32_t v : outputs_)  // a constant given as a graph output is copied out by every run, decoded
+    if (ConstUse* u = const_of(v)) {
+      u->reads = u->stored = true;
+      values_[v].cst->get();
+    }
   nodes_.reserve(g->nodes.size());
   for (size_t n = 0; n < g->nodes.size(); ++n) {
     const Node& node = g->nodes[n];

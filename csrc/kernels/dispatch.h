@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "kernels/activation.h"
@@ -119,18 +120,22 @@ struct QParams {
 // y = saturate(nearbyint(x / s) + zp) (ONNX QuantizeLinear); x * (1 / s) would round differently.
 using QuantizeU8Fn = void (*)(const float* x, size_t n, QParams q, uint8_t* y);
 // Rows of activations quantized each with its own parameters, for the u8 x s8 GEMM (ops/linear_i8.h): for each of
-// m rows of k floats (ldx apart), q[r] = row_qparams(min(x, 0), max(x, 0)) (NaN ignored), then as quantize_u8
-// into rows of ldy >= k bytes whose bytes k..ldy-1 are 0.
+// m rows of k floats (ldx apart), q[r] = row_qparams(min(x, 0), max(x, 0), finite) (min / max ignore NaN; finite:
+// no NaN or infinity in the row), then as quantize_u8 into rows of ldy >= k bytes whose bytes k..ldy-1 are 0.
 using QuantizeRowsU8Fn = void (*)(const float* x, size_t m, size_t k, size_t ldx, uint8_t* y, size_t ldy, QParams* q);
-inline QParams row_qparams(float lo, float hi) {
-  const float range = hi - lo;
-  // a row of zeros (or with a value that is not finite) keeps scale 1: the sums say what f32 math says
-  if (!(range > 0.f) || !(range < 3.4e38f)) return {1.f, 128};
-  const float s = range / 255.f;
-  return {s, int32_t(round_even(-lo / s))};
+inline QParams row_qparams(float lo, float hi, bool finite) {
+  // A row with a NaN or an infinity gets scale NaN: its outputs come out NaN (finish_rows), as f32 math would
+  // give NaN or infinities there, never finite numbers. A row of zeros, or of values so small that the step
+  // would be denormal, keeps scale 1: its bytes are the zero point and its outputs the bias.
+  if (!finite) return {std::numeric_limits<float>::quiet_NaN(), 128};
+  const float s = (hi - lo) / 255.f;
+  if (!(s >= std::numeric_limits<float>::min())) return {1.f, 128};
+  const float z = round_even(-lo / s);  // in [0, 255] up to rounding
+  return {s, int32_t(z < 0.f ? 0.f : z > 255.f ? 255.f : z)};
 }
 // The GEMM's f32 rows finished (its zero point folded as `zfold`, each row's own corrected):
-//   y[r][c] = clamp(fma(fma(float(zfold - q[r].zp), wsum[c], y[r][c]), q[r].scale, bias[c] or 0), lo, hi)
+//   v = fma(fma(float(zfold - q[r].zp), wsum[c], y[r][c]), q[r].scale, bias[c] or 0)
+//   y[r][c] = v < lo ? lo : v > hi ? hi : v      (NaN stays NaN)
 // with wsum[c] = the weight's scale times the sum of its row; rows ldy apart.
 using FinishRowsFn = void (*)(float* y, size_t m, size_t n, size_t ldy, const QParams* q, int32_t zfold,
                               const float* wsum, const float* bias, float lo, float hi);

@@ -99,6 +99,7 @@ class Int8Linear {
     if (!b.encoded() || b.desc.shape.size() != (channels ? 4 : 2)) return false;
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI8 || t.p.zero_point || (t.p.axis != 0 && t.p.axis != -1)) return false;
+    if (t.shape[0] == 0 || t.numel == 0) return false;  // nothing to pack (the f32 path handles empty weights)
     ctx.model().check_tensor(b.tensor_index);
     const size_t n = size_t(t.shape[0]), k = size_t(t.numel / t.shape[0]);
     const Model& model = ctx.model();

@@ -185,11 +185,9 @@ def lower_sequences(ir: IR) -> IR:
                     chunks = [step] * (dim // step) + ([dim % step] if dim % step else [])
                     count, sizes_in = len(chunks), ir.fresh(f"{n.name}/sizes")
                     ir.consts[sizes_in] = np.array(chunks, np.int64)
-            if count == 0:
-                seqs[n.outputs[0]] = _Seq()
-                continue
             parts = [ir.fresh(f"{n.name}/part{i}") for i in range(count)]
-            out.append(Node("Split", [x, sizes_in], parts, {"axis": axis}, n.name, n.source))
+            if count:      # an empty split (no sizes, or a dimension of 0) makes an empty sequence
+                out.append(Node("Split", [x, sizes_in], parts, {"axis": axis}, n.name, n.source))
             if not keepdims and not split:
                 squeezed = []
                 axes = ir.fresh(f"{n.name}/sq_axes")

@@ -165,14 +165,18 @@ TEST(quantize_rows_and_finish_rows_match_reference) {
       for (size_t i = 0; i < k; ++i) x[2 * ldx + i] = std::fabs(x[2 * ldx + i]);  // after a ReLU
       x[3 * ldx + k / 2] = std::numeric_limits<float>::quiet_NaN();
       x[4 * ldx + k - 1] = std::numeric_limits<float>::infinity();
+      for (size_t i = 0; i < k; ++i) x[5 * ldx + i] = float(int(i % 5) - 2) * 1e-44f;  // steps below FLT_MIN
       std::vector<uint8_t> a(m * ldy, 7), b(m * ldy, 9);
       std::vector<kernels::QParams> qa(m), qb(m);
       t->quantize_rows_u8(x.data(), m, k, ldx, a.data(), ldy, qa.data());
       kernels::ref::quantize_rows_u8(x.data(), m, k, ldx, b.data(), ldy, qb.data());
       CHECK(a == b);
-      for (size_t r = 0; r < m; ++r) CHECK(qa[r].scale == qb[r].scale && qa[r].zp == qb[r].zp);
+      for (size_t r = 0; r < m; ++r)
+        CHECK(std::memcmp(&qa[r].scale, &qb[r].scale, 4) == 0 && qa[r].zp == qb[r].zp);
       CHECK(qb[1].scale == 1.f && qb[1].zp == 128);  // zeros: the neutral parameters
       CHECK(qb[2].zp == 0);                          // all >= 0: every level above the zero point
+      CHECK(std::isnan(qb[3].scale) && std::isnan(qb[4].scale));  // a NaN, an infinity: the row gives NaN
+      CHECK(qb[5].scale == 1.f && qb[5].zp == 128);                // denormal steps: the neutral parameters
       const size_t n = k, ldo = n + 5;
       std::vector<float> ya(m * ldo), yb, wsum(n), bias(n);
       for (auto& v : ya) v = float(int(rng() % 2001) - 1000) / 7.f;
@@ -185,7 +189,9 @@ TEST(quantize_rows_and_finish_rows_match_reference) {
         t->finish_rows(ga.data(), m, n, ldo, qb.data(), 128, wsum.data(), clamp ? nullptr : bias.data(), lo, hi);
         kernels::ref::finish_rows(gb.data(), m, n, ldo, qb.data(), 128, wsum.data(), clamp ? nullptr : bias.data(), lo,
                                   hi);
-        CHECK(std::memcmp(ga.data(), gb.data(), ga.size() * 4) == 0);
+        for (size_t i = 0; i < ga.size(); ++i)  // bit for bit (signed zeros too); NaN payloads may differ
+          CHECK((std::isnan(ga[i]) && std::isnan(gb[i])) || std::memcmp(&ga[i], &gb[i], 4) == 0);
+        for (size_t c = 0; c < n; ++c) CHECK(std::isnan(gb[3 * ldo + c]) && std::isnan(gb[4 * ldo + c]));
       }
     }
   }

@@ -70,8 +70,8 @@ def test_arena_cap_default_from_the_environment(tmp_path):
 
 
 def int4_linear(n: int, k: int, encoding: str = "i4"):
-    """Y = X W^T with W [n, k] stored int4 (or csr): few rows run on the stored encoding, many on the f32 GEMM
-    over the weight decoded once (a Deferred weight, built and counted when a plan needs it)."""
+    """Y = X W^T with W [n, k] stored int4 (or csr): few rows run on the stored encoding, many on a form made
+    once when a plan needs it and counted then (a Deferred weight: int8 panels for int4, f32 ones for csr)."""
     rng = np.random.default_rng(0)
     w = rng.standard_normal((n, k)).astype(np.float32)
     if encoding == "csr":
@@ -90,17 +90,18 @@ def int4_linear(n: int, k: int, encoding: str = "i4"):
 def test_weights_decoded_for_many_rows_count_against_the_memory_cap(encoding):
     n, k = 512, 1024
     blob = int4_linear(n, k, encoding)
-    packed = n * k * 4                                                # what the decoded, packed weight holds
+    # what the many-row form holds: int4 requantized to int8 panels (a byte a weight), csr decoded to f32 ones
+    packed, many = (n * k, "qd8-gemm-i4w-as-i8") if encoding == "i4" else (n * k * 4, "gemm-packed-b")
     rows = np.ones((64, k), np.float32)
     big = Session(blob)
     want = big.run(rows)[0]
-    assert "gemm-packed-b" in big.describe()[0]["kernel"]
+    assert many in big.describe()[0]["kernel"] and packed <= big.prepared_bytes < packed * 1.1
     # A cap with room for the arena but not for the decoded weight: few rows still run (on the stored
     # encoding), the plan with many rows is refused, naming the decoded bytes, and leaves the session usable.
     arena = big.arena_bytes
     s = Session(blob, max_arena_bytes=arena + packed // 2)
     few = s.run(rows[:4])[0]
-    assert "gemm-packed-b" not in s.describe()[0]["kernel"]
+    assert many not in s.describe()[0]["kernel"]
     np.testing.assert_allclose(few, want[:4], rtol=0.05, atol=0.05 * np.abs(want).max())
     with pytest.raises(LimitError, match=r"bytes of decoded weights, above the limit"):
         s.run(rows)

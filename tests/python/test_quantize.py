@@ -360,3 +360,19 @@ def test_int8_weights_conv_nhwc_runs_as_stored(tmp_path, cin, cout, k, stride, p
         np.testing.assert_allclose(outs[-1], want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     if act != "sigmoid":   # the exp of the unary kernels differs by table; the rows themselves do not
         np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_int8_weights_rows_with_nan_or_inf_give_nan(tmp_path):
+    """A row of activations with a NaN or an infinity gives NaN outputs on the int8 path (f32 math gives NaN or
+    infinities there), never finite numbers that look valid; the other rows are unaffected."""
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((8, 16)).astype(np.float32)
+    g = pyruntime.Graph()
+    g.output(g.op("Gemm", g.input("x", [4, 16]), g.const(w, "w", "i8", axis=0), transB=1), "y")
+    g.save(tmp_path / "n.pyrt")
+    x = rng.standard_normal((4, 16)).astype(np.float32)
+    x[1, 3], x[2, 5] = np.nan, np.inf
+    for ref in (False, True):
+        y = Session(str(tmp_path / "n.pyrt"), force_reference=ref).run(x)[0]
+        assert np.isnan(y[1]).all() and np.isnan(y[2]).all()
+        assert np.isfinite(y[0]).all() and np.isfinite(y[3]).all()

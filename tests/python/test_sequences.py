@@ -155,3 +155,12 @@ def test_position_computed_from_an_input(tmp_path):
                 helper.make_node("Cast", ["mx"], ["p"], to=TensorProto.INT64),
                 helper.make_node("SequenceAt", ["s", "p"], ["out"])], {"x": x, "w": w})
     _check(tmp_path, m, [{"x": x, "w": w}, {"x": x * 0.1, "w": w}])
+
+
+def test_an_empty_split_as_an_output_is_refused(tmp_path):
+    from pyruntime.exporters.ir import ExportError
+    x = np.zeros((0, 3), np.float32)
+    seq_out = helper.make_tensor_sequence_value_info("out", TensorProto.FLOAT, None)
+    m = _model([helper.make_node("SplitToSequence", ["x"], ["out"], axis=0)], {"x": x}, out_type=seq_out)
+    with pytest.raises(ExportError, match=r"graph output 'out' is a sequence"):
+        export_onnx(m, str(tmp_path / "e.pyrt"))

@@ -179,3 +179,15 @@ def test_repacked_weights_leave_the_resident_set(tmp_path):
     s3 = pyruntime.Session(path.read_bytes())
     np.testing.assert_array_equal(s3.run(x)[0], y)
     np.testing.assert_array_equal(s.run(x)[0], y)
+
+
+def test_an_encoded_constant_given_as_an_output(tmp_path):
+    """A constant stored encoded (i8) that is itself a graph output is decoded for it (no op reads it)."""
+    w = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    g = Graph("c")
+    x = g.input("x", [2])
+    g.output(g.op("Relu", x), "y")
+    g.output(g.const(w, "w", "i8", axis=0), "w_out")
+    g.save(tmp_path / "c.pyrt")
+    y, wo = Session(str(tmp_path / "c.pyrt")).run(np.ones(2, np.float32))
+    np.testing.assert_allclose(wo, w, atol=1 / 127)

@@ -17,13 +17,16 @@ void quantize_rows_u8_neon(const float* x, size_t m, size_t k, size_t ldx, uint8
     const float* xr = x + r * ldx;
     float tail[4] = {0.f, 0.f, 0.f, 0.f};
     std::memcpy(tail, xr + full, (k - full) * sizeof(float));
-    float32x4_t lo = vdupq_n_f32(0.f), hi = vdupq_n_f32(0.f);
+    float32x4_t lo = vdupq_n_f32(0.f), hi = vdupq_n_f32(0.f), nf = vdupq_n_f32(0.f);
     for (size_t i = 0; i < full; i += 4) {
       const float32x4_t v = vld1q_f32(xr + i);
       lo = vminnmq_f32(lo, v), hi = vmaxnmq_f32(hi, v);
+      nf = vaddq_f32(nf, vmulq_n_f32(v, 0.f));  // NaN once a NaN or an infinity was seen
     }
-    lo = vminnmq_f32(lo, vld1q_f32(tail)), hi = vmaxnmq_f32(hi, vld1q_f32(tail));
-    q[r] = row_qparams(vminnmvq_f32(lo), vmaxnmvq_f32(hi));
+    const float32x4_t t = vld1q_f32(tail);
+    lo = vminnmq_f32(lo, t), hi = vmaxnmq_f32(hi, t), nf = vaddq_f32(nf, vmulq_n_f32(t, 0.f));
+    const bool finite = vminvq_u32(vceqq_f32(nf, nf)) != 0;  // every lane equal to itself: no NaN
+    q[r] = row_qparams(vminnmvq_f32(lo), vmaxnmvq_f32(hi), finite);
     const float32x4_t s = vdupq_n_f32(q[r].scale), vlo = vdupq_n_f32(float(-q[r].zp)),
                       vhi = vdupq_n_f32(float(255 - q[r].zp));
     const int32x4_t zp = vdupq_n_s32(q[r].zp);
@@ -57,7 +60,9 @@ void finish_rows_neon(float* y, size_t m, size_t n, size_t ldy, const QParams* q
     for (size_t c = 0; c < full; c += 4) {
       const float32x4_t b = bias ? vld1q_f32(bias + c) : vdupq_n_f32(0.f);
       const float32x4_t v = vfmaq_f32(b, vfmaq_f32(vld1q_f32(yr + c), dz, vld1q_f32(wsum + c)), s);
-      vst1q_f32(yr + c, vminq_f32(vmaxq_f32(v, vlo), vhi));
+      // v < lo ? lo : v > hi ? hi : v, as the reference (NaN passes; fmax / fmin would order the signed zeros)
+      const float32x4_t w = vbslq_f32(vcltq_f32(v, vlo), vlo, v);
+      vst1q_f32(yr + c, vbslq_f32(vcgtq_f32(w, vhi), vhi, w));
     }
     if (full < n) ref::finish_rows(yr + full, 1, n - full, ldy, q + r, zfold, wsum + full, bias ? bias + full : nullptr,
                                    lo, hi);

@@ -19,12 +19,13 @@ void quantize_u8(const float* x, size_t n, QParams q, uint8_t* y) {
 void quantize_rows_u8(const float* x, size_t m, size_t k, size_t ldx, uint8_t* y, size_t ldy, QParams* q) {
   for (size_t r = 0; r < m; ++r) {
     const float* xr = x + r * ldx;
-    float lo = 0.f, hi = 0.f;
+    float lo = 0.f, hi = 0.f, nf = 0.f;
     for (size_t i = 0; i < k; ++i) {  // a NaN compares false: ignored, as the SIMD min / max ignore it
       lo = xr[i] < lo ? xr[i] : lo;
       hi = xr[i] > hi ? xr[i] : hi;
+      nf += xr[i] * 0.f;              // NaN once a NaN or an infinity was seen
     }
-    q[r] = row_qparams(lo, hi);
+    q[r] = row_qparams(lo, hi, nf == 0.f);
     quantize_u8(xr, k, q[r], y + r * ldy);
     std::memset(y + r * ldy + k, 0, ldy - k);
   }
@@ -37,8 +38,8 @@ void finish_rows(float* y, size_t m, size_t n, size_t ldy, const QParams* q, int
     const float dz = float(zfold - q[r].zp), s = q[r].scale;
     for (size_t c = 0; c < n; ++c) {
       float v = std::fma(std::fma(dz, wsum[c], yr[c]), s, bias ? bias[c] : 0.f);
-      v = v > lo ? v : lo;  // as SIMD max / min do, signed zeros included
-      yr[c] = v < hi ? v : hi;
+      v = v < lo ? lo : v;  // NaN passes, as the SIMD max(lo, v) / min(hi, v) let it
+      yr[c] = v > hi ? hi : v;
     }
   }
 }

@@ -36,16 +36,20 @@ void quantize_rows_u8_avx2(const float* x, size_t m, size_t k, size_t ldx, uint8
   for (size_t r = 0; r < m; ++r) {
     const float* xr = x + r * ldx;
     // vminps / vmaxps return the 2nd operand when the 1st is NaN: NaN ignored, as in the reference
-    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps(), nf = _mm256_setzero_ps();
+    const __m256 zero = _mm256_setzero_ps();
     for (size_t i = 0; i < full; i += 8) {
       const __m256 v = _mm256_loadu_ps(xr + i);
       lo = _mm256_min_ps(v, lo), hi = _mm256_max_ps(v, hi);
+      nf = _mm256_add_ps(nf, _mm256_mul_ps(v, zero));  // NaN once a NaN or an infinity was seen
     }
     if (full < k) {
       const __m256 v = _mm256_maskload_ps(xr + full, mask);
       lo = _mm256_min_ps(v, lo), hi = _mm256_max_ps(v, hi);
+      nf = _mm256_add_ps(nf, _mm256_mul_ps(v, zero));
     }
-    q[r] = row_qparams(hmin(lo), hmax(hi));
+    const bool finite = _mm256_movemask_ps(_mm256_cmp_ps(nf, nf, _CMP_UNORD_Q)) == 0;
+    q[r] = row_qparams(hmin(lo), hmax(hi), finite);
     const __m256 s = _mm256_set1_ps(q[r].scale), vlo = _mm256_set1_ps(float(-q[r].zp)),
                  vhi = _mm256_set1_ps(float(255 - q[r].zp));
     const __m256i zp = _mm256_set1_epi32(q[r].zp);
@@ -76,7 +80,8 @@ void finish_rows_avx2(float* y, size_t m, size_t n, size_t ldy, const QParams* q
     for (size_t c = 0; c < full; c += 8) {
       const __m256 b = bias ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
       const __m256 v = _mm256_fmadd_ps(_mm256_fmadd_ps(dz, _mm256_loadu_ps(wsum + c), _mm256_loadu_ps(yr + c)), s, b);
-      _mm256_storeu_ps(yr + c, _mm256_min_ps(_mm256_max_ps(v, vlo), vhi));
+      // max(lo, v) / min(hi, v) return v when either is NaN: v < lo ? lo : v > hi ? hi : v, as the reference
+      _mm256_storeu_ps(yr + c, _mm256_min_ps(vhi, _mm256_max_ps(vlo, v)));
     }
     if (full < n) ref::finish_rows(yr + full, 1, n - full, ldy, q + r, zfold, wsum + full, bias ? bias + full : nullptr,
                                    lo, hi);
