@@ -2,6 +2,9 @@
 // Indices are checked at run time: an out-of-range index is an error naming the node, never a wild read.
 // A constant 2-D f32 table stored int8/int4 (a quantized embedding, often shared with the LM head) gathered
 // along axis 0 is read a row at a time from its stored encoding: the f32 table is never made.
+// A large constant table (an embedding of a vocabulary) read from the file is given back to the OS after each
+// run (Model::release_pages): a few rows are read, but a fault maps a whole block of the file around each, and
+// the table would end up resident, beside the LM head's packed copy of the same weights.
 #include <cstring>
 
 #include "ops/common.h"
@@ -19,6 +22,8 @@ class Gather final : public Op {
       ctx.model().check_tensor(d->tensor_index);  // the deferred checks a decode would have made
       rows_ = d;
     }
+    if (d && ctx.model().mapped() && !d->copied() && ctx.model().tensors()[d->tensor_index].nbytes() >= kGiveBack)
+      table_ = d, model_ = &ctx.model();
   }
   bool reads_input(size_t i) const override { return !(i == 0 && rows_); }
   bool takes_strings() const override { return true; }  // moves elements by bytes
@@ -56,6 +61,7 @@ class Gather final : public Op {
       for (size_t o = 0; o < outer_; ++o)
         std::memcpy(y + (o * nidx_ + k) * row, x + (o * size_t(dim_) + size_t(idx)) * row, row);
     }
+    if (table_) model_->release_pages(table_->tensor_index);
   }
   std::string kernel() const override { return rows_ ? "gather-decode-rows" : "gather-memcpy"; }
 
@@ -64,6 +70,9 @@ class Gather final : public Op {
   size_t outer_ = 1, inner_ = 1, nidx_ = 0, esize_ = 4;
   bool i64_ = true;
   const ConstTensor* rows_ = nullptr;  // a table read from its encoding, a row per index
+  static constexpr uint64_t kGiveBack = uint64_t(1) << 20;  // tables this large give their pages back each run
+  const ConstTensor* table_ = nullptr;  // ... this one
+  const Model* model_ = nullptr;
 };
 
 }  // namespace

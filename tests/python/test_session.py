@@ -191,3 +191,23 @@ def test_an_encoded_constant_given_as_an_output(tmp_path):
     g.save(tmp_path / "c.pyrt")
     y, wo = Session(str(tmp_path / "c.pyrt")).run(np.ones(2, np.float32))
     np.testing.assert_allclose(wo, w, atol=1 / 127)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/pagemap")
+@pytest.mark.parametrize("encoding", ["dense", "i8"])
+def test_an_embedding_table_gives_its_pages_back_after_each_run(tmp_path, encoding):
+    """A large table read a few rows at a time (Gather: an embedding) is given back after each run: the rows'
+    neighbourhoods that the OS maps in with them do not pile up into the whole table being resident."""
+    rng = np.random.default_rng(1)
+    table = rng.standard_normal((4096, 512)).astype(np.float32)      # 8 MiB
+    g = pyruntime.Graph()
+    g.output(g.op("Gather", g.const(table, "emb", encoding, **({"axis": 0} if encoding == "i8" else {})),
+                  g.input("ids", [16], "i64")), "y")
+    path = tmp_path / "emb.pyrt"
+    g.save(path)
+    s = pyruntime.Session(str(path))
+    want = pyruntime.load(path).tensor("emb")
+    for _ in range(3):
+        ids = rng.integers(0, 4096, 16)
+        np.testing.assert_array_equal(s.run(ids)[0], want[ids])
+        assert _mapped_pages(path) < 64
