@@ -316,7 +316,6 @@ def report(a, cfg, n_params, spec, res, bw, files):
     weights_read = {label: size(label) - cfg.block_size * cfg.n_embd * 4
                     - (cfg.vocab_size * cfg.n_embd * 4 if label.startswith("onnxruntime") else 0) for label in files}
     weights_read["torch fp32"] = weights_read["pyruntime fp32"]
-    weights_read["pyruntime int8-weights"] = weights_read["pyruntime fp32"]   # decoded to f32 at load
     files = dict(files, **{"torch fp32": files["pyruntime fp32"]})   # its size: the same f32 weights
     from results import cpu_model
     cpu = cpu_model()
@@ -362,8 +361,9 @@ def report(a, cfg, n_params, spec, res, bw, files):
                      f"{floor:.2f} | {r['rerun_ms'][str(hi)]:.1f} |")
     lines += ["", "Notes: the int4 files quantize every matrix (LM head included) in groups of 32 with symmetric "
                   "scales; ONNX Runtime's int4 runs MatMulNBits at accuracy level 4 (int8 activations, as ours). "
-                  "pyruntime's int4 prefill decodes each weight to f32 once (first prefill) and runs the f32 GEMM; "
-                  "decode runs the int4 GEMV on the stored nibbles. ONNX Runtime's graph is standard operators (attention "
+                  "pyruntime's int4 prefill runs the int8 GEMM on each weight requantized to int8 once (first "
+                  "prefill; activations quantized per row); decode runs the int4 GEMV on the stored nibbles. "
+                  "int8-weights run as stored on the int8 GEMM (activations quantized per row), prefill and decode. ONNX Runtime's graph is standard operators (attention "
                   "as MatMul/Softmax with the cache concatenated each step), not the fused contrib Attention its "
                   "transformers optimizer can produce: its step time against the context may be better with that. tg "
                   "is tokens over the total time of the steps (a mean); the context table takes medians. The last column of the first table compares greedy tokens "
