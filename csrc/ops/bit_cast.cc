@@ -8,22 +8,12 @@
 namespace pyrt::ops {
 namespace {
 
-uint8_t onnx_type(int64_t t) {  // TensorProto.DataType -> spec::DType (0: not stored by this runtime)
-  switch (t) {
-    case 1: return spec::kF32;  case 2: return spec::kU8;   case 3: return spec::kI8;   case 4: return spec::kU16;
-    case 5: return spec::kI16;  case 6: return spec::kI32;  case 7: return spec::kI64;  case 9: return spec::kBool;
-    case 10: return spec::kF16; case 11: return spec::kF64; case 12: return spec::kU32; case 13: return spec::kU64;
-    case 16: return spec::kBF16;
-    default: return 0;
-  }
-}
-
 class BitCast final : public Op {
  public:
   explicit BitCast(const NodeContext& ctx) {
     ctx.expect_inputs(1, 1);
     const int64_t to = ctx.attr_int("to", -1);
-    to_ = onnx_type(to);
+    to_ = dtype_from_onnx(to);
     if (!to_) ctx.fail("attribute 'to' = " + std::to_string(to) + " is not a type the runtime stores");
     if (to_ == spec::kBool) ctx.fail("BitCast to bool is not supported (bytes other than 0 and 1 are no bools)");
   }

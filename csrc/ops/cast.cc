@@ -15,26 +15,6 @@
 namespace pyrt::ops {
 namespace {
 
-// ONNX TensorProto.DataType -> spec::DType (0: not a type this runtime stores).
-uint8_t from_onnx(int64_t t) {
-  switch (t) {
-    case 1: return spec::kF32;
-    case 2: return spec::kU8;
-    case 3: return spec::kI8;
-    case 4: return spec::kU16;
-    case 5: return spec::kI16;
-    case 6: return spec::kI32;
-    case 7: return spec::kI64;
-    case 9: return spec::kBool;
-    case 10: return spec::kF16;
-    case 11: return spec::kF64;
-    case 12: return spec::kU32;
-    case 13: return spec::kU64;
-    case 16: return spec::kBF16;
-    default: return 0;
-  }
-}
-
 class Cast final : public Op {
  public:
   explicit Cast(const NodeContext& ctx) {
@@ -42,7 +22,7 @@ class Cast final : public Op {
     ctx.expect_inputs(like_ ? 2 : 1, like_ ? 2 : 1);
     if (!like_) {
       const int64_t to = ctx.attr_int("to", -1);
-      to_ = from_onnx(to);
+      to_ = dtype_from_onnx(to);
       if (!to_) ctx.fail("attribute 'to' = " + std::to_string(to) + " is not a type the runtime stores (float 1, "
                          "uint8 2, int8 3, uint16 4, int16 5, int32 6, int64 7, bool 9, float16 10, double 11, "
                          "uint32 12, uint64 13, bfloat16 16)");

@@ -8,23 +8,13 @@
 namespace pyrt::ops {
 namespace {
 
-uint8_t onnx_type(int64_t t) {  // TensorProto.DataType -> spec::DType (0: not stored by this runtime)
-  switch (t) {
-    case 1: return spec::kF32;  case 2: return spec::kU8;   case 3: return spec::kI8;   case 4: return spec::kU16;
-    case 5: return spec::kI16;  case 6: return spec::kI32;  case 7: return spec::kI64;  case 9: return spec::kBool;
-    case 10: return spec::kF16; case 11: return spec::kF64; case 12: return spec::kU32; case 13: return spec::kU64;
-    case 16: return spec::kBF16;
-    default: return 0;
-  }
-}
-
 class EyeLike final : public Op {
  public:
   explicit EyeLike(const NodeContext& ctx) {
     ctx.expect_inputs(1, 1);
     if (ctx.attr("dtype")) {
       const int64_t t = ctx.attr_int("dtype", 0);
-      to_ = onnx_type(t);
+      to_ = dtype_from_onnx(t);
       if (!to_) ctx.fail("attribute 'dtype' = " + std::to_string(t) + " is not a type the runtime stores");
     }
     k_ = ctx.attr_int("k", 0);

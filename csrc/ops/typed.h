@@ -13,6 +13,18 @@
 
 namespace pyrt::ops {
 
+// An ONNX TensorProto.DataType (a Cast's `to`, EyeLike's `dtype`) as spec::DType; 0: not a type this runtime
+// computes on (strings, float8, int4...).
+inline uint8_t dtype_from_onnx(int64_t t) {
+  switch (t) {
+    case 1: return spec::kF32;  case 2: return spec::kU8;   case 3: return spec::kI8;   case 4: return spec::kU16;
+    case 5: return spec::kI16;  case 6: return spec::kI32;  case 7: return spec::kI64;  case 9: return spec::kBool;
+    case 10: return spec::kF16; case 11: return spec::kF64; case 12: return spec::kU32; case 13: return spec::kU64;
+    case 16: return spec::kBF16;
+    default: return 0;
+  }
+}
+
 // f16 and bf16 elements as their bits, in types of their own so that no template mistakes them for uint16.
 struct Half { uint16_t bits; };
 struct BHalf { uint16_t bits; };
