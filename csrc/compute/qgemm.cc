@@ -11,7 +11,8 @@ namespace pyrt::qgemm {
 
 void Packed::Free::operator()(int8_t* p) const { std::free(p); }
 
-Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk) {
+Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn, size_t sk) {
+  if (!sn) sn = K;
   Packed r;
   r.n = N, r.k = K, r.uk = uk;
   r.kp = (K + uk.kr - 1) / uk.kr * uk.kr;
@@ -24,7 +25,7 @@ Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk)
     int8_t* panel = r.data.get() + n / uk.nr * r.panel_bytes();
     const size_t j = n % uk.nr;
     for (size_t k = 0; k < K; ++k) {
-      const int8_t v = w[n * K + k];
+      const int8_t v = w[n * sn + k * sk];
       panel[(k / uk.kr * uk.nr + j) * uk.kr + k % uk.kr] = v;
       r.wsum[n] += v;
     }

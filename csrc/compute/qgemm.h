@@ -28,7 +28,8 @@ struct Packed {
   std::vector<int32_t> wsum;              // per column: sum_k W[n][k] (zero-point folding)
   size_t panel_bytes() const { return kp * uk.nr; }
 };
-Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk);
+// W[n][k] is w[n * sn + k * sk] (default: [N][K] rows), read in place: no transposed copy beside the packed one.
+Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn = 0, size_t sk = 1);
 
 // The per-column bias the kernel adds: bias_q[n] (int32 at scale sa * sw[n], may be null) minus the
 // activation zero point's share, for this kernel's a_offset.

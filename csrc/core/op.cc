@@ -28,13 +28,19 @@ void NodeContext::expect_inputs(size_t lo, size_t hi) const {
     if (!has_input(i)) fail("input " + std::to_string(i) + " is required");
 }
 
-void ConstTensor::set_copy(const void* p, size_t n) {
-  void* c = std::aligned_alloc(64, (std::max<size_t>(n, 1) + 63) / 64 * 64);
+void ConstTensor::copy_small() const {
+  if (!small_ || copy_) return;
+  if (unchecked_) check();
+  void* c = std::aligned_alloc(64, (small_ + 63) / 64 * 64);
   if (!c) throw std::bad_alloc();
-  std::memcpy(c, p, n);
+  std::memcpy(c, mapped_, small_);
   copy_ = std::shared_ptr<void>(c, std::free);
-  mapped_ = p;
   data_ = c;
+}
+
+void ConstTensor::check() const {
+  check_model_->check_tensor(tensor_index);
+  unchecked_ = false;
 }
 
 void ConstTensor::decode() const {

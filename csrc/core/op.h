@@ -23,18 +23,36 @@ struct ConstTensor {
   // Dense tensors: into the mapping (zero copy). Encoded ones: decoded to desc.dtype on first use, once,
   // so that an op that computes on the stored encoding (int4 GEMV) never makes the f32 copy.
   const void* get() const {
+    if (unchecked_) check();
     if (!data_) decode();
     return data_;
   }
+  // What a plan and a run see: the data (checked on first use), or for a dense tensor no op reads, its place in
+  // the mapping unchecked and untouched (its pages stay out of the resident set).
+  const void* value() const { return !data_ ? nullptr : unread_ ? data_ : get(); }
   const float* f32() const { return static_cast<const float*>(get()); }
   const int64_t* i64() const { return static_cast<const int64_t*>(get()); }
   bool encoded() const { return model != nullptr; }
   bool decoded() const { return data_ != nullptr; }
   void set_dense(const void* p) { data_ = p; }
-  // A small dense tensor that ops read at run time, copied out of the mapping when the session is made: the file's
-  // pages around it (the OS maps whole blocks on a fault, weights that were repacked among them) stay out of
-  // the resident set.
-  void set_copy(const void* p, size_t n);
+  // Dense in the file, its CRC checked by the first get(): a session checks (and so pages in) each weight when
+  // the op that repacks it is made, not all of them at once before the first op.
+  void set_stored(const Model* m, const void* p, size_t n) {
+    check_model_ = m;
+    unchecked_ = true;
+    if (n) set_small(p, n);
+    else set_dense(p);
+  }
+  void set_unread() const { unread_ = true; }
+  // A small dense tensor (a bias, a norm, a scale): read in place while ops are made (most repack it), then
+  // copied out of the mapping by copy_small() if some op reads it at run time, so that the file's pages around
+  // it (the OS maps whole blocks on a fault, repacked weights among them) can leave the resident set. Copying
+  // only then, not when the session starts, keeps the heap free of copies made and freed while ops are made.
+  void set_small(const void* p, size_t n) {
+    data_ = mapped_ = p;
+    small_ = n;
+  }
+  void copy_small() const;
   bool copied() const { return copy_ != nullptr; }
   // Frees the decoded copy of an encoded tensor, or the copy of a small one (no op reads it any more: they made
   // their own forms of it); a copied one points into the mapping again.
@@ -51,9 +69,13 @@ struct ConstTensor {
 
  private:
   void decode() const;
+  void check() const;
   mutable const void* data_ = nullptr;
+  const Model* check_model_ = nullptr;
+  mutable bool unchecked_ = false, unread_ = false;
   mutable std::vector<uint8_t> owned_;
   const void* mapped_ = nullptr;
+  size_t small_ = 0;
   mutable std::shared_ptr<void> copy_;  // 64-byte aligned, as tensors are in the file
 };
 

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "base/checked.h"
 #include "format/spec.h"
@@ -24,9 +27,22 @@ std::string join(const std::vector<std::string>& v) {
 // The most one node's outputs may take to be computed when the plan is made (shape arithmetic, masks and
 // position ids are far smaller; a larger all-constant result is computed by run() as usual).
 constexpr size_t kMaxPlanValueBytes = size_t(1) << 22;
-// Dense constants up to this size are copied out of the mapping (ConstTensor::set_copy): biases, norms, scales.
+// Dense constants up to this size that ops read at run time are copied out of the mapping
+// (ConstTensor::set_small): biases, norms, scales.
 constexpr size_t kCopyConstBytes = size_t(256) << 10;
 constexpr size_t kMaxConstNodeBytes = size_t(1) << 12;
+
+// Bytes the C heap holds now, to tell what making one op kept (-1 where the C library cannot say). mallinfo2
+// walks the allocator's arenas, so it is read only around ops that have constant inputs.
+int64_t heap_in_use() {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33)) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  const struct mallinfo2 m = mallinfo2();
+  return int64_t(m.uordblks + m.hblkhd);
+#else
+  return -1;
+#endif
+}
 
 // 2^56 elements: their byte sizes (up to 8 bytes each) and sums of a few of them stay far inside 64 bits.
 constexpr int64_t kMaxElements = int64_t(1) << 56;
@@ -61,10 +77,10 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     if (t.encoding == spec::kDense && t.p.storage == t.dtype) {
       c.desc.dtype = t.dtype;
       static const uint64_t kEmpty[8] = {};
-      const void* p = model_->buffer(ti, 0);
+      const void* p = model_->buffer_unchecked(ti, 0);
       const size_t bytes = p ? size_t(t.buffers[0].size) : 0;
-      if (p && model_->mapped() && bytes <= kCopyConstBytes) c.set_copy(p, bytes);
-      else c.set_dense(p ? p : kEmpty);
+      if (p) c.set_stored(model_.get(), p, model_->mapped() && bytes <= kCopyConstBytes ? bytes : 0);
+      else c.set_dense(kEmpty);
     } else {
       c.desc.dtype = t.dtype;  // what the decode gives: the logical dtype (f32 for the quantized encodings)
       model_->decoded_bytes(ti);  // refuses absurd sizes now, before any op asks for the data
@@ -107,19 +123,32 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
       fail(Status::kUnsupported, ctx.where() + ": op version " + std::to_string(node.version) +
                                      " is newer than this runtime supports (1)");
     NodeRt rt;
+    const bool weights = std::any_of(cin.begin(), cin.end(), [](const ConstTensor* c) { return c != nullptr; });
+    const int64_t heap0 = weights ? heap_in_use() : -1;
     rt.op = factory(ctx);
     for (size_t i = 0; i < cin.size(); ++i)  // constants the op reads at run time must exist decoded
       if (cin[i] && rt.op->reads_input(i)) cin[i]->get();
     for (size_t i = 0; i < node.inputs.size(); ++i)
       if (ConstUse* u = const_of(node.inputs[i])) {
+        if (!u->counted) {  // a constant several ops read is reported at the first
+          u->counted = true;
+          const uint64_t b = model_->tensors()[g->consts[size_t(cin[i] - consts_.data())].second].nbytes();
+          rt.stored_bytes += b;
+          if (rt.op->reads_stored(i)) rt.read_stored += b;
+        }
         u->note(*rt.op, i);
         if (--u->left == 0) u->done(*values_[node.inputs[i]].cst, *model_);
       }
+    if (weights) {
+      const int64_t heap1 = heap0 < 0 ? -1 : heap_in_use();
+      rt.made_bytes = heap1 < 0 ? -1 : std::max<int64_t>(0, heap1 - heap0);
+    }
     rt.op->where = ctx.where();
     rt.in = node.inputs;
     rt.out = node.outputs;
     nodes_.push_back(std::move(rt));
   }
+  model_->release_metadata_pages();  // parsed when the model was opened; every op is made now
   // Graph inputs that some op reads when planning (directly, or through nodes computed at plan time): found
   // by walking back from every plan_input() slot to the graph inputs it depends on.
   {
@@ -244,7 +273,7 @@ void Session::make_plan(const std::vector<Shape>& shapes, const std::vector<cons
   // Shapes, node by node; nodes whose inputs are all known now run now.
   for (auto& v : values_) {
     if (v.kind == ValueSlot::kArena || v.kind == ValueSlot::kPlan) v.kind = ValueSlot::kUnused;
-    if (v.kind == ValueSlot::kConst) v.desc.value = v.cst->decoded() ? v.cst->get() : nullptr;
+    if (v.kind == ValueSlot::kConst) v.desc.value = v.cst->value();
   }
   std::vector<TensorDesc> in, out;
   size_t max_io = 0;
@@ -439,7 +468,7 @@ void* Session::ptr(uint32_t v, const std::vector<const void*>& inputs) const {
   const ValueSlot& s = values_[v];
   switch (s.kind) {
     case ValueSlot::kInput: return const_cast<void*>(inputs[s.input_index]);
-    case ValueSlot::kConst: return const_cast<void*>(s.cst->decoded() ? s.cst->get() : nullptr);
+    case ValueSlot::kConst: return const_cast<void*>(s.cst->value());
     case ValueSlot::kArena: return arena_ + storages_[s.storage].offset;
     case ValueSlot::kPlan: return const_cast<void*>(s.plan_data);
     default: return nullptr;
@@ -531,6 +560,9 @@ std::vector<NodeReport> Session::describe() const {
     if (planned_ && nodes_[k].at_plan) n.kernel = "at-plan:" + n.kernel;
     n.total_ms = nodes_[k].total_ms;
     n.runs = nodes_[k].runs;
+    n.stored_bytes = nodes_[k].stored_bytes;
+    n.resident_bytes = nodes_[k].made_bytes < 0 ? -1
+                       : nodes_[k].made_bytes + int64_t(nodes_[k].read_stored + nodes_[k].op->prepare_bytes());
     if (planned_)
       for (uint32_t v : nodes_[k].out) n.output_shapes.push_back(values_[v].desc.shape);
     r.push_back(std::move(n));
@@ -562,9 +594,11 @@ void Session::ConstUse::note(const Op& op, size_t i) {
 }
 
 void Session::ConstUse::done(const ConstTensor& c, const Model& model) const {
-  const bool copied = c.copied();
+  if (reads || (stored && !c.encoded())) c.get();  // checked now, while the session is made, not by a run
+  if (reads) c.copy_small();
   if (!reads) c.release();
-  if (copied || (!reads && !stored)) model.release_pages(c.tensor_index);
+  if (!reads && !stored) c.set_unread();
+  if (c.copied() || (!reads && !stored)) model.release_pages(c.tensor_index);
 }
 
 }  // namespace pyrt

@@ -29,6 +29,10 @@ struct NodeReport {
   std::vector<Shape> output_shapes;  // from the current plan (empty before the first plan)
   double total_ms = 0;               // with SessionOptions::profile: time spent in this node over all runs
   uint64_t runs = 0;
+  // Its constant inputs: bytes in the file, and the memory making the op kept (decoded or repacked weights;
+  // -1 where the C library cannot say, e.g. not glibc) plus the stored bytes it reads at run time.
+  uint64_t stored_bytes = 0;
+  int64_t resident_bytes = 0;
 };
 
 class Session {
@@ -70,6 +74,7 @@ class Session {
   struct ConstUse {
     size_t left = 0;                       // uses whose op is not made yet
     bool reads = false, stored = false;    // some op reads it at run time / reads its stored bytes
+    bool counted = false;                  // its bytes are reported at an op (describe)
     void note(const Op& op, size_t i);
     void done(const ConstTensor& c, const Model& model) const;
   };
@@ -90,6 +95,9 @@ class Session {
     std::vector<uint32_t> in, out;
     size_t workspace = 0;
     bool at_plan = false;  // this plan computed the node's outputs when it was made; run() skips it
+    int64_t made_bytes = 0;     // heap the op kept when it was made (-1: unknown), for describe()
+    uint64_t stored_bytes = 0;  // its constants' bytes in the file (each constant counted at its first reader)
+    uint64_t read_stored = 0;   // ... of those, the ones run() reads as stored (mapped pages or a small copy)
     double total_ms = 0;
     uint64_t runs = 0;
   };

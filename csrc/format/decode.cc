@@ -46,6 +46,11 @@ void Model::verify_all() const {
 
 const uint8_t* Model::buffer(size_t t, size_t k) const {
   check_tensor(t);
+  return buffer_unchecked(t, k);
+}
+
+const uint8_t* Model::buffer_unchecked(size_t t, size_t k) const {
+  if (t >= tensors_.size()) fail(Status::kNotFound, "tensor index " + to_string(t) + " out of range");
   if (k >= tensors_[t].buffers.size())
     fail(Status::kInvalidArgument, "tensor '" + tensors_[t].name + "' has " +
                                        to_string(tensors_[t].buffers.size()) + " buffers, asked for " + to_string(k));
@@ -55,6 +60,10 @@ const uint8_t* Model::buffer(size_t t, size_t k) const {
 void Model::release_pages(size_t t) const {
   if (t >= tensors_.size()) return;
   for (const auto& b : tensors_[t].buffers) bytes_.drop_pages(bytes_.data() + b.offset, b.size);
+}
+
+void Model::release_metadata_pages() const {
+  for (const auto& [off, size] : parsed_spans_) bytes_.drop_pages(bytes_.data() + off, size);
 }
 
 std::shared_ptr<const void> Model::shared(const std::string& key,

@@ -229,6 +229,13 @@ void Model::parse(Verify v) {
   }
   checked_.reset(new std::atomic<bool>[tensors_.size()]);
   for (size_t i = 0; i < tensors_.size(); ++i) checked_[i] = false;
+  for (const Span& s : spans) {  // sorted; sections 64 bytes apart (zero padding) are one span
+    if (secs[spec::kSecData].present && s.off == secs[spec::kSecData].off) continue;
+    if (!parsed_spans_.empty() && s.off - (parsed_spans_.back().first + parsed_spans_.back().second) < 64)
+      parsed_spans_.back().second = s.off + s.size - parsed_spans_.back().first;
+    else
+      parsed_spans_.emplace_back(s.off, s.size);
+  }
   if (v == Verify::kFull) verify_all();
 }
 

@@ -137,8 +137,13 @@ class Model {
   // Tensor t's bytes leave this process's resident set (a mapped file only; read again if touched): for a
   // weight that every session has repacked or decoded and no op reads as stored.
   void release_pages(size_t t) const;
+  // Drops the pages of what open parsed (header, section table, META, TENSORS, GRAPH): nothing reads them again
+  // (a later touch reads the file again), and on a file mapped in large folios they are a 2 MiB block.
+  void release_metadata_pages() const;
   // Zero-copy pointer to buffer k of tensor t, after check_tensor(t).
   const uint8_t* buffer(size_t t, size_t k) const;
+  // The same pointer before the check: for a reader that calls check_tensor(t) before the first byte is used.
+  const uint8_t* buffer_unchecked(size_t t, size_t k) const;
   // Decodes tensor t into out (out_bytes must be numel * sizeof(logical dtype)); checks the data first.
   void decode(size_t t, void* out, size_t out_bytes) const;
   // Whether decode_row() can read tensor t a row at a time: a 2-D f32 tensor stored dense, i8 or i4.
@@ -171,6 +176,7 @@ class Model {
   uint64_t required_ = 0, optional_ = 0;
   uint64_t data_off_ = 0, data_size_ = 0;
   uint32_t data_crc_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> parsed_spans_;  // offset, size: what parse() read (not DATA)
   bool has_data_ = false, has_graph_ = false;
   Meta meta_;
   std::vector<TensorInfo> tensors_;

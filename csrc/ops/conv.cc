@@ -109,6 +109,9 @@ class Conv final : public Op {
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    // constants read at run through in[]: the session may have copied a small one out of the mapping since
+    if (bias_) bias_ = static_cast<const float*>(in[2]);
+    if (w_ && in[1]) w_ = static_cast<const float*>(in[1]);
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     if (sparse_) return run_sparse(ctx, x, y);

@@ -70,6 +70,8 @@ class Conv3D final : public Op {
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    // constants read at run through in[]: the session may have copied a small one out of the mapping since
+    if (bias_) bias_ = static_cast<const float*>(in[2]);
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     const size_t V = size_t(in_[0] * in_[1] * in_[2]), P = size_t(P_);

@@ -75,6 +75,8 @@ class ConvTranspose final : public Op {
     return align64(M * N * 4) + gemm::workspace_size(M, N, K, threads, gemm::Prepacked::kA);
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    // constants read at run through in[]: the session may have copied a small one out of the mapping since
+    if (bias_) bias_ = static_cast<const float*>(in[2]);
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     const size_t M = size_t(coutg_ * kh_ * kw_), N = size_t(h_ * w_), cig = size_t(cin_ / group_);

@@ -84,6 +84,8 @@ class ConvTranspose3D final : public Op {
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    // constants read at run through in[]: the session may have copied a small one out of the mapping since
+    if (bias_) bias_ = static_cast<const float*>(in[2]);
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     const size_t M = size_t(coutg_ * win_.k[0] * win_.k[1] * win_.k[2]), cig = size_t(cin_ / group_);

@@ -46,6 +46,9 @@ class LayerNorm final : public Op {
   }
   int inplace_input() const override { return 0; }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    // constants read at run through in[]: the session may have copied a small one out of the mapping since
+    if (scale_) scale_ = static_cast<const float*>(in[1]);
+    if (bias_) bias_ = static_cast<const float*>(in[2]);
     const float* x = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     const float* scale = scale_rt_ ? static_cast<const float*>(in[1]) : scale_;

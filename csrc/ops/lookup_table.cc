@@ -21,6 +21,8 @@ class LookupTable final : public Op {
     out[0] = {in[0].shape, spec::kU8};
   }
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
+    // constants read at run through in[]: the session may have copied a small one out of the mapping since
+    table_ = static_cast<const uint8_t*>(in[1]);
     const uint8_t* x = static_cast<const uint8_t*>(in[0]);
     uint8_t* y = static_cast<uint8_t*>(out[0]);
     const uint8_t* t = table_;

@@ -56,7 +56,7 @@ class QGemm final : public Op {
                                                   [&] { return qgemm::pack_sparse(nk().data(), N, K, k_.sqgemm); });
     else
       w_.dense = ctx.shared<qgemm::Packed>(3, tb ? "qgemm.B.t" : "qgemm.B",
-                                           [&] { return qgemm::pack(nk().data(), N, K, k_.qgemm); });
+                                           [&] { return tb ? qgemm::pack(wq, N, K, k_.qgemm) : qgemm::pack(wq, N, K, k_.qgemm, 1, N); });
     bias_ = w_.fold_bias(bq.data(), aq_.zp);
   }
 

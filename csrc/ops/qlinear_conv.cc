@@ -66,7 +66,8 @@ class QLinearConv final : public Op {
           3, "qconv.B.nhwc.sparse", [&] { return qgemm::pack_sparse(nk().data(), size_t(cout_), K, k_.sqgemm); });
     else
       wt_.dense = ctx.shared<qgemm::Packed>(3, "qconv.B.nhwc",
-                                           [&] { return qgemm::pack(nk().data(), size_t(cout_), K, k_.qgemm); });
+                                           [&] { return taps == 1 ? qgemm::pack(wq, size_t(cout_), K, k_.qgemm)  // already [Cout][Cin]
+                                                                  : qgemm::pack(nk().data(), size_t(cout_), K, k_.qgemm); });
     bias_ = wt_.fold_bias(bq.data(), xq_.zp);
   }
 
