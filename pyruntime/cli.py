@@ -110,6 +110,47 @@ def header_lines(model) -> list[str]:
     return lines
 
 
+def session_table(model) -> str:
+    """What a session on this CPU makes of the weights: per node with constant inputs, the kernel that runs it,
+    the weights' bytes in the file and the bytes it holds when it runs (its own repacked or decoded forms, measured
+    as the heap its creation kept, plus the stored bytes it reads in place). Empty for a file without a graph."""
+    from .session import Session
+    g = model.graph()
+    if g is None:
+        return ""
+    try:
+        s = Session(model, num_threads=1)
+    except Exception as e:  # the tables above still stand; say why this one is missing
+        return f"in a session on this CPU: not made ({type(e).__name__}: {e})"
+    const = {v: model.tensors[t].name for v, t in g["consts"]}
+    rows = [("node", "op", "kernel", "weights", "at rest", "resident", "resident / at rest")]
+    rest = held = 0
+    unknown = False
+    for n, d in zip(g["nodes"], s.describe()):
+        if not d["stored_bytes"]:
+            continue
+        names = [const[v] for v in n["inputs"] if v in const]
+        r = d["resident_bytes"]
+        unknown |= r is None
+        rest += d["stored_bytes"]
+        held += r or 0
+        rows.append((d["name"] or "-", d["op_type"], d["kernel"], names[0] + (f" (+{len(names) - 1})" if len(names) > 1
+                                                                               else ""),
+                     f"{d['stored_bytes']:,}", "?" if r is None else f"{r:,}",
+                     "?" if r is None else f"{r / d['stored_bytes']:.2f}x"))
+    if len(rows) == 1:
+        return ""
+    rows.append(("total", f"{len(rows) - 1} nodes", "", "", f"{rest:,}", "?" if unknown else f"{held:,}",
+                 "?" if unknown else f"{held / rest:.2f}x"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = [f"in a session on this CPU (kernels {s.isa}, 1 thread; activations: {s.arena_bytes:,} bytes of arena)"]
+    for k, r in enumerate(rows):
+        out.append("  ".join(c.rjust(w) if i >= 4 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if k == 0 or k == len(rows) - 2:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
 def cmd_inspect(args) -> int:
     from . import load
     model = load(args.model, verify="full" if args.verify else "lazy")
@@ -119,6 +160,11 @@ def cmd_inspect(args) -> int:
         print("\nint8 layers (u8 activations, s8 weights per output channel)\n" + q)
     print()
     print(inspect_table(model))
+    if not args.no_session:
+        t = session_table(model)
+        if t:
+            print()
+            print(t)
     return 0
 
 
@@ -330,6 +376,8 @@ def main(argv=None) -> int:
     pi = sub.add_parser("inspect", help="print a model's metadata and tensor table")
     pi.add_argument("model")
     pi.add_argument("--verify", action="store_true", help="check every CRC and index now")
+    pi.add_argument("--no-session", action="store_true",
+                    help="leave out the table of what a session on this CPU holds per node (kernels, resident bytes)")
     pi.set_defaults(fn=cmd_inspect)
     pd = sub.add_parser("demo", help="export the trained EfficientNet-Lite0, run it, print a comparison table")
     pd.add_argument("-o", "--output", help="where to write the model (default: a temporary directory)")

@@ -171,6 +171,9 @@ void bind_session(py::module_& m) {
           d["output_shapes"] = py::cast(n.output_shapes);
           d["total_ms"] = n.total_ms;
           d["runs"] = n.runs;
+          d["stored_bytes"] = n.stored_bytes;
+          if (n.resident_bytes >= 0) d["resident_bytes"] = n.resident_bytes;
+          else d["resident_bytes"] = py::none();
           l.append(d);
         }
         return l;

@@ -152,3 +152,37 @@ def test_export_and_run_commands(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "pruned to 50% (2:4)" in r.stderr
     assert re.search(r"\bcsr\b", run_cli("inspect", str(q)).stdout)
+
+
+def test_inspect_session_table_resident_bytes(tmp_path):
+    """`pyruntime inspect` reports, per node with weights, the kernel a session on this CPU runs and the bytes it
+    holds: int8-weights Linear layers keep about their stored bytes (the int8 panels), not a 4x f32 copy; a
+    session that cannot be made leaves the other tables and says why."""
+    import warnings
+    import torch
+    from pyruntime.cli import session_table
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128)).eval()
+    onnx_path = tmp_path / "mlp.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, (torch.randn(4, 512),), str(onnx_path), dynamo=False, opset_version=17)
+    ratios = {}
+    for mode in ("fp32", "int8-weights"):
+        p = tmp_path / f"{mode}.pyrt"
+        pyruntime.export_onnx(str(onnx_path), str(p), **({} if mode == "fp32" else {"quantize": mode}))
+        r = run_cli("inspect", str(p))
+        assert r.returncode == 0, r.stderr
+        assert "in a session on this CPU" in r.stdout, r.stdout
+        total = [ln for ln in r.stdout.splitlines() if ln.startswith("total") and "nodes" in ln][-1]
+        rest, held = (int(v.replace(",", "")) for v in total.split()[-3:-1])
+        ratios[mode] = held / rest
+        if mode == "int8-weights":
+            assert "i8w" in r.stdout, r.stdout
+    assert 0.9 < ratios["int8-weights"] < 1.3, ratios  # int8 panels + column sums, not f32
+    assert 0.9 < ratios["fp32"] < 1.3, ratios
+    bad = tmp_path / "bad.pyrt"
+    w = pyruntime.format.Writer()
+    w.add_tensor("t", np.zeros(4, np.float32))
+    w.save(str(bad))
+    assert session_table(pyruntime.load(str(bad))) == ""  # no graph: no session table
