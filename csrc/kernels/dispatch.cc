@@ -166,6 +166,8 @@ const Table kAvx512Vnni = [] {
   t.gemv_i4 = x86::gemv_i4_avx512vnni;
   t.i4_pack_size = x86::i4_pack_size_avx512vnni;
   t.i4_pack = x86::i4_pack_avx512vnni;
+  t.gemm_i4 = x86::gemm_i4_avx512vnni;
+  t.quantize_i8_rows = x86::quantize_i8_rows_avx512;
   t.qgemm = {x86::qgemm_12x32c4_avx512vnni, 12, 32, 4, 0};
   t.qdwconv_nhwc = x86::qdwconv_nhwc_avx512vnni;
   return t;

@@ -91,6 +91,24 @@ inline size_t i4_slot(size_t i, size_t chunk) {
   return c + (j & 1) * (chunk / 2) + j / 2;
 }
 using GemvI4Fn = void (*)(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
+// Many rows of activations for the int4 GEMM, each quantized per group as quantize_i8_groups does but kept in
+// plain k order: q [rows][ng * group] (zero past k), scale and sum [rows][ng].
+struct I8Rows {
+  const int8_t* q;
+  const float* scale;
+  const int32_t* sum;
+  size_t rows;
+};
+// x [rows][ldx] -> I8Rows buffers: the same values as quantize_i8_groups row by row (only the order differs).
+using QuantI8RowsFn = void (*)(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
+                               int32_t* sum);
+void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
+                      int32_t* sum);
+// y[m][n] (row stride ldy) = bias[n] + sum_g float(dot_g) * (wscale[n][g] * xscale[m][g]) for every row m and
+// n in [n0, n1): the GEMV of every row, on the table's prepacked weights (w.packed), with each row's sums in the
+// same order as that table's gemv_i4 (so the two agree bit for bit), the weights unpacked once for several rows.
+using GemmI4Fn = void (*)(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0,
+                          size_t n1);
 
 // ---- 8-bit integer kernels (static int8 models) ----
 // Activations are u8 with a per-tensor zero point, weights s8 symmetric with one scale per output channel
@@ -274,6 +292,9 @@ struct Table {
   DwConvNhwcFn dwconv_nhwc = nullptr;
   // rows [n0, n1) of the int4 x int8 matrix-vector product (see I4Matrix)
   GemvI4Fn gemv_i4 = nullptr;
+  // Optional (needs i4_pack): the int4 GEMM for many rows on the prepacked weights, and its row quantizer.
+  GemmI4Fn gemm_i4 = nullptr;
+  QuantI8RowsFn quantize_i8_rows = kernels::quantize_i8_rows;
   // Optional: a layout of the int4 weights the table's gemv_i4 reads faster than the file's (built once at
   // load into i4_pack_size() bytes, 64-byte aligned, passed as I4Matrix::packed); null: the canonical layout.
   size_t (*i4_pack_size)(const I4Matrix& w) = nullptr;

@@ -122,7 +122,7 @@ class Gemm final : public Op {
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_path()) return 0;
     if (i8_.active()) return i8_.workspace_bytes(m_);
-    if (i4_path()) return i4_.workspace_bytes();
+    if (i4_path()) return i4_.workspace_bytes(m_);
     if (i4_many()) return i8_workspace_bytes(kt_.qgemm, size_t(k_), m_);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
                                 packed_b() && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
@@ -159,7 +159,7 @@ class Gemm final : public Op {
   std::string kernel() const override {
     if (sparse_path()) return std::string("spmv-") + kt_.name;
     if (i8_.active()) return std::string("qd8-gemm-i8w-") + kt_.name;
-    if (i4_path()) return std::string("gemv-i4-") + kt_.name;
+    if (i4_path()) return std::string(m_ > Int4Linear::kMaxRows ? "gemm-i4-" : "gemv-i4-") + kt_.name;
     if (i4_many()) return std::string("qd8-gemm-i4w-as-i8-") + kt_.name;
     return std::string(packed_b() ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
@@ -171,8 +171,8 @@ class Gemm final : public Op {
     if (packed_b_) return packed_b_.get();
     return dense_path() && dense_.built() ? &dense_.get() : nullptr;
   }
-  bool i4_path() const { return i4_.active() && m_ <= Int4Linear::kMaxRows; }
-  bool i4_many() const { return i4_.active() && m_ > Int4Linear::kMaxRows; }
+  bool i4_path() const { return i4_.runs(m_); }
+  bool i4_many() const { return i4_.active() && !i4_path(); }
   bool sparse_path() const { return sparse_ && m_ <= kMaxSparseRows; }
 
   void run_sparse(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {

@@ -37,6 +37,7 @@ class Int4Linear {
         return p;
       });
       w_.packed = packed_->data();
+      gemm_i4_ = kt.gemm_i4 != nullptr;
     }
     return true;
   }
@@ -49,15 +50,34 @@ class Int4Linear {
   }
   int64_t n() const { return int64_t(w_.n); }
   int64_t k() const { return int64_t(w_.k); }
-  size_t workspace_bytes() const { return align64(w_.ng * w_.group) + 2 * align64(w_.ng * 4); }
+  // Whether any number of rows runs on the int4 weights (the table's int4 GEMM on its prepacked copy); else
+  // more than kMaxRows rows take another form (Gemm / MatMul requantize the weight to int8 panels).
+  bool many_rows() const { return active() && packed_ && gemm_i4_; }
+  bool runs(int64_t rows) const { return active() && (rows <= kMaxRows || many_rows()); }
+  size_t workspace_bytes(int64_t rows) const {
+    const size_t r = rows > kMaxRows && many_rows() ? size_t(rows) : 1;  // as run() lays it out
+    return align64(r * w_.ng * w_.group) + 2 * align64(r * w_.ng * 4);
+  }
 
   // y[m] = W a[m] (+ bias: N values, or null) for m < rows; rows of K and N floats.
   void run(const RunContext& ctx, const kernels::Table& kt, const float* a, int64_t rows, const float* bias,
            float* y) const {
     uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
+    const size_t r = rows > kMaxRows && many_rows() ? size_t(rows) : 1;  // rows quantized at once (workspace_bytes)
     int8_t* xq = reinterpret_cast<int8_t*>(ws);
-    float* xs = reinterpret_cast<float*>(ws + align64(w_.ng * w_.group));
-    int32_t* xsum = reinterpret_cast<int32_t*>(ws + align64(w_.ng * w_.group) + align64(w_.ng * 4));
+    float* xs = reinterpret_cast<float*>(ws + align64(r * w_.ng * w_.group));
+    int32_t* xsum = reinterpret_cast<int32_t*>(ws + align64(r * w_.ng * w_.group) + align64(r * w_.ng * 4));
+    if (r > 1) {  // every row quantized, then the GEMM over blocks of 16 outputs
+      const size_t K = w_.k, kq = w_.ng * w_.group;
+      parallel(ctx, size_t(rows), 16, [&](size_t b, size_t e, int) {
+        kt.quantize_i8_rows(a + b * K, K, e - b, K, w_.group, xq + b * kq, xs + b * w_.ng, xsum + b * w_.ng);
+      });
+      const kernels::I8Rows xr{xq, xs, xsum, size_t(rows)};
+      parallel(ctx, (w_.n + 15) / 16, 1, [&](size_t b, size_t e, int) {
+        kt.gemm_i4(w_, xr, bias, y, w_.n, b * 16, std::min(e * 16, w_.n));
+      });
+      return;
+    }
     const kernels::I8Groups xg{xq, xs, xsum};
     for (int64_t m = 0; m < rows; ++m) {
       kernels::quantize_i8_groups(a + size_t(m) * w_.k, w_.k, w_.group, xq, xs, xsum);
@@ -71,6 +91,7 @@ class Int4Linear {
   const Model* model_ = nullptr;
   size_t tensor_ = 0;
   std::shared_ptr<const AlignedBytes> packed_;
+  bool gemm_i4_ = false;
 };
 
 }  // namespace pyrt::ops

@@ -80,7 +80,7 @@ class MatMul final : public Op {
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (half_) return half_bytes() + gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
     if (i8_path()) return i8_.workspace_bytes(nbatch_ * m_);
-    if (i4_path()) return i4_.workspace_bytes();
+    if (i4_path()) return i4_.workspace_bytes(nbatch_ * m_);
     if (i4_many()) return i8_workspace_bytes(kt_.qgemm, size_t(k_), nbatch_ * m_);
     if (fold_) return gemm::workspace_size(size_t(nbatch_ * m_), size_t(n_), size_t(k_), threads, gemm::Prepacked::kB);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
@@ -134,7 +134,7 @@ class MatMul final : public Op {
   std::string kernel() const override {
     if (half_) return std::string("gemm-f16-via-f32-") + kt_.name;
     if (i8_path()) return std::string("qd8-gemm-i8w-") + kt_.name;
-    if (i4_path()) return std::string("gemv-i4-") + kt_.name;
+    if (i4_path()) return std::string(nbatch_ * m_ > Int4Linear::kMaxRows ? "gemm-i4-" : "gemv-i4-") + kt_.name;
     if (i4_many()) return std::string("qd8-gemm-i4w-as-i8-") + kt_.name;
     return std::string(fold_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
@@ -142,7 +142,7 @@ class MatMul final : public Op {
  private:
   size_t half_bytes() const { return align64(na_ * 4) + align64(nb_ * 4) + align64(ny_ * 4); }
   bool i8_path() const { return i8_.active() && fold_; }
-  bool i4_path() const { return i4_.active() && fold_ && nbatch_ * m_ <= Int4Linear::kMaxRows; }
+  bool i4_path() const { return fold_ && i4_.runs(nbatch_ * m_); }
   bool i4_many() const { return i4_.active() && fold_ && !i4_path(); }
 
   const kernels::Table& kt_;

@@ -338,6 +338,73 @@ TEST(dwconv_nhwc_simd_matches_reference) {
 }
 
 
+TEST(gemm_i4_matches_gemv_rows_and_row_quantizer_matches_reference) {
+  // The int4 GEMM (tables with a prepacked layout) is the GEMV of every row, bit for bit: same sums, same order;
+  // its row quantizer gives the reference's bytes, scales and sums (plain k order), NaN and infinity included.
+  using namespace pyrt::kernels;
+  std::mt19937 rng(11);
+  for (const Table* t : pyrt::kernels::supported_tables()) {
+    if (!t) continue;
+    for (int rep = 0; rep < 60; ++rep) {
+      const size_t group = size_t(16) << (rng() % 4), n = 1 + rng() % 53, rows = 1 + rng() % 20;
+      const size_t k = 1 + rng() % (6 * group), ng = (k + group - 1) / group, kq = ng * group;
+      std::vector<float> x(rows * (k + 3));
+      for (auto& v : x) v = float(int(rng() % 2001) - 1000) / 97.f;
+      if (rep % 7 == 3) x[rng() % x.size()] = NAN;
+      if (rep % 7 == 5) x[rng() % x.size()] = INFINITY;
+      std::vector<int8_t> q(rows * kq, 99), qr(rows * kq, 98);
+      std::vector<float> s(rows * ng), sr(rows * ng);
+      std::vector<int32_t> sum(rows * ng), sumr(rows * ng);
+      t->quantize_i8_rows(x.data(), k + 3, rows, k, group, q.data(), s.data(), sum.data());
+      quantize_i8_rows(x.data(), k + 3, rows, k, group, qr.data(), sr.data(), sumr.data());
+      CHECK(q == qr && sum == sumr && std::memcmp(s.data(), sr.data(), s.size() * 4) == 0);
+      for (size_t m = 0; m < rows; ++m) {  // the GEMV's quantizer: the same values, chunk-deinterleaved
+        std::vector<int8_t> g1(kq);
+        std::vector<float> gs(ng);
+        std::vector<int32_t> gsum(ng);
+        quantize_i8_groups(x.data() + m * (k + 3), k, group, g1.data(), gs.data(), gsum.data());
+        for (size_t i = 0; i < kq; ++i) CHECK(g1[i / group * group + i4_slot(i % group, i4_chunk(group))] == q[m * kq + i]);
+      }
+      if (!t->gemm_i4 || !t->i4_pack) continue;
+      std::vector<uint8_t> w4(n * kq / 2);
+      for (auto& v : w4) v = uint8_t(rng());
+      std::vector<uint16_t> s16(n * ng);
+      for (auto& v : s16) v = uint16_t(0x3000 + rng() % 0x0C00);
+      std::vector<float> s32(n * ng), bias(n);
+      for (auto& v : s32) v = float(1 + rng() % 1000) / 4096.f;
+      for (auto& v : bias) v = float(int(rng() % 200) - 100) / 10.f;
+      const bool f16 = rep % 2;
+      I4Matrix w{w4.data(), f16 ? static_cast<const void*>(s16.data()) : s32.data(), f16, n, k, group, ng};
+      std::vector<uint8_t> pk(t->i4_pack_size(w) + 64);
+      w.packed = pk.data() + (64 - reinterpret_cast<uintptr_t>(pk.data()) % 64) % 64;
+      t->i4_pack(w, const_cast<uint8_t*>(w.packed));
+      const float* b = rep % 3 ? bias.data() : nullptr;
+      const size_t ldy = n + 2, mid = 16 * (rng() % ((n + 15) / 16 + 1));
+      std::vector<float> got(rows * ldy, 5.f), want(rows * ldy, 5.f);
+      const I8Rows xr{q.data(), s.data(), sum.data(), rows};
+      t->gemm_i4(w, xr, b, got.data(), ldy, 0, std::min(mid, n));
+      t->gemm_i4(w, xr, b, got.data(), ldy, std::min(mid, n), n);
+      for (size_t m = 0; m < rows; ++m) {
+        std::vector<int8_t> g1(kq);
+        std::vector<float> gs(ng);
+        std::vector<int32_t> gsum(ng);
+        quantize_i8_groups(x.data() + m * (k + 3), k, group, g1.data(), gs.data(), gsum.data());
+        t->gemv_i4(w, I8Groups{g1.data(), gs.data(), gsum.data()}, b, want.data() + m * ldy, 0, n);
+      }
+      if (std::memcmp(got.data(), want.data(), got.size() * 4) != 0) {
+        for (size_t i = 0; i < got.size(); ++i)
+          if (std::memcmp(&got[i], &want[i], 4)) {
+            std::fprintf(stderr, "  %s rows=%zu n=%zu k=%zu group=%zu at %zu: got %.9g want %.9g\n", t->name, rows, n, k,
+                         group, i, got[i], want[i]);
+            break;
+          }
+        CHECK(false);
+      }
+    }
+  }
+}
+
+
 TEST(gemv_i4_simd_matches_reference) {
   // int4 x int8 GEMV: every SIMD table against the reference on odd sizes, groups 16..128, f16 and f32 scales,
   // a k that leaves the last group padded, with and without bias, over row ranges. Integer products are

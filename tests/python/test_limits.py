@@ -93,13 +93,15 @@ def test_weights_decoded_for_many_rows_count_against_the_memory_cap(encoding):
     # what the many-row form holds: int4 requantized to int8 panels (a byte a weight), csr decoded to f32 ones
     packed, many = (n * k, "qd8-gemm-i4w-as-i8") if encoding == "i4" else (n * k * 4, "gemm-packed-b")
     rows = np.ones((64, k), np.float32)
-    big = Session(blob)
+    # the reference table: int4 has no GEMM there (a table with one runs many rows on the int4 weights)
+    ref = encoding == "i4"
+    big = Session(blob, force_reference=ref)
     want = big.run(rows)[0]
     assert many in big.describe()[0]["kernel"] and packed <= big.prepared_bytes < packed * 1.1
     # A cap with room for the arena but not for the decoded weight: few rows still run (on the stored
     # encoding), the plan with many rows is refused, naming the decoded bytes, and leaves the session usable.
     arena = big.arena_bytes
-    s = Session(blob, max_arena_bytes=arena + packed // 2)
+    s = Session(blob, max_arena_bytes=arena + packed // 2, force_reference=ref)
     few = s.run(rows[:4])[0]
     assert many not in s.describe()[0]["kernel"]
     np.testing.assert_allclose(few, want[:4], rtol=0.05, atol=0.05 * np.abs(want).max())
@@ -107,5 +109,5 @@ def test_weights_decoded_for_many_rows_count_against_the_memory_cap(encoding):
         s.run(rows)
     assert s.run(rows[:2])[0].shape == (2, n)
     # With room for both, the same session plans the many-row run and gives the first session's result.
-    s2 = Session(blob, max_arena_bytes=arena + packed + (1 << 20))
+    s2 = Session(blob, max_arena_bytes=arena + packed + (1 << 20), force_reference=ref)
     np.testing.assert_array_equal(s2.run(rows)[0], want)

@@ -6,7 +6,9 @@
 
 namespace pyrt::kernels {
 
-void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float* scale, int32_t* sum) {
+namespace {
+// plain: q in k order (the int4 GEMM's rows), else chunk-deinterleaved (i4_slot, the GEMV's)
+void quantize_groups(const float* x, size_t k, size_t group, int8_t* q, float* scale, int32_t* sum, bool plain) {
   const size_t ng = (k + group - 1) / group, chunk = i4_chunk(group);
   for (size_t g = 0; g < ng; ++g) {
     const size_t c0 = g * group, n = k - c0 < group ? k - c0 : group;
@@ -18,12 +20,24 @@ void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float
       // round half to even; |x * inv| <= 127 up to rounding, clamped anyway
       const float v = i < n ? std::nearbyint(x[c0 + i] * inv) : 0.f;
       const int32_t qi = int32_t(std::fmin(127.f, std::fmax(-127.f, v)));
-      q[c0 + i4_slot(i, chunk)] = int8_t(qi);
+      q[c0 + (plain ? i : i4_slot(i, chunk))] = int8_t(qi);
       acc += qi;
     }
     scale[g] = s;
     sum[g] = acc;
   }
+}
+}  // namespace
+
+void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float* scale, int32_t* sum) {
+  quantize_groups(x, k, group, q, scale, sum, false);
+}
+
+void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
+                      int32_t* sum) {
+  const size_t ng = (k + group - 1) / group;
+  for (size_t m = 0; m < rows; ++m)
+    quantize_groups(x + m * ldx, k, group, q + m * ng * group, scale + m * ng, sum + m * ng, true);
 }
 
 namespace ref {

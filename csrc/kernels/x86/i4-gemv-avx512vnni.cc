@@ -18,6 +18,15 @@
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
 
+// The per-row register arrays must be unrolled to stay in registers.
+#if defined(__clang__)
+#define PYRT_UNROLL_I4 _Pragma("unroll")
+#elif defined(__GNUC__)
+#define PYRT_UNROLL_I4 _Pragma("GCC unroll 8")
+#else
+#define PYRT_UNROLL_I4
+#endif
+
 namespace pyrt::kernels::x86 {
 namespace {
 
@@ -169,6 +178,52 @@ inline __m512 packed_block(const I4Matrix& w, const I8Groups& x, const int8_t* x
   return _mm512_add_ps(acc0, acc1);
 }
 
+// Rows [m0, m0 + R) of x against block b (16 weight rows): out[r * 16 + j]. Each row's sums run exactly as in
+// packed_block (the same chains, groups alternating between two float sums), so the GEMM and the GEMV agree bit
+// for bit; each 64-byte step of weights is unpacked once for the R rows.
+template <int R>
+inline void packed_rows(const I4Matrix& w, const I8Rows& x, size_t m0, size_t b, float* out) {
+  const uint8_t* p = w.packed + b * block_bytes(w);
+  const uint8_t* sc = w.packed + blocks(w) * block_bytes(w) + b * w.ng * kRows * (w.scales_f16 ? 2 : 4);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const size_t kq = w.ng * w.group, steps = w.group / 8;
+  __m512 acc0[R], acc1[R];
+  PYRT_UNROLL_I4
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (size_t g = 0; g < w.ng; ++g) {
+    __m512i p0[R], p1[R];
+    PYRT_UNROLL_I4
+    for (int r = 0; r < R; ++r) {
+      p0[r] = _mm512_set1_epi32(-8 * x.sum[(m0 + r) * w.ng + g]);
+      p1[r] = _mm512_setzero_si512();
+    }
+    const int8_t* xg = x.q + m0 * kq + g * w.group;
+    for (size_t s = 0; s < steps; ++s, p += 64) {
+      const __m512i v = _mm512_load_si512(p);
+      const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+      PYRT_UNROLL_I4
+      for (int r = 0; r < R; ++r) {
+        uint32_t xa, xb;
+        std::memcpy(&xa, xg + r * kq + 8 * s, 4);
+        std::memcpy(&xb, xg + r * kq + 8 * s + 4, 4);
+        p0[r] = _mm512_dpbusd_epi32(p0[r], lo, _mm512_set1_epi32(int(xa)));
+        p1[r] = _mm512_dpbusd_epi32(p1[r], hi, _mm512_set1_epi32(int(xb)));
+      }
+    }
+    const __m512 ws = w.scales_f16 ? _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(sc) + g))
+                                   : _mm512_load_ps(reinterpret_cast<const float*>(sc) + g * kRows);
+    PYRT_UNROLL_I4
+    for (int r = 0; r < R; ++r) {
+      const __m512 sv = _mm512_mul_ps(ws, _mm512_set1_ps(x.scale[(m0 + r) * w.ng + g]));
+      const __m512 d = _mm512_cvtepi32_ps(_mm512_add_epi32(p0[r], p1[r]));
+      if (g & 1) acc1[r] = _mm512_fmadd_ps(d, sv, acc1[r]);
+      else acc0[r] = _mm512_fmadd_ps(d, sv, acc0[r]);
+    }
+  }
+  PYRT_UNROLL_I4
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * kRows, _mm512_add_ps(acc0[r], acc1[r]));
+}
+
 }  // namespace
 
 size_t i4_pack_size_avx512vnni(const I4Matrix& w) {
@@ -219,6 +274,68 @@ void gemv_i4_avx512vnni(const I4Matrix& w, const I8Groups& x, const float* bias,
   for (int j = 0; j < 8; ++j)
     idx[j] = _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1), _mm512_set1_epi32(2 * j));
   for (size_t n = n0; n < n1; ++n) y[n] = row(w, x, xp, idx, n) + (bias ? bias[n] : 0.f);
+}
+
+// Rows of x in blocks of kRowsAtOnce against every 16-row weight block of [n0, n1): the x rows of a block
+// (kRowsAtOnce * K bytes) stay in L1 while the weight blocks stream past them.
+void gemm_i4_avx512vnni(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0,
+                        size_t n1) {
+  constexpr size_t kRowsAtOnce = 6;  // 4 accumulators a row: 24 of the 32 registers
+  if (!w.packed || n0 >= n1) return;
+  alignas(64) float out[kRowsAtOnce * kRows];
+  for (size_t m0 = 0; m0 < x.rows; m0 += kRowsAtOnce) {
+    const size_t R = x.rows - m0 < kRowsAtOnce ? x.rows - m0 : kRowsAtOnce;
+    for (size_t b = n0 / kRows; b * kRows < n1; ++b) {
+      switch (R) {
+        case 1: packed_rows<1>(w, x, m0, b, out); break;
+        case 2: packed_rows<2>(w, x, m0, b, out); break;
+        case 3: packed_rows<3>(w, x, m0, b, out); break;
+        case 4: packed_rows<4>(w, x, m0, b, out); break;
+        case 5: packed_rows<5>(w, x, m0, b, out); break;
+        default: packed_rows<6>(w, x, m0, b, out); break;
+      }
+      const size_t j0 = b * kRows < n0 ? n0 - b * kRows : 0, j1 = n1 - b * kRows < kRows ? n1 - b * kRows : kRows;
+      for (size_t r = 0; r < R; ++r)
+        for (size_t j = j0; j < j1; ++j) y[(m0 + r) * ldy + b * kRows + j] = out[r * kRows + j] + (bias ? bias[b * kRows + j] : 0.f);
+    }
+  }
+}
+
+// quantize_i8_rows with 16 lanes: the same operations on each value (|x| max, x * (127 / max) rounded to
+// nearest even, clamped to [-127, 127] with the reference's NaN handling), so the same bytes. Groups that are
+// not a multiple of 16 take the reference.
+void quantize_i8_rows_avx512(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
+                             int32_t* sum) {
+  if (group % 16) return quantize_i8_rows(x, ldx, rows, k, group, q, scale, sum);
+  const size_t ng = (k + group - 1) / group;
+  const __m512 lo = _mm512_set1_ps(-127.f), hi = _mm512_set1_ps(127.f);
+  const __m512i sign = _mm512_set1_epi32(0x7FFFFFFF);
+  for (size_t m = 0; m < rows; ++m) {
+    const float* xr = x + m * ldx;
+    int8_t* qr = q + m * ng * group;
+    for (size_t g = 0; g < ng; ++g) {
+      const size_t c0 = g * group, n = k - c0 < group ? k - c0 : group;
+      auto live = [&](size_t i) { return i >= n ? __mmask16(0) : n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1); };
+      __m512 amax = _mm512_setzero_ps();
+      for (size_t i = 0; i < n; i += 16) {  // max_ps keeps its second operand when the first is NaN: fmax's rule
+        const __m512 v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(live(i), xr + c0 + i)), sign));
+        amax = _mm512_max_ps(v, amax);
+      }
+      const float a = _mm512_reduce_max_ps(amax);
+      const float inv = a > 0.f ? 127.f / a : 0.f;
+      const __m512 iv = _mm512_set1_ps(inv);
+      __m512i acc = _mm512_setzero_si512();
+      for (size_t i = 0; i < group; i += 16) {
+        const __m512 t = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(live(i), xr + c0 + i), iv),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m512i qi = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(t, lo), hi));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qr + c0 + i), _mm512_cvtepi32_epi8(qi));
+        acc = _mm512_add_epi32(acc, qi);
+      }
+      scale[m * ng + g] = a / 127.f;
+      sum[m * ng + g] = _mm512_reduce_add_epi32(acc);
+    }
+  }
 }
 
 }  // namespace pyrt::kernels::x86
