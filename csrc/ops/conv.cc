@@ -56,6 +56,7 @@ class Conv final : public Op {
       return;
     }
     if (nhwc_ && !depthwise_ && group_ == 1 && i8_.init(ctx, 1, w, size_t(cing_))) return;  // int8, as stored
+    if (nhwc_ && depthwise_ && init_dw_i8(ctx, w)) return;
     w_ = w.f32();
     if (nhwc_) {
       pack_nhwc(ctx);
@@ -95,7 +96,7 @@ class Conv final : public Op {
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_) return direct_1x1_ ? 0 : align64(padded_floats() * 4) + align64(size_t(cout_ * oh_) * wp() * 4);
     if (nhwc_) {
-      if (depthwise_) return 0;
+      if (depthwise_) return dw_i8_ ? align64(dw_i8_->q.size() * 4) : 0;
       const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), M = direct_1x1_ ? size_t(n_) * P : P;
       const size_t rows = direct_1x1_ ? M : im2col_rows();
       return (direct_1x1_ ? 0 : align64(rows * K * 4)) +
@@ -141,7 +142,7 @@ class Conv final : public Op {
   std::string kernel() const override {
     if (sparse_) return std::string("spmm-") + k_.name;
     if (nhwc_) {
-      if (depthwise_) return std::string("dwconv-nhwc-") + k_.name;
+      if (depthwise_) return std::string(dw_i8_ ? "dwconv-nhwc-i8w-" : "dwconv-nhwc-") + k_.name;
       const char* gemm = i8_.active() ? "qd8-gemm-i8w-" : "gemm-";
       return std::string(direct_1x1_ ? "conv1x1-nhwc-" : "conv-nhwc-im2col-") + gemm + k_.name;
     }
@@ -276,7 +277,43 @@ class Conv final : public Op {
     });
   }
 
+  // A depthwise weight stored i8 (int8-weights, symmetric, per channel or per tensor) stays int8 ([taps][C], a
+  // byte a weight); each run makes the f32 taps the kernel reads in its workspace, the decode's own values
+  // (float(q) * scale), a tap-times-channel pass against the pixels' tap-times-channel-times-pixel one.
+  bool init_dw_i8(const NodeContext& ctx, const ConstTensor& w) {
+    if (!w.encoded()) return false;
+    const TensorInfo& t = ctx.model().tensors()[w.tensor_index];
+    if (t.encoding != spec::kEncI8 || t.p.zero_point || (t.p.axis != 0 && t.p.axis != -1) || t.numel == 0) return false;
+    ctx.model().check_tensor(w.tensor_index);
+    const Model& model = ctx.model();
+    const size_t tensor = w.tensor_index, taps = size_t(kh_ * kw_), C = size_t(cout_);
+    const bool per_channel = t.p.axis == 0;
+    dw_i8_ = ctx.shared<DwI8>(1, "conv.dw.nhwc.i8", [&] {
+      const int8_t* q = reinterpret_cast<const int8_t*>(model.buffer(tensor, 0));
+      const uint8_t* sc = model.buffer(tensor, 1);
+      DwI8 r;
+      r.q.resize(taps * C);
+      r.scale.resize(C);
+      for (size_t c = 0; c < C; ++c) {
+        std::memcpy(&r.scale[c], sc + 4 * (per_channel ? c : 0), 4);  // unaligned
+        for (size_t k = 0; k < taps; ++k) r.q[k * C + c] = q[c * taps + k];
+      }
+      return r;
+    });
+    return true;
+  }
+
   void run_depthwise_nhwc(const RunContext& ctx, const float* x, float* y) {
+    const float* wdw = wdw_ ? wdw_->data() : nullptr;
+    if (dw_i8_) {
+      float* t = static_cast<float*>(ctx.workspace);
+      const size_t C = size_t(cout_), n = dw_i8_->q.size();
+      const int8_t* q = dw_i8_->q.data();
+      const float* sc = dw_i8_->scale.data();
+      for (size_t i = 0; i < n; i += C)
+        for (size_t c = 0; c < C; ++c) t[i + c] = float(q[i + c]) * sc[c];
+      wdw = t;
+    }
     const kernels::DwNhwcParams p{h_,     w_in_, cout_, kh_, kw_, strides_[0], strides_[1], dil_[0], dil_[1],
                                   pt_,    pl_,   oh_,   ow_, 0,   cout_};
     const size_t in_img = size_t(h_ * w_in_ * cout_), out_img = size_t(oh_ * ow_ * cout_);
@@ -284,7 +321,7 @@ class Conv final : public Op {
     parallel_dw_rows(ctx, n_, oh_, cout_, [&](size_t n, int64_t cb, int64_t ce, int64_t r0, int64_t r1) {
       kernels::DwNhwcParams q = p;
       q.cb = cb, q.ce = ce;
-      k_.dwconv_nhwc(q, x + n * in_img, wdw_->data(), bias_, act_, y + n * out_img, r0, r1);
+      k_.dwconv_nhwc(q, x + n * in_img, wdw, bias_, act_, y + n * out_img, r0, r1);
     });
     if (!fused) apply_act(ctx, y, size_t(n_) * out_img);
   }
@@ -342,6 +379,11 @@ class Conv final : public Op {
   std::vector<std::shared_ptr<const gemm::PackedA>> packed_;
   std::shared_ptr<const gemm::PackedB> packed_b_;
   std::shared_ptr<const std::vector<float>> wdw_;
+  struct DwI8 {
+    std::vector<int8_t> q;     // [taps][C]
+    std::vector<float> scale;  // per channel
+  };
+  std::shared_ptr<const DwI8> dw_i8_;  // a depthwise weight stored i8, kept int8 (init_dw_i8)
   std::shared_ptr<const SparseWeight> sparse_;
   Int8Linear i8_;                 // an int8 weight (channels last, group 1) run as stored
   std::vector<size_t> x_offset_;  // kxk sparse: per weight column, its input row in the padded planes

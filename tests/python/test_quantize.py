@@ -387,3 +387,31 @@ def test_int8_weights_rows_with_nan_or_inf_give_nan(tmp_path):
         y = Session(str(tmp_path / "n.pyrt"), force_reference=ref).run(x)[0]
         assert np.isnan(y[1]).all() and np.isnan(y[2]).all()
         assert np.isfinite(y[0]).all() and np.isfinite(y[3]).all()
+
+
+@pytest.mark.parametrize("axis", [0, None])
+def test_depthwise_int8_weights_stay_int8_and_match_the_decoded_weights(tmp_path, axis):
+    """A channels-last depthwise weight stored i8 (int8-weights) is kept as int8 by the session, and each run
+    makes the f32 taps from it: the same values the decode gives, so the outputs equal those of the same graph
+    with the decoded f32 weight stored dense, bit for bit; the session holds about a byte per weight for it."""
+    rng = np.random.default_rng(3)
+    c = 200
+    w = rng.standard_normal((c, 1, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    x = rng.standard_normal((1, 14, 14, c)).astype(np.float32)
+    opts = {"axis": axis} if axis is not None else {}
+    paths = []
+    for enc in ("i8", "dense"):
+        g = pyruntime.Graph()
+        v = g.input("x", list(x.shape))
+        wv = w if enc == "i8" else pyruntime.load(paths[0]).tensor("w")
+        g.output(g.op("Conv", v, g.const(wv, "w", enc, **(opts if enc == "i8" else {})), g.const(b, "b"), pads=[2, 2, 2, 2],
+                      group=c, layout="NHWC", activation="relu"), "y")
+        paths.append(str(tmp_path / f"{enc}.pyrt"))
+        g.save(paths[-1])
+    for ref in (False, True):
+        s8, sf = (Session(p, force_reference=ref) for p in paths)
+        np.testing.assert_array_equal(s8.run(x)[0], sf.run(x)[0])
+        d = s8.describe()[0]
+        assert d["kernel"].startswith("dwconv-nhwc-i8w-")
+        assert d["resident_bytes"] is None or d["resident_bytes"] < 2 * w.size   # not 4 bytes a weight
