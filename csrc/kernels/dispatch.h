@@ -92,18 +92,19 @@ inline size_t i4_slot(size_t i, size_t chunk) {
 }
 using GemvI4Fn = void (*)(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
 // Many rows of activations for the int4 GEMM, each quantized per group as quantize_i8_groups does but kept in
-// plain k order: q [rows][ng * group] (zero past k), scale and sum [rows][ng].
+// plain k order: q [rows][ng * group] (zero past k), scale and corr [rows][ng], corr = -8 * the group's sum of q
+// (the correction the kernels' unsigned weights w + 8 need, ready to broadcast).
 struct I8Rows {
   const int8_t* q;
   const float* scale;
-  const int32_t* sum;
+  const int32_t* corr;
   size_t rows;
 };
-// x [rows][ldx] -> I8Rows buffers: the same values as quantize_i8_groups row by row (only the order differs).
+// x [rows][ldx] -> I8Rows buffers: the same values as quantize_i8_groups row by row (in plain order; -8 sum).
 using QuantI8RowsFn = void (*)(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
-                               int32_t* sum);
+                               int32_t* corr);
 void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
-                      int32_t* sum);
+                      int32_t* corr);
 // y[m][n] (row stride ldy) = bias[n] + sum_g float(dot_g) * (wscale[n][g] * xscale[m][g]) for every row m and
 // n in [n0, n1): the GEMV of every row, on the table's prepacked weights (w.packed), with each row's sums in the
 // same order as that table's gemv_i4 (so the two agree bit for bit), the weights unpacked once for several rows.

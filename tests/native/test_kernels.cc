@@ -364,6 +364,7 @@ TEST(gemm_i4_matches_gemv_rows_and_row_quantizer_matches_reference) {
         std::vector<int32_t> gsum(ng);
         quantize_i8_groups(x.data() + m * (k + 3), k, group, g1.data(), gs.data(), gsum.data());
         for (size_t i = 0; i < kq; ++i) CHECK(g1[i / group * group + i4_slot(i % group, i4_chunk(group))] == q[m * kq + i]);
+        for (size_t g = 0; g < ng; ++g) CHECK(sum[m * ng + g] == -8 * gsum[g] && s[m * ng + g] == gs[g]);
       }
       if (!t->gemm_i4 || !t->i4_pack) continue;
       std::vector<uint8_t> w4(n * kq / 2);

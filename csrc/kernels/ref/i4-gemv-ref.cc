@@ -34,10 +34,12 @@ void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float
 }
 
 void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
-                      int32_t* sum) {
+                      int32_t* corr) {
   const size_t ng = (k + group - 1) / group;
-  for (size_t m = 0; m < rows; ++m)
-    quantize_groups(x + m * ldx, k, group, q + m * ng * group, scale + m * ng, sum + m * ng, true);
+  for (size_t m = 0; m < rows; ++m) {
+    quantize_groups(x + m * ldx, k, group, q + m * ng * group, scale + m * ng, corr + m * ng, true);
+    for (size_t g = 0; g < ng; ++g) corr[m * ng + g] *= -8;
+  }
 }
 
 namespace ref {

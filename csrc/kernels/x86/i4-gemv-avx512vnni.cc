@@ -194,7 +194,7 @@ inline void packed_rows(const I4Matrix& w, const I8Rows& x, size_t m0, size_t b,
     __m512i p0[R], p1[R];
     PYRT_UNROLL_I4
     for (int r = 0; r < R; ++r) {
-      p0[r] = _mm512_set1_epi32(-8 * x.sum[(m0 + r) * w.ng + g]);
+      p0[r] = _mm512_set1_epi32(x.corr[(m0 + r) * w.ng + g]);
       p1[r] = _mm512_setzero_si512();
     }
     const int8_t* xg = x.q + m0 * kq + g * w.group;
@@ -305,8 +305,8 @@ void gemm_i4_avx512vnni(const I4Matrix& w, const I8Rows& x, const float* bias, f
 // nearest even, clamped to [-127, 127] with the reference's NaN handling), so the same bytes. Groups that are
 // not a multiple of 16 take the reference.
 void quantize_i8_rows_avx512(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
-                             int32_t* sum) {
-  if (group % 16) return quantize_i8_rows(x, ldx, rows, k, group, q, scale, sum);
+                             int32_t* corr) {
+  if (group % 16) return quantize_i8_rows(x, ldx, rows, k, group, q, scale, corr);
   const size_t ng = (k + group - 1) / group;
   const __m512 lo = _mm512_set1_ps(-127.f), hi = _mm512_set1_ps(127.f);
   const __m512i sign = _mm512_set1_epi32(0x7FFFFFFF);
@@ -333,7 +333,7 @@ void quantize_i8_rows_avx512(const float* x, size_t ldx, size_t rows, size_t k, 
         acc = _mm512_add_epi32(acc, qi);
       }
       scale[m * ng + g] = a / 127.f;
-      sum[m * ng + g] = _mm512_reduce_add_epi32(acc);
+      corr[m * ng + g] = -8 * _mm512_reduce_add_epi32(acc);
     }
   }
 }

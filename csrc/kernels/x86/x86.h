@@ -26,7 +26,7 @@ void gemv_i4_avx512vnni(const I4Matrix& w, const I8Groups& x, const float* bias,
 void gemm_i4_avx512vnni(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0,
                         size_t n1);
 void quantize_i8_rows_avx512(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
-                             int32_t* sum);
+                             int32_t* corr);
 size_t i4_pack_size_avx512vnni(const I4Matrix& w);
 void i4_pack_avx512vnni(const I4Matrix& w, uint8_t* dst);
 void unary_avx2(const ActParams& a, const float* x, float* y, size_t n);
