@@ -45,7 +45,8 @@ struct EncodingTraits {
   void (*check)(const TensorData& d, const std::string& where);
   // Decodes checked data to the logical dtype: out holds numel * dtype_size(t.dtype) bytes, numel > 0.
   void (*decode)(const TensorData& d, const Codecs& k, void* out);
-  // Row r of a checked 2-D f32 tensor into out (shape[1] floats); null when the encoding is not read by rows.
+  // Row r along axis 0 of a checked f32 tensor into out (numel / shape[0] floats: shape[1] for a matrix, a
+  // convolution's Cin x kH x kW); null when the encoding is not read by rows.
   void (*decode_row)(const TensorData& d, const Codecs& k, uint64_t r, float* out);
   // Bytes a session holds for the tensor beyond the mapped file when it decodes it (0: used in place).
   uint64_t (*resident_bytes)(const TensorInfo& t);

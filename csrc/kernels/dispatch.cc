@@ -84,6 +84,7 @@ Table ref_table() {
   t.dwconv = ref::dwconv;
   t.dwconv_nhwc = ref::dwconv_nhwc;
   t.gemv_i4 = ref::gemv_i4;
+  t.gemm_lut4 = ref::gemm_lut4;
   t.qgemm = {ref::qgemm, 4, 16, 4, 0};
   t.qdwconv_nhwc = ref::qdwconv_nhwc;
   t.quantize_u8 = ref::quantize_u8;
@@ -116,6 +117,7 @@ bool has_avx512_vnni_vbmi(const CpuInfo& c) { return has_avx512_vnni(c) && c.avx
 const Table kAvx2 = [] {
   Table t = ref_table();
   t.name = "avx2";
+  t.gemm_lut4 = nullptr;  // no fast lookup GEMM yet: lut weights take the int8 GEMM, requantized
   t.crc32c_update = x86::crc32c_update_sse42;
   t.f16_to_f32 = x86::f16_to_f32_f16c;
   t.dequant_i8 = x86::dequant_i8_avx2;
@@ -168,6 +170,7 @@ const Table kAvx512Vnni = [] {
   t.i4_pack = x86::i4_pack_avx512vnni;
   t.gemm_i4 = x86::gemm_i4_avx512vnni;
   t.quantize_i8_rows = x86::quantize_i8_rows_avx512;
+  t.gemm_lut4 = x86::gemm_lut4_avx512vnni;
   t.qgemm = {x86::qgemm_12x32c4_avx512vnni, 12, 32, 4, 0};
   t.qdwconv_nhwc = x86::qdwconv_nhwc_avx512vnni;
   return t;
@@ -193,6 +196,7 @@ bool has_neon_dot_crc(const CpuInfo& c) { return has_neon_dot(c) && c.crc32; }
 const Table kNeon = [] {
   Table t = ref_table();
   t.name = "neon";
+  t.gemm_lut4 = nullptr;  // no fast lookup GEMM yet: lut weights take the int8 GEMM, requantized
   t.f16_to_f32 = arm::f16_to_f32_neon;
   t.dequant_i8 = arm::dequant_i8_neon;
   t.dequant_i4 = arm::dequant_i4_neon;

@@ -111,6 +111,27 @@ void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t 
 using GemmI4Fn = void (*)(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0,
                           size_t n1);
 
+// ---- shared values (lut): 4-bit codes looked up in registers ----
+struct QParams;
+// A matrix W [n, k] stored as 4-bit codes into one 16-entry codebook per row (or one for all rows), read in
+// place: the file's nibble stream (row r from byte r * k / 2, k even, low nibble first). Each row's codebook is
+// quantized to int8 with one scale (table, scale; wsum = the row's sum of int8 weights, for the activations'
+// zero point), so a weight is scale[r] * table[r][code]. Activations come as the u8 rows quantize_rows_u8
+// makes (one scale and zero point a row), in rows of ldx >= k rounded up to 4 bytes, zero past k.
+struct Lut4Matrix {
+  const uint8_t* codes;
+  const int8_t* table;  // [n][16]
+  const float* scale;   // [n]
+  const int32_t* wsum;  // [n]
+  size_t n, k;
+};
+constexpr size_t kLut4Chunk = 128;  // k values a kernel step reads (64 code bytes)
+// For every row m < rows and n in [n0, n1): y[m][n] (row stride ldy) = min(max(fma(float(acc - q[m].zp *
+// wsum[n]), q[m].scale * scale[n], bias[n] or 0), lo), hi), acc = sum_k x[m][k] * table[n][code[n][k]] (exact
+// int32): the same operations on every table, so every one gives the reference's bits.
+using GemmLut4Fn = void (*)(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, size_t rows,
+                            const float* bias, float lo, float hi, float* y, size_t ldy, size_t n0, size_t n1);
+
 // ---- 8-bit integer kernels (static int8 models) ----
 // Activations are u8 with a per-tensor zero point, weights s8 symmetric with one scale per output channel
 // (ONNX QLinearConv with uint8 x/y, int8 w). Accumulators are exact int32; requantization is in float
@@ -295,6 +316,9 @@ struct Table {
   GemvI4Fn gemv_i4 = nullptr;
   // Optional (needs i4_pack): the int4 GEMM for many rows on the prepacked weights, and its row quantizer.
   GemmI4Fn gemm_i4 = nullptr;
+  // Optional: the shared-values (lut, 4-bit) GEMM on the stored codes (see Lut4Matrix); without it Gemm /
+  // MatMul / convolutions requantize such weights to int8 rows.
+  GemmLut4Fn gemm_lut4 = nullptr;
   QuantI8RowsFn quantize_i8_rows = kernels::quantize_i8_rows;
   // Optional: a layout of the int4 weights the table's gemv_i4 reads faster than the file's (built once at
   // load into i4_pack_size() bytes, 64-byte aligned, passed as I4Matrix::packed); null: the canonical layout.

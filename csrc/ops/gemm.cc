@@ -2,7 +2,8 @@
 // Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
 // values (or a scalar) is fused into the GEMM epilogue with any fused activation.
 // A Linear weight stored int8 is used as stored (ops/linear_i8.h), one stored int4 for few rows of A
-// (ops/linear_i4.h) and requantized to int8 panels for more; one stored csr (f32 or i8 values) runs the sparse
+// (ops/linear_i4.h) and requantized to int8 panels for more, one stored lut (4-bit codes) on the lookup GEMM as
+// stored where the table has one (ops/linear_lut.h), else requantized to int8 rows; one stored csr (f32 or i8 values) runs the sparse
 // matrix-vector kernel row by row for up to kMaxSparseRows rows (ops/sparse_weight.h).
 #include <algorithm>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "ops/decoded_weight.h"
 #include "ops/linear_i4.h"
 #include "ops/linear_i8.h"
+#include "ops/linear_lut.h"
 #include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
@@ -41,6 +43,12 @@ class Gemm final : public Op {
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
       i4_rows_ = deferred_i8_weight(ctx, 1, size_t(n_dim_), size_t(k_dim_));
+    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && lut_.init(ctx, 1, *b)) {  // lut, 4-bit codes
+      b_ = b;
+      k_dim_ = lut_.k(), n_dim_ = lut_.n();
+    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && i8_.init_requantized(ctx, 1, *b)) {  // other lut
+      b_ = b;
+      k_dim_ = i8_.k(), n_dim_ = i8_.n();
     } else if (b && sparse_kernel("Gemm", b->desc.shape, ctx) && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
       if (kt_.spmv_pack)  // the table's own layout for its spmv
@@ -117,11 +125,12 @@ class Gemm final : public Op {
 
   // B is read at run time only on the plain path (no packed copy); an int4 one may be read as stored.
   bool reads_input(size_t i) const override { return !(i == 1 && (b_ || (packed_b_ && !trans_a_))); }
-  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && i4_.in_place()); }
+  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && (i4_.in_place() || lut_.active())); }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_path()) return 0;
     if (i8_.active()) return i8_.workspace_bytes(m_);
+    if (lut_.active()) return lut_.workspace_bytes(m_);
     if (i4_path()) return i4_.workspace_bytes(m_);
     if (i4_many()) return i8_workspace_bytes(kt_.qgemm, size_t(k_), m_);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
@@ -132,7 +141,7 @@ class Gemm final : public Op {
     const float* a = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     if (sparse_path()) return run_sparse(ctx, a, y, in);
-    if (i8_.active() || i4_.active()) return run_quantized(ctx, a, y, in);
+    if (i8_.active() || i4_.active() || lut_.active()) return run_quantized(ctx, a, y, in);
     const gemm::PackedB* pb = packed_b();
     const bool packed = pb && !trans_a_;
     // alpha is folded into the packed B; on the plain path it scales A.B before the bias is added.
@@ -158,7 +167,8 @@ class Gemm final : public Op {
 
   std::string kernel() const override {
     if (sparse_path()) return std::string("spmv-") + kt_.name;
-    if (i8_.active()) return std::string("qd8-gemm-i8w-") + kt_.name;
+    if (lut_.active()) return std::string("qd8-gemm-lut4-") + kt_.name;
+    if (i8_.active()) return std::string(i8_.requantized() ? "qd8-gemm-i8w-requantized-" : "qd8-gemm-i8w-") + kt_.name;
     if (i4_path()) return std::string(m_ > Int4Linear::kMaxRows ? "gemm-i4-" : "gemv-i4-") + kt_.name;
     if (i4_many()) return std::string("qd8-gemm-i4w-as-i8-") + kt_.name;
     return std::string(packed_b() ? "gemm-packed-b-" : "gemm-") + kt_.name;
@@ -197,6 +207,7 @@ class Gemm final : public Op {
     const ActParams act = c_general_ ? ActParams{} : act_;
     bool fused = false;
     if (i8_.active()) fused = i8_.run(ctx, kt_, a, m_, bp, y, act);
+    else if (lut_.active()) fused = lut_.run(ctx, kt_, a, m_, bp, y, act);
     else if (i4_many()) fused = run_i8(i4_rows_.get(), ctx, kt_, a, m_, bp, y, act);
     else i4_.run(ctx, kt_, a, m_, bp, y);
     if (c_general_) add_c(y, static_cast<const float*>(in[2]));
@@ -219,6 +230,7 @@ class Gemm final : public Op {
   const ConstTensor* b_ = nullptr;                 // an int4 or csr weight used as stored, and its reader
   Int4Linear i4_;
   Int8Linear i8_;
+  Lut4Linear lut_;
   std::shared_ptr<const SparseWeight> sparse_;
   std::shared_ptr<const AlignedBytes> spmv_packed_;  // the table's spmv layout, when it has one
   std::vector<float> bias_, bias_full_;

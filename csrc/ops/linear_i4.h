@@ -18,8 +18,10 @@ class Int4Linear {
 
   // Whether b (input `input`, a [N, K] weight) is stored as signed int4: then this object reads it in place
   // (or the table's prepacked copy of it, built once per model and table).
-  bool init(const NodeContext& ctx, size_t input, const ConstTensor& b) {
-    if (!b.encoded() || b.desc.shape.size() != 2) return false;
+  // conv1x1: b is a 1x1 convolution's weight [N, K, 1, 1] (its matrix view is the same [N, K]).
+  bool init(const NodeContext& ctx, size_t input, const ConstTensor& b, bool conv1x1 = false) {
+    const Shape& s = b.desc.shape;
+    if (!b.encoded() || !(conv1x1 ? s.size() == 4 && s[2] == 1 && s[3] == 1 : s.size() == 2)) return false;
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI4 || !t.p.is_signed) return false;
     ctx.model().check_tensor(b.tensor_index);  // the deferred checks a decode would have made (SPEC 6.4)
@@ -41,6 +43,8 @@ class Int4Linear {
     }
     return true;
   }
+  // Whether table kt runs any number of rows on int4 weights (its int4 GEMM; see many_rows()).
+  static bool gemm_on(const kernels::Table& kt) { return kt.i4_pack && kt.gemm_i4; }
   bool active() const { return w_.q != nullptr; }
   bool in_place() const { return active() && !packed_; }  // the GEMV reads the file's nibbles
   // After a read of the stored weight that the GEMV does not need (decoding it for another form): its file pages
@@ -60,9 +64,10 @@ class Int4Linear {
   }
 
   // y[m] = W a[m] (+ bias: N values, or null) for m < rows; rows of K and N floats.
+  // workspace: workspace_bytes(rows) at `workspace` (default: the node's).
   void run(const RunContext& ctx, const kernels::Table& kt, const float* a, int64_t rows, const float* bias,
-           float* y) const {
-    uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
+           float* y, void* workspace = nullptr) const {
+    uint8_t* ws = static_cast<uint8_t*>(workspace ? workspace : ctx.workspace);
     const size_t r = rows > kMaxRows && many_rows() ? size_t(rows) : 1;  // rows quantized at once (workspace_bytes)
     int8_t* xq = reinterpret_cast<int8_t*>(ws);
     float* xs = reinterpret_cast<float*>(ws + align64(r * w_.ng * w_.group));

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "compute/qgemm.h"
+#include "format/encoding.h"
 #include "ops/common.h"
 
 namespace pyrt::ops {
@@ -120,7 +121,37 @@ class Int8Linear {
     });
     return true;
   }
+  // Whether b is an f32 weight stored in an encoding that decodes by rows but that no int8 kernel reads as
+  // stored (i4, lut): then its rows, decoded one at a time, are requantized to int8 with one scale per row (at
+  // most half an int8 step of the row's largest weight added to the encoding's own error) and run like init()'s.
+  // The stored pages leave the resident set once the panels are made: no f32 copy of the weight at any point.
+  bool init_requantized(const NodeContext& ctx, size_t input, const ConstTensor& b, size_t channels = 0) {
+    if (!b.encoded() || b.desc.shape.size() != (channels ? 4 : 2) || b.desc.dtype != spec::kF32) return false;
+    const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
+    if (t.encoding != spec::kEncI4 && t.encoding != spec::kLut) return false;
+    if (!find_encoding(t.encoding)->decode_row || t.shape[0] == 0 || t.numel == 0) return false;
+    ctx.model().check_tensor(b.tensor_index);
+    const size_t n = size_t(t.shape[0]), k = size_t(t.numel / t.shape[0]), tensor = b.tensor_index;
+    const size_t taps = channels ? k / channels : 1;
+    const Model& model = ctx.model();
+    const kernels::QGemmKernel uk = ctx.kernels().qgemm;
+    w_ = ctx.shared<I8Weight>(input, channels ? "i8w.requantized.nhwc" : "i8w.requantized", [&] {
+      std::vector<float> r(k);
+      return I8Weight::from_rows(
+          [&](size_t j, float* out) {
+            if (taps <= 1) return model.decode_row(tensor, j, out);
+            model.decode_row(tensor, j, r.data());  // [C][tap] -> [tap][C], the channels-last im2col order
+            for (size_t c = 0; c < channels; ++c)
+              for (size_t i = 0; i < taps; ++i) out[i * channels + c] = r[c * taps + i];
+          },
+          n, k, uk);
+    });
+    model.release_pages(tensor);
+    requantized_ = true;
+    return true;
+  }
   bool active() const { return w_ != nullptr; }
+  bool requantized() const { return requantized_; }
   int64_t n() const { return int64_t(w_->n); }
   int64_t k() const { return int64_t(w_->k); }
   size_t workspace_bytes(int64_t rows) const { return align64(size_t(rows) * w_->w.kp) + align64(size_t(rows) * sizeof(kernels::QParams)); }
@@ -131,6 +162,7 @@ class Int8Linear {
 
  private:
   std::shared_ptr<const I8Weight> w_;
+  bool requantized_ = false;
 };
 
 // An int4 (or other row-decodable) Linear weight [N, K] requantized to int8 panels, built when a plan first has

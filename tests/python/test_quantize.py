@@ -373,6 +373,107 @@ def test_int8_weights_conv_nhwc_runs_as_stored(tmp_path, cin, cout, k, stride, p
         np.testing.assert_array_equal(outs[0], outs[1])
 
 
+def _lut_as_int8(model, name, n, k):
+    """A 4-bit lut weight [n, k] as the lookup GEMM uses it (ops/linear_lut.h): each row's codebook quantized to
+    int8 with one scale (max |entry| / 127, round half to even) -> (int8 weights [n, k], scales [n])."""
+    codes = np.frombuffer(bytes(model.view(name, 0)), np.uint8)
+    idx = np.stack([codes & 15, codes >> 4], 1).reshape(-1)[:n * k].reshape(n, k)
+    cb = np.frombuffer(bytes(model.view(name, 1)), np.float32)
+    cb = cb.reshape(n, -1) if cb.size % n == 0 and cb.size // n <= 16 and cb.size != 16 else np.tile(cb, (n, 1))
+    s = (np.abs(cb).max(1) / np.float32(127)).astype(np.float32)
+    s = np.where(s > 0, s, np.float32(1)).astype(np.float32)
+    tq = np.rint(cb / s[:, None]).astype(np.int8)
+    return np.take_along_axis(tq, idx.astype(np.int64), 1), s
+
+
+@pytest.mark.parametrize("op", ["Gemm", "MatMul"])
+@pytest.mark.parametrize("k,n,m,axis", [(256, 96, 1, 0), (300, 37, 3, 0), (18, 130, 37, None), (1000, 64, 9, 0),
+                                        (17, 20, 5, 0)])
+def test_shared_values_run_as_stored(tmp_path, op, k, n, m, axis):
+    """A Linear weight stored as 16 shared values (lut, 4-bit codes) runs the lookup GEMM on the stored codes where
+    the kernel table has one (the reference table does): each row's codebook quantized to int8, activations per row
+    as for int8-weights, exact integer sums, so every table gives the reference's bits; the session keeps about
+    half a byte a weight. Without the kernel (or with an odd K, rows not byte aligned) the rows are requantized to
+    int8. Never an f32 copy of the weight."""
+    rng = np.random.default_rng(k + n + m + 1)
+    w, b = rng.standard_normal((n, k)).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    g = pyruntime.Graph()
+    x = g.input("x", [m, k])
+    wc = g.const(w, "w", "lut", k=16, axis=axis)
+    if op == "Gemm":
+        y = g.op("Gemm", x, wc, g.const(b, "b"), transB=1, activation="relu")
+    else:
+        y = g.op("MatMul", x, wc, transB=1)
+        b = None
+    g.output(y, "y")
+    g.save(tmp_path / "l.pyrt")
+    model = pyruntime.load(tmp_path / "l.pyrt")
+    xv = rng.standard_normal((m, k)).astype(np.float32)
+    xv[0] = np.abs(xv[0])   # a row after a ReLU: the full u8 range
+    outs = []
+    for ref in (False, True):
+        s = Session(str(tmp_path / "l.pyrt"), force_reference=ref)
+        outs.append(s.run(xv)[0])
+        d = s.describe()[0]
+        lut = d["kernel"].startswith("qd8-gemm-lut4-")
+        assert lut or d["kernel"].startswith("qd8-gemm-i8w-requantized-"), d["kernel"]
+        assert lut == (k % 2 == 0) or not ref   # the reference table has the lookup GEMM
+        if lut:
+            wq, sw = _lut_as_int8(model, "w", n, k)
+            # the stored codes and codebooks, and what the load made: 24 bytes a row for the int8 codebook, its
+            # scale and sum, the bias copied out of the file, the heap's bookkeeping (an f32 copy: 4 bytes a weight)
+            assert d["resident_bytes"] is None or d["resident_bytes"] <= d["stored_bytes"] + 64 * n + 4096
+        else:
+            wd = model.tensor("w")
+            sw = (np.abs(wd).max(1) / np.float32(127)).astype(np.float32)
+            wq = np.rint(wd / sw[:, None]).astype(np.int8)
+        want = _qd8_reference(xv, wq, sw, b)
+        want = np.maximum(want, 0) if op == "Gemm" else want
+        np.testing.assert_allclose(outs[-1], want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    np.testing.assert_array_equal(outs[0], outs[1])
+    # against the weights as stored: the codebook's and the activations' rounding only
+    wd = model.tensor("w")
+    exact = xv @ wd.T + (0 if b is None else b)
+    exact = np.maximum(exact, 0) if op == "Gemm" else exact
+    assert np.abs(outs[0] - exact).max() <= 5e-2 * np.abs(exact).max()
+
+
+@pytest.mark.parametrize("enc,k,stride", [("lut", 1, 1), ("lut", 1, 2), ("lut", 3, 1), ("i4", 1, 1), ("i4", 1, 2),
+                                          ("i4", 3, 1)])
+def test_shared_values_and_int4_convs_run_as_stored(tmp_path, enc, k, stride):
+    """Channels-last convolutions with lut (16 values) or int4 weights: a 1x1 one runs the lookup GEMM on the codes
+    or the int4 GEMM on the nibbles (where the table has them), other ones their rows requantized to int8: never an
+    f32 copy of the weight; outputs within the rounding of the activations (and of the requantization)."""
+    rng = np.random.default_rng(k * 10 + stride)
+    n, h, w, cin, cout = 1, 10, 9, 64, 40
+    wt = rng.standard_normal((cout, cin, k, k)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    g = pyruntime.Graph()
+    x = g.input("x", [n, h, w, cin])
+    opts = dict(k=16, axis=0) if enc == "lut" else dict(group_size=32)
+    g.output(g.op("Conv", x, g.const(wt, "w", enc, **opts), g.const(b, "b"), kernel_shape=[k, k],
+                  strides=[stride, stride], pads=[k // 2] * 4, layout="NHWC", activation="relu"), "y")
+    g.save(tmp_path / "c.pyrt")
+    wd = pyruntime.load(tmp_path / "c.pyrt").tensor("w")
+    gd = pyruntime.Graph()
+    xd = gd.input("x", [n, h, w, cin])
+    gd.output(gd.op("Conv", xd, gd.const(wd, "w"), gd.const(b, "b"), kernel_shape=[k, k], strides=[stride, stride],
+                    pads=[k // 2] * 4, layout="NHWC", activation="relu"), "y")
+    gd.save(tmp_path / "d.pyrt")
+    xv = rng.standard_normal((n, h, w, cin)).astype(np.float32)
+    want = Session(str(tmp_path / "d.pyrt")).run(xv)[0]
+    for ref in (False, True):
+        s = Session(str(tmp_path / "c.pyrt"), force_reference=ref)
+        got = s.run(xv)[0]
+        kern = s.describe()[0]["kernel"]
+        fast = {"lut": "-qd8-gemm-lut4-", "i4": "-qd8-gemm-i4w-"}[enc]
+        assert fast in kern or "-qd8-gemm-i8w-requantized-" in kern, kern
+        if ref and enc == "lut" and k == 1:   # the reference table has the lookup GEMM (not the int4 GEMM)
+            assert fast in kern, kern
+        assert not (k > 1 and fast in kern)
+        assert np.abs(got - want).max() <= 5e-2 * np.abs(want).max(), kern
+
+
 def test_int8_weights_rows_with_nan_or_inf_give_nan(tmp_path):
     """A row of activations with a NaN or an infinity gives NaN outputs on the int8 path (f32 math gives NaN or
     infinities there), never finite numbers that look valid; the other rows are unaffected."""

@@ -69,6 +69,16 @@ void decode(const TensorData& d, const Codecs&, void* out_v) {
   }
 }
 
+// Row r along axis 0 (numel / shape[0] floats): a weight requantized or looked up a row at a time.
+void decode_row(const TensorData& d, const Codecs&, uint64_t r, float* out) {
+  const TensorInfo& t = d.t;
+  const TensorParams& p = t.p;
+  const uint64_t cols = t.numel / t.shape[0], K = p.codebook_size, bk = p.axis == -1 ? 0 : r;
+  float book[256] = {};  // every u8/u4 index lands inside, checked or not
+  for (uint64_t k = 0; k < K; ++k) book[k] = scale_at(d.buf(1), bk * K + k, p.scale_dtype);
+  for (uint64_t c = 0; c < cols; ++c) out[c] = book[index_at(p, d.buf(0), r * cols + c)];
+}
+
 uint64_t resident_bytes(const TensorInfo& t) { return t.numel * 4; }
 
 std::vector<ParamField> params(const TensorParams& p) {
@@ -78,10 +88,12 @@ std::vector<ParamField> params(const TensorParams& p) {
           {"axis", ParamField::kInt, p.axis, 0}};
 }
 
-const char* const kInPlace[] = {nullptr};  // decoded once per model
+// Gather decodes the rows it needs; the lookup GEMM of Gemm, MatMul and 1x1 channels-last convolutions reads
+// 4-bit codes as stored (ops/linear_lut.h). Other uses requantize the rows to int8 (never an f32 copy).
+const char* const kInPlace[] = {"gather-rows", "qd8-gemm-lut4", nullptr};
 }  // namespace
 
-extern const EncodingTraits lut = {spec::kLut, "lut", parse, buffer_sizes, features, check, decode, nullptr,
+extern const EncodingTraits lut = {spec::kLut, "lut", parse, buffer_sizes, features, check, decode, decode_row,
                                    resident_bytes, params, kInPlace};
 
 }  // namespace pyrt::encodings

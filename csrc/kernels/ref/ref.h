@@ -18,6 +18,8 @@ void dwconv(const DwConvParams& p, const float* x, const float* w, float bias, f
 void dwconv_nhwc(const DwNhwcParams& p, const float* x, const float* w, const float* bias, const ActParams& act,
                  float* y, int64_t oh0, int64_t oh1);
 void gemv_i4(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
+void gemm_lut4(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, size_t rows, const float* bias,
+               float lo, float hi, float* y, size_t ldy, size_t n0, size_t n1);
 float act_one(const ActParams& a, float x);
 void unary(const ActParams& a, const float* x, float* y, size_t n);
 void binary(int op, const float* a, size_t a_step, const float* b, size_t b_step, float* y, size_t n);

@@ -27,6 +27,8 @@ void gemm_i4_avx512vnni(const I4Matrix& w, const I8Rows& x, const float* bias, f
                         size_t n1);
 void quantize_i8_rows_avx512(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
                              int32_t* corr);
+void gemm_lut4_avx512vnni(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, size_t rows,
+                          const float* bias, float lo, float hi, float* y, size_t ldy, size_t n0, size_t n1);
 size_t i4_pack_size_avx512vnni(const I4Matrix& w);
 void i4_pack_avx512vnni(const I4Matrix& w, uint8_t* dst);
 void unary_avx2(const ActParams& a, const float* x, float* y, size_t n);
