@@ -196,7 +196,7 @@ bool has_neon_dot_crc(const CpuInfo& c) { return has_neon_dot(c) && c.crc32; }
 const Table kNeon = [] {
   Table t = ref_table();
   t.name = "neon";
-  t.gemm_lut4 = nullptr;  // no fast lookup GEMM yet: lut weights take the int8 GEMM, requantized
+  t.gemm_lut4 = arm::gemm_lut4_neon;
   t.f16_to_f32 = arm::f16_to_f32_neon;
   t.dequant_i8 = arm::dequant_i8_neon;
   t.dequant_i4 = arm::dequant_i4_neon;
@@ -234,6 +234,7 @@ Table with_crc(Table t, const char* name) {
 Table with_sdot(Table t, const char* name) {
   t.name = name;
   t.gemv_i4 = arm::gemv_i4_neondot;
+  t.gemm_lut4 = arm::gemm_lut4_neondot;
   t.qgemm = {arm::qgemm_4x16c4_neondot, 4, 16, 4, 128};
   return t;
 }
