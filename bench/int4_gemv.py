@@ -64,12 +64,21 @@ def measure(k, n, group, with_fp32):
     d = tempfile.mkdtemp()
     w = (np.random.default_rng(0).standard_normal((n, k)) * 0.02).astype(np.float32)
     paths = {}
-    for label, enc, opts in (("int4", "i4", {"group_size": group}), ("fp32", "dense", {})):
+    for label, enc, opts in (("int4", "i4", {"group_size": group}), ("lut16", "lut", {}), ("fp32", "dense", {})):
         if label == "fp32" and not with_fp32:
             continue
         g = pyruntime.Graph("gemv")
         x = g.input("x", [1, k])
-        g.output(g.op("Gemm", x, g.const(w, "w", enc, **opts), transB=1), "y")
+        if label == "lut16":   # 16 shared values a row on an even grid (k-means on 2^26 weights would take long)
+            from pyruntime.format.encode import encode_lut_codes
+            lo, hi = w.min(1, keepdims=True), w.max(1, keepdims=True)
+            step = (hi - lo) / 15
+            g.w.add_tensor("w", encode_lut_codes(np.clip(np.rint((w - lo) / step), 0, 15).astype(np.uint8),
+                                                 lo + step * np.arange(16, dtype=np.float32), 0))
+            wv = pyruntime.graph.Value(g, g.g.const("w"), "w")
+        else:
+            wv = g.const(w, "w", enc, **opts)
+        g.output(g.op("Gemm", x, wv, transB=1), "y")
         paths[label] = os.path.join(d, f"{label}.pyrt")
         g.save(paths[label])
     del w
@@ -83,8 +92,8 @@ def measure(k, n, group, with_fp32):
     env = {kk: v for kk, v in os.environ.items() if kk not in ("OPENBLAS_CORETYPE",)}
     for threads in (1, 2):
         res[("bw", threads)] = _core.read_bandwidth(1024, threads, 5)
-        for lib in ("pyruntime", "onnxruntime", "fp32"):
-            path = paths.get({"pyruntime": "int4", "onnxruntime": "ort", "fp32": "fp32"}[lib])
+        for lib in ("pyruntime", "onnxruntime", "lut16", "fp32"):
+            path = paths.get({"pyruntime": "int4", "onnxruntime": "ort", "lut16": "lut16", "fp32": "fp32"}[lib])
             if path is None:
                 continue
             out = subprocess.run([sys.executable, "-c", PEER, "onnxruntime" if lib == "onnxruntime" else "pyruntime",
@@ -108,36 +117,42 @@ def main():
     a = ap.parse_args()
     group = 32
     lines = ["| K × N | int4 MiB | threads | read bandwidth (GB/s) | pyruntime int4 (ms) | its GB/s | % of bandwidth | "
-             "ONNX Runtime MatMulNBits (ms) | pyruntime fp32 (ms) | ORT / ours | fp32 / int4 |", "|---|" * 1 + "---|" * 10]
-    notes, kernel = [], "?"
+             "ONNX Runtime MatMulNBits (ms) | pyruntime shared 16 (ms) | pyruntime fp32 (ms) | ORT / ours | "
+             "int4 / shared 16 | fp32 / int4 |", "|---|" * 1 + "---|" * 12]
+    notes, kernel, lut_kernel = [], "?", "?"
     for i, shape in enumerate(a.shapes.split(",")):
         k, n = (int(v) for v in shape.split("x"))
         res, int4_bytes, agree = measure(k, n, group, with_fp32=i == 0)
         kernel = res[("pyruntime", 1)]["kernel"]
+        lut_kernel = res[("lut16", 1)]["kernel"]
         for t in (1, 2):
             bw, o, r = res[("bw", t)], res[("pyruntime", t)]["ms"], res[("onnxruntime", t)]["ms"]
             f = res.get(("fp32", t), {}).get("ms")
+            lut = res[("lut16", t)]["ms"]
             gbs = int4_bytes / (o * 1e-3) * 1e-9
             lines.append(f"| {k} × {n} | {int4_bytes / 2**20:.0f} | {t} | {bw:.1f} | {o:.3f} | {gbs:.1f} | "
-                         f"{100 * gbs / bw:.0f}% | {r:.3f} | {'—' if f is None else f'{f:.3f}'} | {r / o:.2f} | "
-                         f"{'—' if f is None else f'{f / o:.2f}'} |")
+                         f"{100 * gbs / bw:.0f}% | {r:.3f} | {lut:.3f} | {'—' if f is None else f'{f:.3f}'} | "
+                         f"{r / o:.2f} | {o / lut:.2f} | {'—' if f is None else f'{f / o:.2f}'} |")
         notes.append(f"{k} × {n}: {agree:.1e}")
     table = "\n".join(lines)
     print(table)
-    print(f"kernel: {kernel}; outputs ours vs ORT: max |diff| / max |y| = {'; '.join(notes)}")
+    print(f"kernels: {kernel}, {lut_kernel}; outputs ours vs ORT: max |diff| / max |y| = {'; '.join(notes)}")
     if a.no_write:
         return
     import onnxruntime
     from results import machine
     section = (f"## int4 GEMV\n\nCommand: `python3 bench/int4_gemv.py` — {datetime.date.today()}  \n"
-               f"{machine()} (kernel `{kernel}`); onnxruntime {onnxruntime.__version__}, Python "
+               f"{machine()} (kernels `{kernel}`, `{lut_kernel}`); onnxruntime {onnxruntime.__version__}, Python "
                f"{platform.python_version()}\n\n"
                f"A Linear layer at batch 1, int4 weights in groups of {group} with f16 scales: pyruntime's Gemm "
                "runs the int4 x int8 GEMV (activations quantized to int8 per group) on the weights as stored, or on "
                "the copy the table prepacks at load (AVX-512 VNNI: 16 rows interleaved per 64-byte step, f16 scales "
                "kept; as many bytes as the file's); ONNX Runtime runs MatMulNBits (block 32, accuracy_level 4: int8 "
                "activations too) on the same quantized weights, whose outputs agree with ours to "
-               f"{'; '.join(notes)} of the largest; pyruntime fp32 is the same layer with f32 weights. Read "
+               f"{'; '.join(notes)} of the largest; pyruntime fp32 is the same layer with f32 weights; \"shared 16\" "
+               "is the layer stored as 16 shared values a row (lut, 4-bit codes on an even grid between the row's "
+               "extremes, f32 codebooks: 4.0 bits a weight plus 64 bytes a row), run by the lookup GEMM on the "
+               "stored codes (each row's codebook as int8, activations as u8 rows). Read "
                "bandwidth: `pyruntime._core.read_bandwidth` (a 1 GiB streaming sum with as many threads, software "
                "prefetch 16 KiB ahead), measured in this run; \"its GB/s\" counts the int4 weights and scales "
                "read per call. The 8192² weights (36 MiB) do not fit the 32 MiB L3 but part of them is still there "

@@ -14,6 +14,7 @@
 #include "format/encoding.h"
 #include "kernels/dispatch.h"
 #include "ops/common.h"
+#include "ops/linear_i4.h"
 
 namespace pyrt::ops {
 
@@ -51,13 +52,20 @@ class Lut4Linear {
     const size_t M = size_t(rows), K = w_.k, N = w_.n, ld = kp();
     uint8_t* xq = static_cast<uint8_t*>(workspace ? workspace : ctx.workspace);
     kernels::QParams* q = reinterpret_cast<kernels::QParams*>(xq + align64(M * ld));
-    parallel(ctx, M, 16, [&](size_t b, size_t e, int) {
-      kt.quantize_rows_u8(a + b * K, e - b, K, K, xq + b * ld, ld, q + b);
-    });
     const float inf = std::numeric_limits<float>::infinity();
     const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
     const float lo = !fused ? -inf : act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
     const float hi = fused && act.act == Act::kClip ? act.p1 : inf;
+    if (Int4Linear::split_rows(rows, N * K / 2)) {  // as the int4 GEMM splits: rows, for a small weight
+      parallel(ctx, M, 48, [&](size_t b, size_t e, int) {
+        kt.quantize_rows_u8(a + b * K, e - b, K, K, xq + b * ld, ld, q + b);
+        kt.gemm_lut4(w_, xq + b * ld, ld, q + b, e - b, bias, lo, hi, y + b * N, N, 0, N);
+      });
+      return fused;
+    }
+    parallel(ctx, M, 16, [&](size_t b, size_t e, int) {
+      kt.quantize_rows_u8(a + b * K, e - b, K, K, xq + b * ld, ld, q + b);
+    });
     parallel(ctx, (N + 15) / 16, 1, [&](size_t b, size_t e, int) {
       kt.gemm_lut4(w_, xq, ld, q, M, bias, lo, hi, y, N, b * 16, std::min(e * 16, N));
     });

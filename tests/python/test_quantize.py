@@ -445,7 +445,7 @@ def test_shared_values_and_int4_convs_run_as_stored(tmp_path, enc, k, stride):
     or the int4 GEMM on the nibbles (where the table has them), other ones their rows requantized to int8: never an
     f32 copy of the weight; outputs within the rounding of the activations (and of the requantization)."""
     rng = np.random.default_rng(k * 10 + stride)
-    n, h, w, cin, cout = 1, 10, 9, 64, 40
+    n, h, w, cin, cout = 1, 12, 9, 64, 40   # stride 1: 108 pixels, split by rows across threads
     wt = rng.standard_normal((cout, cin, k, k)).astype(np.float32)
     b = rng.standard_normal(cout).astype(np.float32)
     g = pyruntime.Graph()
