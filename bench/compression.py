@@ -126,8 +126,11 @@ stored int8 there; shared-value modes keep rows too short to pay for their codeb
 static int8 on integer kernels; int8-weights Linear/MatMul and channels-last convolution weights as stored on
 the u8 x s8 GEMM, each activation row quantized on the fly (its own scale and zero point: the rounding of the
 activations adds to the weights', e.g. the GPT block's error 1.7e-3 with f32 activations became 3.8e-3);
-int4 Linear/MatMul weights on the int4 GEMV as stored (up to 8 rows); int4 conv weights and shared values are
-decoded once at load to the f32 the kernels use (the file shrinks, memory and speed stay those of fp32).
+int4 Linear/MatMul weights on the int4 GEMV as stored (up to 8 rows), 1x1 int4 convolutions on the int4 GEMM
+as stored (activations quantized per group of 32); 16 shared values (4-bit codes) on the lookup GEMM as stored
+(each channel's codebook rounded to int8, activations per row as for int8-weights: the GPT block's error
+with 256 values went from 2.1e-3 to 4.6e-3), 256 values requantized to int8 rows (AVX-512 VNNI here; see
+`bench/weight_modes.py` for the kernels each mode ran). No mode makes an f32 copy of its weights.
 
 {eff_table}
 

@@ -36,6 +36,12 @@ void parallel(const RunContext& ctx, size_t n, size_t grain, F&& f) {
   else f(size_t(0), n, 0);
 }
 
+// How a quantized Linear / 1x1 convolution splits its work across threads: a small weight (up to 256 KiB as its
+// kernel reads it: EfficientNet-Lite0's, not GPT-2's 768 x 768) against many rows (a convolution's pixels) by
+// rows, each thread reading all of it from cache and taking its rows from quantization to the finished outputs;
+// otherwise by outputs, each thread reading its share of the weight (a long prompt through a big Linear).
+inline bool split_by_rows(int64_t rows, size_t weight_bytes) { return rows >= 96 && weight_bytes <= (size_t(256) << 10); }
+
 inline void require_f32(const Op& op, const TensorDesc& d, const char* what) {
   if (d.dtype != spec::kF32) op.fail(std::string(what) + " must be f32, got " + spec::dtype_name(d.dtype));
 }

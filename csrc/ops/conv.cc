@@ -308,7 +308,6 @@ class Conv final : public Op {
     ctx.model().check_tensor(w.tensor_index);
     const Model& model = ctx.model();
     const size_t tensor = w.tensor_index, taps = size_t(kh_ * kw_), C = size_t(cout_);
-    const bool per_channel = t.p.axis == 0;
     dw_i8_ = ctx.shared<DwI8>(1, "conv.dw.nhwc.i8", [&] {
       const int8_t* q = reinterpret_cast<const int8_t*>(model.buffer(tensor, 0));
       const uint8_t* sc = model.buffer(tensor, 1);
@@ -316,7 +315,7 @@ class Conv final : public Op {
       r.q.resize(taps * C);
       r.scale.resize(C);
       for (size_t c = 0; c < C; ++c) {
-        std::memcpy(&r.scale[c], sc + 4 * (per_channel ? c : 0), 4);  // unaligned
+        r.scale[c] = i8_row_scale(t, sc, c);
         for (size_t k = 0; k < taps; ++k) r.q[k * C + c] = q[c * taps + k];
       }
       return r;

@@ -42,7 +42,7 @@ class Gemm final : public Op {
     } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
       b_ = b;
       k_dim_ = i4_.k(), n_dim_ = i4_.n();
-      i4_rows_ = deferred_i8_weight(ctx, 1, size_t(n_dim_), size_t(k_dim_));
+      if (!i4_.many_rows()) i4_rows_ = deferred_i8_weight(ctx, 1, size_t(n_dim_), size_t(k_dim_));  // else the int4 GEMM
     } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && lut_.init(ctx, 1, *b)) {  // lut, 4-bit codes
       b_ = b;
       k_dim_ = lut_.k(), n_dim_ = lut_.n();

@@ -15,13 +15,6 @@ class Int4Linear {
  public:
   // Rows up to which the GEMV (one pass over the weights per row) beats decoding to f32 once.
   static constexpr int64_t kMaxRows = 8;
-  // A weight up to this many stored bytes against at least kSplitRows rows (a convolution's pixels) is split by
-  // rows across threads, each reading all of it (it stays in cache); otherwise by outputs, each thread reading its
-  // share of the weight (a long prompt through a big Linear).
-  static constexpr size_t kSplitWeightBytes = size_t(1) << 20;
-  static constexpr int64_t kSplitRows = 96;
-  static bool split_rows(int64_t rows, size_t weight_bytes) { return rows >= kSplitRows && weight_bytes <= kSplitWeightBytes; }
-
   // Whether b (input `input`, a [N, K] weight) is stored as signed int4: then this object reads it in place
   // (or the table's prepacked copy of it, built once per model and table).
   // conv1x1: b is a 1x1 convolution's weight [N, K, 1, 1] (its matrix view is the same [N, K]).
@@ -80,7 +73,7 @@ class Int4Linear {
     int32_t* xsum = reinterpret_cast<int32_t*>(ws + align64(r * w_.ng * w_.group) + align64(r * w_.ng * 4));
     if (r > 1) {  // every row quantized, then the GEMM over blocks of 16 outputs
       const size_t K = w_.k, kq = w_.ng * w_.group;
-      if (split_rows(rows, w_.n * kq / 2)) {  // each thread its rows, quantized and multiplied while they are in cache
+      if (split_by_rows(rows, w_.n * kq / 2)) {  // each thread its rows, quantized and multiplied while they are in cache
         parallel(ctx, size_t(rows), 48, [&](size_t b, size_t e, int) {
           kt.quantize_i8_rows(a + b * K, K, e - b, K, w_.group, xq + b * kq, xs + b * w_.ng, xsum + b * w_.ng);
           const kernels::I8Rows xr{xq + b * kq, xs + b * w_.ng, xsum + b * w_.ng, e - b};

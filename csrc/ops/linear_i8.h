@@ -11,6 +11,7 @@
 // with one scale per row (I8Weight::from_rows), a quarter of the f32 panels' memory; the extra rounding is at
 // most half an int8 step of the row's largest weight (1/254 of it), against the int4 groups' 1/14.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -22,6 +23,13 @@
 #include "ops/common.h"
 
 namespace pyrt::ops {
+
+// Row j's scale of an i8 tensor stored per row (axis 0) or per tensor, from its scales buffer s (f32, unaligned).
+inline float i8_row_scale(const TensorInfo& t, const uint8_t* s, size_t j) {
+  float v;
+  std::memcpy(&v, s + 4 * (t.p.axis == 0 ? j : 0), 4);
+  return v;
+}
 
 // The weight as the int8 GEMM reads it.
 struct I8Weight {
@@ -78,13 +86,27 @@ inline bool run_i8(const I8Weight& w, const RunContext& ctx, const kernels::Tabl
   const size_t M = size_t(rows), kp = w.w.kp, K = w.k, N = w.n;
   uint8_t* aq = static_cast<uint8_t*>(ws ? ws : ctx.workspace);
   kernels::QParams* q = reinterpret_cast<kernels::QParams*>(aq + align64(M * kp));
-  parallel(ctx, M, 16, [&](size_t b, size_t e, int) { kt.quantize_rows_u8(a + b * K, e - b, K, K, aq + b * kp, kp, q + b); });
   const kernels::QRequant rq{0.f, 0.f, 0, true};
-  qgemm::run(aq, kp, M, w.w, w.bias.data(), w.scale.data(), rq, y, N, ctx.pool, true);
   const float inf = std::numeric_limits<float>::infinity();
   const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
   const float lo = !fused ? -inf : act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
   const float hi = fused && act.act == Act::kClip ? act.p1 : inf;
+  if (split_by_rows(rows, N * kp)) {
+    // A small weight against many rows (a convolution's pixels): each thread takes its rows in blocks that stay in
+    // cache from their quantization through the GEMM to the finish, instead of three passes over all the rows
+    // (the same operations per row: the same results).
+    parallel(ctx, M, 64, [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; r += 64) {
+        const size_t n = std::min<size_t>(64, e - r);
+        kt.quantize_rows_u8(a + r * K, n, K, K, aq + r * kp, kp, q + r);
+        qgemm::run(aq + r * kp, kp, n, w.w, w.bias.data(), w.scale.data(), rq, y + r * N, N, nullptr, true);
+        kt.finish_rows(y + r * N, n, N, N, q + r, I8Weight::kZero, w.wsum_scaled.data(), bias, lo, hi);
+      }
+    });
+    return fused;
+  }
+  parallel(ctx, M, 16, [&](size_t b, size_t e, int) { kt.quantize_rows_u8(a + b * K, e - b, K, K, aq + b * kp, kp, q + b); });
+  qgemm::run(aq, kp, M, w.w, w.bias.data(), w.scale.data(), rq, y, N, ctx.pool, true);
   parallel(ctx, M, 16, [&](size_t b, size_t e, int) {
     kt.finish_rows(y + b * N, e - b, N, N, q + b, I8Weight::kZero, w.wsum_scaled.data(), bias, lo, hi);
   });
@@ -110,7 +132,7 @@ class Int8Linear {
       const int8_t* w = reinterpret_cast<const int8_t*>(model.buffer(tensor, 0));
       const uint8_t* s = model.buffer(tensor, 1);
       std::vector<float> scales(n);
-      for (size_t j = 0; j < n; ++j) std::memcpy(&scales[j], s + 4 * (t.p.axis == 0 ? j : 0), 4);  // unaligned
+      for (size_t j = 0; j < n; ++j) scales[j] = i8_row_scale(t, s, j);
       const size_t taps = channels ? k / channels : 1;
       if (taps <= 1) return I8Weight::make(w, scales.data(), n, k, uk);
       std::vector<int8_t> r(n * k);  // [N][tap][C] from [N][C][tap]

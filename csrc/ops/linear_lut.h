@@ -14,7 +14,6 @@
 #include "format/encoding.h"
 #include "kernels/dispatch.h"
 #include "ops/common.h"
-#include "ops/linear_i4.h"
 
 namespace pyrt::ops {
 
@@ -56,7 +55,7 @@ class Lut4Linear {
     const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
     const float lo = !fused ? -inf : act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
     const float hi = fused && act.act == Act::kClip ? act.p1 : inf;
-    if (Int4Linear::split_rows(rows, N * K / 2)) {  // as the int4 GEMM splits: rows, for a small weight
+    if (split_by_rows(rows, N * K / 2)) {
       parallel(ctx, M, 48, [&](size_t b, size_t e, int) {
         kt.quantize_rows_u8(a + b * K, e - b, K, K, xq + b * ld, ld, q + b);
         kt.gemm_lut4(w_, xq + b * ld, ld, q + b, e - b, bias, lo, hi, y + b * N, N, 0, N);

@@ -28,7 +28,7 @@ class MatMul final : public Op {
       b_ = b;
     } else if (b && trans_b_ && i4_.init(ctx, 1, *b)) {
       b_ = b;
-      i4_rows_ = deferred_i8_weight(ctx, 1, size_t(i4_.n()), size_t(i4_.k()));
+      if (!i4_.many_rows()) i4_rows_ = deferred_i8_weight(ctx, 1, size_t(i4_.n()), size_t(i4_.k()));  // else the int4 GEMM
     } else if (b && trans_b_ && lut_.init(ctx, 1, *b)) {  // lut, 4-bit codes
       b_ = b;
     } else if (b && trans_b_ && i8_.init_requantized(ctx, 1, *b)) {  // other lut
