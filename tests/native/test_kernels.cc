@@ -338,6 +338,17 @@ TEST(dwconv_nhwc_simd_matches_reference) {
 }
 
 
+// Whether got and want hold the same bits; if not, prints the first element that differs, after `what`.
+static bool same_bits(const std::vector<float>& got, const std::vector<float>& want, const char* what) {
+  for (size_t i = 0; i < got.size(); ++i)
+    if (std::memcmp(&got[i], &want[i], 4)) {
+      std::fprintf(stderr, "  %s at %zu: got %.9g want %.9g\n", what, i, got[i], want[i]);
+      return false;
+    }
+  return got.size() == want.size();
+}
+
+
 TEST(gemm_i4_matches_gemv_rows_and_row_quantizer_matches_reference) {
   // The int4 GEMM (tables with a prepacked layout) is the GEMV of every row, bit for bit: same sums, same order;
   // its row quantizer gives the reference's bytes, scales and sums (plain k order), NaN and infinity included.
@@ -392,15 +403,9 @@ TEST(gemm_i4_matches_gemv_rows_and_row_quantizer_matches_reference) {
         quantize_i8_groups(x.data() + m * (k + 3), k, group, g1.data(), gs.data(), gsum.data());
         t->gemv_i4(w, I8Groups{g1.data(), gs.data(), gsum.data()}, b, want.data() + m * ldy, 0, n);
       }
-      if (std::memcmp(got.data(), want.data(), got.size() * 4) != 0) {
-        for (size_t i = 0; i < got.size(); ++i)
-          if (std::memcmp(&got[i], &want[i], 4)) {
-            std::fprintf(stderr, "  %s rows=%zu n=%zu k=%zu group=%zu at %zu: got %.9g want %.9g\n", t->name, rows, n, k,
-                         group, i, got[i], want[i]);
-            break;
-          }
-        CHECK(false);
-      }
+      char what[128];
+      std::snprintf(what, sizeof what, "%s rows=%zu n=%zu k=%zu group=%zu", t->name, rows, n, k, group);
+      CHECK(same_bits(got, want, what));
     }
   }
 }
@@ -445,15 +450,9 @@ TEST(gemm_lut4_matches_reference) {
       t->gemm_lut4(w, xo.data(), ldx, q.data(), rows, b, lo, hi, got.data(), ldy, 0, mid);
       t->gemm_lut4(w, xo.data(), ldx, q.data(), rows, b, lo, hi, got.data(), ldy, mid, n);
       ref::gemm_lut4(w, x.data(), ldx, q.data(), rows, b, lo, hi, want.data(), ldy, 0, n);
-      if (std::memcmp(got.data(), want.data(), got.size() * 4) != 0) {
-        for (size_t i = 0; i < got.size(); ++i)
-          if (std::memcmp(&got[i], &want[i], 4)) {
-            std::fprintf(stderr, "  %s rows=%zu n=%zu k=%zu at %zu: got %.9g want %.9g\n", t->name, rows, n, k, i,
-                         got[i], want[i]);
-            break;
-          }
-        CHECK(false);
-      }
+      char what[128];
+      std::snprintf(what, sizeof what, "%s rows=%zu n=%zu k=%zu", t->name, rows, n, k);
+      CHECK(same_bits(got, want, what));
     }
   }
 }

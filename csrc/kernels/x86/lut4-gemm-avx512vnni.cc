@@ -54,12 +54,10 @@ inline __m512i reduce16(const __m512i* a) {
   return _mm512_add_epi32(_mm512_shuffle_i32x4(w01, w23, 0x88), _mm512_shuffle_i32x4(w01, w23, 0xDD));
 }
 
-// Activation rows [m0, m0 + rr) against weight rows [n0, n0 + nt) (rr <= R, nt <= T, R * T = 16 outputs; lane
-// i = r * T + t), finished into y.
-template <int R, int T>
-void tile(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, size_t m0, size_t rr, size_t n0,
-          size_t nt, const float* bias, float lo, float hi, float* y, size_t ldy) {
-  static_assert(R * T == 16, "a tile is 16 outputs");
+// Activation row m (in the codes' order) against weight rows [n0, n0 + nt) (nt <= 16), finished into y: output t
+// is lane t of the reduced accumulators.
+void row16(const Lut4Matrix& w, const uint8_t* xm, const QParams& q, size_t m, size_t n0, size_t nt,
+           const float* bias, float lo, float hi, float* y, size_t ldy) {
   __m512i acc[16];
   PYRT_UNROLL_LUT
   for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_si512();
@@ -68,62 +66,25 @@ void tile(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, s
   for (size_t c = 0; c < kb; c += 64) {
     const size_t left = kb - c;
     const __mmask64 mk = left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1;  // bytes past the row: x is 0 there
-    __m512i xe[R], xo[R];
+    const __m512i xe = _mm512_loadu_si512(xm + 2 * c), xo = _mm512_loadu_si512(xm + 2 * c + 64);
     PYRT_UNROLL_LUT
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* xr = x + (m0 + (size_t(r) < rr ? size_t(r) : 0)) * ldx + 2 * c;
-      xe[r] = _mm512_loadu_si512(xr);
-      xo[r] = _mm512_loadu_si512(xr + 64);
-    }
-    PYRT_UNROLL_LUT
-    for (int t = 0; t < T; ++t) {
+    for (int t = 0; t < 16; ++t) {  // unrolled: the accumulators stay in registers
       if (size_t(t) >= nt) break;
       const __m512i b = _mm512_maskz_loadu_epi8(mk, w.codes + (n0 + size_t(t)) * kb + c);
       const __m512i tb = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.table + (n0 + size_t(t)) * 16)));
       const __m512i we = _mm512_shuffle_epi8(tb, _mm512_and_si512(b, low));
       const __m512i wo = _mm512_shuffle_epi8(tb, _mm512_and_si512(_mm512_srli_epi16(b, 4), low));
-      PYRT_UNROLL_LUT
-      for (int r = 0; r < R; ++r) {
-        acc[r * T + t] = _mm512_dpbusd_epi32(acc[r * T + t], xe[r], we);
-        acc[r * T + t] = _mm512_dpbusd_epi32(acc[r * T + t], xo[r], wo);
-      }
+      acc[t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[t], xe, we), xo, wo);
     }
   }
-  const __m512i sums = reduce16(acc);
-  // Per lane: its activation row's zero point and scale (QParams words 2r + 1 and 2r), its weight row's wsum,
-  // scale and bias.
-  alignas(64) int32_t qw[32] = {};
-  std::memcpy(qw, q + m0, rr * sizeof(QParams));
-  __m512i rz, rs;
-  {
-    alignas(64) int32_t iz[16], is[16];
-    for (int i = 0; i < 16; ++i) iz[i] = 2 * (i / T) + 1, is[i] = 2 * (i / T);
-    const __m512i lo16 = _mm512_load_si512(qw), hi16 = _mm512_load_si512(qw + 16);
-    rz = _mm512_permutex2var_epi32(lo16, _mm512_load_si512(iz), hi16);
-    rs = _mm512_permutex2var_epi32(lo16, _mm512_load_si512(is), hi16);
-  }
   const __mmask16 live = __mmask16((1u << nt) - 1);
-  __m512i ws = _mm512_setzero_si512();
-  __m512 sc = _mm512_setzero_ps(), bi = _mm512_setzero_ps();
-  if constexpr (T == 16) {
-    ws = _mm512_maskz_loadu_epi32(live, w.wsum + n0);
-    sc = _mm512_maskz_loadu_ps(live, w.scale + n0);
-    bi = bias ? _mm512_maskz_loadu_ps(live, bias + n0) : _mm512_setzero_ps();
-  } else {
-    ws = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi32(__mmask8(live), w.wsum + n0));
-    sc = _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(__mmask8(live), w.scale + n0));
-    bi = bias ? _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(__mmask8(live), bias + n0)) : _mm512_setzero_ps();
-  }
-  const __m512i d = _mm512_sub_epi32(sums, _mm512_mullo_epi32(rz, ws));
-  __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(_mm512_castsi512_ps(rs), sc), bi);
+  const __m512i ws = _mm512_maskz_loadu_epi32(live, w.wsum + n0);
+  const __m512 sc = _mm512_maskz_loadu_ps(live, w.scale + n0);
+  const __m512 bi = bias ? _mm512_maskz_loadu_ps(live, bias + n0) : _mm512_setzero_ps();
+  const __m512i d = _mm512_sub_epi32(reduce16(acc), _mm512_mullo_epi32(_mm512_set1_epi32(q.zp), ws));
+  __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(_mm512_set1_ps(q.scale), sc), bi);
   v = _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), v));  // a NaN v passes both
-  if constexpr (T == 16) {
-    _mm512_mask_storeu_ps(y + m0 * ldy + n0, live, v);
-  } else {
-    alignas(64) float o[16];
-    _mm512_store_ps(o, v);
-    for (size_t r = 0; r < rr; ++r) std::memcpy(y + (m0 + r) * ldy + n0, o + r * T, nt * 4);
-  }
+  _mm512_mask_storeu_ps(y + m * ldy + n0, live, v);
 }
 
 // x rows (len bytes, ldx apart) in the codes' order (per 128-byte chunk: even bytes, then odd ones) into out (rows of
@@ -173,9 +134,9 @@ inline void transpose16(__m512i* r) {
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
-// Weight rows [n0, n0 + nt) (nt <= 16; the rest repeat row n0) as int8 in k order, [quad][16 rows][4 bytes], for
-// kq quads (a multiple of 32: whole 128-value chunks).
-void make_panel(const Lut4Matrix& w, size_t n0, size_t nt, size_t kq, uint8_t* panel) {
+// Weight rows [n0, n0 + nt) (nt <= 16; the rest repeat row n0) as int8 in k order, [quad][16 rows][4 bytes], in
+// whole 128-value chunks.
+void make_panel(const Lut4Matrix& w, size_t n0, size_t nt, uint8_t* panel) {
   const size_t kb = w.k / 2;
   const __m512i low = _mm512_set1_epi8(0x0F);
   for (size_t c = 0; c < kb; c += 64) {
@@ -201,12 +162,11 @@ void make_panel(const Lut4Matrix& w, size_t n0, size_t nt, size_t kq, uint8_t* p
       _mm512_store_si512(p + size_t(8 * (j / 4) + 4 + j % 4) * 64, b[j]);
     }
   }
-  (void)kq;
 }
 
 // Activation rows [m0, m0 + R) against the panel's 16 outputs, finished into y (nt live columns from n0).
 template <int R>
-void panel_rows(const Lut4Matrix& w, const uint8_t* panel, size_t kq, const uint8_t* x, size_t ldx, const QParams* q,
+void panel_rows(const uint8_t* panel, size_t kq, const uint8_t* x, size_t ldx, const QParams* q,
                 size_t m0, size_t n0, __mmask16 live, __m512i ws, __m512 sc, __m512 bi, float lo, float hi, float* y,
                 size_t ldy) {
   __m512i acc[R];
@@ -230,7 +190,6 @@ void panel_rows(const Lut4Matrix& w, const uint8_t* panel, size_t kq, const uint
     v = _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), v));  // a NaN v passes both
     _mm512_mask_storeu_ps(y + (m0 + size_t(r)) * ldy + n0, live, v);
   }
-  (void)w;
 }
 
 }  // namespace
@@ -244,7 +203,7 @@ void gemm_lut4_avx512vnni(const Lut4Matrix& w, const uint8_t* x, size_t ldx, con
     order_rows(x, ldx, std::min(ldx, kc), rows, xo.data(), kc);
     for (size_t m = 0; m < rows; ++m)
       for (size_t n = n0; n < n1; n += 16)
-        tile<1, 16>(w, xo.data(), kc, q, m, 1, n, n1 - n < 16 ? n1 - n : 16, bias, lo, hi, y, ldy);
+        row16(w, xo.data() + m * kc, q[m], m, n, n1 - n < 16 ? n1 - n : 16, bias, lo, hi, y, ldy);
     return;
   }
   thread_local std::vector<uint8_t> panel_bytes;
@@ -253,16 +212,16 @@ void gemm_lut4_avx512vnni(const Lut4Matrix& w, const uint8_t* x, size_t ldx, con
   const size_t kq = (w.k + 3) / 4;  // the quads the activations have (zero past k)
   for (size_t n = n0; n < n1; n += 16) {
     const size_t nt = n1 - n < 16 ? n1 - n : 16;
-    make_panel(w, n, nt, kc / 4, panel);
+    make_panel(w, n, nt, panel);
     const __mmask16 live = __mmask16((1u << nt) - 1);
     const __m512i ws = _mm512_maskz_loadu_epi32(live, w.wsum + n);
     const __m512 sc = _mm512_maskz_loadu_ps(live, w.scale + n);
     const __m512 bi = bias ? _mm512_maskz_loadu_ps(live, bias + n) : _mm512_setzero_ps();
     size_t m = 0;
-    for (; m + 8 <= rows; m += 8) panel_rows<8>(w, panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy);
-    if (m + 4 <= rows) panel_rows<4>(w, panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy), m += 4;
-    if (m + 2 <= rows) panel_rows<2>(w, panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy), m += 2;
-    if (m < rows) panel_rows<1>(w, panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy);
+    for (; m + 8 <= rows; m += 8) panel_rows<8>(panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy);
+    if (m + 4 <= rows) panel_rows<4>(panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy), m += 4;
+    if (m + 2 <= rows) panel_rows<2>(panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy), m += 2;
+    if (m < rows) panel_rows<1>(panel, kq, x, ldx, q, m, n, live, ws, sc, bi, lo, hi, y, ldy);
   }
 }
 
