@@ -1,5 +1,6 @@
 // Helpers shared by operators: axis handling, broadcasting, fused-activation attributes, parallel loops.
 #pragma once
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,24 @@ void parallel(const RunContext& ctx, size_t n, size_t grain, F&& f) {
 // rows, each thread reading all of it from cache and taking its rows from quantization to the finished outputs;
 // otherwise by outputs, each thread reading its share of the weight (a long prompt through a big Linear).
 inline bool split_by_rows(int64_t rows, size_t weight_bytes) { return rows >= 96 && weight_bytes <= (size_t(256) << 10); }
+
+// The clamp a quantized GEMM's finish applies for a fused activation: None, Relu and Clip are (fused), others are
+// left to the caller (lo, hi infinite).
+struct FusedClamp {
+  bool fused;
+  float lo, hi;
+};
+inline FusedClamp fused_clamp(const ActParams& act) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
+  const float lo = !fused ? -inf : act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
+  return {fused, lo, fused && act.act == Act::kClip ? act.p1 : inf};
+}
+
+// A Linear weight's shape: [N, K], or a 1x1 convolution's [N, K, 1, 1] (the same matrix view).
+inline bool matrix_weight_shape(const Shape& s, bool conv1x1) {
+  return conv1x1 ? s.size() == 4 && s[2] == 1 && s[3] == 1 : s.size() == 2;
+}
 
 inline void require_f32(const Op& op, const TensorDesc& d, const char* what) {
   if (d.dtype != spec::kF32) op.fail(std::string(what) + " must be f32, got " + spec::dtype_name(d.dtype));

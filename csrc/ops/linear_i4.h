@@ -19,8 +19,7 @@ class Int4Linear {
   // (or the table's prepacked copy of it, built once per model and table).
   // conv1x1: b is a 1x1 convolution's weight [N, K, 1, 1] (its matrix view is the same [N, K]).
   bool init(const NodeContext& ctx, size_t input, const ConstTensor& b, bool conv1x1 = false) {
-    const Shape& s = b.desc.shape;
-    if (!b.encoded() || !(conv1x1 ? s.size() == 4 && s[2] == 1 && s[3] == 1 : s.size() == 2)) return false;
+    if (!b.encoded() || !matrix_weight_shape(b.desc.shape, conv1x1)) return false;
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI4 || !t.p.is_signed) return false;
     ctx.model().check_tensor(b.tensor_index);  // the deferred checks a decode would have made (SPEC 6.4)

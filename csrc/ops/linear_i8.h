@@ -87,10 +87,9 @@ inline bool run_i8(const I8Weight& w, const RunContext& ctx, const kernels::Tabl
   uint8_t* aq = static_cast<uint8_t*>(ws ? ws : ctx.workspace);
   kernels::QParams* q = reinterpret_cast<kernels::QParams*>(aq + align64(M * kp));
   const kernels::QRequant rq{0.f, 0.f, 0, true};
-  const float inf = std::numeric_limits<float>::infinity();
-  const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
-  const float lo = !fused ? -inf : act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
-  const float hi = fused && act.act == Act::kClip ? act.p1 : inf;
+  const FusedClamp fc = fused_clamp(act);  // plain names: lambdas below capture them
+  const bool fused = fc.fused;
+  const float lo = fc.lo, hi = fc.hi;
   if (split_by_rows(rows, N * kp)) {
     // A small weight against many rows (a convolution's pixels): each thread takes its rows in blocks that stay in
     // cache from their quantization through the GEMM to the finish, instead of three passes over all the rows

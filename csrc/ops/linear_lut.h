@@ -8,7 +8,6 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "format/encoding.h"
@@ -23,9 +22,8 @@ class Lut4Linear {
   // [N, K, 1, 1]); k must be even (each row starts on a byte) and small enough for exact int32 sums.
   bool init(const NodeContext& ctx, size_t input, const ConstTensor& b, bool conv1x1 = false) {
     const kernels::Table& kt = ctx.kernels();
-    const Shape& s = b.desc.shape;
     if (!kt.gemm_lut4 || !b.encoded() || b.desc.dtype != spec::kF32) return false;
-    if (!(conv1x1 ? s.size() == 4 && s[2] == 1 && s[3] == 1 : s.size() == 2)) return false;
+    if (!matrix_weight_shape(b.desc.shape, conv1x1)) return false;
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kLut || t.p.index_bits != 4 || t.p.codebook_size > 16) return false;
     const size_t n = size_t(t.shape[0]), k = n ? size_t(t.numel) / n : 0;
@@ -51,10 +49,9 @@ class Lut4Linear {
     const size_t M = size_t(rows), K = w_.k, N = w_.n, ld = kp();
     uint8_t* xq = static_cast<uint8_t*>(workspace ? workspace : ctx.workspace);
     kernels::QParams* q = reinterpret_cast<kernels::QParams*>(xq + align64(M * ld));
-    const float inf = std::numeric_limits<float>::infinity();
-    const bool fused = act.act == Act::kNone || act.act == Act::kRelu || act.act == Act::kClip;
-    const float lo = !fused ? -inf : act.act == Act::kRelu ? 0.f : act.act == Act::kClip ? act.p0 : -inf;
-    const float hi = fused && act.act == Act::kClip ? act.p1 : inf;
+    const FusedClamp fc = fused_clamp(act);  // plain names: lambdas below capture them
+    const bool fused = fc.fused;
+    const float lo = fc.lo, hi = fc.hi;
     if (split_by_rows(rows, N * K / 2)) {
       parallel(ctx, M, 48, [&](size_t b, size_t e, int) {
         kt.quantize_rows_u8(a + b * K, e - b, K, K, xq + b * ld, ld, q + b);
