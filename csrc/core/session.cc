@@ -56,6 +56,13 @@ void release_free_heap() {
 // 2^56 elements: their byte sizes (up to 8 bytes each) and sums of a few of them stay far inside 64 bits.
 constexpr int64_t kMaxElements = int64_t(1) << 56;
 
+// Whether op's runs read constant input i's bytes in the mapping. An encoded constant the op reads (reads_input)
+// is read from its decoded copy, so its file pages can go; ops that compute on the stored encoding say so with
+// reads_input false and reads_stored true.
+bool reads_file(const Op& op, size_t i, const ConstTensor& c) {
+  return op.reads_stored(i) && !(c.encoded() && op.reads_input(i));
+}
+
 }  // namespace
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
@@ -143,9 +150,9 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
           u->counted = true;
           const uint64_t b = model_->tensors()[g->consts[size_t(cin[i] - consts_.data())].second].nbytes();
           rt.stored_bytes += b;
-          if (rt.op->reads_stored(i)) rt.read_stored += b;
+          if (reads_file(*rt.op, i, *cin[i])) rt.read_stored += b;
         }
-        u->note(*rt.op, i);
+        u->note(*rt.op, i, *cin[i]);
         if (--u->left == 0) u->done(*values_[node.inputs[i]].cst, *model_);
       }
     if (weights) {
@@ -597,10 +604,10 @@ uint64_t Session::prepared_bytes() const {
 // as soon as the last op that uses them is made (not at the end: the peak is what decides whether a model fits),
 // so a session holds one form of each weight, not the file's and its own. Pages are read again from the file if
 // something touches them later (another session's op that reads them as stored), so this only saves memory.
-void Session::ConstUse::note(const Op& op, size_t i) {
+void Session::ConstUse::note(const Op& op, size_t i, const ConstTensor& c) {
   const bool plan = op.plan_input(i);
   reads = reads || op.reads_input(i) || plan;
-  stored = stored || op.reads_stored(i) || plan;
+  stored = stored || reads_file(op, i, c) || plan;
 }
 
 void Session::ConstUse::done(const ConstTensor& c, const Model& model) const {
@@ -608,7 +615,7 @@ void Session::ConstUse::done(const ConstTensor& c, const Model& model) const {
   if (reads) c.copy_small();
   if (!reads) c.release();
   if (!reads && !stored) c.set_unread();
-  if (c.copied() || (!reads && !stored)) model.release_pages(c.tensor_index);
+  if (c.copied() || !stored) model.release_pages(c.tensor_index);  // read, if at all, from its own copy
 }
 
 }  // namespace pyrt

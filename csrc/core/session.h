@@ -75,7 +75,7 @@ class Session {
     size_t left = 0;                       // uses whose op is not made yet
     bool reads = false, stored = false;    // some op reads it at run time / reads its stored bytes
     bool counted = false;                  // its bytes are reported at an op (describe)
-    void note(const Op& op, size_t i);
+    void note(const Op& op, size_t i, const ConstTensor& c);
     void done(const ConstTensor& c, const Model& model) const;
   };
   struct ValueSlot {

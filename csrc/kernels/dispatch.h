@@ -214,17 +214,19 @@ using QDwConvNhwcFn = void (*)(const DwNhwcParams& p, const uint8_t* x, int32_t 
 
 // ---- Sparse weights (CSR rows, repacked at load from the file's csr encoding) ----
 // A sparse matrix W [rows, cols]: the nonzeros of row r are entries start[r] .. start[r+1] of `w` (f32 values)
-// with column col[k]. Rows with no nonzero give bias (or 0).
+// with column col[k] (col16[k] when col16 is set). Rows with no nonzero give bias (or 0). The arrays may be the
+// file's csr buffers themselves (plain CSR with u16 columns: read in place from the mapping).
 struct SparseRows {
   size_t rows, cols;
   const uint32_t* start;  // rows + 1
   const float* w;
-  const uint32_t* col;
+  const uint32_t* col;  // may be null when col16 is set
   // Optional: the rows by nonzero count (a permutation), so that kernels that run several rows in lockstep
   // pair rows of similar length; null = in order. Results do not depend on it.
   const uint32_t* order = nullptr;
-  // Optional, for the memory-bound spmv: the columns as u16 (when cols <= 65536), and the values as i8 with
-  // one scale per row (w[k] = q[k] * row_scale[r]; spmv then computes row_scale[r] * sum(q[k] * x[col[k]])).
+  // The columns as u16 (cols <= 65536: the file's index_width 2), read instead of col when set; and, optional
+  // for the memory-bound spmv, the values as i8 with one scale per row (w[k] = q[k] * row_scale[r]; spmv then
+  // computes row_scale[r] * sum(q[k] * x[col[k]])).
   const uint16_t* col16 = nullptr;
   const int8_t* q = nullptr;
   const float* row_scale = nullptr;
@@ -234,6 +236,13 @@ struct SparseRows {
   // Optional, for spmv: the table's own layout of the rows (spmv_pack), built once at load.
   const uint8_t* packed = nullptr;
 };
+inline uint32_t col_at(const SparseRows& m, size_t k) { return m.col16 ? m.col16[k] : m.col[k]; }
+// f(cols) with the column array the matrix has (u16 or u32): kernels instantiate their loops for both.
+template <class F>
+inline void with_cols(const SparseRows& m, F&& f) {
+  if (m.col16) f(m.col16);
+  else f(m.col);
+}
 inline size_t x_row(const SparseRows& m, uint32_t c, size_t x_stride) {
   return m.x_offset ? m.x_offset[c] : size_t(c) * x_stride;
 }

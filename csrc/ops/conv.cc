@@ -104,9 +104,12 @@ class Conv final : public Op {
     }
   }
 
-  // Only the NCHW depthwise kernel reads the weight as given; every other path made its own form of it.
+  // Only the NCHW depthwise kernel reads the weight as given (its decoded copy, when encoded) and a sparse one
+  // read in place its csr buffers; every other path made its own form of it.
   bool reads_input(size_t i) const override { return !(i == 1 && (sparse_ || nhwc_ || !depthwise_)); }
-  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && lut_.active()); }
+  bool reads_stored(size_t i) const override {
+    return reads_input(i) || (i == 1 && (lut_.active() || (sparse_ && sparse_->in_place)));
+  }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_) return direct_1x1_ ? 0 : align64(padded_floats() * 4) + align64(size_t(cout_ * oh_) * wp() * 4);

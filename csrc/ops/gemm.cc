@@ -125,7 +125,9 @@ class Gemm final : public Op {
 
   // B is read at run time only on the plain path (no packed copy); an int4 one may be read as stored.
   bool reads_input(size_t i) const override { return !(i == 1 && (b_ || (packed_b_ && !trans_a_))); }
-  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && (i4_.in_place() || lut_.active())); }
+  bool reads_stored(size_t i) const override {
+    return reads_input(i) || (i == 1 && (i4_.in_place() || lut_.active() || (sparse_ && sparse_->in_place && !spmv_packed_)));
+  }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_path()) return 0;

@@ -1,7 +1,8 @@
-// A weight stored in the file's csr encoding, repacked once per model into the rows the sparse kernels read
-// (kernels::SparseRows: per row, its nonzeros' f32 values and columns). Blocks are expanded and stored zeros
-// dropped; i8 values are multiplied by their row's scale here (same products as the file's decode); i4 values
-// are decoded through the tensor's dense decode.
+// A weight stored in the file's csr encoding, as the rows the sparse kernels read (kernels::SparseRows: per row,
+// its nonzeros' f32 values and columns), shared by all sessions of the model. Plain CSR with f32 values and u16
+// columns (what the exporter writes for a pruned f32 weight) is read in place from the mapping: the session adds
+// only the row order. Other forms are repacked once: blocks expanded and stored zeros dropped, i8 values
+// multiplied by their row's scale (same products as the file's decode), i4 values through the dense decode.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -14,30 +15,60 @@
 namespace pyrt::ops {
 
 struct SparseWeight {
-  size_t rows = 0, cols = 0;
+  size_t rows = 0, cols = 0, nnz = 0;
+  bool in_place = false;  // start / w / col16 are the file's buffers (below: their places in the mapping)
+  const uint32_t* file_start = nullptr;
+  const float* file_w = nullptr;
+  const uint16_t* file_col16 = nullptr;
+  // Repacked forms (when not in place): the columns as u16 when cols <= 65536, else u32.
   std::vector<uint32_t> start{0}, col, order;
   std::vector<float> w;
-  std::vector<uint16_t> col16;  // when cols <= 65536 (the GEMV reads fewer bytes)
-  std::vector<int8_t> q;        // i8 values with row scales, when the file stores them so
+  std::vector<uint16_t> col16;
+  std::vector<int8_t> q;  // i8 values with row scales, when the file stores them so (for the spmv)
   std::vector<float> row_scale;
   kernels::SparseRows view() const {
-    return {rows,         cols,          start.data(),
-            w.data(),     col.data(),    order.data(),
-            col16.empty() ? nullptr : col16.data(), q.empty() ? nullptr : q.data(),
-            q.empty() ? nullptr : row_scale.data()};
+    kernels::SparseRows v{rows, cols, in_place ? file_start : start.data(), in_place ? file_w : w.data(),
+                          col.empty() ? nullptr : col.data(), order.data()};
+    v.col16 = in_place ? file_col16 : col16.empty() ? nullptr : col16.data();
+    if (!q.empty()) v.q = q.data(), v.row_scale = row_scale.data();
+    return v;
   }
-  void finish() {  // row order, narrow columns
+  // Bytes held beside the mapping.
+  size_t own_bytes() const {
+    return 4 * (start.size() + col.size() + order.size() + w.size() + row_scale.size()) + 2 * col16.size() + q.size();
+  }
+  void finish() {  // repacked: narrow columns, row order
+    nnz = w.size();
+    if (cols <= 65536) col16.assign(col.begin(), col.end()), col = {};
     sort_rows();
-    if (cols <= 65536) col16.assign(col.begin(), col.end());
   }
   void sort_rows() {  // the rows by nonzero count (kernels pair rows of similar length)
+    const uint32_t* st = in_place ? file_start : start.data();
     order.resize(rows);
     for (size_t r = 0; r < rows; ++r) order[r] = uint32_t(r);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint32_t a, uint32_t b) { return start[a + 1] - start[a] < start[b + 1] - start[b]; });
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return st[a + 1] - st[a] < st[b + 1] - st[b]; });
   }
-  double density() const { return rows && cols ? double(w.size()) / double(rows * cols) : 0.0; }
+  double density() const { return rows && cols ? double(nnz) / double(rows * cols) : 0.0; }
 };
+
+// Plain CSR (1x1 blocks), f32 values, u16 columns, buffers aligned as the spec places them and no stored zero
+// (a dropped zero and a kept one differ at an inf input): s reads the file's buffers in place.
+inline bool read_in_place(SparseWeight& s, const TensorInfo& t, const uint8_t* rp, const uint8_t* ci, const uint8_t* vals) {
+  auto aligned = [](const uint8_t* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; };
+  if (t.p.values != spec::kCsrF32 || t.p.br != 1 || t.p.bc != 1 || t.p.index_width != 2 || !aligned(rp, 4) ||
+      !aligned(ci, 2) || !aligned(vals, 4))
+    return false;
+  const uint32_t* start = reinterpret_cast<const uint32_t*>(rp);
+  const float* w = reinterpret_cast<const float*>(vals);
+  const size_t nnz = start[s.rows];
+  for (size_t k = 0; k < nnz; ++k)
+    if (w[k] == 0.f) return false;
+  s.in_place = true;
+  s.file_start = start, s.file_w = w, s.file_col16 = reinterpret_cast<const uint16_t*>(ci);
+  s.nnz = nnz, s.start = {};
+  s.sort_rows();
+  return true;
+}
 
 // Whether constant input i is a csr tensor.
 inline bool is_csr(const NodeContext& ctx, size_t i) {
@@ -60,6 +91,8 @@ inline std::shared_ptr<const SparseWeight> sparse_weight(const NodeContext& ctx,
       });
       s.start.push_back(uint32_t(s.w.size()));
     };
+    if (read_in_place(s, t, m.buffer(c.tensor_index, 0), m.buffer(c.tensor_index, 1), m.buffer(c.tensor_index, 2)))
+      return s;
     if (t.p.values == spec::kCsrI4) {  // i4 values: through the dense decode
       const float* d = c.f32();
       for (size_t r = 0; r < s.rows; ++r)

@@ -30,7 +30,8 @@ def nm_mask(w: np.ndarray, n: int = 2, m: int = 4) -> np.ndarray:
     rows = w.reshape(w.shape[0], -1)
     cols = rows.shape[1]
     pad = (-cols) % m
-    a = np.abs(np.pad(rows, ((0, 0), (0, pad)), constant_values=-1.0)).reshape(rows.shape[0], -1, m)
+    # the padding ranks below every weight (-1 after the magnitudes: padded before them it ranked as 1)
+    a = np.pad(np.abs(rows), ((0, 0), (0, pad)), constant_values=-1.0).reshape(rows.shape[0], -1, m)
     order = np.argsort(-a, axis=2, kind="stable")
     keep = np.zeros(a.shape, bool)
     np.put_along_axis(keep, order[:, :, :n], True, axis=2)

@@ -62,8 +62,11 @@ TEST(spmm_matches_reference) {
       std::vector<float> got(rows * stride, 7.f), want(got);
       const size_t mid = np / 2;
       const float* b = rep % 4 ? bias.data() : nullptr;
-      t->spmm(m.view(rows, cols), stride, b, act, x.data(), got.data(), stride, 0, mid);
-      t->spmm(m.view(rows, cols), stride, b, act, x.data(), got.data(), stride, mid, np);
+      std::vector<uint16_t> col16(m.col.begin(), m.col.end());
+      kernels::SparseRows v = m.view(rows, cols);
+      if (rep % 5 >= 2) v.col16 = col16.data(), v.col = nullptr;  // u16 columns only (the file's, in place)
+      t->spmm(v, stride, b, act, x.data(), got.data(), stride, 0, mid);
+      t->spmm(v, stride, b, act, x.data(), got.data(), stride, mid, np);
       kernels::ref::spmm(m.view(rows, cols), stride, b, act, x.data(), want.data(), stride, 0, np);
       if (std::memcmp(got.data(), want.data(), got.size() * 4) != 0) {
         std::fprintf(stderr, "  %s spmm rows=%zu cols=%zu np=%zu\n", t->name, rows, cols, np);
@@ -89,7 +92,7 @@ TEST(spmv_matches_reference) {
         for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) q[k] = int8_t(int(rng() % 255) - 127), m.w[k] = q[k] * rs[r];
       }
       kernels::SparseRows v = m.view(rows, cols);
-      if (rep % 3 >= 1) v.col16 = col16.data();           // narrow columns
+      if (rep % 3 >= 1) v.col16 = col16.data(), v.col = rep % 2 ? nullptr : v.col;  // narrow columns (alone)
       if (rep % 3 == 2) v.q = q.data(), v.row_scale = rs.data();  // i8 values
       std::vector<uint8_t> packed;
       size_t split = rows / 3;

@@ -181,6 +181,24 @@ def test_repacked_weights_leave_the_resident_set(tmp_path):
     np.testing.assert_array_equal(s.run(x)[0], y)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/pagemap")
+def test_an_encoded_weight_read_decoded_leaves_its_file_pages(tmp_path):
+    """An encoded constant that an op reads as f32 (here an i8 one into Mul) is read from its decoded copy: its
+    file pages leave the resident set once the session is made (one form of it, not two)."""
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((1024, 2048)).astype(np.float32)
+    g = pyruntime.Graph()
+    g.output(g.op("Mul", g.input("x", [1024, 2048]), g.const(w, "w", "i8", axis=0)), "y")
+    path = tmp_path / "mul.pyrt"
+    g.save(path)
+    x = rng.standard_normal((1024, 2048)).astype(np.float32)
+    s = pyruntime.Session(str(path))
+    y = s.run(x)[0]
+    np.testing.assert_allclose(y, x * w, rtol=0, atol=np.abs(x * w).max() / 100)
+    assert _mapped_pages(path) < 64, "the i8 weight's file pages are still resident beside its decoded copy"
+    np.testing.assert_array_equal(s.run(x)[0], y)
+
+
 def test_an_encoded_constant_given_as_an_output(tmp_path):
     """A constant stored encoded (i8) that is itself a graph output is decoded for it (no op reads it)."""
     w = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)

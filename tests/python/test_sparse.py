@@ -102,6 +102,35 @@ def test_sparse_linear(m, values):
         assert s.describe()[0]["kernel"].startswith("spmv-" if m <= 16 else "gemm-")
 
 
+@pytest.mark.parametrize("op", ["conv1x1", "conv3x3", "linear"])
+def test_plain_csr_runs_in_place(op):
+    """A plain csr weight (f32 values, u16 columns: what the exporter writes for a pruned f32 layer) is read by
+    the sparse kernels from the file's own buffers: the session holds only its row order beside them, and the
+    result is the one of a blocked csr weight (repacked: same nonzeros, same order of sums) bit for bit."""
+    cin, cout = 96, 160
+    shape = {"conv1x1": (cout, cin, 1, 1), "conv3x3": (cout, cin, 3, 3), "linear": (cout, cin)}[op]
+    wt = pruned(shape, 0.8)
+    x = RNG.standard_normal((1, cin, 9, 11) if op != "linear" else (2, cin)).astype(np.float32)
+    outs, held = {}, {}
+    for block in ((1, 1), (2, 1)):
+        g = Graph("sp")
+        w = g.const(wt, "w", "csr", block=block)
+        if op == "linear":
+            y = g.op("Gemm", g.input("x", list(x.shape)), w, transB=1)
+        else:
+            y = g.op("Conv", g.input("x", list(x.shape)), w, kernel_shape=list(shape[2:]),
+                     pads=[1, 1, 1, 1] if op == "conv3x3" else [0, 0, 0, 0])
+        g.output(y, "y")
+        s = Session(g.to_bytes(), force_reference=True)
+        outs[block] = s.run(x)[0]
+        d = s.describe()[0]
+        assert d["kernel"].startswith("spmv-" if op == "linear" else "spmm-")
+        held[block] = d["resident_bytes"], d["stored_bytes"]
+    assert np.array_equal(outs[(1, 1)], outs[(2, 1)])
+    assert held[(1, 1)][0] <= held[(1, 1)][1] + 4 * cout + 256   # the file's buffers and the row order only
+    assert held[(2, 1)][0] >= 6 * int(np.count_nonzero(wt))       # repacked: f32 values and u16 columns
+
+
 # ---- pruning and sparse storage at export (exporters/sparsity.py) ----
 
 def _pointwise_net():

@@ -11,7 +11,7 @@ void spmm(const SparseRows& m, size_t x_stride, const float* bias, const ActPara
   for (size_t o = 0; o < m.rows; ++o)
     for (size_t p = p0; p < p1; ++p) {
       float acc = bias ? bias[o] : 0.f;
-      for (uint32_t k = m.start[o]; k < m.start[o + 1]; ++k) acc = std::fma(m.w[k], x[x_row(m, m.col[k], x_stride) + p], acc);
+      for (uint32_t k = m.start[o]; k < m.start[o + 1]; ++k) acc = std::fma(m.w[k], x[x_row(m, col_at(m, k), x_stride) + p], acc);
       y[o * y_stride + p] = fused ? act_one(act, acc) : acc;
     }
 }
@@ -20,10 +20,10 @@ void spmv(const SparseRows& m, const float* x, const float* bias, float* y, size
   for (size_t r = r0; r < r1; ++r) {
     float acc = 0.f;
     if (m.q) {
-      for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) acc = std::fma(float(m.q[k]), x[m.col[k]], acc);
+      for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) acc = std::fma(float(m.q[k]), x[col_at(m, k)], acc);
       acc *= m.row_scale[r];
     } else {
-      for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) acc = std::fma(m.w[k], x[m.col[k]], acc);
+      for (uint32_t k = m.start[r]; k < m.start[r + 1]; ++k) acc = std::fma(m.w[k], x[col_at(m, k)], acc);
     }
     y[r] = acc + (bias ? bias[r] : 0.f);
   }

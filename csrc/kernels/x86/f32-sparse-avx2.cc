@@ -16,9 +16,9 @@ inline __m256 activate(__m256 v, const ActParams& a) {
   return v;
 }
 
-template <int V>
-inline void tile(const SparseRows& m, size_t x_stride, const float* bias, const ActParams& act, const float* x,
-                 float* y, size_t y_stride, size_t p) {
+template <int V, class I>
+inline void tile(const SparseRows& m, const I* col, size_t x_stride, const float* bias, const ActParams& act,
+                 const float* x, float* y, size_t y_stride, size_t p) {
   for (size_t o = 0; o < m.rows; ++o) {
     __m256 acc[V];
     const __m256 b = _mm256_set1_ps(bias ? bias[o] : 0.f);
@@ -26,7 +26,7 @@ inline void tile(const SparseRows& m, size_t x_stride, const float* bias, const 
     const float* xp = x + p;
     for (uint32_t k = m.start[o]; k < m.start[o + 1]; ++k) {
       const __m256 w = _mm256_set1_ps(m.w[k]);
-      const float* xr = xp + x_row(m, m.col[k], x_stride);
+      const float* xr = xp + x_row(m, col[k], x_stride);
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 8 * v), acc[v]);
     }
@@ -41,9 +41,11 @@ void spmm_avx2(const SparseRows& m, size_t x_stride, const float* bias, const Ac
   if (act.act != Act::kNone && act.act != Act::kRelu && act.act != Act::kClip)
     return ref::spmm(m, x_stride, bias, act, x, y, y_stride, p0, p1);
   size_t p = p0;
-  for (; p + 64 <= p1; p += 64) tile<8>(m, x_stride, bias, act, x, y, y_stride, p);
-  for (; p + 32 <= p1; p += 32) tile<4>(m, x_stride, bias, act, x, y, y_stride, p);
-  for (; p + 8 <= p1; p += 8) tile<1>(m, x_stride, bias, act, x, y, y_stride, p);
+  with_cols(m, [&](const auto* col) {
+    for (; p + 64 <= p1; p += 64) tile<8>(m, col, x_stride, bias, act, x, y, y_stride, p);
+    for (; p + 32 <= p1; p += 32) tile<4>(m, col, x_stride, bias, act, x, y, y_stride, p);
+    for (; p + 8 <= p1; p += 8) tile<1>(m, col, x_stride, bias, act, x, y, y_stride, p);
+  });
   if (p < p1) ref::spmm(m, x_stride, bias, act, x, y, y_stride, p, p1);
 }
 
@@ -61,7 +63,7 @@ void spmv_avx2(const SparseRows& m, const float* x, const float* bias, float* y,
     }
     const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     float s = _mm_cvtss_f32(_mm_hadd_ps(_mm_hadd_ps(h, h), _mm_hadd_ps(h, h)));
-    for (; k < e; ++k) s = std::fma(m.q ? float(m.q[k]) : m.w[k], x[m.col[k]], s);
+    for (; k < e; ++k) s = std::fma(m.q ? float(m.q[k]) : m.w[k], x[col_at(m, k)], s);
     y[r] = (m.q ? s * m.row_scale[r] : s) + (bias ? bias[r] : 0.f);
   }
 }

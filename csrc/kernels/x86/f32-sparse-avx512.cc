@@ -24,9 +24,9 @@ inline __m512 activate(__m512 v, const ActParams& a) {
 // walk their nonzero lists in lockstep (8 independent FMA chains cover the FMA latency while the 32-pixel
 // input tile stays in L1), each channel's chain still in its own order, then each finishes alone.
 // Full: all 32 pixels (plain loads; masked ones issue at half the rate on some cores).
-template <bool Full>
-inline void tile32(const SparseRows& m, const float* bias, const ActParams& act, const float* xp, float* y,
-                   size_t y_stride, size_t p, __mmask16 m0, __mmask16 m1) {
+template <bool Full, class I>
+inline void tile32(const SparseRows& m, const I* col, const float* bias, const ActParams& act, const float* xp,
+                   float* y, size_t y_stride, size_t p, __mmask16 m0, __mmask16 m1) {
   auto load = [&](const float* r, int v) {
     if (Full) return _mm512_load_ps(r + 16 * v);  // the packed tile: 64-byte aligned rows
     return v == 0 ? _mm512_maskz_loadu_ps(m0, r) : _mm512_maskz_loadu_ps(m1, r + 16);
@@ -57,7 +57,7 @@ inline void tile32(const SparseRows& m, const float* bias, const ActParams& act,
 #define PYRT_SPMM_STEP(ka, A0, A1)                       \
   {                                                      \
     const __m512 w = _mm512_set1_ps(m.w[ka]);            \
-    const float* xr = xp + size_t(m.col[ka]) * 32;       \
+    const float* xr = xp + size_t(col[ka]) * 32;         \
     A0 = _mm512_fmadd_ps(w, load(xr, 0), A0);            \
     A1 = _mm512_fmadd_ps(w, load(xr, 1), A1);            \
   }
@@ -82,8 +82,8 @@ inline void tile32(const SparseRows& m, const float* bias, const ActParams& act,
     __m512 a0 = _mm512_set1_ps(bias ? bias[o] : 0.f), a1 = a0;
     for (uint32_t q = m.start[o]; q < m.start[o + 1]; ++q) {
       const __m512 w = _mm512_set1_ps(m.w[q]);
-      a0 = _mm512_fmadd_ps(w, load(xp + size_t(m.col[q]) * 32, 0), a0);
-      a1 = _mm512_fmadd_ps(w, load(xp + size_t(m.col[q]) * 32, 1), a1);
+      a0 = _mm512_fmadd_ps(w, load(xp + size_t(col[q]) * 32, 0), a0);
+      a1 = _mm512_fmadd_ps(w, load(xp + size_t(col[q]) * 32, 1), a1);
     }
     store(o, a0, a1);
   }
@@ -109,8 +109,10 @@ void spmm_avx512(const SparseRows& m, size_t x_stride, const float* bias, const 
       _mm512_store_ps(tile + c * 32, n == 32 ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps(m0, src));
       _mm512_store_ps(tile + c * 32 + 16, n == 32 ? _mm512_loadu_ps(src + 16) : _mm512_maskz_loadu_ps(m1, src + 16));
     }
-    if (n == 32) tile32<true>(m, bias, act, tile, y, y_stride, p, m0, m1);
-    else tile32<false>(m, bias, act, tile, y, y_stride, p, m0, m1);
+    with_cols(m, [&](const auto* col) {
+      if (n == 32) tile32<true>(m, col, bias, act, tile, y, y_stride, p, m0, m1);
+      else tile32<false>(m, col, bias, act, tile, y, y_stride, p, m0, m1);
+    });
   }
 }
 
@@ -140,7 +142,7 @@ size_t spmv_layout(const SparseRows& m, uint8_t* dst) {
     std::fill(steps.begin(), steps.end(), uint8_t(0));
     for (size_t j = 0; j < nr; ++j) {
       std::fill(count.begin(), count.end(), 0u);
-      for (uint32_t k = m.start[r0 + j]; k < m.start[r0 + j + 1]; ++k) ++count[m.col[k] / kVB];
+      for (uint32_t k = m.start[r0 + j]; k < m.start[r0 + j + 1]; ++k) ++count[col_at(m, k) / kVB];
       for (size_t b = 0; b < blocks; ++b) steps[b] = std::max(steps[b], uint8_t(count[b]));
       cur[j] = m.start[r0 + j];
     }
@@ -155,7 +157,7 @@ size_t spmv_layout(const SparseRows& m, uint8_t* dst) {
       if (!ns) continue;
       size_t live = 0;  // the values stored (f32: the block's nonzeros of the group's rows)
       for (size_t j = 0; j < nr; ++j)
-        for (uint32_t k = cur[j]; k < m.start[r0 + j + 1] && m.col[k] / kVB == b; ++k) ++live;
+        for (uint32_t k = cur[j]; k < m.start[r0 + j + 1] && col_at(m, k) / kVB == b; ++k) ++live;
       if (dst) {
         uint8_t* ix = dst + at;
         uint8_t* v = ix + ns * kVG;
@@ -164,21 +166,21 @@ size_t spmv_layout(const SparseRows& m, uint8_t* dst) {
         std::vector<uint32_t> e(nr);  // each row's end in this block
         for (size_t j = 0; j < nr; ++j) {
           e[j] = cur[j];
-          while (e[j] < m.start[r0 + j + 1] && m.col[e[j]] / kVB == b) ++e[j];
+          while (e[j] < m.start[r0 + j + 1] && col_at(m, e[j]) / kVB == b) ++e[j];
         }
         size_t o = 0;
         for (size_t t = 0; t < ns; ++t)  // step-major: a step's live lanes in lane order
           for (size_t j = 0; j < nr; ++j) {
             const uint32_t k = cur[j] + uint32_t(t);
             if (k >= e[j]) continue;
-            ix[t * kVG + j] = uint8_t(m.col[k] % kVB);
+            ix[t * kVG + j] = uint8_t(col_at(m, k) % kVB);
             if (m.q) v[t * kVG + j] = uint8_t(m.q[k]);
             else std::memcpy(v + 4 * o++, &m.w[k], 4);
           }
         for (size_t j = 0; j < nr; ++j) cur[j] = e[j];
       } else {
         for (size_t j = 0; j < nr; ++j)
-          while (cur[j] < m.start[r0 + j + 1] && m.col[cur[j]] / kVB == b) ++cur[j];
+          while (cur[j] < m.start[r0 + j + 1] && col_at(m, cur[j]) / kVB == b) ++cur[j];
       }
       at += a64(ns * kVG + (m.q ? ns * kVG : 4 * live));
     }
