@@ -37,7 +37,9 @@ sys.path.insert(0, HERE)
 from results import cpu_model  # noqa: E402  (bench/results.py)
 MODULES = ("collections", "json", "functools", "itertools", "os.path", "textwrap", "argparse", "string", "heapq",
            "bisect", "contextlib", "dataclasses", "random", "statistics", "pathlib")
-VARIANTS = (("fp32", None), ("int8", "int8-weights"), ("int4", "int4"))
+# (name, quantize, kv_cache): the weight modes with an f32 cache, then the cache types (issue 19: its fidelity)
+VARIANTS = (("fp32", None, "f32"), ("int8", "int8-weights", "f32"), ("int4", "int4", "f32"),
+            ("fp32-kv-f16", None, "f16"), ("fp32-kv-i8", None, "i8"), ("int4-kv-i8", "int4", "i8"))
 MODEL = dict(n_layer=4, n_head=4, n_embd=128, block_size=256)
 BATCH = 16
 TF_LEN = 128
@@ -266,23 +268,26 @@ def main(argv=None):
     losses["after"] = (loss_on(model, train_d, tr_starts, t), loss_on(model, held_d, held_starts, t))
 
     paths, paths_all, sizes = {}, {}, {}
-    for name, q in VARIANTS:
+    for name, q, kv in VARIANTS:
         paths[name] = os.path.join(models_dir, f"char_gpt_{name}.pyrt")
         paths_all[name] = os.path.join(models_dir, f"char_gpt_{name}_all.pyrt")
-        sizes[name] = export_gpt(model, paths[name], quantize=q)
-        export_gpt(model, paths_all[name], quantize=q, logits="all")
+        sizes[name] = export_gpt(model, paths[name], quantize=q, kv_cache=kv)
+        export_gpt(model, paths_all[name], quantize=q, logits="all", kv_cache=kv)
 
     ref = torch_greedy(model, prompt, a.new)
-    greedy, sampled, speed = {}, {}, {}
-    for name, _ in VARIANTS:
+    greedy, sampled, speed, cache = {}, {}, {}, {}
+    for name, _, _ in VARIANTS:
         g = pyruntime.Generator(paths[name], num_threads=a.threads)
         greedy[name] = g.generate(prompt, a.new)[len(prompt):]
+        full = pyruntime.Session(paths[name], num_threads=a.threads)  # a prompt of the whole context: the cache
+        full.run({"input_ids": held_d[None, :t], "position_ids": np.arange(t)[None]})  # holds exactly t tokens
+        cache[name] = full.state_bytes / t  # bytes per token, all layers
         st = g.stats
         speed[name] = st["decode_tokens"] / st["decode_s"] if st["decode_s"] > 0 else float("nan")
         sampled[name] = g.generate(prompt, a.new, temperature=0.8, top_k=20, seed=0)[len(prompt):]
 
     tf_starts = [int(s) for s in np.linspace(0, len(held_d) - TF_LEN - 1, max(a.tf_chunks, 1)).round()]
-    tf = {name: teacher_forced(paths_all[name], held_d, tf_starts, a.threads) for name, _ in VARIANTS}
+    tf = {name: teacher_forced(paths_all[name], held_d, tf_starts, a.threads) for name, _, _ in VARIANTS}
     targets = tf["fp32"][1]
     with torch.no_grad():
         x = torch.from_numpy(np.stack([held_d[s:s + TF_LEN] for s in tf_starts]))
@@ -321,22 +326,26 @@ def main(argv=None):
           f"chunks: loss {xent(torch_tf, targets):.4f}, argmax = fp32 file's at "
           f"{(torch_tf.argmax(-1) == fp32_arg).mean():.2%} of positions.")
     print()
-    print("| variant | file bytes | vs fp32 | weight matrices | greedy: leading tokens = fp32 | greedy: tokens = fp32 "
-          "| teacher-forced argmax = fp32 | teacher-forced held-out loss | greedy decode tok/s |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
-    for name, _ in VARIANTS:
+    print("| variant | file bytes | vs fp32 | weight matrices | KV cache | cache bytes / token | greedy: leading "
+          "tokens = fp32 | greedy: tokens = fp32 | teacher-forced argmax = fp32 | teacher-forced held-out loss | "
+          "greedy decode tok/s |")
+    print("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, _, kv in VARIANTS:
         lead = leading_equal(greedy[name], greedy["fp32"])
         frac = (greedy[name] == greedy["fp32"]).mean()
         agree = (tf[name][0].argmax(-1) == fp32_arg).mean()
-        print(f"| {name} | {sizes[name]} | {sizes[name] / sizes['fp32']:.3f} | {encodings(paths[name])} | "
-              f"{lead}/{a.new} | {frac:.1%} | {agree:.2%} | {xent(tf[name][0], targets):.4f} | {speed[name]:.0f} |")
+        print(f"| {name} | {sizes[name]} | {sizes[name] / sizes['fp32']:.3f} | {encodings(paths[name])} | {kv} | "
+              f"{cache[name]:.0f} | {lead}/{a.new} | {frac:.1%} | {agree:.2%} | {xent(tf[name][0], targets):.4f} | "
+              f"{speed[name]:.0f} |")
     print()
     print(f"Samples: {a.new} new characters after the prompt {a.prompt!r} (shown with it).")
     print()
     print("PyTorch, greedy:")
     print()
     print(fenced(a.prompt + decode(ref, vocab)))
-    for name, _ in VARIANTS:
+    for name, _, kv in VARIANTS:
+        if kv != "f32":  # the cache variants' texts: as the agreement columns say
+            continue
         for kind, ids in (("greedy", greedy[name]), ("temperature 0.8, top_k 20, seed 0", sampled[name])):
             print()
             print(f"pyruntime {name}, {kind}:")

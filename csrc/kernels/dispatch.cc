@@ -99,6 +99,8 @@ Table ref_table() {
   t.attn_values = ref::attn_values;
   t.attn_scores_f16 = ref::attn_scores_f16;
   t.attn_values_f16 = ref::attn_values_f16;
+  t.attn_scores_i8 = ref::attn_scores_i8;
+  t.attn_values_i8 = ref::attn_values_i8;
   return t;
 }
 
@@ -142,6 +144,8 @@ const Table kAvx2 = [] {
   t.attn_values = x86::attn_values_avx2;
   t.attn_scores_f16 = x86::attn_scores_f16_avx2;
   t.attn_values_f16 = x86::attn_values_f16_avx2;
+  t.attn_scores_i8 = x86::attn_scores_i8_avx2;
+  t.attn_values_i8 = x86::attn_values_i8_avx2;
   return t;
 }();
 // AVX2 for everything but the f32 GEMM (a 14x32 tile on 28 of the 32 zmm registers), the depthwise and the
@@ -221,6 +225,8 @@ const Table kNeon = [] {
   t.attn_values = arm::attn_values_neon;
   t.attn_scores_f16 = arm::attn_scores_f16_neon;
   t.attn_values_f16 = arm::attn_values_f16_neon;
+  t.attn_scores_i8 = arm::attn_scores_i8_neon;
+  t.attn_values_i8 = arm::attn_values_i8_neon;
   return t;
 }();
 // The CRC32 instructions are optional in ARMv8.0 (absent from some Cortex-A53/A72 configurations and from

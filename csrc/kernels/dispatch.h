@@ -293,6 +293,12 @@ using AttnValuesFn = void (*)(const float* p, const float* v, size_t ld, size_t 
 using AttnScoresF16Fn = void (*)(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale,
                                  float* scores);
 using AttnValuesF16Fn = void (*)(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
+// The same over a cache stored as i8 with one scale per cached row (a token's key or value of one head):
+//   scores[j] = scale * sum_i q[i] k[j*ld + i] * k_scale[j];  out[i] = sum_j p[j] v_scale[j] v[j*ld + i]
+using AttnScoresI8Fn = void (*)(const float* q, const int8_t* k, const float* k_scale, size_t ld, size_t n, size_t d,
+                                float scale, float* scores);
+using AttnValuesI8Fn = void (*)(const float* p, const int8_t* v, const float* v_scale, size_t ld, size_t n, size_t d,
+                                float* out);
 
 struct Table {
   // The variant's unique name: "ref", "avx2", "avx512", "avx512-vnni", "avx512-vnni-vbmi", "neon", "neon-dot"...
@@ -352,11 +358,13 @@ struct Table {
   size_t spmv_group = 1;
   // sparse u8 x s8 product (see SparseQ)
   SqGemmKernel sqgemm{};
-  // attention over a KV cache, f32 and f16 caches
+  // attention over a KV cache, f32, f16 and i8 caches
   AttnScoresFn attn_scores = nullptr;
   AttnValuesFn attn_values = nullptr;
   AttnScoresF16Fn attn_scores_f16 = nullptr;
   AttnValuesF16Fn attn_values_f16 = nullptr;
+  AttnScoresI8Fn attn_scores_i8 = nullptr;
+  AttnValuesI8Fn attn_values_i8 = nullptr;
 };
 
 // kPRelu: a < 0 ? b * a : a (ONNX PRelu, b the slope); SIMD tables compute kAdd..kMin and leave the rest to

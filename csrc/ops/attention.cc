@@ -7,8 +7,9 @@
 //   attrs    num_heads; max_context (the cache's capacity in tokens); scale (0: 1/sqrt(head_dim));
 //            rotary_dim (0: none; else the first rotary_dim dims of each q/k head are rotated by position,
 //            the "rotate half" convention of GPT-NeoX and Llama) and rotary_base (10000); kv_dtype "f32"
-//            (default) or "f16": the cache's element type (f16 halves the bytes a decode step streams, at
-//            f16's rounding of keys and values)
+//            (default), "f16" or "i8": the cache's element type. f16 halves the bytes a decode step streams, at
+//            f16's rounding of keys and values; i8 stores each token's key and value of each head as int8 with
+//            one f32 scale (max |x| / 127, rounded to nearest): hd + 4 bytes per vector instead of 4 hd.
 //
 // Token t of a run sits at position len + t, where len is the tokens already cached, and attends to
 // positions 0..len+t. The cache grows (doubling) up to max_context, so a file that declares a huge context
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "base/checked.h"
 #include "kernels/ref/ref.h"
@@ -47,8 +49,8 @@ class CausalAttention final : public Op {
     if (rot_ && !(base_ > 1.f && std::isfinite(base_))) ctx.fail("rotary_base must be finite and > 1");
     packed_ = ctx.num_inputs() == 1;
     const std::string kv = ctx.attr_string("kv_dtype", "f32");
-    if (kv != "f32" && kv != "f16") ctx.fail("kv_dtype must be 'f32' or 'f16', got '" + kv + "'");
-    f16_ = kv == "f16";
+    if (kv != "f32" && kv != "f16" && kv != "i8") ctx.fail("kv_dtype must be 'f32', 'f16' or 'i8', got '" + kv + "'");
+    f16_ = kv == "f16", i8_ = kv == "i8";
   }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
@@ -110,11 +112,11 @@ class CausalAttention final : public Op {
       for (int64_t t = 0; t < t_; ++t) {
         const size_t src = size_t(b * t_ + t) * row, pos = size_t(len_ + t);
         for (int64_t h = 0; h < heads_; ++h) {
-          const size_t dst = (size_t(b * heads_ + h) * cap + pos) * hd;
+          const size_t row_at = size_t(b * heads_ + h) * cap + pos, dst = row_at * hd;
           std::memcpy(kr.data(), k + src + size_t(h) * hd, hd * 4);
           rotate(kr.data(), size_t(t));
-          store(kc_, dst, kr.data(), hd);
-          store(vc_, dst, v + src + size_t(h) * hd, hd);
+          store(kc_, ks_, row_at, dst, kr.data(), hd);
+          store(vc_, vs_, row_at, dst, v + src + size_t(h) * hd, hd);
         }
       }
     const float scale = scale_ > 0.f ? scale_ : 1.f / std::sqrt(float(hd_));
@@ -131,6 +133,7 @@ class CausalAttention final : public Op {
         rotate(qr, t);
         const size_t at = bh * cap * hd;
         if (f16_) kt_.attn_scores_f16(qr, reinterpret_cast<const uint16_t*>(kc_.data()) + at, hd, n, hd, scale, sc);
+        else if (i8_) kt_.attn_scores_i8(qr, reinterpret_cast<const int8_t*>(kc_.data()) + at, ks_.data() + bh * cap, hd, n, hd, scale, sc);
         else kt_.attn_scores(qr, reinterpret_cast<const float*>(kc_.data()) + at, hd, n, hd, scale, sc);
         const float m = *std::max_element(sc, sc + n);
         kt_.binary(kernels::kSub, sc, 1, &m, 0, sc, n);
@@ -141,6 +144,7 @@ class CausalAttention final : public Op {
         for (size_t j = 0; j < n; ++j) sc[j] *= inv;
         float* yr = y + (b * size_t(t_) + t) * size_t(d_) + h * hd;
         if (f16_) kt_.attn_values_f16(sc, reinterpret_cast<const uint16_t*>(vc_.data()) + at, hd, n, hd, yr);
+        else if (i8_) kt_.attn_values_i8(sc, reinterpret_cast<const int8_t*>(vc_.data()) + at, vs_.data() + bh * cap, hd, n, hd, yr);
         else kt_.attn_values(sc, reinterpret_cast<const float*>(vc_.data()) + at, hd, n, hd, yr);
       }
     });
@@ -151,18 +155,36 @@ class CausalAttention final : public Op {
   void reset_state() override { len_ = pending_ = 0; }
   int64_t state_tokens() const override { return len_; }
   int64_t state_capacity() const override { return max_ctx_; }
-  uint64_t state_bytes() const override { return kc_.size() + vc_.size(); }
-  std::string kernel() const override { return std::string(f16_ ? "attention-kv-f16-" : "attention-kv-") + kt_.name; }
+  uint64_t state_bytes() const override { return kc_.size() + vc_.size() + 4 * (ks_.size() + vs_.size()); }
+  std::string kernel() const override {
+    return std::string(f16_ ? "attention-kv-f16-" : i8_ ? "attention-kv-i8-" : "attention-kv-") + kt_.name;
+  }
 
  private:
   size_t per_thread() const { return align64(size_t(hd_) * 4) + align64(size_t(max_ctx_) * 4); }
-  size_t esize() const { return f16_ ? 2 : 4; }
+  size_t esize() const { return f16_ ? 2 : i8_ ? 1 : 4; }
 
-  // n floats into cache element `at` (f16: rounded to nearest even)
-  void store(std::vector<uint8_t>& c, size_t at, const float* x, size_t n) const {
-    if (!f16_) return void(std::memcpy(c.data() + at * 4, x, n * 4));
-    uint16_t* h = reinterpret_cast<uint16_t*>(c.data()) + at;
-    for (size_t i = 0; i < n; ++i) h[i] = kernels::ref::f32_to_f16_one(x[i]);
+  // n floats into cache element `at` (f16: rounded to nearest even; i8: with its scale at scales[row])
+  void store(std::vector<uint8_t>& c, std::vector<float>& scales, size_t row, size_t at, const float* x, size_t n) const {
+    if (f16_) {
+      uint16_t* h = reinterpret_cast<uint16_t*>(c.data()) + at;
+      for (size_t i = 0; i < n; ++i) h[i] = kernels::ref::f32_to_f16_one(x[i]);
+    } else if (i8_) {
+      int8_t* q = reinterpret_cast<int8_t*>(c.data()) + at;
+      float amax = 0.f;
+      bool finite = true;
+      for (size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i])), finite = finite && std::isfinite(x[i]);
+      if (!finite) {  // a NaN or inf key or value: a NaN scale, so the scores or sums it enters are NaN, as in f32
+        std::memset(q, 0, n);
+        scales[row] = std::numeric_limits<float>::quiet_NaN();
+        return;
+      }
+      const float inv = amax > 0.f ? 127.f / amax : 0.f;
+      for (size_t i = 0; i < n; ++i) q[i] = int8_t(std::lrint(std::min(std::max(x[i] * inv, -127.f), 127.f)));
+      scales[row] = amax / 127.f;
+    } else {
+      std::memcpy(c.data() + at * 4, x, n * 4);
+    }
   }
 
   // Rotates the first rot_ dims of one head's vector to the position of the run's token t (pairs i, i + rot/2).
@@ -181,12 +203,12 @@ class CausalAttention final : public Op {
   void reserve(int64_t need, uint64_t& room) {
     if (len_ == 0 && (b_ != alloc_b_ || hd_ != alloc_hd_)) {  // a new layout: the old cache goes first
       room += state_bytes();
-      kc_ = {}, vc_ = {}, cap_ = 0, alloc_b_ = b_, alloc_hd_ = hd_;
+      kc_ = {}, vc_ = {}, ks_ = {}, vs_ = {}, cap_ = 0, alloc_b_ = b_, alloc_hd_ = hd_;
     }
     if (need <= cap_) return;
     const size_t blocks = size_t(b_ * heads_), hd = size_t(hd_);
     // k and v; bounded in infer()
-    const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * hd * 2 * esize(); };
+    const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * (hd * esize() + (i8_ ? 4 : 0)) * 2; };
     const uint64_t held = state_bytes(), most = held + room;
     // twice what is asked (at least 64 tokens): a prefill's cache then takes as many decode steps again before
     // it grows, so the first step after a prompt does not copy the cache
@@ -199,11 +221,16 @@ class CausalAttention final : public Op {
     room -= bytes(cap) - held;
     const size_t es = esize(), block = size_t(cap) * hd * es, old = size_t(cap_) * hd * es;
     std::vector<uint8_t> kc(blocks * block), vc(kc.size());
+    std::vector<float> ks(i8_ ? blocks * size_t(cap) : 0), vs(ks.size());
     for (size_t bh = 0; bh < blocks && len_ > 0; ++bh) {
       std::memcpy(&kc[bh * block], &kc_[bh * old], size_t(len_) * hd * es);
       std::memcpy(&vc[bh * block], &vc_[bh * old], size_t(len_) * hd * es);
+      if (i8_) {
+        std::memcpy(&ks[bh * size_t(cap)], &ks_[bh * size_t(cap_)], size_t(len_) * 4);
+        std::memcpy(&vs[bh * size_t(cap)], &vs_[bh * size_t(cap_)], size_t(len_) * 4);
+      }
     }
-    kc_.swap(kc), vc_.swap(vc);
+    kc_.swap(kc), vc_.swap(vc), ks_.swap(ks), vs_.swap(vs);
     cap_ = cap;
   }
 
@@ -213,10 +240,11 @@ class CausalAttention final : public Op {
   bool packed_ = false;
   int64_t b_ = 0, t_ = 0, d_ = 0, hd_ = 1;
   std::vector<float> inv_freq_;
-  bool f16_ = false;
+  bool f16_ = false, i8_ = false;
   std::vector<float> rotated_;   // one key, rotated before it is stored
   std::vector<float> angles_;    // per new token and rotary pair: cos, sin
-  std::vector<uint8_t> kc_, vc_;  // [B, H, cap_, head_dim] of f32 or f16
+  std::vector<uint8_t> kc_, vc_;  // [B, H, cap_, head_dim] of f32, f16 or i8
+  std::vector<float> ks_, vs_;     // i8: [B, H, cap_] scales, one per cached key / value vector
   int64_t cap_ = 0, len_ = 0, pending_ = 0;
   int64_t alloc_b_ = 0, alloc_hd_ = 0;  // the batch and head size the cache was laid out for
 };

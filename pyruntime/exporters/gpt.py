@@ -226,8 +226,8 @@ def _gpt2(model) -> tuple[GPTConfig, dict]:
 def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str = "last", kv_cache: str = "f32") -> IR:
     """The graph of a decoder with one CausalAttention (KV cache) per layer."""
     cfg.check()
-    if kv_cache not in ("f32", "f16"):
-        raise ExportError(f"kv_cache must be 'f32' or 'f16', got {kv_cache!r}")
+    if kv_cache not in ("f32", "f16", "i8"):
+        raise ExportError(f"kv_cache must be 'f32', 'f16' or 'i8', got {kv_cache!r}")
     if logits not in ("last", "all"):
         raise ExportError(f"logits must be 'last' or 'all', got {logits!r}")
     ctx = int(max_context or cfg.block_size)
@@ -287,8 +287,10 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
 
     quantize: None (f32), "int8-weights" (int8 per output channel) or "int4" (groups of group_size along the
     input axis; the decode step then runs the int4 GEMV on the stored nibbles). max_context: the KV cache's
-    capacity (default: the model's block_size / n_positions). kv_cache: "f32" or "f16" (half the memory and
-    the bytes each decode step reads, keys and values rounded to f16). Returns the file's size in bytes."""
+    capacity (default: the model's block_size / n_positions). kv_cache: "f32", "f16" (half the memory and
+    the bytes each decode step reads, keys and values rounded to f16) or "i8" (each token's key and value of
+    each head as int8 with one f32 scale: head_dim + 4 bytes instead of 4 x head_dim). Returns the file's size
+    in bytes."""
     from .emit import to_graph
     from .quantize import check_options, plan
     if quantize == "int8":

@@ -561,6 +561,21 @@ TEST(attention_simd_matches_reference) {
         t->attn_values_f16(p.data(), kv16.data(), ld, n, d, o1.data());
         for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 1e-5f * (1.f + float(d) / 8));
         for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 1e-5f);
+        // the i8 cache: integer rows with a scale each (the products are exact; sums in another order)
+        std::vector<int8_t> kv8(kv.size());
+        std::vector<float> rs(n);
+        for (size_t i = 0; i < kv.size(); ++i) kv8[i] = int8_t(std::lrint(kv[i] * 127.f));
+        for (auto& v : rs) v = (0.5f + std::fabs(u(rng))) / 127.f;
+        r.attn_scores_i8(q.data(), kv8.data(), rs.data(), ld, n, d, 0.125f, s0.data());
+        t->attn_scores_i8(q.data(), kv8.data(), rs.data(), ld, n, d, 0.125f, s1.data());
+        r.attn_values_i8(p.data(), kv8.data(), rs.data(), ld, n, d, o0.data());
+        t->attn_values_i8(p.data(), kv8.data(), rs.data(), ld, n, d, o1.data());
+        for (size_t j = 0; j < n; ++j) CHECK(std::fabs(s0[j] - s1[j]) <= 2e-5f * (1.f + float(d) / 8));
+        for (size_t i = 0; i < d; ++i) CHECK(std::fabs(o0[i] - o1[i]) <= 2e-5f);
+        if (d == 3 && n == 2) {  // the scales enter as the spec says: one row against a hand sum
+          const float want = 0.125f * (q[0] * kv8[ld] + q[1] * kv8[ld + 1] + q[2] * kv8[ld + 2]) * rs[1];
+          CHECK(std::fabs(s1[1] - want) <= 1e-5f * (1.f + std::fabs(want)));
+        }
       }
   }}
 

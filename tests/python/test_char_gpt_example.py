@@ -19,7 +19,7 @@ def test_char_gpt_example_short(tmp_path, capsys):
     res = cg.main(["--out", str(tmp_path), "--steps", "3", "--seconds", "60", "--new", "60", "--tf-chunks", "2",
                   "--threads", "1"])
     paths = res["paths"]
-    assert set(paths) == {"fp32", "int8", "int4"}
+    assert set(paths) == {"fp32", "int8", "int4", "fp32-kv-f16", "fp32-kv-i8", "int4-kv-i8"}
     for name, path in paths.items():
         assert os.path.isfile(path) and os.path.isfile(res["paths_all"][name])
         assert os.path.dirname(path) == str(tmp_path / "out")
@@ -45,4 +45,7 @@ def test_char_gpt_example_short(tmp_path, capsys):
     assert "| variant | file bytes |" in printed
     for name in paths:
         assert f"\n| {name} | {sizes[name]} |" in printed
+    # the cache types: bytes per token of the 4 layers x (key + value) x 128 features, i8 with a scale per head
+    for name, per_token in (("fp32", 4 * 2 * 128 * 4), ("fp32-kv-f16", 4 * 2 * 128 * 2), ("fp32-kv-i8", 4 * 2 * (128 + 4 * 4))):
+        assert f"| {per_token} | " in printed.split(f"\n| {name} | ")[1].split("\n")[0]
     assert printed.count("```text\nThe ") == 7      # torch greedy + (greedy, sampled) per variant

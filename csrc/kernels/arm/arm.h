@@ -20,6 +20,10 @@ void attn_values_neon(const float* p, const float* v, size_t ld, size_t n, size_
 void attn_scores_f16_neon(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale,
                           float* scores);
 void attn_values_f16_neon(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
+void attn_scores_i8_neon(const float* q, const int8_t* k, const float* k_scale, size_t ld, size_t n, size_t d,
+                         float scale, float* scores);
+void attn_values_i8_neon(const float* p, const int8_t* v, const float* v_scale, size_t ld, size_t n, size_t d,
+                         float* out);
 void dwconv_neon(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 void gemv_i4_neon(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
 void gemm_lut4_neon(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, size_t rows, const float* bias,

@@ -27,6 +27,9 @@ void attn_scores(const float* q, const float* k, size_t ld, size_t n, size_t d, 
 void attn_values(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out);
 void attn_scores_f16(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale, float* scores);
 void attn_values_f16(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
+void attn_scores_i8(const float* q, const int8_t* k, const float* k_scale, size_t ld, size_t n, size_t d, float scale,
+                    float* scores);
+void attn_values_i8(const float* p, const int8_t* v, const float* v_scale, size_t ld, size_t n, size_t d, float* out);
 // f32 GEMM microkernels (see GemmUkArgs in dispatch.h): scalar std::fma chains. One per SIMD tile, so that
 // the reference reads the same packed panels: 6x16 (AVX2), 14x32 (AVX-512), 8x12 (NEON).
 void f32_gemm_6x16(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,

@@ -1,6 +1,7 @@
 // AVX2+FMA attention kernels over a KV cache (see AttnScoresFn / AttnValuesFn in dispatch.h).
 // Scores: four keys per pass share each load of q. Values: 32 output floats stay in four registers while the
-// n cached rows stream past, so each value row is read once. The cache is f32 or f16 (widened by F16C).
+// n cached rows stream past, so each value row is read once. The cache is f32, f16 (widened by F16C) or i8
+// with row scales (widened; the scale applied per score, and folded into p for the values).
 #include <immintrin.h>
 
 #include "kernels/x86/x86.h"
@@ -19,9 +20,15 @@ inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 inline float load1(const float* p) { return *p; }
 inline float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
+inline __m256 load8(const int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+inline float load1(const int8_t* p) { return float(*p); }
 
 template <typename T>
-void scores_t(const float* q, const T* k, size_t ld, size_t n, size_t d, float scale, float* scores) {
+void scores_t(const float* q, const T* k, const float* rs, size_t ld, size_t n, size_t d, float scale, float* scores) {
+  // rs: the i8 cache's row scales (null for f32 and f16), applied as the reference does: (sum * scale) * rs[j]
+  auto fin = [&](float s, size_t j) { return rs ? s * scale * rs[j] : s * scale; };
   const size_t d8 = d & ~size_t(7);
   size_t j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -37,7 +44,7 @@ void scores_t(const float* q, const T* k, size_t ld, size_t n, size_t d, float s
     }
     float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
     for (size_t i = d8; i < d; ++i) s0 += q[i] * load1(k0 + i), s1 += q[i] * load1(k1 + i), s2 += q[i] * load1(k2 + i), s3 += q[i] * load1(k3 + i);
-    scores[j] = s0 * scale, scores[j + 1] = s1 * scale, scores[j + 2] = s2 * scale, scores[j + 3] = s3 * scale;
+    scores[j] = fin(s0, j), scores[j + 1] = fin(s1, j + 1), scores[j + 2] = fin(s2, j + 2), scores[j + 3] = fin(s3, j + 3);
   }
   for (; j < n; ++j) {
     const T* kj = k + j * ld;
@@ -45,17 +52,18 @@ void scores_t(const float* q, const T* k, size_t ld, size_t n, size_t d, float s
     for (size_t i = 0; i < d8; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(kj + i), a);
     float s = hsum(a);
     for (size_t i = d8; i < d; ++i) s += q[i] * load1(kj + i);
-    scores[j] = s * scale;
+    scores[j] = fin(s, j);
   }
 }
 
 template <typename T>
-void values_t(const float* p, const T* v, size_t ld, size_t n, size_t d, float* out) {
+void values_t(const float* p, const T* v, const float* rs, size_t ld, size_t n, size_t d, float* out) {
+  auto pw = [&](size_t j) { return rs ? p[j] * rs[j] : p[j]; };  // rs: as in scores_t
   size_t i = 0;
   for (; i + 32 <= d; i += 32) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t j = 0; j < n; ++j) {
-      const __m256 pj = _mm256_broadcast_ss(p + j);
+      const __m256 pj = _mm256_set1_ps(pw(j));
       const T* vj = v + j * ld + i;
       a0 = _mm256_fmadd_ps(pj, load8(vj), a0);
       a1 = _mm256_fmadd_ps(pj, load8(vj + 8), a1);
@@ -67,12 +75,12 @@ void values_t(const float* p, const T* v, size_t ld, size_t n, size_t d, float* 
   }
   for (; i + 8 <= d; i += 8) {
     __m256 a = _mm256_setzero_ps();
-    for (size_t j = 0; j < n; ++j) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), load8(v + j * ld + i), a);
+    for (size_t j = 0; j < n; ++j) a = _mm256_fmadd_ps(_mm256_set1_ps(pw(j)), load8(v + j * ld + i), a);
     _mm256_storeu_ps(out + i, a);
   }
   for (; i < d; ++i) {
     float a = 0.f;
-    for (size_t j = 0; j < n; ++j) a += p[j] * load1(v + j * ld + i);
+    for (size_t j = 0; j < n; ++j) a += pw(j) * load1(v + j * ld + i);
     out[i] = a;
   }
 }
@@ -80,16 +88,25 @@ void values_t(const float* p, const T* v, size_t ld, size_t n, size_t d, float* 
 }  // namespace
 
 void attn_scores_avx2(const float* q, const float* k, size_t ld, size_t n, size_t d, float scale, float* s) {
-  scores_t(q, k, ld, n, d, scale, s);
+  scores_t(q, k, nullptr, ld, n, d, scale, s);
 }
 void attn_values_avx2(const float* p, const float* v, size_t ld, size_t n, size_t d, float* out) {
-  values_t(p, v, ld, n, d, out);
+  values_t(p, v, nullptr, ld, n, d, out);
 }
 void attn_scores_f16_avx2(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale, float* s) {
-  scores_t(q, k, ld, n, d, scale, s);
+  scores_t(q, k, nullptr, ld, n, d, scale, s);
 }
 void attn_values_f16_avx2(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out) {
-  values_t(p, v, ld, n, d, out);
+  values_t(p, v, nullptr, ld, n, d, out);
+}
+
+void attn_scores_i8_avx2(const float* q, const int8_t* k, const float* k_scale, size_t ld, size_t n, size_t d,
+                         float scale, float* s) {
+  scores_t(q, k, k_scale, ld, n, d, scale, s);
+}
+void attn_values_i8_avx2(const float* p, const int8_t* v, const float* v_scale, size_t ld, size_t n, size_t d,
+                         float* out) {
+  values_t(p, v, v_scale, ld, n, d, out);
 }
 
 }  // namespace pyrt::kernels::x86

@@ -38,6 +38,10 @@ void attn_values_avx2(const float* p, const float* v, size_t ld, size_t n, size_
 void attn_scores_f16_avx2(const float* q, const uint16_t* k, size_t ld, size_t n, size_t d, float scale,
                           float* scores);
 void attn_values_f16_avx2(const float* p, const uint16_t* v, size_t ld, size_t n, size_t d, float* out);
+void attn_scores_i8_avx2(const float* q, const int8_t* k, const float* k_scale, size_t ld, size_t n, size_t d,
+                         float scale, float* scores);
+void attn_values_i8_avx2(const float* p, const int8_t* v, const float* v_scale, size_t ld, size_t n, size_t d,
+                         float* out);
 void dequant_i4_avx2(const uint8_t* packed, size_t n, bool is_signed, int32_t zp, float scale, float* out);
 void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                         const GemmUkArgs& args);
