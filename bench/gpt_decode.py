@@ -9,7 +9,7 @@ against the machine's streaming read bandwidth measured in the same run.
 The model: a transformers GPT-2 built from a config with GPT-2's own shapes (random weights, seed 0; no
 download): 12 layers, 768 wide, 12 heads, vocabulary 50257, 1024 positions (124M parameters: 498 MB in f32,
 far more than the 32 MiB L3).
- - pyruntime: `export_gpt(model, quantize="int4")` with an f32 and with an f16 KV cache (and fp32,
+ - pyruntime: `export_gpt(model, quantize="int4")` with an f32, an f16 and an i8 KV cache (and fp32,
    int8-weights), run as pyruntime.Generator runs them (one Session.run per prefill / per token, the cache
    inside the session).
  - PyTorch: the same transformers model in fp32, `use_cache=True` (past_key_values), inference_mode.
@@ -284,11 +284,13 @@ def main(argv=None):
     model.save_pretrained(os.path.join(d, "torch"))
     cfg, w = weights_of(model)
     files = {"pyruntime int4": os.path.join(d, "int4.pyrt"), "pyruntime int4, f16 KV": os.path.join(d, "int4kv16.pyrt"),
+             "pyruntime int4, i8 KV": os.path.join(d, "int4kv8.pyrt"),
              "pyruntime int8-weights": os.path.join(d, "int8.pyrt"),
              "pyruntime fp32": os.path.join(d, "fp32.pyrt"), "onnxruntime fp32": os.path.join(d, "fp32.onnx"),
              "onnxruntime int4": os.path.join(d, "int4.onnx")}
     export_gpt(model, files["pyruntime int4"], quantize="int4")
     export_gpt(model, files["pyruntime int4, f16 KV"], quantize="int4", kv_cache="f16")
+    export_gpt(model, files["pyruntime int4, i8 KV"], quantize="int4", kv_cache="i8")
     export_gpt(model, files["pyruntime int8-weights"], quantize="int8-weights")
     export_gpt(model, files["pyruntime fp32"])
     onnx_with_past(cfg, w, files["onnxruntime fp32"])
@@ -298,7 +300,7 @@ def main(argv=None):
     spec = dict(vocab=cfg.vocab_size, prompt=512, pp=128, tg=64, tg_ctx=16, contexts=[16, 128, 512],
                 steps=8 if a.quick else 48, reps=2 if a.quick else 5, layers=cfg.n_layer, heads=cfg.n_head,
                 head_dim=cfg.n_embd // cfg.n_head)
-    engines = [("pyruntime int4", "pyruntime"), ("pyruntime int4, f16 KV", "pyruntime"),
+    engines = [("pyruntime int4", "pyruntime"), ("pyruntime int4, f16 KV", "pyruntime"), ("pyruntime int4, i8 KV", "pyruntime"),
                ("onnxruntime int4", "onnxruntime"), ("torch fp32", "torch"),
                ("onnxruntime fp32", "onnxruntime"), ("pyruntime int8-weights", "pyruntime"),
                ("pyruntime fp32", "pyruntime")]
@@ -325,7 +327,8 @@ def report(a, cfg, n_params, spec, res, bw, files):
     ref = res["torch fp32"]["tokens"]
     size = lambda label: (os.path.getsize(files[label]) + (os.path.getsize(files[label] + ".data")  # noqa: E731
                                                            if os.path.exists(files[label] + ".data") else 0))
-    kv_bytes = lambda label, ctx: 2 * cfg.n_layer * ctx * cfg.n_embd * (2 if "f16 KV" in label else 4)  # noqa: E731
+    kv_bytes = lambda label, ctx: 2 * cfg.n_layer * ctx * (  # noqa: E731  (i8: a 4-byte scale per head's vector)
+        cfg.n_embd * 2 if "f16 KV" in label else cfg.n_embd + 4 * cfg.n_head if "i8 KV" in label else cfg.n_embd * 4)
     # what a token reads: the whole file but the position table (one row of it) and, in the ONNX files, the
     # token table the Gather reads one row of (their LM head has its own copy; ours shares it with the head)
     weights_read = {label: size(label) - cfg.block_size * cfg.n_embd * 4

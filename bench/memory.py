@@ -75,7 +75,8 @@ print(json.dumps({"base": base, "code": runtime_code() - code, "load": loaded - 
 EFF_MODES = [("fp32", {}), ("static int8", "static"), ("int8-weights", dict(quantize="int8-weights")),
              ("int4 (g32)", dict(quantize="int4")), ("shared 16 values", dict(weight_sharing=16)),
              ("pruned 80%, csr", dict(prune=0.8, sparse="always"))]
-GPT_MODES = [("fp32", {}), ("int8-weights", dict(quantize="int8-weights")), ("int4 (g32)", dict(quantize="int4"))]
+GPT_MODES = [("fp32", {}), ("int8-weights", dict(quantize="int8-weights")), ("int4 (g32)", dict(quantize="int4")),
+             ("int4 (g32), i8 KV cache", dict(quantize="int4", kv_cache="i8"))]
 GPT2 = dict(n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=1024)
 QUICK = dict(n_layer=2, n_embd=128, n_head=4, vocab_size=512, n_positions=640)
 
