@@ -131,6 +131,9 @@ const Table kAvx2 = [] {
   t.dwconv = x86::dwconv_avx2;
   t.dwconv_nhwc = x86::dwconv_nhwc_avx2;
   t.gemv_i4 = x86::gemv_i4_avx2;
+  // No int4 GEMM: one on the GEMV's loop (each chunk unpacked once for 4 rows, a float finish per row and group)
+  // ran GPT-2's pp128 at 182 tok/s against 454 for the int8 GEMM on the weights requantized to int8 panels (Xeon,
+  // 1 thread, 2026-12-07). Many int4 rows here take those panels: a byte a weight, held beside the nibbles.
   t.qgemm = {x86::qgemm_6x16c2_avx2, 6, 16, 2, 0};
   t.qdwconv_nhwc = x86::qdwconv_nhwc_avx2;
   t.quantize_u8 = x86::quantize_u8_avx2;
@@ -211,6 +214,8 @@ const Table kNeon = [] {
   t.dwconv = arm::dwconv_neon;
   t.dwconv_nhwc = arm::dwconv_nhwc_neon;
   t.gemv_i4 = arm::gemv_i4_neon;
+  t.gemm_i4 = arm::gemm_i4_neon;  // many rows on the file's nibbles: no int8 panels beside them (boards: memory)
+  t.quantize_i8_rows = kernels::quantize_i8_rows_chunked, t.i4_rows_chunked = true;
   t.qgemm = {arm::qgemm_4x16_neon, 4, 16, 1, 0};
   t.qdwconv_nhwc = arm::qdwconv_nhwc_neon;
   t.quantize_u8 = arm::quantize_u8_neon;
@@ -240,6 +245,7 @@ Table with_crc(Table t, const char* name) {
 Table with_sdot(Table t, const char* name) {
   t.name = name;
   t.gemv_i4 = arm::gemv_i4_neondot;
+  t.gemm_i4 = arm::gemm_i4_neondot;
   t.gemm_lut4 = arm::gemm_lut4_neondot;
   t.qgemm = {arm::qgemm_4x16c4_neondot, 4, 16, 4, 128};
   return t;

@@ -91,9 +91,10 @@ inline size_t i4_slot(size_t i, size_t chunk) {
   return c + (j & 1) * (chunk / 2) + j / 2;
 }
 using GemvI4Fn = void (*)(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
-// Many rows of activations for the int4 GEMM, each quantized per group as quantize_i8_groups does but kept in
-// plain k order: q [rows][ng * group] (zero past k), scale and corr [rows][ng], corr = -8 * the group's sum of q
-// (the correction the kernels' unsigned weights w + 8 need, ready to broadcast).
+// Many rows of activations for the int4 GEMM, each quantized per group as quantize_i8_groups does and kept in
+// plain k order (or, for tables with i4_rows_chunked, in the GEMV's chunk order): q [rows][ng * group] (zero
+// past k), scale and corr [rows][ng], corr = -8 * the group's sum of q (the correction the kernels' unsigned
+// weights w + 8 need, ready to broadcast).
 struct I8Rows {
   const int8_t* q;
   const float* scale;
@@ -105,9 +106,13 @@ using QuantI8RowsFn = void (*)(const float* x, size_t ldx, size_t rows, size_t k
                                int32_t* corr);
 void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
                       int32_t* corr);
+// The same rows with each row's values in the GEMV's chunk order (i4_slot), as quantize_i8_groups lays them out.
+void quantize_i8_rows_chunked(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q,
+                              float* scale, int32_t* corr);
 // y[m][n] (row stride ldy) = bias[n] + sum_g float(dot_g) * (wscale[n][g] * xscale[m][g]) for every row m and
-// n in [n0, n1): the GEMV of every row, on the table's prepacked weights (w.packed), with each row's sums in the
-// same order as that table's gemv_i4 (so the two agree bit for bit), the weights unpacked once for several rows.
+// n in [n0, n1): the GEMV of every row, on the table's prepacked weights (w.packed) when it has a layout, else on
+// the file's, with each row's sums in the same order as that table's gemv_i4 (so the two agree bit for bit), the
+// weights unpacked once for several rows.
 using GemmI4Fn = void (*)(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0,
                           size_t n1);
 
@@ -329,8 +334,10 @@ struct Table {
   DwConvNhwcFn dwconv_nhwc = nullptr;
   // rows [n0, n1) of the int4 x int8 matrix-vector product (see I4Matrix)
   GemvI4Fn gemv_i4 = nullptr;
-  // Optional (needs i4_pack): the int4 GEMM for many rows on the prepacked weights, and its row quantizer.
+  // Optional: the int4 GEMM for many rows (on the prepacked weights where the table has i4_pack), its row
+  // quantizer below and the order it keeps the rows in (the GEMV's chunk order when i4_rows_chunked).
   GemmI4Fn gemm_i4 = nullptr;
+  bool i4_rows_chunked = false;
   // Optional: the shared-values (lut, 4-bit) GEMM on the stored codes (see Lut4Matrix); without it Gemm /
   // MatMul / convolutions requantize such weights to int8 rows.
   GemmLut4Fn gemm_lut4 = nullptr;

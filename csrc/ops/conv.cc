@@ -108,7 +108,7 @@ class Conv final : public Op {
   // read in place its csr buffers; every other path made its own form of it.
   bool reads_input(size_t i) const override { return !(i == 1 && (sparse_ || nhwc_ || !depthwise_)); }
   bool reads_stored(size_t i) const override {
-    return reads_input(i) || (i == 1 && (lut_.active() || (sparse_ && sparse_->in_place)));
+    return reads_input(i) || (i == 1 && (lut_.active() || i4_.in_place() || (sparse_ && sparse_->in_place)));
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {

@@ -37,12 +37,12 @@ class Int4Linear {
         return p;
       });
       w_.packed = packed_->data();
-      gemm_i4_ = kt.gemm_i4 != nullptr;
     }
+    gemm_i4_ = kt.gemm_i4 != nullptr;
     return true;
   }
   // Whether table kt runs any number of rows on int4 weights (its int4 GEMM; see many_rows()).
-  static bool gemm_on(const kernels::Table& kt) { return kt.i4_pack && kt.gemm_i4; }
+  static bool gemm_on(const kernels::Table& kt) { return kt.gemm_i4 != nullptr; }
   bool active() const { return w_.q != nullptr; }
   bool in_place() const { return active() && !packed_; }  // the GEMV reads the file's nibbles
   // After a read of the stored weight that the GEMV does not need (decoding it for another form): its file pages
@@ -52,9 +52,10 @@ class Int4Linear {
   }
   int64_t n() const { return int64_t(w_.n); }
   int64_t k() const { return int64_t(w_.k); }
-  // Whether any number of rows runs on the int4 weights (the table's int4 GEMM on its prepacked copy); else
-  // more than kMaxRows rows take another form (Gemm / MatMul requantize the weight to int8 panels).
-  bool many_rows() const { return active() && packed_ && gemm_i4_; }
+  // Whether any number of rows runs on the int4 weights (the table's int4 GEMM, on its prepacked copy or the
+  // file's nibbles); else more than kMaxRows rows take another form (Gemm / MatMul requantize the weight to int8
+  // panels).
+  bool many_rows() const { return active() && gemm_i4_; }
   bool runs(int64_t rows) const { return active() && (rows <= kMaxRows || many_rows()); }
   size_t workspace_bytes(int64_t rows) const {
     const size_t r = rows > kMaxRows && many_rows() ? size_t(rows) : 1;  // as run() lays it out

@@ -350,8 +350,9 @@ static bool same_bits(const std::vector<float>& got, const std::vector<float>& w
 
 
 TEST(gemm_i4_matches_gemv_rows_and_row_quantizer_matches_reference) {
-  // The int4 GEMM (tables with a prepacked layout) is the GEMV of every row, bit for bit: same sums, same order;
-  // its row quantizer gives the reference's bytes, scales and sums (plain k order), NaN and infinity included.
+  // The int4 GEMM is the GEMV of every row, bit for bit (same sums, same order), on the table's prepacked layout
+  // or the file's nibbles; its row quantizer gives the reference's bytes, scales and sums (plain k order, or the
+  // GEMV's chunk order for tables with i4_rows_chunked), NaN and infinity included.
   using namespace pyrt::kernels;
   std::mt19937 rng(11);
   for (const Table* t : pyrt::kernels::supported_tables()) {
@@ -367,17 +368,19 @@ TEST(gemm_i4_matches_gemv_rows_and_row_quantizer_matches_reference) {
       std::vector<float> s(rows * ng), sr(rows * ng);
       std::vector<int32_t> sum(rows * ng), sumr(rows * ng);
       t->quantize_i8_rows(x.data(), k + 3, rows, k, group, q.data(), s.data(), sum.data());
-      quantize_i8_rows(x.data(), k + 3, rows, k, group, qr.data(), sr.data(), sumr.data());
+      (t->i4_rows_chunked ? quantize_i8_rows_chunked : quantize_i8_rows)(x.data(), k + 3, rows, k, group, qr.data(),
+                                                                         sr.data(), sumr.data());
       CHECK(q == qr && sum == sumr && std::memcmp(s.data(), sr.data(), s.size() * 4) == 0);
       for (size_t m = 0; m < rows; ++m) {  // the GEMV's quantizer: the same values, chunk-deinterleaved
         std::vector<int8_t> g1(kq);
         std::vector<float> gs(ng);
         std::vector<int32_t> gsum(ng);
         quantize_i8_groups(x.data() + m * (k + 3), k, group, g1.data(), gs.data(), gsum.data());
-        for (size_t i = 0; i < kq; ++i) CHECK(g1[i / group * group + i4_slot(i % group, i4_chunk(group))] == q[m * kq + i]);
+        for (size_t i = 0; i < kq; ++i)
+          CHECK(g1[t->i4_rows_chunked ? i : i / group * group + i4_slot(i % group, i4_chunk(group))] == q[m * kq + i]);
         for (size_t g = 0; g < ng; ++g) CHECK(sum[m * ng + g] == -8 * gsum[g] && s[m * ng + g] == gs[g]);
       }
-      if (!t->gemm_i4 || !t->i4_pack) continue;
+      if (!t->gemm_i4) continue;
       std::vector<uint8_t> w4(n * kq / 2);
       for (auto& v : w4) v = uint8_t(rng());
       std::vector<uint16_t> s16(n * ng);
@@ -387,9 +390,11 @@ TEST(gemm_i4_matches_gemv_rows_and_row_quantizer_matches_reference) {
       for (auto& v : bias) v = float(int(rng() % 200) - 100) / 10.f;
       const bool f16 = rep % 2;
       I4Matrix w{w4.data(), f16 ? static_cast<const void*>(s16.data()) : s32.data(), f16, n, k, group, ng};
-      std::vector<uint8_t> pk(t->i4_pack_size(w) + 64);
-      w.packed = pk.data() + (64 - reinterpret_cast<uintptr_t>(pk.data()) % 64) % 64;
-      t->i4_pack(w, const_cast<uint8_t*>(w.packed));
+      std::vector<uint8_t> pk(t->i4_pack ? t->i4_pack_size(w) + 64 : 0);
+      if (t->i4_pack) {
+        w.packed = pk.data() + (64 - reinterpret_cast<uintptr_t>(pk.data()) % 64) % 64;
+        t->i4_pack(w, const_cast<uint8_t*>(w.packed));
+      }
       const float* b = rep % 3 ? bias.data() : nullptr;
       const size_t ldy = n + 2, mid = 16 * (rng() % ((n + 15) / 16 + 1));
       std::vector<float> got(rows * ldy, 5.f), want(rows * ldy, 5.f);

@@ -26,12 +26,15 @@ void attn_values_i8_neon(const float* p, const int8_t* v, const float* v_scale, 
                          float* out);
 void dwconv_neon(const DwConvParams& p, const float* x, const float* w, float bias, float* y, float* scratch);
 void gemv_i4_neon(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
+void gemm_i4_neon(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0, size_t n1);
 void gemm_lut4_neon(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, size_t rows, const float* bias,
                     float lo, float hi, float* y, size_t ldy, size_t n0, size_t n1);
 void gemm_lut4_neondot(const Lut4Matrix& w, const uint8_t* x, size_t ldx, const QParams* q, size_t rows,
                        const float* bias, float lo, float hi, float* y, size_t ldy, size_t n0, size_t n1);
 // ARMv8.2 dotprod (sdot); only with CpuInfo::dotprod
 void gemv_i4_neondot(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1);
+void gemm_i4_neondot(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0,
+                     size_t n1);
 void dwconv_nhwc_neon(const DwNhwcParams& p, const float* x, const float* w, const float* bias, const ActParams& act,
                       float* y, int64_t oh0, int64_t oh1);
 void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,

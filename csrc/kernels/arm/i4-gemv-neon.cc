@@ -18,5 +18,8 @@ struct SmullDot {
 void gemv_i4_neon(const I4Matrix& w, const I8Groups& x, const float* bias, float* y, size_t n0, size_t n1) {
   i4gemv::gemv<SmullDot>(w, x, bias, y, n0, n1);
 }
+void gemm_i4_neon(const I4Matrix& w, const I8Rows& x, const float* bias, float* y, size_t ldy, size_t n0, size_t n1) {
+  i4gemv::gemm<SmullDot>(w, x, bias, y, ldy, n0, n1);
+}
 
 }  // namespace pyrt::kernels::arm

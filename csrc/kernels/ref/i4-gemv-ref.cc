@@ -33,13 +33,25 @@ void quantize_i8_groups(const float* x, size_t k, size_t group, int8_t* q, float
   quantize_groups(x, k, group, q, scale, sum, false);
 }
 
-void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
-                      int32_t* corr) {
+namespace {
+void quantize_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
+                   int32_t* corr, bool plain) {
   const size_t ng = (k + group - 1) / group;
   for (size_t m = 0; m < rows; ++m) {
-    quantize_groups(x + m * ldx, k, group, q + m * ng * group, scale + m * ng, corr + m * ng, true);
+    quantize_groups(x + m * ldx, k, group, q + m * ng * group, scale + m * ng, corr + m * ng, plain);
     for (size_t g = 0; g < ng; ++g) corr[m * ng + g] *= -8;
   }
+}
+}  // namespace
+
+void quantize_i8_rows(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q, float* scale,
+                      int32_t* corr) {
+  quantize_rows(x, ldx, rows, k, group, q, scale, corr, true);
+}
+
+void quantize_i8_rows_chunked(const float* x, size_t ldx, size_t rows, size_t k, size_t group, int8_t* q,
+                              float* scale, int32_t* corr) {
+  quantize_rows(x, ldx, rows, k, group, q, scale, corr, false);
 }
 
 namespace ref {
