@@ -71,7 +71,7 @@ Command: `python3 bench/weight_modes.py` — {datetime.date.today()}
 EfficientNet-Lite0 (trained weights, one 224x224 image) exported in each mode of bench/memory.py, against our
 fp32 file: best median of {a.rounds} alternating rounds of {a.runs} runs, all sessions in one process. "vs fp32":
 fp32 time / the mode's (above 1: faster). The last column names the kernels of the 1x1 convolutions and of the
-classifier (Gemm): `qd8-gemm-i8w` int8 weights as stored, `qd8-gemm-i4w` the int4 GEMM on the stored nibbles,
+classifier (Gemm): `qd8-gemm-i8w` int8 weights as stored, `gemm-i4` the int4 GEMM on the stored nibbles,
 `qd8-gemm-lut4` the lookup GEMM on the stored 4-bit codes (shared values), `gemm` f32 (layers a mode keeps f32),
 `qgemm` static int8, `spmm` / `spmv` the sparse kernels on csr weights.
 

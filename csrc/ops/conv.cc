@@ -9,10 +9,9 @@
 //   NHWC  (group 1 or depthwise) 1x1, stride 1, no padding: Y[NHW, Cout] = X[NHW, Cin] . W^T, every image in
 //         one GEMM; depthwise: the channels-last kernel (vectors along channels, full lanes on 7x7 planes);
 //         otherwise: im2col with (kh, kw, Cin) rows (contiguous Cin runs), then the GEMM
-//   Channels last, group 1: a weight stored int8 runs the int8 GEMM as stored (ops/linear_i8.h); a 1x1 one stored
-//   int4 the int4 GEMM on its nibbles, and a 1x1 one stored as 4-bit shared values the lookup GEMM on its codes,
-//   where the table has them (ops/linear_i4.h, ops/linear_lut.h); other int4 and lut weights are
-//   requantized to int8 a row at a time (Int8Linear::init_requantized): none of them is decoded to f32.
+//   Channels last, group 1: a weight stored int8, int4 or lut runs as StoredLinear chooses (ops/linear_stored.h:
+//   int8 as stored, a 1x1 int4 one on the int4 GEMM, a 1x1 lut one on the lookup GEMM where the table has them,
+//   other int4 and lut weights requantized to int8 a row at a time): none of them is decoded to f32.
 //   A csr weight (group 1, stride 1, no dilation, NCHW) runs the sparse x dense kernel (kernels::SpmmFn): each
 //   nonzero weight against a row of pixels; the dense weight is never made. 1x1 without padding: on the input
 //   planes. kxk: on the input padded into the workspace, over output rows as wide as the padded rows, so that
@@ -23,9 +22,7 @@
 
 #include "compute/gemm.h"
 #include "ops/conv_common.h"
-#include "ops/linear_i4.h"
-#include "ops/linear_i8.h"
-#include "ops/linear_lut.h"
+#include "ops/linear_stored.h"
 #include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
@@ -61,15 +58,7 @@ class Conv final : public Op {
       sparse_ = sparse_weight(ctx, 1);
       return;
     }
-    if (nhwc_ && !depthwise_ && group_ == 1) {
-      if (i8_.init(ctx, 1, w, size_t(cing_))) return;  // int8, as stored
-      if (Int4Linear::gemm_on(ctx.kernels()) && i4_.init(ctx, 1, w, true)) {  // 1x1 int4: the int4 GEMM
-        i4_.release_stored();
-        return;
-      }
-      if (lut_.init(ctx, 1, w, true)) return;  // 1x1 lut, 4-bit codes: the lookup GEMM on the stored codes
-      if (i8_.init_requantized(ctx, 1, w, size_t(cing_))) return;  // other int4, lut: rows requantized to int8
-    }
+    if (nhwc_ && !depthwise_ && group_ == 1 && lin_.init(ctx, 1, w, size_t(cing_))) return;  // int8, int4, lut
     if (nhwc_ && depthwise_ && init_dw_i8(ctx, w)) return;
     w_ = w.f32();
     if (nhwc_) {
@@ -108,20 +97,17 @@ class Conv final : public Op {
   // read in place its csr buffers; every other path made its own form of it.
   bool reads_input(size_t i) const override { return !(i == 1 && (sparse_ || nhwc_ || !depthwise_)); }
   bool reads_stored(size_t i) const override {
-    return reads_input(i) || (i == 1 && (lut_.active() || i4_.in_place() || (sparse_ && sparse_->in_place)));
+    return reads_input(i) || (i == 1 && (lin_.reads_stored() || (sparse_ && sparse_->in_place)));
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_) return direct_1x1_ ? 0 : align64(padded_floats() * 4) + align64(size_t(cout_ * oh_) * wp() * 4);
     if (nhwc_) {
       if (depthwise_) return dw_i8_ ? align64(dw_i8_->q.size() * 4) : 0;
-      const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_), M = direct_1x1_ ? size_t(n_) * P : P;
-      const size_t rows = direct_1x1_ ? M : im2col_rows();
+      const size_t K = size_t(cing_ * kh_ * kw_), rows = gemm_rows();
       return (direct_1x1_ ? 0 : align64(rows * K * 4)) +
-             (i8_.active()    ? i8_.workspace_bytes(int64_t(rows))
-              : lut_.active() ? lut_.workspace_bytes(int64_t(rows))
-              : i4_.active() ? i4_.workspace_bytes(int64_t(rows))
-                             : gemm::workspace_size(rows, size_t(cout_), K, threads, gemm::Prepacked::kB));
+             (lin_.active() ? lin_.workspace_bytes(int64_t(rows))
+                            : gemm::workspace_size(rows, size_t(cout_), K, threads, gemm::Prepacked::kB));
     }
     if (depthwise_) return size_t(threads) * align64(kernels::dwconv_scratch_floats(dw_params()) * 4);
     const size_t K = size_t(cing_ * kh_ * kw_), N = size_t(oh_ * ow_);
@@ -163,11 +149,7 @@ class Conv final : public Op {
     if (sparse_) return std::string("spmm-") + k_.name;
     if (nhwc_) {
       if (depthwise_) return std::string(dw_i8_ ? "dwconv-nhwc-i8w-" : "dwconv-nhwc-") + k_.name;
-      const char* gemm = lut_.active()         ? "qd8-gemm-lut4-"
-                         : i4_.active()        ? "qd8-gemm-i4w-"
-                         : i8_.requantized() ? "qd8-gemm-i8w-requantized-"
-                         : i8_.active()      ? "qd8-gemm-i8w-"
-                                             : "gemm-";
+      const std::string gemm = lin_.active() ? lin_.kernel(gemm_rows()) : "gemm-";
       return std::string(direct_1x1_ ? "conv1x1-nhwc-" : "conv-nhwc-im2col-") + gemm + k_.name;
     }
     if (depthwise_) return std::string("dwconv-") + k_.name;
@@ -356,17 +338,8 @@ class Conv final : public Op {
     ep.bias = bias_;
     ep.bias_kind = bias_ ? gemm::Epilogue::kPerCol : gemm::Epilogue::kNone;
     if (direct_1x1_) {
-      if (i8_.active()) {
-        if (!i8_.run(ctx, k_, x, n_ * int64_t(P), bias_, y, act_)) apply_act(ctx, y, size_t(n_) * P * C);
-        return;
-      }
-      if (lut_.active()) {
-        if (!lut_.run(ctx, k_, x, n_ * int64_t(P), bias_, y, act_)) apply_act(ctx, y, size_t(n_) * P * C);
-        return;
-      }
-      if (i4_.active()) {
-        i4_.run(ctx, k_, x, n_ * int64_t(P), bias_, y);
-        if (act_.act != Act::kNone) apply_act(ctx, y, size_t(n_) * P * C);
+      if (lin_.active()) {
+        if (!lin_.run(ctx, k_, x, n_ * int64_t(P), bias_, y, act_)) apply_act(ctx, y, size_t(n_) * P * C);
         return;
       }
       gemm::gemm_packed_b(k_, x, K, size_t(n_) * P, *packed_b_, y, C, ep, ctx.pool, ctx.workspace);
@@ -384,17 +357,8 @@ class Conv final : public Op {
         const Im2colNhwc g{cing_, kh_, kw_, h_, w_in_, ow_, strides_[0], strides_[1], dil_[0], dil_[1], pt_, pl_};
         im2col_nhwc(ctx, g, x + size_t(n * h_ * w_in_ * cing_), p0, pn, col, K, 0.f);
         float* yb = y + (size_t(n) * P + p0) * C;
-        if (i8_.active()) {
-          if (!i8_.run(ctx, k_, col, int64_t(pn), bias_, yb, act_, gws)) apply_act(ctx, yb, pn * C);
-          continue;
-        }
-        if (lut_.active()) {
-          if (!lut_.run(ctx, k_, col, int64_t(pn), bias_, yb, act_, gws)) apply_act(ctx, yb, pn * C);
-          continue;
-        }
-        if (i4_.active()) {
-          i4_.run(ctx, k_, col, int64_t(pn), bias_, yb, gws);
-          if (act_.act != Act::kNone) apply_act(ctx, yb, pn * C);
+        if (lin_.active()) {
+          if (!lin_.run(ctx, k_, col, int64_t(pn), bias_, yb, act_, gws)) apply_act(ctx, yb, pn * C);
           continue;
         }
         gemm::gemm_packed_b(k_, col, K, pn, *packed_b_, yb, C, ep, ctx.pool, gws);
@@ -402,6 +366,8 @@ class Conv final : public Op {
       }
   }
 
+  // Rows each GEMM of the channels-last path runs: every pixel of the batch (1x1), else an im2col block.
+  size_t gemm_rows() const { return direct_1x1_ ? size_t(n_ * oh_ * ow_) : im2col_rows(); }
   // Output pixels per im2col block: ~256 KiB of rows, at least 256 pixels (GEMM efficiency), at most all.
   size_t im2col_rows() const {
     const size_t K = size_t(cing_ * kh_ * kw_), P = size_t(oh_ * ow_);
@@ -426,9 +392,7 @@ class Conv final : public Op {
   };
   std::shared_ptr<const DwI8> dw_i8_;  // a depthwise weight stored i8, kept int8 (init_dw_i8)
   std::shared_ptr<const SparseWeight> sparse_;
-  Int8Linear i8_;                 // an int8 weight (channels last, group 1) run as stored, or requantized
-  Int4Linear i4_;                 // a 1x1 int4 weight (channels last) run by the int4 GEMM on its nibbles
-  Lut4Linear lut_;                // a 1x1 lut weight (4-bit codes, channels last) run by the lookup GEMM on them
+  StoredLinear lin_;              // an int8, int4 or lut weight (channels last, group 1) as stored or requantized
   std::vector<size_t> x_offset_;  // kxk sparse: per weight column, its input row in the padded planes
   int64_t n_ = 0, h_ = 0, w_in_ = 0, oh_ = 0, ow_ = 0, pt_ = 0, pl_ = 0, pb_ = 0, pr_ = 0;
 };

@@ -1,19 +1,16 @@
 // Gemm (ONNX): Y = alpha * A' B' + beta * C, with A' = transA ? A^T : A, B' likewise. The usual exported
 // Linear layer is Gemm(x, W, b, transB=1): a constant B is packed once (alpha folded in) and a bias C of N
 // values (or a scalar) is fused into the GEMM epilogue with any fused activation.
-// A Linear weight stored int8 is used as stored (ops/linear_i8.h), one stored int4 for few rows of A
-// (ops/linear_i4.h) and requantized to int8 panels for more, one stored lut (4-bit codes) on the lookup GEMM as
-// stored where the table has one (ops/linear_lut.h), else requantized to int8 rows; one stored csr (f32 or i8 values) runs the sparse
-// matrix-vector kernel row by row for up to kMaxSparseRows rows (ops/sparse_weight.h).
+// A Linear weight stored int8, int4 or lut runs as StoredLinear chooses (ops/linear_stored.h); one stored csr (f32
+// or i8 values) runs the sparse matrix-vector kernel row by row for up to kMaxSparseRows rows
+// (ops/sparse_weight.h).
 #include <algorithm>
 #include <cstdio>
 
 #include "compute/gemm.h"
 #include "ops/common.h"
 #include "ops/decoded_weight.h"
-#include "ops/linear_i4.h"
-#include "ops/linear_i8.h"
-#include "ops/linear_lut.h"
+#include "ops/linear_stored.h"
 #include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
@@ -36,19 +33,9 @@ class Gemm final : public Op {
     beta_ = ctx.attr_float("beta", 1.f);
     act_ = fused_activation(ctx);
     if (const ConstTensor* b = ctx.const_input(1);
-        b && trans_b_ && !trans_a_ && alpha_ == 1.f && i8_.init(ctx, 1, *b)) {  // W [N, K] int8
+        b && trans_b_ && !trans_a_ && alpha_ == 1.f && lin_.init(ctx, 1, *b)) {  // W [N, K] int8, int4, lut
       b_ = b;
-      k_dim_ = i8_.k(), n_dim_ = i8_.n();
-    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && i4_.init(ctx, 1, *b)) {  // W [N, K] int4
-      b_ = b;
-      k_dim_ = i4_.k(), n_dim_ = i4_.n();
-      if (!i4_.many_rows()) i4_rows_ = deferred_i8_weight(ctx, 1, size_t(n_dim_), size_t(k_dim_));  // else the int4 GEMM
-    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && lut_.init(ctx, 1, *b)) {  // lut, 4-bit codes
-      b_ = b;
-      k_dim_ = lut_.k(), n_dim_ = lut_.n();
-    } else if (b && trans_b_ && !trans_a_ && alpha_ == 1.f && i8_.init_requantized(ctx, 1, *b)) {  // other lut
-      b_ = b;
-      k_dim_ = i8_.k(), n_dim_ = i8_.n();
+      k_dim_ = lin_.k(), n_dim_ = lin_.n();
     } else if (b && sparse_kernel("Gemm", b->desc.shape, ctx) && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
       if (kt_.spmv_pack)  // the table's own layout for its spmv
@@ -110,31 +97,25 @@ class Gemm final : public Op {
     out[0] = {{m_, n_}, spec::kF32};
   }
 
-  // Many rows of an int4 weight: the int8 GEMM on it requantized once; of a csr one: the f32 GEMM on it decoded
-  // once (see Deferred).
+  // Many rows of an int4 weight: the int8 GEMM on it requantized once (StoredLinear); of a csr one: the f32 GEMM
+  // on it decoded once (see Deferred).
   uint64_t prepare_bytes() const override {
-    return (dense_path() || dense_.built() ? dense_.bytes() : 0) + (i4_many() || i4_rows_.built() ? i4_rows_.bytes() : 0);
+    return (dense_path() || dense_.built() ? dense_.bytes() : 0) + lin_.prepare_bytes(m_);
   }
   void prepare() override {
     if (dense_path()) dense_.build();
-    if (i4_many() && !i4_rows_.built()) {
-      i4_rows_.build();
-      i4_.release_stored();
-    }
+    lin_.prepare(m_);
   }
 
   // B is read at run time only on the plain path (no packed copy); an int4 one may be read as stored.
   bool reads_input(size_t i) const override { return !(i == 1 && (b_ || (packed_b_ && !trans_a_))); }
   bool reads_stored(size_t i) const override {
-    return reads_input(i) || (i == 1 && (i4_.in_place() || lut_.active() || (sparse_ && sparse_->in_place && !spmv_packed_)));
+    return reads_input(i) || (i == 1 && (lin_.reads_stored() || (sparse_ && sparse_->in_place && !spmv_packed_)));
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (sparse_path()) return 0;
-    if (i8_.active()) return i8_.workspace_bytes(m_);
-    if (lut_.active()) return lut_.workspace_bytes(m_);
-    if (i4_path()) return i4_.workspace_bytes(m_);
-    if (i4_many()) return i8_workspace_bytes(kt_.qgemm, size_t(k_), m_);
+    if (lin_.active()) return lin_.workspace_bytes(m_);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads,
                                 packed_b() && !trans_a_ ? gemm::Prepacked::kB : gemm::Prepacked::kNone);
   }
@@ -143,7 +124,7 @@ class Gemm final : public Op {
     const float* a = static_cast<const float*>(in[0]);
     float* y = static_cast<float*>(out[0]);
     if (sparse_path()) return run_sparse(ctx, a, y, in);
-    if (i8_.active() || i4_.active() || lut_.active()) return run_quantized(ctx, a, y, in);
+    if (lin_.active()) return run_quantized(ctx, a, y, in);
     const gemm::PackedB* pb = packed_b();
     const bool packed = pb && !trans_a_;
     // alpha is folded into the packed B; on the plain path it scales A.B before the bias is added.
@@ -169,10 +150,7 @@ class Gemm final : public Op {
 
   std::string kernel() const override {
     if (sparse_path()) return std::string("spmv-") + kt_.name;
-    if (lut_.active()) return std::string("qd8-gemm-lut4-") + kt_.name;
-    if (i8_.active()) return std::string(i8_.requantized() ? "qd8-gemm-i8w-requantized-" : "qd8-gemm-i8w-") + kt_.name;
-    if (i4_path()) return std::string(m_ > Int4Linear::kMaxRows ? "gemm-i4-" : "gemv-i4-") + kt_.name;
-    if (i4_many()) return std::string("qd8-gemm-i4w-as-i8-") + kt_.name;
+    if (lin_.active()) return lin_.kernel(m_) + kt_.name;
     return std::string(packed_b() ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
@@ -183,8 +161,6 @@ class Gemm final : public Op {
     if (packed_b_) return packed_b_.get();
     return dense_path() && dense_.built() ? &dense_.get() : nullptr;
   }
-  bool i4_path() const { return i4_.runs(m_); }
-  bool i4_many() const { return i4_.active() && !i4_path(); }
   bool sparse_path() const { return sparse_ && m_ <= kMaxSparseRows; }
 
   void run_sparse(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
@@ -201,17 +177,13 @@ class Gemm final : public Op {
     if (act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
 
-  // A weight used as stored: int8 (any rows), int4 (few rows), or int4 requantized to int8 (many rows).
+  // A weight used as stored (StoredLinear).
   void run_quantized(const RunContext& ctx, const float* a, float* y, const std::vector<const void*>& in) {
     const std::vector<float>& bias = bias_.size() == 1 && n_ > 1 ? bias_full_ : bias_;
     const float* bp = bias.empty() ? nullptr : bias.data();
     // the activation goes with the finished rows unless C is added after them
     const ActParams act = c_general_ ? ActParams{} : act_;
-    bool fused = false;
-    if (i8_.active()) fused = i8_.run(ctx, kt_, a, m_, bp, y, act);
-    else if (lut_.active()) fused = lut_.run(ctx, kt_, a, m_, bp, y, act);
-    else if (i4_many()) fused = run_i8(i4_rows_.get(), ctx, kt_, a, m_, bp, y, act);
-    else i4_.run(ctx, kt_, a, m_, bp, y);
+    const bool fused = lin_.run(ctx, kt_, a, m_, bp, y, act);
     if (c_general_) add_c(y, static_cast<const float*>(in[2]));
     if ((!fused || c_general_) && act_.act != Act::kNone) kt_.unary(act_, y, y, size_t(m_ * n_));
   }
@@ -228,11 +200,8 @@ class Gemm final : public Op {
   ActParams act_;
   std::shared_ptr<const gemm::PackedB> packed_b_;  // shared by all sessions of the model (f32 weights)
   Deferred<gemm::PackedB> dense_;                  // a csr weight decoded and packed, for many rows
-  Deferred<I8Weight> i4_rows_;                     // an int4 weight requantized to int8 panels, for many rows
-  const ConstTensor* b_ = nullptr;                 // an int4 or csr weight used as stored, and its reader
-  Int4Linear i4_;
-  Int8Linear i8_;
-  Lut4Linear lut_;
+  const ConstTensor* b_ = nullptr;                 // a weight used as stored (lin_ or sparse_)
+  StoredLinear lin_;
   std::shared_ptr<const SparseWeight> sparse_;
   std::shared_ptr<const AlignedBytes> spmv_packed_;  // the table's spmv layout, when it has one
   std::vector<float> bias_, bias_full_;

@@ -1,18 +1,14 @@
 // MatMul with numpy semantics: 1-D operands promoted, batch dims broadcast. A constant 2-D right operand
 // (the usual Linear/projection weight) is packed once and all batch rows run as one GEMM.
 // Attribute `transB` (pyruntime's, set by the exporter for constant weights): B is stored [N, K], as Gemm's
-// transB and Linear weights are; an int8 weight stored so runs as stored (ops/linear_i8.h), an int4 one for few
-// rows (ops/linear_i4.h) and requantized to int8 panels for more, a lut one (4-bit codes) on the lookup GEMM as
-// stored (ops/linear_lut.h) or, without one, requantized to int8 rows.
+// transB and Linear weights are; one stored int8, int4 or lut runs as StoredLinear chooses (ops/linear_stored.h).
 #include <algorithm>
 
 #include "base/scalar_codecs.h"
 #include "compute/gemm.h"
 #include "kernels/ref/ref.h"
 #include "ops/common.h"
-#include "ops/linear_i4.h"
-#include "ops/linear_i8.h"
-#include "ops/linear_lut.h"
+#include "ops/linear_stored.h"
 
 namespace pyrt::ops {
 namespace {
@@ -24,14 +20,7 @@ class MatMul final : public Op {
     trans_b_ = ctx.attr_int("transB", 0) != 0;
     const ConstTensor* b = ctx.const_input(1);
     if (trans_b_ && (!b || b->desc.shape.size() != 2)) ctx.fail("transB needs a constant 2-D B");
-    if (b && trans_b_ && i8_.init(ctx, 1, *b)) {
-      b_ = b;
-    } else if (b && trans_b_ && i4_.init(ctx, 1, *b)) {
-      b_ = b;
-      if (!i4_.many_rows()) i4_rows_ = deferred_i8_weight(ctx, 1, size_t(i4_.n()), size_t(i4_.k()));  // else the int4 GEMM
-    } else if (b && trans_b_ && lut_.init(ctx, 1, *b)) {  // lut, 4-bit codes
-      b_ = b;
-    } else if (b && trans_b_ && i8_.init_requantized(ctx, 1, *b)) {  // other lut
+    if (b && trans_b_ && lin_.init(ctx, 1, *b)) {  // int8, int4, lut
       b_ = b;
     } else if (b && b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32) {
       const size_t r = size_t(b->desc.shape[0]), c = size_t(b->desc.shape[1]);  // [K, N], or [N, K] with transB
@@ -41,9 +30,9 @@ class MatMul final : public Op {
     }
   }
 
-  // A constant B runs from its packed copy (f32, int8) or, int4, as stored or packed.
+  // A constant B runs from its packed copy (f32) or as StoredLinear keeps it.
   bool reads_input(size_t i) const override { return !(i == 1 && (b_ || packed_)); }
-  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && (i4_.in_place() || lut_.active())); }
+  bool reads_stored(size_t i) const override { return reads_input(i) || (i == 1 && lin_.reads_stored()); }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     // f16 operands (both, B computed at run time): widened to f32 in the workspace, the product rounded back
@@ -74,21 +63,15 @@ class MatMul final : public Op {
     na_ = size_t(in[0].numel()), nb_ = size_t(in[1].numel()), ny_ = size_t(numel(o));
   }
 
-  // Many rows of an int4 weight: the int8 GEMM on the weight requantized once (see Deferred).
-  uint64_t prepare_bytes() const override { return i4_many() || i4_rows_.built() ? i4_rows_.bytes() : 0; }
+  // Many rows of an int4 weight: the int8 GEMM on the weight requantized once (StoredLinear).
+  uint64_t prepare_bytes() const override { return lin_path() ? lin_.prepare_bytes(nbatch_ * m_) : 0; }
   void prepare() override {
-    if (i4_many() && !i4_rows_.built()) {
-      i4_rows_.build();
-      i4_.release_stored();
-    }
+    if (lin_path()) lin_.prepare(nbatch_ * m_);
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
     if (half_) return half_bytes() + gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
-    if (i8_path()) return i8_.workspace_bytes(nbatch_ * m_);
-    if (lut_path()) return lut_.workspace_bytes(nbatch_ * m_);
-    if (i4_path()) return i4_.workspace_bytes(nbatch_ * m_);
-    if (i4_many()) return i8_workspace_bytes(kt_.qgemm, size_t(k_), nbatch_ * m_);
+    if (lin_path()) return lin_.workspace_bytes(nbatch_ * m_);
     if (fold_) return gemm::workspace_size(size_t(nbatch_ * m_), size_t(n_), size_t(k_), threads, gemm::Prepacked::kB);
     return gemm::workspace_size(size_t(m_), size_t(n_), size_t(k_), threads);
   }
@@ -112,17 +95,8 @@ class MatMul final : public Op {
 
   void run_f32(const RunContext& ctx, const float* a, const float* b, float* y) {
     const gemm::Epilogue ep;
-    if (i8_path()) {
-      i8_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
-      return;
-    }
-    if (lut_path()) {
-      lut_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
-      return;
-    }
-    if (i4_path()) return i4_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
-    if (i4_many()) {
-      run_i8(i4_rows_.get(), ctx, kt_, a, nbatch_ * m_, nullptr, y);
+    if (lin_path()) {
+      lin_.run(ctx, kt_, a, nbatch_ * m_, nullptr, y);
       return;
     }
     if (fold_) {
@@ -144,28 +118,19 @@ class MatMul final : public Op {
 
   std::string kernel() const override {
     if (half_) return std::string("gemm-f16-via-f32-") + kt_.name;
-    if (lut_path()) return std::string("qd8-gemm-lut4-") + kt_.name;
-    if (i8_path()) return std::string(i8_.requantized() ? "qd8-gemm-i8w-requantized-" : "qd8-gemm-i8w-") + kt_.name;
-    if (i4_path()) return std::string(nbatch_ * m_ > Int4Linear::kMaxRows ? "gemm-i4-" : "gemv-i4-") + kt_.name;
-    if (i4_many()) return std::string("qd8-gemm-i4w-as-i8-") + kt_.name;
+    if (lin_path()) return lin_.kernel(nbatch_ * m_) + kt_.name;
     return std::string(fold_ ? "gemm-packed-b-" : "gemm-") + kt_.name;
   }
 
  private:
   size_t half_bytes() const { return align64(na_ * 4) + align64(nb_ * 4) + align64(ny_ * 4); }
-  bool i8_path() const { return i8_.active() && fold_; }
-  bool lut_path() const { return lut_.active() && fold_; }
-  bool i4_path() const { return fold_ && i4_.runs(nbatch_ * m_); }
-  bool i4_many() const { return i4_.active() && fold_ && !i4_path(); }
+  bool lin_path() const { return lin_.active() && fold_; }
 
   const kernels::Table& kt_;
   std::shared_ptr<const gemm::PackedB> packed_;  // an f32 weight, packed at creation
-  Deferred<I8Weight> i4_rows_;                    // an int4 weight requantized to int8 panels, for many rows
   bool trans_b_ = false;
-  const ConstTensor* b_ = nullptr;  // an int8 / int4 weight used as stored, and its reader
-  Int4Linear i4_;
-  Int8Linear i8_;
-  Lut4Linear lut_;
+  const ConstTensor* b_ = nullptr;  // a weight used as stored (lin_)
+  StoredLinear lin_;
   int64_t m_ = 0, n_ = 0, k_ = 0, nbatch_ = 1;
   Shape batch_;
   std::vector<int64_t> sa_, sb_;

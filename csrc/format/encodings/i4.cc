@@ -87,7 +87,7 @@ std::vector<ParamField> params(const TensorParams& p) {
 
 // The int4 x int8 GEMV and GEMM of Gemm / MatMul and 1x1 channels-last convolutions (signed weights), and
 // Gather's row decode.
-const char* const kInPlace[] = {"gemv-i4", "gemm-i4", "qd8-gemm-i4w", "gather-rows", nullptr};
+const char* const kInPlace[] = {"gemv-i4", "gemm-i4", "gather-rows", nullptr};
 }  // namespace
 
 extern const EncodingTraits i4 = {spec::kEncI4, "i4", parse, buffer_sizes, features, check, decode, decode_row,
