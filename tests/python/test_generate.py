@@ -1,5 +1,7 @@
 """Decoders with a KV cache: export (pyruntime's GPT, transformers' GPT-2), pyruntime.Generator (greedy against
 PyTorch token for token, seeded sampling, streaming, argument errors) and the cache's state rules."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -325,6 +327,34 @@ def test_i8_kv_cache_quarters_the_cache_and_stays_close(tmp_path):
         first = s.run({"input_ids": ids[None, :5], "position_ids": np.arange(5)[None]})[0][0]
         steps = [s.run({"input_ids": ids[None, t:t + 1], "position_ids": np.array([[t]])})[0][0, -1] for t in range(5, 100)]
         np.testing.assert_allclose(np.concatenate([first, np.stack(steps)]), whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+@pytest.mark.parametrize("kv", ["f32", "i8"])
+def test_sequences_of_prefill_and_decode_do_not_grow_memory(tmp_path, kv):
+    """The decode loop allocates nothing per run: after two sequences (prefill through the int4 GEMM, then one
+    token per run), thirty more leave the process's resident set and the cache's bytes where they were."""
+    import os
+    m = gpt2()
+    export_gpt(m, tmp_path / "g.pyrt", quantize="int4", kv_cache=kv)
+    s = pyruntime.Session(tmp_path / "g.pyrt", num_threads=1)
+    ids = np.random.default_rng(1).integers(0, 300, 60)
+
+    def sequence():
+        s.reset_state()
+        s.run({"input_ids": ids[None, :20], "position_ids": np.arange(20)[None]})
+        for t in range(20, 60):
+            s.run({"input_ids": ids[None, t:t + 1], "position_ids": np.array([[t]])})
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    sequence(), sequence()
+    before, cache = rss(), s.state_bytes
+    for _ in range(30):
+        sequence()
+    assert s.state_bytes == cache
+    assert rss() - before < 512 * 1024
 
 
 @pytest.mark.parametrize("enc,opts", [("i4", {"group_size": 32}), ("i4", {"group_size": 16}), ("i8", {"axis": 0}),
