@@ -68,7 +68,7 @@ class CausalAttention final : public Op {
     if (rot_ > hd_) fail("rotary_dim " + std::to_string(rot_) + " exceeds the head size " + std::to_string(hd_));
     uint64_t cells = 0;  // the full cache, [B, H, max_context, head_dim] twice, must be addressable
     if (!mul_ok(uint64_t(b_), uint64_t(heads_), &cells) || !mul_ok(cells, uint64_t(max_ctx_), &cells) ||
-        !mul_ok(cells, uint64_t(hd_) * 8, &cells))
+        !mul_ok(cells, (uint64_t(hd_) + 1) * 8, &cells))  // i8: hd + 4 bytes a vector, twice
       fail("the key/value cache for batch " + std::to_string(b_) + " overflows");
     inv_freq_.resize(size_t(rot_ / 2));
     for (size_t i = 0; i < inv_freq_.size(); ++i)  // as torch computes it: in f32

@@ -33,10 +33,6 @@ struct SparseWeight {
     if (!q.empty()) v.q = q.data(), v.row_scale = row_scale.data();
     return v;
   }
-  // Bytes held beside the mapping.
-  size_t own_bytes() const {
-    return 4 * (start.size() + col.size() + order.size() + w.size() + row_scale.size()) + 2 * col16.size() + q.size();
-  }
   void finish() {  // repacked: narrow columns, row order
     nnz = w.size();
     if (cols <= 65536) col16.assign(col.begin(), col.end()), col = {};

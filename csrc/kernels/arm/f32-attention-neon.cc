@@ -4,6 +4,7 @@
 #include <arm_neon.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/arm/arm.h"
 
@@ -21,10 +22,17 @@ inline float32x4_t load4(const int8_t* p) {  // exactly 4 bytes (a row's end may
 }
 inline float load1(const int8_t* p) { return float(*p); }
 
+// The i8 cache has a scale per row; the f32 and f16 loops compile without it.
+template <typename T>
+constexpr bool kRowScaled = std::is_same_v<T, int8_t>;
+
 template <typename T>
 void scores_t(const float* q, const T* k, const float* rs, size_t ld, size_t n, size_t d, float scale, float* scores) {
-  // rs: the i8 cache's row scales (null for f32 and f16), applied as the reference does: (sum * scale) * rs[j]
-  auto fin = [&](float s, size_t j) { return rs ? s * scale * rs[j] : s * scale; };
+  // rs: the i8 cache's row scales (unused for f32 and f16), applied as the reference does: (sum * scale) * rs[j]
+  auto fin = [&](float s, size_t j) {
+    if constexpr (kRowScaled<T>) return s * scale * rs[j];
+    else return s * scale;
+  };
   const size_t d4 = d & ~size_t(3);
   size_t j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -54,7 +62,10 @@ void scores_t(const float* q, const T* k, const float* rs, size_t ld, size_t n, 
 
 template <typename T>
 void values_t(const float* p, const T* v, const float* rs, size_t ld, size_t n, size_t d, float* out) {
-  auto pw = [&](size_t j) { return rs ? p[j] * rs[j] : p[j]; };  // rs: as in scores_t
+  auto pw = [&](size_t j) {  // rs: as in scores_t
+    if constexpr (kRowScaled<T>) return p[j] * rs[j];
+    else return p[j];
+  };
   size_t i = 0;
   for (; i + 16 <= d; i += 16) {
     float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0;
