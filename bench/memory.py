@@ -25,16 +25,10 @@ WORKER = r'''
 import json, sys
 import numpy as np
 import pyruntime
+sys.path.insert(0, '.')  # the workers run in bench/ (also under PYTHONSAFEPATH)
+from results import proc_status as status, worker_inputs, worker_run
 kind, path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 spec = json.loads(sys.argv[4])
-
-
-def status(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def runtime_code():
@@ -53,20 +47,11 @@ def runtime_code():
     return total
 
 
-rng = np.random.default_rng(0)
-if kind == "image":
-    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
-else:
-    prompt = rng.integers(0, spec["vocab"], spec["prompt"]).astype(np.int64)
+inputs = worker_inputs(kind, spec)
 base, code = status("VmRSS"), runtime_code()
 s = pyruntime.Session(path, num_threads=threads)
 loaded = status("VmRSS")
-if kind == "image":
-    s.run(x)
-else:
-    s.run({"input_ids": prompt[None], "position_ids": np.arange(len(prompt))[None]})
-    for t in range(spec["tokens"]):
-        s.run({"input_ids": np.array([[int(prompt[t])]]), "position_ids": np.array([[len(prompt) + t]])})
+worker_run(s, kind, inputs, spec)
 print(json.dumps({"base": base, "code": runtime_code() - code, "load": loaded - base, "peak": status("VmHWM") - base, "now": status("VmRSS") - base,
                   "arena": s.arena_bytes, "state": s.state_bytes, "prepared": s.prepared_bytes,
                   "kernels": sorted({d["kernel"] for d in s.describe()})}))

@@ -30,6 +30,36 @@ def median_ms(fn, n: int) -> float:
     return 1e3 * (ts[n // 2] if n % 2 else 0.5 * (ts[n // 2 - 1] + ts[n // 2]))
 
 
+def proc_status(key: str) -> int:
+    """A byte figure of this process's /proc/self/status (VmRSS, VmHWM, RssAnon, RssFile...), 0 when absent."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def worker_inputs(kind: str, spec: dict):
+    """The inputs of memory.py's and prepack.py's workers: an image, or a prompt of spec["prompt"] token ids."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    if kind == "image":
+        return rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    return rng.integers(0, spec["vocab"], spec["prompt"]).astype(np.int64)
+
+
+def worker_run(s, kind: str, inputs, spec: dict):
+    """One run of a session on worker_inputs(): the image, or the prompt then spec["tokens"] one-token runs."""
+    import numpy as np
+    if kind == "image":
+        s.run(inputs)
+        return
+    prompt = inputs
+    s.run({"input_ids": prompt[None], "position_ids": np.arange(len(prompt))[None]})
+    for t in range(spec["tokens"]):
+        s.run({"input_ids": np.array([[int(prompt[t])]]), "position_ids": np.array([[len(prompt) + t]])})
+
+
 def machine() -> str:
     """The "Machine: ..." words of a section: CPU model, cores and the ISA pyruntime picked."""
     from pyruntime import _core

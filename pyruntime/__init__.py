@@ -11,6 +11,7 @@ from .model import Model, load  # noqa: E402
 from .session import Session, supported_ops  # noqa: E402
 from .generate import Generator, Recurrent  # noqa: E402
 from .images import save_png_grid  # noqa: E402
+from .prepack import prepack  # noqa: E402
 
 
 
@@ -23,4 +24,4 @@ def __getattr__(name):
 
 
 __all__ = ["__version__", "FormatError", "LimitError", "Graph", "Model", "Session", "Generator", "Recurrent", "load",
-           "supported_ops", "export", "export_onnx", "save_png_grid"]
+           "supported_ops", "export", "export_onnx", "save_png_grid", "prepack"]

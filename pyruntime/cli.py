@@ -107,6 +107,12 @@ def header_lines(model) -> list[str]:
     g = model.graph()
     if g is not None:
         lines.append(f"graph     {len(g['nodes'])} nodes, {len(g['values'])} values")
+    packed = [t for t in model.tensors if t.layouts]
+    if packed:
+        n = sum(len(t.layouts) for t in packed)
+        b = sum(t.layout_bytes for t in packed)
+        lines.append(f"layouts   {n} pre-packed forms of {len(packed)} tensors, {_fmt_bytes(b)} beside the canonical data "
+                     "(pyruntime pack --strip removes them)")
     return lines
 
 
@@ -148,6 +154,7 @@ def session_table(model) -> str:
         out.append("  ".join(c.rjust(w) if i >= 4 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
         if k == 0 or k == len(rows) - 2:
             out.append("  ".join("-" * w for w in widths))
+    out.append("weight forms: " + s.packing()["text"])
     return "\n".join(out)
 
 
@@ -263,6 +270,12 @@ def cmd_export(args) -> int:
         if args.report:
             from .exporters.torch_frontend import to_onnx_bytes
             blob = to_onnx_bytes(model, inputs)
+    if args.target:
+        from .prepack import prepack
+        r = prepack(args.output, None, None if args.target == "host" else args.target)
+        n = r["file_bytes_after"]
+        _progress(f"pre-packed {r['forms']} weight forms for {', '.join(r['targets'])} "
+                  f"(+{_fmt_bytes(r['layout_bytes'])})")
     _progress(f"wrote {args.output} ({_fmt_bytes(n)}) in {time.perf_counter() - t0:.1f} s")
     if args.report:
         print(_report(blob, not args.nchw, comp))
@@ -310,6 +323,21 @@ def _given_inputs(args) -> dict:
         name, _, path = spec_.partition("=")
         given[name] = np.load(path)
     return given
+
+
+def cmd_pack(args) -> int:
+    from .prepack import prepack, strip
+    if args.strip:
+        r = strip(args.model, args.output)
+        print(f"removed the pre-packed layouts: {_fmt_bytes(r['file_bytes_before'])} -> "
+              f"{_fmt_bytes(r['file_bytes_after'])}")
+        return 0
+    r = prepack(args.model, args.output, args.target, keep_other=args.keep)
+    print(f"pre-packed {r['forms']} weight forms for {', '.join(r['targets'])}: +{_fmt_bytes(r['layout_bytes'])}, "
+          f"{_fmt_bytes(r['file_bytes_before'])} -> {_fmt_bytes(r['file_bytes_after'])}")
+    for s_ in r["skipped"]:
+        print(f"  not stored: {s_}")
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -405,9 +433,20 @@ def main(argv=None) -> int:
     pe.add_argument("--weight-sharing", type=int, metavar="K", help="cluster each channel's weights to K shared values")
     pe.add_argument("--keep-float", action="append", metavar="NODE", help="keep this layer's weights f32 (repeat)")
     pe.add_argument("--report", action="store_true", help="print the per-layer sensitivity of the compression")
+    pe.add_argument("--target", metavar="TABLES", help="also store the packed weight forms of these kernel tables "
+                    "(comma-separated, 'host' for the one this CPU uses; see `pyruntime pack`)")
     pe.add_argument("--nchw", action="store_true", help="keep every op in NCHW (default: convolution stacks run "
                     "channels-last inside the file; inputs and outputs keep their layout either way)")
     pe.set_defaults(fn=cmd_export)
+    pk = sub.add_parser("pack", help="store the packed weight forms of a kernel table in the file, read in place "
+                        "at load instead of packed (SPEC 6.6)")
+    pk.add_argument("model")
+    pk.add_argument("-o", "--output", help="where to write (default: replace the model file)")
+    pk.add_argument("--target", metavar="TABLES", help="comma-separated kernel tables (pyruntime._core.kernel_tables(); "
+                    "default: the one this CPU uses)")
+    pk.add_argument("--keep", action="store_true", help="keep forms already stored for other tables")
+    pk.add_argument("--strip", action="store_true", help="instead: remove every pre-packed form")
+    pk.set_defaults(fn=cmd_pack)
     pr = sub.add_parser("run", help="run a model on random (or .npy) inputs; print outputs and timing")
     pr.add_argument("model")
     pr.add_argument("--input", action="append", help="name=file.npy (default: random)")

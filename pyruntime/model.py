@@ -29,7 +29,8 @@ class TensorEntry:
     nbytes: int           # bytes of its buffers in the file
     numel: int
     nonzeros: int | None  # stored non-zeros (csr: stored block elements), else None
-    layouts: tuple = ()   # pre-packed layout ids
+    layouts: tuple = ()   # pre-packed layout ids (SPEC §6.6)
+    layout_bytes: int = 0  # bytes the pre-packed layouts add to the file
 
     @property
     def sparsity(self) -> float | None:
@@ -111,7 +112,7 @@ class _PythonModel:
         r = self.r
         rows = [dict(name=t.name, dtype=spec.DTYPE_NAMES[t.dtype], shape=tuple(t.shape), encoding=t.encoding,
                      params=dict(t.params), nbytes=t.nbytes, numel=t.numel,
-                     layouts=tuple(lay[0] for lay in t.layouts)) for t in r.tensors]
+                     layouts=tuple((lay[0], lay[1], lay[2].size) for lay in t.layouts)) for t in r.tensors]
         return dict(major=r.major, minor=r.minor, required_features=r.required_features,
                     optional_features=r.optional_features, meta=r.meta, tensors=rows)
 
@@ -139,7 +140,9 @@ def _entry(row: dict) -> TensorEntry:
     nonzeros = getattr(enc, "nonzeros", None)   # sparse encodings: the elements they store
     return TensorEntry(name=row["name"], dtype=row["dtype"], shape=tuple(row["shape"]),
                        encoding=enc.NAME, detail=enc.describe(p), nbytes=row["nbytes"], numel=row["numel"],
-                       nonzeros=nonzeros(p, row["numel"]) if nonzeros else None, layouts=tuple(row["layouts"]))
+                       nonzeros=nonzeros(p, row["numel"]) if nonzeros else None,
+                       layouts=tuple(lay[0] for lay in row["layouts"]),
+                       layout_bytes=sum(lay[2] for lay in row["layouts"]))
 
 
 def load(path, verify: str = "lazy", backend: str = "native") -> Model:

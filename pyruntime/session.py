@@ -27,7 +27,8 @@ class Session:
     >>> (logits,) = s.run({"image": batch})          # or s.run([batch]) / s.run(batch)
 
     Inputs that are C-contiguous arrays of the declared dtype are read in place; outputs are new arrays.
-    One session per thread; sessions on the same file share its mapped weights.
+    One session per thread; sessions on the same file share its mapped weights. kernels names a kernel table
+    this CPU runs (``pyruntime._core.kernel_tables()`` or "ref"; default: the best one).
 
     Caps for untrusted files (LimitError naming the cap, before anything is allocated): max_file_bytes,
     max_tensors, max_nodes when the file is opened; max_arena_bytes for the activation memory of a plan (default
@@ -37,7 +38,7 @@ class Session:
 
     def __init__(self, model, num_threads: int | None = None, force_reference: bool = False, profile: bool = False,
                  *, max_arena_bytes: int | None = None, max_file_bytes: int | None = None,
-                 max_tensors: int | None = None, max_nodes: int | None = None):
+                 max_tensors: int | None = None, max_nodes: int | None = None, kernels: str | None = None):
         from . import _core
         from .model import Model
         limits = dict(max_file_bytes=int(max_file_bytes or 0), max_tensors=int(max_tensors or 0),
@@ -52,7 +53,7 @@ class Session:
             native = _open_shared(os.fspath(model))
         self._model = native
         self._s = _core.Session(native, int(num_threads or 0), bool(force_reference), bool(profile),
-                                int(max_arena_bytes or 0))
+                                int(max_arena_bytes or 0), str(kernels or ""))
         self.inputs = [(n, dt, tuple(d)) for n, dt, d in self._s.inputs]
         self.outputs = [(n, dt, tuple(d)) for n, dt, d in self._s.outputs]
         self.input_names = [n for n, _, _ in self.inputs]
@@ -164,6 +165,27 @@ class Session:
     def describe(self) -> list:
         """One entry per node: name, op_type, kernel chosen (with its ISA) and output shapes of the last plan."""
         return [dict(d, output_shapes=[tuple(s) for s in d["output_shapes"]]) for d in self._s.describe()]
+
+    def packing(self) -> dict:
+        """Where the packed weight forms (GEMM panels, kernels' own layouts) of this file's sessions came from:
+        read in place from the file's pre-packed layouts (``pyruntime.prepack``) or packed at load, the tables
+        the file was pre-packed for, and a sentence saying so."""
+        from .prepack import PACKED_FOR
+        use = dict(self._model.packed_use)
+        info = self._model.info()
+        packed_for = [t for t in str(info["meta"]["props"].get(PACKED_FOR, "")).split(",") if t]
+        stored = sum(1 for t in info["tensors"] for lay in t["layouts"] if lay[0] == 1)
+        if not stored:
+            text = (f"no pre-packed layouts in the file: {use['packed']} weight forms packed at load "
+                    "(pyruntime pack adds them)")
+        elif use["packed"] == 0:
+            text = f"{use['from_file']} weight forms read in place from the file's pre-packed layouts"
+        else:
+            text = (f"{use['from_file']} weight forms read in place from the file, {use['packed']} packed at load: "
+                    f"the file was packed for {', '.join(packed_for) or 'other tables'}, this session runs "
+                    f"{self.isa}")
+        return dict(from_file=use["from_file"], packed_at_load=use["packed"], stored_forms=stored,
+                    packed_for=packed_for, table=self.isa, text=text)
 
     def profile(self) -> list:
         """With profile=True: per node, the mean milliseconds per run, slowest first."""

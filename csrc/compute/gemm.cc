@@ -86,6 +86,18 @@ void pack_block(size_t tile, const float* src, size_t ld, bool k_major, size_t o
   }
 }
 
+size_t panels_bytes(size_t outer, size_t depth, size_t tile) {
+  return round_up(std::max<size_t>(1, round_up(outer, tile) * depth) * sizeof(float), 64);
+}
+
+// Panels over bytes a file stores, when they are what pack_panels would make for this shape and tile.
+bool view_panels(detail::Panels& p, const void* bytes, size_t size, size_t outer, size_t depth, size_t tile) {
+  if (size != panels_bytes(outer, depth, tile) || reinterpret_cast<uintptr_t>(bytes) % 64) return false;
+  p.data = static_cast<const float*>(bytes);
+  p.outer = outer, p.depth = depth, p.tile = tile, p.kc = kKC;
+  return true;
+}
+
 detail::Panels pack_panels(const float* src, size_t ld, bool k_major, size_t outer, size_t depth, size_t tile) {
   detail::Panels p;
   p.outer = outer;
@@ -93,12 +105,13 @@ detail::Panels pack_panels(const float* src, size_t ld, bool k_major, size_t out
   p.tile = tile;
   p.kc = kKC;
   const size_t padded = round_up(outer, tile);
-  const size_t bytes = round_up(std::max<size_t>(1, padded * depth) * sizeof(float), 64);
+  const size_t bytes = panels_bytes(outer, depth, tile);
   void* mem = std::aligned_alloc(64, bytes);
   if (!mem) throw std::bad_alloc();
-  p.data.reset(static_cast<float*>(mem));
+  p.owned.reset(static_cast<float*>(mem));
+  p.data = p.owned.get();
   for (size_t k0 = 0; k0 < depth; k0 += kKC)
-    pack_block(tile, src, ld, k_major, 0, outer, k0, std::min(kKC, depth - k0), p.data.get() + k0 * padded);
+    pack_block(tile, src, ld, k_major, 0, outer, k0, std::min(kKC, depth - k0), p.owned.get() + k0 * padded);
   return p;
 }
 
@@ -180,7 +193,7 @@ void run(const kernels::Table& cur, const Operand& A, const Operand& B, size_t M
         args.flags = (pc > 0 ? kernels::kGemmLoadC : 0u) | (pc + kc >= K ? kernels::kGemmFinal : 0u);
         const float* bp;
         if (B.packed) {
-          bp = B.packed->data.get() + pc * pad_n + (jc / nr) * kc * nr;
+          bp = B.packed->data + pc * pad_n + (jc / nr) * kc * nr;
         } else {
           pack_block(nr, B.src, B.ld, B.k_major, jc, nc, pc, kc, buf_b);
           bp = buf_b;
@@ -189,7 +202,7 @@ void run(const kernels::Table& cur, const Operand& A, const Operand& B, size_t M
           const size_t mc = std::min(kMCr, m1 - ic);
           const float* ap;
           if (A.packed) {
-            ap = A.packed->data.get() + pc * pad_m + (ic / mr) * kc * mr;
+            ap = A.packed->data + pc * pad_m + (ic / mr) * kc * mr;
           } else if (ua) {
             ap = nullptr;
           } else {
@@ -253,9 +266,23 @@ PackedB pack_b(const kernels::Table& kt, const float* b, size_t ldb, bool trans,
   return r;
 }
 
-size_t packed_b_bytes(const kernels::Table& kt, size_t K, size_t N) {
-  return round_up(std::max<size_t>(1, round_up(N, kt.f32_gemm_nr) * K) * sizeof(float), 64);
+size_t packed_b_bytes(const kernels::Table& kt, size_t K, size_t N) { return panels_bytes(N, K, kt.f32_gemm_nr); }
+
+std::unique_ptr<PackedA> view_a(const kernels::Table& kt, const void* bytes, size_t size, size_t M, size_t K) {
+  auto r = std::make_unique<PackedA>();
+  return view_panels(r->p_, bytes, size, M, K, kt.f32_gemm_mr) ? std::move(r) : nullptr;
 }
+
+std::unique_ptr<PackedB> view_b(const kernels::Table& kt, const void* bytes, size_t size, size_t K, size_t N) {
+  auto r = std::make_unique<PackedB>();
+  return view_panels(r->p_, bytes, size, N, K, kt.f32_gemm_nr) ? std::move(r) : nullptr;
+}
+
+std::string panels_layout(size_t tile) { return "f32-panels." + std::to_string(tile) + "x" + std::to_string(kKC); }
+size_t PackedA::size() const { return panels_bytes(p_.outer, p_.depth, p_.tile); }
+size_t PackedB::size() const { return panels_bytes(p_.outer, p_.depth, p_.tile); }
+std::string PackedA::layout() const { return panels_layout(p_.tile); }
+std::string PackedB::layout() const { return panels_layout(p_.tile); }
 
 void gemm_packed_a(const kernels::Table& kt, const PackedA& A, const float* B, size_t ldb, size_t N, float* C, size_t ldc, const Epilogue& ep,
                    ThreadPool* pool, void* workspace) {

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "kernels/activation.h"
 #include "kernels/dispatch.h"
@@ -38,12 +39,14 @@ enum class Prepacked { kNone, kA, kB };
 
 namespace detail {
 // Panels of one operand: for each KC-deep slice of k, ceil(outer/tile) panels of kc x tile floats
-// (element (o, k) of the panel at o % tile), zero padded. 64-byte aligned storage, owned.
+// (element (o, k) of the panel at o % tile), zero padded. 64-byte aligned storage, owned, or a view of the same
+// bytes pre-packed in a model file (view_a / view_b).
 struct Panels {
   struct Free {
     void operator()(float* p) const;
   };
-  std::unique_ptr<float, Free> data;
+  std::unique_ptr<float, Free> owned;
+  const float* data = nullptr;  // owned.get() or the viewed bytes
   size_t outer = 0, depth = 0;  // M (or N) and K
   size_t tile = 0, kc = 0;      // MR (or NR) of the kernel it was packed for; K slice depth
 };
@@ -55,9 +58,14 @@ class PackedA {
   size_t rows() const { return p_.outer; }
   size_t depth() const { return p_.depth; }
   const detail::Panels& panels() const { return p_; }
+  // The bytes a file stores for it (SPEC §6.6), and what names their layout besides the operand (tile, KC).
+  const void* bytes() const { return p_.data; }
+  size_t size() const;
+  std::string layout() const;
 
  private:
   friend PackedA pack_a(const kernels::Table&, const float*, size_t, bool, size_t, size_t);
+  friend std::unique_ptr<PackedA> view_a(const kernels::Table&, const void*, size_t, size_t, size_t);
   detail::Panels p_;
 };
 
@@ -67,9 +75,13 @@ class PackedB {
   size_t cols() const { return p_.outer; }
   size_t depth() const { return p_.depth; }
   const detail::Panels& panels() const { return p_; }
+  const void* bytes() const { return p_.data; }
+  size_t size() const;
+  std::string layout() const;
 
  private:
   friend PackedB pack_b(const kernels::Table&, const float*, size_t, bool, size_t, size_t);
+  friend std::unique_ptr<PackedB> view_b(const kernels::Table&, const void*, size_t, size_t, size_t);
   detail::Panels p_;
 };
 
@@ -80,6 +92,12 @@ PackedB pack_b(const kernels::Table& kt, const float* b, size_t ldb, bool trans,
 
 // Bytes pack_b(kt, ..., K, N) holds.
 size_t packed_b_bytes(const kernels::Table& kt, size_t K, size_t N);
+// What pack_a / pack_b would make for kt, as a view of `size` bytes a file stores (not copied: they outlive the
+// result), or null when their size or alignment is not that of such panels.
+std::unique_ptr<PackedA> view_a(const kernels::Table& kt, const void* bytes, size_t size, size_t M, size_t K);
+std::unique_ptr<PackedB> view_b(const kernels::Table& kt, const void* bytes, size_t size, size_t K, size_t N);
+// The layout text pack_a / pack_b give kt's panels (part of a pre-packed layout's key).
+std::string panels_layout(size_t tile);
 
 // C[M,N] (row stride ldc) = A.B + epilogue; the plain operand is row-major with the given leading dimension.
 // pool may be null (one thread). workspace: at least workspace_size(..., pool threads, ...) bytes, any

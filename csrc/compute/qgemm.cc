@@ -11,25 +11,54 @@ namespace pyrt::qgemm {
 
 void Packed::Free::operator()(int8_t* p) const { std::free(p); }
 
-Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn, size_t sk) {
+namespace {
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+size_t panels_bytes(size_t N, size_t K, const kernels::QGemmKernel& uk) {
+  const size_t kp = (K + uk.kr - 1) / uk.kr * uk.kr;
+  return std::max<size_t>(64, align64((N + uk.nr - 1) / uk.nr * kp * uk.nr));
+}
+}  // namespace
+
+size_t Packed::block_bytes(size_t N, size_t K, const kernels::QGemmKernel& uk, size_t tail) {
+  return panels_bytes(N, K, uk) + align64(N * 4) + align64(tail);
+}
+
+std::string Packed::layout_name(const kernels::QGemmKernel& uk) {
+  return "qgemm-panels." + std::to_string(uk.nr) + "x" + std::to_string(uk.kr);
+}
+
+Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn, size_t sk, size_t tail) {
   if (!sn) sn = K;
   Packed r;
-  r.n = N, r.k = K, r.uk = uk;
+  r.n = N, r.k = K, r.uk = uk, r.tail = tail;
   r.kp = (K + uk.kr - 1) / uk.kr * uk.kr;
-  const size_t panels = (N + uk.nr - 1) / uk.nr, bytes = std::max<size_t>(64, (panels * r.panel_bytes() + 63) / 64 * 64);
-  r.data.reset(static_cast<int8_t*>(std::aligned_alloc(64, bytes)));
-  if (!r.data) throw std::bad_alloc();
-  std::memset(r.data.get(), 0, bytes);
-  r.wsum.assign(N, 0);
+  const size_t bytes = Packed::block_bytes(N, K, uk, tail);
+  r.owned.reset(static_cast<int8_t*>(std::aligned_alloc(64, bytes)));
+  if (!r.owned) throw std::bad_alloc();
+  std::memset(r.owned.get(), 0, bytes);
+  r.data = r.owned.get();
+  int32_t* wsum = reinterpret_cast<int32_t*>(r.owned.get() + panels_bytes(N, K, uk));
+  r.wsum = wsum;
   for (size_t n = 0; n < N; ++n) {
-    int8_t* panel = r.data.get() + n / uk.nr * r.panel_bytes();
+    int8_t* panel = r.owned.get() + n / uk.nr * r.panel_bytes();
     const size_t j = n % uk.nr;
     for (size_t k = 0; k < K; ++k) {
       const int8_t v = w[n * sn + k * sk];
       panel[(k / uk.kr * uk.nr + j) * uk.kr + k % uk.kr] = v;
-      r.wsum[n] += v;
+      wsum[n] += v;
     }
   }
+  return r;
+}
+
+std::unique_ptr<Packed> view(const void* bytes, uint64_t size, size_t N, size_t K, const kernels::QGemmKernel& uk,
+                             size_t tail) {
+  if (size != Packed::block_bytes(N, K, uk, tail) || reinterpret_cast<uintptr_t>(bytes) % 64) return nullptr;
+  auto r = std::make_unique<Packed>();
+  r->n = N, r->k = K, r->uk = uk, r->tail = tail;
+  r->kp = (K + uk.kr - 1) / uk.kr * uk.kr;
+  r->data = static_cast<const int8_t*>(bytes);
+  r->wsum = reinterpret_cast<const int32_t*>(r->data + panels_bytes(N, K, uk));
   return r;
 }
 
@@ -55,7 +84,7 @@ void run(const uint8_t* a, size_t lda, size_t M, const Packed& b, const int32_t*
       for (size_t i = m0; i < m1; i += mr)
         for (size_t p = p0; p < p1; ++p) {
           const size_t j = p * nr;
-          uk.fn(std::min(mr, m1 - i), std::min(nr, N - j), K, a + i * lda, lda, b.data.get() + p * b.panel_bytes(),
+          uk.fn(std::min(mr, m1 - i), std::min(nr, N - j), K, a + i * lda, lda, b.data + p * b.panel_bytes(),
                 bias + j, scale + j, rq, static_cast<uint8_t*>(c) + (i * ldc + j) * esize, ldc);
         }
       return;
@@ -64,7 +93,7 @@ void run(const uint8_t* a, size_t lda, size_t M, const Packed& b, const int32_t*
       const size_t i1 = std::min(m1, i0 + mc);
       for (size_t p = p0; p < p1; ++p) {
         const size_t j = p * nr, w = std::min(nr, N - j);
-        const int8_t* panel = b.data.get() + p * b.panel_bytes();
+        const int8_t* panel = b.data + p * b.panel_bytes();
         for (size_t i = i0; i < i1; i += mr)
           uk.fn(std::min(mr, i1 - i), w, K, a + i * lda, lda, panel, bias + j, scale + j, rq,
                 static_cast<uint8_t*>(c) + (i * ldc + j) * esize, ldc);

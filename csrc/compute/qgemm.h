@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/dispatch.h"
@@ -17,19 +18,35 @@ class ThreadPool;
 
 namespace pyrt::qgemm {
 
-// W [N, K] s8 in the panels of one kernel (QGemmKernel): ceil(N / nr) panels of round_up(K, kr) * nr bytes.
+// W [N, K] s8 in the panels of one kernel (QGemmKernel): ceil(N / nr) panels of round_up(K, kr) * nr bytes, then
+// (64-byte aligned) the N column sums, then `tail` bytes its owner fills (e.g. scales). One block: owned, or
+// the same bytes pre-packed in a model file (view(); SPEC §6.6).
 struct Packed {
   struct Free {
     void operator()(int8_t* p) const;
   };
-  std::unique_ptr<int8_t, Free> data;
+  std::unique_ptr<int8_t, Free> owned;
+  const int8_t* data = nullptr;
+  const int32_t* wsum = nullptr;          // per column: sum_k W[n][k] (zero-point folding)
   size_t n = 0, k = 0, kp = 0;           // kp = K rounded up to kr
+  size_t tail = 0;
   kernels::QGemmKernel uk{};
-  std::vector<int32_t> wsum;              // per column: sum_k W[n][k] (zero-point folding)
   size_t panel_bytes() const { return kp * uk.nr; }
+  // The block (what a file stores), its size, its tail, and the arrangement's name (the kernel's nr x kr).
+  const void* bytes() const { return data; }
+  size_t size() const { return block_bytes(n, k, uk, tail); }
+  uint8_t* tail_data() const { return const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(data)) + size() - tail; }
+  std::string layout() const { return layout_name(uk); }
+  static size_t block_bytes(size_t N, size_t K, const kernels::QGemmKernel& uk, size_t tail);
+  static std::string layout_name(const kernels::QGemmKernel& uk);
 };
 // W[n][k] is w[n * sn + k * sk] (default: [N][K] rows), read in place: no transposed copy beside the packed one.
-Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn = 0, size_t sk = 1);
+Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn = 0, size_t sk = 1,
+            size_t tail = 0);
+// pack()'s block for these shapes as stored elsewhere (not copied: it outlives the result), or null when its
+// size or alignment is not that block's.
+std::unique_ptr<Packed> view(const void* bytes, uint64_t size, size_t N, size_t K, const kernels::QGemmKernel& uk,
+                             size_t tail = 0);
 
 // The per-column bias the kernel adds: bias_q[n] (int32 at scale sa * sw[n], may be null) minus the
 // activation zero point's share, for this kernel's a_offset.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "format/crc32c.h"
 #include "format/spec.h"
 
 namespace pyrt {
@@ -18,6 +19,16 @@ std::string NodeContext::shared_key(size_t input, const std::string& key) const 
   const ConstTensor& c = require_const(input, "weight");
   return key + "#" + std::to_string(c.tensor_index) + "@" + kt_.name + "." + std::to_string(kt_.f32_gemm_mr) + "x" +
          std::to_string(kt_.f32_gemm_nr);
+}
+
+uint32_t NodeContext::layout_param(const std::string& layout_key) {
+  return crc32c(layout_key.data(), layout_key.size());
+}
+
+void NodeContext::note_packed(uint32_t tensor, uint32_t param, const std::string& lkey, std::shared_ptr<const void> keep,
+                              const void* data, size_t size, bool from_file) const {
+  model_.count_packed(from_file);
+  if (model_.recording_packed()) model_.add_packed({tensor, param, lkey, std::move(keep), data, size});
 }
 
 void NodeContext::expect_inputs(size_t lo, size_t hi) const {

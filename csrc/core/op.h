@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "core/tensor.h"
 #include "format/model.h"
+#include "format/spec.h"
 #include "kernels/dispatch.h"
 
 namespace pyrt {
@@ -142,6 +143,32 @@ class NodeContext {
     return std::static_pointer_cast<const T>(model_.shared(
         shared_key(input, key), [&]() -> std::shared_ptr<const void> { return std::make_shared<T>(make()); }));
   }
+  // A packed form of a weight (GEMM panels, a kernel's own layout) that a file may carry pre-packed (SPEC §6.6,
+  // layout kLayoutPacked, param = layout_param(key + "|" + layout)): read in place from the mapping when the
+  // tensor has that layout and `view` accepts its bytes, else made by `make`; shared as shared() does. `layout`
+  // names the arrangement (e.g. the tile), so one stored form serves every table that reads it. T has bytes() and
+  // size() (what a file stores); view(const uint8_t*, uint64_t) returns a std::unique_ptr<T> over them, or null.
+  template <typename T, typename F, typename V>
+  std::shared_ptr<const T> packed(size_t input, const std::string& key, const std::string& layout, F make, V view) const {
+    const uint32_t ti = require_const(input, "weight").tensor_index;
+    const std::string lkey = key + "|" + layout;
+    const uint32_t param = layout_param(lkey);
+    auto r = std::static_pointer_cast<const T>(model_.shared(shared_key(input, key), [&]() -> std::shared_ptr<const void> {
+      uint64_t size = 0;
+      std::shared_ptr<const T> t;
+      if (const uint8_t* p = model_.layout(ti, spec::kLayoutPacked, param, &size)) t = view(p, size);
+      const bool from_file = t != nullptr;
+      if (!from_file) t = std::make_shared<const T>(make());
+      note_packed(ti, param, lkey, t, t->bytes(), t->size(), from_file);
+      return t;
+    }));
+    if (model_.contains(r->bytes())) layout_bytes_ += r->size();
+    return r;
+  }
+  // Bytes of pre-packed layouts the ops made so far read in place (resident when they run).
+  uint64_t layout_bytes() const { return layout_bytes_; }
+  static uint32_t layout_param(const std::string& layout_key);
+
   // The same object, declared now and built only when a plan needs it (see Deferred). `make` outlives this
   // context: it may capture the op and its constants, not the context.
   template <typename T>
@@ -162,6 +189,9 @@ class NodeContext {
   const Model& model_;
   std::vector<const ConstTensor*> consts_;
   const kernels::Table& kt_;
+  mutable uint64_t layout_bytes_ = 0;
+  void note_packed(uint32_t tensor, uint32_t param, const std::string& lkey, std::shared_ptr<const void> keep,
+                   const void* data, size_t size, bool from_file) const;
 };
 
 struct RunContext {

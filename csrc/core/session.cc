@@ -68,7 +68,14 @@ bool reads_file(const Op& op, size_t i, const ConstTensor& c) {
 Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     : model_(std::move(model)), opts_(opts), pool_(opts.num_threads) {
   // Kernels are chosen per session: forcing the reference here does not affect other sessions.
-  const kernels::Table& kt = opts_.force_reference ? kernels::reference() : kernels::active();
+  const kernels::Table* named = opts_.kernels.empty() ? nullptr : kernels::table_by_name(opts_.kernels.c_str());
+  if (!opts_.kernels.empty() && !named) {
+    std::string have = "ref";
+    for (const kernels::Table* t : kernels::supported_tables()) have += std::string(", ") + t->name;
+    fail(Status::kInvalidArgument, "kernels '" + opts_.kernels + "': not a kernel table this CPU runs (it runs: " +
+                                       have + ")");
+  }
+  const kernels::Table& kt = opts_.force_reference ? kernels::reference() : named ? *named : kernels::active();
   kt_ = &kt;
   isa_ = kt.name;
   const Graph* g = model_->graph();
@@ -142,6 +149,8 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     const bool weights = std::any_of(cin.begin(), cin.end(), [](const ConstTensor* c) { return c != nullptr; });
     const int64_t heap0 = weights ? heap_in_use() : -1;
     rt.op = factory(ctx);
+    rt.prepacked = ctx.layout_bytes();  // pre-packed forms read in place from the file
+    rt.read_stored += rt.prepacked;
     for (size_t i = 0; i < cin.size(); ++i)  // constants the op reads at run time must exist decoded
       if (cin[i] && rt.op->reads_input(i)) cin[i]->get();
     for (size_t i = 0; i < node.inputs.size(); ++i)
@@ -578,6 +587,7 @@ std::vector<NodeReport> Session::describe() const {
     n.total_ms = nodes_[k].total_ms;
     n.runs = nodes_[k].runs;
     n.stored_bytes = nodes_[k].stored_bytes;
+    n.prepacked_bytes = nodes_[k].prepacked;
     n.resident_bytes = nodes_[k].made_bytes < 0 ? -1
                        : nodes_[k].made_bytes + int64_t(nodes_[k].read_stored + nodes_[k].op->prepare_bytes());
     if (planned_)

@@ -18,6 +18,8 @@ namespace pyrt {
 struct SessionOptions {
   int num_threads = 0;         // 0: one per hardware thread
   bool force_reference = false;
+  // A kernel table by name (kernels::table_by_name: one this CPU runs, or "ref"); empty: the usual choice.
+  std::string kernels;
   bool profile = false;        // time every node (adds two clock reads per node)
   // The most the activation arena plus the ops' state (KV caches) may take (0: PYRT_MAX_ARENA_BYTES, else 4 GiB). With static input
   // shapes the plan is made when the session is created, so a model over the cap fails there, not at run.
@@ -33,6 +35,7 @@ struct NodeReport {
   // -1 where the C library cannot say, e.g. not glibc) plus the stored bytes it reads at run time.
   uint64_t stored_bytes = 0;
   int64_t resident_bytes = 0;
+  uint64_t prepacked_bytes = 0;  // of those, the file's pre-packed forms its op reads in place (SPEC §6.6)
 };
 
 class Session {
@@ -98,6 +101,7 @@ class Session {
     int64_t made_bytes = 0;     // heap the op kept when it was made (-1: unknown), for describe()
     uint64_t stored_bytes = 0;  // its constants' bytes in the file (each constant counted at its first reader)
     uint64_t read_stored = 0;   // ... of those, the ones run() reads as stored (mapped pages or a small copy)
+    uint64_t prepacked = 0;     // pre-packed forms (SPEC §6.6) its op reads in place from the file
     double total_ms = 0;
     uint64_t runs = 0;
   };

@@ -1,5 +1,6 @@
 // Deferred data checks (SPEC §6.4) and decoding to the logical dtype: the CRCs here, the rest by the tensor's
 // encoding (format/encoding.h). The checks run before any byte of a tensor's data is used.
+#include <algorithm>
 #include <cstring>
 
 #include "base/checked.h"
@@ -31,9 +32,8 @@ void Model::check_tensor(size_t ti) const {
   for (size_t k = 0; k < t.buffers.size(); ++k)
     if (crc32c(base + t.buffers[k].offset, t.buffers[k].size) != t.buffers[k].crc)
       format_error(where + " buffer " + to_string(k) + ": CRC32C mismatch");
-  for (size_t k = 0; k < t.layouts.size(); ++k)
-    if (crc32c(base + t.layouts[k].extent.offset, t.layouts[k].extent.size) != t.layouts[k].extent.crc)
-      format_error(where + " layout " + to_string(k) + ": CRC32C mismatch");
+  // Layouts are checked when a session reads one (layout()), or by verify_all: a file packed for several
+  // targets is not read whole when one tensor is.
   traits(t).check(TensorData{t, base}, where);
   checked_[ti].store(true, std::memory_order_release);
 }
@@ -41,7 +41,65 @@ void Model::check_tensor(size_t ti) const {
 void Model::verify_all() const {
   if (has_data_ && crc32c(bytes_.data() + data_off_, data_size_) != data_crc_)
     format_error("DATA section: CRC32C mismatch");
-  for (size_t i = 0; i < tensors_.size(); ++i) check_tensor(i);
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    check_tensor(i);
+    for (const Layout& l : tensors_[i].layouts) {
+      uint64_t size = 0;
+      layout(i, l.id, l.param, &size);
+    }
+  }
+}
+
+const uint8_t* Model::layout(size_t ti, uint32_t id, uint32_t param, uint64_t* size) const {
+  *size = 0;
+  if (ti >= tensors_.size()) return nullptr;
+  const TensorInfo& t = tensors_[ti];
+  for (size_t k = 0; k < t.layouts.size(); ++k) {
+    const Layout& l = t.layouts[k];
+    if (l.id != id || l.param != param) continue;
+    const uint8_t* p = bytes_.data() + l.extent.offset;
+    std::lock_guard<std::mutex> lock(check_mu_);
+    const uint64_t tag = (uint64_t(ti) << 3) | k;
+    if (std::find(layouts_checked_.begin(), layouts_checked_.end(), tag) == layouts_checked_.end()) {
+      if (crc32c(p, l.extent.size) != l.extent.crc)
+        format_error("tensor '" + t.name + "' layout " + to_string(k) + ": CRC32C mismatch");
+      layouts_checked_.push_back(tag);
+    }
+    *size = l.extent.size;
+    return l.extent.size ? p : nullptr;
+  }
+  return nullptr;
+}
+
+Model::PackedUse Model::packed_use() const {
+  std::lock_guard<std::mutex> lock(packed_mu_);
+  return packed_use_;
+}
+
+void Model::count_packed(bool from_file) const {
+  std::lock_guard<std::mutex> lock(packed_mu_);
+  ++(from_file ? packed_use_.from_file : packed_use_.packed);
+}
+
+void Model::record_packed(bool on) const {
+  std::lock_guard<std::mutex> lock(packed_mu_);
+  recording_ = on;
+  if (!on) packed_forms_.clear();
+}
+
+bool Model::recording_packed() const {
+  std::lock_guard<std::mutex> lock(packed_mu_);
+  return recording_;
+}
+
+void Model::add_packed(PackedForm f) const {
+  std::lock_guard<std::mutex> lock(packed_mu_);
+  if (recording_) packed_forms_.push_back(std::move(f));
+}
+
+std::vector<Model::PackedForm> Model::packed_forms() const {
+  std::lock_guard<std::mutex> lock(packed_mu_);
+  return packed_forms_;
 }
 
 const uint8_t* Model::buffer(size_t t, size_t k) const {

@@ -128,6 +128,11 @@ class Model {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const Graph* graph() const { return has_graph_ ? &graph_ : nullptr; }
   bool mapped() const { return bytes_.mapped(); }
+  // Whether p points into the model's bytes (the mapping, or its own copy).
+  bool contains(const void* p) const {
+    const uint8_t* b = bytes_.data();
+    return p && static_cast<const uint8_t*>(p) >= b && static_cast<const uint8_t*>(p) < b + bytes_.size();
+  }
   size_t file_size() const { return bytes_.size(); }
 
   int find(const std::string& name) const;  // -1 if absent
@@ -163,6 +168,30 @@ class Model {
   std::shared_ptr<const void> shared(const std::string& key,
                                      const std::function<std::shared_ptr<const void>()>& make) const;
 
+  // Pre-packed layouts (SPEC §6.6). The bytes of tensor t's layout with this id and param (*size set), after
+  // their CRC check (once), or null when the tensor carries none such.
+  const uint8_t* layout(size_t t, uint32_t id, uint32_t param, uint64_t* size) const;
+  // How the packed forms sessions made (NodeContext::packed) came about: read in place from the file's
+  // layouts, or packed at load.
+  struct PackedUse {
+    uint64_t from_file = 0, packed = 0;
+  };
+  PackedUse packed_use() const;
+  void count_packed(bool from_file) const;
+  // The export side (pyruntime.prepack): while recording, every packed form a session makes is kept here, with
+  // the tensor and layout param a file stores it under.
+  struct PackedForm {
+    uint32_t tensor = 0, param = 0;
+    std::string key;
+    std::shared_ptr<const void> keep;  // holds the bytes below
+    const void* data = nullptr;
+    size_t size = 0;
+  };
+  void record_packed(bool on) const;
+  bool recording_packed() const;
+  void add_packed(PackedForm f) const;
+  std::vector<PackedForm> packed_forms() const;
+
  private:
   Limits limits_;
   explicit Model(Bytes b) : bytes_(std::move(b)) {}
@@ -185,6 +214,11 @@ class Model {
   mutable std::mutex check_mu_, shared_mu_;
   mutable std::unordered_map<std::string, std::weak_ptr<const void>> shared_;
   mutable std::unique_ptr<std::atomic<bool>[]> checked_;
+  mutable std::mutex packed_mu_;
+  mutable std::vector<PackedForm> packed_forms_;
+  mutable std::vector<uint64_t> layouts_checked_;  // (tensor << 3) | layout index, checked once
+  mutable PackedUse packed_use_;
+  mutable bool recording_ = false;
 };
 
 }  // namespace pyrt

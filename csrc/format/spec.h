@@ -62,6 +62,9 @@ constexpr uint32_t kMaxIo = 4096;
 constexpr uint32_t kMaxProps = 4096;
 constexpr uint32_t kMaxTensors = 1u << 20;
 constexpr uint32_t kMaxLayouts = 8;
+// Layout ids (SPEC §6.6, formats/CHANGELOG.md). 1: a kernel's packed form of the tensor; its param is the CRC32C
+// of the form's key (the transformation and the arrangement, e.g. "gemm.B.t1.alpha0x1p+0|f32-panels.32x256").
+constexpr uint32_t kLayoutPacked = 1;
 constexpr uint32_t kMaxValues = 1u << 24;
 constexpr uint32_t kMaxNodes = 1u << 24;
 constexpr uint32_t kMaxNodeIo = 4096;

@@ -165,6 +165,7 @@ const Table kAvx512 = [] {
   t.spmv = x86::spmv_avx512;
   t.spmv_pack_size = x86::spmv_pack_size_avx512;
   t.spmv_pack = x86::spmv_pack_avx512;
+  t.spmv_pack_layout = "spmv.avx512.16rows";
   t.spmv_group = 16;
   return t;
 }();
@@ -175,6 +176,7 @@ const Table kAvx512Vnni = [] {
   t.gemv_i4 = x86::gemv_i4_avx512vnni;
   t.i4_pack_size = x86::i4_pack_size_avx512vnni;
   t.i4_pack = x86::i4_pack_avx512vnni;
+  t.i4_pack_layout = "i4.avx512vnni.16rows";
   t.gemm_i4 = x86::gemm_i4_avx512vnni;
   t.quantize_i8_rows = x86::quantize_i8_rows_avx512;
   t.gemm_lut4 = x86::gemm_lut4_avx512vnni;

@@ -346,6 +346,7 @@ struct Table {
   // load into i4_pack_size() bytes, 64-byte aligned, passed as I4Matrix::packed); null: the canonical layout.
   size_t (*i4_pack_size)(const I4Matrix& w) = nullptr;
   void (*i4_pack)(const I4Matrix& w, uint8_t* dst) = nullptr;
+  const char* i4_pack_layout = nullptr;  // names that layout (tables sharing i4_pack share it; SPEC §6.6)
   // u8 x s8 GEMM microkernel and its tile (see QGemmUkernel)
   QGemmKernel qgemm{};
   // u8 depthwise convolution, channels last (see QDwConvNhwcFn)
@@ -362,6 +363,7 @@ struct Table {
   // rows [r0, r1) with r0 a multiple of spmv_group); null: spmv reads the CSR rows.
   size_t (*spmv_pack_size)(const SparseRows& m) = nullptr;
   void (*spmv_pack)(const SparseRows& m, uint8_t* dst) = nullptr;
+  const char* spmv_pack_layout = nullptr;
   size_t spmv_group = 1;
   // sparse u8 x s8 product (see SparseQ)
   SqGemmKernel sqgemm{};

@@ -134,12 +134,25 @@ inline size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 // them (vector loads that run past the end)
 class AlignedBytes {
  public:
-  explicit AlignedBytes(size_t n) : buf_(n + 128) {}  // n bytes, then at least 64 more readable
+  explicit AlignedBytes(size_t n) : buf_(n + 128), n_(n) {}  // n bytes, then at least 64 more readable (zeros)
+  // The same over bytes kept elsewhere (pre-packed in a model file, SPEC §6.6): `stored` must be the n bytes
+  // and the 64 after them, 64-byte aligned; else null.
+  static std::unique_ptr<AlignedBytes> view(const uint8_t* p, uint64_t stored, size_t n) {
+    if (stored != uint64_t(n) + 64 || reinterpret_cast<uintptr_t>(p) % 64) return nullptr;
+    std::unique_ptr<AlignedBytes> r(new AlignedBytes(0));
+    r->view_ = p, r->n_ = n;
+    return r;
+  }
   uint8_t* data() { return buf_.data() + (64 - reinterpret_cast<uintptr_t>(buf_.data()) % 64) % 64; }
-  const uint8_t* data() const { return const_cast<AlignedBytes*>(this)->data(); }
+  const uint8_t* data() const { return view_ ? view_ : const_cast<AlignedBytes*>(this)->data(); }
+  // What a file stores (NodeContext::packed): the bytes and the 64 readable after them.
+  const void* bytes() const { return data(); }
+  size_t size() const { return n_ + 64; }
 
  private:
   std::vector<uint8_t> buf_;
+  size_t n_ = 0;
+  const uint8_t* view_ = nullptr;
 };
 
 }  // namespace pyrt::ops

@@ -23,6 +23,7 @@
 #include "compute/gemm.h"
 #include "ops/conv_common.h"
 #include "ops/linear_stored.h"
+#include "ops/packed_weight.h"
 #include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
@@ -60,13 +61,13 @@ class Conv final : public Op {
     }
     if (nhwc_ && !depthwise_ && group_ == 1 && lin_.init(ctx, 1, w, size_t(cing_))) return;  // int8, int4, lut
     if (nhwc_ && depthwise_ && init_dw_i8(ctx, w)) return;
-    w_ = w.f32();
+    if (depthwise_) w_ = w.f32();  // the other forms read the weight only to pack it (or not: pre-packed)
     if (nhwc_) {
-      pack_nhwc(ctx);
+      pack_nhwc(ctx, w);
     } else if (!depthwise_) {
       const size_t K = size_t(cing_ * kh_ * kw_);
       for (int64_t g = 0; g < group_; ++g)
-        packed_.push_back(ctx.shared<gemm::PackedA>(1, "conv.A.g" + std::to_string(g) + "/" + std::to_string(group_), [&] {
+        packed_.push_back(panels_a(ctx, 1, "conv.A.g" + std::to_string(g) + "/" + std::to_string(group_), size_t(coutg_), K, [&] {
           return gemm::pack_a(k_, w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K);
         }));
     }
@@ -262,7 +263,7 @@ class Conv final : public Op {
 
   // Channels-last weights: depthwise taps as [kh*kw][C]; otherwise W^T packed as the GEMM's right operand with
   // rows in im2col order (i, j, c).
-  void pack_nhwc(const NodeContext& ctx) {
+  void pack_nhwc(const NodeContext& ctx, const ConstTensor& w) {
     if (depthwise_) {
       wdw_ = ctx.shared<std::vector<float>>(1, "conv.dw.nhwc", [&] {
         std::vector<float> t(size_t(kh_ * kw_ * cout_));
@@ -273,12 +274,13 @@ class Conv final : public Op {
       return;
     }
     if (group_ != 1) ctx.fail("layout NHWC supports group 1 and depthwise convolutions, not group " + std::to_string(group_));
-    packed_b_ = ctx.shared<gemm::PackedB>(1, "conv.B.nhwc", [&] {
-      const size_t K = size_t(cing_ * kh_ * kw_);
+    const size_t K = size_t(cing_ * kh_ * kw_);
+    packed_b_ = panels_b(ctx, 1, "conv.B.nhwc", K, size_t(cout_), [&] {
+      const float* src = w.f32();
       std::vector<float> t(K * size_t(cout_));  // [Cout][i][j][c]
       for (int64_t o = 0; o < cout_; ++o)
         for (int64_t c = 0; c < cing_; ++c)
-          for (int64_t k = 0; k < kh_ * kw_; ++k) t[size_t(o) * K + size_t(k * cing_ + c)] = w_[(o * cing_ + c) * kh_ * kw_ + k];
+          for (int64_t k = 0; k < kh_ * kw_; ++k) t[size_t(o) * K + size_t(k * cing_ + c)] = src[(o * cing_ + c) * kh_ * kw_ + k];
       return gemm::pack_b(k_, t.data(), K, true, K, size_t(cout_));
     });
   }

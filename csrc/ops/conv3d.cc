@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "compute/gemm.h"
+#include "ops/packed_weight.h"
 #include "ops/window3d.h"
 
 namespace pyrt::ops {
@@ -38,7 +39,7 @@ class Conv3D final : public Op {
     kdim_ = cing_ * win_.k[0] * win_.k[1] * win_.k[2];
     const size_t K = size_t(kdim_);
     for (int64_t g = 0; g < group_; ++g)
-      packed_.push_back(ctx.shared<gemm::PackedA>(1, "conv3d.A.g" + std::to_string(g) + "/" + std::to_string(group_), [&] {
+      packed_.push_back(panels_a(ctx, 1, "conv3d.A.g" + std::to_string(g) + "/" + std::to_string(group_), size_t(coutg_), K, [&] {
         return gemm::pack_a(k_, w.f32() + size_t(g * coutg_) * K, K, false, size_t(coutg_), K);
       }));
   }

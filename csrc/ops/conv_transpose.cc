@@ -5,6 +5,7 @@
 
 #include "compute/gemm.h"
 #include "ops/common.h"
+#include "ops/packed_weight.h"
 
 namespace pyrt::ops {
 namespace {
@@ -39,8 +40,8 @@ class ConvTranspose final : public Op {
     act_ = fused_activation(ctx);
     const size_t cig = size_t(cin_ / group_), M = size_t(coutg_ * kh_ * kw_);
     for (int64_t g = 0; g < group_; ++g)  // A_g = W_g^T: W_g is [Cin/g, Cout/g*kh*kw] row-major
-      packed_.push_back(ctx.shared<gemm::PackedA>(1, "deconv.AT.g" + std::to_string(g) + "/" + std::to_string(group_),
-                                                  [&] { return gemm::pack_a(k_, w.f32() + size_t(g) * cig * M, M, true, M, cig); }));
+      packed_.push_back(panels_a(ctx, 1, "deconv.AT.g" + std::to_string(g) + "/" + std::to_string(group_), M, cig,
+                                    [&] { return gemm::pack_a(k_, w.f32() + size_t(g) * cig * M, M, true, M, cig); }));
   }
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {
     require_f32(*this, in[0], "input");

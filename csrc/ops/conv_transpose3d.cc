@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "compute/gemm.h"
+#include "ops/packed_weight.h"
 #include "ops/window3d.h"
 
 namespace pyrt::ops {
@@ -43,8 +44,8 @@ class ConvTranspose3D final : public Op {
     act_ = fused_activation(ctx);
     const size_t cig = size_t(cin_ / group_), M = size_t(coutg_ * win_.k[0] * win_.k[1] * win_.k[2]);
     for (int64_t g = 0; g < group_; ++g)  // A_g = W_g^T: W_g is [Cin/g, M] row-major
-      packed_.push_back(ctx.shared<gemm::PackedA>(1, "deconv3d.AT.g" + std::to_string(g) + "/" + std::to_string(group_),
-                                                  [&] { return gemm::pack_a(k_, w.f32() + size_t(g) * cig * M, M, true, M, cig); }));
+      packed_.push_back(panels_a(ctx, 1, "deconv3d.AT.g" + std::to_string(g) + "/" + std::to_string(group_), M, cig,
+                                    [&] { return gemm::pack_a(k_, w.f32() + size_t(g) * cig * M, M, true, M, cig); }));
   }
 
   void infer(const std::vector<TensorDesc>& in, std::vector<TensorDesc>& out) override {

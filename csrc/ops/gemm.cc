@@ -11,6 +11,7 @@
 #include "ops/common.h"
 #include "ops/decoded_weight.h"
 #include "ops/linear_stored.h"
+#include "ops/packed_weight.h"
 #include "ops/sparse_support.h"
 #include "ops/sparse_weight.h"
 
@@ -39,11 +40,14 @@ class Gemm final : public Op {
     } else if (b && sparse_kernel("Gemm", b->desc.shape, ctx) && is_csr(ctx, 1)) {
       sparse_ = sparse_weight(ctx, 1);  // W [N, K] csr
       if (kt_.spmv_pack)  // the table's own layout for its spmv
-        spmv_packed_ = ctx.shared<AlignedBytes>(1, "sparse.spmv", [&] {
-          AlignedBytes p(kt_.spmv_pack_size(sparse_->view()));
-          kt_.spmv_pack(sparse_->view(), p.data());
-          return p;
-        });
+        spmv_packed_ = ctx.packed<AlignedBytes>(
+            1, "sparse.spmv", kt_.spmv_pack_layout,
+            [&] {
+              AlignedBytes p(kt_.spmv_pack_size(sparse_->view()));
+              kt_.spmv_pack(sparse_->view(), p.data());
+              return p;
+            },
+            [&](const uint8_t* p, uint64_t n) { return AlignedBytes::view(p, n, kt_.spmv_pack_size(sparse_->view())); });
       b_ = b;
       k_dim_ = int64_t(sparse_->cols), n_dim_ = int64_t(sparse_->rows);
       dense_ = deferred_dense_b(ctx, 1, size_t(n_dim_), size_t(k_dim_));
@@ -51,16 +55,18 @@ class Gemm final : public Op {
       if (b->desc.shape.size() != 2 || b->desc.dtype != spec::kF32) ctx.fail("B must be a 2-D f32 matrix");
       const size_t K = size_t(trans_b_ ? b->desc.shape[1] : b->desc.shape[0]);
       const size_t N = size_t(trans_b_ ? b->desc.shape[0] : b->desc.shape[1]);
-      const float* src = b->f32();
-      std::vector<float> scaled;
-      if (alpha_ != 1.f) {
-        scaled.assign(src, src + K * N);
-        for (float& v : scaled) v *= alpha_;
-        src = scaled.data();
-      }
       char key[64];
       std::snprintf(key, sizeof key, "gemm.B.t%d.alpha%a", int(trans_b_), double(alpha_));
-      packed_b_ = ctx.shared<gemm::PackedB>(1, key, [&] { return gemm::pack_b(kt_, src, size_t(b->desc.shape[1]), trans_b_, K, N); });
+      packed_b_ = panels_b(ctx, 1, key, K, N, [&] {
+            const float* src = b->f32();
+            std::vector<float> scaled;
+            if (alpha_ != 1.f) {
+              scaled.assign(src, src + K * N);
+              for (float& v : scaled) v *= alpha_;
+              src = scaled.data();
+            }
+            return gemm::pack_b(kt_, src, size_t(b->desc.shape[1]), trans_b_, K, N);
+          });
       k_dim_ = int64_t(K), n_dim_ = int64_t(N);
     }
     if (ctx.has_input(2)) {

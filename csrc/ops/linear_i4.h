@@ -32,11 +32,15 @@ class Int4Linear {
     w_.ng = (w_.k + w_.group - 1) / w_.group;
     const kernels::Table& kt = ctx.kernels();
     if (kt.i4_pack) {
-      packed_ = ctx.shared<AlignedBytes>(input, "i4.packed", [&] {
-        AlignedBytes p(kt.i4_pack_size(w_));
-        kt.i4_pack(w_, p.data());
-        return p;
-      });
+      const size_t bytes = kt.i4_pack_size(w_);
+      packed_ = ctx.packed<AlignedBytes>(
+          input, "i4.packed", kt.i4_pack_layout,
+          [&] {
+            AlignedBytes p(bytes);
+            kt.i4_pack(w_, p.data());
+            return p;
+          },
+          [&](const uint8_t* p, uint64_t n) { return AlignedBytes::view(p, n, bytes); });
       w_.packed = packed_->data();
     }
     gemm_i4_ = kt.gemm_i4 != nullptr;

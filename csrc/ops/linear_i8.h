@@ -16,6 +16,8 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "compute/qgemm.h"
@@ -34,8 +36,8 @@ inline float i8_row_scale(const TensorInfo& t, const uint8_t* s, size_t j) {
 // The weight as the int8 GEMM reads it.
 struct I8Weight {
   static constexpr int32_t kZero = 128;  // the zero point the panels' folded bias assumes
-  qgemm::Packed w;
-  std::vector<float> scale;        // per output row: the weight's scale
+  qgemm::Packed w;                 // its tail: the N row scales (f32), so one block is the whole stored form
+  const float* scale = nullptr;    // per output row: the weight's scale (in w's tail)
   std::vector<float> wsum_scaled;  // ... times the sum of its weights (a row's own zero point's share)
   std::vector<int32_t> bias;       // the zero point kZero's share, folded per row
   size_t n = 0, k = 0;
@@ -43,12 +45,19 @@ struct I8Weight {
   // W as int8 rows [N][K] with one scale per row.
   static I8Weight make(const int8_t* q, const float* scales, size_t n, size_t k, const kernels::QGemmKernel& uk) {
     I8Weight r;
-    r.n = n, r.k = k;
-    r.w = qgemm::pack(q, n, k, uk);
-    r.scale.assign(scales, scales + n);
-    r.wsum_scaled.resize(n);
-    for (size_t j = 0; j < n; ++j) r.wsum_scaled[j] = r.scale[j] * float(r.w.wsum[j]);
-    r.bias = qgemm::fold_bias(r.w, nullptr, kZero);
+    r.w = qgemm::pack(q, n, k, uk, 0, 1, n * sizeof(float));
+    std::memcpy(r.w.tail_data(), scales, n * sizeof(float));
+    r.finish();
+    return r;
+  }
+  // make()'s block stored elsewhere (pre-packed in a model file: SPEC §6.6), or null when it is not one.
+  static std::unique_ptr<I8Weight> view(const uint8_t* p, uint64_t size, size_t n, size_t k,
+                                        const kernels::QGemmKernel& uk) {
+    std::unique_ptr<qgemm::Packed> pk = qgemm::view(p, size, n, k, uk, n * sizeof(float));
+    if (!pk) return nullptr;
+    auto r = std::make_unique<I8Weight>();
+    r->w = std::move(*pk);
+    r->finish();
     return r;
   }
   // W given as f32 rows (`row(j, out)` writes row j's K values): each row quantized to int8 with its own scale.
@@ -67,8 +76,20 @@ struct I8Weight {
   }
   // Bytes make() / from_rows() hold, for a Deferred's declaration.
   static uint64_t bytes(size_t n, size_t k, const kernels::QGemmKernel& uk) {
-    const size_t kp = (k + uk.kr - 1) / uk.kr * uk.kr, panels = (n + uk.nr - 1) / uk.nr;
-    return uint64_t(panels) * kp * uk.nr + n * (4 + 4 + 4 + 4);
+    return qgemm::Packed::block_bytes(n, k, uk, n * sizeof(float)) + n * (4 + 4);
+  }
+  // NodeContext::packed: the stored block and its arrangement.
+  const void* bytes() const { return w.bytes(); }
+  size_t size() const { return w.size(); }
+  static std::string layout(const kernels::QGemmKernel& uk) { return qgemm::Packed::layout_name(uk) + "+scales"; }
+
+ private:
+  void finish() {
+    n = w.n, k = w.k;
+    scale = reinterpret_cast<const float*>(w.tail_data());
+    wsum_scaled.resize(n);
+    for (size_t j = 0; j < n; ++j) wsum_scaled[j] = scale[j] * float(w.wsum[j]);
+    bias = qgemm::fold_bias(w, nullptr, kZero);
   }
 };
 
@@ -98,14 +119,14 @@ inline bool run_i8(const I8Weight& w, const RunContext& ctx, const kernels::Tabl
       for (size_t r = b; r < e; r += 64) {
         const size_t n = std::min<size_t>(64, e - r);
         kt.quantize_rows_u8(a + r * K, n, K, K, aq + r * kp, kp, q + r);
-        qgemm::run(aq + r * kp, kp, n, w.w, w.bias.data(), w.scale.data(), rq, y + r * N, N, nullptr, true);
+        qgemm::run(aq + r * kp, kp, n, w.w, w.bias.data(), w.scale, rq, y + r * N, N, nullptr, true);
         kt.finish_rows(y + r * N, n, N, N, q + r, I8Weight::kZero, w.wsum_scaled.data(), bias, lo, hi);
       }
     });
     return fused;
   }
   parallel(ctx, M, 16, [&](size_t b, size_t e, int) { kt.quantize_rows_u8(a + b * K, e - b, K, K, aq + b * kp, kp, q + b); });
-  qgemm::run(aq, kp, M, w.w, w.bias.data(), w.scale.data(), rq, y, N, ctx.pool, true);
+  qgemm::run(aq, kp, M, w.w, w.bias.data(), w.scale, rq, y, N, ctx.pool, true);
   parallel(ctx, M, 16, [&](size_t b, size_t e, int) {
     kt.finish_rows(y + b * N, e - b, N, N, q + b, I8Weight::kZero, w.wsum_scaled.data(), bias, lo, hi);
   });
@@ -122,12 +143,11 @@ class Int8Linear {
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI8 || t.p.zero_point || (t.p.axis != 0 && t.p.axis != -1)) return false;
     if (t.shape[0] == 0 || t.numel == 0) return false;  // nothing to pack (the f32 path handles empty weights)
-    ctx.model().check_tensor(b.tensor_index);
     const size_t n = size_t(t.shape[0]), k = size_t(t.numel / t.shape[0]);
     const Model& model = ctx.model();
     const size_t tensor = b.tensor_index;
     const kernels::QGemmKernel uk = ctx.kernels().qgemm;
-    w_ = ctx.shared<I8Weight>(input, channels ? "i8w.nhwc" : "i8w", [&] {
+    w_ = ctx.packed<I8Weight>(input, channels ? "i8w.nhwc" : "i8w", I8Weight::layout(uk), [&] {
       const int8_t* w = reinterpret_cast<const int8_t*>(model.buffer(tensor, 0));
       const uint8_t* s = model.buffer(tensor, 1);
       std::vector<float> scales(n);
@@ -139,7 +159,7 @@ class Int8Linear {
         for (size_t c = 0; c < channels; ++c)
           for (size_t i = 0; i < taps; ++i) r[o * k + i * channels + c] = w[(o * channels + c) * taps + i];
       return I8Weight::make(r.data(), scales.data(), n, k, uk);
-    });
+    }, [&](const uint8_t* p, uint64_t size) { return I8Weight::view(p, size, n, k, uk); });
     return true;
   }
   // Whether b is an f32 weight stored in an encoding that decodes by rows but that no int8 kernel reads as
@@ -151,12 +171,12 @@ class Int8Linear {
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
     if (t.encoding != spec::kEncI4 && t.encoding != spec::kLut) return false;
     if (!find_encoding(t.encoding)->decode_row || t.shape[0] == 0 || t.numel == 0) return false;
-    ctx.model().check_tensor(b.tensor_index);
     const size_t n = size_t(t.shape[0]), k = size_t(t.numel / t.shape[0]), tensor = b.tensor_index;
     const size_t taps = channels ? k / channels : 1;
     const Model& model = ctx.model();
     const kernels::QGemmKernel uk = ctx.kernels().qgemm;
-    w_ = ctx.shared<I8Weight>(input, channels ? "i8w.requantized.nhwc" : "i8w.requantized", [&] {
+    w_ = ctx.packed<I8Weight>(input, channels ? "i8w.requantized.nhwc" : "i8w.requantized", I8Weight::layout(uk), [&] {
+      model.check_tensor(tensor);  // before decode_row (read only to pack: not at all when pre-packed)
       std::vector<float> r(k);
       return I8Weight::from_rows(
           [&](size_t j, float* out) {
@@ -166,7 +186,7 @@ class Int8Linear {
               for (size_t i = 0; i < taps; ++i) out[i * channels + c] = r[c * taps + i];
           },
           n, k, uk);
-    });
+    }, [&](const uint8_t* p, uint64_t size) { return I8Weight::view(p, size, n, k, uk); });
     model.release_pages(tensor);
     requantized_ = true;
     return true;

@@ -9,6 +9,7 @@
 #include "kernels/ref/ref.h"
 #include "ops/common.h"
 #include "ops/linear_stored.h"
+#include "ops/packed_weight.h"
 
 namespace pyrt::ops {
 namespace {
@@ -24,7 +25,7 @@ class MatMul final : public Op {
       b_ = b;
     } else if (b && b->desc.shape.size() == 2 && b->desc.dtype == spec::kF32) {
       const size_t r = size_t(b->desc.shape[0]), c = size_t(b->desc.shape[1]);  // [K, N], or [N, K] with transB
-      packed_ = ctx.shared<gemm::PackedB>(1, trans_b_ ? "matmul.B.t" : "matmul.B", [&] {
+      packed_ = panels_b(ctx, 1, trans_b_ ? "matmul.B.t" : "matmul.B", trans_b_ ? c : r, trans_b_ ? r : c, [&] {
         return gemm::pack_b(kt_, b->f32(), c, trans_b_, trans_b_ ? c : r, trans_b_ ? r : c);
       });
     }

@@ -41,9 +41,11 @@ class QGemm final : public Op {
       const int32_t* p = static_cast<const int32_t*>(c.get());
       bq.assign(p, p + n_);
     }
-    const int8_t* wq = static_cast<const int8_t*>(w.get());
+    // read only to pack (not at all when the file has it pre-packed)
+    auto weight = [&] { return static_cast<const int8_t*>(w.get()); };
     const size_t N = size_t(n_), K = size_t(k_dim_);
     auto nk = [&] {  // B as [N][K]
+      const int8_t* wq = weight();
       std::vector<int8_t> t(wq, wq + N * K);
       if (!tb)
         for (size_t k = 0; k < K; ++k)
@@ -55,8 +57,10 @@ class QGemm final : public Op {
       w_.sparse = ctx.shared<qgemm::SparsePacked>(3, tb ? "qgemm.B.t.sparse" : "qgemm.B.sparse",
                                                   [&] { return qgemm::pack_sparse(nk().data(), N, K, k_.sqgemm); });
     else
-      w_.dense = ctx.shared<qgemm::Packed>(3, tb ? "qgemm.B.t" : "qgemm.B",
-                                           [&] { return tb ? qgemm::pack(wq, N, K, k_.qgemm) : qgemm::pack(wq, N, K, k_.qgemm, 1, N); });
+      w_.dense = ctx.packed<qgemm::Packed>(
+          3, tb ? "qgemm.B.t" : "qgemm.B", qgemm::Packed::layout_name(k_.qgemm),
+          [&] { return tb ? qgemm::pack(weight(), N, K, k_.qgemm) : qgemm::pack(weight(), N, K, k_.qgemm, 1, N); },
+          [&](const uint8_t* p, uint64_t n) { return qgemm::view(p, n, N, K, k_.qgemm); });
     bias_ = w_.fold_bias(bq.data(), aq_.zp);
   }
 

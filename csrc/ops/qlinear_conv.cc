@@ -65,9 +65,13 @@ class QLinearConv final : public Op {
       wt_.sparse = ctx.shared<qgemm::SparsePacked>(
           3, "qconv.B.nhwc.sparse", [&] { return qgemm::pack_sparse(nk().data(), size_t(cout_), K, k_.sqgemm); });
     else
-      wt_.dense = ctx.shared<qgemm::Packed>(3, "qconv.B.nhwc",
-                                           [&] { return taps == 1 ? qgemm::pack(wq, size_t(cout_), K, k_.qgemm)  // already [Cout][Cin]
-                                                                  : qgemm::pack(nk().data(), size_t(cout_), K, k_.qgemm); });
+      wt_.dense = ctx.packed<qgemm::Packed>(
+          3, "qconv.B.nhwc", qgemm::Packed::layout_name(k_.qgemm),
+          [&] {
+            return taps == 1 ? qgemm::pack(wq, size_t(cout_), K, k_.qgemm)  // already [Cout][Cin]
+                             : qgemm::pack(nk().data(), size_t(cout_), K, k_.qgemm);
+          },
+          [&](const uint8_t* p, uint64_t n) { return qgemm::view(p, n, size_t(cout_), K, k_.qgemm); });
     bias_ = wt_.fold_bias(bq.data(), xq_.zp);
   }
 

@@ -4,7 +4,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+
 #include "base/error.h"
+#include "core/session.h"
 #include "format/encoding.h"
 #include "format/model.h"
 #include "format/spec.h"
@@ -97,7 +100,7 @@ py::dict info(const Model& m) {
     d["nbytes"] = t.nbytes();
     d["numel"] = t.numel;
     py::list layouts;
-    for (const auto& l : t.layouts) layouts.append(l.id);
+    for (const auto& l : t.layouts) layouts.append(py::make_tuple(l.id, l.param, l.extent.size));
     d["layouts"] = py::tuple(layouts);
     tensors.append(d);
   }
@@ -111,6 +114,36 @@ py::dict info(const Model& m) {
   return r;
 }
 
+
+// Sessions made once per table (their ops pack their weights when made) while the model records each form.
+py::list packed_forms(const std::shared_ptr<Model>& m, const std::vector<std::string>& tables) {
+  std::vector<Model::PackedForm> forms;
+  {
+    py::gil_scoped_release nogil;
+    m->record_packed(true);
+    try {
+      for (const std::string& name : tables) {
+        SessionOptions o;
+        o.num_threads = 1;
+        o.kernels = name;
+        Session s(m, o);
+      }
+    } catch (...) {
+      m->record_packed(false);
+      throw;
+    }
+    forms = m->packed_forms();
+    m->record_packed(false);
+  }
+  py::list r;
+  std::vector<std::pair<uint32_t, uint32_t>> seen;  // forms several tables share are stored once
+  for (const Model::PackedForm& f : forms) {
+    if (std::find(seen.begin(), seen.end(), std::make_pair(f.tensor, f.param)) != seen.end()) continue;
+    seen.emplace_back(f.tensor, f.param);
+    r.append(py::make_tuple(f.tensor, f.param, f.key, py::bytes(static_cast<const char*>(f.data), f.size)));
+  }
+  return r;
+}
 
 py::array decode(const std::shared_ptr<Model>& m, const std::string& name) {
   const size_t i = index_of(*m, name);
@@ -220,6 +253,16 @@ void bind_model(py::module_& m) {
         self.verify_all();
       })
       .def("graph", &graph)
+      .def("packed_forms", &packed_forms, py::arg("tables"),
+           "The packed forms sessions with these kernel tables make when they are created, as a file would store "
+           "them pre-packed (SPEC 6.6): (tensor index, layout param, key, bytes), one per tensor and param.")
+      .def_property_readonly("packed_use", [](const Model& self) {
+        const Model::PackedUse u = self.packed_use();
+        py::dict d;
+        d["from_file"] = u.from_file;
+        d["packed"] = u.packed;
+        return d;
+      })
       .def_property_readonly("mapped", &Model::mapped)
       .def_property_readonly("file_size", &Model::file_size);
 }

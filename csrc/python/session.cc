@@ -84,17 +84,18 @@ py::array from_strings(const StringRef* refs, const Shape& shape) {
 void bind_session(py::module_& m) {
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
       .def(py::init([](std::shared_ptr<Model> model, int threads, bool force_reference, bool profile,
-                       uint64_t max_arena_bytes) {
+                       uint64_t max_arena_bytes, std::string kernels) {
              SessionOptions o;
              o.num_threads = threads;
              o.force_reference = force_reference;
              o.profile = profile;
              o.max_arena_bytes = max_arena_bytes;
+             o.kernels = std::move(kernels);
              py::gil_scoped_release nogil;
              return std::make_shared<Session>(std::move(model), o);
            }),
            py::arg("model"), py::arg("num_threads") = 0, py::arg("force_reference") = false,
-           py::arg("profile") = false, py::arg("max_arena_bytes") = 0)
+           py::arg("profile") = false, py::arg("max_arena_bytes") = 0, py::arg("kernels") = "")
       .def_property_readonly("inputs", [](const Session& s) { return io_list(s, true); })
       .def_property_readonly("outputs", [](const Session& s) { return io_list(s, false); })
       .def_property_readonly("arena_bytes", &Session::arena_bytes)
@@ -172,6 +173,7 @@ void bind_session(py::module_& m) {
           d["total_ms"] = n.total_ms;
           d["runs"] = n.runs;
           d["stored_bytes"] = n.stored_bytes;
+          d["prepacked_bytes"] = n.prepacked_bytes;
           if (n.resident_bytes >= 0) d["resident_bytes"] = n.resident_bytes;
           else d["resident_bytes"] = py::none();
           l.append(d);

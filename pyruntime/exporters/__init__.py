@@ -122,7 +122,7 @@ def report(onnx_model, *, channels_last: bool = True, **compression) -> list:
 
 
 def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True, progress: bool = False,
-                **compression) -> int:
+                target=None, **compression) -> int:
     """Converts an ONNX model (ModelProto, path or bytes; opset >= 9) to a .pyrt file. Returns its size.
 
     channels_last: run convolution stacks in NHWC inside the file (the runtime's fastest CNN layout; inputs
@@ -132,22 +132,32 @@ def export_onnx(onnx_model, path, *, name: str = "", channels_last: bool = True,
     keep_float=[node names]; quantize="int8" (static: integer kernels, exporters/static_quant.py) with
     calibration=[example inputs] and calibration_method="minmax" | "percentile" | "mse".
     Sparsity (exporters/sparsity.py): prune=0.9, prune_structure="unstructured" | "2:4" | "channel" (filters
-    removed, exporters/channel_prune.py), prune_scope="layer" | "global", sparse="auto" | "always" | "never"."""
+    removed, exporters/channel_prune.py), prune_scope="layer" | "global", sparse="auto" | "always" | "never".
+    target: also store the packed weight forms of these kernel tables, read in place at load ("host": the
+    table this CPU uses; pyruntime.prepack). Default: the canonical data only (a session packs at load)."""
     _check_compression(compression)
     from ..progress import Progress
     with Progress(2 + len(_passes(channels_last)) + _int8_step(compression), "export", enabled=progress) as bar:
-        return _export_ir(onnx_model, path, name, channels_last, bar, compression)
+        return _prepacked(_export_ir(onnx_model, path, name, channels_last, bar, compression), path, target)
+
+
+def _prepacked(n: int, path, target) -> int:
+    """export's target=: the file with the tables' packed forms; its size."""
+    if not target:
+        return n
+    from ..prepack import prepack
+    return prepack(path, None, None if target == "host" else target)["file_bytes_after"]
 
 
 def export(model, example_inputs, path, *, input_names=None, output_names=None, dynamic_batch: bool = True,
            dynamic_axes: dict | None = None, name: str = "", channels_last: bool = True, progress: bool = False,
-           **compression) -> int:
+           target=None, **compression) -> int:
     """Converts a torch.nn.Module (traced on `example_inputs`) to a .pyrt file. Returns its size.
 
     dynamic_batch: dimension 0 of every input and output may change from run to run. dynamic_axes: more
     dimensions that may, as {input or output name: [axes]} or {name: {axis: "label"}}, e.g.
     {"input": [1]} for a text model's sequence length (names default to "input" / "input0", "input1"...).
-    Shapes computed from them are evaluated when the runtime plans each new shape set."""
+    Shapes computed from them are evaluated when the runtime plans each new shape set. target: as export_onnx."""
     _check_compression(compression)
     from ..progress import Progress
     from .torch_frontend import to_onnx_bytes
@@ -155,7 +165,8 @@ def export(model, example_inputs, path, *, input_names=None, output_names=None, 
         blob = to_onnx_bytes(model, example_inputs, input_names, output_names, dynamic_batch,
                              dynamic_axes=dynamic_axes)
         bar.step("traced with torch.onnx.export")
-        return _export_ir(blob, path, name or type(model).__name__, channels_last, bar, compression)
+        return _prepacked(_export_ir(blob, path, name or type(model).__name__, channels_last, bar, compression),
+                          path, target)
 
 
 __all__ = ["export", "export_onnx", "report", "onnx_to_ir", "IR", "Node", "ExportError", "DEFAULT_PASSES", "run_passes"]

@@ -111,6 +111,7 @@ class TensorInfo:
     params: dict
     extents: list
     layouts: list = field(default_factory=list)   # (layout_id, layout_param, Extent)
+    raw_params: bytes = b""                       # the params as stored (a rewrite copies them)
 
     @property
     def numel(self) -> int:
@@ -317,7 +318,9 @@ class Reader:
                 _numel(shape[1:], where, "column count (product of the dims after the first)")
             def fail(msg, where=where):
                 raise FormatError(f"{where}: {msg}")
+            p0 = c.pos
             params, nbuf = REGISTRY[enc].parse_params(c, dt, shape, fail)
+            raw_params = bytes(c.buf[p0:c.pos])
             exts = [extent(f"{where} buffer {k}") for k in range(nbuf)]
             layouts = []
             for k in range(nl):
@@ -325,7 +328,7 @@ class Reader:
                 if lid == 0:
                     c.fail(f"{where}: layout id 0 is invalid")
                 layouts.append((lid, lparam, extent(f"{where} layout {k}")))
-            t = TensorInfo(name, dt, enc, shape, params, exts, layouts)
+            t = TensorInfo(name, dt, enc, shape, params, exts, layouts, raw_params)
             for k, (want, e) in enumerate(zip(REGISTRY[enc].buffer_sizes(t), exts)):
                 if want is not None and want != e.size:
                     raise FormatError(f"{where} buffer {k}: size {e.size} does not match the {want} bytes its "

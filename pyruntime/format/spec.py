@@ -72,6 +72,7 @@ MAX_IO = 4096
 MAX_PROPS = 4096
 MAX_TENSORS = 1 << 20
 MAX_LAYOUTS = 8
+LAYOUT_PACKED = 1          # layout ids (SPEC §6.6): 1, a kernel's packed form; param = CRC32C of its key
 MAX_VALUES = 1 << 24
 MAX_NODES = 1 << 24
 MAX_NODE_IO = 4096
