@@ -105,9 +105,10 @@ def main(argv=None):
         "load. Private (RssAnon): what each process pays (packed copies, arena, KV cache); file-backed (RssFile): "
         "the mapped model's pages, shared by every process on the file and dropped under memory pressure. "
         "\"forms\": packed weight forms the table makes at load (f32 GEMM panels, int8 GEMM panels with their "
-        "column sums and scales, the AVX-512 spmv and int4 GEMV layouts); not stored yet: the channels-last "
-        "depthwise taps, the shared-values codebooks, repacked csr forms and the forms a plan makes (int4 rows "
-        "requantized for many rows on a table without the int4 GEMM).", "",
+        "column sums and scales, the AVX-512 int4 GEMV's layout); not stored: the channels-last depthwise taps, "
+        "the shared-values codebooks (small), repacked csr forms, the AVX-512 spmv's layout (it holds offsets: "
+        "checking a stored one costs what packing it does) and the forms a plan makes (int4 rows requantized for "
+        "many rows on a table without the int4 GEMM).", "",
     ] + lines + [""])
     print(section)
     if not args.no_write and not args.quick:

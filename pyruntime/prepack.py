@@ -1,5 +1,5 @@
 """Pre-packed layouts (SPEC §6.6): a .pyrt file that carries the packed weight forms a kernel table's sessions
-make at load (f32 GEMM panels, the int4 GEMV's and the sparse GEMV's own layouts), so that sessions read them in
+make at load (f32 GEMM panels, int8 GEMM panels, the AVX-512 int4 GEMV's own layout), so that sessions read them in
 place from the mapping: no packing at load, and pages that the page cache shares between processes and can drop
 under memory pressure, where a packed copy is private memory.
 

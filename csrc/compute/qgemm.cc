@@ -54,6 +54,10 @@ Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk,
 std::unique_ptr<Packed> view(const void* bytes, uint64_t size, size_t N, size_t K, const kernels::QGemmKernel& uk,
                              size_t tail) {
   if (size != Packed::block_bytes(N, K, uk, tail) || reinterpret_cast<uintptr_t>(bytes) % 64) return nullptr;
+  // Column sums no int8 column can have are not a block pack() made (and could overflow the bias folding).
+  const int32_t* wsum = reinterpret_cast<const int32_t*>(static_cast<const int8_t*>(bytes) + panels_bytes(N, K, uk));
+  for (size_t n = 0; n < N; ++n)
+    if (int64_t(wsum[n]) < -128 * int64_t(K) || int64_t(wsum[n]) > 127 * int64_t(K)) return nullptr;
   auto r = std::make_unique<Packed>();
   r->n = N, r->k = K, r->uk = uk, r->tail = tail;
   r->kp = (K + uk.kr - 1) / uk.kr * uk.kr;

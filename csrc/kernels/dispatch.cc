@@ -165,7 +165,6 @@ const Table kAvx512 = [] {
   t.spmv = x86::spmv_avx512;
   t.spmv_pack_size = x86::spmv_pack_size_avx512;
   t.spmv_pack = x86::spmv_pack_avx512;
-  t.spmv_pack_layout = "spmv.avx512.16rows";
   t.spmv_group = 16;
   return t;
 }();

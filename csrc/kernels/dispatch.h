@@ -363,7 +363,6 @@ struct Table {
   // rows [r0, r1) with r0 a multiple of spmv_group); null: spmv reads the CSR rows.
   size_t (*spmv_pack_size)(const SparseRows& m) = nullptr;
   void (*spmv_pack)(const SparseRows& m, uint8_t* dst) = nullptr;
-  const char* spmv_pack_layout = nullptr;
   size_t spmv_group = 1;
   // sparse u8 x s8 product (see SparseQ)
   SqGemmKernel sqgemm{};

@@ -99,7 +99,29 @@ def test_sparse_linear(m, values):
     for ref in (False, True):
         s = Session(blob, force_reference=ref)
         np.testing.assert_allclose(s.run(x)[0], want, rtol=1e-4, atol=1e-4)
-        assert s.describe()[0]["kernel"].startswith("spmv-" if m <= 16 else "gemm-")
+        assert s.describe()[0]["kernel"].startswith("spmv-" if m <= 16 else "spmm-rows-")
+
+
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_sparse_linear_many_rows_matches_the_dense_gemm(act):
+    """More rows than the spmv takes run the spmm on the transposed rows, on the csr weight as stored (no f32 form
+    of it: nothing prepared for the plan): each output is one FMA chain over the nonzeros in k order, the dense
+    GEMM's chain on the decoded weight (its zeros add nothing) except that the spmm starts it from the bias and
+    the GEMM adds the bias last: a rounding apart."""
+    k, n, m = 200, 90, 40
+    wt = pruned((n, k), 0.85)
+    b = RNG.standard_normal(n).astype(np.float32)
+    x = RNG.standard_normal((m, k)).astype(np.float32)
+    outs = {}
+    for enc in ("csr", "dense"):
+        g = Graph("sp")
+        y = g.op("Gemm", g.input("x", [m, k]), g.const(wt, "w", enc), g.const(b, "b"), transB=1, activation=act)
+        g.output(y, "y")
+        s = Session(g.to_bytes(), num_threads=2)
+        outs[enc] = s.run(x)[0]
+        if enc == "csr":
+            assert s.describe()[0]["kernel"].startswith("spmm-rows-") and s.prepared_bytes == 0
+    np.testing.assert_allclose(outs["csr"], outs["dense"], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("op", ["conv1x1", "conv3x3", "linear"])
