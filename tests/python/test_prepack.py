@@ -193,14 +193,14 @@ def test_cli_pack_and_inspect(tmp_path):
     src, dst = tmp_path / "m.pyrt", tmp_path / "p.pyrt"
     _model(src)
     cli = [sys.executable, "-m", "pyruntime"]
-    out = subprocess.run(cli + ["pack", str(src), "-o", str(dst)], capture_output=True, text=True, check=True)
+    out = subprocess.run(cli + ["pack", str(src), "-o", str(dst)], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert "pre-packed" in out.stdout and _core.isa() in out.stdout
-    out = subprocess.run(cli + ["inspect", str(dst)], capture_output=True, text=True, check=True)
+    out = subprocess.run(cli + ["inspect", str(dst)], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert "weight forms read in place from the file's pre-packed layouts" in out.stdout, out.stdout
     assert "pre-packed forms of" in out.stdout
-    out = subprocess.run(cli + ["pack", str(dst), "--strip"], capture_output=True, text=True, check=True)
+    out = subprocess.run(cli + ["pack", str(dst), "--strip"], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert dst.read_bytes() == src.read_bytes()
-    out = subprocess.run(cli + ["pack", str(src), "--target", "nope"], capture_output=True, text=True)
+    out = subprocess.run(cli + ["pack", str(src), "--target", "nope"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and "target 'nope'" in out.stderr
 
 
@@ -233,5 +233,6 @@ def test_garbage_in_a_well_formed_layout_does_not_crash(tmp_path):
         np.save(tmp_path / "x.npy", feeds["x"])
         code = ("import numpy as np, pyruntime; s = pyruntime.Session(%r); s.run(np.load(%r)); print('ran')"
                 % (str(dst), str(tmp_path / "x.npy")))
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                             cwd=tmp_path)
         assert out.returncode == 0 and "ran" in out.stdout, (build.__name__, out.returncode, out.stderr[-2000:])
