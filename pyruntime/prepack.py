@@ -92,6 +92,8 @@ def prepack(src, dst=None, targets=None, *, keep_other: bool = False) -> dict:
     src = os.fspath(src)
     dst = src if dst is None else os.fspath(dst)
     r = Reader(src)           # both map the file: a large model is not read into memory twice
+    if r.graph is None:
+        raise ValueError(f"{src}: the file has no graph, so no op packs its tensors: nothing to pre-pack")
     blob = r._buf
     model = _core.Model(src)
     forms: dict = {}

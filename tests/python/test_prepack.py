@@ -187,6 +187,11 @@ def test_unknown_target_and_kernels_are_named(tmp_path):
     assert not (tmp_path / "p.pyrt").exists()
     with pytest.raises(Exception, match=r"kernels 'nope': not a kernel table this CPU runs \(it runs: ref"):
         pyruntime.Session(str(src), kernels="nope")
+    w = pyruntime.format.Writer()
+    w.add_tensor("t", np.ones((4, 4), np.float32))
+    w.save(tmp_path / "tensors.pyrt")
+    with pytest.raises(ValueError, match=r"no graph, so no op packs its tensors"):
+        prepack(tmp_path / "tensors.pyrt")
 
 
 def test_cli_pack_and_inspect(tmp_path):
