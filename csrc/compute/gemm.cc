@@ -281,8 +281,7 @@ std::unique_ptr<PackedB> view_b(const kernels::Table& kt, const void* bytes, siz
 std::string panels_layout(size_t tile) { return "f32-panels." + std::to_string(tile) + "x" + std::to_string(kKC); }
 size_t PackedA::size() const { return panels_bytes(p_.outer, p_.depth, p_.tile); }
 size_t PackedB::size() const { return panels_bytes(p_.outer, p_.depth, p_.tile); }
-std::string PackedA::layout() const { return panels_layout(p_.tile); }
-std::string PackedB::layout() const { return panels_layout(p_.tile); }
+
 
 void gemm_packed_a(const kernels::Table& kt, const PackedA& A, const float* B, size_t ldb, size_t N, float* C, size_t ldc, const Epilogue& ep,
                    ThreadPool* pool, void* workspace) {

@@ -58,10 +58,9 @@ class PackedA {
   size_t rows() const { return p_.outer; }
   size_t depth() const { return p_.depth; }
   const detail::Panels& panels() const { return p_; }
-  // The bytes a file stores for it (SPEC §6.6), and what names their layout besides the operand (tile, KC).
+  // The bytes a file stores for it (SPEC §6.6; their arrangement is named by panels_layout()).
   const void* bytes() const { return p_.data; }
   size_t size() const;
-  std::string layout() const;
 
  private:
   friend PackedA pack_a(const kernels::Table&, const float*, size_t, bool, size_t, size_t);
@@ -77,7 +76,6 @@ class PackedB {
   const detail::Panels& panels() const { return p_; }
   const void* bytes() const { return p_.data; }
   size_t size() const;
-  std::string layout() const;
 
  private:
   friend PackedB pack_b(const kernels::Table&, const float*, size_t, bool, size_t, size_t);

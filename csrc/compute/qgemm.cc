@@ -27,12 +27,13 @@ std::string Packed::layout_name(const kernels::QGemmKernel& uk) {
   return "qgemm-panels." + std::to_string(uk.nr) + "x" + std::to_string(uk.kr);
 }
 
-Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn, size_t sk, size_t tail) {
+Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn, size_t sk,
+            const void* tail, size_t tail_bytes) {
   if (!sn) sn = K;
   Packed r;
-  r.n = N, r.k = K, r.uk = uk, r.tail = tail;
+  r.n = N, r.k = K, r.uk = uk, r.tail = tail_bytes;
   r.kp = (K + uk.kr - 1) / uk.kr * uk.kr;
-  const size_t bytes = Packed::block_bytes(N, K, uk, tail);
+  const size_t bytes = Packed::block_bytes(N, K, uk, tail_bytes);
   r.owned.reset(static_cast<int8_t*>(std::aligned_alloc(64, bytes)));
   if (!r.owned) throw std::bad_alloc();
   std::memset(r.owned.get(), 0, bytes);
@@ -48,6 +49,7 @@ Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk,
       wsum[n] += v;
     }
   }
+  if (tail_bytes) std::memcpy(r.owned.get() + bytes - tail_bytes, tail, tail_bytes);
   return r;
 }
 

@@ -19,8 +19,8 @@ class ThreadPool;
 namespace pyrt::qgemm {
 
 // W [N, K] s8 in the panels of one kernel (QGemmKernel): ceil(N / nr) panels of round_up(K, kr) * nr bytes, then
-// (64-byte aligned) the N column sums, then `tail` bytes its owner fills (e.g. scales). One block: owned, or
-// the same bytes pre-packed in a model file (view(); SPEC §6.6).
+// (64-byte aligned) the N column sums, then `tail` bytes its owner keeps with them (e.g. scales). One block:
+// owned, or the same bytes pre-packed in a model file (view(); SPEC §6.6).
 struct Packed {
   struct Free {
     void operator()(int8_t* p) const;
@@ -35,14 +35,14 @@ struct Packed {
   // The block (what a file stores), its size, its tail, and the arrangement's name (the kernel's nr x kr).
   const void* bytes() const { return data; }
   size_t size() const { return block_bytes(n, k, uk, tail); }
-  uint8_t* tail_data() const { return const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(data)) + size() - tail; }
-  std::string layout() const { return layout_name(uk); }
+  const uint8_t* tail_data() const { return reinterpret_cast<const uint8_t*>(data) + size() - tail; }
   static size_t block_bytes(size_t N, size_t K, const kernels::QGemmKernel& uk, size_t tail);
   static std::string layout_name(const kernels::QGemmKernel& uk);
 };
 // W[n][k] is w[n * sn + k * sk] (default: [N][K] rows), read in place: no transposed copy beside the packed one.
+// tail: `tail_bytes` bytes copied after the column sums (tail_data()).
 Packed pack(const int8_t* w, size_t N, size_t K, const kernels::QGemmKernel& uk, size_t sn = 0, size_t sk = 1,
-            size_t tail = 0);
+            const void* tail = nullptr, size_t tail_bytes = 0);
 // pack()'s block for these shapes as stored elsewhere (not copied: it outlives the result), or null when its
 // size or alignment is not that block's.
 std::unique_ptr<Packed> view(const void* bytes, uint64_t size, size_t N, size_t K, const kernels::QGemmKernel& uk,

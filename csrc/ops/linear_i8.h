@@ -45,8 +45,7 @@ struct I8Weight {
   // W as int8 rows [N][K] with one scale per row.
   static I8Weight make(const int8_t* q, const float* scales, size_t n, size_t k, const kernels::QGemmKernel& uk) {
     I8Weight r;
-    r.w = qgemm::pack(q, n, k, uk, 0, 1, n * sizeof(float));
-    std::memcpy(r.w.tail_data(), scales, n * sizeof(float));
+    r.w = qgemm::pack(q, n, k, uk, 0, 1, scales, n * sizeof(float));
     r.finish();
     return r;
   }
@@ -75,7 +74,7 @@ struct I8Weight {
     return make(q.data(), scales.data(), n, k, uk);
   }
   // Bytes make() / from_rows() hold, for a Deferred's declaration.
-  static uint64_t bytes(size_t n, size_t k, const kernels::QGemmKernel& uk) {
+  static uint64_t bytes_for(size_t n, size_t k, const kernels::QGemmKernel& uk) {
     return qgemm::Packed::block_bytes(n, k, uk, n * sizeof(float)) + n * (4 + 4);
   }
   // NodeContext::packed: the stored block and its arrangement.
@@ -213,7 +212,7 @@ inline Deferred<I8Weight> deferred_i8_weight(const NodeContext& ctx, size_t inpu
   const Model* model = &ctx.model();
   const size_t tensor = c.tensor_index;
   const kernels::QGemmKernel uk = ctx.kernels().qgemm;
-  return ctx.deferred<I8Weight>(input, "i8w.requantized", I8Weight::bytes(n, k, uk), [=] {
+  return ctx.deferred<I8Weight>(input, "i8w.requantized", I8Weight::bytes_for(n, k, uk), [=] {
     return I8Weight::from_rows([&](size_t j, float* out) { model->decode_row(tensor, j, out); }, n, k, uk);
   });
 }
