@@ -2,11 +2,17 @@
 // cache owned by the op, so a decoder runs a prompt once (prefill: T tokens) and then one token per run
 // (decode) at the cost of one token's compute, not a re-run of the sequence.
 //
-//   inputs   q, k, v [B, T, D] (D = num_heads * head_dim), or one packed qkv [B, T, 3D] (GPT-2's c_attn)
-//   output   [B, T, D]: heads concatenated, as the output projection expects
-//   attrs    num_heads; max_context (the cache's capacity in tokens); scale (0: 1/sqrt(head_dim));
+//   inputs   q [B, T, H hd], k and v [B, T, KV hd] (H = num_heads, KV = num_kv_heads), or one packed qkv
+//            [B, T, (H + 2 KV) hd] (GPT-2's c_attn, Phi-3's qkv_proj)
+//   output   [B, T, H hd]: heads concatenated, as the output projection expects
+//   attrs    num_heads; num_kv_heads (default num_heads: multi-head; fewer: grouped-query attention, H / KV
+//            query heads share a key/value head, and the cache holds only the KV heads; 1: multi-query);
+//            max_context (the cache's capacity in tokens); scale (0: 1/sqrt(head_dim));
 //            rotary_dim (0: none; else the first rotary_dim dims of each q/k head are rotated by position,
-//            the "rotate half" convention of GPT-NeoX and Llama) and rotary_base (10000); kv_dtype "f32"
+//            the "rotate half" convention of GPT-NeoX and Llama), rotary_base (10000) or rotary_inv_freq (the
+//            rotary_dim / 2 frequencies themselves, for scaled RoPE such as Llama 3's); sliding_window (0: none;
+//            W: a token attends to itself and the W - 1 before it, Mistral's and Gemma 2's local layers);
+//            softcap (0: none; c: scores become c tanh(s / c) after scaling, Gemma 2); kv_dtype "f32"
 //            (default), "f16" or "i8": the cache's element type. f16 halves the bytes a decode step streams, at
 //            f16's rounding of keys and values; i8 stores each token's key and value of each head as int8 with
 //            one f32 scale (max |x| / 127, rounded to nearest): hd + 4 bytes per vector instead of 4 hd.
@@ -37,16 +43,30 @@ class CausalAttention final : public Op {
     for (size_t i = 0; i < ctx.num_inputs(); ++i)
       if (!ctx.has_input(i)) ctx.fail("input " + std::to_string(i) + " may not be left out");
     heads_ = ctx.attr_int("num_heads", 0);
+    kv_heads_ = ctx.attr_int("num_kv_heads", heads_);
+    window_ = ctx.attr_int("sliding_window", 0);
+    softcap_ = ctx.attr_float("softcap", 0.f);
     max_ctx_ = ctx.attr_int("max_context", 0);
     scale_ = ctx.attr_float("scale", 0.f);
     rot_ = ctx.attr_int("rotary_dim", 0);
     base_ = ctx.attr_float("rotary_base", 10000.f);
     if (heads_ < 1 || heads_ > 4096) ctx.fail("num_heads must be in [1, 4096], got " + std::to_string(heads_));
+    if (kv_heads_ < 1 || heads_ % kv_heads_)
+      ctx.fail("num_kv_heads must be >= 1 and divide num_heads " + std::to_string(heads_) + ", got " +
+               std::to_string(kv_heads_));
+    if (window_ < 0) ctx.fail("sliding_window must be >= 0 (0: none), got " + std::to_string(window_));
+    if (!(softcap_ >= 0.f) || !std::isfinite(softcap_)) ctx.fail("softcap must be finite and >= 0 (0: none)");
     if (max_ctx_ < 1 || max_ctx_ > kMaxContext)
       ctx.fail("max_context must be in [1, 2^20], got " + std::to_string(max_ctx_));
     if (!(scale_ >= 0.f) || !std::isfinite(scale_)) ctx.fail("scale must be finite and >= 0");
     if (rot_ < 0 || rot_ % 2) ctx.fail("rotary_dim must be even and >= 0, got " + std::to_string(rot_));
     if (rot_ && !(base_ > 1.f && std::isfinite(base_))) ctx.fail("rotary_base must be finite and > 1");
+    given_freq_ = ctx.attr_floats("rotary_inv_freq");
+    if (!given_freq_.empty() && given_freq_.size() != size_t(rot_ / 2))
+      ctx.fail("rotary_inv_freq needs rotary_dim / 2 = " + std::to_string(rot_ / 2) + " values, got " +
+               std::to_string(given_freq_.size()));
+    for (float f : given_freq_)
+      if (!(f > 0.f) || !std::isfinite(f)) ctx.fail("rotary_inv_freq values must be finite and > 0");
     packed_ = ctx.num_inputs() == 1;
     const std::string kv = ctx.attr_string("kv_dtype", "f32");
     if (kv != "f32" && kv != "f16" && kv != "i8") ctx.fail("kv_dtype must be 'f32', 'f16' or 'i8', got '" + kv + "'");
@@ -57,22 +77,28 @@ class CausalAttention final : public Op {
     for (size_t i = 0; i < in.size(); ++i) require_f32(*this, in[i], i == 0 ? (packed_ ? "qkv" : "q") : i == 1 ? "k" : "v");
     const Shape& q = in[0].shape;
     if (q.size() != 3) fail("inputs must be [batch, tokens, features], got " + shape_str(q));
-    if (!packed_ && (in[1].shape != q || in[2].shape != q))
-      fail("q, k and v must have the same shape, got " + shape_str(q) + ", " + shape_str(in[1].shape) + ", " +
-           shape_str(in[2].shape));
-    if (packed_ && q[2] % 3) fail("packed qkv needs 3 x features in its last dimension, got " + shape_str(q));
-    b_ = q[0], t_ = q[1], d_ = packed_ ? q[2] / 3 : q[2];
-    if (d_ % heads_) fail(std::to_string(d_) + " features do not split into " + std::to_string(heads_) + " heads");
-    hd_ = d_ / heads_;
+    const int64_t slots = packed_ ? heads_ + 2 * kv_heads_ : heads_;  // head-sized slices of input 0's rows
+    if (q[2] % slots)
+      fail(std::to_string(q[2]) + " features do not split into " +
+           (packed_ ? std::to_string(heads_) + " query heads and twice " + std::to_string(kv_heads_) + " key/value heads"
+                    : std::to_string(heads_) + " heads"));
+    b_ = q[0], t_ = q[1], hd_ = q[2] / slots, d_ = heads_ * hd_;
     if (hd_ < 1) fail("heads must have at least one feature");
+    if (!packed_) {
+      const Shape kv{b_, t_, kv_heads_ * hd_};
+      if (in[1].shape != kv || in[2].shape != kv)
+        fail("k and v must be " + shape_str(kv) + " (" + std::to_string(kv_heads_) + " key/value heads of " +
+             std::to_string(hd_) + " beside q " + shape_str(q) + "), got " + shape_str(in[1].shape) + ", " +
+             shape_str(in[2].shape));
+    }
     if (rot_ > hd_) fail("rotary_dim " + std::to_string(rot_) + " exceeds the head size " + std::to_string(hd_));
-    uint64_t cells = 0;  // the full cache, [B, H, max_context, head_dim] twice, must be addressable
-    if (!mul_ok(uint64_t(b_), uint64_t(heads_), &cells) || !mul_ok(cells, uint64_t(max_ctx_), &cells) ||
+    uint64_t cells = 0;  // the full cache, [B, KV, max_context, head_dim] twice, must be addressable
+    if (!mul_ok(uint64_t(b_), uint64_t(kv_heads_), &cells) || !mul_ok(cells, uint64_t(max_ctx_), &cells) ||
         !mul_ok(cells, (uint64_t(hd_) + 1) * 8, &cells))  // i8: hd + 4 bytes a vector, twice
       fail("the key/value cache for batch " + std::to_string(b_) + " overflows");
     inv_freq_.resize(size_t(rot_ / 2));
     for (size_t i = 0; i < inv_freq_.size(); ++i)  // as torch computes it: in f32
-      inv_freq_[i] = 1.f / std::pow(base_, float(2 * i) / float(rot_));
+      inv_freq_[i] = given_freq_.empty() ? 1.f / std::pow(base_, float(2 * i) / float(rot_)) : given_freq_[i];
     out[0] = {{b_, t_, d_}, spec::kF32};
   }
 
@@ -94,9 +120,11 @@ class CausalAttention final : public Op {
     reserve(len_ + t_, *ctx.state_room);
     const size_t hd = size_t(hd_), cap = size_t(cap_);
     const float* q = static_cast<const float*>(in[0]);
+    const size_t kvd = size_t(kv_heads_ * hd_);
     const float* k = packed_ ? q + d_ : static_cast<const float*>(in[1]);
-    const float* v = packed_ ? q + 2 * d_ : static_cast<const float*>(in[2]);
-    const size_t row = size_t(packed_ ? 3 * d_ : d_);  // floats between tokens in the inputs
+    const float* v = packed_ ? q + d_ + kvd : static_cast<const float*>(in[2]);
+    // floats between tokens: in q, and in k and v
+    const size_t row = size_t(packed_ ? size_t(d_) + 2 * kvd : size_t(d_)), kv_row = packed_ ? row : kvd;
     // cos and sin of each new position's angles, once per run (every head and query row of a token shares them)
     const size_t half = size_t(rot_ / 2);
     angles_.resize(size_t(t_) * half * 2);
@@ -110,9 +138,9 @@ class CausalAttention final : public Op {
     kr.resize(hd);
     for (int64_t b = 0; b < b_; ++b)
       for (int64_t t = 0; t < t_; ++t) {
-        const size_t src = size_t(b * t_ + t) * row, pos = size_t(len_ + t);
-        for (int64_t h = 0; h < heads_; ++h) {
-          const size_t row_at = size_t(b * heads_ + h) * cap + pos, dst = row_at * hd;
+        const size_t src = size_t(b * t_ + t) * kv_row, pos = size_t(len_ + t);
+        for (int64_t h = 0; h < kv_heads_; ++h) {
+          const size_t row_at = size_t(b * kv_heads_ + h) * cap + pos, dst = row_at * hd;
           std::memcpy(kr.data(), k + src + size_t(h) * hd, hd * 4);
           rotate(kr.data(), size_t(t));
           store(kc_, ks_, row_at, dst, kr.data(), hd);
@@ -128,13 +156,21 @@ class CausalAttention final : public Op {
       float* sc = qr + align64(hd * 4) / 4;
       for (size_t r = r0; r < r1; ++r) {
         const size_t t = r % size_t(t_), bh = r / size_t(t_), h = bh % size_t(heads_), b = bh / size_t(heads_);
-        const size_t n = size_t(len_) + t + 1;  // causal: positions 0..len+t
+        // causal: positions first..len+t, first > 0 only under a sliding window
+        const size_t end = size_t(len_) + t + 1;
+        const size_t first = window_ > 0 && end > size_t(window_) ? end - size_t(window_) : 0, n = end - first;
         std::memcpy(qr, q + (b * size_t(t_) + t) * row + h * hd, hd * 4);
         rotate(qr, t);
-        const size_t at = bh * cap * hd;
+        // the key/value head of query head h; cache rows from `first`
+        const size_t kvh = b * size_t(kv_heads_) + h / size_t(heads_ / kv_heads_), srow = kvh * cap + first;
+        const size_t at = srow * hd;
         if (f16_) kt_.attn_scores_f16(qr, reinterpret_cast<const uint16_t*>(kc_.data()) + at, hd, n, hd, scale, sc);
-        else if (i8_) kt_.attn_scores_i8(qr, reinterpret_cast<const int8_t*>(kc_.data()) + at, ks_.data() + bh * cap, hd, n, hd, scale, sc);
+        else if (i8_) kt_.attn_scores_i8(qr, reinterpret_cast<const int8_t*>(kc_.data()) + at, ks_.data() + srow, hd, n, hd, scale, sc);
         else kt_.attn_scores(qr, reinterpret_cast<const float*>(kc_.data()) + at, hd, n, hd, scale, sc);
+        if (softcap_ > 0.f) {
+          const float inv_cap = 1.f / softcap_;
+          for (size_t j = 0; j < n; ++j) sc[j] = softcap_ * std::tanh(sc[j] * inv_cap);
+        }
         const float m = *std::max_element(sc, sc + n);
         kt_.binary(kernels::kSub, sc, 1, &m, 0, sc, n);
         kt_.unary(ActParams{Act::kExp, 0.f, 0.f}, sc, sc, n);
@@ -144,7 +180,7 @@ class CausalAttention final : public Op {
         for (size_t j = 0; j < n; ++j) sc[j] *= inv;
         float* yr = y + (b * size_t(t_) + t) * size_t(d_) + h * hd;
         if (f16_) kt_.attn_values_f16(sc, reinterpret_cast<const uint16_t*>(vc_.data()) + at, hd, n, hd, yr);
-        else if (i8_) kt_.attn_values_i8(sc, reinterpret_cast<const int8_t*>(vc_.data()) + at, vs_.data() + bh * cap, hd, n, hd, yr);
+        else if (i8_) kt_.attn_values_i8(sc, reinterpret_cast<const int8_t*>(vc_.data()) + at, vs_.data() + srow, hd, n, hd, yr);
         else kt_.attn_values(sc, reinterpret_cast<const float*>(vc_.data()) + at, hd, n, hd, yr);
       }
     });
@@ -206,7 +242,7 @@ class CausalAttention final : public Op {
       kc_ = {}, vc_ = {}, ks_ = {}, vs_ = {}, cap_ = 0, alloc_b_ = b_, alloc_hd_ = hd_;
     }
     if (need <= cap_) return;
-    const size_t blocks = size_t(b_ * heads_), hd = size_t(hd_);
+    const size_t blocks = size_t(b_ * kv_heads_), hd = size_t(hd_);
     // k and v; bounded in infer()
     const auto bytes = [&](int64_t c) { return uint64_t(blocks) * uint64_t(c) * (hd * esize() + (i8_ ? 4 : 0)) * 2; };
     const uint64_t held = state_bytes(), most = held + room;
@@ -235,16 +271,17 @@ class CausalAttention final : public Op {
   }
 
   const kernels::Table& kt_;
-  int64_t heads_ = 1, max_ctx_ = 1, rot_ = 0;
-  float scale_ = 0.f, base_ = 10000.f;
+  int64_t heads_ = 1, kv_heads_ = 1, window_ = 0, max_ctx_ = 1, rot_ = 0;
+  float scale_ = 0.f, base_ = 10000.f, softcap_ = 0.f;
+  std::vector<float> given_freq_;  // rotary_inv_freq, when the file gives the frequencies
   bool packed_ = false;
   int64_t b_ = 0, t_ = 0, d_ = 0, hd_ = 1;
   std::vector<float> inv_freq_;
   bool f16_ = false, i8_ = false;
   std::vector<float> rotated_;   // one key, rotated before it is stored
   std::vector<float> angles_;    // per new token and rotary pair: cos, sin
-  std::vector<uint8_t> kc_, vc_;  // [B, H, cap_, head_dim] of f32, f16 or i8
-  std::vector<float> ks_, vs_;     // i8: [B, H, cap_] scales, one per cached key / value vector
+  std::vector<uint8_t> kc_, vc_;  // [B, KV, cap_, head_dim] of f32, f16 or i8
+  std::vector<float> ks_, vs_;     // i8: [B, KV, cap_] scales, one per cached key / value vector
   int64_t cap_ = 0, len_ = 0, pending_ = 0;
   int64_t alloc_b_ = 0, alloc_hd_ = 0;  // the batch and head size the cache was laid out for
 };
