@@ -248,7 +248,21 @@ def cmd_export(args) -> int:
         if getattr(args, k) is not None:
             comp[k] = getattr(args, k)
     opts = dict(channels_last=not args.nchw, progress=True, **comp)
-    if src.endswith(".onnx") or os.path.isfile(src):
+    if os.path.isdir(src):   # a Hugging Face checkpoint folder of a decoder: the KV-cache graph of export_gpt
+        from .exporters.gpt import export_gpt
+        other = sorted(k for k in comp if k not in ("quantize", "group_size", "keep_float"))
+        if other or args.calibration or args.report:
+            print(f"pyruntime export: a decoder checkpoint folder takes --quantize, --group-size, --keep-float, "
+                  f"--max-context and --kv-cache; not {', '.join(other) or 'calibration/report'}", file=sys.stderr)
+            return 2
+        _progress(f"reading the checkpoint folder {src}")
+        n = export_gpt(src, args.output, max_context=args.max_context, kv_cache=args.kv_cache or "f32",
+                       **{k: v for k, v in comp.items() if k != "keep_float"}, keep_float=comp.get("keep_float", ()))
+        blob = None
+    elif args.max_context or args.kv_cache:
+        print("pyruntime export: --max-context and --kv-cache are for decoder checkpoint folders", file=sys.stderr)
+        return 2
+    elif src.endswith(".onnx") or os.path.isfile(src):
         _progress(f"importing {src}")
         blob = src
         n = export_onnx(src, args.output, **opts)
@@ -413,7 +427,9 @@ def main(argv=None) -> int:
                     help="instead: write a model with every weight encoding and print its tensor table")
     pd.set_defaults(fn=cmd_demo)
     pe = sub.add_parser("export", help="convert an ONNX file or a PyTorch model (module:factory) to .pyrt")
-    pe.add_argument("source", help="model.onnx, or module:factory returning a torch.nn.Module")
+    pe.add_argument("source", help="model.onnx, module:factory returning a torch.nn.Module, or a Hugging Face "
+                    "decoder checkpoint folder (config.json + safetensors: Llama, Mistral, Qwen2, Qwen3, Phi-3, "
+                    "Gemma 2, GPT-NeoX, GPT-2)")
     pe.add_argument("-o", "--output", required=True)
     pe.add_argument("--input-shape", action="append", help="PyTorch: example input shape, e.g. 1,3,224,224 "
                     "(repeat for several inputs; the first dim is exported as a dynamic batch)")
@@ -435,6 +451,9 @@ def main(argv=None) -> int:
     pe.add_argument("--report", action="store_true", help="print the per-layer sensitivity of the compression")
     pe.add_argument("--target", metavar="TABLES", help="also store the packed weight forms of these kernel tables "
                     "(comma-separated, 'host' for the one this CPU uses; see `pyruntime pack`)")
+    pe.add_argument("--max-context", type=int, metavar="N", help="decoders: the KV cache's capacity in tokens "
+                    "(default: the model's max_position_embeddings)")
+    pe.add_argument("--kv-cache", choices=["f32", "f16", "i8"], help="decoders: the cache's element type")
     pe.add_argument("--nchw", action="store_true", help="keep every op in NCHW (default: convolution stacks run "
                     "channels-last inside the file; inputs and outputs keep their layout either way)")
     pe.set_defaults(fn=cmd_export)

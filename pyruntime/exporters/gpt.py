@@ -12,10 +12,11 @@ RMSNormalization, MatMul with transB and int4/int8 weights, Gelu/Silu, Add), so 
 export.
 
 Supported: `GPT` (this module's reference model: learned or rotary positions, LayerNorm or RMSNorm, GELU
-(exact or tanh) or SiLU MLP, tied or separate LM head) and transformers' GPT2LMHeadModel / GPT2Model built
-from any GPT2Config (no download needed). Graph inputs: `input_ids` [B, T] i64 and, with learned positions,
-`position_ids` [B, T] i64; output `logits` [B, 1, V] (the last token's: what decoding needs) or [B, T, V]
-with logits="all".
+(exact or tanh) or SiLU MLP, tied or separate LM head); transformers' decoders of the families in
+exporters/decoders.py (Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 2, GPT-NeoX, GPT-2), as a model object or
+as a local checkpoint folder (config.json + safetensors). Graph inputs: `input_ids` [B, T] i64 and, with
+learned positions, `position_ids` [B, T] i64; output `logits` [B, 1, V] (the last token's: what decoding
+needs) or [B, T, V] with logits="all".
 """
 from __future__ import annotations
 
@@ -48,6 +49,27 @@ class GPTConfig:
     bias: bool = True
     tied: bool = True              # LM head = token embedding
     eps: float = 1e-5
+    # what the Hugging Face families add (exporters/decoders.py); the defaults are GPT-2's
+    n_kv_head: int = 0             # key/value heads (0: n_head); fewer: grouped-query attention
+    head_dim: int = 0              # 0: n_embd // n_head
+    mlp: str = "plain"             # "plain": fc_out(act(fc(x))); "gated": fc_out(act(gate(x)) * up(x))
+    parallel: bool = False         # x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX)
+    qk_norm: bool = False          # RMSNorm over each query and key head before rotary (Qwen3)
+    sandwich: bool = False         # norms after attention and after the MLP too (Gemma 2)
+    windows: tuple = ()            # per layer: sliding window in tokens (0: the whole context)
+    attn_softcap: float = 0.0      # scores -> c tanh(scores / c) (Gemma 2)
+    logit_softcap: float = 0.0     # logits -> c tanh(logits / c) (Gemma 2)
+    embed_scale: float = 0.0       # embeddings times this (0: not scaled; Gemma: sqrt(n_embd))
+    attn_scale: float = 0.0        # 0: 1 / sqrt(head_dim)
+    rotary_inv_freq: tuple = ()    # the rotary frequencies themselves (scaled RoPE); (): from rotary_base
+
+    @property
+    def hd(self) -> int:
+        return self.head_dim or self.n_embd // self.n_head
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_head or self.n_head
 
     def check(self):
         if self.pos not in ("learned", "rotary"):
@@ -56,9 +78,15 @@ class GPTConfig:
             raise ExportError(f"norm must be 'layernorm' or 'rmsnorm', got {self.norm!r}")
         if self.act not in _ACTS:
             raise ExportError(f"act must be one of {sorted(_ACTS)}, got {self.act!r}")
-        if self.n_embd % self.n_head:
+        if self.mlp not in ("plain", "gated"):
+            raise ExportError(f"mlp must be 'plain' or 'gated', got {self.mlp!r}")
+        if not self.head_dim and self.n_embd % self.n_head:
             raise ExportError(f"n_embd {self.n_embd} does not split into {self.n_head} heads")
-        hd = self.n_embd // self.n_head
+        if self.n_head % self.kv_heads:
+            raise ExportError(f"{self.kv_heads} key/value heads do not divide {self.n_head} query heads")
+        if self.windows and len(self.windows) != self.n_layer:
+            raise ExportError(f"windows needs one entry per layer ({self.n_layer}), got {len(self.windows)}")
+        hd = self.hd
         rot = self.rotary_dim or hd
         if self.pos == "rotary" and (rot % 2 or rot > hd):
             raise ExportError(f"rotary_dim must be even and at most the head size {hd}, got {rot}")
@@ -153,14 +181,21 @@ def _np(t) -> np.ndarray:
 
 
 def weights_of(model) -> tuple[GPTConfig, dict]:
-    """(config, weights as numpy arrays named as the graph names them) of a supported PyTorch decoder."""
-    cfg = getattr(model, "config", None)
-    if cfg is not None and getattr(cfg, "model_type", None) == "gpt2":
-        return _gpt2(model)
+    """(config, weights as numpy arrays named as the graph names them) of a supported decoder: pyruntime's GPT,
+    a transformers model object of a supported family, or the path of a checkpoint folder."""
+    from . import decoders
+    import os
+    if isinstance(model, (str, os.PathLike)):
+        return decoders.read(decoders.from_folder(model))
     if isinstance(getattr(model, "cfg", None), GPTConfig):
         return _ours(model)
+    cfg = getattr(model, "config", None)
+    if cfg is not None and getattr(cfg, "model_type", None) in decoders.FAMILIES:
+        return decoders.read(decoders.from_model(model))
     raise ExportError(f"{type(model).__name__} is not a supported decoder: export_gpt takes pyruntime's "
-                      f"exporters.gpt.GPT or a transformers GPT-2 (GPT2LMHeadModel / GPT2Model)")
+                      f"exporters.gpt.GPT, a transformers model of the families {', '.join(decoders.FAMILIES)}, "
+                      f"or a checkpoint folder of one"
+                      + (f" (model_type {cfg.model_type!r})" if getattr(cfg, "model_type", None) else ""))
 
 
 def _ours(m) -> tuple[GPTConfig, dict]:
@@ -186,41 +221,21 @@ def _ours(m) -> tuple[GPTConfig, dict]:
     return cfg, w
 
 
-def _gpt2(model) -> tuple[GPTConfig, dict]:
-    c = model.config
-    act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "silu": "silu",
-           "swish": "silu"}.get(c.activation_function)
-    if act is None:
-        raise ExportError(f"GPT-2 activation_function {c.activation_function!r} is not supported")
-    for flag in ("add_cross_attention", "scale_attn_by_inverse_layer_idx"):
-        if getattr(c, flag, False):
-            raise ExportError(f"GPT-2 with {flag}=True is not supported")
-    if not getattr(c, "scale_attn_weights", True):
-        raise ExportError("GPT-2 with scale_attn_weights=False is not supported")
-    tr = getattr(model, "transformer", model)
-    head = getattr(model, "lm_head", None)
-    tied = head is None or head.weight.data_ptr() == tr.wte.weight.data_ptr()
-    cfg = GPTConfig(vocab_size=c.vocab_size, n_layer=c.n_layer, n_head=c.n_head, n_embd=c.n_embd,
-                    block_size=c.n_positions, mlp_ratio=(c.n_inner or 4 * c.n_embd) // c.n_embd, act=act,
-                    eps=c.layer_norm_epsilon, tied=tied)
-    if (c.n_inner or 4 * c.n_embd) % c.n_embd:
-        raise ExportError(f"GPT-2 n_inner {c.n_inner} is not a multiple of n_embd {c.n_embd}")
-    w = {"wte": _np(tr.wte.weight), "wpe": _np(tr.wpe.weight)}
-    for i, b in enumerate(tr.h):
+def _fused_qkv(cfg: GPTConfig, w: dict) -> dict:
+    """q, k and v projections given apart joined into one [(H + 2 KV) hd, D] weight (the packed qkv input of
+    CausalAttention): one GEMM, one GEMV when decoding. Qwen3's QK-norm needs them apart."""
+    if cfg.qk_norm:
+        return w
+    w = dict(w)
+    for i in range(cfg.n_layer):
         p = f"h{i}."
-        w[p + "ln1.w"], w[p + "ln1.b"] = _np(b.ln_1.weight), _np(b.ln_1.bias)
-        w[p + "ln2.w"], w[p + "ln2.b"] = _np(b.ln_2.weight), _np(b.ln_2.bias)
-        # Conv1D stores [in, out] (y = x W + b): transposed into Linear's [out, in]
-        for nm, lin in (("qkv", b.attn.c_attn), ("proj", b.attn.c_proj), ("fc", b.mlp.c_fc),
-                        ("fc_out", b.mlp.c_proj)):
-            w[p + nm + ".w"] = np.ascontiguousarray(_np(lin.weight).T)
-            w[p + nm + ".b"] = _np(lin.bias)
-    w["ln_f.w"], w["ln_f.b"] = _np(tr.ln_f.weight), _np(tr.ln_f.bias)
-    if head is not None and not tied:
-        w["lm_head"] = _np(head.weight)
-    if head is None:   # GPT2Model: hidden states only; the tied head makes it a language model
-        cfg.tied = True
-    return cfg, w
+        for s in ("w", "b"):
+            parts = [w.pop(p + nm + "." + s) for nm in "qkv" if p + nm + "." + s in w]
+            if parts and len(parts) != 3:
+                raise ExportError(f"layer {i}: q, k and v must all have a {'bias' if s == 'b' else 'weight'} or none")
+            if parts:
+                w[p + "qkv." + s] = np.concatenate(parts)
+    return w
 
 
 def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str = "last", kv_cache: str = "f32") -> IR:
@@ -234,6 +249,7 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
     most, why = (cfg.block_size, "the learned positions") if cfg.pos == "learned" else (1 << 20, "the runtime's cap")
     if not 1 <= ctx <= most:
         raise ExportError(f"max_context must be in [1, {most}] ({why}), got {ctx}")
+    w = _fused_qkv(cfg, w)
     ir = IR(name="gpt")
     ir.consts.update({k: np.ascontiguousarray(v, np.float32) for k, v in w.items()})
     ir.inputs.append(("input_ids", "i64", [-1, -1]))
@@ -259,31 +275,81 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
     x = node("Gather", ["wte", "input_ids"], "embed", axis=0)
     if cfg.pos == "learned":
         x = node("Add", [x, node("Gather", ["wpe", "position_ids"], "embed_pos", axis=0)], "embed_sum")
-    hd = cfg.n_embd // cfg.n_head
-    att = {"num_heads": cfg.n_head, "max_context": ctx, "scale": 1.0 / math.sqrt(hd), "kv_dtype": kv_cache}
+    if cfg.embed_scale:
+        ir.consts["embed_scale"] = np.array(cfg.embed_scale, np.float32)
+        x = node("Mul", [x, "embed_scale"], "embed_scaled")
+    hd, kvh = cfg.hd, cfg.kv_heads
+    att = {"num_heads": cfg.n_head, "max_context": ctx, "scale": float(cfg.attn_scale or 1.0 / math.sqrt(hd)),
+           "kv_dtype": kv_cache}
+    if kvh != cfg.n_head:
+        att["num_kv_heads"] = kvh
+    if cfg.attn_softcap:
+        att["softcap"] = float(cfg.attn_softcap)
     if cfg.pos == "rotary":
         att.update(rotary_dim=cfg.rotary_dim or hd, rotary_base=float(cfg.rotary_base))
+        if cfg.rotary_inv_freq:
+            att["rotary_inv_freq"] = [float(f) for f in cfg.rotary_inv_freq]
     act, act_attrs = _ACTS[cfg.act]
+    if cfg.qk_norm:
+        for nm, h in (("q", cfg.n_head), ("k", kvh)):
+            ir.consts[f"{nm}.heads"] = np.array([0, 0, h, hd], np.int64)
+            ir.consts[f"{nm}.flat"] = np.array([0, 0, h * hd], np.int64)
+
+    def attention(x, p, window):
+        extra = {"sliding_window": int(window)} if window else {}
+        if not cfg.qk_norm:
+            return node("CausalAttention", [linear(x, p + "qkv")], p + "attn", **att, **extra)
+        qkv = []
+        for nm in "qkv":   # Qwen3: RMSNorm over each head of q and k (before rotary, which the op applies)
+            y = linear(x, p + nm)
+            if nm != "v":
+                y = node("Reshape", [y, f"{nm}.heads"], p + nm + ".heads")
+                y = node("RMSNormalization", [y, p + nm + "_norm.w"], p + nm + "_norm", axis=-1, epsilon=float(cfg.eps))
+                y = node("Reshape", [y, f"{nm}.flat"], p + nm + ".flat")
+            qkv.append(y)
+        return node("CausalAttention", qkv, p + "attn", **att, **extra)
+
+    def mlp(x, p):
+        if cfg.mlp == "gated":
+            g = node(act, [linear(x, p + "gate")], p + "act", **act_attrs)
+            return linear(node("Mul", [g, linear(x, p + "up")], p + "glu"), p + "fc_out")
+        return linear(node(act, [linear(x, p + "fc")], p + "act", **act_attrs), p + "fc_out")
+
     for i in range(cfg.n_layer):
         p = f"h{i}."
-        a = node("CausalAttention", [linear(normalize(x, p + "ln1"), p + "qkv")], p + "attn", **att)
-        x = node("Add", [x, linear(a, p + "proj")], p + "res1")
-        f = node(act, [linear(normalize(x, p + "ln2"), p + "fc")], p + "act", **act_attrs)
-        x = node("Add", [x, linear(f, p + "fc_out")], p + "res2")
+        a = linear(attention(normalize(x, p + "ln1"), p, cfg.windows[i] if cfg.windows else 0), p + "proj")
+        if cfg.parallel:   # GPT-NeoX: both branches read x; summed as transformers sums them
+            x = node("Add", [node("Add", [mlp(normalize(x, p + "ln2"), p), a], p + "branches"), x], p + "res")
+            continue
+        if cfg.sandwich:
+            a = normalize(a, p + "ln1_post")
+        x = node("Add", [x, a], p + "res1")
+        f = mlp(normalize(x, p + "ln2"), p)
+        if cfg.sandwich:
+            f = normalize(f, p + "ln2_post")
+        x = node("Add", [x, f], p + "res2")
     if logits == "last":   # decoding reads the last token's logits only: the head runs on one row
         ir.consts["last.starts"], ir.consts["last.ends"] = np.array([-1], np.int64), np.array([2**62], np.int64)
         ir.consts["last.axes"] = np.array([1], np.int64)
         x = node("Slice", [x, "last.starts", "last.ends", "last.axes"], "last")
     x = normalize(x, "ln_f")
     head = "lm_head" if not cfg.tied else "wte"
-    nodes.append(Node("MatMul", [x, head], ["logits"], {"transB": 1}, "lm_head"))
+    if cfg.logit_softcap:   # Gemma 2: logits / c, tanh, times c (as transformers computes it)
+        ir.consts["logit_cap"] = np.array(cfg.logit_softcap, np.float32)
+        y = node("MatMul", [x, head], "lm_head", transB=1)
+        y = node("Tanh", [node("Div", [y, "logit_cap"], "logits_scaled")], "logits_tanh")
+        nodes.append(Node("Mul", [y, "logit_cap"], ["logits"], {}, "logits_capped"))
+    else:
+        nodes.append(Node("MatMul", [x, head], ["logits"], {"transB": 1}, "lm_head"))
     ir.outputs = [["logits", "logits"]]
     return ir
 
 
 def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32, keep_float=(),
                max_context: int | None = None, logits: str = "last", kv_cache: str = "f32", name: str = "") -> int:
-    """Writes a decoder (pyruntime's GPT or a transformers GPT-2) with KV-cache attention to `path`.
+    """Writes a decoder with KV-cache attention to `path`: pyruntime's GPT, a transformers model of a supported
+    family (exporters/decoders.py: Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 2, GPT-NeoX, GPT-2), or the path
+    of a local checkpoint folder of one (config.json + safetensors, read without building the model).
 
     quantize: None (f32), "int8-weights" (int8 per output channel) or "int4" (groups of group_size along the
     input axis; the decode step then runs the int4 GEMV on the stored nibbles). max_context: the KV cache's
@@ -299,7 +365,10 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     check_options(quantize, group_size, None, keep_float)
     cfg, w = weights_of(model)
     ir = to_ir(cfg, w, max_context, logits, kv_cache)
-    g = to_graph(ir, name or type(model).__name__, plan(ir, quantize=quantize, group_size=group_size,
+    if not name:
+        import os
+        name = os.path.basename(os.path.normpath(model)) if isinstance(model, (str, os.PathLike)) else type(model).__name__
+    g = to_graph(ir, name, plan(ir, quantize=quantize, group_size=group_size,
                                                         keep_float=keep_float))
     return g.save(path)
 
