@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .decoders import _np
 from .ir import IR, ExportError, Node
 
 _ACTS = {"gelu": ("Gelu", {}), "gelu_tanh": ("Gelu", {"approximate": "tanh"}), "silu": ("Silu", {})}
@@ -174,10 +175,6 @@ class GPT(nn.Module):
             x = b(x)
         x = self.ln_f(x)
         return x @ self.wte.weight.T if self.lm_head is None else self.lm_head(x)
-
-
-def _np(t) -> np.ndarray:
-    return t.detach().cpu().to(torch.float32).numpy().copy()
 
 
 def weights_of(model) -> tuple[GPTConfig, dict]:

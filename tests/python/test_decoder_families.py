@@ -145,3 +145,20 @@ def test_folder_errors_name_what_is_missing(tmp_path):
     os.remove(os.path.join(path, "model.safetensors"))
     with pytest.raises(ExportError, match="no model.safetensors"):
         export_gpt(path, tmp_path / "x.pyrt")
+
+
+@pytest.mark.parametrize("family", ["mistral", "gemma2"])
+@pytest.mark.parametrize("kv_cache,atol", [("f32", 1e-4), ("f16", 2e-2), ("i8", 1e-1)])
+def test_decode_steps_past_the_window_on_every_cache(family, kv_cache, atol, tmp_path):
+    """Prefill, then one token per run well past the sliding window (and, for Gemma 2, with soft-capped
+    scores): each step's logits are transformers' over the whole sequence, within the cache type's rounding."""
+    m = tiny(family)
+    ids = np.random.default_rng(1).integers(0, 97, 48)
+    with torch.no_grad():
+        want = m(torch.tensor(ids[None])).logits[0].numpy()
+    export_gpt(m, tmp_path / "m.pyrt", kv_cache=kv_cache)
+    s = pyruntime.Session(tmp_path / "m.pyrt")
+    s.run({"input_ids": ids[None, :20]})
+    for t in range(20, 48):
+        (logits,) = s.run({"input_ids": ids[None, t:t + 1]})
+        np.testing.assert_allclose(logits[0, -1], want[t], atol=atol, rtol=0, err_msg=f"step {t}")
