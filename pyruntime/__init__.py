@@ -12,6 +12,7 @@ from .session import Session, supported_ops  # noqa: E402
 from .generate import Generator, Recurrent  # noqa: E402
 from .images import save_png_grid  # noqa: E402
 from .prepack import prepack  # noqa: E402
+from .tokenizer import TextTokenizer  # noqa: E402  (imports `tokenizers` only when a tokenizer is made)
 
 
 
@@ -24,4 +25,4 @@ def __getattr__(name):
 
 
 __all__ = ["__version__", "FormatError", "LimitError", "Graph", "Model", "Session", "Generator", "Recurrent", "load",
-           "supported_ops", "export", "export_onnx", "save_png_grid", "prepack"]
+           "supported_ops", "export", "export_onnx", "save_png_grid", "prepack", "TextTokenizer"]

@@ -103,7 +103,10 @@ def header_lines(model) -> list[str]:
             dims = ", ".join("?" if d < 0 else str(d) for d in shape)
             lines.append(f"{kind[:-1]:9s} {name}: {dt}[{dims}]")
     for k, v in m["props"].items():
-        lines.append(f"prop      {k} = {v!r}")
+        shown = repr(v)
+        if len(shown) > 120:   # a chat template is kilobytes
+            shown = f"{shown[:100]}... ({len(v)} {'characters' if isinstance(v, str) else 'bytes'})"
+        lines.append(f"prop      {k} = {shown}")
     g = model.graph()
     if g is not None:
         lines.append(f"graph     {len(g['nodes'])} nodes, {len(g['values'])} values")
@@ -354,6 +357,38 @@ def cmd_pack(args) -> int:
     return 0
 
 
+def cmd_generate(args) -> int:
+    """Streams the text a decoder writes after a prompt, then a llama.cpp-style timing line on stderr."""
+    from .benchmark import _peak_rss_kb
+    from .generate import Generator
+    prompt = args.prompt
+    if args.file:
+        with open(args.file, encoding="utf-8") as f:
+            prompt = f.read()
+    if prompt is None:
+        print("pyruntime generate: give a prompt with -p TEXT or -f FILE", file=sys.stderr)
+        return 2
+    g = Generator(args.model, num_threads=args.threads)
+    pieces = g.stream(prompt, args.n_predict, temperature=args.temp, top_k=args.top_k, top_p=args.top_p,
+                      seed=args.seed, chat=args.chat)
+    out = sys.stdout
+    if not args.no_echo and not args.chat:
+        out.write(prompt)
+    for piece in pieces:
+        out.write(piece)
+        out.flush()
+    out.write("\n")
+    st = g.stats
+    pp, tg = st["prefill_tokens"], st["new_tokens"]
+
+    def rate(n, s):
+        return f"{n / s:.1f} tok/s" if s > 0 else "-"
+    print(f"prompt: {pp} tokens in {1e3 * st['prefill_s']:.1f} ms ({rate(pp, st['prefill_s'])}) | "
+          f"generation: {tg} tokens in {1e3 * st['decode_s']:.1f} ms ({rate(st['decode_tokens'], st['decode_s'])}) | "
+          f"peak RSS {_peak_rss_kb() / 1024:.1f} MiB | {g.session.num_threads} thread(s)", file=sys.stderr)
+    return 0
+
+
 def cmd_run(args) -> int:
     import numpy as np
     from .benchmark import random_inputs
@@ -473,6 +508,21 @@ def main(argv=None) -> int:
     pr.add_argument("--threads", type=int, default=None)
     pr.add_argument("--batch", type=int, default=1, help="size of dynamic dims for random inputs")
     pr.set_defaults(fn=cmd_run)
+    pg = sub.add_parser("generate", help="stream the text a decoder writes after a prompt (a file exported with "
+                        "its tokenizer), then a timing line")
+    pg.add_argument("model")
+    pg.add_argument("-p", "--prompt", help="the prompt text")
+    pg.add_argument("-f", "--file", help="read the prompt from this file")
+    pg.add_argument("-n", "--n-predict", type=int, default=128, help="new tokens at most (default 128)")
+    pg.add_argument("--temp", type=float, default=0.0, help="temperature (default 0: greedy)")
+    pg.add_argument("--top-k", type=int, help="sample among the k likeliest tokens")
+    pg.add_argument("--top-p", type=float, help="nucleus sampling: the likeliest tokens up to this mass")
+    pg.add_argument("--seed", type=int, help="the sampler's seed (default: random)")
+    pg.add_argument("--chat", action="store_true", help="the prompt is a user message put through the file's "
+                    "chat template")
+    pg.add_argument("--no-echo", action="store_true", help="print only the new text, not the prompt first")
+    pg.add_argument("-t", "--threads", type=int, help="threads (default: the CPUs this process may use)")
+    pg.set_defaults(fn=cmd_generate)
     pb = sub.add_parser("bench", help="pyrt_benchmark's figures for a model, beside ONNX Runtime / PyTorch on the "
                         "source model, and a PNG chart")
     pb.add_argument("model")

@@ -4,6 +4,8 @@
     >>> ids = g.generate([1, 2, 3], max_new_tokens=64)                       # greedy: prompt + 64 new ids
     >>> ids = g.generate(prompt, 64, temperature=0.8, top_k=40, top_p=0.95, seed=0)
     >>> for tok in g.stream(prompt, 64, temperature=0.8, seed=0): print(tok)
+    >>> g.generate("Once upon a time", 64)                # with a tokenizer in the file: text in, new text out
+    >>> for piece in g.stream("Hi!", 64, chat=True): print(piece, end="")   # the checkpoint's chat template
 
 The prompt runs once (prefill: one run over all its tokens); each new token is one run of one token (decode),
 its keys and values appended to the caches the session keeps. Tokens are drawn by the runtime's sampler
@@ -45,7 +47,33 @@ class Generator:
         self.max_context = self.session.max_context
         self.vocab_size = int(self.session.outputs[0][2][-1])
         self._positions = "position_ids" in names
+        self._path = path
+        self._tokenizer = None
         self.stats = {}   # of the last call: prefill/decode tokens and seconds
+
+    @property
+    def tokenizer(self):
+        """The file's TextTokenizer (pyruntime/tokenizer.py), or None when the file carries none."""
+        if self._tokenizer is None:
+            from .tokenizer import TextTokenizer
+            self._tokenizer = TextTokenizer.from_file(self._path) or False
+        return self._tokenizer or None
+
+    def _text_prompt(self, text: str, chat: bool) -> np.ndarray:
+        tok = self.tokenizer
+        if tok is None:
+            raise ValueError(f"{self._path}: the file has no tokenizer, so prompts must be token ids (export it "
+                             f"with its tokenizer: export_gpt(..., tokenizer=...), or from a checkpoint folder "
+                             f"that has a tokenizer.json)")
+        if not text:
+            raise ValueError("the prompt is empty: give some text")
+        if chat:   # the template writes the special tokens itself
+            ids = tok.encode(tok.apply_chat_template(text), special_tokens=False)
+        else:
+            ids = tok.encode(text)
+        if not ids:
+            raise ValueError(f"the prompt {text[:40]!r} gives no tokens")
+        return np.asarray(ids, np.int64)
 
     def _check(self, input_ids, max_new_tokens, temperature, top_k, top_p) -> np.ndarray:
         ids = np.asarray(input_ids)
@@ -81,13 +109,22 @@ class Generator:
         return logits[:, -1, :]
 
     def stream(self, input_ids, max_new_tokens: int, *, temperature: float = 0.0, top_k: int | None = None,
-               top_p: float | None = None, seed: int | None = None, eos_token_id: int | None = None):
-        """Yields new tokens as they are made: ints for a 1-D prompt, arrays of one id per row for a batch.
+               top_p: float | None = None, seed: int | None = None, eos_token_id=None, chat: bool = False):
+        """Yields new tokens as they are made: ints for a 1-D prompt, arrays of one id per row for a batch;
+        for a text prompt (a file with a tokenizer), text pieces, stopping at the file's end-of-turn ids
+        unless eos_token_id is given (chat=True: the prompt is a user message put through the chat template).
         temperature 0 is greedy (argmax); otherwise logits / temperature, then top_k, then top_p (nucleus),
         then one draw per row from the runtime's sampler (pyrt_generate's: the same tokens from C for a seed).
         Stops early when every row produced eos_token_id.
         The arguments are checked here, before the first token; one sequence at a time per Generator (the KV
         cache is its session's)."""
+        if isinstance(input_ids, str):
+            ids = self._check(self._text_prompt(input_ids, chat), max_new_tokens, temperature, top_k, top_p)
+            eos = self.tokenizer.eos_token_ids if eos_token_id is None else eos_token_id
+            new = self._stream(ids, True, int(max_new_tokens), temperature, top_k, top_p, seed, eos)
+            return self.tokenizer.pieces((t for t in new if t not in np.atleast_1d(eos)), context=ids[0, -4:])
+        if chat:
+            raise ValueError("chat=True needs a text prompt")
         one = np.asarray(input_ids).ndim <= 1
         ids = self._check(input_ids, max_new_tokens, temperature, top_k, top_p)
         return self._stream(ids, one, int(max_new_tokens), temperature, top_k, top_p, seed, eos_token_id)
@@ -95,18 +132,21 @@ class Generator:
     def _stream(self, ids, one, max_new_tokens, temperature, top_k, top_p, seed, eos_token_id):
         draw = sampler(temperature, top_k, top_p, seed)
         self.session.reset_state()
-        self.stats = {"prefill_tokens": int(ids.size), "decode_tokens": 0, "prefill_s": 0.0, "decode_s": 0.0}
+        self.stats = {"prefill_tokens": int(ids.size), "decode_tokens": 0, "prefill_s": 0.0, "decode_s": 0.0,
+                      "new_tokens": 0}
         if max_new_tokens == 0:
             return
         t0 = time.perf_counter()
         logits = self._run(ids, 0)
         self.stats["prefill_s"] = time.perf_counter() - t0
         pos, done = ids.shape[1], np.zeros(ids.shape[0], bool)
+        stop = None if eos_token_id is None or np.size(eos_token_id) == 0 else np.atleast_1d(eos_token_id)
         for i in range(max_new_tokens):
             tok = draw.sample(logits)
+            self.stats["new_tokens"] += int(tok.size)
             yield int(tok[0]) if one else tok
-            if eos_token_id is not None:
-                done |= tok == eos_token_id
+            if stop is not None:
+                done |= np.isin(tok, stop)
                 if done.all():
                     return
             if i + 1 == max_new_tokens:
@@ -118,8 +158,15 @@ class Generator:
             pos += 1
 
     def generate(self, input_ids, max_new_tokens: int, *, temperature: float = 0.0, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None, eos_token_id: int | None = None) -> np.ndarray:
-        """The prompt followed by the new tokens: 1-D for a 1-D prompt, else [batch, tokens]."""
+                 top_p: float | None = None, seed: int | None = None, eos_token_id=None, chat: bool = False):
+        """The prompt followed by the new tokens: 1-D for a 1-D prompt, else [batch, tokens]. A text prompt (a
+        file with a tokenizer) gives the new text, as it reads after the prompt (prompt + result is the whole
+        text). eos_token_id: an id or a list of ids that end the sequence (text: the file's end-of-turn ids)."""
+        if isinstance(input_ids, str):
+            return "".join(self.stream(input_ids, max_new_tokens, temperature=temperature, top_k=top_k,
+                                       top_p=top_p, seed=seed, eos_token_id=eos_token_id, chat=chat))
+        if chat:
+            raise ValueError("chat=True needs a text prompt")
         one = np.asarray(input_ids).ndim <= 1
         ids = self._check(input_ids, max_new_tokens, temperature, top_k, top_p)
         new = list(self._stream(ids, False, int(max_new_tokens), temperature, top_k, top_p, seed, eos_token_id))

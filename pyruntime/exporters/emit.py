@@ -41,6 +41,11 @@ class _Checked:
     def __init__(self, g):
         self.g = g
 
+    @property
+    def writer(self):
+        """The format Writer, for what goes in the file beside the graph (META properties, extra tensors)."""
+        return self.g.w
+
     def to_bytes(self) -> bytes:
         try:
             return self.g.to_bytes()

@@ -343,7 +343,8 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
 
 
 def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32, keep_float=(),
-               max_context: int | None = None, logits: str = "last", kv_cache: str = "f32", name: str = "") -> int:
+               max_context: int | None = None, logits: str = "last", kv_cache: str = "f32", name: str = "",
+               tokenizer=None) -> int:
     """Writes a decoder with KV-cache attention to `path`: pyruntime's GPT, a transformers model of a supported
     family (exporters/decoders.py: Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 2, GPT-NeoX, GPT-2), or the path
     of a local checkpoint folder of one (config.json + safetensors, read without building the model).
@@ -352,21 +353,31 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     input axis; the decode step then runs the int4 GEMV on the stored nibbles). max_context: the KV cache's
     capacity (default: the model's block_size / n_positions). kv_cache: "f32", "f16" (half the memory and
     the bytes each decode step reads, keys and values rounded to f16) or "i8" (each token's key and value of
-    each head as int8 with one f32 scale: head_dim + 4 bytes instead of 4 x head_dim). Returns the file's size
-    in bytes."""
+    each head as int8 with one f32 scale: head_dim + 4 bytes instead of 4 x head_dim). tokenizer: stored in
+    the file so that Generator takes and gives text (pyruntime/tokenizer.py): a tokenizer.json path or its
+    folder, a tokenizers.Tokenizer or a transformers fast tokenizer; None takes a checkpoint folder's own
+    tokenizer.json when there is one; False stores none. Returns the file's size in bytes."""
+    import os
     from .emit import to_graph
     from .quantize import check_options, plan
+    from .. import tokenizer as text
     if quantize == "int8":
         raise ExportError("static int8 (quantize='int8') is for convolutional models; decoders take "
                           "quantize='int8-weights' or 'int4'")
     check_options(quantize, group_size, None, keep_float)
+    folder = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+    tok = text.collect(tokenizer, folder)   # before the weights: a bad tokenizer fails fast
     cfg, w = weights_of(model)
+    if tok is not None:
+        vocab = text.TextTokenizer(tok["json"]).vocab_size
+        if vocab > cfg.vocab_size:
+            raise ExportError(f"the tokenizer has {vocab} tokens, more than the model's vocab_size {cfg.vocab_size}")
     ir = to_ir(cfg, w, max_context, logits, kv_cache)
     if not name:
-        import os
-        name = os.path.basename(os.path.normpath(model)) if isinstance(model, (str, os.PathLike)) else type(model).__name__
-    g = to_graph(ir, name, plan(ir, quantize=quantize, group_size=group_size,
-                                                        keep_float=keep_float))
+        name = os.path.basename(os.path.normpath(folder)) if folder else type(model).__name__
+    g = to_graph(ir, name, plan(ir, quantize=quantize, group_size=group_size, keep_float=keep_float))
+    if tok is not None:
+        text.store(g.writer, tok)
     return g.save(path)
 
 
