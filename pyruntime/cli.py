@@ -260,7 +260,8 @@ def cmd_export(args) -> int:
             return 2
         _progress(f"reading the checkpoint folder {src}")
         n = export_gpt(src, args.output, max_context=args.max_context, kv_cache=args.kv_cache or "f32",
-                       **{k: v for k, v in comp.items() if k != "keep_float"}, keep_float=comp.get("keep_float", ()))
+                       **{k: v for k, v in comp.items() if k != "keep_float"}, keep_float=comp.get("keep_float", ()),
+                       progress=True)
         blob = None
     elif args.max_context or args.kv_cache:
         print("pyruntime export: --max-context and --kv-cache are for decoder checkpoint folders", file=sys.stderr)

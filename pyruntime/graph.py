@@ -111,10 +111,21 @@ class Graph:
             self.w.add_output(n, dt, [a if a == b else -1 for a, b in zip(s1, s2)])
         return self.w.to_bytes()
 
-    def save(self, path) -> int:
-        """Writes the model atomically (temporary file + rename)."""
+    def save(self, path, probe: bool = True) -> int:
+        """Writes the model atomically (temporary file + rename). probe=False declares the outputs from their
+        hints (output(..., hint=)) instead of planning a session on the file's bytes: what a spooling writer
+        needs, as it holds no weights (Writer.spool)."""
         from .format.writer import atomic_write
-        return atomic_write(path, self.to_bytes())
+        if probe:
+            return atomic_write(path, self.to_bytes())
+        missing = [n for _, n in self._outputs if n not in self._hints]
+        if missing:
+            raise ValueError(f"outputs {missing} have no declared type: give output(..., hint=(dtype, dims))")
+        self.g.outputs, self.w.outputs = [], []
+        for v, n in self._outputs:
+            self.g.output(v.id, n)
+            self.w.add_output(n, *self._hints[n])
+        return self.w.save(path)
 
 
 __all__ = ["Graph", "Value"]

@@ -25,11 +25,48 @@ _ACT = {"silu": "silu", "swish": "silu", "gelu": "gelu", "gelu_new": "gelu_tanh"
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gpt_neox", "gpt2")
 
 
+class Lazy:
+    """An f32 tensor made when asked for (np.asarray), its shape known before: the exporter reads, encodes and
+    writes one at a time (emit.to_graph(spool=True)), so its peak memory follows the largest tensor, not the
+    model. `plan` reads only shape, size, ndim and dtype."""
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, shape, load):
+        self.shape, self._load = tuple(int(d) for d in shape), load
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.ascontiguousarray(self._load(), np.float32)
+        if a.shape != self.shape:
+            raise ExportError(f"a tensor read as {a.shape} was expected to be {self.shape}")
+        return a if dtype is None else a.astype(dtype)
+
+    def map(self, fn, shape=None) -> "Lazy":
+        """fn applied when the tensor is made (a split, a transpose, 1 + w)."""
+        return Lazy(self.shape if shape is None else shape, lambda: fn(np.asarray(self)))
+
+
+def concat(parts) -> "Lazy | np.ndarray":
+    """The rows of several tensors one after the other, made when asked for."""
+    if not any(isinstance(p, Lazy) for p in parts):
+        return np.concatenate(parts)
+    shape = (sum(p.shape[0] for p in parts),) + tuple(parts[0].shape[1:])
+    return Lazy(shape, lambda: np.concatenate([np.asarray(p) for p in parts]))
+
+
 class Source:
     """A decoder's config (a plain dict, as config.json holds it) and its tensors by Hugging Face name."""
 
-    def __init__(self, config: dict, names, get, where: str):
+    def __init__(self, config: dict, names, get, where: str, shape_of=None):
         self.config, self.names, self._get, self.where = config, set(names), get, where
+        self._shape_of = shape_of
 
     def has(self, name: str) -> bool:
         return name in self.names
@@ -39,23 +76,34 @@ class Source:
             raise ExportError(f"{self.where}: tensor '{name}' is missing")
         return self._get(name)
 
+    def lazy(self, name: str) -> Lazy:
+        """The tensor, read when the exporter writes it (its shape now, from the index or the header)."""
+        if name not in self.names:
+            raise ExportError(f"{self.where}: tensor '{name}' is missing")
+        return Lazy(self._shape_of(name), lambda: self._get(name))
+
     def linear(self, w: dict, ours: str, theirs: str):
-        """A Linear's weight [out, in] into w[ours + ".w"], and its bias into w[ours + ".b"] when it has one."""
-        w[ours + ".w"] = self.get(theirs + ".weight")
+        """A Linear's weight [out, in] into w[ours + ".w"] (read when written), and its bias into w[ours + ".b"]
+        when it has one."""
+        w[ours + ".w"] = self.lazy(theirs + ".weight")
         if self.has(theirs + ".bias"):
             w[ours + ".b"] = self.get(theirs + ".bias")
 
 
-def _np(t) -> np.ndarray:
+def _np(t, copy: bool = True) -> np.ndarray:
+    """f32 numpy of a torch tensor; copy=False when nothing else holds the tensor (one just read from disk)."""
     import torch
-    return t.detach().cpu().to(torch.float32).numpy().copy()
+    t = t.detach().cpu()
+    if t.dtype != torch.float32:
+        return t.to(torch.float32).numpy()
+    return t.numpy().copy() if copy else t.numpy()
 
 
 def from_model(model) -> Source:
     """A transformers model object (…ForCausalLM or the bare …Model)."""
     cfg = model.config.to_dict()
     state = model.state_dict()
-    return Source(cfg, state.keys(), lambda n: _np(state[n]), type(model).__name__)
+    return Source(cfg, state.keys(), lambda n: _np(state[n]), type(model).__name__, lambda n: state[n].shape)
 
 
 def from_folder(path) -> Source:
@@ -84,8 +132,12 @@ def from_folder(path) -> Source:
 
     def get(name):
         with safe_open(where[name], framework="pt") as f:
-            return _np(f.get_tensor(name))
-    return Source(cfg, where.keys(), get, path)
+            return _np(f.get_tensor(name), copy=False)
+
+    def shape_of(name):
+        with safe_open(where[name], framework="pt") as f:
+            return f.get_slice(name).get_shape()
+    return Source(cfg, where.keys(), get, path, shape_of)
 
 
 # --- config ----------------------------------------------------------------------------------------------------
@@ -214,7 +266,7 @@ def _llama_like(src: Source):
     P = _prefix(src, "embed_tokens.weight", ("model.", ""))
     # Gemma's RMSNorm scales by (1 + w), in f32: folded into the weight once
     norm = (lambda n: src.get(n) + np.float32(1.0)) if gemma else src.get
-    w = {"wte": src.get(P + "embed_tokens.weight"), "ln_f.w": norm(P + "norm.weight")}
+    w = {"wte": src.lazy(P + "embed_tokens.weight"), "ln_f.w": norm(P + "norm.weight")}
     for i in range(n_layer):
         L, p = f"{P}layers.{i}.", f"h{i}."
         w[p + "ln1.w"] = norm(L + "input_layernorm.weight")
@@ -225,9 +277,8 @@ def _llama_like(src: Source):
         else:
             w[p + "ln2.w"] = norm(L + "post_attention_layernorm.weight")
         A = L + "self_attn."
-        if mt == "phi3":
-            qkv = src.get(A + "qkv_proj.weight")
-            w[p + "q.w"], w[p + "k.w"], w[p + "v.w"] = np.split(qkv, [heads * hd, (heads + kv) * hd])
+        if mt == "phi3":   # fused [q; k; v] rows: already the packed projection
+            w[p + "qkv.w"] = src.lazy(A + "qkv_proj.weight")
         else:
             for nm in "qkv":
                 src.linear(w, p + nm, A + nm + "_proj")
@@ -235,14 +286,17 @@ def _llama_like(src: Source):
         if cfg.qk_norm:
             w[p + "q_norm.w"], w[p + "k_norm.w"] = src.get(A + "q_norm.weight"), src.get(A + "k_norm.weight")
         M = L + "mlp."
-        if mt == "phi3":
-            w[p + "gate.w"], w[p + "up.w"] = np.split(src.get(M + "gate_up_proj.weight"), 2)
+        if mt == "phi3":   # fused [gate; up] rows
+            both = src.lazy(M + "gate_up_proj.weight")
+            half = (both.shape[0] // 2, both.shape[1])
+            w[p + "gate.w"] = both.map(lambda a: a[:half[0]], half)
+            w[p + "up.w"] = both.map(lambda a: a[half[0]:], half)
         else:
             for nm in ("gate", "up"):
                 src.linear(w, p + nm, M + nm + "_proj")
         src.linear(w, p + "fc_out", M + "down_proj")
     if not tied:
-        w["lm_head"] = src.get("lm_head.weight")
+        w["lm_head"] = src.lazy("lm_head.weight")
     return cfg, w
 
 
@@ -259,24 +313,22 @@ def _gpt_neox(src: Source):
                     act=_act(src, "hidden_act"), eps=float(c.get("layer_norm_eps", 1e-5)),
                     tied=bool(c.get("tie_word_embeddings", False)), parallel=bool(c.get("use_parallel_residual", True)))
     P = _prefix(src, "embed_in.weight", ("gpt_neox.", ""))
-    w = {"wte": src.get(P + "embed_in.weight"),
+    w = {"wte": src.lazy(P + "embed_in.weight"),
          "ln_f.w": src.get(P + "final_layer_norm.weight"), "ln_f.b": src.get(P + "final_layer_norm.bias")}
     for i in range(n_layer):
         L, p = f"{P}layers.{i}.", f"h{i}."
         for ours, theirs in (("ln1", "input_layernorm"), ("ln2", "post_attention_layernorm")):
             w[p + ours + ".w"], w[p + ours + ".b"] = src.get(L + theirs + ".weight"), src.get(L + theirs + ".bias")
         # query_key_value rows are [head, (q, k, v), head_dim]: regrouped into q, k, v
-        qkv = src.get(L + "attention.query_key_value.weight").reshape(heads, 3, hd, d)
-        for j, nm in enumerate("qkv"):
-            w[p + nm + ".w"] = np.ascontiguousarray(qkv[:, j].reshape(heads * hd, d))
+        qkv = src.lazy(L + "attention.query_key_value.weight")
+        w[p + "qkv.w"] = qkv.map(lambda a: a.reshape(heads, 3, hd, d).transpose(1, 0, 2, 3).reshape(3 * heads * hd, d))
         if src.has(L + "attention.query_key_value.bias"):
             b = src.get(L + "attention.query_key_value.bias").reshape(heads, 3, hd)
-            for j, nm in enumerate("qkv"):
-                w[p + nm + ".b"] = np.ascontiguousarray(b[:, j].reshape(-1))
+            w[p + "qkv.b"] = np.ascontiguousarray(b.transpose(1, 0, 2).reshape(-1))
         for ours, theirs in (("proj", "attention.dense"), ("fc", "mlp.dense_h_to_4h"), ("fc_out", "mlp.dense_4h_to_h")):
             src.linear(w, p + ours, L + theirs)
     if not cfg.tied:   # transformers 5 names the head lm_head; earlier checkpoints embed_out
-        w["lm_head"] = src.get("embed_out.weight" if src.has("embed_out.weight") else "lm_head.weight")
+        w["lm_head"] = src.lazy("embed_out.weight" if src.has("embed_out.weight") else "lm_head.weight")
     return cfg, w
 
 
@@ -294,7 +346,7 @@ def _gpt2(src: Source):
                     block_size=c["n_positions"], act=act, eps=c.get("layer_norm_epsilon", 1e-5),
                     tied=bool(c.get("tie_word_embeddings", True)))
     P = _prefix(src, "wte.weight", ("transformer.", ""))
-    w = {"wte": src.get(P + "wte.weight"), "wpe": src.get(P + "wpe.weight"),
+    w = {"wte": src.lazy(P + "wte.weight"), "wpe": src.lazy(P + "wpe.weight"),
          "ln_f.w": src.get(P + "ln_f.weight"), "ln_f.b": src.get(P + "ln_f.bias")}
     for i in range(c["n_layer"]):
         L, p = f"{P}h.{i}.", f"h{i}."
@@ -302,10 +354,11 @@ def _gpt2(src: Source):
             w[p + ours + ".w"], w[p + ours + ".b"] = src.get(L + theirs + ".weight"), src.get(L + theirs + ".bias")
         # Conv1D stores [in, out] (y = x W + b): transposed into Linear's [out, in]
         for ours, theirs in (("qkv", "attn.c_attn"), ("proj", "attn.c_proj"), ("fc", "mlp.c_fc"), ("fc_out", "mlp.c_proj")):
-            w[p + ours + ".w"] = np.ascontiguousarray(src.get(L + theirs + ".weight").T)
+            conv = src.lazy(L + theirs + ".weight")
+            w[p + ours + ".w"] = conv.map(lambda a: a.T, conv.shape[::-1])
             w[p + ours + ".b"] = src.get(L + theirs + ".bias")
     if not cfg.tied and src.has("lm_head.weight"):
-        w["lm_head"] = src.get("lm_head.weight")
+        w["lm_head"] = src.lazy("lm_head.weight")
     cfg.tied = "lm_head" not in w
     return cfg, w
 
@@ -323,4 +376,4 @@ def read(src: Source):
                       f"{', '.join(FAMILIES)})")
 
 
-__all__ = ["FAMILIES", "Source", "from_model", "from_folder", "read"]
+__all__ = ["FAMILIES", "Lazy", "Source", "concat", "from_model", "from_folder", "read"]

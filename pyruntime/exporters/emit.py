@@ -29,10 +29,13 @@ def check_supported(ir: IR):
                               f"{', '.join(sorted(ok))}")
 
 
-def to_graph(ir: IR, name: str = "", encodings: dict | None = None):
+def to_graph(ir: IR, name: str = "", encodings: dict | None = None, spool: bool = False, on_node=None):
     """The graph builder for `ir`; its to_bytes()/save() raise ExportError when the runtime rejects a node.
-    encodings: const name -> (encoding, options) for constants not stored dense (see quantize.plan)."""
-    return _Checked(_build(ir, name, encodings or {}))
+    encodings: const name -> (encoding, options) for constants not stored dense (see quantize.plan). spool:
+    each constant is encoded and written to a temporary file when its first reader is added (save(path,
+    probe=False) then streams the file), so constants that load when asked (decoders.Lazy) are held one at a
+    time. on_node(node): called after each node is added (a progress bar)."""
+    return _Checked(_build(ir, name, encodings or {}, spool, on_node))
 
 
 class _Checked:
@@ -52,15 +55,19 @@ class _Checked:
         except (ValueError, NotImplementedError) as e:
             raise ExportError(str(e)) from e
 
-    def save(self, path) -> int:
+    def save(self, path, probe: bool = True) -> int:
+        if not probe:
+            return self.g.save(path, probe=False)
         from ..format.writer import atomic_write
         return atomic_write(path, self.to_bytes())
 
 
-def _build(ir: IR, name: str = "", encodings: dict | None = None):
+def _build(ir: IR, name: str = "", encodings: dict | None = None, spool: bool = False, on_node=None):
     from ..graph import Graph
     check_supported(ir)
     g = Graph(name or ir.name)
+    if spool:
+        g.w.spool()
     vals = {}
     used_names = set()
     # f64 / f16 constants become f32 (the kernels' weights are f32), unless the model computes in that type: a
@@ -103,6 +110,8 @@ def _build(ir: IR, name: str = "", encodings: dict | None = None):
         out = g.op(n.op, *ins, outputs=len(n.outputs), name=n.name, **attrs)
         for o, v in zip(n.outputs, out if isinstance(out, tuple) else (out,)):
             vals[o] = v
+        if on_node is not None:
+            on_node(n)
     for v, ext in ir.outputs:
         if v in vals:
             g.output(vals[v], ext, ir.out_types.get(ext))

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .decoders import _np
+from .decoders import Lazy, _np, concat
 from .ir import IR, ExportError, Node
 
 _ACTS = {"gelu": ("Gelu", {}), "gelu_tanh": ("Gelu", {"approximate": "tanh"}), "silu": ("Silu", {})}
@@ -231,7 +231,7 @@ def _fused_qkv(cfg: GPTConfig, w: dict) -> dict:
             if parts and len(parts) != 3:
                 raise ExportError(f"layer {i}: q, k and v must all have a {'bias' if s == 'b' else 'weight'} or none")
             if parts:
-                w[p + "qkv." + s] = np.concatenate(parts)
+                w[p + "qkv." + s] = concat(parts)
     return w
 
 
@@ -248,7 +248,7 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
         raise ExportError(f"max_context must be in [1, {most}] ({why}), got {ctx}")
     w = _fused_qkv(cfg, w)
     ir = IR(name="gpt")
-    ir.consts.update({k: np.ascontiguousarray(v, np.float32) for k, v in w.items()})
+    ir.consts.update({k: v if isinstance(v, Lazy) else np.ascontiguousarray(v, np.float32) for k, v in w.items()})
     ir.inputs.append(("input_ids", "i64", [-1, -1]))
     if cfg.pos == "learned":
         ir.inputs.append(("position_ids", "i64", [-1, -1]))
@@ -344,7 +344,7 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
 
 def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32, keep_float=(),
                max_context: int | None = None, logits: str = "last", kv_cache: str = "f32", name: str = "",
-               tokenizer=None) -> int:
+               tokenizer=None, stream: bool | None = None, progress: bool = False) -> int:
     """Writes a decoder with KV-cache attention to `path`: pyruntime's GPT, a transformers model of a supported
     family (exporters/decoders.py: Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 2, GPT-NeoX, GPT-2), or the path
     of a local checkpoint folder of one (config.json + safetensors, read without building the model).
@@ -356,7 +356,10 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     each head as int8 with one f32 scale: head_dim + 4 bytes instead of 4 x head_dim). tokenizer: stored in
     the file so that Generator takes and gives text (pyruntime/tokenizer.py): a tokenizer.json path or its
     folder, a tokenizers.Tokenizer or a transformers fast tokenizer; None takes a checkpoint folder's own
-    tokenizer.json when there is one; False stores none. Returns the file's size in bytes."""
+    tokenizer.json when there is one; False stores none. stream (default: for a checkpoint folder): read,
+    quantize and write one tensor at a time, through a temporary file, so the export's memory peaks at about
+    its largest tensor (bench/export_memory.py), not the model; the file is the same. progress: a bar over the
+    layers on stderr. Returns the file's size in bytes."""
     import os
     from .emit import to_graph
     from .quantize import check_options, plan
@@ -373,12 +376,29 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
         if vocab > cfg.vocab_size:
             raise ExportError(f"the tokenizer has {vocab} tokens, more than the model's vocab_size {cfg.vocab_size}")
     ir = to_ir(cfg, w, max_context, logits, kv_cache)
+    del w   # the IR holds the weights (or, streaming, their loaders) from here
     if not name:
         name = os.path.basename(os.path.normpath(folder)) if folder else type(model).__name__
-    g = to_graph(ir, name, plan(ir, quantize=quantize, group_size=group_size, keep_float=keep_float))
-    if tok is not None:
-        text.store(g.writer, tok)
-    return g.save(path)
+    stream = folder is not None if stream is None else bool(stream)
+    # the logits' type is known: a streaming save declares it instead of planning a session on the file
+    ir.out_types["logits"] = ("f32", [-1, 1 if logits == "last" else -1, cfg.vocab_size])
+    from ..progress import Progress
+    ends = {}   # the last node of each layer: a progress step once it (and every weight before it) is written
+    for n in ir.nodes:
+        if n.name.startswith("h") and "." in n.name:
+            ends[n.name.split(".")[0]] = n.name
+    ends = {v: f"layer {k[1:]}" for k, v in ends.items()}
+    with Progress(len(ends) + 1, f"writing {name}", enabled=progress) as bar:
+        g = to_graph(ir, name, plan(ir, quantize=quantize, group_size=group_size, keep_float=keep_float),
+                     spool=stream, on_node=lambda n: bar.step(ends[n.name]) if n.name in ends else None)
+        if tok is not None:
+            text.store(g.writer, tok)
+        size = g.save(path, probe=not stream)
+        bar.step("head, file")
+    if stream:   # what the probe would have checked of the structure: the runtime opens the file
+        from .. import _core
+        _core.Model(os.fspath(path))
+    return size
 
 
 __all__ = ["GPTConfig", "GPT", "weights_of", "to_ir", "export_gpt"]

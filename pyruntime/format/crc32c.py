@@ -71,3 +71,32 @@ def crc32c(data) -> int:
     if tail.size:
         acc = int(_run(np.array([acc], dtype=np.uint32), tail.reshape(1, -1))[0])
     return acc ^ 0xFFFFFFFF
+
+
+def _byte_operator():
+    """'Feed one zero byte into the CRC register' as a GF(2) matrix: the images of the 32 basis states."""
+    basis = (np.uint32(1) << np.arange(32, dtype=np.uint32)).astype(np.uint32)
+    return [int(v) for v in _run(basis, np.zeros((32, 1), dtype=np.uint8))]
+
+
+def _apply(op, v: int) -> int:
+    out, i = 0, 0
+    while v:
+        if v & 1:
+            out ^= op[i]
+        v >>= 1
+        i += 1
+    return out
+
+
+def crc32c_combine(crc_a: int, crc_b: int, len_b: int) -> int:
+    """CRC-32C of A followed by B from the CRCs of A and B and the length of B (zlib's crc32_combine): A's CRC
+    moved past len_b zero bytes (the operator squared log2(len_b) times), xor B's. Lets a writer checksum a
+    section it streams to disk without holding it."""
+    op, v, n = _byte_operator(), int(crc_a), int(len_b)
+    while n:
+        if n & 1:
+            v = _apply(op, v)
+        op = [_apply(op, c) for c in op]
+        n >>= 1
+    return v ^ int(crc_b)

@@ -7,6 +7,8 @@ a step of the input. Each encoding's encoder lives in its module under encodings
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .encodings import BY_NAME, csr, dense, i4, i8, lut
 from .encodings._common import EncodedTensor, matrix_view, pack_nibbles, unpack_nibbles
 
@@ -19,13 +21,30 @@ encode_lut_codes = lut.encode_codes
 kmeans_1d = lut.kmeans_1d
 
 
+# f32 bytes of rows an int4 / per-row int8 encoder takes at a time: its float64 temporaries (the scale search
+# tries 17 clipping ratios) then stay a few times this, not a few times a 500 MB embedding table.
+ROW_BLOCK_BYTES = 32 << 20
+
+
 def encode(array, encoding: str = "dense", **options) -> EncodedTensor:
-    """Encodes with the named encoding's module; "f32" is dense and "f16" dense stored as f16."""
+    """Encodes with the named encoding's module; "f32" is dense and "f16" dense stored as f16. Encodings whose
+    rows are independent (i4; i8 per row) are encoded a block of rows at a time: the same bytes."""
     if encoding == "f16":
         return dense.encode(array, storage="f16")
     m = dense if encoding == "f32" else BY_NAME.get(encoding)
     if m is None:
         raise ValueError(f"unknown encoding {encoding!r}; known: {', '.join(['dense', 'f16', *list(BY_NAME)[1:]])}")
+    rowwise = m is i4 or (m is i8 and options.get("axis") == 0 and not options.get("zero_point"))
+    shape = getattr(array, "shape", ())
+    if rowwise and len(shape) >= 2 and shape[0] > 1:
+        per_row = 4 * max(int(np.prod(shape[1:])), 1)
+        step = max(1, ROW_BLOCK_BYTES // per_row)
+        if shape[0] > step:
+            parts = [m.encode(array[r:r + step], **options) for r in range(0, shape[0], step)]
+            first = parts[0]
+            return EncodedTensor(first.dtype, tuple(shape), first.encoding, first.params,
+                                 [b"".join(p.buffers[k] for p in parts) for k in range(len(first.buffers))],
+                                 first.features)
     return m.encode(array, **options)
 
 

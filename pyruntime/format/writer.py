@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import tempfile
 
 import numpy as np
 
 from . import spec
-from .crc32c import crc32c
+from .crc32c import crc32c, crc32c_combine
 from .encode import EncodedTensor, encode
 
 
@@ -133,8 +134,21 @@ class GraphBuilder:
         return b"".join(b)
 
 
+class _Spooled:
+    """A buffer already written to the writer's spool file: what the tensor table needs of it."""
+    __slots__ = ("size", "crc")
+
+    def __init__(self, size: int, crc: int):
+        self.size, self.crc = size, crc
+
+    def __len__(self):
+        return self.size
+
+
 class Writer:
-    """Builds a .pyrt file in memory and writes it atomically.
+    """Builds a .pyrt file in memory and writes it atomically. After spool(), each tensor's encoded buffers go to
+    a temporary file as it is added and save() streams them into place: the writer then holds no weights, so
+    an exporter that makes one tensor at a time (a checkpoint folder) peaks at about its largest tensor.
 
     >>> w = Writer(model_name="demo")
     >>> w.add_tensor("fc.weight", np.ones((4, 8), np.float32), "i8", axis=0)
@@ -151,6 +165,28 @@ class Writer:
         self._tensors: list[tuple[str, EncodedTensor]] = []
         self._index: dict[str, int] = {}
         self.graph: GraphBuilder | None = None
+        self._spool = None        # the DATA section's bytes so far, when spooling, with their length and CRC
+        self._spool_len = self._spool_crc = 0
+
+    def spool(self):
+        """From now on, tensors' buffers go to a temporary file as they are added (see the class)."""
+        if self._tensors:
+            raise ValueError("spool() must come before the first tensor")
+        self._spool = tempfile.TemporaryFile(prefix="pyrt-spool-")
+
+    def _put(self, buf: bytes) -> "_Spooled":
+        """Appends one buffer and its padding to the spool, as _tensor_table lays DATA out."""
+        if not buf:
+            return _Spooled(0, 0)
+        crc = crc32c(buf)
+        pad = b"\0" * (_align(len(buf)) - len(buf))
+        self._spool.write(buf)
+        self._spool.write(pad)
+        self._spool_crc = crc32c_combine(self._spool_crc, crc, len(buf))
+        if pad:
+            self._spool_crc = crc32c_combine(self._spool_crc, crc32c(pad), len(pad))
+        self._spool_len += len(buf) + len(pad)
+        return _Spooled(len(buf), crc)
 
     # ------------------------------------------------------------------ metadata
     def add_input(self, name: str, dtype, shape):
@@ -178,6 +214,8 @@ class Writer:
             raise ValueError(f"tensor {name!r}: string tensors cannot be stored in a .pyrt file (string values are "
                              "graph inputs, outputs and values between ops only)")
         enc = data if isinstance(data, EncodedTensor) else encode(data, encoding, **options)
+        if self._spool is not None:
+            enc.buffers = [self._put(b) for b in enc.buffers]
         self._index[name] = len(self._tensors)
         self._tensors.append((name, enc))
         return self._index[name]
@@ -186,6 +224,8 @@ class Writer:
         """Attaches a pre-packed layout (SPEC §6.6) to an existing tensor."""
         if layout_id < 1:
             raise ValueError("layout_id must be >= 1")
+        if self._spool is not None:
+            raise ValueError("a spooling writer takes no layouts (they would follow every tensor in DATA)")
         self._tensors[self.tensor_index(name)][1].layouts.append((int(layout_id), int(layout_param), bytes(data)))
 
     def tensor_index(self, name: str) -> int:
@@ -231,15 +271,18 @@ class Writer:
 
         def extent(buf: bytes) -> bytes:
             nonlocal pos
-            if not buf:
+            if not len(buf):
                 return struct.pack("<QQII", 0, 0, 0, 0)
+            if isinstance(buf, _Spooled):
+                crcs[id(buf)] = buf.crc
             if id(buf) not in crcs:
                 crcs[id(buf)] = crc32c(buf)
             e = struct.pack("<QQII", data_base + pos, len(buf), crcs[id(buf)], 0)
-            chunks.append(buf)
             pad = _align(len(buf)) - len(buf)
-            if pad:
-                chunks.append(b"\0" * pad)
+            if not isinstance(buf, _Spooled):
+                chunks.append(buf)
+                if pad:
+                    chunks.append(b"\0" * pad)
             pos += len(buf) + pad
             return e
 
@@ -256,7 +299,9 @@ class Writer:
             feats |= t.features
         return b"".join(recs), chunks, feats, opt
 
-    def to_bytes(self) -> bytes:
+    def _assemble(self):
+        """(the bytes before DATA: header, section table, META, TENSORS, GRAPH; DATA's chunks, or None when
+        they are in the spool)."""
         meta = self._meta()
         graph = self.graph.to_bytes() if self.graph is not None else None
         nsec = 3 + (graph is not None)
@@ -269,31 +314,50 @@ class Writer:
         data_off = _align(graph_off + (len(graph) if graph is not None else 0))
         tensors, chunks, feats, opt = self._tensor_table(data_off, crcs)
         assert len(tensors) == len(probe)  # record sizes do not depend on the base offset
-        data = b"".join(chunks)
+        if self._spool is not None:
+            data_len, data_crc, chunks = self._spool_len, self._spool_crc, None
+        else:
+            chunks = [b"".join(chunks)]
+            data_len, data_crc = len(chunks[0]), crc32c(chunks[0])
         sections = [(spec.SEC_META, meta_off, meta), (spec.SEC_TENSORS, tens_off, tensors)]
         if graph is not None:
             sections.append((spec.SEC_GRAPH, graph_off, graph))
-        sections.append((spec.SEC_DATA, data_off, data))
         table = b"".join(struct.pack("<IIQQII", kind, spec.SECTION_FLAG_REQUIRED, off, len(body), crc32c(body), 0)
                          for kind, off, body in sections)
-        file_size = data_off + len(data)
+        table += struct.pack("<IIQQII", spec.SEC_DATA, spec.SECTION_FLAG_REQUIRED, data_off, data_len, data_crc, 0)
+        file_size = data_off + data_len
         head = spec.MAGIC + struct.pack("<HHIQQQQIII", spec.MAJOR, spec.MINOR, spec.HEADER_SIZE, feats, opt,
-                                        file_size, spec.HEADER_SIZE, len(sections), crc32c(table), 0)
+                                        file_size, spec.HEADER_SIZE, len(sections) + 1, crc32c(table), 0)
         head += struct.pack("<I", crc32c(head))
-        out = bytearray(file_size)
+        out = bytearray(data_off)
         out[:64] = head
         out[64:64 + len(table)] = table
         for _, off, body in sections:
             out[off:off + len(body)] = body
-        return bytes(out)
+        return out, chunks
+
+    def to_bytes(self) -> bytes:
+        if self._spool is not None:
+            raise ValueError("a spooling writer streams its file: use save(path)")
+        head, chunks = self._assemble()
+        return bytes(head + chunks[0])
 
     def save(self, path) -> int:
         """Writes the file atomically (temporary file + rename): a failed save leaves nothing behind."""
-        return atomic_write(path, self.to_bytes())
+        if self._spool is None:
+            return atomic_write(path, self.to_bytes())
+        head, _ = self._assemble()
+
+        def body(f):
+            f.write(head)
+            self._spool.seek(0)
+            shutil.copyfileobj(self._spool, f, 16 << 20)
+        return atomic_write(path, body)
 
 
-def atomic_write(path, blob: bytes) -> int:
-    """Writes `blob` to `path` through a temporary file in the same directory and a rename."""
+def atomic_write(path, blob) -> int:
+    """Writes `blob` (bytes, or a function that writes to the open file) to `path` through a temporary file in
+    the same directory and a rename. Returns the file's size."""
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".pyrt-", suffix=".tmp", dir=d)
@@ -302,10 +366,14 @@ def atomic_write(path, blob: bytes) -> int:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; a model file is an ordinary file
         with os.fdopen(fd, "wb") as f:
-            f.write(blob)
+            if callable(blob):
+                blob(f)
+            else:
+                f.write(blob)
+            size = f.tell()
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return len(blob)
+    return size

@@ -162,3 +162,16 @@ def test_decode_steps_past_the_window_on_every_cache(family, kv_cache, atol, tmp
     for t in range(20, 48):
         (logits,) = s.run({"input_ids": ids[None, t:t + 1]})
         np.testing.assert_allclose(logits[0, -1], want[t], atol=atol, rtol=0, err_msg=f"step {t}")
+
+
+@pytest.mark.parametrize("family", ["phi3", "gpt_neox", "gpt2"])
+def test_streamed_folder_export_is_the_same_file(family, tmp_path):
+    """A checkpoint folder is read, quantized and written one tensor at a time (a spooled writer, outputs
+    declared, not probed): the bytes equal the in-memory export's, for the families whose tensors it
+    regroups on the way (fused qkv / gate_up, NeoX's per-head qkv, GPT-2's Conv1D)."""
+    m = tiny(family)
+    m.save_pretrained(tmp_path / "ckpt")
+    for quantize in (None, "int4"):
+        a = export_gpt(str(tmp_path / "ckpt"), tmp_path / "a.pyrt", quantize=quantize, progress=True)
+        b = export_gpt(str(tmp_path / "ckpt"), tmp_path / "b.pyrt", quantize=quantize, stream=False)
+        assert a == b and (tmp_path / "a.pyrt").read_bytes() == (tmp_path / "b.pyrt").read_bytes()

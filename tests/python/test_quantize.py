@@ -516,3 +516,35 @@ def test_depthwise_int8_weights_stay_int8_and_match_the_decoded_weights(tmp_path
         d = s8.describe()[0]
         assert d["kernel"].startswith("dwconv-nhwc-i8w-")
         assert d["resident_bytes"] is None or d["resident_bytes"] < 2 * w.size   # not 4 bytes a weight
+
+
+def test_spooled_writer_and_row_blocks_give_the_same_bytes(tmp_path, monkeypatch):
+    """Writer.spool() streams DATA through a temporary file (its CRC combined buffer by buffer), and int4 / per-row
+    int8 are encoded a block of rows at a time: neither changes a byte of the file."""
+    import importlib
+    from pyruntime.format.writer import Writer
+    enc = importlib.import_module("pyruntime.format.encode")
+    rng = np.random.default_rng(0)
+    arrays = [("a", rng.normal(size=(300, 96)).astype(np.float32), "i4", {"group_size": 32, "scale_search": True}),
+              ("b", rng.normal(size=(130, 40)).astype(np.float32), "i8", {"axis": 0}),
+              ("c", rng.normal(size=(7,)).astype(np.float32), "dense", {}),
+              ("d", np.zeros((0, 3), np.float32), "dense", {}),
+              ("e", rng.normal(size=(33, 17)).astype(np.float32), "f16", {})]
+
+    def build(spool):
+        w = Writer(model_name="spool")
+        if spool:
+            w.spool()
+        for name, arr, e, opts in arrays:
+            w.add_tensor(name, arr, e, **opts)
+        w.set_prop("k", "v")
+        path = tmp_path / f"{spool}.pyrt"
+        assert w.save(path) == path.stat().st_size
+        return path.read_bytes()
+    whole = build(False)
+    monkeypatch.setattr(enc, "ROW_BLOCK_BYTES", 1024)     # a few rows per block
+    assert build(True) == whole and build(False) == whole
+    w = Writer()
+    w.spool()
+    with pytest.raises(ValueError, match="streams its file"):
+        w.to_bytes()
