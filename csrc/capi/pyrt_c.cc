@@ -3,6 +3,7 @@
 #include "pyrt/pyrt.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -350,6 +351,29 @@ void pyrt_generate_options_init(pyrt_generate_options* options) {
   options->eos_token_id = -1;
 }
 
+namespace {
+
+// The options (defaults for NULL) checked for what only the C side knows, as the core's parameters.
+pyrt::GenerateParams generate_params(const pyrt_generate_options* opts, pyrt_generate_options* o) {
+  pyrt_generate_options_init(o);
+  if (opts) *o = *opts;
+  for (int32_t r : o->reserved)
+    if (r) invalid("pyrt_generate_options.reserved must be 0 (use pyrt_generate_options_init)");
+  pyrt::GenerateParams p;
+  p.sampling.temperature = o->temperature;
+  p.sampling.top_k = o->top_k;
+  p.sampling.top_p = o->top_p;
+  p.seed = o->seed;
+  p.eos_token_id = o->eos_token_id;
+  return p;
+}
+
+}  // namespace
+
+struct pyrt_sampler {
+  pyrt::Sampler s;
+};
+
 // The loop and the sampling are in core/generate.cc; here only the C side: pointers, options, the callback.
 pyrt_status pyrt_generate(pyrt_session* session, const int64_t* prompt, size_t n_prompt, size_t max_new_tokens,
                           const pyrt_generate_options* opts, int64_t* out_tokens, size_t* n_out) {
@@ -358,23 +382,89 @@ pyrt_status pyrt_generate(pyrt_session* session, const int64_t* prompt, size_t n
     *n_out = 0;
     need(session, "session");  // prompt: checked by generate(), after "the prompt is empty"
     pyrt_generate_options o;
-    pyrt_generate_options_init(&o);
-    if (opts) o = *opts;
-    for (int32_t r : o.reserved)
-      if (r) invalid("pyrt_generate_options.reserved must be 0 (use pyrt_generate_options_init)");
+    const pyrt::GenerateParams p = generate_params(opts, &o);
     if (!out_tokens && !o.on_token && max_new_tokens)
       invalid("out_tokens is NULL (and no on_token callback takes the tokens)");
-    pyrt::GenerateParams p;
-    p.sampling.temperature = o.temperature;
-    p.sampling.top_k = o.top_k;
-    p.sampling.top_p = o.top_p;
-    p.seed = o.seed;
-    p.eos_token_id = o.eos_token_id;
     pyrt::generate(*session->s, prompt, n_prompt, max_new_tokens, p, [&](int64_t tok) {
       if (out_tokens) out_tokens[*n_out] = tok;
       ++*n_out;
       return !o.on_token || o.on_token(o.user, tok) == 0;
     });
+  });
+}
+
+pyrt_status pyrt_generate_batch(pyrt_session* session, const int64_t* prompts, size_t batch, size_t n_prompt,
+                                size_t max_new_tokens, const pyrt_generate_options* opts, int64_t* out_tokens,
+                                size_t* n_steps) {
+  return guard([&] {
+    need(n_steps, "n_steps");
+    *n_steps = 0;
+    need(session, "session");
+    pyrt_generate_options o;
+    const pyrt::GenerateParams p = generate_params(opts, &o);
+    if (o.on_token) invalid("pyrt_generate_batch takes no on_token callback (it is for pyrt_generate, batch 1)");
+    if (batch == 0) invalid("batch must be >= 1");
+    if (!out_tokens && max_new_tokens) invalid("out_tokens is NULL");
+    pyrt::generate_batch(*session->s, prompts, batch, n_prompt, max_new_tokens, p, [&](const int64_t* toks) {
+      for (size_t b = 0; b < batch; ++b) out_tokens[b * max_new_tokens + *n_steps] = toks[b];
+      ++*n_steps;
+      return true;
+    });
+  });
+}
+
+pyrt_status pyrt_decoder_vocab(const pyrt_session* session, int64_t* out) {
+  return guard([&] {
+    need(session, "session");
+    need(out, "out");
+    *out = pyrt::Decoder(*session->s).vocab();
+  });
+}
+
+pyrt_status pyrt_decode_step(pyrt_session* session, const int64_t* tokens, size_t batch, size_t n_tokens,
+                             float* logits, size_t capacity) {
+  return guard([&] {
+    need(session, "session");
+    need(tokens, "tokens");
+    need(logits, "logits");
+    pyrt::Decoder dec(*session->s);
+    if (batch == 0 || n_tokens == 0) invalid("a decoder step needs at least one token in at least one row");
+    const size_t vocab = size_t(dec.vocab());
+    if (capacity / vocab < batch)
+      invalid("logits has room for " + std::to_string(capacity) + " floats; " + std::to_string(batch) + " rows of " +
+              std::to_string(vocab) + " need " + std::to_string(batch * vocab));
+    if (n_tokens > SIZE_MAX / batch) invalid("batch x n_tokens overflows");
+    dec.check_tokens(tokens, batch * n_tokens, "token ids");
+    const int64_t held = session->s->context_length();  // positions past the context: refused before the run
+    if (uint64_t(n_tokens) > uint64_t(dec.max_context() - held))
+      pyrt::fail(pyrt::Status::kLimit, "context overflow: " + std::to_string(held) + " cached + " +
+                                           std::to_string(n_tokens) + " new tokens exceed the model's context " +
+                                           std::to_string(dec.max_context()) + " (reset the state to start anew)");
+    size_t stride = 0;
+    const float* rows = dec.step(tokens, batch, n_tokens, &stride);
+    for (size_t b = 0; b < batch; ++b) std::memcpy(logits + b * vocab, rows + b * stride, vocab * sizeof(float));
+  });
+}
+
+pyrt_status pyrt_sampler_create(const pyrt_generate_options* opts, pyrt_sampler** out) {
+  return guard([&] {
+    need(out, "out");
+    *out = nullptr;
+    pyrt_generate_options o;
+    const pyrt::GenerateParams p = generate_params(opts, &o);
+    *out = new pyrt_sampler{pyrt::Sampler(p.sampling, p.seed)};
+  });
+}
+
+void pyrt_sampler_destroy(pyrt_sampler* sampler) { delete sampler; }
+
+pyrt_status pyrt_sampler_sample(pyrt_sampler* sampler, const float* logits, size_t n, int64_t* out) {
+  return guard([&] {
+    need(sampler, "sampler");
+    need(logits, "logits");
+    need(out, "out");
+    if (n == 0) invalid("n must be >= 1 (the logits of one row)");
+    *out = sampler->s.sample(logits, n);
   });
 }
 

@@ -156,32 +156,36 @@ void Decoder::check_tokens(const int64_t* ids, size_t n, const char* what) const
               " at index " + std::to_string(i));
 }
 
-const float* Decoder::step(const int64_t* ids, size_t n) {
-  if (n == 0) invalid("a decoder step needs at least one token");
+const float* Decoder::step(const int64_t* ids, size_t batch, size_t n, size_t* row_stride) {
+  if (n == 0 || batch == 0) invalid("a decoder step needs at least one token in at least one row");
   const int64_t start = s_.context_length();
   data_[ids_in_] = ids;
-  shapes_[ids_in_] = {1, int64_t(n)};
+  shapes_[ids_in_] = {int64_t(batch), int64_t(n)};
   if (has_pos_) {
-    pos_.resize(n);
-    for (size_t i = 0; i < n; ++i) pos_[i] = start + int64_t(i);
+    pos_.resize(batch * n);
+    for (size_t i = 0; i < batch * n; ++i) pos_[i] = start + int64_t(i % n);
     data_[pos_in_] = pos_.data();
-    shapes_[pos_in_] = {1, int64_t(n)};
+    shapes_[pos_in_] = {int64_t(batch), int64_t(n)};
   }
   s_.run(data_, shapes_);
   const TensorDesc& d = s_.output_desc(logits_out_);
-  const int64_t count = d.numel();
-  if (d.dtype != spec::kF32 || count < vocab_ || count % vocab_ || d.shape.empty() || d.shape.back() != vocab_)
-    fail(Status::kInternal, "the logits output has " + std::to_string(count) + " values, not whole f32 rows of " +
-                                std::to_string(vocab_));
-  return static_cast<const float*>(s_.output_data(logits_out_)) + (count - vocab_);
+  const int64_t count = d.numel(), per_row = count / int64_t(batch);
+  if (d.dtype != spec::kF32 || count < vocab_ * int64_t(batch) || count % (vocab_ * int64_t(batch)) ||
+      d.shape.empty() || d.shape.back() != vocab_ || d.shape[0] != int64_t(batch))
+    fail(Status::kInternal, "the logits output has " + std::to_string(count) + " values, not " +
+                                std::to_string(batch) + " rows of whole f32 vectors of " + std::to_string(vocab_));
+  *row_stride = size_t(per_row);  // [B, 1 or T, V]: a row's last token is its last vocab() floats
+  return static_cast<const float*>(s_.output_data(logits_out_)) + (per_row - vocab_);
 }
 
-size_t generate(Session& s, const int64_t* prompt, size_t n_prompt, size_t max_new_tokens, const GenerateParams& p,
-                const std::function<bool(int64_t)>& emit) {
-  Decoder dec(s);
-  if (n_prompt == 0) invalid("the prompt is empty: give at least one token id");
+namespace {
+
+// The checks generate and generate_batch share; throws naming what is wrong.
+void check_generate(const Decoder& dec, const int64_t* prompt, size_t rows, size_t n_prompt, size_t max_new_tokens,
+                    const GenerateParams& p) {
+  if (n_prompt == 0 || rows == 0) invalid("the prompt is empty: give at least one token id");
   if (!prompt) invalid("prompt is NULL");
-  dec.check_tokens(prompt, n_prompt, "prompt token ids");
+  dec.check_tokens(prompt, rows * n_prompt, "prompt token ids");
   check_sampling(p.sampling);
   if (p.eos_token_id < -1 || p.eos_token_id >= dec.vocab())
     invalid("eos_token_id must be -1 (none) or in [0, " + std::to_string(dec.vocab()) + "), got " +
@@ -195,16 +199,38 @@ size_t generate(Session& s, const int64_t* prompt, size_t n_prompt, size_t max_n
                              (need < extra ? std::string("over 2^64") : std::to_string(need)) +
                              " positions; the model's context is " + std::to_string(ctx));
   }
+}
+
+}  // namespace
+
+size_t generate(Session& s, const int64_t* prompt, size_t n_prompt, size_t max_new_tokens, const GenerateParams& p,
+                const std::function<bool(int64_t)>& emit) {
+  // batch 1 stops at its eos itself (the batch loop stops when every row has had one: the same for one row)
+  return generate_batch(s, prompt, 1, n_prompt, max_new_tokens, p, [&](const int64_t* tok) { return emit(*tok); });
+}
+
+size_t generate_batch(Session& s, const int64_t* prompts, size_t batch, size_t n_prompt, size_t max_new_tokens,
+                      const GenerateParams& p, const std::function<bool(const int64_t*)>& emit) {
+  Decoder dec(s);
+  check_generate(dec, prompts, batch, n_prompt, max_new_tokens, p);
   Sampler sampler(p.sampling, p.seed);
   s.reset_state();
   if (max_new_tokens == 0) return 0;
-  const float* logits = dec.step(prompt, n_prompt);
-  size_t made = 0;
+  size_t stride = 0;
+  const float* logits = dec.step(prompts, batch, n_prompt, &stride);
+  std::vector<int64_t> toks(batch);
+  std::vector<char> ended(batch, 0);
+  size_t steps = 0;
   for (;;) {
-    const int64_t tok = sampler.sample(logits, size_t(dec.vocab()));
-    ++made;
-    if (!emit(tok) || tok == p.eos_token_id || made == max_new_tokens) return made;
-    logits = dec.step(&tok, 1);
+    size_t open = 0;
+    for (size_t b = 0; b < batch; ++b) {
+      toks[b] = sampler.sample(logits + b * stride, size_t(dec.vocab()));
+      ended[b] = ended[b] || toks[b] == p.eos_token_id;
+      open += !ended[b];
+    }
+    ++steps;
+    if (!emit(toks.data()) || open == 0 || steps == max_new_tokens) return steps;
+    logits = dec.step(toks.data(), batch, 1, &stride);
   }
 }
 

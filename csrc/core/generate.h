@@ -52,7 +52,7 @@ class Sampler {
   std::vector<uint32_t> order_;
 };
 
-// A session checked to be a decoder, run a chunk of tokens at a time (batch 1).
+// A session checked to be a decoder, run a chunk of tokens at a time for `batch` sequences side by side.
 class Decoder {
  public:
   // Throws Status::kInvalidArgument when the session's model is not a decoder: inputs other than input_ids
@@ -63,9 +63,14 @@ class Decoder {
   int64_t max_context() const { return max_ctx_; }
   // Checks ids in [0, vocab) (Status::kInvalidArgument with what = "token ids" or "prompt token ids").
   void check_tokens(const int64_t* ids, size_t n, const char* what) const;
-  // Runs n tokens (n >= 1) at positions context_length().. and returns the last token's logits (vocab() floats,
-  // the session's buffer: valid until its next run).
-  const float* step(const int64_t* ids, size_t n);
+  // Runs n tokens (n >= 1) of each of `batch` rows (ids [batch, n]) at positions context_length().. and returns
+  // the logits of each row's last token: row b at the result + b * (*row_stride) (vocab() floats each; the
+  // session's buffer: valid until its next run).
+  const float* step(const int64_t* ids, size_t batch, size_t n, size_t* row_stride);
+  const float* step(const int64_t* ids, size_t n) {  // batch 1
+    size_t stride = 0;
+    return step(ids, 1, n, &stride);
+  }
 
  private:
   Session& s_;
@@ -89,6 +94,14 @@ struct GenerateParams {
 // after eos_token_id, or when emit returns false. Returns the number of tokens emitted.
 size_t generate(Session& s, const int64_t* prompt, size_t n_prompt, size_t max_new_tokens, const GenerateParams& p,
                 const std::function<bool(int64_t)>& emit);
+
+// The same for `batch` prompts of n_prompt tokens each (prompts [batch, n_prompt]; rows of one length: the
+// attention has no padding mask): each step draws one token per row, rows in order, from one sampler (as
+// Python's Generator draws a batch), and emits the step's `batch` tokens. Stops after max_new_tokens steps,
+// once every row has produced eos_token_id (a row that did keeps being fed its draws, as in Python), or when
+// emit returns false. Returns the number of steps.
+size_t generate_batch(Session& s, const int64_t* prompts, size_t batch, size_t n_prompt, size_t max_new_tokens,
+                      const GenerateParams& p, const std::function<bool(const int64_t*)>& emit);
 
 // What is fed to a model run without data (pyrt_benchmark through pyrt_model_random_input, `pyruntime run` and
 // `pyruntime bench` through pyruntime._core.random_input): one maker, so every tool times the same inputs.

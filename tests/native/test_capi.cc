@@ -505,6 +505,92 @@ TEST(capi_generate_sampling_matches_python) {  // one sampler: a seed gives Pyth
     }
 }
 
+TEST(capi_decode_step_and_sampler_drive_a_loop) {  // an embedder's own loop gives pyrt_generate's tokens
+  for (const char* name : {"tiny_gpt", "tiny_gpt_rotary"}) {
+    const Expected e = expected_for(name);
+    Decoder d(std::string(name) + ".pyrt");
+    int64_t vocab = 0;
+    CHECK(pyrt_decoder_vocab(d.s, &vocab) == PYRT_OK && vocab == 32);
+    std::vector<float> logits(32);
+    std::vector<int64_t> mine;
+    CHECK(pyrt_session_reset_state(d.s) == PYRT_OK);
+    CHECK(pyrt_decode_step(d.s, e.prompt.data(), 1, e.prompt.size(), logits.data(), 32) == PYRT_OK);
+    for (int step = 0; step < 12; ++step) {
+      mine.push_back(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      if (step < 11) CHECK(pyrt_decode_step(d.s, &mine.back(), 1, 1, logits.data(), 32) == PYRT_OK);
+    }
+    CHECK(mine == e.greedy && d.context() == 4 + 11);
+    // bad calls: named, and the state kept
+    CHECK(pyrt_decode_step(d.s, mine.data(), 1, 1, logits.data(), 31) == PYRT_INVALID_ARGUMENT);
+    CHECK(std::string(pyrt_last_error()).find("room for 31 floats") != std::string::npos);
+    const int64_t bad = 32;
+    CHECK(pyrt_decode_step(d.s, &bad, 1, 1, logits.data(), 32) == PYRT_INVALID_ARGUMENT && d.context() == 15);
+    CHECK(pyrt_decode_step(d.s, mine.data(), 1, 2, logits.data(), 32) == PYRT_LIMIT && d.context() == 15);
+    CHECK(pyrt_decode_step(nullptr, mine.data(), 1, 1, logits.data(), 32) == PYRT_INVALID_ARGUMENT);
+  }
+  for (const Sampled& e : sampled_expected()) {  // the sampler: a seed gives pyrt_generate's (and Python's) draws
+    Decoder d(e.model + ".pyrt");
+    pyrt_sampler* smp = nullptr;
+    CHECK(pyrt_sampler_create(&e.o, &smp) == PYRT_OK && smp);
+    std::vector<float> logits(32);
+    std::vector<int64_t> mine;
+    CHECK(pyrt_session_reset_state(d.s) == PYRT_OK);
+    CHECK(pyrt_decode_step(d.s, e.prompt.data(), 1, e.prompt.size(), logits.data(), 32) == PYRT_OK);
+    for (int step = 0; step < 12; ++step) {
+      int64_t tok = -1;
+      CHECK(pyrt_sampler_sample(smp, logits.data(), 32, &tok) == PYRT_OK);
+      mine.push_back(tok);
+      if (step < 11) CHECK(pyrt_decode_step(d.s, &tok, 1, 1, logits.data(), 32) == PYRT_OK);
+    }
+    CHECK(mine == e.tokens);
+    pyrt_sampler_destroy(smp);
+  }
+  pyrt_generate_options bad;
+  pyrt_generate_options_init(&bad);
+  bad.temperature = -1;
+  pyrt_sampler* smp = reinterpret_cast<pyrt_sampler*>(1);
+  CHECK(pyrt_sampler_create(&bad, &smp) == PYRT_INVALID_ARGUMENT && smp == nullptr);
+  pyrt_sampler_destroy(nullptr);
+}
+
+TEST(capi_generate_batch_rows_are_their_own_sequences) {
+  for (const char* name : {"tiny_gpt", "tiny_gpt_rotary"}) {
+    const Expected e = expected_for(name);
+    Decoder d(std::string(name) + ".pyrt");
+    // row 0 the expected prompt, row 1 another: each row gives what it gives alone
+    std::vector<int64_t> other = {e.prompt[3], e.prompt[2], e.prompt[1], e.prompt[0]}, prompts = e.prompt;
+    prompts.insert(prompts.end(), other.begin(), other.end());
+    const std::vector<int64_t> alone = gen(d.s, other, 12, nullptr);
+    std::vector<int64_t> out(2 * 12, -7);
+    size_t steps = 0;
+    CHECK(pyrt_generate_batch(d.s, prompts.data(), 2, 4, 12, nullptr, out.data(), &steps) == PYRT_OK && steps == 12);
+    CHECK(std::vector<int64_t>(out.begin(), out.begin() + 12) == e.greedy);
+    CHECK(std::vector<int64_t>(out.begin() + 12, out.end()) == alone);
+    pyrt_generate_options o;
+    pyrt_generate_options_init(&o);
+    o.on_token = collect;
+    CHECK(pyrt_generate_batch(d.s, prompts.data(), 2, 4, 12, &o, out.data(), &steps) == PYRT_INVALID_ARGUMENT);
+    CHECK(pyrt_generate_batch(d.s, prompts.data(), 0, 4, 12, nullptr, out.data(), &steps) == PYRT_INVALID_ARGUMENT);
+    CHECK(pyrt_generate_batch(d.s, prompts.data(), 2, 4, 14, nullptr, out.data(), &steps) == PYRT_LIMIT);
+    // sampled: one sampler over the rows in order, as Python's Generator draws a batch (test_generate.py)
+    o.on_token = nullptr, o.temperature = 0.9, o.seed = 7;
+    CHECK(pyrt_generate_batch(d.s, prompts.data(), 2, 4, 12, &o, out.data(), &steps) == PYRT_OK && steps == 12);
+    pyrt_sampler* smp = nullptr;
+    CHECK(pyrt_sampler_create(&o, &smp) == PYRT_OK);
+    std::vector<float> logits(64);
+    std::vector<int64_t> mine(24), tok(2);
+    CHECK(pyrt_session_reset_state(d.s) == PYRT_OK);
+    CHECK(pyrt_decode_step(d.s, prompts.data(), 2, 4, logits.data(), 64) == PYRT_OK);
+    for (int step = 0; step < 12; ++step) {
+      for (int b = 0; b < 2; ++b) CHECK(pyrt_sampler_sample(smp, logits.data() + 32 * b, 32, &tok[b]) == PYRT_OK);
+      mine[step] = tok[0], mine[12 + step] = tok[1];
+      if (step < 11) CHECK(pyrt_decode_step(d.s, tok.data(), 2, 1, logits.data(), 64) == PYRT_OK);
+    }
+    CHECK(mine == out);
+    pyrt_sampler_destroy(smp);
+  }
+}
+
 TEST(capi_random_inputs) {  // what pyrt_benchmark, `pyruntime run` and `pyruntime bench` feed
   pyrt_model* m = nullptr;
   CHECK(pyrt_model_open(data_file("tiny_gpt.pyrt").c_str(), &m) == PYRT_OK);

@@ -69,6 +69,7 @@ typedef struct pyrt_string {
 
 typedef struct pyrt_model pyrt_model;
 typedef struct pyrt_session pyrt_session;
+typedef struct pyrt_sampler pyrt_sampler;
 
 /* A tensor passed to or returned by pyrt_session_run. dims[0..rank) are the shape; size is data's bytes. */
 typedef struct pyrt_tensor {
@@ -213,6 +214,33 @@ PYRT_API void pyrt_generate_options_init(pyrt_generate_options* options);
 PYRT_API pyrt_status pyrt_generate(pyrt_session* session, const int64_t* prompt, size_t n_prompt,
                                    size_t max_new_tokens, const pyrt_generate_options* opts, int64_t* out_tokens,
                                    size_t* n_out);
+
+/* pyrt_generate for `batch` prompts of n_prompt tokens each (prompts: batch x n_prompt ids, row-major; one
+ * length for every row: the attention has no padding mask). Each step draws one token per row, rows in order,
+ * from one sampler: Python's pyruntime.Generator on a [batch, n_prompt] prompt gives the same tokens.
+ *   out_tokens: batch x max_new_tokens ids; row b's step t at out_tokens[b * max_new_tokens + t].
+ *   n_steps: set to the steps made (also on failure). Generation ends after max_new_tokens steps, or once every
+ *   row has produced eos_token_id (a row that did goes on drawing: its tokens after eos are to be ignored).
+ *   opts->on_token must be NULL here. Errors: as pyrt_generate, and batch 0 or out_tokens NULL. */
+PYRT_API pyrt_status pyrt_generate_batch(pyrt_session* session, const int64_t* prompts, size_t batch,
+                                         size_t n_prompt, size_t max_new_tokens, const pyrt_generate_options* opts,
+                                         int64_t* out_tokens, size_t* n_steps);
+
+/* A loop of one's own: pyrt_decode_step runs `n_tokens` tokens of each of `batch` rows (tokens: batch x n_tokens
+ * ids, row-major) at the positions after those the session holds (the first call after a reset or a new session
+ * is the prompt), and copies each row's last-token logits into logits (batch x vocab floats; capacity: the
+ * floats it has room for). pyrt_decoder_vocab gives vocab. A sampler (pyrt_sampler_create, with the options'
+ * temperature, top_k, top_p and seed) draws tokens as pyrt_generate does: one pyrt_sampler_sample per row, in
+ * order, reproduces its tokens. Errors: PYRT_INVALID_ARGUMENT for NULL pointers, a model that is not a decoder,
+ * ids outside [0, vocab), a batch that changes in the middle of a sequence, too little capacity; PYRT_LIMIT
+ * for a context overflow (the state is kept as it was). */
+PYRT_API pyrt_status pyrt_decoder_vocab(const pyrt_session* session, int64_t* out);
+PYRT_API pyrt_status pyrt_decode_step(pyrt_session* session, const int64_t* tokens, size_t batch, size_t n_tokens,
+                                      float* logits, size_t capacity);
+PYRT_API pyrt_status pyrt_sampler_create(const pyrt_generate_options* opts, pyrt_sampler** out);
+PYRT_API void pyrt_sampler_destroy(pyrt_sampler* sampler); /* NULL is fine */
+/* One token from n logits (one row). */
+PYRT_API pyrt_status pyrt_sampler_sample(pyrt_sampler* sampler, const float* logits, size_t n, int64_t* out);
 
 #ifdef __cplusplus
 }
