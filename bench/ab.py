@@ -4,9 +4,11 @@ What a refactor that must not slow anything down is checked with.
 
     python3 bench/ab.py --a /venv-main/bin/python --b python3 m1.pyrt m2.pyrt [--threads 1,2] [--rounds 5]
     python3 bench/ab.py --a ... --b ... --make OUT      # writes the default models to OUT and times them
+    python3 bench/ab.py --a ... --b ... --prefill 512,2048 lm.pyrt   # decoders: a prompt's prefill instead
 
 Feed-forward models: the median of --runs runs on random inputs (dynamic dimensions 1). Decoders (inputs
-input_ids [, position_ids]): decode ms per token, pyruntime.Generator, a 16-token prompt then 48 greedy tokens.
+input_ids [, position_ids]): decode ms per token, pyruntime.Generator, a 16-token prompt then 48 greedy tokens;
+with --prefill N, the ms of one run over an N-token prompt from an empty cache (the median of 5) instead.
 Each measurement is its own process. The figure per (model, threads, side) is the best of the rounds' medians;
 the ratio B / A above 1 means B is slower. Writes the section "A/B" of bench/RESULTS.md unless --no-write.
 """
@@ -25,9 +27,22 @@ SNIPPET = r"""
 import json, sys, time
 import numpy as np
 import pyruntime
-path, threads, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, threads, runs, prefill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 s = pyruntime.Session(path, num_threads=threads)
 names = s.input_names
+if "input_ids" in names and prefill:
+    vocab = int(s.outputs[0][2][-1])
+    feeds = {"input_ids": np.random.default_rng(0).integers(0, vocab, (1, prefill))}
+    if "position_ids" in names:
+        feeds["position_ids"] = np.arange(prefill)[None]
+    t = []
+    for _ in range(6):
+        s.reset_state()
+        t0 = time.perf_counter()
+        s.run(feeds)
+        t.append(time.perf_counter() - t0)
+    print(json.dumps({"ms": 1e3 * float(np.median(t[1:])), "isa": pyruntime._core.isa(), "kind": f"prefill {prefill} ms"}))
+    sys.exit()
 if "input_ids" in names:
     g = pyruntime.Generator(path, num_threads=threads)
     prompt = (np.arange(16) * 7 % 50).astype(np.int64)
@@ -55,9 +70,9 @@ print(json.dumps({"ms": 1e3 * float(np.median(t)), "isa": pyruntime._core.isa(),
 """
 
 
-def measure(python: str, path: str, threads: int, runs: int) -> dict:
+def measure(python: str, path: str, threads: int, runs: int, prefill: int = 0) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    r = subprocess.run([python, "-c", SNIPPET, path, str(threads), str(runs)], capture_output=True, text=True,
+    r = subprocess.run([python, "-c", SNIPPET, path, str(threads), str(runs), str(prefill)], capture_output=True, text=True,
                        env=env, cwd="/", timeout=900)
     if r.returncode != 0:
         raise SystemExit(f"{python} on {path}: {r.stderr[-2000:]}")
@@ -107,38 +122,47 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--prefill", default="", help="decoders: time the prefill of prompts of these lengths "
+                    "(comma-separated) instead of decode steps")
+    ap.add_argument("--title", default="one build against another on the same files",
+                    help="the bench/RESULTS.md section's heading after 'A/B: ' (a section per title)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     models = list(args.models) + (make_models(args.make) if args.make else [])
     threads = [int(t) for t in args.threads.split(",")]
+    prefills = [int(p) for p in args.prefill.split(",") if p] or [0]
     best = {}
     isa = {}
     for r in range(args.rounds):
         for path in models:
-            for t in threads:
-                for side, py in (("a", args.a), ("b", args.b)) if r % 2 == 0 else (("b", args.b), ("a", args.a)):
-                    m = measure(py, path, t, args.runs)
-                    key = (os.path.basename(path), t, side)
-                    best[key] = min(best.get(key, float("inf")), m["ms"])
-                    isa[side], isa["kind", os.path.basename(path)] = m["isa"], m["kind"]
+            for pf in prefills:
+                for t in threads:
+                    for side, py in (("a", args.a), ("b", args.b)) if r % 2 == 0 else (("b", args.b), ("a", args.a)):
+                        m = measure(py, path, t, args.runs, pf)
+                        key = (os.path.basename(path), pf, t, side)
+                        best[key] = min(best.get(key, float("inf")), m["ms"])
+                        isa[side], isa["kind", os.path.basename(path), pf] = m["isa"], m["kind"]
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     rows = []
     for path in models:
         name = os.path.basename(path)
-        for t in threads:
-            a, b = best[name, t, "a"], best[name, t, "b"]
-            rows.append(f"| {name} | {isa['kind', name]} | {t} | {a:.3f} | {b:.3f} | {b / a:.3f} |")
+        for pf in prefills:
+            for t in threads:
+                a, b = best[name, pf, t, "a"], best[name, pf, t, "b"]
+                rows.append(f"| {name} | {isa['kind', name, pf]} | {t} | {a:.3f} | {b:.3f} | {b / a:.3f} |")
     sys.path.insert(0, HERE)
     from results import cpu_model, write_section
-    body = (f"## A/B: one build against another on the same files\n\n"
+    body = (f"## A/B: {args.title}\n\n"
             f"Command: `python3 bench/ab.py --a <{args.label_a} venv python> --b <{args.label_b} venv python> "
-            f"--rounds {args.rounds}{' --make DIR' if args.make else ''}"
+            f"--rounds {args.rounds}{' --make DIR' if args.make else ''}{' --prefill ' + args.prefill if args.prefill else ''}"
             f"{''.join(' ' + os.path.basename(m) for m in args.models)}`  \n"
             f"Machine: {cpu_model()}, 2 cores; ISA A `{isa['a']}`, B `{isa['b']}`\n\n"
             f"The same files under two builds: A = {args.label_a}, B = {args.label_b}"
             f"{'; ' + MADE_WORDS if sorted(map(os.path.basename, models)) == sorted(MADE) else ''}. Each figure is the best of "
-            f"{args.rounds} interleaved rounds of a median (feed-forward: {args.runs} runs; decoders: ms per token "
-            f"over 48 greedy tokens after a 16-token prompt), each in its own process. B / A above 1: B is slower.\n\n"
+            f"{args.rounds} interleaved rounds of a median (feed-forward: {args.runs} runs; decoders: "
+            + (f"the prefill of a prompt of that many random tokens from an empty cache, median of 5"
+               if args.prefill else "ms per token over 48 greedy tokens after a 16-token prompt")
+            + f"), each in its own process. B / A above 1: B is slower.\n\n"
             f"| model | figure | threads | A: {args.label_a} (ms) | B: {args.label_b} (ms) | B / A |\n"
             f"|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     print(body)

@@ -18,7 +18,9 @@
 //            one f32 scale (max |x| / 127, rounded to nearest): hd + 4 bytes per vector instead of 4 hd.
 //
 // Token t of a run sits at position len + t, where len is the tokens already cached, and attends to
-// positions 0..len+t. The cache grows (doubling) up to max_context, so a file that declares a huge context
+// positions 0..len+t. A run of many tokens on an f32 cache (a prompt) goes through the GEMM a tile of queries at
+// a time: S = Q K^T for up to kTile query rows of a head against every key they may see, masked, softmax,
+// Y = P V; one token (decoding), and the f16 / i8 caches, run row by row on the attention kernels. The cache grows (doubling) up to max_context, so a file that declares a huge context
 // costs memory only when a sequence gets that long. A run writes its keys and values past `len` and the
 // session commits them when the whole graph has run (commit_state): a failed run leaves the cache as it was.
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include <limits>
 
 #include "base/checked.h"
+#include "compute/gemm.h"
 #include "kernels/ref/ref.h"
 #include "ops/common.h"
 
@@ -34,6 +37,27 @@ namespace pyrt::ops {
 namespace {
 
 constexpr int64_t kMaxContext = int64_t(1) << 20;
+constexpr size_t kTile = 32;                     // query rows of a head per GEMM tile (prefill)
+constexpr size_t kTileScoreBytes = size_t(4) << 20;  // a tile's scores: fewer rows for a very long context
+
+// Max and sum over 8 independent lanes: the compiler vectorizes them (one chain would wait on each add).
+float lane_max(const float* x, size_t n) {
+  float m[8];
+  for (size_t l = 0; l < 8; ++l) m[l] = -std::numeric_limits<float>::infinity();
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (size_t l = 0; l < 8; ++l) m[l] = std::max(m[l], x[j + l]);
+  for (; j < n; ++j) m[0] = std::max(m[0], x[j]);
+  return *std::max_element(m, m + 8);
+}
+float lane_sum(const float* x, size_t n) {
+  float s[8] = {};
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (size_t l = 0; l < 8; ++l) s[l] += x[j + l];
+  for (; j < n; ++j) s[0] += x[j];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
 
 class CausalAttention final : public Op {
  public:
@@ -103,7 +127,7 @@ class CausalAttention final : public Op {
   }
 
   size_t workspace_bytes(const std::vector<TensorDesc>&, const std::vector<TensorDesc>&, int threads) const override {
-    return size_t(std::max(threads, 1)) * per_thread();
+    return size_t(std::max(threads, 1)) * std::max(per_thread(), tiled() ? tile_per_thread() : 0);
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& in, const std::vector<void*>& out) override {
@@ -150,6 +174,11 @@ class CausalAttention final : public Op {
     const float scale = scale_ > 0.f ? scale_ : 1.f / std::sqrt(float(hd_));
     float* y = static_cast<float*>(out[0]);
     uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
+    if (tiled()) {
+      run_tiled(ctx, q, row, scale, y, ws);
+      pending_ = t_;
+      return;
+    }
     const size_t rows = size_t(b_ * heads_ * t_);
     parallel(ctx, rows, 1, [&](size_t r0, size_t r1, int tid) {
       float* qr = reinterpret_cast<float*>(ws + size_t(tid) * per_thread());
@@ -187,6 +216,57 @@ class CausalAttention final : public Op {
     pending_ = t_;
   }
 
+  // Prefill through the GEMM: one work item is up to tile_rows() query rows of one head of one batch row.
+  void run_tiled(const RunContext& ctx, const float* q, size_t row, float scale, float* y, uint8_t* ws) {
+    const size_t hd = size_t(hd_), cap = size_t(cap_), T = size_t(t_), tr = tile_rows();
+    const size_t tiles = (T + tr - 1) / tr, items = size_t(b_ * heads_) * tiles, group = size_t(heads_ / kv_heads_);
+    parallel(ctx, items, 1, [&](size_t i0, size_t i1, int tid) {
+      uint8_t* base = ws + size_t(tid) * tile_per_thread();
+      float* qt = reinterpret_cast<float*>(base);
+      float* sc = reinterpret_cast<float*>(base + align64(tr * hd * 4));
+      void* gws = base + align64(tr * hd * 4) + align64(tr * most_keys() * 4);
+      for (size_t it = i0; it < i1; ++it) {
+        const size_t tile = it % tiles, bh = it / tiles, h = bh % size_t(heads_), b = bh / size_t(heads_);
+        const size_t t0 = tile * tr, rows = std::min(tr, T - t0);
+        // keys [first, end) cover every row of the tile; each row masks the ones it may not see
+        const size_t end = size_t(len_) + t0 + rows;
+        const size_t first = window_ > 0 && size_t(len_) + t0 + 1 > size_t(window_) ? size_t(len_) + t0 + 1 - size_t(window_) : 0;
+        const size_t n = end - first;
+        for (size_t r = 0; r < rows; ++r) {  // rotated, and scaled here: the GEMM then gives scaled scores
+          float* qr = qt + r * hd;
+          std::memcpy(qr, q + (b * T + t0 + r) * row + h * hd, hd * 4);
+          rotate(qr, t0 + r);
+          for (size_t i = 0; i < hd; ++i) qr[i] *= scale;
+        }
+        const size_t kvh = b * size_t(kv_heads_) + h / group;
+        const float* kc = reinterpret_cast<const float*>(kc_.data()) + (kvh * cap + first) * hd;
+        const float* vc = reinterpret_cast<const float*>(vc_.data()) + (kvh * cap + first) * hd;
+        gemm::gemm(kt_, qt, hd, false, kc, hd, true, rows, n, hd, sc, n, gemm::Epilogue{}, nullptr, gws);
+        float inv[kTile];
+        for (size_t r = 0; r < rows; ++r) {  // exp(s - max) over what the row sees; 1 / sum scales its output
+          float* s = sc + r * n;
+          const size_t e = size_t(len_) + t0 + r + 1;  // this row sees positions [lo, e)
+          const size_t lo = window_ > 0 && e > size_t(window_) ? e - size_t(window_) : 0;
+          const size_t m_n = e - lo;
+          float* sr = s + (lo - first);
+          if (softcap_ > 0.f) {
+            const float inv_cap = 1.f / softcap_;
+            for (size_t j = 0; j < m_n; ++j) sr[j] = softcap_ * std::tanh(sr[j] * inv_cap);
+          }
+          const float m = lane_max(sr, m_n);
+          kt_.binary(kernels::kSub, sr, 1, &m, 0, sr, m_n);
+          kt_.unary(ActParams{Act::kExp, 0.f, 0.f}, sr, sr, m_n);
+          inv[r] = 1.f / lane_sum(sr, m_n);
+          std::fill(s, sr, 0.f), std::fill(sr + m_n, s + n, 0.f);  // positions the row may not see weigh 0
+        }
+        float* yt = y + (b * T + t0) * size_t(d_) + h * hd;
+        gemm::gemm(kt_, sc, n, false, vc, hd, false, rows, hd, n, yt, size_t(d_), gemm::Epilogue{}, nullptr, gws);
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t i = 0; i < hd; ++i) yt[r * size_t(d_) + i] *= inv[r];
+      }
+    });
+  }
+
   void commit_state() override { len_ += pending_, pending_ = 0; }
   void reset_state() override { len_ = pending_ = 0; }
   int64_t state_tokens() const override { return len_; }
@@ -198,6 +278,22 @@ class CausalAttention final : public Op {
 
  private:
   size_t per_thread() const { return align64(size_t(hd_) * 4) + align64(size_t(max_ctx_) * 4); }
+  // A prompt (more than one token) on an f32 cache runs through the GEMM.
+  bool tiled() const { return t_ > 1 && !f16_ && !i8_; }
+  // The keys a row may see at most: the whole context, or the window and the tile's other rows.
+  size_t most_keys() const {
+    const size_t all = size_t(max_ctx_);
+    return window_ > 0 ? std::min(all, size_t(window_) + kTile) : all;
+  }
+  // Query rows per tile: kTile, fewer when their scores would pass kTileScoreBytes (a very long context).
+  size_t tile_rows() const {
+    return std::max<size_t>(1, std::min({kTile, size_t(t_), kTileScoreBytes / (most_keys() * 4)}));
+  }
+  size_t tile_per_thread() const {
+    const size_t tr = tile_rows(), n = most_keys(), hd = size_t(hd_);
+    return align64(tr * hd * 4) + align64(tr * n * 4) +
+           std::max(gemm::workspace_size(tr, n, hd, 1), gemm::workspace_size(tr, hd, n, 1));
+  }
   size_t esize() const { return f16_ ? 2 : i8_ ? 1 : 4; }
 
   // n floats into cache element `at` (f16: rounded to nearest even; i8: with its scale at scales[row])
