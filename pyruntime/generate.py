@@ -122,7 +122,8 @@ class Generator:
             ids = self._check(self._text_prompt(input_ids, chat), max_new_tokens, temperature, top_k, top_p)
             eos = self.tokenizer.eos_token_ids if eos_token_id is None else eos_token_id
             new = self._stream(ids, True, int(max_new_tokens), temperature, top_k, top_p, seed, eos)
-            return self.tokenizer.pieces((t for t in new if t not in np.atleast_1d(eos)), context=ids[0, -4:])
+            ends = set(np.atleast_1d(eos).astype(np.int64).tolist())   # the end-of-turn token itself is not text
+            return self.tokenizer.pieces((t for t in new if t not in ends), context=ids[0, -4:])
         if chat:
             raise ValueError("chat=True needs a text prompt")
         one = np.asarray(input_ids).ndim <= 1

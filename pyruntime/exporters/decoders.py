@@ -206,7 +206,7 @@ def _windows(src: Source, n_layer: int) -> tuple:
     return tuple(int(w) if t == "sliding_attention" else 0 for t in types)
 
 
-_HARMLESS_FALSE = ("use_bidirectional_attention", "is_encoder_decoder", "add_cross_attention", "use_qk_norm_bias")
+_MUST_BE_OFF = ("use_bidirectional_attention", "is_encoder_decoder", "add_cross_attention", "use_qk_norm_bias")
 
 
 def _common_checks(src: Source):
@@ -217,7 +217,7 @@ def _common_checks(src: Source):
     for k in ("num_local_experts", "num_experts", "n_routed_experts"):
         if c.get(k):
             _refuse(src, k, "mixture-of-experts layers are not built")
-    for k in _HARMLESS_FALSE:
+    for k in _MUST_BE_OFF:
         if c.get(k):
             _refuse(src, k, "this model is built as a causal decoder without it")
     if c.get("pretraining_tp", 1) not in (1, None):

@@ -5,6 +5,8 @@ processed in lockstep (one numpy op per byte position across all chunks). CRC wi
 over GF(2), so the chunk states combine as state(A+B) = shift_len(B)(state(A)) ^ state_from_zero(B), where
 shift_n is "feed n zero bytes", a linear map applied through four 256-entry tables.
 """
+import functools
+
 import numpy as np
 
 _POLY = 0x82F63B78
@@ -73,10 +75,11 @@ def crc32c(data) -> int:
     return acc ^ 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=1)
 def _byte_operator():
     """'Feed one zero byte into the CRC register' as a GF(2) matrix: the images of the 32 basis states."""
     basis = (np.uint32(1) << np.arange(32, dtype=np.uint32)).astype(np.uint32)
-    return [int(v) for v in _run(basis, np.zeros((32, 1), dtype=np.uint8))]
+    return tuple(int(v) for v in _run(basis, np.zeros((32, 1), dtype=np.uint8)))
 
 
 def _apply(op, v: int) -> int:
@@ -93,7 +96,7 @@ def crc32c_combine(crc_a: int, crc_b: int, len_b: int) -> int:
     """CRC-32C of A followed by B from the CRCs of A and B and the length of B (zlib's crc32_combine): A's CRC
     moved past len_b zero bytes (the operator squared log2(len_b) times), xor B's. Lets a writer checksum a
     section it streams to disk without holding it."""
-    op, v, n = _byte_operator(), int(crc_a), int(len_b)
+    op, v, n = list(_byte_operator()), int(crc_a), int(len_b)
     while n:
         if n & 1:
             v = _apply(op, v)
