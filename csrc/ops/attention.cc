@@ -216,36 +216,40 @@ class CausalAttention final : public Op {
     pending_ = t_;
   }
 
-  // Prefill through the GEMM: one work item is up to tile_rows() query rows of one head of one batch row.
+  // Prefill through the GEMM. One work item: up to tile_rows() query rows of every query head that shares one
+  // key/value head (grouped-query attention: the keys and values are packed once for the group), stacked head
+  // by head: S = Q K^T is (group x rows) x n, O = P V goes to a scratch tile and then, scaled by 1 / sum, to y.
   void run_tiled(const RunContext& ctx, const float* q, size_t row, float scale, float* y, uint8_t* ws) {
     const size_t hd = size_t(hd_), cap = size_t(cap_), T = size_t(t_), tr = tile_rows();
-    const size_t tiles = (T + tr - 1) / tr, items = size_t(b_ * heads_) * tiles, group = size_t(heads_ / kv_heads_);
+    const size_t group = size_t(heads_ / kv_heads_), tiles = (T + tr - 1) / tr;
+    const size_t items = size_t(b_ * kv_heads_) * tiles, most = most_keys(), gm = group * tr;
     parallel(ctx, items, 1, [&](size_t i0, size_t i1, int tid) {
       uint8_t* base = ws + size_t(tid) * tile_per_thread();
-      float* qt = reinterpret_cast<float*>(base);
-      float* sc = reinterpret_cast<float*>(base + align64(tr * hd * 4));
-      void* gws = base + align64(tr * hd * 4) + align64(tr * most_keys() * 4);
+      float* qt = reinterpret_cast<float*>(base);                               // gm x hd queries, then outputs
+      float* sc = reinterpret_cast<float*>(base + align64(gm * hd * 4));        // gm x n scores
+      float* inv = reinterpret_cast<float*>(base + align64(gm * hd * 4) + align64(gm * most * 4));  // gm
+      void* gws = reinterpret_cast<uint8_t*>(inv) + align64(gm * 4);
       for (size_t it = i0; it < i1; ++it) {
-        const size_t tile = it % tiles, bh = it / tiles, h = bh % size_t(heads_), b = bh / size_t(heads_);
-        const size_t t0 = tile * tr, rows = std::min(tr, T - t0);
+        const size_t tile = it % tiles, bk = it / tiles, kvh = bk % size_t(kv_heads_), b = bk / size_t(kv_heads_);
+        const size_t t0 = tile * tr, rows = std::min(tr, T - t0), m_rows = group * rows;
         // keys [first, end) cover every row of the tile; each row masks the ones it may not see
         const size_t end = size_t(len_) + t0 + rows;
         const size_t first = window_ > 0 && size_t(len_) + t0 + 1 > size_t(window_) ? size_t(len_) + t0 + 1 - size_t(window_) : 0;
         const size_t n = end - first;
-        for (size_t r = 0; r < rows; ++r) {  // rotated, and scaled here: the GEMM then gives scaled scores
-          float* qr = qt + r * hd;
-          std::memcpy(qr, q + (b * T + t0 + r) * row + h * hd, hd * 4);
-          rotate(qr, t0 + r);
-          for (size_t i = 0; i < hd; ++i) qr[i] *= scale;
-        }
-        const size_t kvh = b * size_t(kv_heads_) + h / group;
-        const float* kc = reinterpret_cast<const float*>(kc_.data()) + (kvh * cap + first) * hd;
-        const float* vc = reinterpret_cast<const float*>(vc_.data()) + (kvh * cap + first) * hd;
-        gemm::gemm(kt_, qt, hd, false, kc, hd, true, rows, n, hd, sc, n, gemm::Epilogue{}, nullptr, gws);
-        float inv[kTile];
-        for (size_t r = 0; r < rows; ++r) {  // exp(s - max) over what the row sees; 1 / sum scales its output
-          float* s = sc + r * n;
-          const size_t e = size_t(len_) + t0 + r + 1;  // this row sees positions [lo, e)
+        for (size_t j = 0; j < group; ++j)  // rotated, and scaled here: the GEMM then gives scaled scores
+          for (size_t r = 0; r < rows; ++r) {
+            float* qr = qt + (j * rows + r) * hd;
+            std::memcpy(qr, q + (b * T + t0 + r) * row + (kvh * group + j) * hd, hd * 4);
+            rotate(qr, t0 + r);
+            for (size_t i = 0; i < hd; ++i) qr[i] *= scale;
+          }
+        const size_t cache_row = (b * size_t(kv_heads_) + kvh) * cap + first;
+        const float* kc = reinterpret_cast<const float*>(kc_.data()) + cache_row * hd;
+        const float* vc = reinterpret_cast<const float*>(vc_.data()) + cache_row * hd;
+        gemm::gemm(kt_, qt, hd, false, kc, hd, true, m_rows, n, hd, sc, n, gemm::Epilogue{}, nullptr, gws);
+        for (size_t mr = 0; mr < m_rows; ++mr) {  // exp(s - max) over what the row sees; 1 / sum scales its output
+          float* s = sc + mr * n;
+          const size_t e = size_t(len_) + t0 + mr % rows + 1;  // this row sees positions [lo, e)
           const size_t lo = window_ > 0 && e > size_t(window_) ? e - size_t(window_) : 0;
           const size_t m_n = e - lo;
           float* sr = s + (lo - first);
@@ -256,13 +260,18 @@ class CausalAttention final : public Op {
           const float m = lane_max(sr, m_n);
           kt_.binary(kernels::kSub, sr, 1, &m, 0, sr, m_n);
           kt_.unary(ActParams{Act::kExp, 0.f, 0.f}, sr, sr, m_n);
-          inv[r] = 1.f / lane_sum(sr, m_n);
+          inv[mr] = 1.f / lane_sum(sr, m_n);
           std::fill(s, sr, 0.f), std::fill(sr + m_n, s + n, 0.f);  // positions the row may not see weigh 0
         }
-        float* yt = y + (b * T + t0) * size_t(d_) + h * hd;
-        gemm::gemm(kt_, sc, n, false, vc, hd, false, rows, hd, n, yt, size_t(d_), gemm::Epilogue{}, nullptr, gws);
-        for (size_t r = 0; r < rows; ++r)
-          for (size_t i = 0; i < hd; ++i) yt[r * size_t(d_) + i] *= inv[r];
+        // the queries are spent: their tile takes the outputs
+        gemm::gemm(kt_, sc, n, false, vc, hd, false, m_rows, hd, n, qt, hd, gemm::Epilogue{}, nullptr, gws);
+        for (size_t j = 0; j < group; ++j)
+          for (size_t r = 0; r < rows; ++r) {
+            const float* o = qt + (j * rows + r) * hd;
+            float* yr = y + (b * T + t0 + r) * size_t(d_) + (kvh * group + j) * hd;
+            const float f = inv[j * rows + r];
+            for (size_t i = 0; i < hd; ++i) yr[i] = o[i] * f;
+          }
       }
     });
   }
@@ -285,14 +294,16 @@ class CausalAttention final : public Op {
     const size_t all = size_t(max_ctx_);
     return window_ > 0 ? std::min(all, size_t(window_) + kTile) : all;
   }
-  // Query rows per tile: kTile, fewer when their scores would pass kTileScoreBytes (a very long context).
+  // Query rows per head in a tile: kTile, fewer when the group's scores would pass kTileScoreBytes (a very
+  // long context, or many query heads on one key/value head).
   size_t tile_rows() const {
-    return std::max<size_t>(1, std::min({kTile, size_t(t_), kTileScoreBytes / (most_keys() * 4)}));
+    const size_t group = size_t(heads_ / kv_heads_);
+    return std::max<size_t>(1, std::min({kTile, size_t(t_), kTileScoreBytes / (group * most_keys() * 4)}));
   }
   size_t tile_per_thread() const {
-    const size_t tr = tile_rows(), n = most_keys(), hd = size_t(hd_);
-    return align64(tr * hd * 4) + align64(tr * n * 4) +
-           std::max(gemm::workspace_size(tr, n, hd, 1), gemm::workspace_size(tr, hd, n, 1));
+    const size_t gm = size_t(heads_ / kv_heads_) * tile_rows(), n = most_keys(), hd = size_t(hd_);
+    return align64(gm * hd * 4) + align64(gm * n * 4) + align64(gm * 4) +
+           std::max(gemm::workspace_size(gm, n, hd, 1), gemm::workspace_size(gm, hd, n, 1));
   }
   size_t esize() const { return f16_ ? 2 : i8_ ? 1 : 4; }
 
