@@ -20,7 +20,8 @@
 // Token t of a run sits at position len + t, where len is the tokens already cached, and attends to
 // positions 0..len+t. A run of many tokens on an f32 cache (a prompt) goes through the GEMM a tile of queries at
 // a time: S = Q K^T for up to kTile query rows of a head against every key they may see, masked, softmax,
-// Y = P V; one token (decoding), and the f16 / i8 caches, run row by row on the attention kernels. The cache grows (doubling) up to max_context, so a file that declares a huge context
+// Y = P V (an f16 / i8 cache's keys and values widened to f32 per tile); one token (decoding) runs row by row
+// on the attention kernels, which read the cache as stored. The cache grows (doubling) up to max_context, so a file that declares a huge context
 // costs memory only when a sequence gets that long. A run writes its keys and values past `len` and the
 // session commits them when the whole graph has run (commit_state): a failed run leaves the cache as it was.
 #include <algorithm>
@@ -39,6 +40,9 @@ namespace {
 constexpr int64_t kMaxContext = int64_t(1) << 20;
 constexpr size_t kTile = 32;                     // query rows of a head per GEMM tile (prefill)
 constexpr size_t kTileScoreBytes = size_t(4) << 20;  // a tile's scores: fewer rows for a very long context
+// An f16 / i8 cache's keys and values a tile reads are widened to f32 first; past this many bytes of them (a very
+// long context) a prompt runs row by row instead.
+constexpr size_t kWidenBytes = size_t(8) << 20;
 
 // Max and sum over 8 independent lanes: the compiler vectorizes them (one chain would wait on each add).
 float lane_max(const float* x, size_t n) {
@@ -246,6 +250,13 @@ class CausalAttention final : public Op {
         const size_t cache_row = (b * size_t(kv_heads_) + kvh) * cap + first;
         const float* kc = reinterpret_cast<const float*>(kc_.data()) + cache_row * hd;
         const float* vc = reinterpret_cast<const float*>(vc_.data()) + cache_row * hd;
+        if (f16_ || i8_) {  // widened once per tile: the GEMM reads f32
+          float* kw = reinterpret_cast<float*>(static_cast<uint8_t*>(gws) + gemm_ws_bytes());
+          float* vw = kw + align64(most * hd * 4) / 4;
+          widen(kc_, ks_, cache_row, n, kw);
+          widen(vc_, vs_, cache_row, n, vw);
+          kc = kw, vc = vw;
+        }
         gemm::gemm(kt_, qt, hd, false, kc, hd, true, m_rows, n, hd, sc, n, gemm::Epilogue{}, nullptr, gws);
         for (size_t mr = 0; mr < m_rows; ++mr) {  // exp(s - max) over what the row sees; 1 / sum scales its output
           float* s = sc + mr * n;
@@ -287,8 +298,23 @@ class CausalAttention final : public Op {
 
  private:
   size_t per_thread() const { return align64(size_t(hd_) * 4) + align64(size_t(max_ctx_) * 4); }
-  // A prompt (more than one token) on an f32 cache runs through the GEMM.
-  bool tiled() const { return t_ > 1 && !f16_ && !i8_; }
+  // A prompt (more than one token) runs through the GEMM; on an f16 / i8 cache while the keys and values a tile
+  // reads, widened to f32, stay within kWidenBytes.
+  bool tiled() const { return t_ > 1 && (esize() == 4 || most_keys() * size_t(hd_) * 8 <= kWidenBytes); }
+
+  // Cache rows [row, row + n) of one key/value head as f32 (f16 widened; i8 times each vector's scale).
+  void widen(const std::vector<uint8_t>& c, const std::vector<float>& scales, size_t row, size_t n, float* out) const {
+    const size_t hd = size_t(hd_);
+    if (f16_) {
+      kt_.f16_to_f32(reinterpret_cast<const uint16_t*>(c.data()) + row * hd, out, n * hd);
+      return;
+    }
+    const int8_t* q = reinterpret_cast<const int8_t*>(c.data()) + row * hd;
+    for (size_t j = 0; j < n; ++j) {
+      const float sc = scales[row + j];
+      for (size_t i = 0; i < hd; ++i) out[j * hd + i] = float(q[j * hd + i]) * sc;
+    }
+  }
   // The keys a row may see at most: the whole context, or the window and the tile's other rows.
   size_t most_keys() const {
     const size_t all = size_t(max_ctx_);
@@ -300,10 +326,14 @@ class CausalAttention final : public Op {
     const size_t group = size_t(heads_ / kv_heads_);
     return std::max<size_t>(1, std::min({kTile, size_t(t_), kTileScoreBytes / (group * most_keys() * 4)}));
   }
+  size_t gemm_ws_bytes() const {
+    const size_t gm = size_t(heads_ / kv_heads_) * tile_rows(), n = most_keys(), hd = size_t(hd_);
+    return align64(std::max(gemm::workspace_size(gm, n, hd, 1), gemm::workspace_size(gm, hd, n, 1)));
+  }
   size_t tile_per_thread() const {
     const size_t gm = size_t(heads_ / kv_heads_) * tile_rows(), n = most_keys(), hd = size_t(hd_);
-    return align64(gm * hd * 4) + align64(gm * n * 4) + align64(gm * 4) +
-           std::max(gemm::workspace_size(gm, n, hd, 1), gemm::workspace_size(gm, hd, n, 1));
+    return align64(gm * hd * 4) + align64(gm * n * 4) + align64(gm * 4) + gemm_ws_bytes() +
+           (esize() == 4 ? 0 : 2 * align64(n * hd * 4));  // f16 / i8: the widened keys and values
   }
   size_t esize() const { return f16_ ? 2 : i8_ ? 1 : 4; }
 

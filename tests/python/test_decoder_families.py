@@ -150,15 +150,17 @@ def test_folder_errors_name_what_is_missing(tmp_path):
 @pytest.mark.parametrize("family", ["mistral", "gemma2"])
 @pytest.mark.parametrize("kv_cache,atol", [("f32", 1e-4), ("f16", 2e-2), ("i8", 1e-1)])
 def test_decode_steps_past_the_window_on_every_cache(family, kv_cache, atol, tmp_path):
-    """Prefill, then one token per run well past the sliding window (and, for Gemma 2, with soft-capped
-    scores): each step's logits are transformers' over the whole sequence, within the cache type's rounding."""
+    """Prefill (through the GEMM, an f16 / i8 cache widened per tile), then one token per run well past the
+    sliding window (and, for Gemma 2, with soft-capped scores): each step's logits are transformers' over the
+    whole sequence, within the cache type's rounding."""
     m = tiny(family)
     ids = np.random.default_rng(1).integers(0, 97, 48)
     with torch.no_grad():
         want = m(torch.tensor(ids[None])).logits[0].numpy()
     export_gpt(m, tmp_path / "m.pyrt", kv_cache=kv_cache)
     s = pyruntime.Session(tmp_path / "m.pyrt")
-    s.run({"input_ids": ids[None, :20]})
+    (logits,) = s.run({"input_ids": ids[None, :20]})        # the prompt: tiled, the cache widened per tile
+    np.testing.assert_allclose(logits[0, -1], want[19], atol=atol, rtol=0, err_msg="prefill")
     for t in range(20, 48):
         (logits,) = s.run({"input_ids": ids[None, t:t + 1]})
         np.testing.assert_allclose(logits[0, -1], want[t], atol=atol, rtol=0, err_msg=f"step {t}")
