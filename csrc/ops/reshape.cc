@@ -2,6 +2,7 @@
 // planner makes the output share the input's buffer).
 #include <algorithm>
 
+#include "base/checked.h"
 #include "ops/common.h"
 
 namespace pyrt::ops {
@@ -45,7 +46,10 @@ class Reshape final : public Op {
         }
         if (d < 0) fail("invalid shape entry " + std::to_string(d));
         o.push_back(d);
-        known *= d;
+        uint64_t prod = 0;  // a shape read from a file or an input: its product may not fit
+        if (!mul_ok(uint64_t(known), uint64_t(d), &prod) || prod > uint64_t(INT64_MAX))
+          fail("shape " + shape_str(spec_) + " has more elements than can be addressed");
+        known = int64_t(prod);
       }
       if (infer_at >= 0) {
         if (known == 0 || in[0].numel() % known) fail("cannot reshape " + shape_str(x) + " to " + shape_str(spec_));

@@ -110,3 +110,14 @@ def test_pad_then_avgpool_ceil_mode_keeps_its_shape(tmp_path):
     got = Session(tmp_path / "m.pyrt").run(x.numpy())[0]
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_reshape_to_a_shape_whose_product_overflows_is_an_error():
+    """Found by the CI fuzzer: the product of a Reshape's shape entries overflowed int64 (UB) before any check."""
+    import numpy as np
+    import pyruntime
+    g = pyruntime.Graph("r")
+    x = g.input("x", [2, 3])
+    g.output(g.op("Reshape", x, g.const(np.array([32, 3456513189640929523], np.int64))), "y")
+    with pytest.raises(ValueError, match="more elements than can be addressed"):
+        g.to_bytes()
