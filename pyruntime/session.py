@@ -28,7 +28,10 @@ class Session:
 
     Inputs that are C-contiguous arrays of the declared dtype are read in place; outputs are new arrays.
     One session per thread; sessions on the same file share its mapped weights. kernels names a kernel table
-    this CPU runs (``pyruntime._core.kernel_tables()`` or "ref"; default: the best one).
+    this CPU runs (``pyruntime._core.kernel_tables()`` or "ref"; default: the best one). decode_weights: low-bit
+    weights (int8-weights, int4, i8g, shared values) are decoded to f32 at load and multiplied in f32, instead of by
+    the kernels that quantize the activations to int8 on the fly: f32 arithmetic throughout, at the memory of f32
+    weights (checking a converted or quantized file against its source).
 
     Caps for untrusted files (LimitError naming the cap, before anything is allocated): max_file_bytes,
     max_tensors, max_nodes when the file is opened; max_arena_bytes for the activation memory of a plan (default
@@ -38,7 +41,8 @@ class Session:
 
     def __init__(self, model, num_threads: int | None = None, force_reference: bool = False, profile: bool = False,
                  *, max_arena_bytes: int | None = None, max_file_bytes: int | None = None,
-                 max_tensors: int | None = None, max_nodes: int | None = None, kernels: str | None = None):
+                 max_tensors: int | None = None, max_nodes: int | None = None, kernels: str | None = None,
+                 decode_weights: bool = False):
         from . import _core
         from .model import Model
         limits = dict(max_file_bytes=int(max_file_bytes or 0), max_tensors=int(max_tensors or 0),
@@ -53,7 +57,7 @@ class Session:
             native = _open_shared(os.fspath(model))
         self._model = native
         self._s = _core.Session(native, int(num_threads or 0), bool(force_reference), bool(profile),
-                                int(max_arena_bytes or 0), str(kernels or ""))
+                                int(max_arena_bytes or 0), str(kernels or ""), bool(decode_weights))
         self.inputs = [(n, dt, tuple(d)) for n, dt, d in self._s.inputs]
         self.outputs = [(n, dt, tuple(d)) for n, dt, d in self._s.outputs]
         self.input_names = [n for n, _, _ in self.inputs]

@@ -113,10 +113,14 @@ class Deferred {
 class NodeContext {
  public:
   NodeContext(const Node& node, size_t index, const Model& model, std::vector<const ConstTensor*> consts,
-              const kernels::Table& kt)
-      : node_(node), index_(index), model_(model), consts_(std::move(consts)), kt_(kt) {}
+              const kernels::Table& kt, bool decode_weights = false)
+      : node_(node), index_(index), model_(model), consts_(std::move(consts)), kt_(kt),
+        decode_weights_(decode_weights) {}
   // The kernel table this session uses (the best for the CPU, or the reference when forced).
   const kernels::Table& kernels() const { return kt_; }
+  // SessionOptions::decode_weights: low-bit weights are decoded to f32 rather than run by the kernels that
+  // quantize the activations (StoredLinear declines them).
+  bool decode_weights() const { return decode_weights_; }
   const Node& node() const { return node_; }
   const Model& model() const { return model_; }
   size_t num_inputs() const { return node_.inputs.size(); }
@@ -189,6 +193,7 @@ class NodeContext {
   const Model& model_;
   std::vector<const ConstTensor*> consts_;
   const kernels::Table& kt_;
+  bool decode_weights_ = false;
   mutable uint64_t layout_bytes_ = 0;
   void note_packed(uint32_t tensor, uint32_t param, const std::string& lkey, std::shared_ptr<const void> keep,
                    const void* data, size_t size, bool from_file) const;

@@ -137,7 +137,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions opts)
     std::vector<const ConstTensor*> cin;
     for (uint32_t v : node.inputs)
       cin.push_back(v != spec::kNoValue && values_[v].kind == ValueSlot::kConst ? values_[v].cst : nullptr);
-    NodeContext ctx(node, n, *model_, cin, kt);
+    NodeContext ctx(node, n, *model_, cin, kt, opts_.decode_weights);
     const OpFactory factory = find_op(node.op_type);
     if (!factory)
       fail(Status::kUnsupported, "unsupported operator '" + node.op_type + "' in " + ctx.where() +

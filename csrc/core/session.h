@@ -24,6 +24,11 @@ struct SessionOptions {
   // The most the activation arena plus the ops' state (KV caches) may take (0: PYRT_MAX_ARENA_BYTES, else 4 GiB). With static input
   // shapes the plan is made when the session is created, so a model over the cap fails there, not at run.
   uint64_t max_arena_bytes = 0;
+  // Low-bit weights (int8-weights, int4, i8g, lut) decoded to f32 at load and multiplied in f32, instead of
+  // by the kernels that quantize the activations to int8: f32 arithmetic throughout, at the memory of f32
+  // weights. For accuracy checks (a converted file against its source model), as ONNX Runtime's MatMulNBits
+  // accuracy_level 0 is.
+  bool decode_weights = false;
 };
 
 struct NodeReport {

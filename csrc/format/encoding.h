@@ -73,6 +73,8 @@ float scale_at(const uint8_t* p, size_t i, uint8_t scale_dtype);
 inline uint64_t scale_size(uint8_t scale_dtype) { return scale_dtype == spec::kScaleF32 ? 4 : 2; }
 // Each of n scales finite and > 0, else FormatError "<what> must be finite and > 0".
 void check_positive(const uint8_t* p, size_t n, uint8_t scale_dtype, const std::string& what);
+// Each of n scales finite (any sign, zero included), else FormatError "<what> must be finite".
+void check_finite(const uint8_t* p, size_t n, uint8_t scale_dtype, const std::string& what);
 void check_reserved(const uint8_t* b, size_t n, const std::string& where);
 bool pow2_group(uint32_t g);
 // The dtype and rank rules every non-dense encoding states: logical f32 (or i8 where allowed), rank >= 1.

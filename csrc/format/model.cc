@@ -96,6 +96,7 @@ const char* feature_name(uint64_t bit) {
     case spec::kFeatInt4: return "INT4";
     case spec::kFeatLut: return "LUT";
     case spec::kFeatF16: return "F16";
+    case spec::kFeatI8g: return "I8G";
   }
   return "?";
 }
@@ -392,7 +393,7 @@ void Model::parse_tensors(const uint8_t* p, size_t n) {
       format_error(name(spans[i - 1]) + " overlaps " + name(spans[i]));
   if (const uint64_t missing = used & ~required_) {
     std::string names;
-    for (uint64_t bit = 1; bit <= spec::kFeatF16; bit <<= 1)
+    for (uint64_t bit = 1; bit <= spec::kFeatI8g; bit <<= 1)
       if (missing & bit) names += std::string(names.empty() ? "" : ", ") + feature_name(bit);
     format_error("file uses feature(s) " + names + " without declaring them required");
   }

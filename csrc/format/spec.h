@@ -12,8 +12,8 @@ constexpr uint32_t kHeaderSize = 64;
 constexpr uint32_t kSectionEntrySize = 32;
 constexpr uint64_t kAlign = 64;
 
-enum Feature : uint64_t { kFeatCsr = 1, kFeatInt4 = 2, kFeatLut = 4, kFeatF16 = 8 };
-constexpr uint64_t kKnownRequired = kFeatCsr | kFeatInt4 | kFeatLut | kFeatF16;
+enum Feature : uint64_t { kFeatCsr = 1, kFeatInt4 = 2, kFeatLut = 4, kFeatF16 = 8, kFeatI8g = 16 };
+constexpr uint64_t kKnownRequired = kFeatCsr | kFeatInt4 | kFeatLut | kFeatF16 | kFeatI8g;
 constexpr uint64_t kOptPrepacked = 1;
 
 enum SectionKind : uint32_t { kSecMeta = 1, kSecTensors = 2, kSecGraph = 3, kSecData = 4 };
@@ -41,7 +41,7 @@ inline uint32_t dtype_size(uint8_t d) {
 }
 const char* dtype_name(uint8_t d);
 
-enum Encoding : uint8_t { kDense = 1, kEncI8 = 2, kEncI4 = 3, kCsr = 4, kLut = 5 };
+enum Encoding : uint8_t { kDense = 1, kEncI8 = 2, kEncI4 = 3, kCsr = 4, kLut = 5, kEncI8g = 6 };
 const char* encoding_name(uint8_t e);
 
 // kCsrS8: the i8 elements of a logical-i8 tensor as stored (the weights of the integer operators), no scales.

@@ -162,13 +162,13 @@ class Int8Linear {
     return true;
   }
   // Whether b is an f32 weight stored in an encoding that decodes by rows but that no int8 kernel reads as
-  // stored (i4, lut): then its rows, decoded one at a time, are requantized to int8 with one scale per row (at
+  // stored (i4, lut, i8g): then its rows, decoded one at a time, are requantized to int8 with one scale per row (at
   // most half an int8 step of the row's largest weight added to the encoding's own error) and run like init()'s.
   // The stored pages leave the resident set once the panels are made: no f32 copy of the weight at any point.
   bool init_requantized(const NodeContext& ctx, size_t input, const ConstTensor& b, size_t channels = 0) {
     if (!b.encoded() || b.desc.shape.size() != (channels ? 4 : 2) || b.desc.dtype != spec::kF32) return false;
     const TensorInfo& t = ctx.model().tensors()[b.tensor_index];
-    if (t.encoding != spec::kEncI4 && t.encoding != spec::kLut) return false;
+    if (t.encoding != spec::kEncI4 && t.encoding != spec::kLut && t.encoding != spec::kEncI8g) return false;
     if (!find_encoding(t.encoding)->decode_row || t.shape[0] == 0 || t.numel == 0) return false;
     const size_t n = size_t(t.shape[0]), k = size_t(t.numel / t.shape[0]), tensor = b.tensor_index;
     const size_t taps = channels ? k / channels : 1;

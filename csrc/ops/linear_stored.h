@@ -24,6 +24,7 @@ class StoredLinear {
   // read in the channels-last im2col order), 0 for a Linear weight [N, K].
   bool init(const NodeContext& ctx, size_t input, const ConstTensor& w, size_t channels = 0) {
     const bool conv = channels != 0;
+    if (ctx.decode_weights()) return false;  // the op decodes w to f32
     qgemm_ = ctx.kernels().qgemm;
     if (i8_.init(ctx, input, w, channels)) return true;
     if ((!conv || Int4Linear::gemm_on(ctx.kernels())) && i4_.init(ctx, input, w, conv)) {

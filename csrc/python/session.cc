@@ -84,18 +84,20 @@ py::array from_strings(const StringRef* refs, const Shape& shape) {
 void bind_session(py::module_& m) {
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
       .def(py::init([](std::shared_ptr<Model> model, int threads, bool force_reference, bool profile,
-                       uint64_t max_arena_bytes, std::string kernels) {
+                       uint64_t max_arena_bytes, std::string kernels, bool decode_weights) {
              SessionOptions o;
              o.num_threads = threads;
              o.force_reference = force_reference;
              o.profile = profile;
              o.max_arena_bytes = max_arena_bytes;
              o.kernels = std::move(kernels);
+             o.decode_weights = decode_weights;
              py::gil_scoped_release nogil;
              return std::make_shared<Session>(std::move(model), o);
            }),
            py::arg("model"), py::arg("num_threads") = 0, py::arg("force_reference") = false,
-           py::arg("profile") = false, py::arg("max_arena_bytes") = 0, py::arg("kernels") = "")
+           py::arg("profile") = false, py::arg("max_arena_bytes") = 0, py::arg("kernels") = "",
+           py::arg("decode_weights") = false)
       .def_property_readonly("inputs", [](const Session& s) { return io_list(s, true); })
       .def_property_readonly("outputs", [](const Session& s) { return io_list(s, false); })
       .def_property_readonly("arena_bytes", &Session::arena_bytes)

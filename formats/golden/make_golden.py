@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 from pyruntime.format import TensorRef, Writer, encode_lut_codes  # noqa: E402
+from pyruntime.format.encodings import i4  # noqa: E402
 from pyruntime.format.reader import Reader  # noqa: E402
 
 
@@ -138,6 +139,18 @@ def build():
                                                               "stopwords": ["the", "a", "héllo"]}, name="norm")
     g.output(y)
     files["strings"] = w
+
+    # i8g (SPEC 6.2), and i4 with the negative and zero scales ggml's Q4_0 blocks carry (pyruntime convert)
+    r3 = np.random.default_rng(7)
+    w = Writer(model_name="golden-i8g", producer_version="golden")
+    c = r3.standard_normal((5, 100)).astype(np.float32)
+    w.add_tensor("g32_f16", c, "i8g", group_size=32)
+    w.add_tensor("g16_f32", c, "i8g", group_size=16, scale_dtype="f32")
+    w.add_tensor("conv_g16", r3.standard_normal((4, 3, 3, 3)).astype(np.float32), "i8g", group_size=16)
+    w.add_tensor("vector", r3.standard_normal(33).astype(np.float32), "i8g", group_size=16)
+    w.add_tensor("i4_signed_scales", i4.from_parts((3, 32), r3.integers(-8, 8, (3, 32)),
+                                                   np.array([[0.5], [-0.25], [0.0]], np.float16), 32))
+    files["i8g"] = w
     return files
 
 

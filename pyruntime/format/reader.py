@@ -475,5 +475,20 @@ class Reader:
         return REGISTRY[t.encoding].decode(t, [self._bytes(e) for e in t.extents])
 
 
+def decode_encoded(t) -> np.ndarray:
+    """The values of an EncodedTensor (an encoder's or converter's output, before it is written), as a reader
+    decodes them: its params parsed and its data checked as a file's would be."""
+    m = REGISTRY[t.encoding]
+    c = _Cursor(t.params, "encoded tensor")
+    params, nbuf = m.parse_params(c, t.dtype, tuple(t.shape), c.fail)
+    info = TensorInfo("encoded", t.dtype, t.encoding, tuple(t.shape), params, [])
+    bufs = [np.frombuffer(b, np.uint8) for b in t.buffers]
+    want = list(m.buffer_sizes(info))
+    if len(bufs) != nbuf or any(w is not None and w != len(b) for w, b in zip(want, bufs)):
+        raise FormatError("encoded tensor: buffer sizes do not match its params")
+    m.check(info, bufs, "encoded tensor")
+    return m.decode(info, bufs)
+
+
 def read(source, verify: str = "lazy") -> Reader:
     return Reader(source, verify)

@@ -15,8 +15,9 @@ FEAT_CSR = 1 << 0
 FEAT_INT4 = 1 << 1
 FEAT_LUT = 1 << 2
 FEAT_F16 = 1 << 3
-KNOWN_REQUIRED = FEAT_CSR | FEAT_INT4 | FEAT_LUT | FEAT_F16
-FEATURE_NAMES = {FEAT_CSR: "CSR", FEAT_INT4: "INT4", FEAT_LUT: "LUT", FEAT_F16: "F16"}
+FEAT_I8G = 1 << 4
+KNOWN_REQUIRED = FEAT_CSR | FEAT_INT4 | FEAT_LUT | FEAT_F16 | FEAT_I8G
+FEATURE_NAMES = {FEAT_CSR: "CSR", FEAT_INT4: "INT4", FEAT_LUT: "LUT", FEAT_F16: "F16", FEAT_I8G: "I8G"}
 # optional feature bits
 OPT_PREPACKED = 1 << 0
 
@@ -44,8 +45,8 @@ DTYPE_NUMPY = {DT_F32: "<f4", DT_F16: "<f2", DT_I8: "i1", DT_U8: "u1", DT_I32: "
                DT_BF16: "<u2"}   # bf16: its bits
 
 # encodings (SPEC §6.1)
-ENC_DENSE, ENC_I8, ENC_I4, ENC_CSR, ENC_LUT = 1, 2, 3, 4, 5
-ENCODING_NAMES = {ENC_DENSE: "dense", ENC_I8: "i8", ENC_I4: "i4", ENC_CSR: "csr", ENC_LUT: "lut"}
+ENC_DENSE, ENC_I8, ENC_I4, ENC_CSR, ENC_LUT, ENC_I8G = 1, 2, 3, 4, 5, 6
+ENCODING_NAMES = {ENC_DENSE: "dense", ENC_I8: "i8", ENC_I4: "i4", ENC_CSR: "csr", ENC_LUT: "lut", ENC_I8G: "i8g"}
 ENCODING_IDS = {v: k for k, v in ENCODING_NAMES.items()}
 
 # csr value encodings

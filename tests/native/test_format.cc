@@ -156,11 +156,11 @@ TEST(codecs_scalar_default_and_kernel_install) {
 
 // The registry knows SPEC §6.1's encodings by id and name, and each row's bookkeeping holds on the goldens.
 TEST(encoding_traits_rows) {
-  CHECK(all_encodings().size() == 5);
+  CHECK(all_encodings().size() == 6);
   for (const EncodingTraits* e : all_encodings()) CHECK(find_encoding(e->id) == e);
-  CHECK(find_encoding(0) == nullptr && find_encoding(6) == nullptr);
+  CHECK(find_encoding(0) == nullptr && find_encoding(7) == nullptr);
   CHECK(std::string(spec::encoding_name(spec::kEncI4)) == "i4" && std::string(spec::encoding_name(9)) == "?");
-  for (const char* f : {"dense", "i8", "i4", "csr", "lut"}) {
+  for (const char* f : {"dense", "i8", "i4", "csr", "lut", "i8g"}) {
     const auto m = Model::open_file(pyrt_test::g_golden_dir + "/" + f + ".pyrt");
     for (size_t i = 0; i < m->tensors().size(); ++i) {
       const TensorInfo& t = m->tensors()[i];

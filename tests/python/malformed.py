@@ -209,6 +209,20 @@ def cases():
                                                           struct.pack("<IBB2x", 16, 0, 1),
                                                           [b"\0" * 8, np.ones(1, "<f4").tobytes(), b"\x10"],
                                                           spec.FEAT_INT4)), "zero points must be <= 15")
+    c["i4_inf_scale"] = (with_tensor(EncodedTensor(spec.DT_F32, (1, 16), spec.ENC_I4, struct.pack("<IBB2x", 16, 1, 1),
+                                                   [b"\0" * 8, np.array([np.inf], "<f4").tobytes()], spec.FEAT_INT4)),
+                         "i4 scales must be finite")
+    q8 = np.zeros(32, np.int8).tobytes()
+    c["i8g_group_not_pow2"] = (with_tensor(EncodedTensor(spec.DT_F32, (1, 32), spec.ENC_I8G, struct.pack("<IB3x", 24, 1),
+                                                         [q8, b"\0" * 8], spec.FEAT_I8G)), "power of two")
+    c["i8g_scale_dtype"] = (with_tensor(EncodedTensor(spec.DT_F32, (1, 32), spec.ENC_I8G, struct.pack("<IB3x", 32, 3),
+                                                      [q8, b"\0" * 4], spec.FEAT_I8G)), "scale dtype 3")
+    c["i8g_nan_scale"] = (with_tensor(EncodedTensor(spec.DT_F32, (1, 32), spec.ENC_I8G, struct.pack("<IB3x", 32, 1),
+                                                    [q8, np.array([np.nan], "<f4").tobytes()], spec.FEAT_I8G)),
+                          "i8g scales must be finite")
+    c["i8g_undeclared"] = (with_tensor(EncodedTensor(spec.DT_F32, (1, 32), spec.ENC_I8G, struct.pack("<IB3x", 32, 1),
+                                                     [q8, np.ones(1, "<f4").tobytes()], 0)),
+                           "without declaring them required")
     c["undeclared_feature"] = (set_header(good, 16, "<Q", 0), "without declaring them required")
     c["dense_bool_byte"] = (with_tensor(EncodedTensor(spec.DT_BOOL, (3,), spec.ENC_DENSE, struct.pack("<B7x", 7),
                                                       [b"\x00\x01\x02"])), "bool bytes")

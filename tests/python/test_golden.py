@@ -29,7 +29,7 @@ def test_every_encoding_is_covered():
             encs.add((t.encoding_name, p.get("storage"), p.get("values"), p.get("index_width"),
                       p.get("index_bits"), p.get("zero_point"), p.get("signed")))
     names = {e[0] for e in encs}
-    assert names == {"dense", "i8", "i4", "csr", "lut"}
+    assert names == {"dense", "i8", "i4", "csr", "lut", "i8g"}
     assert any(e[0] == "dense" and e[1] == 2 for e in encs)                   # f16 storage
     assert {e[2] for e in encs if e[0] == "csr"} == {1, 2, 3, 4}              # f32 / i8 / i4 / s8 values
     assert {e[3] for e in encs if e[0] == "csr"} == {2, 4}                    # u16 and u32 indices

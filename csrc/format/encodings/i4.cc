@@ -41,7 +41,9 @@ uint64_t features(const TensorInfo& t) {
 
 void check(const TensorData& d, const std::string& where) {
   const TensorParams& p = d.t.p;
-  check_positive(d.buf(1), d.t.buffers[1].size / scale_size(p.scale_dtype), p.scale_dtype, where + ": i4 scales");
+  // Any finite scale: ggml's Q4_0 blocks (pyruntime/convert/gguf.py) carry negative and zero ones, and a kernel
+  // only multiplies by it.
+  check_finite(d.buf(1), d.t.buffers[1].size / scale_size(p.scale_dtype), p.scale_dtype, where + ": i4 scales");
   if (!p.is_signed)
     for (uint64_t i = 0; i < d.t.buffers[2].size; ++i)
       if (d.buf(2)[i] > 15) format_error(where + ": i4 zero points must be <= 15");

@@ -9,12 +9,12 @@
 namespace pyrt {
 
 namespace encodings {
-extern const EncodingTraits dense, i8, i4, csr, lut;
+extern const EncodingTraits dense, i8, i4, csr, lut, i8g;
 }  // namespace encodings
 
 const std::vector<const EncodingTraits*>& all_encodings() {
   static const std::vector<const EncodingTraits*> table = {&encodings::dense, &encodings::i8, &encodings::i4,
-                                                           &encodings::csr, &encodings::lut};
+                                                           &encodings::csr, &encodings::lut, &encodings::i8g};
   return table;
 }
 
@@ -40,6 +40,11 @@ void check_positive(const uint8_t* p, size_t n, uint8_t sd, const std::string& w
     const float s = scale_at(p, i, sd);
     if (!(std::isfinite(s) && s > 0)) format_error(what + " must be finite and > 0");
   }
+}
+
+void check_finite(const uint8_t* p, size_t n, uint8_t sd, const std::string& what) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(scale_at(p, i, sd))) format_error(what + " must be finite");
 }
 
 void check_reserved(const uint8_t* b, size_t n, const std::string& where) {

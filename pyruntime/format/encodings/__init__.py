@@ -3,10 +3,10 @@ encode(array, **options), parse_params(cursor, dtype, shape, fail) -> (params, b
 buffer_sizes(tensor_info), features(params), check(tensor_info, buffers, where) (the deferred checks of
 SPEC §6.4 other than CRCs), decode(tensor_info, buffers) (pure numpy) and describe(params) (inspection words).
 The reader, the encoders and the inspection tables dispatch through REGISTRY instead of switching."""
-from . import csr, dense, i4, i8, lut
+from . import csr, dense, i4, i8, i8g, lut
 from ._common import EncodedTensor
 
-REGISTRY = {m.ID: m for m in (dense, i8, i4, csr, lut)}
+REGISTRY = {m.ID: m for m in (dense, i8, i4, csr, lut, i8g)}
 BY_NAME = {m.NAME: m for m in REGISTRY.values()}
 
 

@@ -87,6 +87,16 @@ def store_scale(scale: np.ndarray, scale_dtype: int) -> np.ndarray:
     return h.astype(np.float64)
 
 
+def grouped(x: np.ndarray, group_size: int) -> tuple[int, int, int, np.ndarray]:
+    """(rows, cols, ngroups, groups): the matrix view of x padded with zeros to whole groups along the columns,
+    as float64 [rows, ngroups, group_size] (the layout of i4 and i8g)."""
+    rows, cols = matrix_view(x.shape)
+    ng = -(-cols // group_size)
+    padded = np.zeros((rows, ng * group_size), dtype=np.float64)
+    padded[:, :cols] = x.reshape(rows, cols)
+    return rows, cols, ng, padded.reshape(rows, ng, group_size)
+
+
 def pow2_group(g: int) -> bool:
     return spec.MIN_GROUP <= g <= spec.MAX_GROUP and not g & (g - 1)
 
@@ -120,6 +130,11 @@ def check_positive(arr: np.ndarray, where: str, what: str):
     a = arr.astype(np.float64)
     if not (np.isfinite(a).all() and (a > 0).all()):
         raise FormatError(f"{where}: {what} must be finite and > 0")
+
+
+def check_finite(arr: np.ndarray, where: str, what: str):
+    if not np.isfinite(arr.astype(np.float64)).all():
+        raise FormatError(f"{where}: {what} must be finite")
 
 
 def no_reserved(rest: bytes, fail):

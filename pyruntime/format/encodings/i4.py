@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import spec
 from ..errors import FormatError
-from ._common import (EncodedTensor, as_f32, check_group, check_positive, le, matrix_view, no_reserved,
+from ._common import (EncodedTensor, as_f32, check_finite, check_group, grouped, le, matrix_view, no_reserved,
                       pack_nibbles, pow2_group, require_f32, require_rank1, scale_dtype_id, scale_name, scale_numpy,
                       store_scale, unpack_nibbles)
 
@@ -41,11 +41,7 @@ def encode(array, group_size: int = 32, signed: bool = True, scale_dtype: str = 
     check_group(group_size)
     sd = scale_dtype_id(scale_dtype)
     x = as_f32(array)
-    rows, cols = matrix_view(x.shape)
-    ng = -(-cols // group_size)
-    padded = np.zeros((rows, ng * group_size), dtype=np.float64)
-    padded[:, :cols] = x.reshape(rows, cols)
-    g = padded.reshape(rows, ng, group_size)
+    rows, cols, ng, g = grouped(x, group_size)
     if signed:
         amax = np.abs(g).max(axis=2) if g.size else np.zeros((rows, ng))
         s = _searched_scale(g, amax, sd) if scale_search and g.size else store_scale(amax / 7.0, sd)
@@ -64,6 +60,25 @@ def encode(array, group_size: int = 32, signed: bool = True, scale_dtype: str = 
         bufs.append(zp.astype(np.uint8).tobytes())
     params = struct.pack("<IBB2x", group_size, 1 if signed else 0, sd)
     return EncodedTensor(spec.DT_F32, tuple(x.shape), ID, params, bufs, features({"scale_dtype": sd}))
+
+
+def from_parts(shape, q: np.ndarray, scales: np.ndarray, group_size: int) -> EncodedTensor:
+    """The signed tensor of given codes (integers in [-8, 7], [rows, ngroups x G], padding included) and scales
+    ([rows, ngroups], f16 or f32, kept as they are, any finite value: a converter's exact values)."""
+    check_group(group_size)
+    rows, cols = matrix_view(shape)
+    ng = -(-cols // group_size)
+    q, scales = np.asarray(q), np.asarray(scales)
+    if q.shape != (rows, ng * group_size) or q.size and (q.min() < -8 or q.max() > 7):
+        raise ValueError(f"i4 codes must be in [-8, 7], shaped {(rows, ng * group_size)}; got {q.shape}")
+    if scales.dtype not in (np.float16, np.float32) or scales.shape != (rows, ng):
+        raise ValueError(f"i4 scales must be f16 or f32 {(rows, ng)}, got {scales.dtype} {scales.shape}")
+    sd = spec.SCALE_F16 if scales.dtype == np.float16 else spec.SCALE_F32
+    q = q.astype(np.int64)
+    q[:, cols:] = 0                                   # padding nibbles are written as 0
+    params = struct.pack("<IBB2x", group_size, 1, sd)
+    return EncodedTensor(spec.DT_F32, tuple(int(d) for d in shape), ID, params,
+                         [pack_nibbles(q), le(scales, scale_numpy(sd))], features({"scale_dtype": sd}))
 
 
 def parse_params(c, dtype: int, shape: tuple, fail) -> tuple[dict, int]:
@@ -93,7 +108,8 @@ def features(p: dict) -> int:
 
 
 def check(t, b: list, where: str):
-    check_positive(b[1].view(scale_numpy(t.params["scale_dtype"])), where, "i4 scales")
+    # any finite scale: ggml's Q4_0 blocks (pyruntime/convert/gguf.py) carry negative and zero ones
+    check_finite(b[1].view(scale_numpy(t.params["scale_dtype"])), where, "i4 scales")
     if not t.params["signed"] and (b[2] > 15).any():
         raise FormatError(f"{where}: i4 zero points must be <= 15")
 
