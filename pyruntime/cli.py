@@ -343,6 +343,27 @@ def _given_inputs(args) -> dict:
     return given
 
 
+def cmd_convert(args) -> int:
+    from .exporters.gpt import export_gpt
+    t0 = time.perf_counter()
+    if not args.model.lower().endswith(".gguf"):
+        print(f"pyruntime convert: {args.model} is not a .gguf file (for ONNX, PyTorch and checkpoint folders: "
+              f"pyruntime export)", file=sys.stderr)
+        return 2
+    out = args.output or os.path.splitext(args.model)[0] + ".pyrt"
+    report: list = []
+    _progress(f"reading {args.model}")
+    n = export_gpt(args.model, out, max_context=args.max_context, kv_cache=args.kv_cache,
+                   requantize=None if args.requantize == "refuse" else args.requantize, report=report,
+                   tokenizer=args.tokenizer if args.tokenizer else None, progress=True)
+    for r in report:
+        _progress(f"  re-quantized {r['tensor']} ({r['type']} -> {r['encoding']}): relative RMS error "
+                  f"{r['relative_rms_error']:.3g}")
+    _progress(f"wrote {out} ({_fmt_bytes(n)}) in {time.perf_counter() - t0:.1f} s; F32/F16/Q8_0/Q4_0 tensors kept "
+              f"exactly, {len(report)} re-quantized")
+    return 0
+
+
 def cmd_pack(args) -> int:
     from .prepack import prepack, strip
     if args.strip:
@@ -493,6 +514,18 @@ def main(argv=None) -> int:
     pe.add_argument("--nchw", action="store_true", help="keep every op in NCHW (default: convolution stacks run "
                     "channels-last inside the file; inputs and outputs keep their layout either way)")
     pe.set_defaults(fn=cmd_export)
+    pc = sub.add_parser("convert", help="convert a GGUF decoder (llama, qwen2, qwen3) to .pyrt: F32/F16/Q8_0/Q4_0 "
+                        "tensors bit for bit, other types re-quantized with their error printed")
+    pc.add_argument("model", help="the .gguf file")
+    pc.add_argument("-o", "--output", help="where to write (default: the model's name with .pyrt)")
+    pc.add_argument("--requantize", choices=["int4", "int8-weights", "f16", "refuse"], default="int4",
+                    help="what tensors of other GGUF types become (default int4 g32; refuse: an error instead)")
+    pc.add_argument("--max-context", type=int, metavar="N", help="the KV cache's capacity in tokens (default: the "
+                    "file's context_length)")
+    pc.add_argument("--kv-cache", choices=["f32", "f16", "i8"], default="f32", help="the cache's element type")
+    pc.add_argument("--tokenizer", metavar="PATH", help="a tokenizer.json (or its folder) to store in the file: "
+                    "text in, text out (the GGUF vocabulary itself is not converted yet)")
+    pc.set_defaults(fn=cmd_convert)
     pk = sub.add_parser("pack", help="store the packed weight forms of a kernel table in the file, read in place "
                         "at load instead of packed (SPEC 6.6)")
     pk.add_argument("model")

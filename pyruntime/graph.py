@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .format import Writer
+from .format.encode import EncodedTensor
 
 
 class Value:
@@ -41,9 +42,13 @@ class Graph:
         return Value(self, self.g.input(name), name)
 
     def const(self, array, name: str | None = None, encoding: str = "dense", **options) -> Value:
-        """A constant tensor (weights, shapes...), stored with `encoding` (dense, f16, i8, i4, csr, lut)."""
+        """A constant tensor (weights, shapes...), stored with `encoding` (dense, f16, i8, i4, i8g, csr, lut),
+        or an EncodedTensor stored as it is."""
         if name is None:
             name = f"const_{len(self.w._tensors)}"
+        if isinstance(array, EncodedTensor):   # already encoded (a converter's exact bytes)
+            self.w.add_tensor(name, array)
+            return Value(self, self.g.const(name), name)
         arr = np.asarray(array)
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)

@@ -25,14 +25,12 @@ _ACT = {"silu": "silu", "swish": "silu", "gelu": "gelu", "gelu_new": "gelu_tanh"
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gpt_neox", "gpt2")
 
 
-class Lazy:
-    """An f32 tensor made when asked for (np.asarray), its shape known before: the exporter reads, encodes and
-    writes one at a time (emit.to_graph(spool=True)), so its peak memory follows the largest tensor, not the
-    model. `plan` reads only shape, size, ndim and dtype."""
+class _Deferred:
+    """What planning reads of a weight made later: its shape, size, ndim and (logical) dtype."""
     dtype = np.dtype(np.float32)
 
-    def __init__(self, shape, load):
-        self.shape, self._load = tuple(int(d) for d in shape), load
+    def __init__(self, shape):
+        self.shape = tuple(int(d) for d in shape)
 
     @property
     def ndim(self) -> int:
@@ -41,6 +39,16 @@ class Lazy:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
+
+
+class Lazy(_Deferred):
+    """An f32 tensor made when asked for (np.asarray), its shape known before: the exporter reads, encodes and
+    writes one at a time (emit.to_graph(spool=True)), so its peak memory follows the largest tensor, not the
+    model."""
+
+    def __init__(self, shape, load):
+        super().__init__(shape)
+        self._load = load
 
     def __array__(self, dtype=None, copy=None):
         a = np.ascontiguousarray(self._load(), np.float32)
@@ -53,8 +61,41 @@ class Lazy:
         return Lazy(self.shape if shape is None else shape, lambda: fn(np.asarray(self)))
 
 
-def concat(parts) -> "Lazy | np.ndarray":
-    """The rows of several tensors one after the other, made when asked for."""
+class Encoded(_Deferred):
+    """A tensor already in a file encoding (a converter's exact bytes: pyruntime/exporters/gguf.py), made when
+    asked for (encoded()). The exporter writes it as it is: quantize= and the plan leave it alone."""
+
+    def __init__(self, shape, make, encoding: str):
+        super().__init__(shape)
+        self._make, self.encoding = make, encoding
+
+    def encoded(self):
+        t = self._make()
+        if tuple(t.shape) != self.shape:
+            raise ExportError(f"a tensor encoded as {tuple(t.shape)} was expected to be {self.shape}")
+        return t
+
+    def __array__(self, dtype=None, copy=None):   # its values, decoded (numpy, exact): for checks and reports
+        from ..format.reader import decode_encoded
+        a = decode_encoded(self.encoded())
+        return a if dtype is None else a.astype(dtype)
+
+
+def concat(parts) -> "Lazy | Encoded | np.ndarray | None":
+    """The rows of several tensors one after the other, made when asked for. Encoded parts join when they share
+    an encoding and its params (their bytes one after the other); otherwise None: they stay apart."""
+    if any(isinstance(p, Encoded) for p in parts):
+        if not all(isinstance(p, Encoded) and p.encoding == parts[0].encoding for p in parts):
+            return None
+        from ..format.encode import concat_rows
+        shape = (sum(p.shape[0] for p in parts),) + tuple(parts[0].shape[1:])
+
+        def make():
+            try:
+                return concat_rows([p.encoded() for p in parts])
+            except ValueError as e:
+                raise ExportError(f"cannot join q, k and v: {e}") from e
+        return Encoded(shape, make, parts[0].encoding)
     if not any(isinstance(p, Lazy) for p in parts):
         return np.concatenate(parts)
     shape = (sum(p.shape[0] for p in parts),) + tuple(parts[0].shape[1:])
@@ -376,4 +417,4 @@ def read(src: Source):
                       f"{', '.join(FAMILIES)})")
 
 
-__all__ = ["FAMILIES", "Lazy", "Source", "concat", "from_model", "from_folder", "read"]
+__all__ = ["FAMILIES", "Encoded", "Lazy", "Source", "concat", "from_model", "from_folder", "read"]

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 
+from .decoders import Encoded
 from .ir import IR, ExportError
 
 
@@ -74,7 +75,16 @@ def _build(ir: IR, name: str = "", encodings: dict | None = None, spool: bool = 
     # graph input of it means its constants meet values of it (ONNX does not mix float types in one op).
     carried = {dt for _, dt, _ in ir.inputs}
 
+    def tensor_name(v):
+        tname = re.sub(r"\s", "_", v) or "const"
+        while tname in used_names:
+            tname += "_"
+        used_names.add(tname)
+        return tname
+
     def const(v):
+        if v not in vals and isinstance(ir.consts[v], Encoded):   # already in its file encoding: as it is
+            vals[v] = g.const(ir.consts[v].encoded(), tensor_name(v))
         if v not in vals:
             arr = np.asarray(ir.consts[v])
             if arr.dtype.kind in "OUS":
@@ -82,10 +92,7 @@ def _build(ir: IR, name: str = "", encodings: dict | None = None, spool: bool = 
                                   "values can be graph inputs and outputs)")
             if (arr.dtype == np.float64 and "f64" not in carried) or (arr.dtype == np.float16 and "f16" not in carried):
                 arr = arr.astype(np.float32)
-            tname = re.sub(r"\s", "_", v) or "const"
-            while tname in used_names:
-                tname += "_"
-            used_names.add(tname)
+            tname = tensor_name(v)
             enc, opts = (encodings or {}).get(v, ("dense", {}))
             vals[v] = g.const(arr, tname, enc, **opts)
         return vals[v]

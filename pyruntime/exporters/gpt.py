@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .decoders import Lazy, _np, concat
+from .decoders import Encoded, Lazy, _np, concat
 from .ir import IR, ExportError, Node
 
 _ACTS = {"gelu": ("Gelu", {}), "gelu_tanh": ("Gelu", {"approximate": "tanh"}), "silu": ("Silu", {})}
@@ -177,12 +177,17 @@ class GPT(nn.Module):
         return x @ self.wte.weight.T if self.lm_head is None else self.lm_head(x)
 
 
-def weights_of(model) -> tuple[GPTConfig, dict]:
+def weights_of(model, requantize: str | None = "int4", report: list | None = None) -> tuple[GPTConfig, dict]:
     """(config, weights as numpy arrays named as the graph names them) of a supported decoder: pyruntime's GPT,
-    a transformers model object of a supported family, or the path of a checkpoint folder."""
+    a transformers model object of a supported family, the path of a checkpoint folder, or of a GGUF file
+    (exporters/gguf.py: its weights stay in their exact encodings)."""
     from . import decoders
     import os
     if isinstance(model, (str, os.PathLike)):
+        if os.fspath(model).lower().endswith(".gguf") and not os.path.isdir(model):
+            from . import gguf
+            cfg, w, _ = gguf.read(model, requantize, report)
+            return cfg, w
         return decoders.read(decoders.from_folder(model))
     if isinstance(getattr(model, "cfg", None), GPTConfig):
         return _ours(model)
@@ -220,18 +225,23 @@ def _ours(m) -> tuple[GPTConfig, dict]:
 
 def _fused_qkv(cfg: GPTConfig, w: dict) -> dict:
     """q, k and v projections given apart joined into one [(H + 2 KV) hd, D] weight (the packed qkv input of
-    CausalAttention): one GEMM, one GEMV when decoding. Qwen3's QK-norm needs them apart."""
+    CausalAttention): one GEMM, one GEMV when decoding. Qwen3's QK-norm needs them apart, and so do weights
+    already encoded differently (a GGUF's q in Q4_0 beside its v in Q8_0): to_ir then reads them apart."""
     if cfg.qk_norm:
         return w
     w = dict(w)
     for i in range(cfg.n_layer):
         p = f"h{i}."
         for s in ("w", "b"):
-            parts = [w.pop(p + nm + "." + s) for nm in "qkv" if p + nm + "." + s in w]
-            if parts and len(parts) != 3:
+            names = [p + nm + "." + s for nm in "qkv" if p + nm + "." + s in w]
+            if names and len(names) != 3:
                 raise ExportError(f"layer {i}: q, k and v must all have a {'bias' if s == 'b' else 'weight'} or none")
-            if parts:
-                w[p + "qkv." + s] = concat(parts)
+            joined = concat([w[n] for n in names]) if names else None
+            if joined is None:
+                break   # (the weights stay apart: so do the biases)
+            for n in names:
+                del w[n]
+            w[p + "qkv." + s] = joined
     return w
 
 
@@ -248,7 +258,8 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
         raise ExportError(f"max_context must be in [1, {most}] ({why}), got {ctx}")
     w = _fused_qkv(cfg, w)
     ir = IR(name="gpt")
-    ir.consts.update({k: v if isinstance(v, Lazy) else np.ascontiguousarray(v, np.float32) for k, v in w.items()})
+    ir.consts.update({k: v if isinstance(v, (Lazy, Encoded)) else np.ascontiguousarray(v, np.float32)
+                      for k, v in w.items()})
     ir.inputs.append(("input_ids", "i64", [-1, -1]))
     if cfg.pos == "learned":
         ir.inputs.append(("position_ids", "i64", [-1, -1]))
@@ -294,12 +305,12 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
 
     def attention(x, p, window):
         extra = {"sliding_window": int(window)} if window else {}
-        if not cfg.qk_norm:
+        if p + "qkv.w" in w:
             return node("CausalAttention", [linear(x, p + "qkv")], p + "attn", **att, **extra)
         qkv = []
         for nm in "qkv":   # Qwen3: RMSNorm over each head of q and k (before rotary, which the op applies)
             y = linear(x, p + nm)
-            if nm != "v":
+            if nm != "v" and cfg.qk_norm:
                 y = node("Reshape", [y, f"{nm}.heads"], p + nm + ".heads")
                 y = node("RMSNormalization", [y, p + nm + "_norm.w"], p + nm + "_norm", axis=-1, epsilon=float(cfg.eps))
                 y = node("Reshape", [y, f"{nm}.flat"], p + nm + ".flat")
@@ -344,7 +355,8 @@ def to_ir(cfg: GPTConfig, w: dict, max_context: int | None = None, logits: str =
 
 def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32, keep_float=(),
                max_context: int | None = None, logits: str = "last", kv_cache: str = "f32", name: str = "",
-               tokenizer=None, stream: bool | None = None, progress: bool = False) -> int:
+               tokenizer=None, stream: bool | None = None, progress: bool = False, requantize: str | None = "int4",
+               report: list | None = None) -> int:
     """Writes a decoder with KV-cache attention to `path`: pyruntime's GPT, a transformers model of a supported
     family (exporters/decoders.py: Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 2, GPT-NeoX, GPT-2), or the path
     of a local checkpoint folder of one (config.json + safetensors, read without building the model).
@@ -359,7 +371,11 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     tokenizer.json when there is one; False stores none. stream (default: for a checkpoint folder): read,
     quantize and write one tensor at a time, through a temporary file, so the export's memory peaks at about
     its largest tensor (bench/export_memory.py), not the model; the file is the same. progress: a bar over the
-    layers on stderr. Returns the file's size in bytes."""
+    layers on stderr. A GGUF file (model = its path) keeps its F32 / F16 / Q8_0 / Q4_0 tensors exactly
+    (exporters/gguf.py); other types are dequantized and re-quantized as `requantize` says ("int4",
+    "int8-weights", "f16"; None refuses them), a row per such tensor appended to `report` (a list) with its
+    error; its byte-level BPE vocabulary becomes the file's tokenizer (tokenizer=None). Returns the file's size
+    in bytes."""
     import os
     from .emit import to_graph
     from .quantize import check_options, plan
@@ -370,7 +386,16 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     check_options(quantize, group_size, None, keep_float)
     folder = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
     tok = text.collect(tokenizer, folder)   # before the weights: a bad tokenizer fails fast
-    cfg, w = weights_of(model)
+    if folder and folder.lower().endswith(".gguf") and not os.path.isdir(folder):
+        from . import gguf
+        cfg, w, src = gguf.read(folder, requantize, report)
+        if tokenizer is None:   # the GGUF's own vocabulary, where it converts exactly
+            tok, why = gguf.tokenizer_info(src)
+            if why:
+                import warnings
+                warnings.warn(f"{folder}: {why}; the file gets no tokenizer (give tokenizer=...)", stacklevel=2)
+    else:
+        cfg, w = weights_of(model)
     if tok is not None:
         vocab = text.TextTokenizer(tok["json"]).vocab_size
         if vocab > cfg.vocab_size:
@@ -379,6 +404,7 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     del w   # the IR holds the weights (or, streaming, their loaders) from here
     if not name:
         name = os.path.basename(os.path.normpath(folder)) if folder else type(model).__name__
+        name = name[:-5] if name.lower().endswith(".gguf") else name
     stream = folder is not None if stream is None else bool(stream)
     # the logits' type is known: a streaming save declares it instead of planning a session on the file
     ir.out_types["logits"] = ("f32", [-1, 1 if logits == "last" else -1, cfg.vocab_size])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .decoders import Encoded
 from .ir import IR, ExportError
 
 _WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -28,7 +29,8 @@ QUANTIZE_MODES = ("int8", "int8-weights", "int4")
 
 
 def weight_layers(ir: IR) -> list:
-    """(node, input index, const name) for every float weight operand of rank >= 2 of a weight op."""
+    """(node, input index, const name) for every float weight operand of rank >= 2 of a weight op (not those
+    already encoded, decoders.Encoded: a converter's exact bytes stay as they are)."""
     out = []
     for n in ir.nodes:
         if n.op not in _WEIGHT_OPS:
@@ -36,7 +38,7 @@ def weight_layers(ir: IR) -> list:
         idx = [1] if n.op != "MatMul" else [0, 1]
         for i in idx:
             c = ir.const(n.inputs[i]) if len(n.inputs) > i else None
-            if c is not None and c.dtype.kind == "f" and c.ndim >= 2 and c.size:
+            if c is not None and c.dtype.kind == "f" and c.ndim >= 2 and c.size and not isinstance(c, Encoded):
                 out.append((n, i, n.inputs[i]))
     return out
 
