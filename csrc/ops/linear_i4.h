@@ -1,7 +1,7 @@
 // An int4 Linear weight used as stored (Gemm with transB, MatMul with transB): W [N, K] in the file's i4
 // encoding, signed, groups along K. Up to kMaxRows rows of activations run the int4 x int8 GEMV on the stored
-// nibbles (each row quantized per group on the fly: ONNX Runtime's MatMulNBits accuracy level 4), so the f32
-// weight is never made; more rows run the table's int4 GEMM on the same weights where it has one (AVX-512 VNNI,
+// nibbles (each row quantized per group on the fly: ONNX Runtime's MatMulNBits accuracy level 4), or on a table
+// that prepacks the weight its int4 GEMM on that copy (the same sums), so the f32 weight is never made; more rows run the table's int4 GEMM on the same weights where it has one (AVX-512 VNNI,
 // NEON), else StoredLinear takes the int8 GEMM on the weight requantized to int8 panels (ops/linear_i8.h:
 // deferred_i8_weight), built once when a plan first needs them.
 #pragma once
@@ -63,7 +63,7 @@ class Int4Linear {
   bool many_rows() const { return active() && gemm_i4_; }
   bool runs(int64_t rows) const { return active() && (rows <= kMaxRows || many_rows()); }
   size_t workspace_bytes(int64_t rows) const {
-    const size_t r = rows > kMaxRows && many_rows() ? size_t(rows) : 1;  // as run() lays it out
+    const size_t r = by_gemm(rows) ? size_t(rows) : 1;  // as run() lays it out
     return align64(r * w_.ng * w_.group) + 2 * align64(r * w_.ng * 4);
   }
 
@@ -72,12 +72,20 @@ class Int4Linear {
   void run(const RunContext& ctx, const kernels::Table& kt, const float* a, int64_t rows, const float* bias,
            float* y, void* workspace = nullptr) const {
     uint8_t* ws = static_cast<uint8_t*>(workspace ? workspace : ctx.workspace);
-    const size_t r = rows > kMaxRows && many_rows() ? size_t(rows) : 1;  // rows quantized at once (workspace_bytes)
+    const size_t r = by_gemm(rows) ? size_t(rows) : 1;  // rows quantized at once (workspace_bytes)
     int8_t* xq = reinterpret_cast<int8_t*>(ws);
     float* xs = reinterpret_cast<float*>(ws + align64(r * w_.ng * w_.group));
     int32_t* xsum = reinterpret_cast<int32_t*>(ws + align64(r * w_.ng * w_.group) + align64(r * w_.ng * 4));
-    if (r > 1) {  // every row quantized, then the GEMM over blocks of 16 outputs
+    if (by_gemm(rows)) {  // every row quantized, then the GEMM over blocks of 16 outputs
       const size_t K = w_.k, kq = w_.ng * w_.group;
+      if (rows <= kMaxRows) {  // a decode step: the few rows quantized here, the output blocks split
+        kt.quantize_i8_rows(a, K, size_t(rows), K, w_.group, xq, xs, xsum);
+        const kernels::I8Rows xr{xq, xs, xsum, size_t(rows)};
+        parallel(ctx, (w_.n + 15) / 16, 4, [&](size_t b, size_t e, int) {
+          kt.gemm_i4(w_, xr, bias, y, w_.n, b * 16, std::min(e * 16, w_.n));
+        });
+        return;
+      }
       if (split_by_rows(rows, w_.n * kq / 2)) {  // each thread its rows, quantized and multiplied while they are in cache
         parallel(ctx, size_t(rows), 48, [&](size_t b, size_t e, int) {
           kt.quantize_i8_rows(a + b * K, K, e - b, K, w_.group, xq + b * kq, xs + b * w_.ng, xsum + b * w_.ng);
@@ -104,6 +112,11 @@ class Int4Linear {
   }
 
  private:
+  // Whether `rows` rows run the table's int4 GEMM rather than the GEMV row by row: many rows, and any number on
+  // a prepacked copy (the GEMM's rows agree with the GEMV bit for bit there, and it takes the activations
+  // quantized by the table's vector code in plain order, where the GEMV reorders them on every call).
+  bool by_gemm(int64_t rows) const { return many_rows() && (rows > kMaxRows || packed_ != nullptr); }
+
   kernels::I4Matrix w_{};
   const Model* model_ = nullptr;
   size_t tensor_ = 0;
