@@ -1,9 +1,10 @@
 // An int4 Linear weight used as stored (Gemm with transB, MatMul with transB): W [N, K] in the file's i4
 // encoding, signed, groups along K. Up to kMaxRows rows of activations run the int4 x int8 GEMV on the stored
-// nibbles (each row quantized per group on the fly: ONNX Runtime's MatMulNBits accuracy level 4), or on a table
-// that prepacks the weight its int4 GEMM on that copy (the same sums), so the f32 weight is never made; more rows run the table's int4 GEMM on the same weights where it has one (AVX-512 VNNI,
-// NEON), else StoredLinear takes the int8 GEMM on the weight requantized to int8 panels (ops/linear_i8.h:
-// deferred_i8_weight), built once when a plan first needs them.
+// nibbles (each row quantized per group on the fly: ONNX Runtime's MatMulNBits accuracy level 4), or, on a table
+// that prepacks the weight (AVX-512 VNNI; NEON has no prepacked layout), its int4 GEMM on that copy (the same
+// sums), so the f32 weight is never made. More rows run the table's int4 GEMM on the same weights where it has
+// one (AVX-512 VNNI, NEON), else StoredLinear takes the int8 GEMM on the weight requantized to int8 panels
+// (ops/linear_i8.h: deferred_i8_weight), built once when a plan first needs them.
 #pragma once
 #include <vector>
 
