@@ -344,9 +344,10 @@ def _given_inputs(args) -> dict:
 
 
 def cmd_convert(args) -> int:
+    from .exporters.gguf import is_gguf
     from .exporters.gpt import export_gpt
     t0 = time.perf_counter()
-    if not args.model.lower().endswith(".gguf"):
+    if not is_gguf(args.model):
         print(f"pyruntime convert: {args.model} is not a .gguf file (for ONNX, PyTorch and checkpoint folders: "
               f"pyruntime export)", file=sys.stderr)
         return 2

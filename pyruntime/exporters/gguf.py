@@ -28,7 +28,7 @@ import os
 
 import numpy as np
 
-from .decoders import Encoded, Source
+from .decoders import Encoded, Lazy, Source
 from .ir import ExportError
 
 ARCHITECTURES = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"}   # GGUF -> transformers model_type
@@ -59,7 +59,7 @@ class GGUFSource(Source):
     """A GGUF file as a decoders.Source: its metadata as a transformers config, its tensors by transformers name.
     lazy() gives each weight in its exact encoding (decoders.Encoded); get() its f32 values."""
 
-    def __init__(self, path, requantize: str | None = "int4", report: list | None = None):
+    def __init__(self, path, requantize: str | None = "int4", report: list | None = None, floats_exact: bool = True):
         gguf = _need_gguf()
         if requantize not in REQUANTIZE + (None,):
             raise ExportError(f"requantize must be one of {REQUANTIZE} or None, got {requantize!r}")
@@ -72,6 +72,7 @@ class GGUFSource(Source):
             raise ExportError(f"{path}: not a readable GGUF file ({type(e).__name__}: {e})") from e
         # one row per re-quantized tensor, appended as it is written
         self.gguf, self.requantize, self.report = gguf, requantize, [] if report is None else report
+        self.floats_exact = floats_exact   # False: F32 / F16 / BF16 weights are values the export's quantize= encodes
         self._kv = {name: f for name, f in r.fields.items()}
         arch = self.value("general.architecture")
         if arch not in ARCHITECTURES:
@@ -208,12 +209,14 @@ class GGUFSource(Source):
                               f"package cannot dequantize") from e
         return a.reshape(self._shape(hf))
 
-    def lazy(self, name: str) -> Encoded:
+    def lazy(self, name: str) -> "Encoded | Lazy":
         if name not in self.names:
             raise ExportError(f"{self.where}: tensor '{name}' is missing")
         t = self._tensors[name]
         T = self.gguf.GGMLQuantizationType
         kind = {T.F32: "f32", T.F16: "f16", T.BF16: "f32", T.Q8_0: "i8g", T.Q4_0: "i4"}.get(t.tensor_type)
+        if kind in ("f32", "f16") and not self.floats_exact:
+            return Lazy(self._shape(name), lambda: self._values(name))
         if kind is None:
             if self.requantize is None:
                 raise ExportError(f"{self.where}: tensor '{t.name}' has type {t.tensor_type.name}, which has no exact "
@@ -311,11 +314,17 @@ def tokenizer_info(src: GGUFSource):
             "bos": None if bos is None else int(bos), "chat_template": src.value("tokenizer.chat_template")}, None
 
 
-def read(path, requantize: str | None = "int4", report: list | None = None):
+def is_gguf(path) -> bool:
+    """Whether `path` names a GGUF file (by its extension; the reader checks the rest)."""
+    return isinstance(path, (str, os.PathLike)) and os.fspath(path).lower().endswith(".gguf") and not os.path.isdir(path)
+
+
+def read(path, requantize: str | None = "int4", report: list | None = None, floats_exact: bool = True):
     """(GPTConfig, weights) of a GGUF file, the weights in their exact encodings (decoders.Encoded), and the
-    source. report: a list that gets a row per re-quantized tensor as it is written."""
+    source. report: a list that gets a row per re-quantized tensor as it is written. floats_exact=False: F32 /
+    F16 / BF16 weights come as values (decoders.Lazy), for an export's quantize= to encode."""
     from .decoders import read as read_source
-    src = GGUFSource(path, requantize, report)
+    src = GGUFSource(path, requantize, report, floats_exact)
     cfg, w = read_source(src)
     inv = src.rotary_inv_freq(cfg.rotary_base, cfg.rotary_dim or cfg.hd)
     if inv is not None:
@@ -323,4 +332,4 @@ def read(path, requantize: str | None = "int4", report: list | None = None):
     return cfg, w, src
 
 
-__all__ = ["ARCHITECTURES", "GGUFSource", "PRE_TOKENIZERS", "REQUANTIZE", "read", "tokenizer_info"]
+__all__ = ["ARCHITECTURES", "GGUFSource", "PRE_TOKENIZERS", "REQUANTIZE", "is_gguf", "read", "tokenizer_info"]

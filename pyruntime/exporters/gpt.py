@@ -183,11 +183,11 @@ def weights_of(model, requantize: str | None = "int4", report: list | None = Non
     (exporters/gguf.py: its weights stay in their exact encodings)."""
     from . import decoders
     import os
+    from . import gguf
+    if gguf.is_gguf(model):
+        cfg, w, _ = gguf.read(model, requantize, report)
+        return cfg, w
     if isinstance(model, (str, os.PathLike)):
-        if os.fspath(model).lower().endswith(".gguf") and not os.path.isdir(model):
-            from . import gguf
-            cfg, w, _ = gguf.read(model, requantize, report)
-            return cfg, w
         return decoders.read(decoders.from_folder(model))
     if isinstance(getattr(model, "cfg", None), GPTConfig):
         return _ours(model)
@@ -372,7 +372,7 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     quantize and write one tensor at a time, through a temporary file, so the export's memory peaks at about
     its largest tensor (bench/export_memory.py), not the model; the file is the same. progress: a bar over the
     layers on stderr. A GGUF file (model = its path) keeps its F32 / F16 / Q8_0 / Q4_0 tensors exactly
-    (exporters/gguf.py); other types are dequantized and re-quantized as `requantize` says ("int4",
+    (exporters/gguf.py; with quantize=, its float weights are quantized as any checkpoint's); other types are dequantized and re-quantized as `requantize` says ("int4",
     "int8-weights", "f16"; None refuses them), a row per such tensor appended to `report` (a list) with its
     error; its byte-level BPE vocabulary becomes the file's tokenizer (tokenizer=None). Returns the file's size
     in bytes."""
@@ -386,9 +386,9 @@ def export_gpt(model, path, *, quantize: str | None = None, group_size: int = 32
     check_options(quantize, group_size, None, keep_float)
     folder = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
     tok = text.collect(tokenizer, folder)   # before the weights: a bad tokenizer fails fast
-    if folder and folder.lower().endswith(".gguf") and not os.path.isdir(folder):
-        from . import gguf
-        cfg, w, src = gguf.read(folder, requantize, report)
+    from . import gguf
+    if gguf.is_gguf(model):   # quantize= encodes its float weights; its quantized ones stay as they are
+        cfg, w, src = gguf.read(folder, requantize, report, floats_exact=quantize is None)
         if tokenizer is None:   # the GGUF's own vocabulary, where it converts exactly
             tok, why = gguf.tokenizer_info(src)
             if why:

@@ -263,3 +263,14 @@ def test_unknown_vocabulary_is_not_guessed(tmp_path):
         export_gpt(tmp_path / "m.gguf", tmp_path / "m.pyrt", max_context=64)
     from pyruntime.tokenizer import TextTokenizer
     assert TextTokenizer.from_file(tmp_path / "m.pyrt") is None
+
+
+def test_quantize_applies_to_the_float_tensors_only(tmp_path):
+    _, deq = write_gguf(tmp_path / "m.gguf")
+    export_gpt(tmp_path / "m.gguf", tmp_path / "m.pyrt", max_context=64, quantize="int4")
+    f = pyruntime.load(tmp_path / "m.pyrt")
+    enc = {t.name: t.encoding for t in f.tensors}
+    assert enc["lm_head"] == "i4" and enc["wte"] == "i8g"   # F16 head quantized; Q8_0 embedding as it was
+    np.testing.assert_array_equal(f.tensor("h0.q.w"), deq["blk.0.attn_q.weight"])   # Q4_0: still exact
+    head = f.tensor("lm_head")
+    assert not np.array_equal(head, deq["output.weight"]) and np.abs(head - deq["output.weight"]).max() < 0.05
