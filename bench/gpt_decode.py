@@ -283,6 +283,7 @@ def main(argv=None):
     model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**conf, bos_token_id=0, eos_token_id=0)).eval()
     model.save_pretrained(os.path.join(d, "torch"))
     cfg, w = weights_of(model)
+    w = {k: np.asarray(v) for k, v in w.items()}   # (weights_of reads tensors lazily: decoders.Lazy)
     files = {"pyruntime int4": os.path.join(d, "int4.pyrt"), "pyruntime int4, f16 KV": os.path.join(d, "int4kv16.pyrt"),
              "pyruntime int4, i8 KV": os.path.join(d, "int4kv8.pyrt"),
              "pyruntime int8-weights": os.path.join(d, "int8.pyrt"),
