@@ -352,18 +352,6 @@ def onnx_llama(src, path):
     onnx.save(m, path, save_as_external_data=True, location=os.path.basename(path) + ".data")
 
 
-def ort_int4(src, dst):
-    """ONNX Runtime's own int4 of the same values: MatMulNBits, blocks of 32, symmetric, int8 activations
-    (accuracy level 4)."""
-    import logging
-    import onnx
-    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-    q = MatMulNBitsQuantizer(onnx.load(src), block_size=32, is_symmetric=True, accuracy_level=4)
-    q.process()
-    q.model.save_model_to_file(dst, use_external_data_format=True)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-write", action="store_true")
@@ -387,6 +375,7 @@ def main():
     from pyruntime.exporters.gpt import export_gpt
     export_gpt(files["llama.cpp"], files["pyruntime"], max_context=256, tokenizer=False)   # (a placeholder vocabulary)
     onnx_llama(GGUFSource(files["llama.cpp"]), os.path.join(d, "model.onnx"))
+    from gpt_decode import ort_int4   # ONNX Runtime's own int4: MatMulNBits, blocks of 32, symmetric, int8 activations
     ort_int4(os.path.join(d, "model.onnx"), files["onnxruntime"])
     sizes = {e: sum(os.path.getsize(p) for p in glob.glob(f + "*")) for e, f in files.items()}
     engines = {"llama.cpp": lambda p, t: run_llama(exe, p, t, spec),
