@@ -5,6 +5,25 @@ torch/onnx/numba themselves, when they are used.
 """
 __version__ = "0.1.0"
 
+
+def _check_native():
+    """A source checkout has no native module: running Python next to it imports the folder, not the installed
+    package. Say so in one sentence, with the ways out, instead of failing later on `_core`."""
+    import importlib.util
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    if importlib.util.find_spec(__name__ + "._core") is not None:
+        return
+    if os.path.exists(os.path.join(os.path.dirname(here), "pyproject.toml")):
+        raise ImportError(f"pyruntime was imported from the source checkout {here}, which has no native module "
+                          f"(_core): run Python from another folder to use the installed package, or install the "
+                          f"checkout in editable mode with `pip install -e .`")
+    # An installed package without it: a pure-Python use (load(path, backend='python')) still works; the first
+    # native call says what is missing.
+
+
+_check_native()
+
 from .format.errors import FormatError, LimitError  # noqa: E402
 from .graph import Graph  # noqa: E402
 from .model import Model, load  # noqa: E402

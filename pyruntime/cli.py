@@ -470,9 +470,55 @@ def cmd_bench(args) -> int:
     return 1 if any("error" in r for r in report["results"]) else 0
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "cpu model", "hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
+
+
+def info() -> dict:
+    """What this installation is and what it would run here: versions, ABI, CPU, kernel tables."""
+    import platform
+    import sysconfig
+    from . import __version__, _core
+    tables = list(_core.kernel_tables())
+    return {"version": __version__, "native_version": _core.__version__, "c_abi": int(_core.abi_version),
+            "python": platform.python_version(), "python_abi": sysconfig.get_config_var("EXT_SUFFIX"),
+            "native_module": _core.__file__, "machine": platform.machine(), "cpu": _cpu_name(),
+            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "cpu_features": sorted(k for k, v in _core.cpu_features().items() if v),
+            "kernel_tables": tables, "kernel_table": _core.isa(),
+            "forced": os.environ.get("PYRT_KERNELS") or None}
+
+
+def cmd_info(args) -> int:
+    d = info()
+    if args.json:
+        print(json.dumps(d, indent=1))
+        return 0
+    print(f"pyruntime {d['version']} (native module {d['native_version']}, C ABI {d['c_abi']})")
+    print(f"python:        {d['python']} ({d['python_abi']}), {d['native_module']}")
+    print(f"cpu:           {d['cpu']} ({d['machine']}, {d['cpus']} usable)")
+    print(f"features:      {' '.join(d['cpu_features']) or '(none of those the kernels use)'}")
+    print(f"kernel tables: {', '.join(d['kernel_tables']) or '(none: reference kernels only)'} (best first) + ref")
+    print(f"in use:        {d['kernel_table']}" + (f" (PYRT_KERNELS={d['forced']})" if d["forced"] else ""))
+    return 0
+
+
 def main(argv=None) -> int:
+    from . import __version__
     p = argparse.ArgumentParser(prog="pyruntime", description="Compressed-model runtime tools")
+    p.add_argument("--version", action="version", version=f"pyruntime {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
+    pn = sub.add_parser("info", help="version, ABI, CPU features and the kernel tables this CPU would use")
+    pn.add_argument("--json", action="store_true", help="print it as JSON")
+    pn.set_defaults(fn=cmd_info)
     pi = sub.add_parser("inspect", help="print a model's metadata and tensor table")
     pi.add_argument("model")
     pi.add_argument("--verify", action="store_true", help="check every CRC and index now")

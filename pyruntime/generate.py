@@ -51,6 +51,16 @@ class Generator:
         self._tokenizer = None
         self.stats = {}   # of the last call: prefill/decode tokens and seconds
 
+    def close(self):
+        """Closes the session (Session.close): its KV caches and plan are released."""
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     @property
     def tokenizer(self):
         """The file's TextTokenizer (pyruntime/tokenizer.py), or None when the file carries none."""

@@ -37,6 +37,11 @@ class Session:
     max_tensors, max_nodes when the file is opened; max_arena_bytes for the activation memory of a plan (default
     4 GiB or $PYRT_MAX_ARENA_BYTES), checked here when the inputs' shapes are static, else at the first run
     with shapes that need more.
+
+    ``with Session(...) as s:`` closes it at the end (``close()``: its plan, arena and the file's mapping once no
+    other session uses them). A session pickles as its file's path (or its bytes, when made from bytes) and
+    options, so it can be handed to ``multiprocessing`` / ``concurrent.futures`` workers: each worker opens its
+    own session on the file, fresh (a decoder's KV cache is not carried).
     """
 
     def __init__(self, model, num_threads: int | None = None, force_reference: bool = False, profile: bool = False,
@@ -45,6 +50,12 @@ class Session:
                  decode_weights: bool = False):
         from . import _core
         from .model import Model
+        # What pickling needs to open the same session elsewhere (see __reduce__)
+        self._options = dict(num_threads=num_threads, force_reference=force_reference, profile=profile,
+                             max_arena_bytes=max_arena_bytes, max_file_bytes=max_file_bytes, max_tensors=max_tensors,
+                             max_nodes=max_nodes, kernels=kernels, decode_weights=decode_weights)
+        self._source = (model if isinstance(model, (bytes, bytearray, memoryview))   # no copy until pickled
+                        else os.path.abspath(os.fspath(model.path if isinstance(model, Model) else model)))
         limits = dict(max_file_bytes=int(max_file_bytes or 0), max_tensors=int(max_tensors or 0),
                       max_nodes=int(max_nodes or 0))
         if isinstance(model, Model) and not any(limits.values()):
@@ -197,9 +208,44 @@ class Session:
                      output_shapes=d["output_shapes"]) for d in self.describe()]
         return sorted(rows, key=lambda r: -r["ms"])
 
+    def close(self):
+        """Releases the native session (plan, arena, caches) and this session's hold on the file's mapping; any
+        later call raises ValueError. Closing twice is fine."""
+        self._s = self._model = _CLOSED
+
+    @property
+    def closed(self) -> bool:
+        return self._s is _CLOSED
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __reduce__(self):
+        src = self._source if isinstance(self._source, str) else bytes(self._source)
+        return (_reopen, (src, self._options))
+
     def __repr__(self):
+        if self.closed:
+            return "<pyruntime.Session (closed)>"
         return (f"<pyruntime.Session {len(self.describe())} nodes, isa={self.isa}, threads={self.num_threads}, "
                 f"inputs={self.input_names}, outputs={self.output_names}>")
+
+
+class _Closed:
+    """Stands in for the native session after close(): every use says so."""
+
+    def __getattr__(self, name):
+        raise ValueError("this Session is closed")
+
+
+_CLOSED = _Closed()
+
+
+def _reopen(source, options) -> Session:
+    return Session(source, **options)
 
 
 _OPEN: "weakref.WeakValueDictionary" = None
