@@ -1,12 +1,17 @@
 """Sparse weights executed as stored: a csr 1x1 convolution (channels first) runs the sparse x dense kernel,
 a csr Linear the sparse matrix-vector kernel; both match numpy on the decoded weights, the 1x1 path bit for bit
 with its reference, for f32 and i8 values and block shapes."""
+import importlib.util
+
 import numpy as np
 import pytest
 
 from pyruntime import Graph, Session
 
 RNG = np.random.default_rng(0)
+# Tests that build their model or reference with torch (export side); the rest need numpy alone and also run
+# under qemu-aarch64 (tests/run_qemu_python.sh), where there is no torch.
+with_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch (export side)")
 
 
 def pruned(shape, sparsity):
@@ -54,6 +59,7 @@ def test_sparse_1x1_conv(values, block, act):
         np.testing.assert_allclose(o, want, rtol=1e-4, atol=1e-4)
 
 
+@with_torch
 @pytest.mark.parametrize("k,pads,values,act", [(3, [1, 1, 1, 1], "f32", "relu"), (3, [0, 0, 0, 0], "i8", ""),
                                                (5, [2, 1, 0, 2], "f32", "sigmoid"), (1, [1, 0, 1, 0], "f32", "")])
 def test_sparse_kxk_conv(k, pads, values, act):
@@ -169,6 +175,7 @@ def _export(model, x, path, **opts):
     return pyruntime.export(model, (torch.from_numpy(x),), str(path), **opts)
 
 
+@with_torch
 def test_prune_and_sparse_auto(tmp_path):
     from pyruntime import Model
     net = _pointwise_net()
@@ -191,6 +198,7 @@ def test_prune_and_sparse_auto(tmp_path):
             assert abs((w == 0).mean() - 0.9) < 0.01, t.name
 
 
+@with_torch
 def test_prune_kxk_conv_runs_sparse(tmp_path):
     """A pruned 3x3 convolution (stride 1) is stored csr and runs the sparse kernel channels-first."""
     import torch
@@ -206,6 +214,7 @@ def test_prune_kxk_conv_runs_sparse(tmp_path):
     assert kernels.count("spmm-" + s.isa) == 1   # the stride-2 conv has no sparse kernel: decoded at load
 
 
+@with_torch
 def test_export_stores_csr_where_the_runtime_runs_sparse(tmp_path):
     """One decision (csrc/ops/sparse_support.h): the exporter asks the runtime which layers have a sparse kernel,
     so with sparse="auto" every csr weight runs on a sparse kernel and no weight that could stays dense."""
@@ -235,6 +244,7 @@ def test_export_stores_csr_where_the_runtime_runs_sparse(tmp_path):
     assert len(csr) == 3 and kernels.count("spmm-" + s.isa) == 2 and kernels.count("spmv-" + s.isa) == 1
 
 
+@with_torch
 def test_prune_2_4_matches_masked_torch(tmp_path):
     import torch
     from pyruntime.compress import nm_mask
@@ -251,6 +261,7 @@ def test_prune_2_4_matches_masked_torch(tmp_path):
     assert w[:, :8].reshape(8, 2, 4).sum(2).max() == 2 and w[:, 8:].sum(1).max() == 2
 
 
+@with_torch
 def test_prune_global_and_errors(tmp_path):
     from pyruntime.exporters import ExportError, onnx_to_ir
     from pyruntime.exporters.sparsity import prune, sparsity, weight_layers
@@ -345,6 +356,7 @@ def test_sparse_int8_qgemm_matches_dense(m, f32_out):
         assert kernels[1].startswith("sqgemm-") == key[0], kernels
 
 
+@with_torch
 def test_prune_static_int8_runs_sparse(tmp_path):
     """prune + quantize="int8": the pruned s8 weights are stored csr and run on the sparse u8 kernel, with the
     dense export's outputs bit for bit."""
