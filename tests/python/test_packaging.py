@@ -127,3 +127,14 @@ def test_session_pickles_and_runs_in_a_process_pool(tmp_path, start):
     blob = open(p, "rb").read()
     sb = pickle.loads(pickle.dumps(Session(blob)))
     np.testing.assert_array_equal(sb.run(xs[0])[0], Session(p).run(xs[0])[0])
+
+
+def test_readme_mode_table_comes_from_results():
+    """The README's "which mode when" figures are bench/RESULTS.md's, as bench/readme_modes.py makes them."""
+    from conftest import bench_script
+    modes = bench_script("readme_modes")
+    with open(os.path.join(ROOT, "README.md")) as f:
+        block = modes.readme_block(f.read())
+    with open(os.path.join(ROOT, "bench", "RESULTS.md")) as f:
+        assert block == modes.table(f.read()), "README's mode table is stale: python3 bench/readme_modes.py --write"
+    assert "Xeon" in block or "EPYC" in block or "Processor" in block   # the CPU is named
