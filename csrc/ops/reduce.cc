@@ -98,21 +98,39 @@ class Reduce final : public Op {
       return T(v);
     }
   }
-  // f(output index, value) for every input element, in order.
+  // f(output index, value) for every input element, in order. The reduced axes trailing (a mean over H, W or
+  // over the last axis): each output is one contiguous run. Otherwise an odometer over the input's index: the
+  // output index moves by a stride per axis (0 on reduced ones), no division per element.
   template <typename F, typename T>
   void walk(F&& f, const T* x) const {
     const size_t n = size_t(numel(xs_)), r = xs_.size();
-    for (size_t e = 0; e < n; ++e) {
-      size_t rem = e, oi = 0, mul = 1;
-      for (size_t d = r; d-- > 0;) {
-        const size_t i = rem % size_t(xs_[d]);
-        rem /= size_t(xs_[d]);
-        if (!red_[d]) {
-          oi += i * mul;
-          mul *= size_t(xs_[d]);
-        }
+    if (n == 0) return;
+    size_t first_red = r;
+    while (first_red > 0 && red_[first_red - 1]) --first_red;
+    bool trailing = true;
+    for (size_t d = 0; d < first_red; ++d) trailing = trailing && !red_[d];
+    if (trailing) {
+      const size_t run = n / nout_;
+      for (size_t o = 0; o < nout_; ++o)
+        for (size_t j = 0; j < run; ++j) f(o, as_double(x[o * run + j]));
+      return;
+    }
+    std::vector<size_t> idx(r, 0), stride(r, 0);
+    for (size_t d = r, mul = 1; d-- > 0;) {
+      if (!red_[d]) {
+        stride[d] = mul;
+        mul *= size_t(xs_[d]);
       }
+    }
+    size_t oi = 0;
+    for (size_t e = 0; e < n; ++e) {
       f(oi, as_double(x[e]));
+      for (size_t d = r; d-- > 0;) {  // next index: carry into the axes before
+        oi += stride[d];
+        if (++idx[d] < size_t(xs_[d])) break;
+        oi -= stride[d] * idx[d];
+        idx[d] = 0;
+      }
     }
   }
   double step(double a, double v) const {
