@@ -7,19 +7,32 @@ __version__ = "0.1.0"
 
 
 def _check_native():
-    """A source checkout has no native module: running Python next to it imports the folder, not the installed
-    package. Say so in one sentence, with the ways out, instead of failing later on `_core`."""
+    """Python run next to a source checkout imports the folder, which has no native module. The pure-Python parts
+    (format reader and writer) still work from there; the first native call raises ImportError with one sentence
+    saying what happened and the ways out, instead of "cannot import name '_core'"."""
     import importlib.util
     import os
-    here = os.path.dirname(os.path.abspath(__file__))
+    import sys
+    import types
     if importlib.util.find_spec(__name__ + "._core") is not None:
         return
+    here = os.path.dirname(os.path.abspath(__file__))
     if os.path.exists(os.path.join(os.path.dirname(here), "pyproject.toml")):
-        raise ImportError(f"pyruntime was imported from the source checkout {here}, which has no native module "
-                          f"(_core): run Python from another folder to use the installed package, or install the "
-                          f"checkout in editable mode with `pip install -e .`")
-    # An installed package without it: a pure-Python use (load(path, backend='python')) still works; the first
-    # native call says what is missing.
+        msg = (f"pyruntime was imported from the source checkout {here}, which has no native module (_core): run "
+               f"Python from another folder to use the installed package, or install the checkout in editable mode "
+               f"with `pip install -e .`")
+    else:
+        msg = (f"pyruntime's native module (_core) is missing from {here}: reinstall the package "
+               f"(`pip install .` from its source)")
+
+    class _MissingNative(types.ModuleType):
+        def __getattr__(self, name):
+            if name.startswith("__"):   # introspection (inspect, pickle, pytest) asks for dunders: just absent
+                raise AttributeError(name)
+            raise ImportError(msg)
+
+    sys.modules[__name__ + "._core"] = missing = _MissingNative(__name__ + "._core")
+    setattr(sys.modules[__name__], "_core", missing)
 
 
 _check_native()

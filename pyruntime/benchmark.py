@@ -96,7 +96,6 @@ def _time_runs(run, warmup: int, num_runs: int, max_secs: float) -> dict:
 def _load_torch(source: str):
     """module:factory (a callable returning the nn.Module, imported from the current directory first) or a saved
     model file (TorchScript, else a whole pickled module)."""
-    import importlib
     import torch
     if os.path.isfile(source):
         try:
@@ -109,9 +108,21 @@ def _load_torch(source: str):
             return m
     if ":" not in source:
         raise BenchError(f"--torch {source}: not a file; give module:factory or a TorchScript / saved module file")
-    mod, fn = source.split(":", 1)
-    sys.path.insert(0, os.getcwd())
-    return getattr(importlib.import_module(mod), fn)()
+    return call_factory(source)
+
+
+def call_factory(spec: str):
+    """"module:factory" -> factory(), the module looked up in the current folder first (as `python -c` would),
+    without leaving that folder on sys.path: the process (a test run, a notebook) keeps the path it had."""
+    import importlib
+    mod, fn = spec.split(":", 1)
+    cwd = os.getcwd()
+    sys.path.insert(0, cwd)
+    try:
+        return getattr(importlib.import_module(mod), fn)()
+    finally:
+        if cwd in sys.path:
+            sys.path.remove(cwd)
 
 
 def _worker(cfg: dict) -> dict:

@@ -271,14 +271,12 @@ def cmd_export(args) -> int:
         blob = src
         n = export_onnx(src, args.output, **opts)
     else:
-        import importlib
         import torch
         if ":" not in src:
             print("pyruntime export: give an .onnx file or module:factory for a PyTorch model", file=sys.stderr)
             return 2
-        mod, fn = src.split(":", 1)
-        sys.path.insert(0, os.getcwd())
-        model = getattr(importlib.import_module(mod), fn)()
+        from .benchmark import call_factory
+        model = call_factory(src)
         if not args.input_shape:
             print("pyruntime export: PyTorch models need --input-shape (e.g. 1,3,224,224)", file=sys.stderr)
             return 2

@@ -19,9 +19,9 @@
 #include "format/spec.h"
 #include "kernels/dispatch.h"
 
-#ifndef PYRT_VERSION_STRING
-#define PYRT_VERSION_STRING "0.1.0"
-#endif
+#include "core/version.h"
+
+static_assert(PYRT_ABI_VERSION == pyrt::kCAbiVersion, "pyrt.h's PYRT_ABI_VERSION is core/version.h's kCAbiVersion");
 
 // pyrt_string is the C spelling of pyrt::StringRef: string tensors cross the API without a copy.
 static_assert(sizeof(pyrt_string) == sizeof(pyrt::StringRef) && offsetof(pyrt_string, size) == offsetof(pyrt::StringRef, size),
@@ -105,7 +105,7 @@ pyrt_status io_info(const pyrt_model* model, size_t index, pyrt_io_info* out, bo
 extern "C" {
 
 uint32_t pyrt_abi_version(void) { return PYRT_ABI_VERSION; }
-const char* pyrt_version(void) { return PYRT_VERSION_STRING; }
+const char* pyrt_version(void) { return pyrt::version(); }
 const char* pyrt_last_error(void) { return g_error.c_str(); }
 const char* pyrt_isa(void) { return pyrt::kernels::active().name; }
 

@@ -1,13 +1,13 @@
 // pyruntime._core: the native module. One file per concept; this one only assembles them.
 #include "core/kernel_codecs.h"
+#include "core/version.h"
 #include "python/bindings.h"
-#include "pyrt/pyrt.h"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pyruntime native core: .pyrt reader (zero-copy) and kernels";
-  // The library's version and C ABI: `pyruntime info` shows them, and __init__ checks the Python side matches.
-  m.attr("__version__") = pyrt_version();
-  m.attr("abi_version") = pyrt_abi_version();
+  // The library's version and C ABI, for `pyruntime info` (tests/python/test_packaging.py: one version everywhere)
+  m.attr("__version__") = pyrt::version();
+  m.attr("abi_version") = pyrt::kCAbiVersion;
   pyrt::use_kernel_codecs();  // the reader's CRCs and decodes on the SIMD kernels
   pyrt::python::bind_errors(m);
   pyrt::python::bind_kernels(m);

@@ -11,7 +11,8 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+if __name__ == "__main__":   # run as a script: the checkout's own (pure-Python) writer; imported, the installed one
+    sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 from pyruntime.format import TensorRef, Writer, encode_lut_codes  # noqa: E402
 from pyruntime.format.encodings import i4  # noqa: E402

@@ -26,8 +26,9 @@ def python(code: str, cwd: str):
 
 def test_import_inside_the_checkout_works_or_says_what_to_do():
     """`python -c "import pyruntime"` from the checkout's root imports the source folder. With an editable
-    install that is the package and it works; with a plain `pip install .` it fails with one sentence naming the
-    two ways out, not a confusing error about `_core` later."""
+    install that is the package and it works; with a plain `pip install .` the pure-Python parts (format reader and
+    writer) work and the first native call fails with one sentence naming the two ways out, not a confusing error
+    about `_core`."""
     r = python("import pyruntime; from pyruntime import _core; print(_core.isa())", ROOT)
     editable = PACKAGE == os.path.join(ROOT, "pyruntime") or \
         os.path.exists(os.path.join(os.path.dirname(PACKAGE), "_editable_skbc_pyruntime.py"))
@@ -38,8 +39,15 @@ def test_import_inside_the_checkout_works_or_says_what_to_do():
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: pyruntime was imported from the source checkout"), r.stderr
     assert "run Python from another folder" in last and "pip install -e ." in last
+    golden = os.path.join(ROOT, "formats", "golden", "graph.pyrt")
+    for code in (f"import pyruntime; pyruntime.Session({golden!r})", "import pyruntime; pyruntime.supported_ops()"):
+        r = python(code, ROOT)
+        assert r.stderr.strip().splitlines()[-1] == last, r.stderr
+    r = python("import pyruntime, inspect; from pyruntime.format import Writer, Reader; inspect.getmodule(Writer); "
+               f"print(len(Reader(open({golden!r}, 'rb').read()).tensors))", ROOT)
+    assert r.returncode == 0, r.stderr
     # and from any other folder the installed package imports
-    assert python("import pyruntime", "/").returncode == 0
+    assert python("from pyruntime import _core; _core.isa()", "/").returncode == 0
 
 
 def test_version_agrees_everywhere():
@@ -138,3 +146,15 @@ def test_readme_mode_table_comes_from_results():
     with open(os.path.join(ROOT, "bench", "RESULTS.md")) as f:
         assert block == modes.table(f.read()), "README's mode table is stale: python3 bench/readme_modes.py --write"
     assert "Xeon" in block or "EPYC" in block or "Processor" in block   # the CPU is named
+
+
+def test_a_model_factory_leaves_sys_path_as_it_was(tmp_path, monkeypatch):
+    """`pyruntime export mymodule:make_model` (and bench --torch) import from the current folder; called in a
+    process (a test run, a notebook), they must not leave that folder on sys.path: a worker started later by
+    spawn would import a source checkout there instead of the installed package."""
+    from pyruntime.benchmark import call_factory
+    (tmp_path / "factory_mod_for_test.py").write_text("def make():\n    return 42\n")
+    monkeypatch.chdir(tmp_path)
+    before = list(sys.path)
+    assert call_factory("factory_mod_for_test:make") == 42
+    assert sys.path == before
