@@ -81,6 +81,7 @@ def run_demo(output=None) -> int:
         agree = f"{int((logits.argmax(1) == top1_ref).sum())}/{len(names)}, {np.abs(logits - ref).max():.1e}"
         print(f"{label:38s} {size / 2**20:8.1f}MB {a:8.2f}ms {b:8.2f}ms  {top}   {agree}")
     print("\n(latency: batch 1, median of 20 runs; top-1 as ImageNet class:probability. Static int8 runs u8 "
-          "activations and s8 weights on integer kernels end to end; int4 Linear layers run on their stored "
-          "nibbles; other compressed weights are decoded to f32 at load: smaller files, fp32 speed.)")
+          "activations and s8 weights on integer kernels end to end; int8 weights, int4 weights and shared values "
+          "run as stored, each activation row quantized to int8 on the fly: no mode makes an f32 copy of its "
+          "weights. int4 and shared values lose answers without calibration-based rounding.)")
     return 0
