@@ -216,6 +216,7 @@ pyrt_status pyrt_session_create(const pyrt_model* model, const pyrt_session_opti
       o.num_threads = options->num_threads;
       o.force_reference = options->force_reference != 0;
       o.profile = options->profile != 0;
+      o.decode_weights = options->decode_weights != 0;
       if (options->max_arena_mib < 0) invalid("max_arena_mib must be >= 0, got " + std::to_string(options->max_arena_mib));
       o.max_arena_bytes = uint64_t(options->max_arena_mib) << 20;
     }

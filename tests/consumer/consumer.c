@@ -1,6 +1,7 @@
 /* Loads a model, feeds it the f32 input in a file, and compares its first output with the expected values
  * (written by make_case.py from the Python package). Exit 0 when they agree.
- *   consumer_c model.pyrt input.bin d0,d1,... expected.bin */
+ *   consumer_c model.pyrt input.bin d0,d1,... expected.bin [--decode-weights]
+ * --decode-weights: the session option of that name (low-bit weights decoded, f32 arithmetic). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,17 @@ static void* slurp(const char* path, size_t* size) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 5) { fprintf(stderr, "usage: %s model.pyrt input.bin d0,d1,... expected.bin\n", argv[0]); return 2; }
+  const int decode = argc == 6 && strcmp(argv[5], "--decode-weights") == 0;
+  if (argc != 5 && !decode) {
+    fprintf(stderr, "usage: %s model.pyrt input.bin d0,d1,... expected.bin [--decode-weights]\n", argv[0]);
+    return 2;
+  }
   pyrt_model* model = NULL;
   pyrt_session* session = NULL;
-  if (pyrt_model_open(argv[1], &model) != PYRT_OK || pyrt_session_create(model, NULL, &session) != PYRT_OK) {
+  pyrt_session_options options;
+  pyrt_session_options_init(&options);
+  options.decode_weights = decode;
+  if (pyrt_model_open(argv[1], &model) != PYRT_OK || pyrt_session_create(model, &options, &session) != PYRT_OK) {
     fprintf(stderr, "pyrt: %s\n", pyrt_last_error());
     return 1;
   }

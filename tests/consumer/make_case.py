@@ -1,5 +1,6 @@
 """Writes a consumer test case into DIR: a small CNN exported with pyruntime (model.pyrt), an input (input.bin,
-f32), its shape (shape.txt) and the Python session's first output (expected.bin)."""
+f32), its shape (shape.txt) and the Python session's first output (expected.bin); the same CNN with int4 weights
+(model_i4.pyrt) and its output with decode_weights=True (expected_i4_decoded.bin), for --decode-weights."""
 import os
 import sys
 
@@ -19,6 +20,10 @@ def main(d):
     path = os.path.join(d, "model.pyrt")
     pyruntime.export(net, (torch.from_numpy(x),), path)
     y = pyruntime.Session(path).run(x)[0]
+    path_i4 = os.path.join(d, "model_i4.pyrt")
+    pyruntime.export(net, (torch.from_numpy(x),), path_i4, quantize="int4", group_size=16)
+    y_i4 = pyruntime.Session(path_i4, decode_weights=True).run(x)[0]
+    y_i4.astype(np.float32).tofile(os.path.join(d, "expected_i4_decoded.bin"))
     x.tofile(os.path.join(d, "input.bin"))
     y.astype(np.float32).tofile(os.path.join(d, "expected.bin"))
     with open(os.path.join(d, "shape.txt"), "w") as f:

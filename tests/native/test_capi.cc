@@ -792,6 +792,53 @@ TEST(capi_cpp_wrapper_generate) {
   CHECK(threw);
 }
 
+TEST(capi_cpp_wrapper_decode_loop) {  // pyrt.hpp's decode_step, Sampler and generate_batch: the C calls' tokens
+  for (const Sampled& e : sampled_expected()) {
+    pyrt::api::Session s(pyrt::api::Model(data_file(e.model + ".pyrt")), 1);
+    CHECK(s.vocab() == 32);
+    pyrt::api::Sampler sampler(e.o);
+    std::vector<float> logits = s.decode_step(e.prompt);
+    std::vector<int64_t> mine;
+    for (int step = 0; step < 12; ++step) {
+      mine.push_back(sampler.sample(logits));
+      if (step < 11) logits = s.decode_step({mine.back()});
+    }
+    CHECK(mine == e.tokens);
+    // two rows, the prompt twice: each row's tokens are its own draws, rows in order
+    std::vector<int64_t> prompts = e.prompt;
+    prompts.insert(prompts.end(), e.prompt.begin(), e.prompt.end());
+    const std::vector<int64_t> both = s.generate_batch(prompts, 2, 12, e.o);
+    CHECK(both.size() == 24);
+    bool threw = false;
+    try {
+      s.decode_step({1, 2, 3}, 2);
+    } catch (const pyrt::api::Exception& x) {
+      threw = x.status() == PYRT_INVALID_ARGUMENT;
+    }
+    CHECK(threw);
+  }
+}
+
+TEST(capi_decode_weights_option) {  // f32 arithmetic on decoded weights: the same outputs for an f32 model
+  pyrt_model* m = nullptr;
+  pyrt_session *plain = nullptr, *decoded = nullptr;
+  CHECK(pyrt_model_open(golden("mlp.pyrt").c_str(), &m) == PYRT_OK);
+  pyrt_session_options o;
+  pyrt_session_options_init(&o);
+  CHECK(o.decode_weights == 0);
+  CHECK(pyrt_session_create(m, &o, &plain) == PYRT_OK);
+  o.decode_weights = 1;
+  CHECK(pyrt_session_create(m, &o, &decoded) == PYRT_OK);
+  std::vector<float> x(2 * 16);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 7) - 3.0f;
+  pyrt_tensor in = tensor("x", PYRT_F32, {2, 16}, x.data(), x.size() * 4), a{}, b{};
+  CHECK(pyrt_session_run(plain, &in, 1, &a, 1) == PYRT_OK && pyrt_session_run(decoded, &in, 1, &b, 1) == PYRT_OK);
+  CHECK(a.size == b.size && std::memcmp(a.data, b.data, a.size) == 0);
+  pyrt_session_destroy(plain);
+  pyrt_session_destroy(decoded);
+  pyrt_model_close(m);
+}
+
 TEST(generate_sampler_follows_the_distribution) {
   // the sampler's steps (core/generate.cc) on fixed logits: temperature, top_k, top_p; frequencies of 40000 draws
   const std::vector<float> logits = {std::log(0.1f), std::log(0.2f), std::log(0.3f), std::log(0.4f)};

@@ -96,7 +96,11 @@ typedef struct pyrt_session_options {
   int32_t max_arena_mib;   /* the largest activation arena a plan may take, in MiB; 0: PYRT_MAX_ARENA_BYTES or
                               4 GiB. With static input shapes the plan is made at create: over it, PYRT_LIMIT
                               there; otherwise at the first run with shapes that need more. */
-  int32_t reserved[4];     /* 0 */
+  int32_t decode_weights;  /* 1: low-bit weights (int8-weights, int4, i8g, shared values) decoded to f32 at create
+                              and multiplied in f32 (no activation quantization), at the memory of f32 weights:
+                              for checking a converted or quantized file against its source. 0 (default): run
+                              on the stored encodings. (Was reserved[0]: callers that set it 0 are unchanged.) */
+  int32_t reserved[3];     /* 0 */
 } pyrt_session_options;
 
 /* Caps on what a model file may ask for, checked before the structures they size are allocated (0: none beyond

@@ -13,6 +13,10 @@
 //   pyrt_generate_options o = pyrt::api::generate_options();
 //   o.temperature = 0.8, o.top_k = 40, o.seed = 1;
 //   gpt.generate({5, 17, 3}, 32, o, [](int64_t t) { std::printf("%lld ", (long long)t); return true; });
+//
+//   pyrt::api::Sampler sampler(o);                                // a loop of one's own (pyrt_decode_step)
+//   std::vector<float> logits = gpt.decode_step({5, 17, 3});      // the prompt: last-token logits per row
+//   for (int i = 0; i < 32; ++i) logits = gpt.decode_step({sampler.sample(logits)});
 #ifndef PYRT_PYRT_HPP_
 #define PYRT_PYRT_HPP_
 
@@ -210,11 +214,63 @@ class Session {
     out.resize(n);
     return out;
   }
+  // pyrt_generate_batch: `batch` prompts of one length (row-major); row b's new tokens at [b * max_new_tokens
+  // + t] for the steps made (the result holds batch x steps, rows in order).
+  std::vector<int64_t> generate_batch(const std::vector<int64_t>& prompts, size_t batch, size_t max_new_tokens,
+                                      const pyrt_generate_options& options = generate_options()) {
+    if (batch == 0 || prompts.size() % batch) throw Exception(PYRT_INVALID_ARGUMENT, "prompts must be batch x n");
+    std::vector<int64_t> out(batch * max_new_tokens);
+    size_t steps = 0;
+    check(pyrt_generate_batch(s_, prompts.data(), batch, prompts.size() / batch, max_new_tokens, &options,
+                              out.data(), &steps));
+    std::vector<int64_t> r;
+    for (size_t b = 0; b < batch; ++b)
+      r.insert(r.end(), out.begin() + b * max_new_tokens, out.begin() + b * max_new_tokens + steps);
+    return r;
+  }
+  // pyrt_decode_step: n_tokens = tokens.size() / batch tokens of each row at the next positions; returns each
+  // row's last-token logits (batch x vocab).
+  std::vector<float> decode_step(const std::vector<int64_t>& tokens, size_t batch = 1) {
+    if (batch == 0 || tokens.size() % batch) throw Exception(PYRT_INVALID_ARGUMENT, "tokens must be batch x n");
+    std::vector<float> logits(batch * size_t(vocab()));
+    check(pyrt_decode_step(s_, tokens.data(), batch, tokens.size() / batch, logits.data(), logits.size()));
+    return logits;
+  }
+  int64_t vocab() const {
+    int64_t v;
+    check(pyrt_decoder_vocab(s_, &v));
+    return v;
+  }
   pyrt_session* get() { return s_; }
 
  private:
   pyrt_session* s_ = nullptr;
   size_t n_out_ = 0;
+};
+
+// pyrt_sampler: pyrt_generate's draws (temperature, top_k, top_p, seed of the options) for a loop of one's own.
+class Sampler {
+ public:
+  explicit Sampler(const pyrt_generate_options& options = generate_options()) {
+    check(pyrt_sampler_create(&options, &s_));
+  }
+  ~Sampler() { pyrt_sampler_destroy(s_); }
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+  Sampler(Sampler&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Sampler& operator=(Sampler&& o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  int64_t sample(const float* logits, size_t n) {  // one row
+    int64_t t;
+    check(pyrt_sampler_sample(s_, logits, n, &t));
+    return t;
+  }
+  int64_t sample(const std::vector<float>& logits) { return sample(logits.data(), logits.size()); }
+
+ private:
+  pyrt_sampler* s_ = nullptr;
 };
 
 }  // namespace pyrt::api
