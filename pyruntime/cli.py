@@ -568,8 +568,9 @@ def main(argv=None) -> int:
     pc.add_argument("--max-context", type=int, metavar="N", help="the KV cache's capacity in tokens (default: the "
                     "file's context_length)")
     pc.add_argument("--kv-cache", choices=["f32", "f16", "i8"], default="f32", help="the cache's element type")
-    pc.add_argument("--tokenizer", metavar="PATH", help="a tokenizer.json (or its folder) to store in the file: "
-                    "text in, text out (the GGUF vocabulary itself is not converted yet)")
+    pc.add_argument("--tokenizer", metavar="PATH", help="a tokenizer.json (or its folder) to store in the file "
+                    "instead of the GGUF's own vocabulary (converted when it is SentencePiece or byte-level BPE with "
+                    "a known pre-tokenizer)")
     pc.set_defaults(fn=cmd_convert)
     pk = sub.add_parser("pack", help="store the packed weight forms of a kernel table in the file, read in place "
                         "at load instead of packed (SPEC 6.6)")

@@ -271,39 +271,95 @@ _GPT2_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+
 PRE_TOKENIZERS = {"llama-bpe": _LLAMA3_SPLIT, "llama3": _LLAMA3_SPLIT, "qwen2": _QWEN2_SPLIT, "gpt-2": _GPT2_SPLIT}
 
 
+# GGUF token types (llama.cpp's llama_token_type)
+_NORMAL, _UNKNOWN, _CONTROL, _USER, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
+
+
+def _spm_merges(tokens: list, scores: list, types: list) -> list:
+    """The merges of a BPE that tokenizes as SentencePiece's (llama.cpp's "llama" vocabulary) does: from the
+    characters up, merge the adjacent pair whose joined piece is a normal token of the highest score. As BPE
+    ranks: every split of each normal piece into two tokens is a merge, ranked by the piece's score (higher
+    first; ties in id order)."""
+    vocab = {t: i for i, t in enumerate(tokens)}
+    ranked = []
+    for i, piece in enumerate(tokens):
+        if types[i] != _NORMAL or len(piece) < 2:
+            continue
+        for k in range(1, len(piece)):
+            left, right = piece[:k], piece[k:]
+            if left in vocab and right in vocab:
+                ranked.append((-float(scores[i]), vocab[left], vocab[right], left, right))
+    ranked.sort()
+    return [[left, right] for _, _, _, left, right in ranked]
+
+
+def _spm_json(src: GGUFSource, tokens: list, types: list) -> tuple:
+    """(the `tokenizers` JSON body of a SentencePiece vocabulary, None) or (None, why not)."""
+    scores = src.value("tokenizer.ggml.scores")
+    if scores is None or len(scores) != len(tokens):
+        return None, "its SentencePiece vocabulary has no scores (tokenizer.ggml.scores) for its tokens"
+    unk = src.value("tokenizer.ggml.unknown_token_id")
+    space = bool(src.value("tokenizer.ggml.add_space_prefix", True))
+    # spaces are "▁" inside the pieces; a space before the text when the vocabulary says so (llama.cpp's
+    # add_space_prefix); bytes with no piece of their own are <0xXX> tokens (byte fallback)
+    normalizer = [{"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]
+    if space:
+        normalizer.insert(0, {"type": "Prepend", "prepend": "\u2581"})
+    decoders = [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+                {"type": "Fuse"}]
+    if space:
+        decoders.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
+    return {"normalizer": {"type": "Sequence", "normalizers": normalizer}, "pre_tokenizer": None,
+            "decoder": {"type": "Sequence", "decoders": decoders},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None if unk is None else tokens[int(unk)],
+                      "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+                      "byte_fallback": True, "ignore_merges": False, "vocab": {t: i for i, t in enumerate(tokens)},
+                      "merges": _spm_merges(tokens, scores, types)}}, None
+
+
+def _byte_bpe_json(src: GGUFSource, tokens: list, pre: str) -> dict:
+    merges = src.value("tokenizer.ggml.merges") or []
+    return {"normalizer": None,
+            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": PRE_TOKENIZERS[pre]}, "behavior": "Isolated", "invert": False},
+                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+            "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                      "vocab": {t: i for i, t in enumerate(tokens)}, "merges": list(merges)}}
+
+
 def tokenizer_info(src: GGUFSource):
-    """(the tokenizer as tokenizer.collect() describes it, built from the GGUF vocabulary: a `tokenizers` JSON of
-    byte-level BPE with the file's tokens, merges, special tokens and BOS rule; None, why not) — for the
-    vocabularies whose pre-tokenizer is known (PRE_TOKENIZERS); others are not guessed. (None, None): the file has
-    no vocabulary."""
+    """(the tokenizer as tokenizer.collect() describes it, built from the GGUF vocabulary as a `tokenizers` JSON
+    with the file's tokens, special tokens and BOS rule; None, why not) — byte-level BPE (tokenizer.ggml.model
+    "gpt2") whose pre-tokenizer is known (PRE_TOKENIZERS), and SentencePiece ("llama": Llama 1/2, TinyLlama,
+    Mistral), as a BPE with byte fallback whose merges follow the pieces' scores; others are not guessed.
+    (None, None): the file has no vocabulary."""
     import json
     model, pre = src.value("tokenizer.ggml.model"), src.value("tokenizer.ggml.pre", "default")
     if model is None:   # nothing to convert, nothing to say
         return None, None
-    if model != "gpt2" or pre not in PRE_TOKENIZERS:
-        return None, (f"its vocabulary (tokenizer.ggml.model={model!r}, pre={pre!r}) is not converted: byte-level BPE "
-                      f"with the pre-tokenizers {', '.join(PRE_TOKENIZERS)} is")
+    if not (model == "llama" or (model == "gpt2" and pre in PRE_TOKENIZERS)):
+        return None, (f"its vocabulary (tokenizer.ggml.model={model!r}, pre={pre!r}) is not converted: SentencePiece "
+                      f"('llama') and byte-level BPE with the pre-tokenizers {', '.join(PRE_TOKENIZERS)} are")
     tokens = src.value("tokenizer.ggml.tokens") or []
-    merges = src.value("tokenizer.ggml.merges") or []
-    types = src.value("tokenizer.ggml.token_type") or [1] * len(tokens)
+    types = src.value("tokenizer.ggml.token_type") or [_NORMAL] * len(tokens)
     if len(types) != len(tokens) or len(set(tokens)) != len(tokens):
         return None, "its vocabulary has duplicate tokens or a token_type list of another length"
-    special = [i for i, t in enumerate(types) if t in (3, 4)]   # control and user-defined tokens: matched whole
+    if model == "llama":
+        body, why = _spm_json(src, tokens, types)
+        if body is None:
+            return None, why
+    else:
+        body = _byte_bpe_json(src, tokens, pre)
+    special = [i for i, t in enumerate(types) if t in (_CONTROL, _USER)]   # matched whole in the text
     bos, eos = src.value("tokenizer.ggml.bos_token_id"), src.value("tokenizer.ggml.eos_token_id")
     eot = src.value("tokenizer.ggml.eot_token_id")
     j = {"version": "1.0", "truncation": None, "padding": None,
          "added_tokens": [{"id": i, "content": tokens[i], "single_word": False, "lstrip": False, "rstrip": False,
                            "normalized": False, "special": True} for i in special],
-         "normalizer": None,
-         "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-             {"type": "Split", "pattern": {"Regex": PRE_TOKENIZERS[pre]}, "behavior": "Isolated", "invert": False},
-             {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
-         "post_processor": None,
-         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-         "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                   "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-                   "vocab": {t: i for i, t in enumerate(tokens)}, "merges": list(merges)}}
-    if src.value("tokenizer.ggml.add_bos_token") and bos is not None:
+         "post_processor": None, **body}
+    if src.value("tokenizer.ggml.add_bos_token", model == "llama") and bos is not None:   # llama.cpp's default
         b = {"SpecialToken": {"id": tokens[bos], "type_id": 0}}
         j["post_processor"] = {"type": "TemplateProcessing", "single": [b, {"Sequence": {"id": "A", "type_id": 0}}],
                                "pair": [b, {"Sequence": {"id": "A", "type_id": 0}}, b,

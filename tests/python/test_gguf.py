@@ -61,7 +61,18 @@ def write_gguf(path, arch="llama", types=None, extra=None, vocab=None):
         w.add_value_length(16)
     for k, v in (extra or {}).items():
         w.add_key_value(k, v, gguf.GGUFValueType.STRING if isinstance(v, str) else gguf.GGUFValueType.UINT32)
-    if vocab is not None:   # (tokens, merges, token types, pre, bos, eos, add_bos)
+    if vocab is not None and vocab[3] == "spm":   # (tokens, scores, token types, "spm", bos, eos, add_bos)
+        tokens, scores, ttypes, _, bos, eos, add_bos = vocab
+        w.add_tokenizer_model("llama")
+        w.add_token_list(tokens)
+        w.add_token_scores(scores)
+        w.add_token_types(ttypes)
+        w.add_bos_token_id(bos)
+        w.add_eos_token_id(eos)
+        w.add_unk_token_id(0)
+        if add_bos is not None:
+            w.add_add_bos_token(add_bos)
+    elif vocab is not None:   # (tokens, merges, token types, pre, bos, eos, add_bos)
         tokens, merges, ttypes, pre, bos, eos, add_bos = vocab
         w.add_tokenizer_model("gpt2")
         w.add_tokenizer_pre(pre)
@@ -254,6 +265,70 @@ def test_gguf_vocabulary_becomes_the_files_tokenizer(tmp_path):
         assert tt.decode(ids, skip_special_tokens=False) == ref.decode(ids, skip_special_tokens=False)
     g = pyruntime.Generator(tmp_path / "m.pyrt")
     assert isinstance(g.generate("Hello world", 4), str)
+
+
+def _spm_vocab(seed=0):
+    """A SentencePiece-style vocabulary ("llama" in GGUF): <unk>, <s>, </s>, the 256 byte tokens, the characters
+    of TEXT (less a few, which fall back to bytes) and pieces cut from it with random scores."""
+    rng = np.random.default_rng(seed)
+    corpus = ["\u2581" + t.replace(" ", "\u2581") for t in TEXT + ["the quick brown fox jumps over the lazy dog"]]
+    left_out = {"\U0001F642", "\u2014", "\t"}
+    chars = sorted({c for t in corpus for c in t} - left_out)
+    # the byte tokens of the characters left out (a real vocabulary has all 256; the test model's vocab is small)
+    byte_tokens = [f"<0x{b:02X}>" for b in sorted({b for c in left_out for b in c.encode()})]
+    subs = sorted({t[i:i + n] for t in corpus for n in range(2, 7) for i in range(len(t) - n + 1)})
+    room = V - 3 - len(byte_tokens) - len(chars)
+    pieces = [str(p) for p in rng.permutation(subs) if not set(p) - set(chars)][:room]
+    tokens = ["<unk>", "<s>", "</s>"] + byte_tokens + chars + pieces
+    types = [2, 3, 3] + [6] * len(byte_tokens) + [1] * (len(chars) + len(pieces))
+    scores = ([0.0] * (3 + len(byte_tokens)) + [-1000.0 - i for i in range(len(chars))]
+              + list(-rng.random(len(pieces)) * 100))
+    return tokens, scores, types
+
+
+def _spm_reference(text, tokens, scores, types):
+    """llama.cpp's SentencePiece tokenizer, written out: from the characters, merge the adjacent pair whose joined
+    piece is a normal token of the highest score (the leftmost on ties); pieces without a token become bytes."""
+    score = {t: sc for t, sc, ty in zip(tokens, scores, types) if ty == 1}
+    ids = {t: i for i, t in enumerate(tokens)}
+    sym = list("\u2581" + text.replace(" ", "\u2581"))
+    while True:
+        best = None
+        for i in range(len(sym) - 1):
+            sc = score.get(sym[i] + sym[i + 1])
+            if sc is not None and (best is None or sc > best[0]):
+                best = (sc, i)
+        if best is None:
+            break
+        i = best[1]
+        sym[i:i + 2] = [sym[i] + sym[i + 1]]
+    out = []
+    for p in sym:
+        out.extend([ids[p]] if p in score else [ids[f"<0x{b:02X}>"] for b in p.encode()])
+    return out
+
+
+@pytest.mark.parametrize("add_bos", [None, False])
+def test_sentencepiece_vocabulary_tokenizes_as_llama_cpp(tmp_path, add_bos):
+    """A "llama" (SentencePiece) GGUF vocabulary becomes a BPE with byte fallback whose merges follow the pieces'
+    scores: the same ids as llama.cpp's algorithm, the BOS rule (llama.cpp's default: on), and text back."""
+    pytest.importorskip("tokenizers")
+    tokens, scores, types = _spm_vocab()
+    assert len(tokens) <= V
+    write_gguf(tmp_path / "m.gguf", vocab=(tokens, scores, types, "spm", 1, 2, add_bos))
+    export_gpt(tmp_path / "m.gguf", tmp_path / "m.pyrt", max_context=64)
+    from pyruntime.tokenizer import TextTokenizer
+    tt = TextTokenizer.from_file(tmp_path / "m.pyrt")
+    assert tt.eos_token_ids == [2] and tt.bos_token_id == 1
+    fallback = 0
+    for text in TEXT + ["the quick brown fox", "fox\tdog \u2014 \U0001F642!"]:
+        want = _spm_reference(text, tokens, scores, types)
+        fallback += sum(1 for i in want if types[i] == 6)
+        assert tt.encode(text, special_tokens=False) == want, text
+        assert tt.encode(text) == ([1] if add_bos is None else []) + want
+        assert tt.decode(want) == text
+    assert fallback > 0   # the characters left out came as bytes
+    assert isinstance(pyruntime.Generator(tmp_path / "m.pyrt").generate("the quick", 4), str)
 
 
 def test_unknown_vocabulary_is_not_guessed(tmp_path):
