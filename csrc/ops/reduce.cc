@@ -8,6 +8,14 @@
 #include "kernels/ref/ref.h"
 #include "ops/typed.h"
 
+// The sums run in order, in double: nothing for the vectorizer to gain, and gcc 12's for aarch64 stops with an
+// internal error (vect_transform_reduction) on the contiguous-run loop below.
+#if defined(__GNUC__) && !defined(__clang__)
+#define PYRT_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
+#else
+#define PYRT_NO_VECTORIZE
+#endif
+
 namespace pyrt::ops {
 namespace {
 
@@ -102,7 +110,7 @@ class Reduce final : public Op {
   // over the last axis): each output is one contiguous run. Otherwise an odometer over the input's index: the
   // output index moves by a stride per axis (0 on reduced ones), no division per element.
   template <typename F, typename T>
-  void walk(F&& f, const T* x) const {
+  PYRT_NO_VECTORIZE void walk(F&& f, const T* x) const {
     const size_t n = size_t(numel(xs_)), r = xs_.size();
     if (n == 0) return;
     size_t first_red = r;
