@@ -723,7 +723,7 @@ REDUCE = {
 
 
 @pytest.mark.parametrize("op", sorted(REDUCE))
-@pytest.mark.parametrize("axes,keep", [((1,), 1), ((0, 2), 0), ((-1,), 1), (None, 0), ((1, 2), 1)])
+@pytest.mark.parametrize("axes,keep", [((1,), 1), ((0, 2), 0), ((-1,), 1), (None, 0), ((1, 2), 1), ((0,), 0)])
 @pytest.mark.parametrize("as_input", [False, True])
 def test_reduce(op, axes, keep, as_input):
     x = rnd(3, 4, 5) * (0.5 if op == "ReduceProd" else 1)
